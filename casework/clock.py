@@ -1,7 +1,8 @@
 """Time, injected. Nothing in the domain calls ``datetime.now()`` directly.
 
-The database keeps naive UTC datetimes (the same on SQLite and PostgreSQL); the policy's
-time zone is applied only where a local date or time of day matters.
+The database keeps aware datetimes in UTC (SQLModel's ``UTCDateTime``: ``timestamptz`` on
+PostgreSQL, UTC text on SQLite); the policy's time zone is applied only where a local
+date or time of day matters.
 """
 
 from __future__ import annotations
@@ -42,12 +43,12 @@ class FrozenClock:
 
 
 def to_db(when: datetime) -> datetime:
-    """Aware datetime -> naive UTC for storage."""
+    """Aware datetime -> aware UTC for storage; a naive one is a bug and is refused."""
     if when.tzinfo is None:
         raise ValueError("refusing to store a naive datetime")
-    return when.astimezone(UTC).replace(tzinfo=None)
+    return when.astimezone(UTC)
 
 
 def from_db(when: datetime) -> datetime:
-    """Naive UTC from storage -> aware UTC."""
+    """A stored datetime as aware UTC (a naive one is taken as UTC)."""
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -1,0 +1,145 @@
+"""The ``baoxue`` command line: database, demo data, policies, cases.
+
+Run ``baoxue --help`` for the list. Settings come from the environment or ``.env``
+(see ``bot.settings``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from sqlmodel import Session, col, select
+
+from bot.runtime import StartupError, boot
+from casework.clock import FrozenClock, SystemClock
+from casework.errors import CaseworkError, PolicyError
+from casework.i18n import _
+from casework.labels import STATE_LABELS
+from casework.personal import Cipher
+
+app = typer.Typer(help="控辍保学 casework bot: administration commands.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="The invented demo county.", no_args_is_help=True)
+policy_app = typer.Typer(help="Policy profiles.", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
+key_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(policy_app, name="policy")
+app.add_typer(cases_app, name="cases")
+app.add_typer(key_app, name="key")
+
+LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
+
+
+def _boot(migrate: bool = False):  # type: ignore[no-untyped-def]
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return boot(migrate=migrate)
+    except (StartupError, PolicyError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from err
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (creates the database if needed)."""
+    rt = _boot(migrate=True)
+    typer.echo(f"database at {rt.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@demo_app.command("seed")
+def demo_seed(force: bool = typer.Option(False, help="Seed even if data exists.")) -> None:
+    """Seed the invented demo county (users of every role and a dozen cases)."""
+    from bot.demo import is_seeded, seed_demo
+
+    rt = _boot(migrate=True)
+    with Session(rt.engine, expire_on_commit=False) as session:
+        if is_seeded(session) and not force:
+            typer.echo("the database already has data; nothing seeded (use --force to add)")
+            return
+        world = seed_demo(session, FrozenClock(SystemClock().now()), rt.policy)
+        session.commit()
+    typer.echo(
+        f"seeded {world.county.name}: {len(world.townships)} townships, {len(world.villages)} "
+        f"villages, {len(world.schools)} schools, {len(world.classes)} classes, "
+        f"{len(world.students)} students, {len(world.users)} user handles"
+    )
+
+
+@policy_app.command("check")
+def policy_check(file: str, lang: str = LANG_OPTION) -> None:
+    """Validate a policy file (or a shipped profile's name) and print its ladder in words."""
+    from casework.calendars import Calendars
+    from casework.policy import describe, resolve
+
+    try:
+        policy = resolve(file)
+    except PolicyError as err:
+        typer.echo(err.render(lang), err=True)
+        raise typer.Exit(1) from err
+    for line in describe(policy, lang):
+        typer.echo(line)
+    calendars = Calendars(policy)
+    years = sorted({y for t in policy.calendar.terms for y in (t.start.year, t.end.year)})
+    for year in years:
+        warning = calendars.coverage_warning(year)
+        if warning:
+            typer.echo(f"! {warning}")
+
+
+@cases_app.command("list")
+def cases_list(
+    state: str | None = typer.Option(None, help="Only cases in this state."),
+    lang: str = LANG_OPTION,
+) -> None:
+    """List cases with their state, round and next deadline (operator view)."""
+    from casework.deadlines import WORK_KINDS
+    from models.tables import Case, Deadline, School, Student, Village
+
+    rt = _boot()
+    if state is not None and state not in STATE_LABELS:
+        typer.echo(f"unknown state {state!r}; one of: {', '.join(STATE_LABELS)}", err=True)
+        raise typer.Exit(2)
+    with Session(rt.engine) as session:
+        query = select(Case).order_by(col(Case.id))
+        if state:
+            query = query.where(Case.state == state)
+        cases = session.exec(query).all()
+        if not cases:
+            typer.echo("no cases")
+            return
+        typer.echo(f"{'#':>4}  {'student':<8} {'state':<22} {'rnd':>3}  {'next due (UTC)':<16}  place")
+        for case in cases:
+            student = session.get(Student, case.student_id)
+            due = session.exec(
+                select(Deadline.due_at)
+                .where(Deadline.case_id == case.id, Deadline.status == "open",
+                       col(Deadline.kind).in_(WORK_KINDS))
+                .order_by(col(Deadline.due_at))
+            ).first()
+            place = session.get(School, case.school_id) if case.school_id else None
+            village = session.get(Village, case.village_id) if case.village_id else None
+            where = " / ".join(x.name for x in (place, village) if x is not None)
+            label = _(STATE_LABELS[case.state]).render(lang)
+            typer.echo(
+                f"{case.id:>4}  {student.name if student else '?':<8} {label:<22} "
+                f"{case.current_round:>3}  {due.strftime('%Y-%m-%d %H:%M') if due else '—':<16}  {where}"
+            )
+
+
+@key_app.command("generate")
+def key_generate() -> None:
+    """Print a new ENCRYPTION_KEY."""
+    typer.echo(Cipher.generate_key())
+
+
+def main() -> None:  # pragma: no cover - console entry
+    try:
+        app()
+    except CaseworkError as err:
+        typer.echo(err.render(), err=True)
+        sys.exit(1)
+

@@ -1,0 +1,285 @@
+"""The demo county: an invented county to try the bot with, and the world the tests use.
+
+Everything here is invented: 青松县 does not exist, the names are drawn from common
+surnames and given-name characters by a seeded random generator, and the ID numbers use
+an invented area code with a correct check digit. No real person from the seed
+documents appears.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from casework import ladder
+from casework.clock import FrozenClock
+from casework.context import Casework
+from casework.policy import Policy
+from models.tables import (
+    County,
+    Guardian,
+    School,
+    SchoolClass,
+    Student,
+    TeacherClass,
+    Township,
+    User,
+    Village,
+)
+from models.types import cipher
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "子梓浩宇轩然欣怡佳琪雨涵思诗晨一博文嘉俊杰明亮婷雪悦瑶睿泽鑫磊宁安晴芳伟强丽敏静娜玉兰桂英秀华建国志红军平波辉刚勇毅峰涛超斌林森松柏岩溪川"
+INVENTED_AREA = "430521"  # a real county code (not a seed county); the numbers are invented
+GUARDIAN_RELATIONS = ("father", "mother", "grandfather", "grandmother")
+
+
+def id_check_digit(first17: str) -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+    return "10X98765432"[total % 11]
+
+
+def invented_id_number(birth: date, serial: int, female: bool) -> str:
+    seq = (serial % 500) * 2 + (0 if female else 1)  # odd = male, even = female
+    body = f"{INVENTED_AREA}{birth:%Y%m%d}{seq:03d}"
+    return body + id_check_digit(body)
+
+
+@dataclass
+class World:
+    """Handles to what was seeded, so tests can name people and places."""
+
+    county: County
+    townships: list[Township] = field(default_factory=list)
+    villages: list[Village] = field(default_factory=list)
+    schools: list[School] = field(default_factory=list)
+    classes: list[SchoolClass] = field(default_factory=list)
+    students: list[Student] = field(default_factory=list)
+    users: dict[str, User] = field(default_factory=dict)
+
+    def students_of_class(self, klass: SchoolClass) -> list[Student]:
+        return [s for s in self.students if s.class_id == klass.id]
+
+
+def _name(rng: random.Random) -> str:
+    given = "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
+    return rng.choice(SURNAMES) + given
+
+
+def _user(
+    session: Session,
+    now_db: datetime,
+    key: str,
+    name: str,
+    role: str,
+    scope_kind: str,
+    scope_id: int | None,
+    telegram_id: int,
+    phone: str,
+    world: World,
+) -> User:
+    user = User(
+        telegram_id=telegram_id,
+        display_name=name,
+        phone=phone,
+        role=role,
+        scope_kind=scope_kind,
+        scope_id=scope_id,
+        created_at=now_db,
+    )
+    session.add(user)
+    session.flush()
+    world.users[key] = user
+    return user
+
+
+def seed_world(
+    session: Session, today: date, *, students_per_class: int = 33, seed: int = 7
+) -> World:
+    """Units, schools, classes, students and one user of each kind (several teachers)."""
+    rng = random.Random(seed)
+    now_db = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    school_year = f"{today.year if today.month >= 8 else today.year - 1}-" + str(
+        (today.year if today.month >= 8 else today.year - 1) + 1
+    )
+    county = County(name="青松县", code="QS")
+    session.add(county)
+    session.flush()
+    world = World(county=county)
+    for tname in ("梅林镇", "石桥乡"):
+        township = Township(county_id=county.id or 0, name=tname)
+        session.add(township)
+        world.townships.append(township)
+    session.flush()
+    meilin, shiqiao = world.townships
+    for vname, township in (("上坪村", meilin), ("溪口村", meilin), ("竹园村", shiqiao), ("下坪村", shiqiao)):
+        village = Village(township_id=township.id or 0, name=vname)
+        session.add(village)
+        world.villages.append(village)
+    layout = (
+        ("梅林中心小学", meilin, "primary", [(5, 1), (5, 2), (6, 1), (6, 2)]),
+        ("梅林中学", meilin, "junior", [(7, 1), (7, 2), (8, 1), (8, 2), (9, 1), (9, 2)]),
+        ("石桥九年制学校", shiqiao, "nine_year", [(6, 1), (7, 1)]),
+    )
+    for sname, township, stage, grades in layout:
+        school = School(township_id=township.id or 0, name=sname, stage=stage)
+        session.add(school)
+        session.flush()
+        world.schools.append(school)
+        for grade, section in grades:
+            klass = SchoolClass(
+                school_id=school.id or 0, grade=grade, section=section, school_year=school_year
+            )
+            session.add(klass)
+            world.classes.append(klass)
+    session.flush()
+
+    serial = 0
+    for klass in world.classes:
+        school = next(s for s in world.schools if s.id == klass.school_id)
+        villages = [v for v in world.villages if v.township_id == school.township_id]
+        for _ in range(students_per_class):
+            serial += 1
+            female = rng.random() < 0.5
+            age = klass.grade + 6
+            birth = date(today.year - age, rng.randint(1, 12), rng.randint(1, 28))
+            if birth > today.replace(year=today.year - age):
+                birth = birth.replace(year=birth.year - 1) if klass.grade < 9 else birth
+            id_number = invented_id_number(birth, serial, female)
+            village = rng.choice(villages)
+            student = Student(
+                name=_name(rng),
+                gender="female" if female else "male",
+                birth_date=birth,
+                ethnicity="汉族" if rng.random() < 0.9 else "畲族",
+                id_number=id_number,
+                id_number_hash=cipher().lookup_hash(id_number),
+                student_number="G" + id_number,
+                student_number_hash=cipher().lookup_hash("G" + id_number),
+                health="健康",
+                key_groups=rng.choice(
+                    [["general"]] * 6 + [["left_behind"], ["dibao"], ["monitored"], ["poverty_registered"]]
+                ),
+                hukou_address=f"青松县{village.name}{rng.randint(1, 99)}号",
+                current_address=f"青松县{village.name}{rng.randint(1, 99)}号",
+                register_address=f"青松县{school.name}",
+                village_id=village.id,
+                class_id=klass.id,
+                created_at=now_db,
+                updated_at=now_db,
+            )
+            session.add(student)
+            world.students.append(student)
+    session.flush()
+    for student in world.students:
+        surname = student.name[0]
+        session.add(
+            Guardian(
+                student_id=student.id or 0,
+                ordinal=1,
+                name=surname + rng.choice(GIVEN) + rng.choice(GIVEN),
+                relation=rng.choice(GUARDIAN_RELATIONS),
+                phone=f"139{rng.randint(0, 99999999):08d}",
+            )
+        )
+
+    tid = 910_000_000
+    for i, klass in enumerate(world.classes, start=1):
+        teacher = _user(
+            session, now_db, f"teacher{i}", f"{_name(rng)}老师", "teacher", "classes", None,
+            tid + i, f"137{i:08d}", world,
+        )
+        session.add(TeacherClass(user_id=teacher.id or 0, class_id=klass.id or 0))
+    world.users["teacher"] = world.users["teacher5"]  # 梅林中学 七年级1班
+    for i, school in enumerate(world.schools, start=1):
+        _user(session, now_db, f"school_admin{i}", f"{_name(rng)}校长", "school_admin", "school",
+              school.id, tid + 100 + i, f"136{i:08d}", world)
+    world.users["school_admin"] = world.users["school_admin2"]  # 梅林中学
+    for i, village in enumerate(world.villages, start=1):
+        _user(session, now_db, f"village_cadre{i}", f"{_name(rng)}（{village.name}）", "village_cadre",
+              "village", village.id, tid + 200 + i, f"135{i:08d}", world)
+    world.users["village_cadre"] = world.users["village_cadre1"]
+    for i, township in enumerate(world.townships, start=1):
+        _user(session, now_db, f"township_officer{i}", f"{_name(rng)}（{township.name}）",
+              "township_officer", "township", township.id, tid + 300 + i, f"134{i:08d}", world)
+    world.users["township_officer"] = world.users["township_officer1"]
+    _user(session, now_db, "county_officer", f"{_name(rng)}（县教育局）", "county_officer", "county",
+          county.id, tid + 400, "13300000001", world)
+    _user(session, now_db, "admin", "系统管理员", "admin", "all", None, tid + 500, "13300000002", world)
+    session.flush()
+    return world
+
+
+def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
+    """The demo county with a dozen cases spread over the ladder, made through the ladder
+    itself (so every case has its events, visits and deadlines) on a clock that walks
+    from three weeks ago to ``clock``'s time."""
+    end = clock.now()
+    walker = FrozenClock(end - timedelta(days=21))
+    cw = Casework(session, walker, policy)
+    world = seed_world(session, cw.today() + timedelta(days=21))
+    u = world.users
+    rng = random.Random(11)
+    pool = [s for s in world.students if s.class_id == world.classes[4].id]  # 七年级1班
+    pool += [s for s in world.students if s.class_id == world.classes[5].id]
+    picks = rng.sample(pool, 12)
+
+    def teacher_of(student: Student) -> User:
+        return u["teacher5"] if student.class_id == world.classes[4].id else u["teacher6"]
+
+    def report(i: int, reasons: tuple[str, ...]) -> int:
+        absent = cw.today() - timedelta(days=1)
+        teacher = teacher_of(picks[i])
+        out = ladder.report(
+            cw,
+            teacher,
+            ladder.ReportInput(student_id=picks[i].id, absent_since=absent, reasons=reasons,
+                               whereabouts="在家", guardian_contact_checked=True),
+        )
+        return out.case.id or 0
+
+    def visit(actor: User, case_id: int, result: str = "refused", method: str = "home_visit") -> None:
+        ladder.record_visit(
+            cw, actor, case_id,
+            ladder.VisitInput(visit_date=cw.today(), method=method, result=result,
+                              family_situation="家中务农，父母外出", guardian_attitude="hesitant",
+                              student_attitude="opposed", measures="讲解义务教育法，承诺资助"),
+        )
+
+    ids = [report(i, r) for i, r in enumerate(
+        [("learning",), ("work",), ("poverty",), ("illness",), ("learning", "family_change"),
+         ("migration",), ("learning",), ("work",), ("marriage",), ("poverty",), ("disability",),
+         ("other",)]
+    )]
+    walker.advance(timedelta(days=1))
+    for i, cid in enumerate(ids[1:], start=1):
+        visit(teacher_of(picks[i]), cid)
+    for cid in ids[4:]:
+        ladder.escalate(cw, u["school_admin"], cid, reason="manual")
+    for cid in ids[6:]:
+        township_officer = u["township_officer"]
+        ladder.acknowledge(cw, township_officer, cid)
+        visit(township_officer, cid, method="joint_visit")
+    walker.advance(timedelta(days=2))
+    ladder.mark_returned(cw, u["school_admin"], ids[2])
+    ladder.record_visit(cw, u["township_officer"], ids[7],
+                        ladder.VisitInput(visit_date=cw.today(), method="joint_visit", result="returned"))
+    ladder.issue_deadline_notice(cw, u["township_officer"], ids[8])
+    ladder.escalate(cw, u["county_officer"], ids[9])
+    ladder.escalate(cw, u["county_officer"], ids[9])
+    ladder.pause(cw, u["school_admin"], ids[3], reason="住院治疗", resume_on=cw.today() + timedelta(days=14))
+    ladder.propose_outcome(cw, u["school_admin"], ids[10], "home_teaching", reason="重度残疾，无法到校",
+                           evidence=({"kind": "document", "note": "残疾证"},))
+    walker.advance(timedelta(days=10))
+    ladder.confirm_attending(cw, teacher_of(picks[2]), ids[2], True)
+    ladder.close_out(cw, u["school_admin"], ids[2], note="连续在校")
+    session.flush()
+    return world
+
+
+def is_seeded(session: Session) -> bool:
+    return session.exec(select(County.id)).first() is not None

@@ -1,0 +1,63 @@
+"""Start-up wiring shared by the CLI, the bot and the web app: settings → key, engine,
+policy. Refuses to start on a bad policy file or, in production, without a key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bot.settings import Settings, get_settings
+from casework.personal import Cipher
+from casework.policy import Policy, resolve
+from models import db
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """A setting makes it unsafe or impossible to start; the message says which."""
+
+
+def encryption_key(settings: Settings) -> str:
+    if settings.encryption_key:
+        return settings.encryption_key
+    if settings.env == "production":
+        raise StartupError(
+            "ENCRYPTION_KEY is not set. In production the bot refuses to store ID and phone "
+            "numbers without it. Generate one with: baoxue key generate"
+        )
+    path = Path(settings.dev_key_file)
+    if path.exists():
+        key = path.read_text().strip()
+    else:
+        key = Cipher.generate_key()
+        path.write_text(key + "\n")
+        os.chmod(path, 0o600)
+    log.warning(
+        "DEVELOPMENT ENCRYPTION KEY in use (%s). Personal data is only as safe as this file; "
+        "set ENCRYPTION_KEY and BAOXUE_ENV=production for real data.",
+        path,
+    )
+    return key
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    policy: Policy
+
+
+def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
+    settings = settings or get_settings()
+    db.configure(encryption_key(settings))
+    policy = resolve(settings.policy)
+    engine = db.make_engine(settings.database_url)
+    if migrate:
+        db.upgrade(engine)
+    return Runtime(settings, engine, policy)

@@ -1,0 +1,59 @@
+"""The context every domain call runs in: one session (one transaction), the clock, the
+policy and its calendars. Adapters build one per update or tick; tests build one with a
+frozen clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from casework.calendars import Calendars
+from casework.clock import Clock, to_db
+from casework.policy import Policy
+from models.tables import AuditEvent, User
+
+
+@dataclass
+class Casework:
+    session: Session
+    clock: Clock
+    policy: Policy
+    calendars: Calendars = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.calendars = Calendars(self.policy)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def now_db(self) -> datetime:
+        return to_db(self.clock.now())
+
+    def today(self) -> date:
+        return self.calendars.local_date(self.clock.now())
+
+    def audit(
+        self,
+        actor: User | None,
+        action: str,
+        object_type: str,
+        object_id: int | None,
+        *,
+        allowed: bool = True,
+        **detail: Any,
+    ) -> AuditEvent:
+        event = AuditEvent(
+            at=self.now_db(),
+            actor_id=actor.id if actor else None,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            allowed=allowed,
+            detail=detail,
+        )
+        self.session.add(event)
+        return event

@@ -1,0 +1,359 @@
+"""Deadlines are rows. This module writes them when a case changes, and says what a due
+one means when the scheduler reaches it (``handle``).
+
+Kinds:
+- ``step``: the level's deadline; when it passes with the case still there, escalate.
+- ``round``: the next persuasion visit is due; when it passes, the responsible are told.
+- ``reminder``: before a step or round deadline, at the policy's lead times.
+- ``ack``: an escalation alert's grace; unacknowledged, the alert climbs one role up.
+- ``promise``: the date a family promised the child would be back.
+- ``retention``: a check-in after a child returned ("still attending?").
+- ``resume``: a paused case's clock starts again.
+- ``deferral_end`` / ``home_teaching``: outcome follow-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from casework import notices
+from casework.clock import from_db, to_db
+from casework.context import Casework
+from casework.policy import Duration, Level
+from casework.scope import users_for_case
+from casework.states import ACTIVE
+from models.tables import Case, Deadline, Visit
+
+WORK_KINDS = ("step", "round")
+
+
+def _add(
+    cw: Casework,
+    case: Case | None,
+    kind: str,
+    due: datetime,
+    *,
+    recipient_id: int | None = None,
+    **payload: Any,
+) -> Deadline:
+    deadline = Deadline(
+        case_id=case.id if case else None,
+        kind=kind,
+        due_at=to_db(due),
+        recipient_id=recipient_id,
+        payload=payload,
+        created_at=cw.now_db(),
+    )
+    cw.session.add(deadline)
+    return deadline
+
+
+def cancel_open(cw: Casework, case: Case, kinds: Iterable[str] | None = None) -> None:
+    query = select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "open")
+    if kinds is not None:
+        query = query.where(col(Deadline.kind).in_(list(kinds)))
+    for deadline in cw.session.exec(query).all():
+        deadline.status = "cancelled"
+        deadline.acted_at = cw.now_db()
+        cw.session.add(deadline)
+
+
+def open_of_kind(cw: Casework, case: Case, kind: str) -> list[Deadline]:
+    return list(
+        cw.session.exec(
+            select(Deadline).where(
+                Deadline.case_id == case.id, Deadline.status == "open", Deadline.kind == kind
+            )
+        ).all()
+    )
+
+
+def next_due(cw: Casework, case: Case) -> datetime | None:
+    dues = [d.due_at for d in cw.session.exec(
+        select(Deadline).where(
+            Deadline.case_id == case.id,
+            Deadline.status == "open",
+            col(Deadline.kind).in_(WORK_KINDS),
+        )
+    ).all()]
+    return min(dues) if dues else None
+
+
+def _reminders(cw: Casework, case: Case, target: Deadline, level: Level) -> list[Deadline]:
+    """Reminders at the policy's lead times before ``target``, skipping those already past."""
+    cw.session.flush()
+    due = from_db(target.due_at)
+    due_day = cw.calendars.local_date(due)
+    made: list[Deadline] = []
+    seen: set[datetime] = set()
+    for lead in cw.policy.reminders.lead:
+        if lead.unit == "hours":
+            at = due - timedelta(hours=lead.amount)
+        else:
+            at = cw.calendars.at_local(
+                cw.calendars.before(due_day, lead), cw.policy.times.reminder_time
+            )
+        if at <= cw.now() or at >= due or at in seen:
+            continue
+        seen.add(at)
+        made.append(
+            _add(cw, case, "reminder", at, target_id=target.id, level=level.state, lead=_lead(lead))
+        )
+    return made
+
+
+def _lead(lead: Duration) -> str:
+    return f"{lead.amount} {lead.unit}"
+
+
+def schedule_level(
+    cw: Casework, case: Case, level: Level, *, start: datetime, ack: bool = True
+) -> list[Deadline]:
+    """The deadlines of a level the case has just entered."""
+    made: list[Deadline] = []
+    if level.deadline is not None:
+        step = _add(cw, case, "step", cw.calendars.due_at(start, level.deadline), level=level.state)
+        made += [step, *_reminders(cw, case, step, level)]
+    if level.round_interval is not None and (level.rounds is None or level.rounds > 0):
+        rnd = _add(
+            cw,
+            case,
+            "round",
+            cw.calendars.due_at(start, level.round_interval),
+            level=level.state,
+            round=case.current_round + 1,
+        )
+        made += [rnd, *_reminders(cw, case, rnd, level)]
+    if ack and level.requires_ack and level.notify:
+        made.append(
+            _add(
+                cw,
+                case,
+                "ack",
+                cw.calendars.due_at(start, cw.policy.escalation.ack_grace),
+                level=level.state,
+                roles=list(level.notify),
+            )
+        )
+    return made
+
+
+def after_visit(cw: Casework, case: Case, level: Level, visit: Visit) -> list[Deadline]:
+    """A visit was recorded: the next round is due from its date."""
+    made: list[Deadline] = []
+    rounds_left = level.rounds is None or case.current_round < level.rounds
+    if level.round_interval is not None and rounds_left:
+        _cancel_round(cw, case)
+        start = cw.calendars.at_local(visit.visit_date, time(12, 0))
+        rnd = _add(
+            cw,
+            case,
+            "round",
+            cw.calendars.due_at(max(start, cw.now()), level.round_interval),
+            level=level.state,
+            round=case.current_round + 1,
+        )
+        made += [rnd, *_reminders(cw, case, rnd, level)]
+    if visit.result == "promised" and visit.promised_return_on is not None:
+        due = cw.calendars.at_local(visit.promised_return_on, cw.policy.times.deadline_time)
+        if due > cw.now():
+            made.append(_add(cw, case, "promise", due, visit_id=visit.id))
+    return made
+
+
+def _cancel_round(cw: Casework, case: Case) -> None:
+    rounds = open_of_kind(cw, case, "round")
+    ids = {d.id for d in rounds}
+    for d in rounds:
+        d.status = "cancelled"
+        cw.session.add(d)
+    for reminder in open_of_kind(cw, case, "reminder"):
+        if reminder.payload.get("target_id") in ids:
+            reminder.status = "cancelled"
+            cw.session.add(reminder)
+
+
+def schedule_retention(cw: Casework, case: Case, returned_on: date) -> list[Deadline]:
+    made = []
+    for n, after in enumerate(cw.policy.retention.check_after, start=1):
+        day = cw.calendars.add(returned_on, after)
+        at = cw.calendars.at_local(day, cw.policy.times.reminder_time)
+        made.append(_add(cw, case, "retention", max(at, cw.now()), n=n))
+    return made
+
+
+def schedule_outcome(cw: Casework, case: Case) -> list[Deadline]:
+    if case.state == "home_teaching":
+        first = cw.calendars.due_at(cw.now(), cw.policy.home_teaching.every)
+        return [_add(cw, case, "home_teaching", first)]
+    if case.state == "deferred" and case.outcome_until is not None:
+        at = cw.calendars.at_local(case.outcome_until, cw.policy.times.reminder_time)
+        return [_add(cw, case, "deferral_end", at)]
+    return []
+
+
+def schedule_resume(cw: Casework, case: Case, resume_on: date) -> list[Deadline]:
+    return [_add(cw, case, "resume", cw.calendars.at_local(resume_on, time(0, 0)))]
+
+
+# --- acting on a due deadline -------------------------------------------------------------
+
+
+def due(cw: Casework, limit: int | None = None) -> list[Deadline]:
+    query = (
+        select(Deadline)
+        .where(Deadline.status == "open", col(Deadline.due_at) <= cw.now_db())
+        .order_by(col(Deadline.due_at), col(Deadline.id))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(cw.session.exec(query).all())
+
+
+def run_due(cw: Casework, limit: int | None = None) -> list[Deadline]:
+    """Act on every due deadline in order (the scheduler's tick builds on this)."""
+    handled: list[Deadline] = []
+    while True:
+        batch = due(cw, limit=50)
+        if not batch:
+            return handled
+        for deadline in batch:
+            if deadline.status != "open":
+                continue  # cancelled by an earlier one in this batch
+            handle(cw, deadline)
+            handled.append(deadline)
+            if limit is not None and len(handled) >= limit:
+                return handled
+        cw.session.flush()
+
+
+def handle(cw: Casework, deadline: Deadline) -> str:
+    """Do what a due deadline means and mark it done; returns what was done."""
+    case = cw.session.get(Case, deadline.case_id) if deadline.case_id else None
+    result = _HANDLERS[deadline.kind](cw, deadline, case) if case else "no case"
+    deadline.status = "done"
+    deadline.acted_at = cw.now_db()
+    deadline.result = result
+    cw.session.add(deadline)
+    return result
+
+
+def _on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    from casework import ladder
+
+    assert case is not None
+    if case.state != deadline.payload.get("level"):
+        return "stale"
+    if cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
+        return "top of ladder"
+    deadline.status = "done"  # before escalating, which cancels the case's open rows
+    ladder._escalate(cw, case, None, reason="deadline_passed")
+    return f"escalated to {case.state}"
+
+
+def _on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    if case.state != deadline.payload.get("level"):
+        return "stale"
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    users = users_for_case(cw.session, case, level.responsible)
+    notices.visit_overdue(cw, case, users, deadline)
+    return f"overdue notice to {len(users)}"
+
+
+def _on_reminder(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    target = cw.session.get(Deadline, deadline.payload.get("target_id"))
+    if target is None or target.status != "open" or case.state != deadline.payload.get("level"):
+        return "stale"
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    users = users_for_case(cw.session, case, level.responsible)
+    notices.reminder(cw, case, users, target, deadline)
+    return f"reminded {len(users)}"
+
+
+def _on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    chain = list(cw.policy.escalation.ack_chain)
+    alerted = list(deadline.payload.get("roles", []))
+    top = max((chain.index(r) for r in alerted if r in chain), default=-1)
+    if top + 1 >= len(chain):
+        return "no one higher"
+    next_role = chain[top + 1]
+    users = users_for_case(cw.session, case, [next_role])
+    notices.unacknowledged(cw, case, users, alerted)
+    _add(
+        cw,
+        case,
+        "ack",
+        cw.calendars.due_at(cw.now(), cw.policy.escalation.ack_grace),
+        level=case.level,
+        roles=[next_role],
+    )
+    return f"climbed to {next_role}"
+
+
+def _on_promise(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    if case.state not in ACTIVE:
+        return "stale"
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    users = users_for_case(cw.session, case, level.responsible)
+    notices.promise_due(cw, case, users)
+    return f"promise check to {len(users)}"
+
+
+def _on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    if case.state not in ("returned", "retention"):
+        return "stale"
+    users = users_for_case(cw.session, case, ["teacher", "school_admin", "village_cadre"])
+    notices.retention_check(cw, case, users[:1] or users, deadline.payload.get("n", 1))
+    return "check-in sent"
+
+
+def _on_resume(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    from casework import ladder
+
+    assert case is not None
+    if case.state != "paused":
+        return "stale"
+    deadline.status = "done"
+    ladder.resume(cw, None, case.id or 0, note=None)
+    return f"resumed to {case.state}"
+
+
+def _on_deferral_end(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    if case.state != "deferred":
+        return "stale"
+    users = users_for_case(cw.session, case, ["school_admin", "township_officer"])
+    notices.deferral_ended(cw, case, users)
+    return f"told {len(users)}"
+
+
+def _on_home_teaching(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    assert case is not None
+    if case.state != "home_teaching":
+        return "stale"
+    users = users_for_case(cw.session, case, ["teacher", "school_admin"])
+    notices.home_teaching_due(cw, case, users[:1] or users)
+    _add(cw, case, "home_teaching", cw.calendars.due_at(cw.now(), cw.policy.home_teaching.every))
+    return "session reminder sent"
+
+
+_HANDLERS = {
+    "step": _on_step,
+    "round": _on_round,
+    "reminder": _on_reminder,
+    "ack": _on_ack,
+    "promise": _on_promise,
+    "retention": _on_retention,
+    "resume": _on_resume,
+    "deferral_end": _on_deferral_end,
+    "home_teaching": _on_home_teaching,
+}

@@ -1,0 +1,150 @@
+"""Translatable labels for the codes the domain stores (roles, states, units, ...).
+
+The database and callback data hold language-neutral codes ("township_officer",
+"working_days"); what a reader sees is the label, a msgid marked with ``N_`` here and
+rendered in the reader's language later. Keeping every code list in one module means the
+policy description, the bot's menus and the web console say the same thing.
+
+Besides the dictionaries this module has three small :class:`~casework.i18n.Text`
+variants the plain ``_()`` cannot express: plurals (``n_``), lists joined by a
+translatable separator (``join``) and labels looked up by code (``label``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from casework.i18n import N_, Text, gettext_for, ngettext_for
+
+ROLE_LABELS: dict[str, str] = {
+    "teacher": N_("teacher"),
+    "school_admin": N_("school administrator"),
+    "village_cadre": N_("village cadre"),
+    "township_officer": N_("township officer"),
+    "county_officer": N_("county officer"),
+    "admin": N_("system administrator"),
+}
+
+# Every state of the case lifecycle (DESIGN §3): the ladder first, then the exits.
+STATE_LABELS: dict[str, str] = {
+    "suspected": N_("suspected dropout"),
+    "school_persuasion": N_("school persuasion"),
+    "township_persuasion": N_("township persuasion"),
+    "deadline_notice": N_("return-to-school notice with a deadline"),
+    "county_escalation": N_("county escalation"),
+    "judicial": N_("judicial enforcement"),
+    "returned": N_("returned to school"),
+    "retention": N_("retention follow-up"),
+    "closed": N_("closed"),
+    "home_teaching": N_("home teaching"),
+    "deferred": N_("deferred schooling"),
+    "transferred": N_("transferred to another school"),
+    "closed_other": N_("closed for another reason"),
+    "paused": N_("paused"),
+}
+
+# Unit names on their own (menus, column headers); amounts use ``duration_text``.
+UNIT_LABELS: dict[str, str] = {
+    "working_days": N_("working days"),
+    "calendar_days": N_("calendar days"),
+    "school_days": N_("school days"),
+    "hours": N_("hours"),
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "report": N_("report the absence to the school"),
+    "home_visit": N_("visit the home or call the guardian"),
+    "assign_persuader": N_("assign a named person to persuade"),
+}
+
+REPORT_LABELS: dict[str, str] = {
+    "daily": N_("daily"),
+    "weekly": N_("weekly"),
+    "monthly": N_("monthly"),
+    "quarterly": N_("quarterly"),
+}
+
+# Index 0 is Monday, as in ``date.weekday()``.
+WEEKDAY_LABELS: tuple[str, ...] = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+
+# Translators: separator between items of a list ("teacher, village cadre"); zh: "、".
+LIST_SEPARATOR = N_(", ")
+# Translators: separator between clauses of one description line; zh: "；".
+CLAUSE_SEPARATOR = N_("; ")
+
+
+@dataclass(frozen=True)
+class PluralText(Text):
+    """A :class:`Text` whose msgid has a plural form, chosen by ``n`` at render time."""
+
+    plural: str = ""
+    n: int = 0
+
+    def render(self, lang: str | None = None) -> str:
+        rendered = {
+            k: (v.render(lang) if isinstance(v, Text) else v) for k, v in self.params.items()
+        }
+        return ngettext_for(lang, self.msgid, self.plural, self.n).format(**rendered)
+
+
+@dataclass(frozen=True)
+class JoinedText(Text):
+    """Items rendered in the same language and joined by the separator msgid ``msgid``."""
+
+    items: tuple[Text | str, ...] = ()
+
+    def render(self, lang: str | None = None) -> str:
+        separator = gettext_for(lang, self.msgid)
+        return separator.join(
+            item.render(lang) if isinstance(item, Text) else item for item in self.items
+        )
+
+
+def n_(singular: str, plural: str, n: int, **params: Any) -> PluralText:
+    """Mark a plural string (extraction keyword ``n_:1,2``); ``{n}`` is always available."""
+    return PluralText(singular, {"n": n, **params}, plural=plural, n=n)
+
+
+def join(items: Iterable[Text | str], separator: str = LIST_SEPARATOR) -> JoinedText:
+    """A list of texts joined by a translatable separator (", " in English, "、" in Chinese)."""
+    return JoinedText(separator, items=tuple(items))
+
+
+def label(labels: Mapping[str, str], code: str) -> Text:
+    """The label of ``code``; an unknown code is shown as itself rather than failing."""
+    return Text(labels.get(code, code))
+
+
+def role_text(role: str) -> Text:
+    return label(ROLE_LABELS, role)
+
+
+def state_text(state: str) -> Text:
+    return label(STATE_LABELS, state)
+
+
+def roles_text(roles: Iterable[str]) -> JoinedText:
+    return join(role_text(r) for r in roles)
+
+
+def duration_text(amount: int, unit: str) -> Text:
+    """"1 working day", "3 calendar days", "2 hours" — pluralised per language."""
+    if unit == "working_days":
+        return n_("{n} working day", "{n} working days", amount)
+    if unit == "calendar_days":
+        return n_("{n} calendar day", "{n} calendar days", amount)
+    if unit == "school_days":
+        return n_("{n} school day", "{n} school days", amount)
+    if unit == "hours":
+        return n_("{n} hour", "{n} hours", amount)
+    return Text("{n} {unit}", {"n": amount, "unit": unit})

@@ -1,0 +1,318 @@
+"""Who is told what, as outbox messages, when a case changes or a deadline comes due.
+
+Messages go to people whose scope covers the case, in private chats only; they carry the
+child's name (the people told are responsible for the child) but never ID or phone
+numbers. Buttons carry short language-neutral codes the bot's handlers understand:
+``ack:<case>``, ``assign:<case>``, ``case:<case>``, ``visit:<case>``, ``apr:<proposal>``,
+``rej:<proposal>``, ``att:<case>:1`` / ``att:<case>:0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import col, select
+
+from casework import codes
+from casework.clock import from_db
+from casework.context import Casework
+from casework.i18n import Text, _
+from casework.labels import ROLE_LABELS, STATE_LABELS
+from casework.outbox import enqueue, text_to_json
+from casework.policy import Level
+from casework.scope import users_for_case
+from models.tables import Case, Deadline, Proposal, School, SchoolClass, Student, User, Village, Visit
+
+
+def _button(label: Text, data: str) -> dict[str, object]:
+    return {"text": text_to_json(label), "data": data}
+
+
+def case_title(cw: Casework, case: Case) -> Text:
+    """"#12 王小明 · 7年级2班 · 青松中学" — who the message is about."""
+    student = cw.session.get(Student, case.student_id)
+    name = student.name if student else "?"
+    where: Text
+    if case.class_id is not None:
+        klass = cw.session.get(SchoolClass, case.class_id)
+        school = cw.session.get(School, case.school_id) if case.school_id else None
+        where = _(
+            "Grade {grade} Class {section}, {school}",
+            grade=klass.grade if klass else "?",
+            section=klass.section if klass else "?",
+            school=school.name if school else "",
+        )
+    else:
+        village = cw.session.get(Village, case.village_id) if case.village_id else None
+        where = _("not enrolled, {village}", village=village.name if village else "")
+    return _("#{id} {name} ({where})", id=case.id, name=name, where=where)
+
+
+def history_lines(cw: Casework, case: Case) -> list[Text]:
+    """Every visit, one line each: what an escalation alert carries."""
+    visits = cw.session.exec(
+        select(Visit).where(Visit.case_id == case.id).order_by(col(Visit.recorded_at))
+    ).all()
+    return [
+        _(
+            "{date} {level} round {round}: {method}, {result}",
+            date=v.visit_date.isoformat(),
+            level=_(STATE_LABELS[v.level]),
+            round=v.round,
+            method=codes.label("visit_method", v.method),
+            result=codes.label("visit_result", v.result),
+        )
+        for v in visits
+    ]
+
+
+def _send(
+    cw: Casework,
+    users: Iterable[User],
+    case: Case,
+    kind: str,
+    text: Text,
+    *,
+    lines: list[Text] | None = None,
+    buttons: list[list[dict[str, object]]] | None = None,
+    dedupe: str | None = None,
+) -> list[User]:
+    told: list[User] = []
+    for user in users:
+        if user.unreachable or user in told:
+            continue
+        msg = enqueue(
+            cw.session,
+            user,
+            text,
+            kind=kind,
+            now=cw.now(),
+            case_id=case.id,
+            buttons=buttons,  # type: ignore[arg-type]
+            dedupe_key=f"{dedupe}:{user.id}" if dedupe else None,
+        )
+        if lines:
+            msg.payload = {**msg.payload, "lines": [text_to_json(t) for t in lines]}
+        told.append(user)
+    return told
+
+
+def level_entered(cw: Casework, case: Case, level: Level) -> list[User]:
+    users = users_for_case(cw.session, case, level.notify)
+    title = case_title(cw, case)
+    state = _(STATE_LABELS[level.state])
+    if level.requires_ack:
+        buttons = [
+            [_button(_("Acknowledge"), f"ack:{case.id}"), _button(_("Assign to…"), f"assign:{case.id}")],
+            [_button(_("Open case"), f"case:{case.id}")],
+        ]
+        return _send(
+            cw,
+            users,
+            case,
+            "escalation_alert",
+            _("Escalation: case {title} is now at {state}. Please acknowledge.", title=title, state=state),
+            lines=history_lines(cw, case),
+            buttons=buttons,
+        )
+    return _send(
+        cw,
+        users,
+        case,
+        "level_entered",
+        _("Case {title} is now at {state}.", title=title, state=state),
+        buttons=[[_button(_("Open case"), f"case:{case.id}")]],
+    )
+
+
+def moved_up(cw: Casework, case: Case, from_state: str, users: list[User]) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "moved_up",
+        _(
+            "Case {title} moved up from {old} to {new}.",
+            title=case_title(cw, case),
+            old=_(STATE_LABELS[from_state]),
+            new=_(STATE_LABELS[case.state]),
+        ),
+    )
+
+
+def returned(cw: Casework, case: Case, actor: User | None) -> list[User]:
+    users = [
+        u
+        for u in users_for_case(cw.session, case, ["teacher", "school_admin", "village_cadre", "township_officer"])
+        if actor is None or u.id != actor.id
+    ]
+    return _send(
+        cw, users, case, "returned", _("Good news: {title} is back at school.", title=case_title(cw, case))
+    )
+
+
+def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[User]:
+    users = users_for_case(cw.session, case, [cw.policy.outcomes.approver])
+    return _send(
+        cw,
+        users,
+        case,
+        "approval_request",
+        _(
+            "Approval requested for case {title}: {outcome}. Reason: {reason}",
+            title=case_title(cw, case),
+            outcome=codes.label("outcome", proposal.outcome),
+            reason=proposal.reason or "",
+        ),
+        buttons=[
+            [_button(_("Approve"), f"apr:{proposal.id}"), _button(_("Reject"), f"rej:{proposal.id}")],
+            [_button(_("Open case"), f"case:{case.id}")],
+        ],
+    )
+
+
+def decision(cw: Casework, case: Case, proposal: Proposal, *, approved: bool) -> list[User]:
+    proposer = cw.session.get(User, proposal.proposed_by)
+    if proposer is None:
+        return []
+    outcome = codes.label("outcome", proposal.outcome)
+    text = (
+        _("Your proposal for case {title} ({outcome}) was approved.", title=case_title(cw, case), outcome=outcome)
+        if approved
+        else _(
+            "Your proposal for case {title} ({outcome}) was rejected: {note}",
+            title=case_title(cw, case),
+            outcome=outcome,
+            note=proposal.decision_note or "",
+        )
+    )
+    return _send(cw, [proposer], case, "decision", text)
+
+
+def assigned(cw: Casework, case: Case, assignee: User) -> list[User]:
+    return _send(
+        cw,
+        [assignee],
+        case,
+        "assigned",
+        _("You have been assigned case {title}.", title=case_title(cw, case)),
+        lines=history_lines(cw, case),
+        buttons=[[_button(_("Record a visit"), f"visit:{case.id}"), _button(_("Open case"), f"case:{case.id}")]],
+    )
+
+
+def _local_day(cw: Casework, deadline: Deadline) -> str:
+    day = from_db(deadline.due_at).astimezone(cw.policy.tz).date()
+    return f"{day.month:02d}-{day.day:02d}"
+
+
+def reminder(
+    cw: Casework, case: Case, users: list[User], target: Deadline, reminder_row: Deadline
+) -> list[User]:
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    step: Text
+    if target.kind == "round" and level.rounds is not None:
+        step = _("visit {round} of {rounds}", round=target.payload.get("round"), rounds=level.rounds)
+    elif target.kind == "round":
+        step = _("visit {round}", round=target.payload.get("round"))
+    else:
+        step = _(STATE_LABELS[case.state])
+    return _send(
+        cw,
+        users,
+        case,
+        "reminder",
+        _(
+            "Reminder: case {title} — {step} is due by {date}.",
+            title=case_title(cw, case),
+            step=step,
+            date=_local_day(cw, target),
+        ),
+        buttons=[[_button(_("Record a visit"), f"visit:{case.id}")]],
+        dedupe=f"rem:{reminder_row.id}",
+    )
+
+
+def visit_overdue(cw: Casework, case: Case, users: list[User], deadline: Deadline) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "overdue",
+        _(
+            "Overdue: visit {round} on case {title} was due {date}.",
+            round=deadline.payload.get("round"),
+            title=case_title(cw, case),
+            date=_local_day(cw, deadline),
+        ),
+        buttons=[[_button(_("Record a visit"), f"visit:{case.id}")]],
+        dedupe=f"due:{deadline.id}",
+    )
+
+
+def unacknowledged(cw: Casework, case: Case, users: list[User], alerted: list[str]) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "escalation_alert",
+        _(
+            "Not acknowledged in time by the {role}: case {title} ({state}) comes to you.",
+            role=_(ROLE_LABELS[alerted[0]]) if alerted else "",
+            title=case_title(cw, case),
+            state=_(STATE_LABELS[case.state]),
+        ),
+        lines=history_lines(cw, case),
+        buttons=[
+            [_button(_("Acknowledge"), f"ack:{case.id}"), _button(_("Assign to…"), f"assign:{case.id}")],
+            [_button(_("Open case"), f"case:{case.id}")],
+        ],
+    )
+
+
+def promise_due(cw: Casework, case: Case, users: list[User]) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "promise_due",
+        _("Today is the day the family promised {title} would be back. Is the child at school?", title=case_title(cw, case)),
+        buttons=[[_button(_("Record a visit"), f"visit:{case.id}"), _button(_("Open case"), f"case:{case.id}")]],
+    )
+
+
+def retention_check(cw: Casework, case: Case, users: list[User], n: int) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "retention_check",
+        _("Check-in {n}: is {title} still attending school?", n=n, title=case_title(cw, case)),
+        buttons=[[_button(_("Yes, attending"), f"att:{case.id}:1"), _button(_("No, absent again"), f"att:{case.id}:0")]],
+    )
+
+
+def deferral_ended(cw: Casework, case: Case, users: list[User]) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "deferral_end",
+        _("The deferral of case {title} ends today. Has the child come back?", title=case_title(cw, case)),
+        buttons=[[_button(_("Open case"), f"case:{case.id}")]],
+    )
+
+
+def home_teaching_due(cw: Casework, case: Case, users: list[User]) -> list[User]:
+    return _send(
+        cw,
+        users,
+        case,
+        "home_teaching",
+        _(
+            "This week's home-teaching session for {title} is due (at least {hours} class hours). Please record it.",
+            title=case_title(cw, case),
+            hours=cw.policy.home_teaching.min_class_hours,
+        ),
+        buttons=[[_button(_("Open case"), f"case:{case.id}")]],
+    )

@@ -1,0 +1,112 @@
+"""The case lifecycle of DESIGN §3 as a table.
+
+``TRANSITIONS`` says, for each action, from which states it may be taken and where it
+leads. ``ladder.py`` consults it before it writes anything, so an action the table does
+not allow is refused with :class:`IllegalTransition` and changes nothing. A reader can
+check this table against the seed documents without reading any other code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# the persuasion ladder, lowest first; a policy uses these levels in this order
+LADDER = (
+    "suspected",  # 疑似辍学: reported, nobody has persuaded yet
+    "school_persuasion",  # 学校劝返 (表4)
+    "township_persuasion",  # 乡镇劝返, recorded rounds (表3)
+    "deadline_notice",  # 限期复学通知书 / 劝返复学通知书 issued to the guardian
+    "county_escalation",  # 县教育局 / 领导小组
+    "judicial",  # 司法督促 / 法院
+)
+ACTIVE = frozenset(LADDER)
+
+RETURNED = "returned"  # 返校: back, first retention check pending
+RETENTION = "retention"  # 保学: back and confirmed attending at least once
+CLOSED = "closed"  # 销号
+HOME_TEACHING = "home_teaching"  # 送教上门
+DEFERRED = "deferred"  # 缓学 / 休学
+TRANSFERRED = "transferred"  # 转学 (verified)
+CLOSED_OTHER = "closed_other"  # 死亡 / 其他, with evidence
+PAUSED = "paused"  # clock stopped, with a reason and a resume date
+
+OUTCOME_STATES = frozenset({HOME_TEACHING, DEFERRED, TRANSFERRED, CLOSED_OTHER})
+FINAL = frozenset({CLOSED, TRANSFERRED, CLOSED_OTHER})
+ALL_STATES = (*LADDER, RETURNED, RETENTION, CLOSED, *sorted(OUTCOME_STATES), PAUSED)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[str]
+    # None: the target depends on the policy (the next level, the state paused from…)
+    target: str | None
+
+
+_ACTIVE_OR_PAUSED = ACTIVE | {PAUSED}
+
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        # a visit on a suspected case starts the school's persuasion (表4)
+        Transition("start_persuasion", frozenset({"suspected"}), "school_persuasion"),
+        # a visit is recorded on any active level; it does not move the case by itself
+        Transition("record_visit", ACTIVE, None),
+        # to the policy's next level: deadline passed, rounds used up, or by hand
+        Transition("escalate", ACTIVE - {"judicial"}, None),
+        # the township issues the 限期复学通知书 (from its persuasion or on that level)
+        Transition(
+            "issue_deadline_notice",
+            frozenset({"township_persuasion", "deadline_notice"}),
+            "deadline_notice",
+        ),
+        Transition("mark_returned", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, RETURNED),
+        Transition("confirm_attending", frozenset({RETURNED, RETENTION}), RETENTION),
+        # a returned child stopped coming again: the school persuades anew
+        Transition("relapse", frozenset({RETURNED, RETENTION}), "school_persuasion"),
+        Transition("propose_outcome", _ACTIVE_OR_PAUSED, None),
+        Transition("decide_outcome", _ACTIVE_OR_PAUSED, None),
+        Transition("pause", ACTIVE, PAUSED),
+        Transition("resume", frozenset({PAUSED}), None),
+        # a deferral ended or home teaching stopped without return: persuasion resumes
+        Transition("reopen", frozenset({DEFERRED, HOME_TEACHING}), None),
+        Transition("close_out", frozenset({RETURNED, RETENTION, HOME_TEACHING, DEFERRED}), CLOSED),
+        Transition("acknowledge", ACTIVE | {PAUSED}, None),
+        Transition("assign", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, None),
+    )
+}
+
+# which roles may take each action (scope is checked separately, on every call)
+OFFICERS = frozenset({"township_officer", "county_officer", "admin"})
+ALL_ROLES = frozenset(
+    {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"}
+)
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "report": ALL_ROLES,
+    "view": ALL_ROLES,
+    "start_persuasion": ALL_ROLES,
+    "record_visit": ALL_ROLES,
+    "escalate": OFFICERS | {"school_admin"},
+    "issue_deadline_notice": OFFICERS,
+    "mark_returned": ALL_ROLES,
+    "confirm_attending": ALL_ROLES,
+    "relapse": ALL_ROLES,
+    "propose_outcome": ALL_ROLES,
+    "decide_outcome": OFFICERS,  # narrowed to the policy's approver and above in ladder.py
+    "pause": OFFICERS | {"school_admin"},
+    "resume": OFFICERS | {"school_admin"},
+    "reopen": OFFICERS | {"school_admin"},
+    "close_out": OFFICERS | {"school_admin"},
+    "acknowledge": ALL_ROLES,
+    "assign": OFFICERS,
+}
+
+# officers above an approver may also decide (a county officer can approve for the township)
+ROLE_RANK = {
+    "teacher": 0,
+    "village_cadre": 0,
+    "school_admin": 1,
+    "township_officer": 2,
+    "county_officer": 3,
+    "admin": 4,
+}

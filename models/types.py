@@ -1,0 +1,47 @@
+"""Column types shared by the tables.
+
+``EncryptedText`` keeps ID numbers and phone numbers encrypted at rest (DESIGN §5,
+personal data). The cipher is process-wide because SQLAlchemy type decorators have no
+per-session context; ``models.db.configure`` installs it before any query runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sqlalchemy import Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class _Cipher(Protocol):
+    def encrypt(self, value: str) -> str: ...
+    def decrypt(self, value: str) -> str: ...
+    def lookup_hash(self, value: str) -> str: ...
+
+
+_cipher: _Cipher | None = None
+
+
+def install_cipher(cipher: _Cipher) -> None:
+    global _cipher
+    _cipher = cipher
+
+
+def cipher() -> _Cipher:
+    if _cipher is None:
+        raise RuntimeError("no encryption key configured: call models.db.configure() first")
+    return _cipher
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A string stored as Fernet ciphertext; reads give the plaintext back."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None or value == "" else cipher().encrypt(str(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else cipher().decrypt(value)

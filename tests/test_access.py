@@ -1,0 +1,206 @@
+"""Scope is checked on the server for every read and write; refusals change nothing and
+are written to the audit log."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, func, select
+
+from bot.demo import World
+from casework import ladder
+from casework.clock import FrozenClock
+from casework.errors import AccessDenied, ValidationError
+from casework.policy import Policy
+from casework.uow import unit_of_work
+from models.tables import AuditEvent, Case, CaseEvent, Deadline, Guardian, Student, Visit
+
+
+def _open_case(engine: Engine, clock: FrozenClock, policy: Policy, world: World) -> int:
+    teacher = world.users["teacher"]  # 梅林中学 七年级1班
+    student = world.students_of_class(world.classes[4])[0]
+    with unit_of_work(engine, clock, policy) as cw:
+        out = ladder.report(
+            cw, teacher, ladder.ReportInput(student_id=student.id, reasons=("learning",))
+        )
+        return out.case.id or 0
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as s:
+        return {
+            t.__name__: s.exec(select(func.count()).select_from(t)).one()
+            for t in (Case, CaseEvent, Visit, Deadline, Student, Guardian)
+        }
+
+
+def _denials(engine: Engine) -> list[AuditEvent]:
+    with Session(engine) as s:
+        return list(s.exec(select(AuditEvent).where(AuditEvent.allowed == False)).all())  # noqa: E712
+
+
+@pytest.mark.parametrize(
+    "outsider",
+    ["teacher2", "village_cadre3", "school_admin1", "township_officer2"],
+    ids=["teacher of another class", "cadre of another village", "admin of another school",
+         "officer of another township"],
+)
+def test_outsider_can_neither_read_nor_change_a_case(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World, outsider: str
+) -> None:
+    case_id = _open_case(engine, clock, policy, world)
+    before = _counts(engine)
+    user = world.users[outsider]
+
+    with pytest.raises(AccessDenied) as err, unit_of_work(engine, clock, policy) as cw:
+        ladder.view_case(cw, user, case_id)
+    assert "not responsible" in err.value.render("en")
+
+    visit = ladder.VisitInput(visit_date=date(2026, 11, 23), method="phone", result="refused")
+    with pytest.raises(AccessDenied), unit_of_work(engine, clock, policy) as cw:
+        ladder.record_visit(cw, user, case_id, visit)
+    with pytest.raises(AccessDenied), unit_of_work(engine, clock, policy) as cw:
+        ladder.mark_returned(cw, user, case_id)
+
+    assert _counts(engine) == before
+    with Session(engine) as s:
+        assert s.get(Case, case_id).state == "suspected"  # type: ignore[union-attr]
+    denials = _denials(engine)
+    assert [(d.actor_id, d.action, d.object_id) for d in denials] == [
+        (user.id, "view", case_id),
+        (user.id, "record_visit", case_id),
+        (user.id, "mark_returned", case_id),
+    ]
+
+
+def test_insiders_on_both_lines_see_the_case(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World
+) -> None:
+    case_id = _open_case(engine, clock, policy, world)
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        assert case is not None
+        village_index = next(i for i, v in enumerate(world.villages) if v.id == case.village_id)
+    insiders = ["teacher", "school_admin", f"village_cadre{village_index + 1}",
+                "township_officer", "county_officer", "admin"]
+    for key in insiders:
+        with unit_of_work(engine, clock, policy) as cw:
+            assert ladder.view_case(cw, world.users[key], case_id).id == case_id
+            assert [c.id for c in ladder.cases_for(cw, world.users[key])] == [case_id]
+    with unit_of_work(engine, clock, policy) as cw:
+        assert ladder.cases_for(cw, world.users["teacher2"]) == []
+        assert ladder.cases_for(cw, world.users["township_officer2"]) == []
+
+
+def test_reporting_a_student_of_another_class_is_refused_and_audited(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World
+) -> None:
+    stranger = world.students_of_class(world.classes[0])[0]  # 梅林中心小学 五年级1班
+    before = _counts(engine)
+    with pytest.raises(AccessDenied), unit_of_work(engine, clock, policy) as cw:
+        ladder.report(
+            cw, world.users["teacher"],
+            ladder.ReportInput(student_id=stranger.id, reasons=("poverty",)),
+        )
+    assert _counts(engine) == before
+    assert [(d.action, d.object_type, d.object_id) for d in _denials(engine)] == [
+        ("report", "student", stranger.id)
+    ]
+
+
+def test_role_without_the_right_cannot_escalate(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World
+) -> None:
+    case_id = _open_case(engine, clock, policy, world)
+    with pytest.raises(AccessDenied) as err, unit_of_work(engine, clock, policy) as cw:
+        ladder.escalate(cw, world.users["teacher"], case_id)
+    assert err.value.render("en") == "Your role does not allow this action."
+    assert len(_denials(engine)) == 1
+
+
+@pytest.mark.parametrize(
+    ("child", "field", "reason"),
+    [
+        ({"id_number": "430521201305060071"}, "id_number", "check digit"),
+        ({"guardian_phone": "12345"}, "phone", ""),
+        ({"birth_date": date(2024, 1, 1)}, "birth_date", "age"),
+        ({"name": "王小明2"}, "name", ""),
+    ],
+    ids=["bad ID checksum", "bad phone", "birth date gives age 2", "digit in name"],
+)
+def test_bad_input_when_registering_a_child_is_refused_and_nothing_written(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World,
+    child: dict[str, object], field: str, reason: str,
+) -> None:
+    base: dict[str, object] = {
+        "name": "雷小禾",
+        "gender": "female",
+        "birth_date": date(2013, 5, 6),
+        "village_id": world.villages[0].id,
+        "guardian_name": "雷大山",
+        "guardian_relation": "father",
+        "guardian_phone": "13912345678",
+    }
+    base.update(child)
+    before = _counts(engine)
+    with pytest.raises(ValidationError) as err, unit_of_work(engine, clock, policy) as cw:
+        ladder.report(
+            cw, world.users["village_cadre"],
+            ladder.ReportInput(new_child=ladder.NewChild(**base), source="door_to_door",  # type: ignore[arg-type]
+                               reasons=("work",)),
+        )
+    assert err.value.field == field
+    assert reason in err.value.render("en")
+    assert _counts(engine) == before
+    assert _denials(engine) == []
+
+
+def test_future_dates_are_refused_with_a_reason(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World
+) -> None:
+    case_id = _open_case(engine, clock, policy, world)
+    before = _counts(engine)
+    with pytest.raises(ValidationError) as err, unit_of_work(engine, clock, policy) as cw:
+        ladder.record_visit(
+            cw, world.users["teacher"], case_id,
+            ladder.VisitInput(visit_date=date(2026, 11, 30), method="phone", result="refused"),
+        )
+    assert err.value.field == "visit_date"
+    assert err.value.render("en") == "The visit date cannot be in the future."
+    assert _counts(engine) == before
+
+
+def test_a_cadre_registers_a_never_enrolled_child(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World
+) -> None:
+    cadre = world.users["village_cadre"]
+    with unit_of_work(engine, clock, policy) as cw:
+        out = ladder.report(
+            cw, cadre,
+            ladder.ReportInput(
+                new_child=ladder.NewChild(
+                    name="雷小禾", gender="female", birth_date=date(2013, 5, 6),
+                    village_id=world.villages[0].id or 0, guardian_name="雷大山",
+                    guardian_relation="father", guardian_phone="139 1234 5678",
+                    id_number="430521201305060064",
+                ),
+                source="door_to_door", reasons=("work",), whereabouts="随父母在外",
+            ),
+        )
+        case_id = out.case.id
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        assert case is not None and case.village_id == world.villages[0].id
+        assert case.school_id is None and case.source == "door_to_door"
+        student = s.get(Student, case.student_id)
+        assert student is not None and not student.enrolled
+        assert student.id_number == "430521201305060064"
+        guardian = s.exec(select(Guardian).where(Guardian.student_id == student.id)).one()
+        assert guardian.phone == "13912345678"
+        # encrypted at rest: the raw column holds no digits of the number
+        raw = s.connection().exec_driver_sql(
+            "SELECT id_number FROM student WHERE id = %s" % student.id
+        ).scalar_one()
+        assert "430521" not in raw
