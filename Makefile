@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 
 # --- translations (Babel): extract → update → compile; the tests fail on a stale catalog
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k n_:1,2 --no-location --sort-output \
 	  --project=baoxue -o locales/messages.pot .
 
 update-catalogs: extract

@@ -143,8 +143,13 @@ class Calendars:
             d += timedelta(days=step)
         last = self.terms[-1].end.isoformat() if self.terms else "-"
         raise PolicyError(
-            _("No {unit} found within ten years of {date}; the policy's terms end on {last}: "
-              "add the next terms to the policy", unit=unit, date=d.isoformat(), last=last),
+            _(
+                "No {unit} found within ten years of {date}; the policy's terms end on {last}: "
+                "add the next terms to the policy",
+                unit=unit,
+                date=d.isoformat(),
+                last=last,
+            ),
             key="calendar.terms",
         )
 
@@ -209,8 +214,7 @@ class Calendars:
             nxt = (
                 day + timedelta(days=1)
                 if duration.unit == "calendar_days"
-                else self._scan(day + timedelta(days=1), 1, self._is(duration.unit),
-                                duration.unit)
+                else self._scan(day + timedelta(days=1), 1, self._is(duration.unit), duration.unit)
             )
             due = self.at_local(nxt, self.policy.times.deadline_time)
         return due
@@ -273,6 +277,8 @@ class Calendars:
 
 def _aware(when: datetime) -> datetime:
     if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError("an aware datetime is required (the database's naive UTC goes "
-                         "through casework.clock.from_db first)")
+        raise ValueError(
+            "an aware datetime is required (the database's naive UTC goes "
+            "through casework.clock.from_db first)"
+        )
     return when

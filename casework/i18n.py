@@ -15,7 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+import locales
+
+LOCALES_DIR = Path(locales.__file__).resolve().parent
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "zh_Hans"
 LANGUAGES = ("zh_Hans", "en")

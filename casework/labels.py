@@ -138,7 +138,7 @@ def roles_text(roles: Iterable[str]) -> JoinedText:
 
 
 def duration_text(amount: int, unit: str) -> Text:
-    """"1 working day", "3 calendar days", "2 hours" — pluralised per language."""
+    """A duration in words ("1 working day", "3 calendar days"), pluralised per language."""
     if unit == "working_days":
         return n_("{n} working day", "{n} working days", amount)
     if unit == "calendar_days":

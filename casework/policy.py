@@ -77,7 +77,9 @@ __all__ = [
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
-Role = Literal["teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"]
+Role = Literal[
+    "teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"
+]
 LadderState = Literal[
     "suspected",
     "school_persuasion",
@@ -188,8 +190,10 @@ class CalendarConfig(_Model):
         for i, d in enumerate(self.extra_workdays):
             if d in holidays:
                 raise _rule(
-                    _("{date} is listed both as an extra holiday and an extra working day",
-                      date=d.isoformat()),
+                    _(
+                        "{date} is listed both as an extra holiday and an extra working day",
+                        date=d.isoformat(),
+                    ),
                     "extra_workdays",
                     i,
                 )
@@ -215,8 +219,10 @@ class Times(_Model):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise _rule(
-                _("{value} is not a known time zone (use a name like Asia/Shanghai)",
-                  value=repr(value))
+                _(
+                    "{value} is not a known time zone (use a name like Asia/Shanghai)",
+                    value=repr(value),
+                )
             ) from None
         return value
 
@@ -261,8 +267,9 @@ class Level(_Model):
             for i in _duplicates(getattr(self, key)):
                 raise _rule(_("this role is listed twice"), key, i)
         if self.round_interval is not None and self.round_interval.amount < 1:
-            raise _rule(_("the interval between rounds must be at least 1"), "round_interval",
-                        "amount")
+            raise _rule(
+                _("the interval between rounds must be at least 1"), "round_interval", "amount"
+            )
         return self
 
     @property
@@ -384,9 +391,7 @@ class Policy(_Model):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         if not _NAME_RE.match(value):
-            raise _rule(
-                _("the name must be lower-case letters, digits, '-' or '_' (like datian)")
-            )
+            raise _rule(_("the name must be lower-case letters, digits, '-' or '_' (like datian)"))
         return value
 
     @model_validator(mode="after")
@@ -395,8 +400,10 @@ class Policy(_Model):
         self._check_absence()
         if self.outcomes.deferral_min_joint_rounds and not self.has_level("township_persuasion"):
             raise _rule(
-                _("joint persuasion rounds are required before deferral, "
-                  "but the ladder has no township_persuasion level"),
+                _(
+                    "joint persuasion rounds are required before deferral, "
+                    "but the ladder has no township_persuasion level"
+                ),
                 "outcomes",
                 "deferral_min_joint_rounds",
             )
@@ -404,8 +411,7 @@ class Policy(_Model):
 
     def _check_ladder(self) -> None:
         if not self.ladder:
-            raise _rule(_("the ladder is empty; it must start with the suspected level"),
-                        "ladder")
+            raise _rule(_("the ladder is empty; it must start with the suspected level"), "ladder")
         if self.ladder[0].state != "suspected":
             raise _rule(
                 _("the ladder must start with suspected, not {state}", state=self.ladder[0].state),
@@ -417,20 +423,24 @@ class Policy(_Model):
         for i, level in enumerate(self.ladder):
             if level.state in seen:
                 raise _rule(
-                    _("{state} appears twice (also ladder[{other}])",
-                      state=level.state, other=seen[level.state]),
+                    _(
+                        "{state} appears twice (also ladder[{other}])",
+                        state=level.state,
+                        other=seen[level.state],
+                    ),
                     "ladder",
                     i,
                     "state",
                 )
             seen[level.state] = i
-            if i and LADDER_ORDER.index(level.state) < LADDER_ORDER.index(
-                self.ladder[i - 1].state
-            ):
+            if i and LADDER_ORDER.index(level.state) < LADDER_ORDER.index(self.ladder[i - 1].state):
                 raise _rule(
-                    _("{state} cannot come after {previous}; levels must follow the order {order}",
-                      state=level.state, previous=self.ladder[i - 1].state,
-                      order=" → ".join(LADDER_ORDER)),
+                    _(
+                        "{state} cannot come after {previous}; levels must follow the order {order}",
+                        state=level.state,
+                        previous=self.ladder[i - 1].state,
+                        order=" → ".join(LADDER_ORDER),
+                    ),
                     "ladder",
                     i,
                     "state",
@@ -438,8 +448,10 @@ class Policy(_Model):
         for i, level in enumerate(self.ladder[:-1]):
             if level.deadline is None and level.rounds is None:
                 raise _rule(
-                    _("nothing makes this level expire: give it a deadline or a rounds count "
-                      "(only the last level may have neither)"),
+                    _(
+                        "nothing makes this level expire: give it a deadline or a rounds count "
+                        "(only the last level may have neither)"
+                    ),
                     "ladder",
                     i,
                 )
@@ -447,8 +459,10 @@ class Policy(_Model):
                 # Rounds are counted when visits are recorded; with no interval and no
                 # deadline a level nobody visits would wait forever.
                 raise _rule(
-                    _("a level limited only by rounds needs a round_interval, "
-                      "or nothing happens when nobody visits"),
+                    _(
+                        "a level limited only by rounds needs a round_interval, "
+                        "or nothing happens when nobody visits"
+                    ),
                     "ladder",
                     i,
                     "round_interval",
@@ -502,7 +516,8 @@ class Policy(_Model):
         """
         if state not in LADDER_ORDER:
             raise PolicyError(
-                _("{state} is not a ladder level", state=state_text(state)), key="ladder",
+                _("{state} is not a ladder level", state=state_text(state)),
+                key="ladder",
                 state=state,
             )
         rank = LADDER_ORDER.index(state)
@@ -589,8 +604,9 @@ def _problem(err: Mapping[str, Any]) -> Problem:
             else _("unknown key (not part of the policy format)")
         )
     elif kind == "literal_error":
-        text = _("must be one of {choices}, not {value}", choices=ctx.get("expected", ""),
-                 value=shown)
+        text = _(
+            "must be one of {choices}, not {value}", choices=ctx.get("expected", ""), value=shown
+        )
     elif kind in ("int_type", "int_parsing", "int_from_float"):
         text = _("must be a whole number, not {value}", value=shown)
     elif kind in ("bool_type", "bool_parsing"):
@@ -619,8 +635,9 @@ def _problem(err: Mapping[str, Any]) -> Problem:
 def _error(source: str, problems: Sequence[Problem]) -> PolicyError:
     first = problems[0]
     if len(problems) == 1:
-        text: Text = _("{source}: {key}: {problem}", source=source, key=first.path,
-                       problem=first.text)
+        text: Text = _(
+            "{source}: {key}: {problem}", source=source, key=first.path, problem=first.text
+        )
     else:
         lines: list[Text | str] = [
             _("{source}: {count} problems:", source=source, count=len(problems))
@@ -689,9 +706,13 @@ def _syntax_error(text: str, source: str, message: str) -> PolicyError:
         end = _TOML_END.match(message)
         problem = end.group("msg") if end else message
         return PolicyError(
-            _("{source}: TOML syntax error at the end of the file: {problem}",
-              source=source, problem=problem),
-            key=None, source=source,
+            _(
+                "{source}: TOML syntax error at the end of the file: {problem}",
+                source=source,
+                problem=problem,
+            ),
+            key=None,
+            source=source,
         )
     line, column = int(at.group("line")), int(at.group("col"))
     key = _toml_key_at(lines, line)
@@ -699,15 +720,22 @@ def _syntax_error(text: str, source: str, message: str) -> PolicyError:
     if 0 < line <= len(lines) and _BARE_TIME.search(lines[line - 1]):
         hint = _(" (a TOML time needs seconds, like 17:30:00)")
     params: dict[str, Any] = {
-        "source": source, "line": line, "column": column, "problem": at.group("msg"),
+        "source": source,
+        "line": line,
+        "column": column,
+        "problem": at.group("msg"),
         "hint": hint,
     }
     if key:
-        msg = _("{source}, line {line}, column {column}, at {key}: TOML syntax error: "
-                "{problem}{hint}", key=key, **params)
+        msg = _(
+            "{source}, line {line}, column {column}, at {key}: TOML syntax error: {problem}{hint}",
+            key=key,
+            **params,
+        )
     else:
-        msg = _("{source}, line {line}, column {column}: TOML syntax error: {problem}{hint}",
-                **params)
+        msg = _(
+            "{source}, line {line}, column {column}: TOML syntax error: {problem}{hint}", **params
+        )
     return PolicyError(msg, key=key, source=source, line=line, column=column)
 
 
@@ -736,15 +764,18 @@ def load_named(name: str) -> Policy:
     names = available()
     if name not in names:
         raise PolicyError(
-            _("Unknown policy {name}; available: {names}", name=repr(name),
-              names=", ".join(names)),
+            _("Unknown policy {name}; available: {names}", name=repr(name), names=", ".join(names)),
             key=None,
         )
     policy = load_policy(POLICY_DIR / f"{name}.toml")
     if policy.name != name:
         raise PolicyError(
-            _("{source}: name: {value} does not match the file name {name}",
-              source=f"{name}.toml", value=repr(policy.name), name=name),
+            _(
+                "{source}: name: {value} does not match the file name {name}",
+                source=f"{name}.toml",
+                value=repr(policy.name),
+                name=name,
+            ),
             key="name",
         )
     return policy
@@ -789,8 +820,12 @@ def _level_text(policy: Policy, index: int, level: Level) -> Text:
         parts.append(_("then → {state}", state=state_text(nxt.state)))
     else:
         parts.append(_("the last level"))
-    return _("{index}. {state} — {details}", index=index, state=state_text(level.state),
-             details=JoinedText(CLAUSE_SEPARATOR, items=tuple(parts)))
+    return _(
+        "{index}. {state} — {details}",
+        index=index,
+        state=state_text(level.state),
+        details=JoinedText(CLAUSE_SEPARATOR, items=tuple(parts)),
+    )
 
 
 def _lead_text(lead: Duration) -> Text:
@@ -805,77 +840,131 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
     Used by ``policy check``, the bot's /policy command and the generated docs, so that
     what the deployment does can be read against the seed clause by clause.
     """
-    title = policy.title_en if lang and lang.lower().startswith("en") else policy.title_zh
-    out: list[Text] = [
-        _("Policy {name}: {title} (seed {seed})", name=policy.name, title=title, seed=policy.seed)
-    ]
-    if policy.document:
-        out.append(_("Source document: {document}", document=policy.document))
-    t = policy.times
-    out.append(
-        _("Time zone {tz}; day-based deadlines fall due at {deadline}, reminders go out at "
-          "{reminder}", tz=t.timezone, deadline=_hm(t.deadline_time),
-          reminder=_hm(t.reminder_time))
-    )
-    out.append(
-        _("Attendance prompt at {prompt}, attendance cutoff at {cutoff}; township digest daily "
-          "at {township}; county digest every {weekday} at {county}",
-          prompt=_hm(t.daily_prompt), cutoff=_hm(t.attendance_cutoff),
-          township=_hm(t.township_digest),
-          weekday=Text(WEEKDAY_LABELS[t.county_digest_weekday]), county=_hm(t.county_digest))
-    )
-    for term in policy.calendar.terms:
-        out.append(_("Term {name}: {start} to {end}", name=term.name,
-                     start=term.start.isoformat(), end=term.end.isoformat()))
-    if policy.calendar.extra_holidays:
-        out.append(_("Extra holidays: {dates}",
-                     dates=join(d.isoformat() for d in policy.calendar.extra_holidays)))
-    if policy.calendar.extra_workdays:
-        out.append(_("Extra working days: {dates}",
-                     dates=join(d.isoformat() for d in policy.calendar.extra_workdays)))
-    clause_of: list[str | None] = [None] * len(out)
+    out: list[tuple[Text, str | None]] = []
 
     def add(text: Text, clause: str | None = None) -> None:
-        out.append(text)
-        clause_of.append(clause)
+        out.append((text, clause))
 
+    title = policy.title_en if lang and lang.lower().startswith("en") else policy.title_zh
+    add(_("Policy {name}: {title} (seed {seed})", name=policy.name, title=title, seed=policy.seed))
+    if policy.document:
+        add(_("Source document: {document}", document=policy.document))
+    t = policy.times
+    add(
+        _(
+            "Time zone {tz}; day-based deadlines fall due at {deadline}, reminders go out at "
+            "{reminder}",
+            tz=t.timezone,
+            deadline=_hm(t.deadline_time),
+            reminder=_hm(t.reminder_time),
+        )
+    )
+    add(
+        _(
+            "Attendance prompt at {prompt}, attendance cutoff at {cutoff}; township digest daily "
+            "at {township}; county digest every {weekday} at {county}",
+            prompt=_hm(t.daily_prompt),
+            cutoff=_hm(t.attendance_cutoff),
+            township=_hm(t.township_digest),
+            weekday=Text(WEEKDAY_LABELS[t.county_digest_weekday]),
+            county=_hm(t.county_digest),
+        )
+    )
+    for term in policy.calendar.terms:
+        add(
+            _(
+                "Term {name}: {start} to {end}",
+                name=term.name,
+                start=term.start.isoformat(),
+                end=term.end.isoformat(),
+            )
+        )
+    if policy.calendar.extra_holidays:
+        add(
+            _(
+                "Extra holidays: {dates}",
+                dates=join(d.isoformat() for d in policy.calendar.extra_holidays),
+            )
+        )
+    if policy.calendar.extra_workdays:
+        add(
+            _(
+                "Extra working days: {dates}",
+                dates=join(d.isoformat() for d in policy.calendar.extra_workdays),
+            )
+        )
     for th in policy.absence:
-        notify = (_("; notify {roles}", roles=roles_text(th.notify)) if th.notify else "")
-        add(_("After {days} of unexcused absence: {action}{notify}",
-              days=duration_text(th.school_days, "school_days"),
-              action=label(ACTION_LABELS, th.action), notify=notify), th.clause)
+        notify = _("; notify {roles}", roles=roles_text(th.notify)) if th.notify else ""
+        add(
+            _(
+                "After {days} of unexcused absence: {action}{notify}",
+                days=duration_text(th.school_days, "school_days"),
+                action=label(ACTION_LABELS, th.action),
+                notify=notify,
+            ),
+            th.clause,
+        )
     for i, level in enumerate(policy.ladder, start=1):
         add(_level_text(policy, i, level), level.clause)
     if policy.reminders.lead:
-        add(_("Reminders before each deadline: {leads}",
-              leads=join(_lead_text(d) for d in policy.reminders.lead)))
+        add(
+            _(
+                "Reminders before each deadline: {leads}",
+                leads=join(_lead_text(d) for d in policy.reminders.lead),
+            )
+        )
     else:
         add(_("No reminders before deadlines"))
     esc = policy.escalation
-    add(_("An alert not acknowledged within {grace} goes up the chain: {chain}",
-          grace=esc.ack_grace.text(),
-          chain=JoinedText(" → ", items=tuple(role_text(r) for r in esc.ack_chain))))
+    add(
+        _(
+            "An alert not acknowledged within {grace} goes up the chain: {chain}",
+            grace=esc.ack_grace.text(),
+            chain=JoinedText(" → ", items=tuple(role_text(r) for r in esc.ack_chain)),
+        )
+    )
     if policy.retention.check_after:
-        add(_("Retention check-ins after a child returns: {durations}",
-              durations=join(d.text() for d in policy.retention.check_after)))
+        add(
+            _(
+                "Retention check-ins after a child returns: {durations}",
+                durations=join(d.text() for d in policy.retention.check_after),
+            )
+        )
     else:
         add(_("No retention check-ins after a child returns"))
     oc = policy.outcomes
     if oc.approval_required:
-        add(_("Approval by the {approver} needed for: {outcomes}",
-              approver=role_text(oc.approver),
-              outcomes=join(state_text(o) for o in oc.approval_required)))
+        add(
+            _(
+                "Approval by the {approver} needed for: {outcomes}",
+                approver=role_text(oc.approver),
+                outcomes=join(state_text(o) for o in oc.approval_required),
+            )
+        )
     else:
         add(_("No outcome needs approval"))
     if oc.deferral_min_joint_rounds:
-        add(_("Deferral only after at least {rounds} joint persuasion rounds",
-              rounds=oc.deferral_min_joint_rounds))
+        add(
+            _(
+                "Deferral only after at least {rounds} joint persuasion rounds",
+                rounds=oc.deferral_min_joint_rounds,
+            )
+        )
     ht = policy.home_teaching
-    add(_("Home teaching: a visit every {every}, at least {hours} class hours each",
-          every=ht.every.text(), hours=ht.min_class_hours))
+    add(
+        _(
+            "Home teaching: a visit every {every}, at least {hours} class hours each",
+            every=ht.every.text(),
+            hours=ht.min_class_hours,
+        )
+    )
     if policy.roll_call.enabled:
-        add(_("Term-start roll call of pupils not reported within {within} of the term start",
-              within=policy.roll_call.within.text()))
+        add(
+            _(
+                "Term-start roll call of pupils not reported within {within} of the term start",
+                within=policy.roll_call.within.text(),
+            )
+        )
     else:
         add(_("No term-start roll call"))
     rep = policy.reports
@@ -886,7 +975,7 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
         add(_("No periodic reports"))
 
     lines: list[str] = []
-    for text, clause in zip(out, clause_of, strict=True):
+    for text, clause in out:
         lines.append(_sentence(text.render(lang)))
         if clauses and clause:
             lines.append(f"    「{clause}」")

@@ -7,6 +7,7 @@ township → county). Nothing that arrives in an update grants access; only thes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import false, or_, true
@@ -184,7 +185,7 @@ def _covers(
     return False
 
 
-def users_for_case(session: Session, case: Case, roles: list[str] | tuple[str, ...]) -> list[User]:
+def users_for_case(session: Session, case: Case, roles: Sequence[str]) -> list[User]:
     """Active users holding one of ``roles`` whose scope covers the case, by role order."""
     candidates = session.exec(
         select(User)

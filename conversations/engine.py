@@ -1,0 +1,528 @@
+"""The conversation engine: flows declared as steps, their state in our own table.
+
+A flow (``conversations/flows/*.py``) is a list of :class:`Step` — a prompt, the kind of
+input it wants, how typed text is parsed and validated, where to go next — ending on a
+summary the user can edit field by field and confirm. The engine keeps where each user
+stands in a :class:`models.tables.ConversationState` row, loaded with the update and saved
+in the same transaction as the domain write the flow leads to (DESIGN §5: a restart, a
+crash or a second bot process resumes at the same step with the draft intact).
+
+Buttons carry ``s|<conversation id>|<step>|<choice>``: short, language-neutral, and never
+trusted for access — the conversation must belong to the user who taps, and whatever the
+flow does with a case goes through ``casework``, which checks scope again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlmodel import col, select
+
+from casework.context import Casework
+from casework.errors import CaseworkError, ValidationError
+from casework.i18n import Text, _
+from conversations.replies import Button, Replies
+from models.tables import ConversationState, User
+
+InputKind = Literal["choice", "multi", "text", "date", "media", "confirm"]
+CALLBACK_PREFIX = "s"
+PAGE_SIZE = 8
+
+
+@dataclass
+class Turn:
+    """One update's view of the world, handed to every flow callback."""
+
+    cw: Casework
+    user: User
+    lang: str
+    replies: Replies
+    conv: ConversationState | None = None
+    flow: Flow | None = None
+
+    @property
+    def draft(self) -> dict[str, Any]:
+        assert self.conv is not None
+        return self.conv.draft
+
+    def t(self, text: Text) -> str:
+        return text.render(self.lang)
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    label: Text
+
+
+Prompt = Callable[[Turn], Text]
+Options = Callable[[Turn], Sequence[Option]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of a flow.
+
+    ``name`` goes into callback data (keep it short). ``parse`` turns typed text into a
+    value or raises ValidationError (the user is asked again with the reason). ``options``
+    are the buttons; ``search`` lets typed text narrow them (a roster). ``store`` writes
+    the value into the draft (default: ``draft[name] = value``). ``next`` names the
+    following step (a callable may branch on the draft); None means the summary.
+    """
+
+    name: str
+    label: Text
+    prompt: Prompt
+    kind: InputKind
+    options: Options | None = None
+    parse: Callable[[Turn, str], Any] | None = None
+    search: Callable[[Turn, str], Sequence[Option]] | None = None
+    store: Callable[[Turn, Any], None] | None = None
+    next: str | Callable[[Turn], str | None] | None = None
+    skippable: bool = False
+    default: Callable[[Turn], Option | None] | None = None
+    show: Callable[[Turn], str | Text | None] | None = None
+    # offered on the summary for editing (False for steps that only pick the subject)
+    editable: bool = True
+    help: Text | None = None
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    title: Text
+    roles: frozenset[str]
+    steps: tuple[Step, ...]
+    finish: Callable[[Turn], None]
+    begin: Callable[[Turn, dict[str, Any]], None] | None = None
+    summary_title: Callable[[Turn], Text] | None = None
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def first(self) -> Step:
+        return self.steps[0]
+
+
+SUMMARY = "sum"  # the step name of the closing summary
+REGISTRY: dict[str, Flow] = {}
+
+
+def register(flow: Flow) -> Flow:
+    REGISTRY[flow.name] = flow
+    return flow
+
+
+# --- loading and saving ---------------------------------------------------------------
+
+
+def active_conversation(turn: Turn) -> ConversationState | None:
+    """The conversation typed text goes to: the user's most recently touched one."""
+    return turn.cw.session.exec(
+        select(ConversationState)
+        .where(ConversationState.user_id == turn.user.id)
+        .order_by(col(ConversationState.updated_at).desc(), col(ConversationState.id).desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
+def conversation_by_id(turn: Turn, conv_id: int) -> ConversationState | None:
+    return turn.cw.session.exec(
+        select(ConversationState).where(ConversationState.id == conv_id).with_for_update()
+    ).first()
+
+
+def _save(turn: Turn) -> None:
+    conv = turn.conv
+    assert conv is not None
+    conv.version += 1
+    conv.updated_at = turn.cw.now_db()
+    # JSON columns are only written when the attribute is reassigned
+    conv.draft = dict(conv.draft)
+    turn.cw.session.add(conv)
+
+
+def _end(turn: Turn) -> None:
+    if turn.conv is not None and turn.conv.id is not None:
+        turn.cw.session.delete(turn.conv)
+    turn.conv = None
+
+
+def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -> None:
+    """Begin a flow (replacing an unfinished one of the same flow and case)."""
+    flow = REGISTRY[flow_name]
+    if turn.user.role not in flow.roles:
+        turn.replies.send(_("This is not among the things your role can do here."))
+        return
+    old = turn.cw.session.exec(
+        select(ConversationState).where(
+            ConversationState.user_id == turn.user.id,
+            ConversationState.flow == flow_name,
+            ConversationState.case_id == case_id,
+        )
+    ).all()
+    for row in old:
+        turn.cw.session.delete(row)
+    turn.cw.session.flush()
+    conv = ConversationState(
+        user_id=turn.user.id or 0,
+        flow=flow_name,
+        step=flow.first.name,
+        draft={},
+        case_id=case_id,
+        updated_at=turn.cw.now_db(),
+    )
+    turn.conv, turn.flow = conv, flow
+    turn.cw.session.add(conv)
+    turn.cw.session.flush()
+    if flow.begin is not None:
+        flow.begin(turn, args)
+        if turn.conv is None:  # begin refused (e.g. nothing to pick from)
+            return
+    _save(turn)
+    prompt(turn)
+
+
+def cancel(turn: Turn) -> bool:
+    conv = active_conversation(turn)
+    if conv is None:
+        return False
+    turn.conv = conv
+    _end(turn)
+    return True
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def _cb(conv: ConversationState, step: str, code: str) -> str:
+    data = f"{CALLBACK_PREFIX}|{conv.id}|{step}|{code}"
+    assert len(data.encode()) <= 64, data
+    return data
+
+
+def prompt(turn: Turn, note: Text | None = None) -> None:
+    """Ask the current step's question (after ``note``, e.g. why the last answer failed)."""
+    assert turn.conv is not None and turn.flow is not None
+    conv, flow = turn.conv, turn.flow
+    if conv.step == SUMMARY:
+        _prompt_summary(turn, note)
+        return
+    step = flow.step(conv.step)
+    lines = [turn.t(note)] if note is not None else []
+    lines.append(turn.t(step.prompt(turn)))
+    rows: list[list[Button]] = []
+    if step.kind in ("choice", "multi"):
+        rows += _option_rows(turn, step)
+    if step.default is not None:
+        default = step.default(turn)
+        if default is not None:
+            rows.insert(0, [Button(default.label, _cb(conv, step.name, "=" + default.code))])
+    extra: list[Button] = []
+    if step.kind == "multi" or step.kind == "media":
+        extra.append(Button(_("Done ✓"), _cb(conv, step.name, "!done")))
+    if step.skippable:
+        extra.append(Button(_("Skip"), _cb(conv, step.name, "!skip")))
+    if extra:
+        rows.append(extra)
+    if conv.draft.get("_editing"):
+        rows.append([Button(_("« Back to summary"), _cb(conv, step.name, "!sum"))])
+    rows.append([Button(_("Cancel"), _cb(conv, step.name, "!cancel"))])
+    turn.replies.send_text("\n".join(lines), rows)
+
+
+def _option_rows(turn: Turn, step: Step) -> list[list[Button]]:
+    assert turn.conv is not None and step.options is not None
+    conv = turn.conv
+    found = conv.draft.get("_found")
+    options = (
+        [Option(code, Text(label)) for code, label in found]
+        if found is not None and step.search is not None
+        else list(step.options(turn))
+    )
+    page = int(conv.draft.get("_page", 0))
+    pages = max(1, -(-len(options) // PAGE_SIZE))
+    page = min(page, pages - 1)
+    shown = options[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    chosen = set(conv.draft.get(step.name) or []) if step.kind == "multi" else set()
+    buttons = [
+        Button(
+            Text("✅ {label}", {"label": o.label}) if o.code in chosen else o.label,
+            _cb(conv, step.name, o.code),
+        )
+        for o in shown
+    ]
+    width = 2 if all(len(o.label.render(turn.lang)) <= 12 for o in shown) else 1
+    rows = [buttons[i : i + width] for i in range(0, len(buttons), width)]
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append(Button(Text("‹ {n}", {"n": page}), _cb(conv, step.name, f"!p{page - 1}")))
+        nav.append(Button(Text("{n}/{total}", {"n": page + 1, "total": pages}), _cb(conv, step.name, "!noop")))
+        if page < pages - 1:
+            nav.append(Button(Text("{n} ›", {"n": page + 2}), _cb(conv, step.name, f"!p{page + 1}")))
+        rows.append(nav)
+    return rows
+
+
+def _value_text(turn: Turn, step: Step) -> str:
+    if step.show is not None:
+        shown = step.show(turn)
+    else:
+        shown = turn.draft.get(step.name)
+    if shown is None or shown == "" or shown == []:
+        return "—"
+    return shown.render(turn.lang) if isinstance(shown, Text) else str(shown)
+
+
+def _prompt_summary(turn: Turn, note: Text | None) -> None:
+    assert turn.conv is not None and turn.flow is not None
+    conv, flow = turn.conv, turn.flow
+    title = flow.summary_title(turn) if flow.summary_title else flow.title
+    lines = [turn.t(note)] if note is not None else []
+    lines.append(turn.t(title))
+    visited = set(conv.draft.get("_visited", []))
+    steps = [s for s in flow.steps if s.name in visited]
+    for step in steps:
+        lines.append(f"• {turn.t(step.label)}: {_value_text(turn, step)}")
+    lines.append("")
+    lines.append(turn.t(_("Check the details, then confirm.")))
+    edits = [
+        Button(Text("✏️ {label}", {"label": s.label}), _cb(conv, SUMMARY, "e" + s.name))
+        for s in steps
+        if s.editable
+    ]
+    rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
+    rows.append(
+        [Button(_("✅ Confirm"), _cb(conv, SUMMARY, "!ok")), Button(_("Cancel"), _cb(conv, SUMMARY, "!cancel"))]
+    )
+    turn.replies.send_text("\n".join(lines), rows)
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+def _advance(turn: Turn, step: Step) -> None:
+    """Move past ``step``: to the summary when editing, else to its next step."""
+    assert turn.conv is not None
+    draft = turn.conv.draft
+    draft.pop("_page", None)
+    draft.pop("_found", None)
+    visited = list(draft.get("_visited", []))
+    if step.name not in visited:
+        visited.append(step.name)
+    draft["_visited"] = visited
+    nxt = step.next(turn) if callable(step.next) else step.next
+    if draft.get("_editing") and (nxt is None or nxt in visited or not _branch_changed(turn, nxt)):
+        nxt = None
+    turn.conv.step = nxt or SUMMARY
+    if turn.conv.step == SUMMARY:
+        draft.pop("_editing", None)
+    _save(turn)
+    prompt(turn)
+
+
+def _branch_changed(turn: Turn, nxt: str) -> bool:
+    # when an edit leads to a step never answered (a new branch), ask it
+    return nxt not in turn.conv.draft.get("_visited", [])  # type: ignore[union-attr]
+
+
+def _accept(turn: Turn, step: Step, value: Any) -> None:
+    if step.store is not None:
+        step.store(turn, value)
+    else:
+        turn.draft[step.name] = value
+
+
+def handle_text(turn: Turn, text: str) -> None:
+    """Typed text for the user's active conversation."""
+    assert turn.conv is not None and turn.flow is not None
+    conv, flow = turn.conv, turn.flow
+    if conv.step == SUMMARY:
+        prompt(turn, _("Please use the buttons: edit a field, or confirm."))
+        return
+    step = flow.step(conv.step)
+    if step.kind in ("choice", "multi"):
+        if step.search is not None:
+            found = list(step.search(turn, text))
+            if not found:
+                prompt(turn, _("Nothing matches “{text}”. Try another part of the name.", text=text))
+                return
+            if len(found) == 1 and step.kind == "choice":
+                _accept(turn, step, found[0].code)
+                _advance(turn, step)
+                return
+            conv.draft["_found"] = [(o.code, o.label.render(turn.lang)) for o in found]
+            conv.draft["_page"] = 0
+            _save(turn)
+            prompt(turn, _("{n} found:", n=len(found)))
+            return
+        prompt(turn, _("Please choose one of the buttons."))
+        return
+    if step.kind == "media":
+        prompt(turn, _("Send a photo, voice note, document or location here, or tap Done."))
+        return
+    if step.kind in ("text", "date"):
+        assert step.parse is not None, step.name
+        try:
+            value = step.parse(turn, text)
+        except ValidationError as err:
+            prompt(turn, err.text)
+            return
+        _accept(turn, step, value)
+        _advance(turn, step)
+        return
+    prompt(turn)
+
+
+def handle_media(turn: Turn, item: dict[str, Any]) -> None:
+    """A photo, voice note, document or location sent to the active conversation."""
+    assert turn.conv is not None and turn.flow is not None
+    conv, flow = turn.conv, turn.flow
+    step = flow.step(conv.step) if conv.step != SUMMARY else None
+    if step is None or step.kind != "media":
+        prompt(turn, _("I can't use that here."))
+        return
+    evidence = list(conv.draft.get(step.name) or [])
+    evidence.append(item)
+    conv.draft[step.name] = evidence
+    _save(turn)
+    turn.replies.send(_("Received ({n}). Send more, or tap Done.", n=len(evidence)))
+
+
+def handle_tap(turn: Turn, step_name: str, code: str) -> None:
+    """A button of the conversation ``turn.conv`` (already checked to be the user's)."""
+    assert turn.conv is not None and turn.flow is not None
+    conv, flow = turn.conv, turn.flow
+    if step_name != conv.step:
+        turn.replies.answer(_("That question has moved on; see the latest message."))
+        return
+    if code == "!cancel":
+        _end(turn)
+        turn.replies.answer()
+        turn.replies.send(_("Cancelled. Nothing was saved."))
+        return
+    if conv.step == SUMMARY:
+        _tap_summary(turn, code)
+        return
+    step = flow.step(conv.step)
+    turn.replies.answer()
+    if code == "!noop":
+        return
+    if code.startswith("!p"):
+        conv.draft["_page"] = int(code[2:])
+        _save(turn)
+        turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
+        return
+    if code == "!sum":
+        conv.step = SUMMARY
+        conv.draft.pop("_editing", None)
+        _save(turn)
+        prompt(turn)
+        return
+    if code == "!skip" and step.skippable:
+        _accept(turn, step, None)
+        _advance(turn, step)
+        return
+    if code == "!done" and step.kind in ("multi", "media"):
+        if step.kind == "multi" and not conv.draft.get(step.name) and not step.skippable:
+            turn.replies.answer(_("Choose at least one."), alert=True)
+            return
+        _advance(turn, step)
+        return
+    if code.startswith("="):
+        _accept(turn, step, _default_value(turn, step, code[1:]))
+        _advance(turn, step)
+        return
+    valid = _valid_codes(turn, step)
+    if code not in valid:
+        turn.replies.answer(_("That choice is no longer offered."))
+        return
+    if step.kind == "multi":
+        chosen = list(conv.draft.get(step.name) or [])
+        if code in chosen:
+            chosen.remove(code)
+        else:
+            chosen.append(code)
+        conv.draft[step.name] = chosen
+        _save(turn)
+        turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
+        return
+    if step.kind == "date" and step.parse is not None:
+        try:
+            value = step.parse(turn, code)
+        except ValidationError as err:
+            prompt(turn, err.text)
+            return
+        _accept(turn, step, value)
+    else:
+        _accept(turn, step, code)
+    turn.replies.mark_chosen(valid[code])
+    _advance(turn, step)
+
+
+def _default_value(turn: Turn, step: Step, code: str) -> Any:
+    if step.kind == "date" and step.parse is not None:
+        return step.parse(turn, code)
+    if step.kind == "multi":
+        return [c for c in code.split(",") if c]
+    return code
+
+
+def _valid_codes(turn: Turn, step: Step) -> dict[str, Text]:
+    assert turn.conv is not None
+    found = turn.conv.draft.get("_found")
+    if found is not None and step.search is not None:
+        return {code: Text(label) for code, label in found}
+    return {o.code: o.label for o in (step.options(turn) if step.options else [])}
+
+
+def _option_rows_with_controls(turn: Turn, step: Step) -> list[list[Button]]:
+    """The keyboard of a step as ``prompt`` builds it, for editing in place."""
+    probe = Replies()
+    inner = Turn(turn.cw, turn.user, turn.lang, probe, turn.conv, turn.flow)
+    prompt(inner)
+    return probe.actions[-1].buttons or []
+
+
+def _tap_summary(turn: Turn, code: str) -> None:
+    assert turn.conv is not None and turn.flow is not None
+    conv, flow = turn.conv, turn.flow
+    if code == "!ok":
+        try:
+            flow.finish(turn)
+        except CaseworkError as err:
+            raise FlowRefused(err) from err
+        turn.replies.answer()
+        _end(turn)
+        return
+    if code.startswith("e"):
+        name = code[1:]
+        try:
+            step = flow.step(name)
+        except KeyError:
+            turn.replies.answer(_("That choice is no longer offered."))
+            return
+        turn.replies.answer()
+        conv.step = step.name
+        conv.draft["_editing"] = True
+        _save(turn)
+        prompt(turn)
+        return
+    turn.replies.answer(_("That choice is no longer offered."))
+
+
+class FlowRefused(Exception):
+    """Raised by Confirm when the domain refuses: the caller rolls the domain write back,
+    keeps the conversation on its summary and shows the reason."""
+
+    def __init__(self, error: CaseworkError) -> None:
+        super().__init__(str(error))
+        self.error = error

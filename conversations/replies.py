@@ -1,0 +1,64 @@
+"""What a turn wants said, collected while the transaction is open and sent after it
+commits, so the user never reads about a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from casework.i18n import Text
+
+ActionKind = Literal["send", "answer", "edit_keyboard", "mark_chosen", "document"]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: Text
+    data: str
+
+
+@dataclass
+class Action:
+    kind: ActionKind
+    text: str | Text | None = None
+    buttons: list[list[Button]] | None = None
+    # a reply keyboard (e.g. request_contact) instead of inline buttons
+    reply_keyboard: list[list[dict[str, Any]]] | None = None
+    remove_keyboard: bool = False
+    alert: bool = False
+    document: tuple[str, bytes] | None = None
+    html: bool = False
+
+
+@dataclass
+class Replies:
+    actions: list[Action] = field(default_factory=list)
+
+    def send(self, text: Text, buttons: list[list[Button]] | None = None, *, html: bool = False) -> None:
+        self.actions.append(Action("send", text, buttons, html=html))
+
+    def send_text(self, text: str, buttons: list[list[Button]] | None = None, *, html: bool = False) -> None:
+        self.actions.append(Action("send", text, buttons, html=html))
+
+    def ask_contact(self, text: Text, button: Text) -> None:
+        self.actions.append(
+            Action("send", text, reply_keyboard=[[{"text": button, "request_contact": True}]])
+        )
+
+    def send_removing_keyboard(self, text: Text) -> None:
+        self.actions.append(Action("send", text, remove_keyboard=True))
+
+    def answer(self, text: Text | None = None, *, alert: bool = False) -> None:
+        """Answer the tapped button (a toast); only the first answer of a turn is sent."""
+        self.actions.append(Action("answer", text, alert=alert))
+
+    def edit_keyboard(self, buttons: list[list[Button]]) -> None:
+        self.actions.append(Action("edit_keyboard", buttons=buttons))
+
+    def mark_chosen(self, label: Text) -> None:
+        """Show the tapped choice under the question and drop the old buttons."""
+        self.actions.append(Action("mark_chosen", label))
+
+    def send_document(self, filename: str, data: bytes, caption: Text | None = None) -> None:
+        self.actions.append(Action("document", caption, document=(filename, data)))

@@ -1,0 +1,192 @@
+"""One unit of work per update: open a session, find who is writing and in which
+language, run the turn, commit, and only then send what the turn wants said.
+
+Refusals from the domain roll the turn back; an access refusal is still written to the
+audit log. Nothing here knows a business rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlmodel import Session, select
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from casework.context import Casework
+from casework.errors import AccessDenied, CaseworkError
+from casework.i18n import Text, _, normalize_language
+from casework.uow import record_denial
+from conversations import engine
+from conversations.replies import Action, Button, Replies
+from models.tables import User
+
+log = logging.getLogger(__name__)
+
+TurnFn = Callable[[engine.Turn], None]
+
+
+def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
+    return context.application.bot_data["services"]
+
+
+def load_user(session: Session, telegram_id: int) -> User | None:
+    return session.exec(select(User).where(User.telegram_id == telegram_id)).first()
+
+
+async def run_turn(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    fn: TurnFn,
+    *,
+    require_user: bool = True,
+    allow_inactive: bool = False,
+) -> None:
+    """Run ``fn`` in one transaction for the user behind ``update``, then reply."""
+    services = _services(context)
+    tg_user = update.effective_user
+    if tg_user is None:
+        return
+    replies = Replies()
+    lang = normalize_language(tg_user.language_code)
+    with Session(services.engine, expire_on_commit=False) as session:
+        cw = Casework(session, services.clock, services.policy)
+        user = load_user(session, tg_user.id)
+        if user is not None:
+            lang = user.language
+        if require_user and (user is None or (not user.active and not allow_inactive)):
+            replies.send(no_access_text())
+            session.rollback()
+        else:
+            turn = engine.Turn(cw, user, lang, replies)  # type: ignore[arg-type]
+            try:
+                fn(turn)
+                session.commit()
+            except engine.FlowRefused as refused:
+                session.rollback()
+                _after_refusal(cw, refused.error)
+                replies.actions = [a for a in replies.actions if a.kind == "answer"]
+                _reprompt_summary(turn, refused.error.text)
+                session.commit()
+            except CaseworkError as err:
+                session.rollback()
+                _after_refusal(cw, err)
+                session.commit()
+                replies.actions = [a for a in replies.actions if a.kind == "answer"]
+                replies.send(err.text)
+            lang = turn.lang
+    await deliver(update, context, replies, lang)
+
+
+def _after_refusal(cw: Casework, err: CaseworkError) -> None:
+    if isinstance(err, AccessDenied):
+        record_denial(cw, err)
+
+
+def _reprompt_summary(turn: engine.Turn, note: Text) -> None:
+    conv = engine.active_conversation(turn)
+    if conv is None:
+        turn.replies.send(note)
+        return
+    turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
+    engine.prompt(turn, note)
+
+
+def no_access_text() -> Text:
+    return _(
+        "This bot is for teachers, village cadres and education officers working on "
+        "dropout control (控辍保学). To use it, ask your township or county education "
+        "office for an invitation link."
+    )
+
+
+def _markup(action: Action, lang: str) -> Any:
+    if action.remove_keyboard:
+        return ReplyKeyboardRemove()
+    if action.reply_keyboard:
+        return ReplyKeyboardMarkup(
+            [
+                [
+                    KeyboardButton(
+                        b["text"].render(lang) if isinstance(b["text"], Text) else b["text"],
+                        request_contact=b.get("request_contact"),
+                        request_location=b.get("request_location"),
+                    )
+                    for b in row
+                ]
+                for row in action.reply_keyboard
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    if action.buttons:
+        return inline(action.buttons, lang)
+    return None
+
+
+def inline(rows: list[list[Button]], lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label.render(lang), callback_data=b.data) for b in row] for row in rows]
+    )
+
+
+def _text(value: str | Text | None, lang: str) -> str:
+    if value is None:
+        return ""
+    return value.render(lang) if isinstance(value, Text) else value
+
+
+async def deliver(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, replies: Replies, lang: str
+) -> None:
+    """Send the turn's replies in order; a tapped button is always answered once."""
+    bot = context.bot
+    chat = update.effective_chat
+    query = update.callback_query
+    answered = False
+    for action in replies.actions:
+        if action.kind == "answer":
+            if query is not None and not answered:
+                await query.answer(_text(action.text, lang) or None, show_alert=action.alert)
+                answered = True
+        elif action.kind == "send" and chat is not None:
+            await bot.send_message(
+                chat.id,
+                _text(action.text, lang),
+                reply_markup=_markup(action, lang),
+                parse_mode=ParseMode.HTML if action.html else None,
+            )
+        elif action.kind == "edit_keyboard" and query is not None and query.message is not None:
+            await _quietly(
+                query.edit_message_reply_markup(inline(action.buttons or [], lang))
+            )
+        elif action.kind == "mark_chosen" and query is not None and query.message is not None:
+            old = getattr(query.message, "text", None) or ""
+            await _quietly(
+                query.edit_message_text(f"{old}\n→ {_text(action.text, lang)}", reply_markup=None)
+            )
+        elif action.kind == "document" and chat is not None and action.document is not None:
+            name, data = action.document
+            await bot.send_document(chat.id, data, filename=name, caption=_text(action.text, lang) or None)
+    if query is not None and not answered:
+        await query.answer()
+
+
+async def _quietly(call: Awaitable[Any]) -> None:
+    # an edit that changes nothing (a double tap) is not an error worth a message
+    try:
+        await call
+    except BadRequest as err:
+        if "not modified" not in str(err).lower():
+            raise

@@ -1,0 +1,390 @@
+"""Policy profiles: the five shipped files load, describe themselves, and broken files
+are reported with the key path and the problem in plain words."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, get_args
+
+import pydantic
+import pytest
+
+from casework.errors import PolicyError
+from casework.i18n import Text
+from casework.labels import ROLE_LABELS, STATE_LABELS, UNIT_LABELS, duration_text, join
+from casework.policy import (
+    LADDER_ORDER,
+    POLICY_DIR,
+    Duration,
+    LadderState,
+    Policy,
+    Role,
+    Unit,
+    available,
+    describe,
+    load_named,
+    load_policy,
+    parse_policy,
+    resolve,
+    validate_policy,
+)
+
+PROFILES = ["datian", "jidong", "lipu", "qiaocheng", "tongnan"]
+DATIAN_TEXT = (POLICY_DIR / "datian.toml").read_text(encoding="utf-8")
+
+
+def datian_data() -> dict[str, Any]:
+    return tomllib.loads(DATIAN_TEXT)
+
+
+def broken(tmp_path: Path, text: str) -> PolicyError:
+    path = tmp_path / "broken.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as err:
+        load_policy(path)
+    return err.value
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    assert text.count(old) >= 1, old
+    return text.replace(old, new, 1)
+
+
+# ------------------------------------------------------------------ shipped profiles
+
+
+def test_available_lists_the_five_profiles() -> None:
+    assert available() == PROFILES
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_profile_loads_and_is_consistent(name: str) -> None:
+    policy = load_named(name)
+    assert policy.name == name
+    assert policy.times.timezone == "Asia/Shanghai"
+    assert str(policy.tz) == "Asia/Shanghai"
+    assert policy.first_level.state == "suspected"
+    assert policy.ladder[-1].state == "judicial"
+    assert policy.ladder[-1].is_terminal
+    assert [t.start for t in policy.calendar.terms] == [
+        date(2026, 3, 2),
+        date(2026, 9, 1),
+        date(2027, 2, 22),
+    ]
+    assert policy.reminders.lead == [
+        Duration(amount=1, unit="working_days"),
+        Duration(amount=0, unit="working_days"),
+    ]
+    assert policy.escalation.ack_chain == ["township_officer", "county_officer", "admin"]
+    assert [d.amount for d in policy.retention.check_after] == [7, 14, 28]
+    assert policy.times.deadline_time == time(17, 30)
+    assert policy.times.county_digest_weekday == 0
+    assert all(level.clause for level in policy.ladder)
+    assert all(th.clause for th in policy.absence)
+
+
+@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("lang", ["en", "zh_Hans", None])
+def test_describe_mentions_every_level(name: str, lang: str | None) -> None:
+    policy = load_named(name)
+    lines = describe(policy, lang)
+    text = "\n".join(lines).lower()
+    for level in policy.ladder:
+        assert Text(STATE_LABELS[level.state]).render(lang).lower() in text
+    for term in policy.calendar.terms:
+        assert term.name in text
+    assert len(lines) >= len(policy.ladder) + len(policy.absence) + 8
+
+
+def test_describe_reads_like_the_ladder() -> None:
+    lines = describe(load_named("datian"), "en")
+    assert (
+        "1. Suspected dropout — responsible: teacher; notify on entry: school administrator; "
+        "deadline: 1 working day; then → school persuasion"
+    ) in lines
+    joined = "\n".join(lines)
+    assert "at most 5 rounds; next round within 5 working days" in joined
+    assert "After 1 school day of unexcused absence" in joined
+    assert (
+        "Reminders before each deadline: 1 working day before, on the morning of the due day"
+        in (joined)
+    )
+    assert "township officer → county officer → system administrator" in joined
+    assert "7 calendar days, 14 calendar days, 28 calendar days" in joined
+    assert "Term 2026年秋季学期: 2026-09-01 to 2027-01-22" in joined
+    assert any(
+        line.startswith("6. Judicial enforcement") and line.endswith("the last level")
+        for line in lines
+    )
+    with_clauses = describe(load_named("datian"), "en", clauses=True)
+    assert any("3个工作日内仍未返校" in line for line in with_clauses)
+
+
+def test_datian() -> None:
+    p = load_named("datian")
+    assert p.states == LADDER_ORDER
+    assert [(a.school_days, a.action) for a in p.absence] == [(1, "report")]
+    assert p.level("suspected").deadline == Duration(amount=1, unit="working_days")
+    assert p.level("school_persuasion").deadline == Duration(amount=3, unit="working_days")
+    township = p.level("township_persuasion")
+    assert township.rounds == 5 and township.requires_ack
+    assert township.responsible == ["village_cadre", "township_officer"]
+    assert p.outcomes.approval_required == ["home_teaching", "deferred"]
+    assert p.outcomes.approver == "township_officer"
+    assert not p.roll_call.enabled
+
+
+def test_qiaocheng() -> None:
+    p = load_named("qiaocheng")
+    assert p.roll_call.enabled
+    assert p.roll_call.within == Duration(amount=7, unit="calendar_days")
+    assert {"township_officer", "county_officer"} <= set(p.level("township_persuasion").notify)
+    assert p.states[-3:] == ("deadline_notice", "county_escalation", "judicial")
+
+
+def test_tongnan() -> None:
+    p = load_named("tongnan")
+    assert not p.has_level("deadline_notice")
+    assert p.outcomes.deferral_min_joint_rounds == 3
+    assert p.outcomes.approver == "county_officer"
+    assert p.home_teaching.every == Duration(amount=7, unit="calendar_days")
+    assert p.home_teaching.min_class_hours == 2
+    assert p.roll_call.enabled
+
+
+def test_jidong() -> None:
+    p = load_named("jidong")
+    assert [(a.school_days, a.action) for a in p.absence] == [
+        (7, "home_visit"),
+        (22, "assign_persuader"),
+    ]
+    assert p.level("suspected").deadline == Duration(amount=15, unit="school_days")
+    assert p.reports.quarterly
+
+
+def test_lipu() -> None:
+    p = load_named("lipu")
+    assert (p.reports.daily, p.reports.weekly, p.reports.monthly) == (True, True, True)
+    notice = p.level("deadline_notice")
+    assert notice.deadline == Duration(amount=7, unit="calendar_days")
+    assert notice.responsible == ["school_admin"]
+    assert not p.has_level("township_persuasion")
+    assert p.next_level("school_persuasion") == notice
+
+
+def test_ladder_navigation() -> None:
+    p = load_named("tongnan")
+    assert p.next_level("suspected") == p.level("school_persuasion")
+    assert p.next_level("township_persuasion") == p.level("county_escalation")
+    # a level the county skips still climbs to the right place
+    assert p.next_level("deadline_notice") == p.level("county_escalation")
+    assert p.next_level("judicial") is None
+    assert p.has_level("judicial") and not p.has_level("deadline_notice")
+    with pytest.raises(PolicyError) as err:
+        p.level("deadline_notice")
+    assert "deadline" in err.value.render("en")
+    with pytest.raises(PolicyError):
+        p.next_level("returned")  # type: ignore[arg-type]
+
+
+def test_resolve_by_name_and_by_path(tmp_path: Path) -> None:
+    assert resolve("lipu").name == "lipu"
+    assert resolve(str(POLICY_DIR / "jidong.toml")).name == "jidong"
+    copy = tmp_path / "mine"
+    copy.write_text(DATIAN_TEXT, encoding="utf-8")
+    assert resolve(str(copy)).name == "datian"  # an existing file without .toml
+    with pytest.raises(PolicyError):
+        resolve("nowhere")
+    with pytest.raises(PolicyError):
+        resolve(str(tmp_path / "missing.toml"))
+
+
+def test_policies_are_frozen() -> None:
+    p = load_named("datian")
+    with pytest.raises(pydantic.ValidationError):
+        p.name = "other"  # type: ignore[misc]
+
+
+def test_literals_and_labels_agree() -> None:
+    assert get_args(LadderState) == LADDER_ORDER
+    assert set(get_args(Role)) == set(ROLE_LABELS)
+    assert set(get_args(Unit)) == set(UNIT_LABELS)
+    assert set(LADDER_ORDER) < set(STATE_LABELS)
+    lifecycle = {
+        "returned",
+        "retention",
+        "closed",
+        "home_teaching",
+        "deferred",
+        "transferred",
+        "closed_other",
+        "paused",
+    }
+    assert lifecycle < set(STATE_LABELS)
+
+
+def test_plural_and_list_labels() -> None:
+    assert duration_text(1, "working_days").render("en") == "1 working day"
+    assert duration_text(3, "school_days").render("en") == "3 school days"
+    assert join([Text("a"), "b"]).render("en") == "a, b"
+
+
+# ------------------------------------------------------------------ broken files
+
+
+def test_toml_syntax_error_names_line_and_key(tmp_path: Path) -> None:
+    text = replace_once(DATIAN_TEXT, "deadline_time = 17:30:00", "deadline_time = 17:30")
+    err = broken(tmp_path, text)
+    line = text.splitlines().index("deadline_time = 17:30") + 1
+    msg = err.render("en")
+    assert f"line {line}" in msg and "column" in msg
+    assert "times.deadline_time" in msg
+    assert "17:30:00" in msg  # the hint
+    assert err.detail["key"] == "times.deadline_time"
+    assert err.detail["line"] == line
+
+
+def test_toml_syntax_error_inside_an_array_of_tables(tmp_path: Path) -> None:
+    text = replace_once(DATIAN_TEXT, "start = 2026-09-01", "start = 2026-09-")
+    err = broken(tmp_path, text)
+    assert err.detail["key"] == "calendar.terms[1].start"
+    text = replace_once(DATIAN_TEXT, "rounds = 5", "rounds = 5 5")
+    assert broken(tmp_path, text).detail["key"] == "ladder[2].rounds"
+
+
+def test_toml_syntax_error_at_end_of_file(tmp_path: Path) -> None:
+    err = broken(tmp_path, DATIAN_TEXT + '\nextra = "unterminated\n')
+    assert "TOML syntax error" in err.render("en")
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
+    text = replace_once(
+        DATIAN_TEXT,
+        'deadline = { amount = 3, unit = "working_days" }',
+        'deadlien = { amount = 3, unit = "working_days" }',
+    )
+    err = broken(tmp_path, text)
+    msg = err.render("en")
+    assert "ladder[1].deadlien" in msg
+    assert "unknown key" in msg and "deadline" in msg
+    # consistency rules run once the schema errors are fixed, so this is the only problem
+    assert [p.path for p in err.detail["problems"]] == ["ladder[1].deadlien"]
+
+
+def test_wrong_unit_names_the_key(tmp_path: Path) -> None:
+    text = replace_once(
+        DATIAN_TEXT,
+        'deadline = { amount = 3, unit = "working_days" }',
+        'deadline = { amount = 3, unit = "workdays" }',
+    )
+    err = broken(tmp_path, text)
+    msg = err.render("en")
+    assert err.detail["key"] == "ladder[1].deadline.unit"
+    assert "ladder[1].deadline.unit" in msg
+    assert "'working_days'" in msg and "'workdays'" in msg
+
+
+def test_ladder_out_of_order(tmp_path: Path) -> None:
+    text = DATIAN_TEXT.replace('state = "school_persuasion"', 'state = "TMP"')
+    text = text.replace('state = "township_persuasion"', 'state = "school_persuasion"')
+    text = text.replace('state = "TMP"', 'state = "township_persuasion"')
+    err = broken(tmp_path, text)
+    assert err.detail["key"] == "ladder[2].state"
+    assert "cannot come after" in err.render("en")
+
+
+def test_missing_suspected(tmp_path: Path) -> None:
+    head, first, *rest = DATIAN_TEXT.split("\n[[ladder]]\n")
+    text = "\n[[ladder]]\n".join([head, *rest])
+    err = broken(tmp_path, text)
+    assert err.detail["key"] == "ladder[0].state"
+    assert "must start with suspected" in err.render("en")
+
+
+def test_duplicate_state(tmp_path: Path) -> None:
+    text = replace_once(DATIAN_TEXT, 'state = "county_escalation"', 'state = "deadline_notice"')
+    err = broken(tmp_path, text)
+    assert err.detail["key"] == "ladder[4].state"
+    assert "twice" in err.render("en")
+
+
+def test_level_that_never_expires(tmp_path: Path) -> None:
+    text = replace_once(DATIAN_TEXT, 'deadline = { amount = 3, unit = "working_days" }\n', "")
+    err = broken(tmp_path, text)
+    assert err.detail["key"] == "ladder[1]"
+    assert "expire" in err.render("en")
+
+
+def test_missing_key_and_bad_timezone_are_both_listed(tmp_path: Path) -> None:
+    text = replace_once(DATIAN_TEXT, 'seed = "000"\n', "")
+    text = replace_once(text, 'timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghia"')
+    err = broken(tmp_path, text)
+    paths = [p.path for p in err.detail["problems"]]
+    assert "seed" in paths and "times.timezone" in paths
+    msg = err.render("en")
+    assert "2 problems" in msg
+    assert "required key is missing" in msg
+    assert "not a known time zone" in msg
+
+
+def test_wrong_types_in_plain_words() -> None:
+    data = datian_data()
+    data["ladder"][2]["rounds"] = "five"
+    data["calendar"]["terms"][0]["start"] = "soon"
+    data["reports"]["daily"] = "yes please"
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data, "test")
+    problems = {p.path: p.text.render("en") for p in err.value.detail["problems"]}
+    assert "whole number" in problems["ladder[2].rounds"]
+    assert "date" in problems["calendar.terms[0].start"]
+    assert "true or false" in problems["reports.daily"]
+
+
+def test_absence_thresholds_must_ascend() -> None:
+    data = datian_data()
+    data["absence"].append(dict(data["absence"][0]))
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == "absence[1].school_days"
+
+
+def test_calendar_consistency() -> None:
+    data = datian_data()
+    data["calendar"]["terms"][1]["end"] = date(2026, 8, 1)
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == "calendar.terms[1].end"
+
+    data = datian_data()
+    data["calendar"]["extra_holidays"] = [date(2027, 1, 1)]
+    data["calendar"]["extra_workdays"] = [date(2027, 1, 1)]
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == "calendar.extra_workdays[0]"
+
+
+def test_deferral_rounds_need_a_township_level() -> None:
+    data = tomllib.loads((POLICY_DIR / "lipu.toml").read_text(encoding="utf-8"))
+    data["outcomes"]["deferral_min_joint_rounds"] = 3
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == "outcomes.deferral_min_joint_rounds"
+
+
+def test_name_must_match_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "other.toml").write_text(DATIAN_TEXT, encoding="utf-8")
+    monkeypatch.setattr("casework.policy.POLICY_DIR", tmp_path)
+    with pytest.raises(PolicyError) as err:
+        load_named("other")
+    assert err.value.detail["key"] == "name"
+    with pytest.raises(PolicyError):
+        load_named("../other")
+
+
+def test_parse_policy_from_text() -> None:
+    assert isinstance(parse_policy(DATIAN_TEXT), Policy)
+    with pytest.raises(PolicyError) as err:
+        parse_policy("name = ", source="inline")
+    assert err.value.render("en").startswith("inline")
