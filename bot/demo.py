@@ -90,6 +90,7 @@ def _user(
         scope_kind=scope_kind,
         scope_id=scope_id,
         created_at=now_db,
+        onboarded_at=now_db,
     )
     session.add(user)
     session.flush()

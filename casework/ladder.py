@@ -534,7 +534,12 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
     )
     _touch(cw, case)
     event = _event(
-        cw, case, actor, "notice_issued", from_state=from_state, due_on=case.notice_due_on
+        cw,
+        case,
+        actor,
+        "notice_issued",
+        from_state=from_state,
+        due_on=case.notice_due_on.isoformat() if case.notice_due_on else None,
     )
     cw.audit(actor, "case.notice", "case", case.id)
     return Outcome(

@@ -21,7 +21,17 @@ from casework.labels import ROLE_LABELS, STATE_LABELS
 from casework.outbox import enqueue, text_to_json
 from casework.policy import Level
 from casework.scope import users_for_case
-from models.tables import Case, Deadline, Proposal, School, SchoolClass, Student, User, Village, Visit
+from models.tables import (
+    Case,
+    Deadline,
+    Proposal,
+    School,
+    SchoolClass,
+    Student,
+    User,
+    Village,
+    Visit,
+)
 
 
 def _button(label: Text, data: str) -> dict[str, object]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
 from casework.context import Casework
@@ -41,6 +42,7 @@ class Turn:
     replies: Replies
     conv: ConversationState | None = None
     flow: Flow | None = None
+    bot_username: str = ""
 
     @property
     def draft(self) -> dict[str, Any]:
@@ -86,6 +88,8 @@ class Step:
     show: Callable[[Turn], str | Text | None] | None = None
     # offered on the summary for editing (False for steps that only pick the subject)
     editable: bool = True
+    # False: not asked in sequence; shown on the summary with its default, editable there
+    ask: bool = True
     help: Text | None = None
 
 
@@ -144,12 +148,13 @@ def _save(turn: Turn) -> None:
     assert conv is not None
     conv.version += 1
     conv.updated_at = turn.cw.now_db()
-    # JSON columns are only written when the attribute is reassigned
-    conv.draft = dict(conv.draft)
+    # the draft is mutated in place; tell SQLAlchemy the JSON column changed
+    flag_modified(conv, "draft")
     turn.cw.session.add(conv)
 
 
-def _end(turn: Turn) -> None:
+def end(turn: Turn) -> None:
+    """Finish (or abandon) the turn's conversation: its row is deleted."""
     if turn.conv is not None and turn.conv.id is not None:
         turn.cw.session.delete(turn.conv)
     turn.conv = None
@@ -195,7 +200,7 @@ def cancel(turn: Turn) -> bool:
     if conv is None:
         return False
     turn.conv = conv
-    _end(turn)
+    end(turn)
     return True
 
 
@@ -219,7 +224,7 @@ def prompt(turn: Turn, note: Text | None = None) -> None:
     lines = [turn.t(note)] if note is not None else []
     lines.append(turn.t(step.prompt(turn)))
     rows: list[list[Button]] = []
-    if step.kind in ("choice", "multi"):
+    if step.options is not None and step.kind in ("choice", "multi", "text", "date"):
         rows += _option_rows(turn, step)
     if step.default is not None:
         default = step.default(turn)
@@ -273,10 +278,7 @@ def _option_rows(turn: Turn, step: Step) -> list[list[Button]]:
 
 
 def _value_text(turn: Turn, step: Step) -> str:
-    if step.show is not None:
-        shown = step.show(turn)
-    else:
-        shown = turn.draft.get(step.name)
+    shown = step.show(turn) if step.show is not None else turn.draft.get(step.name)
     if shown is None or shown == "" or shown == []:
         return "—"
     return shown.render(turn.lang) if isinstance(shown, Text) else str(shown)
@@ -289,7 +291,7 @@ def _prompt_summary(turn: Turn, note: Text | None) -> None:
     lines = [turn.t(note)] if note is not None else []
     lines.append(turn.t(title))
     visited = set(conv.draft.get("_visited", []))
-    steps = [s for s in flow.steps if s.name in visited]
+    steps = [s for s in flow.steps if s.name in visited or not s.ask]
     for step in steps:
         lines.append(f"• {turn.t(step.label)}: {_value_text(turn, step)}")
     lines.append("")
@@ -319,7 +321,7 @@ def _advance(turn: Turn, step: Step) -> None:
     if step.name not in visited:
         visited.append(step.name)
     draft["_visited"] = visited
-    nxt = step.next(turn) if callable(step.next) else step.next
+    nxt = _next_name(turn, step)
     if draft.get("_editing") and (nxt is None or nxt in visited or not _branch_changed(turn, nxt)):
         nxt = None
     turn.conv.step = nxt or SUMMARY
@@ -327,6 +329,15 @@ def _advance(turn: Turn, step: Step) -> None:
         draft.pop("_editing", None)
     _save(turn)
     prompt(turn)
+
+
+def _next_name(turn: Turn, step: Step) -> str | None:
+    assert turn.flow is not None
+    nxt = step.next(turn) if callable(step.next) else step.next
+    while nxt is not None and not turn.flow.step(nxt).ask:
+        following = turn.flow.step(nxt)
+        nxt = following.next(turn) if callable(following.next) else following.next
+    return nxt
 
 
 def _branch_changed(turn: Turn, nxt: str) -> bool:
@@ -405,7 +416,7 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         turn.replies.answer(_("That question has moved on; see the latest message."))
         return
     if code == "!cancel":
-        _end(turn)
+        end(turn)
         turn.replies.answer()
         turn.replies.send(_("Cancelled. Nothing was saved."))
         return
@@ -455,7 +466,7 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         _save(turn)
         turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
         return
-    if step.kind == "date" and step.parse is not None:
+    if step.kind in ("date", "text") and step.parse is not None:
         try:
             value = step.parse(turn, code)
         except ValidationError as err:
@@ -501,7 +512,7 @@ def _tap_summary(turn: Turn, code: str) -> None:
         except CaseworkError as err:
             raise FlowRefused(err) from err
         turn.replies.answer()
-        _end(turn)
+        end(turn)
         return
     if code.startswith("e"):
         name = code[1:]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from casework.i18n import Text
 
-ActionKind = Literal["send", "answer", "edit_keyboard", "mark_chosen", "document"]
+ActionKind = Literal["send", "answer", "edit_keyboard", "mark_chosen", "document", "set_commands"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ class Replies:
     def mark_chosen(self, label: Text) -> None:
         """Show the tapped choice under the question and drop the old buttons."""
         self.actions.append(Action("mark_chosen", label))
+
+    def set_commands(self, role: str) -> None:
+        """Set this chat's command menu for the role, in the language of the turn."""
+        self.actions.append(Action("set_commands", role))
 
     def send_document(self, filename: str, data: bytes, caption: Text | None = None) -> None:
         self.actions.append(Action("document", caption, document=(filename, data)))

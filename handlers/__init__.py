@@ -1,0 +1,60 @@
+"""All handlers, registered in one visible place, in explicit groups.
+
+Group -1 keeps groups and channels out (no personal data outside private chats); group 0
+is the bot itself. One error handler reports every exception and tells the user
+something went wrong instead of leaving them in silence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+log = logging.getLogger(__name__)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    from handlers import commands as c
+
+    application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=-1)
+    for name, callback in (
+        ("start", c.start),
+        ("help", c.help_command),
+        ("menu", c.menu_command),
+        ("language", c.language_command),
+        ("cancel", c.cancel_command),
+        ("report", c.report_command),
+        ("visit", c.visit_command),
+        ("cases", c.cases_command),
+        ("case", c.case_command),
+        ("invite", c.invite_command),
+    ):
+        application.add_handler(CommandHandler(name, callback, filters.ChatType.PRIVATE))
+    application.add_handler(CallbackQueryHandler(c.button))
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE, c.message))
+    application.add_error_handler(on_error)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        from casework.i18n import _, normalize_language
+
+        lang = normalize_language(update.effective_user.language_code if update.effective_user else None)
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                _("Sorry, something went wrong on our side. Nothing was lost; please try again, "
+                  "or send /menu.").render(lang),
+            )
+        except Exception:  # noqa: BLE001 - reporting must not raise again
+            log.exception("could not tell the user about the error")

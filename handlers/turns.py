@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -65,11 +67,15 @@ async def run_turn(
         user = load_user(session, tg_user.id)
         if user is not None:
             lang = user.language
-        if require_user and (user is None or (not user.active and not allow_inactive)):
+        if require_user and (user is None or (not user.active and user.onboarded_at)):
             replies.send(no_access_text())
             session.rollback()
         else:
-            turn = engine.Turn(cw, user, lang, replies)  # type: ignore[arg-type]
+            turn = engine.Turn(cw, user, lang, replies, bot_username=context.bot.username)  # type: ignore[arg-type]
+            if user is not None and not user.active and not allow_inactive:
+                from handlers import onboarding
+
+                fn = onboarding.resume
             try:
                 fn(turn)
                 session.commit()
@@ -175,6 +181,13 @@ async def deliver(
             old = getattr(query.message, "text", None) or ""
             await _quietly(
                 query.edit_message_text(f"{old}\n→ {_text(action.text, lang)}", reply_markup=None)
+            )
+        elif action.kind == "set_commands" and chat is not None:
+            from handlers.menu import commands_for
+
+            await bot.set_my_commands(
+                [BotCommand(name, text.render(lang)) for name, text in commands_for(str(action.text))],
+                scope=BotCommandScopeChat(chat.id),
             )
         elif action.kind == "document" and chat is not None and action.document is not None:
             name, data = action.document

@@ -123,6 +123,8 @@ class User(SQLModel, table=True):
     scope_id: int | None = None
     language: str = Field(default="zh_Hans", max_length=8)
     active: bool = True
+    # set when onboarding finished; an inactive user with it set was switched off
+    onboarded_at: datetime | None = None
     # the bot cannot reach them (403: they blocked it); reminders stop, the supervisor is told
     unreachable: bool = False
     created_at: datetime

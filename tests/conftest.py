@@ -112,3 +112,60 @@ def world(session: Session, clock: FrozenClock, policy: Policy) -> World:
 @pytest.fixture
 def cw(session: Session, clock: FrozenClock, policy: Policy, world: World) -> Casework:
     return Casework(session, clock, policy)
+
+
+# --- the bot through the fake Bot API ---------------------------------------------------
+
+
+class BotHarness:
+    """The real Application on the test database, talking to the in-process fake Telegram."""
+
+    def __init__(self, engine: Engine, clock: FrozenClock, policy: Policy) -> None:
+        from bot.app import build_application
+        from bot.services import Services
+        from sandbox.fakebot import FakeTelegram, create_fake_bot_api
+        from sandbox.harness import FAKE_BASE_FILE_URL, FAKE_BASE_URL, fake_bot_request
+
+        self.tg = FakeTelegram(now=lambda: clock.now().timestamp())
+        self.api = create_fake_bot_api(self.tg)
+        self.services = Services(engine=engine, clock=clock, policy=policy)
+        self.engine = engine
+
+        def build():  # type: ignore[no-untyped-def]
+            return build_application(
+                self.tg.token,
+                self.services,
+                base_url=FAKE_BASE_URL,
+                base_file_url=FAKE_BASE_FILE_URL,
+                request=fake_bot_request(self.api),
+                get_updates_request=fake_bot_request(self.api),
+                updater=False,
+            )
+
+        self.build = build
+        self.app = build()
+
+    def user(self, db_user: object | None = None, **fields: object):  # type: ignore[no-untyped-def]
+        """A ChatUser; for a seeded user, with their Telegram id and language."""
+        from sandbox.harness import ChatUser
+
+        if db_user is not None:
+            fields.setdefault("user_id", db_user.telegram_id)  # type: ignore[attr-defined]
+            fields.setdefault("first_name", db_user.display_name)  # type: ignore[attr-defined]
+            lang = db_user.language  # type: ignore[attr-defined]
+            fields.setdefault("language_code", "en" if lang == "en" else "zh-hans")
+        chat_user = ChatUser(self.tg, self.app, **fields)
+        if db_user is not None:
+            self.tg.private_chat(chat_user.user)  # they opened the chat when they joined
+        return chat_user
+
+
+@pytest.fixture
+async def harness(engine: Engine, clock: FrozenClock, policy: Policy, world: World):  # type: ignore[no-untyped-def]
+    h = BotHarness(engine, clock, policy)
+    from sandbox.harness import capture_errors
+
+    h.errors = capture_errors(h.app)  # type: ignore[attr-defined]
+    async with h.app:
+        yield h
+    assert h.errors == [], h.errors  # type: ignore[attr-defined]

@@ -201,6 +201,6 @@ def test_a_cadre_registers_a_never_enrolled_child(
         assert guardian.phone == "13912345678"
         # encrypted at rest: the raw column holds no digits of the number
         raw = s.connection().exec_driver_sql(
-            "SELECT id_number FROM student WHERE id = %s" % student.id
+            f"SELECT id_number FROM student WHERE id = {student.id}"
         ).scalar_one()
         assert "430521" not in raw

@@ -1,0 +1,45 @@
+"""Build the PTB Application: handlers, services, and the HTTP client it talks through.
+
+In production the client talks to Telegram; in tests and the sandbox it talks to the
+fake Bot API in ``sandbox/`` (``base_url`` + ``request``), with the same code path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import BaseRequest
+
+import conversations.flows  # noqa: F401  (registers the flows)
+import handlers
+from bot.services import Services
+
+
+def build_application(
+    token: str,
+    services: Services,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    updater: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = Application.builder().token(token)
+    if base_url:
+        builder = builder.base_url(base_url)
+    if base_file_url:
+        builder = builder.base_file_url(base_file_url)
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if not updater:
+        builder = builder.updater(None)
+    # each update is its own transaction; the DB serializes what must be serialized
+    builder = builder.concurrent_updates(False)
+    application = builder.build()
+    application.bot_data["services"] = services
+    handlers.register(application)
+    return application

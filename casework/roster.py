@@ -1,0 +1,43 @@
+"""Students an actor may pick from: a teacher's class rosters, a cadre's village, an
+officer's township or county — always through the scope filter."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from casework.context import Casework
+from casework.scope import student_filter
+from models.tables import SchoolClass, Student, User
+
+MAX_RESULTS = 40
+
+
+def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
+    """The students in the actor's scope, by class and name."""
+    return list(
+        cw.session.exec(
+            select(Student)
+            .where(student_filter(cw.session, actor))
+            .order_by(col(Student.class_id), col(Student.name))
+            .limit(limit)
+        ).all()
+    )
+
+
+def search(cw: Casework, actor: User, text: str) -> list[Student]:
+    """Students in scope whose name contains ``text`` (typed part of a name)."""
+    needle = text.strip()
+    if not needle:
+        return []
+    return list(
+        cw.session.exec(
+            select(Student)
+            .where(student_filter(cw.session, actor), col(Student.name).contains(needle))
+            .order_by(col(Student.name))
+            .limit(MAX_RESULTS)
+        ).all()
+    )
+
+
+def class_of(cw: Casework, student: Student) -> SchoolClass | None:
+    return cw.session.get(SchoolClass, student.class_id) if student.class_id else None

@@ -1,0 +1,217 @@
+"""What a tap or a message means, given where the user stands.
+
+Callback data is a short code, never trusted: ``s|<conv>|<step>|<choice>`` must name a
+conversation of this user; every case number goes through ``casework`` which checks scope
+(and audits a refusal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Message
+
+from casework import ladder
+from casework.errors import AccessDenied
+from casework.i18n import _
+from casework.scope import users_for_case
+from conversations import engine
+from conversations.replies import Button
+from handlers import cases, menu
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def route(turn: engine.Turn, data: str) -> None:
+    if data.startswith(engine.CALLBACK_PREFIX + "|"):
+        _conversation_tap(turn, data)
+        return
+    head, _sep, rest = data.partition(":")
+    parts = rest.split(":") if rest else []
+    handler = _ROUTES.get(head)
+    if handler is None:
+        turn.replies.answer(_("That button is no longer in use."))
+        return
+    handler(turn, parts)
+
+
+def _conversation_tap(turn: engine.Turn, data: str) -> None:
+    try:
+        _prefix, conv_id, step, code = data.split("|", 3)
+    except ValueError:
+        turn.replies.answer(_("That button is no longer in use."))
+        return
+    conv = engine.conversation_by_id(turn, int(conv_id)) if conv_id.isdigit() else None
+    if conv is None:
+        turn.replies.answer(_("That question is finished; see the latest message."))
+        return
+    if conv.user_id != turn.user.id:
+        raise AccessDenied(
+            _("That button belongs to someone else."),
+            actor_id=turn.user.id, action="conversation.tap", object_type="conversation",
+            object_id=conv.id,
+        )
+    turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
+    engine.handle_tap(turn, step, code)
+
+
+def _menu(turn: engine.Turn, parts: list[str]) -> None:
+    turn.replies.answer()
+    what = parts[0] if parts else ""
+    if what in ("report", "visit", "invite"):
+        engine.start(turn, what)
+    elif what == "cases":
+        cases.list_cases(turn)
+    elif what == "language":
+        menu.ask_language(turn)
+    else:
+        menu.show_menu(turn)
+
+
+def _case(turn: engine.Turn, parts: list[str]) -> None:
+    case_id = _int(parts[0]) if parts else None
+    turn.replies.answer()
+    if case_id is not None:
+        cases.show_case(turn, case_id)
+
+
+def _visit(turn: engine.Turn, parts: list[str]) -> None:
+    case_id = _int(parts[0]) if parts else None
+    turn.replies.answer()
+    if case_id is not None:
+        ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
+        engine.start(turn, "visit", case_id=case_id)
+
+
+def _ack(turn: engine.Turn, parts: list[str]) -> None:
+    case_id = _int(parts[0]) if parts else None
+    if case_id is None:
+        return
+    out = ladder.acknowledge(turn.cw, turn.user, case_id)
+    turn.replies.answer(out.message)
+    turn.replies.send(out.message)
+
+
+def _assign(turn: engine.Turn, parts: list[str]) -> None:
+    case_id = _int(parts[0]) if parts else None
+    if case_id is None:
+        return
+    case = ladder.load_case(turn.cw, turn.user, case_id, "assign")
+    if len(parts) > 1 and parts[1].isdigit():
+        out = ladder.assign(turn.cw, turn.user, case_id, int(parts[1]))
+        turn.replies.answer(out.message)
+        turn.replies.send(out.message)
+        return
+    people = users_for_case(turn.cw.session, case, ["village_cadre", "teacher", "school_admin", "township_officer"])
+    turn.replies.answer()
+    rows = [[Button(_("{name}", name=u.display_name), f"assign:{case_id}:{u.id}")] for u in people[:12]]
+    turn.replies.send(_("Assign case #{id} to:", id=case_id), rows)
+
+
+def _approve(turn: engine.Turn, parts: list[str]) -> None:
+    proposal_id = _int(parts[0]) if parts else None
+    if proposal_id is None:
+        return
+    out = ladder.decide_outcome(turn.cw, turn.user, proposal_id, approve=True)
+    turn.replies.answer(out.message)
+    turn.replies.send(out.message)
+
+
+def _reject(turn: engine.Turn, parts: list[str]) -> None:
+    proposal_id = _int(parts[0]) if parts else None
+    if proposal_id is None:
+        return
+    turn.replies.answer()
+    engine.start(turn, "reject", proposal=proposal_id)
+
+
+def _attending(turn: engine.Turn, parts: list[str]) -> None:
+    if len(parts) < 2 or not parts[0].isdigit():
+        return
+    out = ladder.confirm_attending(turn.cw, turn.user, int(parts[0]), parts[1] == "1")
+    turn.replies.answer()
+    turn.replies.send(out.message)
+
+
+def _action(turn: engine.Turn, parts: list[str]) -> None:
+    if len(parts) < 2 or not parts[0].isdigit():
+        return
+    case_id, action = int(parts[0]), parts[1]
+    turn.replies.answer()
+    simple: dict[str, Any] = {
+        "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),
+        "escalate": lambda: ladder.escalate(turn.cw, turn.user, case_id),
+        "issue_deadline_notice": lambda: ladder.issue_deadline_notice(turn.cw, turn.user, case_id),
+        "reopen": lambda: ladder.reopen(turn.cw, turn.user, case_id),
+        "close_out": lambda: ladder.close_out(turn.cw, turn.user, case_id),
+    }
+    flows = {
+        "record_visit": "visit",
+        "mark_returned": "returned",
+        "propose_outcome": "propose",
+        "pause": "pause",
+    }
+    if action in simple:
+        turn.replies.send(simple[action]().message)
+    elif action in flows:
+        ladder.load_case(turn.cw, turn.user, case_id, action)
+        engine.start(turn, flows[action], case_id=case_id)
+    else:
+        turn.replies.answer(_("That button is no longer in use."))
+
+
+_ROUTES = {
+    "menu": _menu,
+    "case": _case,
+    "visit": _visit,
+    "ack": _ack,
+    "assign": _assign,
+    "apr": _approve,
+    "rej": _reject,
+    "att": _attending,
+    "act": _action,
+}
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+def route_message(turn: engine.Turn, msg: Message) -> None:
+    conv = engine.active_conversation(turn)
+    if conv is not None:
+        turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
+    evidence = _evidence(msg)
+    if msg.text is not None:
+        if conv is None:
+            menu.show_menu(turn, _("I didn't understand that. Choose what you'd like to do:"))
+            return
+        engine.handle_text(turn, msg.text)
+        return
+    if evidence is not None:
+        if conv is None:
+            turn.replies.send(_("Start a report or a visit first, then send the photo there."))
+            return
+        engine.handle_media(turn, evidence)
+        return
+    hint = _("Stickers and GIFs can't be used here.") if (msg.sticker or msg.animation) else _(
+        "I can't use that here."
+    )
+    if conv is None:
+        menu.show_menu(turn, hint)
+    else:
+        engine.prompt(turn, hint)
+
+
+def _evidence(msg: Message) -> dict[str, Any] | None:
+    if msg.photo:
+        best = msg.photo[-1]
+        return {"kind": "photo", "file_id": best.file_id, "caption": msg.caption}
+    if msg.voice is not None:
+        return {"kind": "voice", "file_id": msg.voice.file_id, "duration": msg.voice.duration}
+    if msg.document is not None:
+        return {"kind": "document", "file_id": msg.document.file_id, "name": msg.document.file_name}
+    if msg.location is not None:
+        return {"kind": "location", "lat": msg.location.latitude, "lon": msg.location.longitude}
+    return None

@@ -1,0 +1,192 @@
+"""Commands, buttons and messages: each PTB callback is one line into ``run_turn`` and a
+small function that decides which flow or view answers. Registered in ``handlers/__init__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from casework import ladder
+from casework.i18n import _
+from conversations import engine
+from handlers import cases, menu, onboarding
+from handlers.turns import run_turn
+
+ESCAPES = {"cancel", "help", "menu", "language", "start"}
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/start`` or ``/start CODE`` (an invite deep link)."""
+    code = context.args[0] if context.args else None
+    tg = update.effective_user
+    assert tg is not None
+
+    def turn_fn(turn: engine.Turn) -> None:
+        if turn.user is None:
+            if code:
+                onboarding.start_with_code(turn, code, tg.id, tg.full_name)
+            else:
+                from handlers.turns import no_access_text
+
+                turn.replies.send(no_access_text())
+            return
+        if not turn.user.active:
+            onboarding.resume(turn)
+            return
+        menu.show_menu(turn)
+
+    await run_turn(update, context, turn_fn, require_user=False, allow_inactive=True)
+
+
+def _command(fn: Any) -> Any:
+    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = list(context.args or [])
+        await run_turn(update, context, lambda turn: fn(turn, args))
+
+    callback.__name__ = fn.__name__
+    return callback
+
+
+def _with_active(turn: engine.Turn) -> bool:
+    conv = engine.active_conversation(turn)
+    if conv is None:
+        return False
+    turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
+    return True
+
+
+def _help(turn: engine.Turn, args: list[str]) -> None:
+    menu.show_help(turn)
+    if _with_active(turn):
+        engine.prompt(turn)
+
+
+def _menu(turn: engine.Turn, args: list[str]) -> None:
+    menu.show_menu(turn)
+
+
+def _language(turn: engine.Turn, args: list[str]) -> None:
+    menu.ask_language(turn)
+
+
+def _cancel(turn: engine.Turn, args: list[str]) -> None:
+    if engine.cancel(turn):
+        turn.replies.send(_("Cancelled. Nothing was saved."))
+    else:
+        turn.replies.send(_("There is nothing to cancel."))
+    menu.show_menu(turn)
+
+
+def _report(turn: engine.Turn, args: list[str]) -> None:
+    engine.start(turn, "report")
+
+
+def _visit(turn: engine.Turn, args: list[str]) -> None:
+    case_id = _case_number(turn, args)
+    engine.start(turn, "visit", case_id=case_id)
+
+
+def _cases(turn: engine.Turn, args: list[str]) -> None:
+    cases.list_cases(turn)
+
+
+def _case(turn: engine.Turn, args: list[str]) -> None:
+    case_id = _case_number(turn, args)
+    if case_id is None:
+        turn.replies.send(_("Which case? For example: /case 12"))
+        return
+    cases.show_case(turn, case_id)
+
+
+def _invite(turn: engine.Turn, args: list[str]) -> None:
+    engine.start(turn, "invite")
+
+
+def _case_number(turn: engine.Turn, args: list[str]) -> int | None:
+    if not args:
+        return None
+    raw = args[0].lstrip("#")
+    return int(raw) if raw.isdigit() else None
+
+
+help_command = _command(_help)
+menu_command = _command(_menu)
+language_command = _command(_language)
+cancel_command = _command(_cancel)
+report_command = _command(_report)
+visit_command = _command(_visit)
+cases_command = _command(_cases)
+case_command = _command(_case)
+invite_command = _command(_invite)
+
+
+# --- buttons --------------------------------------------------------------------------
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    data = query.data or ""
+    if data.startswith("lang:"):
+        await run_turn(update, context, lambda t: onboarding.language_chosen(t, data[5:]),
+                       allow_inactive=True)
+        return
+    await run_turn(update, context, lambda turn: route_button(turn, data))
+
+
+def route_button(turn: engine.Turn, data: str) -> None:
+    """Decide what a tap means. Nothing in ``data`` grants access: the engine checks the
+    conversation's owner, and casework checks scope for every case it touches."""
+    from handlers import buttons
+
+    buttons.route(turn, data)
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    msg = update.effective_message
+    assert msg is not None
+    tg = update.effective_user
+    if msg.contact is not None:
+        own = tg is not None and msg.contact.user_id == tg.id
+        phone = msg.contact.phone_number
+        await run_turn(update, context, lambda t: _contact(t, phone, own), allow_inactive=True)
+        return
+    from handlers import buttons
+
+    await run_turn(update, context, lambda turn: buttons.route_message(turn, msg))
+
+
+def _contact(turn: engine.Turn, phone: str, own: bool) -> None:
+    if turn.user.active:
+        turn.replies.send(_("Thank you, but I don't need a contact here."))
+        return
+    onboarding.contact_shared(turn, phone, own)
+
+
+async def group_pointer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group: no personal data, only a pointer to a private chat."""
+    from telegram.ext import ApplicationHandlerStop
+
+    msg = update.effective_message
+    if msg is not None and msg.text and msg.text.startswith("/"):
+        lang = (update.effective_user.language_code if update.effective_user else None) or ""
+        from casework.i18n import normalize_language
+
+        username = context.bot.username
+        await msg.reply_text(
+            _("For privacy I only work in a private chat: open https://t.me/{bot}", bot=username)
+            .render(normalize_language(lang))
+        )
+    raise ApplicationHandlerStop
+
+
+__all__ = ["ladder"]

@@ -1,0 +1,66 @@
+"""The main menu and help: what this user can do, by role."""
+
+from __future__ import annotations
+
+from casework.i18n import Text, _
+from casework.labels import ROLE_LABELS
+from conversations.engine import Turn
+from conversations.replies import Button
+
+OFFICERS = {"township_officer", "county_officer", "admin"}
+
+# (command, description) per role; the same list feeds setMyCommands and /help
+COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
+    ("report", _("Report a suspected dropout"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("visit", _("Record a persuasion visit"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("cases", _("My cases"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
+    ("menu", _("Main menu"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("language", _("Language / 语言"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("help", _("Help"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("cancel", _("Cancel what you are doing"), frozenset(
+        {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+]
+
+
+def commands_for(role: str) -> list[tuple[str, Text]]:
+    return [(name, text) for name, text, roles in COMMANDS if role in roles]
+
+
+def show_menu(turn: Turn, note: Text | None = None) -> None:
+    role = turn.user.role
+    lines = [turn.t(note)] if note else []
+    lines.append(
+        turn.t(_("{name}, {role}. What would you like to do?", name=turn.user.display_name,
+                 role=_(ROLE_LABELS[role])))
+    )
+    rows = [
+        [Button(_("📝 Report a suspected dropout"), "menu:report")],
+        [Button(_("🏠 Record a persuasion visit"), "menu:visit")],
+        [Button(_("📋 My cases"), "menu:cases")],
+    ]
+    if role in OFFICERS:
+        rows.append([Button(_("✉️ Invite a colleague"), "menu:invite")])
+    rows.append([Button(_("🌐 Language / 语言"), "menu:language")])
+    turn.replies.send_text("\n".join(lines), rows)
+
+
+def show_help(turn: Turn) -> None:
+    lines = [turn.t(_("What you can do:"))]
+    lines += [f"/{name} — {turn.t(text)}" for name, text in commands_for(turn.user.role)]
+    lines.append("")
+    lines.append(turn.t(_("In the middle of a question you can always use /cancel, /menu, /help or /language.")))
+    turn.replies.send_text("\n".join(lines))
+
+
+def ask_language(turn: Turn) -> None:
+    turn.replies.send(
+        _("Choose your language / 选择语言"),
+        [[Button(Text("中文"), "lang:zh_Hans"), Button(Text("English"), "lang:en")]],
+    )
