@@ -30,16 +30,35 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # --- translations (Babel): extract → update → compile; the tests fail on a stale catalog
+# (tests/test_catalogs.py extracts with the same options: keep BABEL_EXTRACT in step with it)
+CATALOG_LANGS := zh_Hans en
+BABEL_EXTRACT := extract -F babel.cfg -k _ -k N_ -k n_:1,2 --no-location --sort-output \
+  --ignore-dirs=".* _* tests" --project=baoxue
+
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k n_:1,2 --no-location --sort-output \
-	  --project=baoxue -o locales/messages.pot .
+	$(BIN)/pybabel $(BABEL_EXTRACT) -o locales/messages.pot .
 
+# a language without a catalog yet is created with `pybabel init`, the others are merged
 update-catalogs: extract
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -l zh_Hans --no-fuzzy-matching --ignore-obsolete
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -l en --no-fuzzy-matching --ignore-obsolete
+	@set -e; for lang in $(CATALOG_LANGS); do \
+	  if [ -f locales/$$lang/LC_MESSAGES/messages.po ]; then \
+	    echo "$(BIN)/pybabel update -l $$lang"; \
+	    $(BIN)/pybabel update -i locales/messages.pot -d locales -l $$lang \
+	      --no-fuzzy-matching --ignore-obsolete; \
+	  else \
+	    echo "$(BIN)/pybabel init -l $$lang"; \
+	    $(BIN)/pybabel init -i locales/messages.pot -d locales -l $$lang; \
+	  fi; \
+	done
 
+# fails (instead of hiding the error) when a catalog is missing or does not compile
 compile-catalogs: $(STAMP)
-	$(BIN)/pybabel compile -d locales --statistics 2>&1 | grep -v '^compiling' || true
+	@set -e; for lang in $(CATALOG_LANGS); do \
+	  test -f locales/$$lang/LC_MESSAGES/messages.po \
+	    || { echo "locales/$$lang/LC_MESSAGES/messages.po is missing: run make update-catalogs" >&2; exit 1; }; \
+	done
+	@out=$$($(BIN)/pybabel compile -d locales --statistics 2>&1); rc=$$?; \
+	  printf '%s\n' "$$out" | grep -v '^compiling' || true; exit $$rc
 
 locales: update-catalogs compile-catalogs
 

@@ -130,6 +130,25 @@ def cases_list(
             )
 
 
+@app.command("run")
+def run() -> None:
+    """Run the bot (long polling with BOT_TOKEN)."""
+    rt = _boot(migrate=True)
+    if not rt.settings.bot_token:
+        typer.echo(
+            "No BOT_TOKEN is set, so there is no Telegram bot to run yet.\n"
+            "  - To run the real bot: get a token from @BotFather and run\n"
+            "      BOT_TOKEN=123456:ABC... make run\n"
+            "  - To look around now: baoxue demo seed && baoxue cases list\n"
+            "The local sandbox (no token needed) is the next step of the project."
+        )
+        return
+    from bot.runner import run_polling
+
+    logging.getLogger().setLevel(logging.INFO)
+    run_polling(rt)
+
+
 @key_app.command("generate")
 def key_generate() -> None:
     """Print a new ENCRYPTION_KEY."""

@@ -24,6 +24,7 @@ Sunday, Dec 1 a Tuesday; 2027-01-01 is a Friday. Off: 09-25…09-27 (中秋), 10
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import date
 
@@ -260,4 +261,538 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
         "school_admin: returned judicial → returned",
         "teacher: attending returned → retention",
         "school_admin: closed retention → closed",
+    ]
+
+
+# ---------------------------------------------------------------------------- qiaocheng
+
+
+def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
+    engine: Engine, clock: FrozenClock, world: World
+) -> None:
+    """谯城: school (3 working days) → township and district told, 3 rounds in 15 working
+    days → 责令限期改正 (7 days; its alert climbs to the district unacknowledged) → 区司法
+    documents (10 working days) → judicial → the child is found enrolled elsewhere."""
+    run = _run("qiaocheng", engine, clock, world)
+    run.start(2026, 11, 2, 9, 0)  # Monday; November 2026 has no holidays
+
+    case = run.report("teacher", reasons=("work",))
+    run.at(2026, 11, 3, 10, 0)
+    run.visit("teacher", case, "phone", "unreachable", guardian_attitude="unreachable")
+    run.at(2026, 11, 5, 10, 0)
+    run.visit("school_admin", case, "home_visit", "refused")
+
+    # 3 working days from Tue 11-03: 4, 5, 6 → Fri 11-06; the written report goes to the
+    # township AND the district bureau, and both must acknowledge
+    mark = run.mark()
+    assert run.tick(2026, 11, 6, 17, 30)[-1] == "step: escalated to township_persuasion"
+    assert run.messages(mark) == [
+        "escalation_alert → county_officer",
+        "escalation_alert → township_officer",
+        "moved_up → school_admin",
+        "moved_up → teacher",
+        "reminder → school_admin",
+        "reminder → school_admin",
+        "reminder → teacher",
+        "reminder → teacher",
+    ]
+    run.at(2026, 11, 9, 9, 0)
+    run.do(ladder.acknowledge, run.user("township_officer"), case)
+
+    run.at(2026, 11, 12, 10, 0)  # round 2 due 13, 16, 17, 18, 19 Nov
+    run.visit("village_cadre", case, "home_visit", "refused", student_attitude="opposed")
+    run.at(2026, 11, 19, 10, 0)  # round 3 due 20, 23, 24, 25, 26 Nov
+    run.visit("township_officer", case, "joint_visit", "refused")
+
+    # round 3 is missed, then the level's 15 working days run out (Fri 11-27)
+    mark = run.mark()
+    assert run.tick(2026, 11, 26, 17, 30)[-1] == "round: overdue notice to 2"
+    assert [m for m in run.messages(mark) if m.startswith("overdue")] == [
+        "overdue → township_officer",
+        "overdue → village_cadre",
+    ]
+    mark = run.mark()
+    assert run.tick(2026, 11, 27, 17, 30)[-1] == "step: escalated to deadline_notice"
+    assert run.messages(mark) == [
+        "escalation_alert → school_admin",
+        "escalation_alert → township_officer",
+        "moved_up → village_cadre",
+        "reminder → township_officer",
+        "reminder → village_cadre",
+    ]
+
+    # nobody acknowledges the order within a working day (Mon 11-30): it climbs to the
+    # next role of the chain above the township officer, the district
+    mark = run.mark()
+    assert run.tick(2026, 11, 30, 17, 30) == ["ack: climbed to county_officer"]
+    assert run.messages(mark) == ["escalation_alert → county_officer"]
+    run.at(2026, 12, 1, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # 7 calendar days from Fri 11-27 → Fri 12-04; then 10 working days → Fri 12-18
+    mark = run.mark()
+    assert run.tick(2026, 12, 4, 17, 30)[-1] == "step: escalated to county_escalation"
+    assert "moved_up → township_officer" in run.messages(mark)
+    run.at(2026, 12, 7, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    assert run.tick(2026, 12, 18, 17, 30)[-1] == "step: escalated to judicial"
+    run.at(2026, 12, 21, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # the family moved; the school verifies the new enrolment: a transfer needs no approval
+    run.at(2026, 12, 22, 10, 0)
+    mark = run.mark()
+    out = run.do(
+        ladder.propose_outcome, run.user("school_admin"), case, "transferred",
+        reason="已在外地学校就读，学籍转接完成", evidence=EVIDENCE,
+    )
+    assert out.case.state == "transferred"
+    assert run.case(case).closed_at is not None
+    assert run.messages(mark) == []
+    assert run.open_deadlines(case) == []
+
+    assert run.deadlines(case) == [
+        "step suspected 2026-11-03 17:30 cancelled",
+        "step school_persuasion 2026-11-06 17:30 done",
+        # 15 working days from Fri 11-06: 9–13, 16–20, 23–27 Nov
+        "step township_persuasion 2026-11-27 17:30 done",
+        "round township_persuasion #1 2026-11-13 17:30 cancelled",  # 9–13 Nov
+        "round township_persuasion #2 2026-11-19 17:30 cancelled",
+        "round township_persuasion #3 2026-11-26 17:30 done",
+        "step deadline_notice 2026-12-04 17:30 done",
+        "step county_escalation 2026-12-18 17:30 done",  # 7–11, 14–18 Dec
+    ]
+    assert run.deadlines(case, ("ack",)) == [
+        "ack township_persuasion township_officer,county_officer 2026-11-09 17:30 done",
+        "ack deadline_notice township_officer,school_admin 2026-11-30 17:30 done",
+        "ack deadline_notice county_officer 2026-12-01 17:30 done",
+        "ack county_escalation county_officer 2026-12-07 17:30 done",
+        "ack judicial county_officer 2026-12-21 17:30 done",
+    ]
+    assert run.visits(case) == [
+        "2026-11-03 school_persuasion #1 phone unreachable",
+        "2026-11-05 school_persuasion #2 home_visit refused",
+        "2026-11-12 township_persuasion #1 home_visit refused",
+        "2026-11-19 township_persuasion #2 joint_visit refused",
+    ]
+    assert run.events(case) == [
+        "teacher: reported - → suspected",
+        "teacher: visit suspected → school_persuasion",
+        "school_admin: visit school_persuasion → school_persuasion",
+        "scheduler: escalated school_persuasion → township_persuasion (deadline_passed)",
+        "township_officer: acknowledged township_persuasion → township_persuasion",
+        "village_cadre: visit township_persuasion → township_persuasion",
+        "township_officer: visit township_persuasion → township_persuasion",
+        "scheduler: escalated township_persuasion → deadline_notice (deadline_passed)",
+        "county_officer: acknowledged deadline_notice → deadline_notice",
+        "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
+        "county_officer: acknowledged county_escalation → county_escalation",
+        "scheduler: escalated county_escalation → judicial (deadline_passed)",
+        "county_officer: acknowledged judicial → judicial",
+        "school_admin: outcome_proposed judicial → judicial",
+        "school_admin: outcome judicial → transferred",
+    ]
+
+
+# ---------------------------------------------------------------------------- tongnan
+
+
+def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
+    engine: Engine, clock: FrozenClock, world: World
+) -> None:
+    """潼南: 即辍即劝 (1 working day) → school (3) → joint persuasion, 3 rounds → district →
+    court → the district approves a deferral (缓学) after ≥ 3 joint rounds."""
+    run = _run("tongnan", engine, clock, world)
+    run.start(2026, 11, 23, 9, 0)  # Monday
+
+    mark = run.mark()
+    case = run.report("teacher", reasons=("learning",))
+    assert run.messages(mark) == ["level_entered → school_admin"]
+
+    # nobody started persuading within a working day (Tue 11-24): the school's level
+    mark = run.mark()
+    assert run.tick(2026, 11, 24, 17, 30) == [
+        "reminder: reminded 1",
+        "step: escalated to school_persuasion",
+    ]
+    assert run.messages(mark) == [
+        "level_entered → school_admin",
+        "moved_up → teacher",
+        "reminder → teacher",
+    ]
+
+    # the family promises the child back on Thursday; the day comes, no child
+    run.at(2026, 11, 25, 10, 0)
+    run.visit("teacher", case, "home_visit", "promised", promised_return_on=date(2026, 11, 26))
+    mark = run.mark()
+    assert run.tick(2026, 11, 26, 17, 30) == [
+        "reminder: reminded 2",
+        "promise: promise check to 2",
+    ]
+    assert [m for m in run.messages(mark) if m.startswith("promise")] == [
+        "promise_due → school_admin",
+        "promise_due → teacher",
+    ]
+    run.at(2026, 11, 27, 10, 0)
+    run.visit("school_admin", case, "phone", "unreachable")
+
+    # 3 working days from Tue 11-24: 25, 26, 27 → the joint persuasion with the township
+    mark = run.mark()
+    assert run.tick(2026, 11, 27, 17, 30)[-1] == "step: escalated to township_persuasion"
+    assert [m for m in run.messages(mark) if not m.startswith("reminder")] == [
+        "escalation_alert → township_officer",
+        "moved_up → school_admin",
+        "moved_up → teacher",
+    ]
+    run.at(2026, 11, 30, 9, 0)
+    run.do(ladder.acknowledge, run.user("township_officer"), case)
+
+    run.at(2026, 12, 2, 10, 0)  # round 2 due 3, 4, 7, 8, 9 Dec
+    run.visit("school_admin", case, "joint_visit", "refused", participants=("校长", "村干部"))
+    run.at(2026, 12, 8, 10, 0)  # round 3 due 9, 10, 11, 14, 15 Dec
+    run.visit("township_officer", case, "joint_visit", "refused")
+    run.at(2026, 12, 14, 10, 0)
+    mark = run.mark()
+    run.visit("village_cadre", case, "joint_visit", "refused")
+    # "经联合劝返3次以上": the third joint round refused sends the case to the district
+    assert run.case(case).state == "county_escalation"
+    assert run.messages(mark) == [
+        "escalation_alert → county_officer",
+        "moved_up → school_admin",
+        "moved_up → township_officer",
+        "moved_up → village_cadre",
+    ]
+    run.at(2026, 12, 15, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # 10 working days from Mon 12-14: 15–18, 21–25, 28 Dec → the court
+    assert run.tick(2026, 12, 28, 17, 30)[-1] == "step: escalated to judicial"
+    run.at(2026, 12, 29, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # after the ruling the pupil still refuses: the school proposes a deferral, which the
+    # district (county_officer in this profile) must approve
+    run.at(2026, 12, 30, 10, 0)
+    mark = run.mark()
+    proposed = run.do(
+        ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+        reason="经法院判决裁定，监护人已履行义务，学生本人拒不返校", evidence=EVIDENCE,
+        until_on=date(2027, 2, 26),
+    )
+    assert proposed.case.state == "judicial"
+    assert proposed.proposal is not None and proposed.proposal.status == "pending"
+    assert run.messages(mark) == ["approval_request → county_officer"]
+
+    run.at(2026, 12, 31, 10, 0)
+    mark = run.mark()
+    decided = run.do(
+        ladder.decide_outcome, run.user("county_officer"), proposed.proposal.id, True,
+        note="同意缓学，继续做好劝返",
+    )
+    assert decided.case.state == "deferred"
+    assert run.messages(mark) == ["decision → school_admin"]
+    assert run.open_deadlines(case) == ["deferral_end 2027-02-26 08:00"]
+
+    # the deferral's last day: the school and the township are asked whether the child is back
+    mark = run.mark()
+    assert run.tick(2027, 2, 26, 8, 0) == ["deferral_end: told 2"]
+    assert run.messages(mark) == [
+        "deferral_end → school_admin",
+        "deferral_end → township_officer",
+    ]
+
+    assert run.deadlines(case) == [
+        "step suspected 2026-11-24 17:30 done",
+        "step school_persuasion 2026-11-27 17:30 done",
+        # 15 working days from Fri 11-27: 30 Nov–4 Dec, 7–11, 14–18 Dec
+        "step township_persuasion 2026-12-18 17:30 cancelled",
+        "round township_persuasion #1 2026-12-04 17:30 cancelled",  # 30 Nov–4 Dec
+        "round township_persuasion #2 2026-12-09 17:30 cancelled",
+        "round township_persuasion #3 2026-12-15 17:30 cancelled",
+        "step county_escalation 2026-12-28 17:30 done",
+    ]
+    assert run.visits(case) == [
+        "2026-11-25 school_persuasion #1 home_visit promised",
+        "2026-11-27 school_persuasion #2 phone unreachable",
+        "2026-12-02 township_persuasion #1 joint_visit refused",
+        "2026-12-08 township_persuasion #2 joint_visit refused",
+        "2026-12-14 township_persuasion #3 joint_visit refused",
+    ]
+    assert run.events(case) == [
+        "teacher: reported - → suspected",
+        "scheduler: escalated suspected → school_persuasion (deadline_passed)",
+        "teacher: visit school_persuasion → school_persuasion",
+        "school_admin: visit school_persuasion → school_persuasion",
+        "scheduler: escalated school_persuasion → township_persuasion (deadline_passed)",
+        "township_officer: acknowledged township_persuasion → township_persuasion",
+        "school_admin: visit township_persuasion → township_persuasion",
+        "township_officer: visit township_persuasion → township_persuasion",
+        "village_cadre: visit township_persuasion → township_persuasion",
+        "scheduler: escalated township_persuasion → county_escalation (rounds_used_up)",
+        "county_officer: acknowledged county_escalation → county_escalation",
+        "scheduler: escalated county_escalation → judicial (deadline_passed)",
+        "county_officer: acknowledged judicial → judicial",
+        "school_admin: outcome_proposed judicial → judicial",
+        "county_officer: outcome judicial → deferred",
+    ]
+
+
+# ---------------------------------------------------------------------------- jidong
+
+
+def test_jidong_ladder_runs_into_2027_on_the_weekday_fallback(
+    engine: Engine, clock: FrozenClock, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """鸡东: 15 school days → a named person (10 working days) → township and county told,
+    3 rounds → 责令入学 (7 days) → county → court → returned → 销号, from 2026-12-14 into
+    2027, which chinesecalendar does not cover: Monday–Friday count, with a warning."""
+    caplog.set_level(logging.WARNING, logger="casework.calendars")
+    run = _run("jidong", engine, clock, world)
+    run.start(2026, 12, 14, 9, 0)  # Monday
+
+    case = run.report("teacher", reasons=("work",), absent_since=date(2026, 12, 3))
+    # 15 school days from Mon 12-14: 15–18 (4), 21–25 (9), 28–31 (13), Fri 2027-01-01
+    # (14: a weekday, and 2027 has no holiday data), Mon 01-04 (15)
+    assert run.deadlines(case) == ["step suspected 2027-01-04 17:30 open"]
+    warnings = [r for r in caplog.records if r.name == "casework.calendars"]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert "no holiday data for 2027" in warnings[0].getMessage()
+
+    # the reminder the working day before the due day falls on 01-01 itself
+    mark = run.mark()
+    assert run.tick(2027, 1, 4, 17, 30) == [
+        "reminder: reminded 1",  # Fri 2027-01-01 08:00
+        "reminder: reminded 1",  # Mon 2027-01-04 08:00
+        "step: escalated to school_persuasion",
+    ]
+    assert run.messages(mark) == [
+        "level_entered → school_admin",
+        "moved_up → teacher",
+        "reminder → teacher",
+        "reminder → teacher",
+    ]
+    run.at(2027, 1, 5, 10, 0)
+    run.visit("teacher", case, "home_visit", "refused")
+    run.at(2027, 1, 11, 10, 0)
+    run.visit("school_admin", case, "phone", "unreachable")
+
+    # 10 working days from Mon 01-04: 5–8, 11–15, 18 Jan → the township, county told
+    mark = run.mark()
+    assert run.tick(2027, 1, 18, 17, 30)[-1] == "step: escalated to township_persuasion"
+    assert [m for m in run.messages(mark) if not m.startswith("reminder")] == [
+        "escalation_alert → county_officer",
+        "escalation_alert → township_officer",
+        "moved_up → school_admin",
+        "moved_up → teacher",
+    ]
+    run.at(2027, 1, 19, 9, 0)
+    run.do(ladder.acknowledge, run.user("township_officer"), case)
+    run.at(2027, 1, 22, 10, 0)  # round 2 due 25–29 Jan
+    run.visit("village_cadre", case, "home_visit", "refused")
+    run.at(2027, 1, 29, 10, 0)  # round 3 due 1–5 Feb (no 春节 data: weekdays count)
+    run.visit("township_officer", case, "joint_visit", "refused")
+    run.at(2027, 2, 4, 10, 0)
+    mark = run.mark()
+    run.visit("village_cadre", case, "home_visit", "refused")
+    assert run.case(case).state == "deadline_notice"
+    assert run.messages(mark) == [
+        "escalation_alert → school_admin",
+        "escalation_alert → township_officer",
+        "moved_up → village_cadre",
+    ]
+    run.at(2027, 2, 5, 9, 0)
+    run.do(ladder.acknowledge, run.user("township_officer"), case)
+
+    # 7 calendar days from Thu 02-04 → Thu 02-11; 10 working days → 12, 15–19, 22–25 Feb
+    assert run.tick(2027, 2, 11, 17, 30)[-1] == "step: escalated to county_escalation"
+    run.at(2027, 2, 12, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    assert run.tick(2027, 2, 25, 17, 30)[-1] == "step: escalated to judicial"
+    run.at(2027, 2, 26, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # the spring term has begun and the child is back
+    run.at(2027, 3, 1, 9, 0)
+    run.do(ladder.mark_returned, run.user("school_admin"), case)
+    assert run.open_deadlines(case) == [
+        "retention 2027-03-08 08:00",
+        "retention 2027-03-15 08:00",
+        "retention 2027-03-29 08:00",
+    ]
+    mark = run.mark()
+    assert run.tick(2027, 3, 8, 8, 0) == ["retention: check-in sent"]
+    assert run.messages(mark) == ["retention_check → teacher"]
+    run.at(2027, 3, 8, 9, 0)
+    run.do(ladder.confirm_attending, run.user("teacher"), case, True)
+    run.at(2027, 3, 9, 10, 0)
+    run.do(ladder.close_out, run.user("school_admin"), case)
+    assert run.case(case).state == "closed"
+    assert run.open_deadlines(case) == []
+
+    assert run.deadlines(case) == [
+        "step suspected 2027-01-04 17:30 done",
+        "step school_persuasion 2027-01-18 17:30 done",
+        # 15 working days from Mon 01-18: 19–22, 25–29 Jan, 1–5, 8 Feb
+        "step township_persuasion 2027-02-08 17:30 cancelled",
+        "round township_persuasion #1 2027-01-25 17:30 cancelled",  # 19–22, 25 Jan
+        "round township_persuasion #2 2027-01-29 17:30 cancelled",
+        "round township_persuasion #3 2027-02-05 17:30 cancelled",
+        "step deadline_notice 2027-02-11 17:30 done",
+        "step county_escalation 2027-02-25 17:30 done",
+    ]
+    assert run.visits(case) == [
+        "2027-01-05 school_persuasion #1 home_visit refused",
+        "2027-01-11 school_persuasion #2 phone unreachable",
+        "2027-01-22 township_persuasion #1 home_visit refused",
+        "2027-01-29 township_persuasion #2 joint_visit refused",
+        "2027-02-04 township_persuasion #3 home_visit refused",
+    ]
+    assert run.events(case) == [
+        "teacher: reported - → suspected",
+        "scheduler: escalated suspected → school_persuasion (deadline_passed)",
+        "teacher: visit school_persuasion → school_persuasion",
+        "school_admin: visit school_persuasion → school_persuasion",
+        "scheduler: escalated school_persuasion → township_persuasion (deadline_passed)",
+        "township_officer: acknowledged township_persuasion → township_persuasion",
+        "village_cadre: visit township_persuasion → township_persuasion",
+        "township_officer: visit township_persuasion → township_persuasion",
+        "village_cadre: visit township_persuasion → township_persuasion",
+        "scheduler: escalated township_persuasion → deadline_notice (rounds_used_up)",
+        "township_officer: acknowledged deadline_notice → deadline_notice",
+        "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
+        "county_officer: acknowledged county_escalation → county_escalation",
+        "scheduler: escalated county_escalation → judicial (deadline_passed)",
+        "county_officer: acknowledged judicial → judicial",
+        "school_admin: returned judicial → returned",
+        "teacher: attending returned → retention",
+        "school_admin: closed retention → closed",
+    ]
+
+
+# ---------------------------------------------------------------------------- lipu
+
+
+def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
+    engine: Engine, clock: FrozenClock, world: World
+) -> None:
+    """荔浦: the school persuades 3 times (every 3 working days) → its own 劝返复学通知书
+    (one week) → township and city bureau, 3 rounds in 15 working days → enforcement →
+    home teaching approved by the township, with its weekly session reminder."""
+    run = _run("lipu", engine, clock, world)
+    run.start(2026, 11, 23, 9, 0)  # Monday
+
+    case = run.report("teacher", reasons=("disability",))
+    run.at(2026, 11, 24, 10, 0)
+    run.visit("teacher", case, "phone", "refused")
+    # the school's level from Tue 11-24: 10 working days → 12-08; the next round within 3
+    # working days → 25, 26, 27 Nov
+    assert run.deadlines(case) == [
+        "step suspected 2026-11-24 17:30 cancelled",
+        "step school_persuasion 2026-12-08 17:30 open",
+        "round school_persuasion #1 2026-11-27 17:30 cancelled",  # replaced by the visit
+        "round school_persuasion #2 2026-11-27 17:30 open",
+    ]
+    run.at(2026, 11, 27, 10, 0)  # round 3 due Mon 30 Nov, 1, 2 Dec
+    run.visit("teacher", case, "home_visit", "refused")
+    run.at(2026, 12, 2, 10, 0)
+    mark = run.mark()
+    run.visit("school_admin", case, "home_visit", "refused", measures="下达劝返复学通知书")
+    assert run.case(case).state == "deadline_notice"
+    assert run.messages(mark) == ["escalation_alert → school_admin", "moved_up → teacher"]
+    run.at(2026, 12, 3, 9, 0)
+    run.do(ladder.acknowledge, run.user("school_admin"), case)
+
+    # one week from Wed 12-02 → Wed 12-09: the school reports to township and city bureau
+    mark = run.mark()
+    assert run.tick(2026, 12, 9, 17, 30) == [
+        "reminder: reminded 1",
+        "reminder: reminded 1",
+        "step: escalated to county_escalation",
+    ]
+    assert run.messages(mark) == [
+        "escalation_alert → county_officer",
+        "escalation_alert → township_officer",
+        "moved_up → school_admin",
+        "reminder → school_admin",
+        "reminder → school_admin",
+    ]
+    run.at(2026, 12, 10, 9, 0)
+    run.do(ladder.acknowledge, run.user("township_officer"), case)
+    run.at(2026, 12, 15, 10, 0)  # round 2 due 16, 17, 18, 21, 22 Dec
+    run.visit("village_cadre", case, "home_visit", "refused")
+    run.at(2026, 12, 22, 10, 0)  # round 3 due 23, 24, 25, 28, 29 Dec
+    run.visit("township_officer", case, "joint_visit", "refused")
+    mark = run.mark()
+    assert run.tick(2026, 12, 29, 17, 30)[-1] == "round: overdue notice to 3"
+    assert [m for m in run.messages(mark) if m.startswith("overdue")] == [
+        "overdue → county_officer",
+        "overdue → township_officer",
+        "overdue → village_cadre",
+    ]
+    mark = run.mark()
+    assert run.tick(2026, 12, 30, 17, 30)[-1] == "step: escalated to judicial"
+    assert [m for m in run.messages(mark) if not m.startswith("reminder")] == [
+        "escalation_alert → county_officer",
+        "moved_up → township_officer",
+        "moved_up → village_cadre",
+    ]
+    run.at(2026, 12, 31, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # the assessment finds the child cannot attend: home teaching, approved by the township
+    run.at(2026, 12, 31, 10, 0)
+    mark = run.mark()
+    proposed = run.do(
+        ladder.propose_outcome, run.user("school_admin"), case, "home_teaching",
+        reason="经鉴定为重度残疾，无法到校就读", evidence=EVIDENCE,
+    )
+    assert proposed.proposal is not None
+    assert run.messages(mark) == ["approval_request → township_officer"]
+    run.at(2026, 12, 31, 11, 0)
+    mark = run.mark()
+    run.do(ladder.decide_outcome, run.user("township_officer"), proposed.proposal.id, True)
+    assert run.case(case).state == "home_teaching"
+    assert run.messages(mark) == ["decision → school_admin"]
+    assert run.open_deadlines(case) == ["home_teaching 2027-01-07 17:30"]
+
+    mark = run.mark()
+    assert run.tick(2027, 1, 7, 17, 30) == ["home_teaching: session reminder sent"]
+    assert run.messages(mark) == ["home_teaching → teacher"]
+    assert run.open_deadlines(case) == ["home_teaching 2027-01-14 17:30"]
+
+    assert run.deadlines(case) == [
+        "step suspected 2026-11-24 17:30 cancelled",
+        "step school_persuasion 2026-12-08 17:30 cancelled",  # rounds ran out first
+        "round school_persuasion #1 2026-11-27 17:30 cancelled",
+        "round school_persuasion #2 2026-11-27 17:30 cancelled",
+        "round school_persuasion #3 2026-12-02 17:30 cancelled",
+        "step deadline_notice 2026-12-09 17:30 done",
+        # 15 working days from Wed 12-09: 10, 11, 14–18, 21–25, 28, 29, 30 Dec
+        "step county_escalation 2026-12-30 17:30 done",
+        "round county_escalation #1 2026-12-16 17:30 cancelled",  # 10, 11, 14, 15, 16
+        "round county_escalation #2 2026-12-22 17:30 cancelled",
+        "round county_escalation #3 2026-12-29 17:30 done",
+    ]
+    assert run.visits(case) == [
+        "2026-11-24 school_persuasion #1 phone refused",
+        "2026-11-27 school_persuasion #2 home_visit refused",
+        "2026-12-02 school_persuasion #3 home_visit refused",
+        "2026-12-15 county_escalation #1 home_visit refused",
+        "2026-12-22 county_escalation #2 joint_visit refused",
+    ]
+    assert run.events(case) == [
+        "teacher: reported - → suspected",
+        "teacher: visit suspected → school_persuasion",
+        "teacher: visit school_persuasion → school_persuasion",
+        "school_admin: visit school_persuasion → school_persuasion",
+        "scheduler: escalated school_persuasion → deadline_notice (rounds_used_up)",
+        "school_admin: acknowledged deadline_notice → deadline_notice",
+        "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
+        "township_officer: acknowledged county_escalation → county_escalation",
+        "village_cadre: visit county_escalation → county_escalation",
+        "township_officer: visit county_escalation → county_escalation",
+        "scheduler: escalated county_escalation → judicial (deadline_passed)",
+        "county_officer: acknowledged judicial → judicial",
+        "school_admin: outcome_proposed judicial → judicial",
+        "township_officer: outcome judicial → home_teaching",
     ]
