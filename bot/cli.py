@@ -25,13 +25,16 @@ demo_app = typer.Typer(help="The invented demo county.", no_args_is_help=True)
 policy_app = typer.Typer(help="Policy profiles.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
 key_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+invite_app = typer.Typer(help="Invitations: the only way into the bot.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(policy_app, name="policy")
 app.add_typer(cases_app, name="cases")
 app.add_typer(key_app, name="key")
+app.add_typer(invite_app, name="invite")
 
 LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
+CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat for several).")
 
 
 def _boot(migrate: bool = False):  # type: ignore[no-untyped-def]
@@ -85,7 +88,7 @@ def policy_check(file: str, lang: str = LANG_OPTION) -> None:
     calendars = Calendars(policy)
     years = sorted({y for t in policy.calendar.terms for y in (t.start.year, t.end.year)})
     for year in years:
-        warning = calendars.coverage_warning(year)
+        warning = calendars.coverage_warning(year, lang)
         if warning:
             typer.echo(f"! {warning}")
 
@@ -147,6 +150,72 @@ def run() -> None:
 
     logging.getLogger().setLevel(logging.INFO)
     run_polling(rt)
+
+
+def _parse_scope(scope: str) -> tuple[str, int | None]:
+    """``KIND:ID`` (county:1, township:2, village:3, school:4), or ``all`` / ``classes``."""
+    kind, _sep, raw = scope.partition(":")
+    kind = kind.strip().lower()
+    if kind in ("all", "classes") and not raw:
+        return kind, None
+    if kind not in ("county", "township", "village", "school") or not raw.strip().isdigit():
+        raise typer.BadParameter(
+            "use KIND:ID with KIND one of county, township, village, school "
+            "(or all for an admin, school:ID or classes with --class for a teacher)",
+            param_hint="--scope",
+        )
+    return kind, int(raw)
+
+
+@invite_app.command("create")
+def invite_create(
+    role: str = typer.Option(..., help="teacher, school_admin, village_cadre, township_officer, "
+                                       "county_officer or admin"),
+    scope: str = typer.Option(..., help="The unit: KIND:ID, e.g. township:2 or school:3; all for an admin."),
+    classes: list[int] | None = CLASS_OPTION,
+    name: str | None = typer.Option(None, help="The invitee's name as colleagues will see it."),
+    bot: str | None = typer.Option(None, help="The bot's username (default: the BOT_USERNAME setting)."),
+    lang: str = LANG_OPTION,
+) -> None:
+    """Create a single-use invitation (valid 7 days) and print its t.me link."""
+    from casework import invites
+    from casework.labels import ROLE_LABELS
+    from casework.scope import ROLE_SCOPE
+    from casework.uow import unit_of_work
+    from models.tables import School, SchoolClass
+
+    classes = list(classes or [])
+    rt = _boot()
+    username = (bot or rt.settings.bot_username or "").lstrip("@")
+    if not username:
+        typer.echo("the bot's username is needed for the link: pass --bot or set BOT_USERNAME", err=True)
+        raise typer.Exit(2)
+    kind, unit_id = _parse_scope(scope)
+    if role in ROLE_SCOPE and ROLE_SCOPE[role] == "classes" and kind in ("school", "classes"):
+        kind, school_id, unit_id = "classes", unit_id, None  # a teacher answers for classes
+    else:
+        school_id = None
+    try:
+        with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
+            if school_id is not None:
+                school = cw.session.get(School, school_id)
+                foreign = [c for c in classes if (k := cw.session.get(SchoolClass, c)) is None
+                           or k.school_id != school_id]
+                if school is None or foreign:
+                    typer.echo(f"class(es) {foreign or classes} are not classes of school {school_id}",
+                               err=True)
+                    raise typer.Exit(2)
+            invite = invites.create(cw, None, role=role, scope_kind=kind, scope_id=unit_id,
+                                    class_ids=classes or None, display_name=name)
+            code, expires = invite.code, invite.expires_at
+    except CaseworkError as err:
+        typer.echo(err.render(lang), err=True)
+        raise typer.Exit(1) from err
+    typer.echo(
+        _("Invitation for a {role}, single use, valid until {expires} (UTC):",
+          role=_(ROLE_LABELS[role]), expires=expires.strftime("%Y-%m-%d %H:%M")).render(lang)
+    )
+    typer.echo(f"https://t.me/{username}?start={code}")
 
 
 @key_app.command("generate")

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=DEFAULT_SQLITE, description="SQLAlchemy URL")
     bot_token: str | None = None
+    # the bot's @username, for t.me links printed outside the bot (``baoxue invite create``)
+    bot_username: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
     policy: str = "datian"

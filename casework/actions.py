@@ -3,10 +3,12 @@ scope, in one answer the adapters turn into buttons (so no handler repeats the r
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from casework import states
 from casework.context import Casework
 from casework.scope import can_see_case
-from models.tables import Case, User
+from models.tables import Case, Proposal, User
 
 # the order buttons appear in
 OFFERED = (
@@ -39,5 +41,26 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
             continue
         if action == "close_out" and case.state == states.RETURNED:
             continue
+        # one proposal at a time: offering a second only leads to a refusal at Confirm
+        if action == "propose_outcome" and pending_proposal(cw, case) is not None:
+            continue
         allowed.append(action)
     return allowed
+
+
+def pending_proposal(cw: Casework, case: Case) -> Proposal | None:
+    return cw.session.exec(
+        select(Proposal).where(Proposal.case_id == case.id, Proposal.status == "pending")
+    ).first()
+
+
+def may_decide(cw: Casework, actor: User, case: Case) -> bool:
+    """The policy's approver, or a role above it, whose scope covers the case."""
+    approver = cw.policy.outcomes.approver
+    return (
+        actor.active
+        and actor.role in states.ACTION_ROLES["decide_outcome"]
+        and states.ROLE_RANK[actor.role] >= states.ROLE_RANK[approver]
+        and case.state in states.TRANSITIONS["decide_outcome"].sources
+        and can_see_case(cw.session, actor, case)
+    )

@@ -14,7 +14,7 @@ from casework.errors import AccessDenied, ValidationError
 from casework.i18n import _
 from casework.scope import ROLE_SCOPE, ROLES
 from casework.states import ROLE_RANK
-from models.tables import Invite, School, SchoolClass, Township, User, Village
+from models.tables import County, Invite, School, SchoolClass, Township, User, Village
 
 INVITE_TTL = timedelta(days=7)
 
@@ -56,6 +56,26 @@ def _unit_in_scope(cw: Casework, actor: User | None, scope_kind: str, scope_id: 
     return False
 
 
+def _unit_exists(cw: Casework, scope_kind: str, scope_id: int | None, class_ids: list[int]) -> bool:
+    """The unit an invite names must exist (the CLI operator types ids by hand)."""
+    if scope_kind == "all":
+        return scope_id is None
+    if scope_kind == "classes":
+        return bool(class_ids) and all(cw.session.get(SchoolClass, c) is not None for c in class_ids)
+    if scope_id is None:
+        return False
+    s = cw.session
+    if scope_kind == "county":
+        return s.get(County, scope_id) is not None
+    if scope_kind == "township":
+        return s.get(Township, scope_id) is not None
+    if scope_kind == "village":
+        return s.get(Village, scope_id) is not None
+    if scope_kind == "school":
+        return s.get(School, scope_id) is not None
+    return False
+
+
 def create(
     cw: Casework,
     actor: User | None,
@@ -72,6 +92,8 @@ def create(
         raise ValidationError("scope", _("That role answers for a different kind of unit."))
     if role == "teacher" and not class_ids:
         raise ValidationError("scope", _("A teacher's invitation needs at least one class."))
+    if not _unit_exists(cw, scope_kind, scope_id, class_ids or []):
+        raise ValidationError("scope", _("There is no such unit."))
     if actor is not None and (
         actor.role not in ("township_officer", "county_officer", "admin")
         or ROLE_RANK[role] > ROLE_RANK[actor.role]
@@ -81,6 +103,7 @@ def create(
             _("You can only invite people into your own area, at or below your role."),
             actor_id=actor.id, action="invite.create", object_type=scope_kind, object_id=scope_id,
         )
+    now = cw.now_db()
     invite = Invite(
         code=secrets.token_urlsafe(12),
         role=role,
@@ -89,8 +112,8 @@ def create(
         class_ids=list(class_ids or []),
         display_name=display_name,
         created_by=actor.id if actor else None,
-        created_at=cw.now_db(),
-        expires_at=cw.now_db() + INVITE_TTL,
+        created_at=now,
+        expires_at=now + INVITE_TTL,
     )
     cw.session.add(invite)
     cw.session.flush()
@@ -100,7 +123,8 @@ def create(
 
 def redeem(cw: Casework, code: str, telegram_id: int, name: str, language: str) -> User | None:
     """Turn a valid invite into a (not yet active) user; None if the code is no good."""
-    invite = cw.session.exec(select(Invite).where(Invite.code == code)).first()
+    # locked: two people opening the same link at once cannot both get in
+    invite = cw.session.exec(select(Invite).where(Invite.code == code).with_for_update()).first()
     if invite is None or invite.used_at is not None or from_db(invite.expires_at) <= cw.now():
         cw.audit(None, "invite.refused", "invite", invite.id if invite else None,
                  allowed=False, telegram_id=telegram_id)

@@ -185,13 +185,19 @@ def _level(cw: Casework, state: str) -> Level | None:
     return cw.policy.level(state) if cw.policy.has_level(state) else None  # type: ignore[arg-type]
 
 
-def _enter_level(cw: Casework, case: Case, level_state: str) -> tuple[list[Deadline], list[User]]:
-    """Put the case on a ladder level: its deadlines, reminders and the people told."""
+def _enter_level(
+    cw: Casework, case: Case, level_state: str, rounds_done: int = 0
+) -> tuple[list[Deadline], list[User]]:
+    """Put the case on a ladder level: its deadlines, reminders and the people told.
+
+    ``rounds_done`` are rounds of this level already recorded (a resumed level); the next
+    round deadline is numbered after them.
+    """
     deadlines.cancel_open(cw, case)
     case.state = level_state
     case.level = level_state
     case.level_entered_at = cw.now_db()
-    case.current_round = 0
+    case.current_round = rounds_done
     level = cw.policy.level(level_state)  # type: ignore[arg-type]
     made = deadlines.schedule_level(cw, case, level, start=cw.now())
     told = notices.level_entered(cw, case, level)
@@ -528,6 +534,8 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
             cw, case, cw.policy.level("deadline_notice"), start=cw.now(), ack=False
         )
     case.notice_issued_at = cw.now_db()
+    # issuing the notice is the township's answer to the alert: it stops climbing
+    _close_acks(cw, case, actor, "notice issued")
     step = next((d for d in made if d.kind == "step"), None)
     case.notice_due_on = (
         from_db(step.due_at).astimezone(cw.policy.tz).date() if step is not None else None
@@ -566,11 +574,32 @@ def mark_returned(
     return _to_returned(cw, case, actor, returned_on, note=note)
 
 
+def _close_acks(cw: Casework, case: Case, actor: User | None, result: str) -> None:
+    cw.session.flush()
+    for ack in deadlines.open_of_kind(cw, case, "ack"):
+        ack.status = "done"
+        ack.acted_by = actor.id if actor else None
+        ack.acted_at = cw.now_db()
+        ack.result = result
+        cw.session.add(ack)
+
+
+def _withdraw_pending(cw: Casework, case: Case, why: str) -> None:
+    """A proposal waiting for a decision no longer applies once the child is back."""
+    for proposal in cw.session.exec(
+        select(Proposal).where(Proposal.case_id == case.id, Proposal.status == "pending")
+    ).all():
+        proposal.status = "withdrawn"
+        proposal.decision_note = why
+        cw.session.add(proposal)
+
+
 def _to_returned(
     cw: Casework, case: Case, actor: User | None, on: date, note: str | None
 ) -> Outcome:
     from_state = case.state
     deadlines.cancel_open(cw, case)
+    _withdraw_pending(cw, case, "child returned")
     case.state = states.RETURNED
     case.returned_on = on
     case.outcome = "returned"
@@ -742,6 +771,7 @@ def decide_outcome(
         )
     if proposal.status != "pending":
         raise IllegalTransition(_("This proposal was already decided."))
+    note = note.strip() if note else None
     if not approve and not note:
         raise ValidationError("note", _("Give a reason for the rejection."))
     _check_transition(case, "decide_outcome")
@@ -846,9 +876,8 @@ def resume(cw: Casework, actor: User | None, case_id: int, note: str | None = No
     _check_transition(case, "resume")
     from_state = case.state
     back_to = case.paused_from or case.level
-    rounds = case.current_round
-    made, told = _enter_level(cw, case, back_to)
-    case.current_round = rounds  # rounds already done at this level still count
+    # rounds already done at this level still count (and number the next round due)
+    made, told = _enter_level(cw, case, back_to, rounds_done=case.current_round)
     case.paused_from = None
     case.pause_reason = None
     case.resume_on = None
@@ -903,7 +932,18 @@ def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
     open_acks = deadlines.open_of_kind(cw, case, "ack")
     if not open_acks:
         raise IllegalTransition(_("There is no alert on case #{id} to acknowledge.", id=case.id))
-    for ack in open_acks:
+    # the alert is for the roles it went to; someone else in scope (a teacher, a cadre)
+    # cannot silence it, but an officer above them can take it
+    mine = [a for a in open_acks if _may_acknowledge(actor, a)]
+    if not mine:
+        raise AccessDenied(
+            _("Your role does not allow this action."),
+            actor_id=actor.id,
+            action="acknowledge",
+            object_type="case",
+            object_id=case.id,
+        )
+    for ack in mine:
         ack.status = "done"
         ack.acted_by = actor.id
         ack.acted_at = cw.now_db()
@@ -913,6 +953,13 @@ def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
     event = _event(cw, case, actor, "acknowledged", from_state=case.state)
     cw.audit(actor, "case.acknowledge", "case", case.id)
     return Outcome(case, event, _("Alert on case #{id} acknowledged.", id=case.id))
+
+
+def _may_acknowledge(actor: User, ack: Deadline) -> bool:
+    roles = [r for r in ack.payload.get("roles", []) if r in states.ROLE_RANK]
+    if not roles or actor.role in roles:
+        return True
+    return states.ROLE_RANK[actor.role] >= max(states.ROLE_RANK[r] for r in roles)
 
 
 def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome:

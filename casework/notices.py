@@ -109,6 +109,9 @@ def _send(
 
 def level_entered(cw: Casework, case: Case, level: Level) -> list[User]:
     users = users_for_case(cw.session, case, level.notify)
+    if not users and case.school_id is None:
+        # a child who never enrolled (表1) has no school to tell: the township answers for it
+        users = users_for_case(cw.session, case, ["township_officer"])
     title = case_title(cw, case)
     state = _(STATE_LABELS[level.state])
     if level.requires_ack:

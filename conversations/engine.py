@@ -14,6 +14,7 @@ flow does with a case goes through ``casework``, which checks scope again.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,11 +25,13 @@ from sqlmodel import col, select
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
+from casework.labels import join
 from conversations.replies import Button, Replies
 from models.tables import ConversationState, User
 
 InputKind = Literal["choice", "multi", "text", "date", "media", "confirm"]
 CALLBACK_PREFIX = "s"
+KEY = "_k"  # a conversation's random key, in its callback data beside the id
 PAGE_SIZE = 8
 
 
@@ -90,6 +93,8 @@ class Step:
     editable: bool = True
     # False: not asked in sequence; shown on the summary with its default, editable there
     ask: bool = True
+    # False: answered in sequence but shown through another step's summary row
+    in_summary: bool = True
     help: Text | None = None
 
 
@@ -180,7 +185,7 @@ def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -
         user_id=turn.user.id or 0,
         flow=flow_name,
         step=flow.first.name,
-        draft={},
+        draft={KEY: secrets.token_hex(2)},
         case_id=case_id,
         updated_at=turn.cw.now_db(),
     )
@@ -208,7 +213,10 @@ def cancel(turn: Turn) -> bool:
 
 
 def _cb(conv: ConversationState, step: str, code: str) -> str:
-    data = f"{CALLBACK_PREFIX}|{conv.id}|{step}|{code}"
+    # "<id>.<key>": SQLite reuses the id of a deleted row, and a button of a finished
+    # conversation must not answer a new one that got its id (see ``start``)
+    key = conv.draft.get(KEY)
+    data = f"{CALLBACK_PREFIX}|{conv.id}{'.' + key if key else ''}|{step}|{code}"
     assert len(data.encode()) <= 64, data
     return data
 
@@ -231,9 +239,11 @@ def prompt(turn: Turn, note: Text | None = None) -> None:
         if default is not None:
             rows.insert(0, [Button(default.label, _cb(conv, step.name, "=" + default.code))])
     extra: list[Button] = []
-    if step.kind == "multi" or step.kind == "media":
+    has_items = bool(conv.draft.get(step.name))
+    # an optional media step offers Skip until something was sent, then Done
+    if step.kind == "multi" or (step.kind == "media" and (has_items or not step.skippable)):
         extra.append(Button(_("Done ✓"), _cb(conv, step.name, "!done")))
-    if step.skippable:
+    if step.skippable and not (step.kind == "media" and has_items):
         extra.append(Button(_("Skip"), _cb(conv, step.name, "!skip")))
     if extra:
         rows.append(extra)
@@ -284,16 +294,27 @@ def _value_text(turn: Turn, step: Step) -> str:
     return shown.render(turn.lang) if isinstance(shown, Text) else str(shown)
 
 
+def _summary_steps(turn: Turn) -> list[Step]:
+    """The rows of the summary: answered steps on the current path, and the unasked ones."""
+    assert turn.conv is not None and turn.flow is not None
+    visited = set(turn.conv.draft.get("_visited", []))
+    path = set(_path(turn))
+    return [
+        s for s in turn.flow.steps
+        if (s.name in visited and s.name in path and s.in_summary) or not s.ask
+    ]
+
+
 def _prompt_summary(turn: Turn, note: Text | None) -> None:
     assert turn.conv is not None and turn.flow is not None
     conv, flow = turn.conv, turn.flow
     title = flow.summary_title(turn) if flow.summary_title else flow.title
     lines = [turn.t(note)] if note is not None else []
     lines.append(turn.t(title))
-    visited = set(conv.draft.get("_visited", []))
-    steps = [s for s in flow.steps if s.name in visited or not s.ask]
+    steps = _summary_steps(turn)
     for step in steps:
-        lines.append(f"• {turn.t(step.label)}: {_value_text(turn, step)}")
+        # Translators: one row of a summary; zh: "• {label}：{value}"
+        lines.append(turn.t(_("• {label}: {value}", label=step.label, value=_value_text(turn, step))))
     lines.append("")
     lines.append(turn.t(_("Check the details, then confirm.")))
     edits = [
@@ -340,6 +361,18 @@ def _next_name(turn: Turn, step: Step) -> str | None:
     return nxt
 
 
+def _path(turn: Turn) -> list[str]:
+    """The steps the current answers lead through. An edit that changes a branch (a result
+    no longer "promised") leaves answers on the branch not taken: they are not shown."""
+    assert turn.flow is not None
+    names: list[str] = []
+    name: str | None = turn.flow.first.name
+    while name is not None and name not in names:
+        names.append(name)
+        name = _next_name(turn, turn.flow.step(name))
+    return names
+
+
 def _branch_changed(turn: Turn, nxt: str) -> bool:
     # when an edit leads to a step never answered (a new branch), ask it
     return nxt not in turn.conv.draft.get("_visited", [])  # type: ignore[union-attr]
@@ -350,6 +383,19 @@ def _accept(turn: Turn, step: Step, value: Any) -> None:
         step.store(turn, value)
     else:
         turn.draft[step.name] = value
+
+
+def _accept_and_advance(turn: Turn, step: Step, value: Any, chosen: Text | None = None) -> None:
+    """Keep the answer and ask the next question; a refused answer is asked again with the
+    reason (a store may refuse too: a student who already has an open case)."""
+    try:
+        _accept(turn, step, value)
+    except ValidationError as err:
+        prompt(turn, err.text)
+        return
+    if chosen is not None:
+        turn.replies.mark_chosen(chosen)
+    _advance(turn, step)
 
 
 def handle_text(turn: Turn, text: str) -> None:
@@ -367,8 +413,7 @@ def handle_text(turn: Turn, text: str) -> None:
                 prompt(turn, _("Nothing matches “{text}”. Try another part of the name.", text=text))
                 return
             if len(found) == 1 and step.kind == "choice":
-                _accept(turn, step, found[0].code)
-                _advance(turn, step)
+                _accept_and_advance(turn, step, found[0].code)
                 return
             conv.draft["_found"] = [(o.code, o.label.render(turn.lang)) for o in found]
             conv.draft["_page"] = 0
@@ -387,8 +432,7 @@ def handle_text(turn: Turn, text: str) -> None:
         except ValidationError as err:
             prompt(turn, err.text)
             return
-        _accept(turn, step, value)
-        _advance(turn, step)
+        _accept_and_advance(turn, step, value)
         return
     prompt(turn)
 
@@ -405,7 +449,10 @@ def handle_media(turn: Turn, item: dict[str, Any]) -> None:
     evidence.append(item)
     conv.draft[step.name] = evidence
     _save(turn)
-    turn.replies.send(_("Received ({n}). Send more, or tap Done.", n=len(evidence)))
+    turn.replies.send(
+        _("Received ({n}). Send more, or tap Done.", n=len(evidence)),
+        [[Button(_("Done ✓"), _cb(conv, step.name, "!done"))]],
+    )
 
 
 def handle_tap(turn: Turn, step_name: str, code: str) -> None:
@@ -424,33 +471,55 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         _tap_summary(turn, code)
         return
     step = flow.step(conv.step)
-    turn.replies.answer()
+    # no early answer(): only a turn's first answer reaches the user, and the refusals
+    # below ("Choose at least one.") must be it; an unanswered tap is answered on delivery
     if code == "!noop":
         return
     if code.startswith("!p"):
+        if not code[2:].isdigit():  # callback data is never trusted
+            turn.replies.answer(_("That choice is no longer offered."))
+            return
         conv.draft["_page"] = int(code[2:])
         _save(turn)
         turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
         return
-    if code == "!sum":
+    if code == "!sum" and conv.draft.get("_editing"):  # only offered while editing
         conv.step = SUMMARY
         conv.draft.pop("_editing", None)
         _save(turn)
         prompt(turn)
         return
     if code == "!skip" and step.skippable:
-        _accept(turn, step, None)
-        _advance(turn, step)
+        if step.kind == "media" and conv.draft.get(step.name):
+            _advance(turn, step)  # never drop evidence already sent: Skip after a photo is Done
+            return
+        _accept_and_advance(turn, step, None)
         return
     if code == "!done" and step.kind in ("multi", "media"):
-        if step.kind == "multi" and not conv.draft.get(step.name) and not step.skippable:
-            turn.replies.answer(_("Choose at least one."), alert=True)
+        if not conv.draft.get(step.name) and not step.skippable:
+            turn.replies.answer(
+                _("Choose at least one.") if step.kind == "multi"
+                else _("Send at least one photo or document first."),
+                alert=True,
+            )
             return
+        if step.kind == "multi":
+            turn.replies.mark_chosen(_chosen_labels(turn, step))
+        else:
+            turn.replies.mark_chosen(_("{n} attached", n=len(conv.draft.get(step.name) or [])))
         _advance(turn, step)
         return
     if code.startswith("="):
-        _accept(turn, step, _default_value(turn, step, code[1:]))
-        _advance(turn, step)
+        default = step.default(turn) if step.default is not None else None
+        if default is None or default.code != code[1:]:  # only the default on offer
+            turn.replies.answer(_("That choice is no longer offered."))
+            return
+        try:
+            value = _default_value(turn, step, code[1:])
+        except ValidationError as err:
+            prompt(turn, err.text)
+            return
+        _accept_and_advance(turn, step, value, chosen=default.label if default else None)
         return
     valid = _valid_codes(turn, step)
     if code not in valid:
@@ -466,24 +535,28 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         _save(turn)
         turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
         return
+    value: Any = code
     if step.kind in ("date", "text") and step.parse is not None:
         try:
             value = step.parse(turn, code)
         except ValidationError as err:
             prompt(turn, err.text)
             return
-        _accept(turn, step, value)
-    else:
-        _accept(turn, step, code)
-    turn.replies.mark_chosen(valid[code])
-    _advance(turn, step)
+    _accept_and_advance(turn, step, value, chosen=valid[code])
+
+
+def _chosen_labels(turn: Turn, step: Step) -> Text:
+    chosen = set(turn.draft.get(step.name) or [])
+    labels = [o.label for o in (step.options(turn) if step.options else []) if o.code in chosen]
+    return join(labels)
 
 
 def _default_value(turn: Turn, step: Step, code: str) -> Any:
     if step.kind == "date" and step.parse is not None:
         return step.parse(turn, code)
     if step.kind == "multi":
-        return [c for c in code.split(",") if c]
+        # "keep these": the selection as it stands (the codes would not fit in callback data)
+        return list(turn.draft.get(step.name) or [])
     return code
 
 
@@ -507,21 +580,24 @@ def _tap_summary(turn: Turn, code: str) -> None:
     assert turn.conv is not None and turn.flow is not None
     conv, flow = turn.conv, turn.flow
     if code == "!ok":
+        turn.replies.answer()
+        # the confirmed summary keeps no buttons (dropped with the rest if the domain refuses)
+        turn.replies.mark_chosen(_("✅ Confirm"))
         try:
             flow.finish(turn)
         except CaseworkError as err:
             raise FlowRefused(err) from err
-        turn.replies.answer()
         end(turn)
         return
     if code.startswith("e"):
-        name = code[1:]
-        try:
-            step = flow.step(name)
-        except KeyError:
+        # only the ✏️ buttons the summary shows: not the subject, not a branch not taken
+        editable = {s.name: s for s in _summary_steps(turn) if s.editable}
+        step = editable.get(code[1:])
+        if step is None:
             turn.replies.answer(_("That choice is no longer offered."))
             return
         turn.replies.answer()
+        turn.replies.mark_chosen(Text("✏️ {label}", {"label": step.label}))  # a new summary follows
         conv.step = step.name
         conv.draft["_editing"] = True
         _save(turn)

@@ -7,7 +7,11 @@ from datetime import date, datetime
 from babel.dates import format_date as _babel_date
 from babel.dates import format_skeleton
 
+from casework.clock import from_db
+from casework.context import Casework
+from casework.deadlines import next_due
 from casework.i18n import Text, _
+from models.tables import Case
 
 _BABEL_LOCALE = {"zh_Hans": "zh_Hans_CN", "en": "en"}
 
@@ -27,3 +31,21 @@ def fmt_short(value: date, lang: str) -> str:
 
 def class_label(grade: int, section: int) -> Text:
     return _("Grade {grade} Class {section}", grade=grade, section=section)
+
+
+def fmt_due(cw: Casework, case: Case, lang: str) -> str:
+    """The case's next deadline as a short date, or "—"."""
+    due = next_due(cw, case)
+    if due is None:
+        return "—"
+    return fmt_short(cw.calendars.local_date(from_db(due)), lang)
+
+
+def round_text(cw: Casework, case: Case) -> Text:
+    """Where the persuasion stands at the case's level: "round 2 of 5", "visit 1", "no visit yet"."""
+    if case.current_round == 0:
+        return _("no visit yet")
+    level = cw.policy.level(case.level) if cw.policy.has_level(case.level) else None  # type: ignore[arg-type]
+    if level is not None and level.rounds is not None:
+        return _("round {round} of {rounds}", round=case.current_round, rounds=level.rounds)
+    return _("visit {round}", round=case.current_round)

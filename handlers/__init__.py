@@ -1,7 +1,8 @@
 """All handlers, registered in one visible place, in explicit groups.
 
 Group -1 keeps groups and channels out (no personal data outside private chats); group 0
-is the bot itself. One error handler reports every exception and tells the user
+is the bot itself: commands, taps, new messages, and edits of old messages (never taken
+as answers). One error handler reports every exception and tells the user
 something went wrong instead of leaving them in silence.
 """
 
@@ -26,6 +27,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import commands as c
 
     application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=-1)
+    # new messages only: a filter given to a handler replaces PTB's default, and an edit of
+    # an old message must never be read as the answer to the question on screen now
+    private = filters.ChatType.PRIVATE
     for name, callback in (
         ("start", c.start),
         ("help", c.help_command),
@@ -38,9 +42,12 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("case", c.case_command),
         ("invite", c.invite_command),
     ):
-        application.add_handler(CommandHandler(name, callback, filters.ChatType.PRIVATE))
+        application.add_handler(CommandHandler(name, callback, private))
     application.add_handler(CallbackQueryHandler(c.button))
-    application.add_handler(MessageHandler(filters.ChatType.PRIVATE, c.message))
+    application.add_handler(MessageHandler(private, c.message))
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, c.edited)
+    )
     application.add_error_handler(on_error)
 
 

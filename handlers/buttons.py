@@ -1,8 +1,8 @@
 """What a tap or a message means, given where the user stands.
 
-Callback data is a short code, never trusted: ``s|<conv>|<step>|<choice>`` must name a
-conversation of this user; every case number goes through ``casework`` which checks scope
-(and audits a refusal).
+Callback data is a short code, never trusted: ``s|<conv>.<key>|<step>|<choice>`` must
+name a conversation of this user, by its id and its random key; every case number goes
+through ``casework``, which checks scope (and audits a refusal).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from telegram import Message
 
 from casework import ladder
 from casework.errors import AccessDenied
-from casework.i18n import _
+from casework.i18n import Text, _
 from casework.scope import users_for_case
 from conversations import engine
 from conversations.replies import Button
 from handlers import cases, menu
+from models.tables import Proposal
 
 
 def _int(value: str) -> int | None:
@@ -35,14 +36,19 @@ def route(turn: engine.Turn, data: str) -> None:
         turn.replies.answer(_("That button is no longer in use."))
         return
     handler(turn, parts)
+    if not any(a.kind != "answer" or a.text for a in turn.replies.actions):
+        # malformed data ("ack:x", "case:"): nothing was done; say so rather than nothing
+        turn.replies.actions.clear()
+        turn.replies.answer(_("That button is no longer in use."))
 
 
 def _conversation_tap(turn: engine.Turn, data: str) -> None:
     try:
-        _prefix, conv_id, step, code = data.split("|", 3)
+        _prefix, ident, step, code = data.split("|", 3)
     except ValueError:
         turn.replies.answer(_("That button is no longer in use."))
         return
+    conv_id, _dot, key = ident.partition(".")
     conv = engine.conversation_by_id(turn, int(conv_id)) if conv_id.isdigit() else None
     if conv is None:
         turn.replies.answer(_("That question is finished; see the latest message."))
@@ -53,6 +59,10 @@ def _conversation_tap(turn: engine.Turn, data: str) -> None:
             actor_id=turn.user.id, action="conversation.tap", object_type="conversation",
             object_id=conv.id,
         )
+    if key != (conv.draft.get(engine.KEY) or ""):
+        # a button of an earlier conversation whose id this one reuses (SQLite does)
+        turn.replies.answer(_("That question is finished; see the latest message."))
+        return
     turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
     engine.handle_tap(turn, step, code)
 
@@ -62,6 +72,13 @@ def _menu(turn: engine.Turn, parts: list[str]) -> None:
     what = parts[0] if parts else ""
     if what in ("report", "visit", "invite"):
         engine.start(turn, what)
+    elif what == "resume":
+        conv = engine.active_conversation(turn)
+        if conv is None:
+            menu.show_menu(turn, _("That question is finished; see the latest message."))
+        else:
+            turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
+            engine.prompt(turn)
     elif what == "cases":
         cases.list_cases(turn)
     elif what == "language":
@@ -123,6 +140,9 @@ def _reject(turn: engine.Turn, parts: list[str]) -> None:
     proposal_id = _int(parts[0]) if parts else None
     if proposal_id is None:
         return
+    proposal = turn.cw.session.get(Proposal, proposal_id)
+    if proposal is not None:  # checked (and a refusal audited) before any flow starts
+        ladder.load_case(turn.cw, turn.user, proposal.case_id, "decide_outcome")
     turn.replies.answer()
     engine.start(turn, "reject", proposal=proposal_id)
 
@@ -182,26 +202,36 @@ def route_message(turn: engine.Turn, msg: Message) -> None:
     conv = engine.active_conversation(turn)
     if conv is not None:
         turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
-    evidence = _evidence(msg)
+    if msg.text is not None and msg.text.startswith("/"):
+        # a command the bot does not have: never an answer to the question on screen
+        _hint(turn, conv is not None, _("I don't know that command; see /help."))
+        return
     if msg.text is not None:
         if conv is None:
             menu.show_menu(turn, _("I didn't understand that. Choose what you'd like to do:"))
             return
         engine.handle_text(turn, msg.text)
         return
+    # a GIF also carries a ``document``: look at stickers and GIFs before evidence
+    if msg.sticker is not None or msg.animation is not None:
+        _hint(turn, conv is not None, _("Stickers and GIFs can't be used here."))
+        return
+    evidence = _evidence(msg)
     if evidence is not None:
         if conv is None:
             turn.replies.send(_("Start a report or a visit first, then send the photo there."))
             return
         engine.handle_media(turn, evidence)
         return
-    hint = _("Stickers and GIFs can't be used here.") if (msg.sticker or msg.animation) else _(
-        "I can't use that here."
-    )
-    if conv is None:
-        menu.show_menu(turn, hint)
-    else:
+    _hint(turn, conv is not None, _("I can't use that here."))
+
+
+def _hint(turn: engine.Turn, in_flow: bool, hint: Text) -> None:
+    """One line on what went wrong, then the question on screen again (or the menu)."""
+    if in_flow:
         engine.prompt(turn, hint)
+    else:
+        menu.show_menu(turn, hint)
 
 
 def _evidence(msg: Message) -> dict[str, Any] | None:

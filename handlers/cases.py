@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from casework import actions, codes, ladder
+from casework import actions, codes, ladder, states
 from casework.clock import from_db
-from casework.deadlines import next_due
 from casework.i18n import Text, _
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, join
 from casework.notices import case_title
 from casework.personal import mask_id, mask_phone
 from conversations.engine import Turn
-from conversations.formatting import fmt_date, fmt_short
+from conversations.formatting import fmt_due, fmt_short, round_text
 from conversations.replies import Button
 from models.tables import Case, CaseEvent, Guardian, Student, User, Visit
 
@@ -51,44 +50,66 @@ EVENT_LABELS: dict[str, Text] = {
 }
 
 
-def _due_text(turn: Turn, case: Case) -> str:
-    due = next_due(turn.cw, case)
-    if due is None:
-        return "—"
-    return fmt_short(turn.cw.calendars.local_date(from_db(due)), turn.lang)
-
-
 def list_cases(turn: Turn) -> None:
     cases = ladder.cases_for(turn.cw, turn.user)
-    open_cases = [c for c in cases if c.state not in ("closed", "transferred", "closed_other")]
+    open_cases = [c for c in cases if c.state not in states.FINAL | {states.CLOSED}]
     if not open_cases:
         turn.replies.send(_("You have no open cases."))
         return
     lines = [turn.t(_("Your open cases, nearest deadline first:"))]
-    rows: list[list[Button]] = []
+    buttons: list[Button] = []
     for case in open_cases[:MAX_LISTED]:
         title = turn.t(case_title(turn.cw, case))
         state = turn.t(_(STATE_LABELS[case.state]))
         lines.append(
-            turn.t(_("{title} — {state}, round {round}, due {due}", title=title, state=state,
-                     round=case.current_round, due=_due_text(turn, case)))
+            turn.t(_("{title} — {state}, {round}, due {due}", title=title, state=state,
+                     round=round_text(turn.cw, case), due=fmt_due(turn.cw, case, turn.lang)))
         )
-        rows.append([Button(Text("#{id}", {"id": case.id}), f"case:{case.id}")])
+        buttons.append(Button(Text("#{id}", {"id": case.id}), f"case:{case.id}"))
     if len(open_cases) > MAX_LISTED:
         lines.append(turn.t(_("…and {n} more.", n=len(open_cases) - MAX_LISTED)))
-    turn.replies.send_text("\n".join(lines), [rows[i : i + 4] for i in range(0, len(rows), 4)][:8])
+    # four case buttons a row
+    turn.replies.send_text("\n".join(lines), [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
 
 
 def show_case(turn: Turn, case_id: int) -> None:
+    """One case: where it stands, the child with ID and phone numbers masked, the timeline,
+    and the actions this user may take on it as buttons."""
     case = ladder.view_case(turn.cw, turn.user, case_id)
+    lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
+    buttons = [
+        Button(ACTION_BUTTONS[a], f"act:{case.id}:{a}") for a in actions.allowed_actions(turn.cw, turn.user, case)
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    proposal = actions.pending_proposal(turn.cw, case)
+    if proposal is not None:
+        lines.append("")
+        lines.append(turn.t(_("Waiting for approval: {outcome}. Reason: {reason}",
+                              outcome=codes.label("outcome", proposal.outcome), reason=proposal.reason or "—")))
+        if actions.may_decide(turn.cw, turn.user, case):
+            rows.insert(0, [Button(_("Approve"), f"apr:{proposal.id}"), Button(_("Reject"), f"rej:{proposal.id}")])
+    turn.replies.send_text("\n".join(lines), rows)
+
+
+def _summary_lines(turn: Turn, case: Case) -> list[str]:
+    t = turn.t
     student = turn.cw.session.get(Student, case.student_id)
     assert student is not None
-    t = turn.t
     lines = [
         t(case_title(turn.cw, case)),
-        t(_("State: {state}; round {round}; next deadline {due}", state=_(STATE_LABELS[case.state]),
-            round=case.current_round, due=_due_text(turn, case))),
-        t(_("Reasons: {reasons}", reasons="、".join(codes.label("reason", r).render(turn.lang) for r in case.reasons) or "—")),
+        t(_("State: {state}; {round}; next deadline {due}", state=_(STATE_LABELS[case.state]),
+            round=round_text(turn.cw, case), due=fmt_due(turn.cw, case, turn.lang))),
+    ]
+    if case.state == states.PAUSED and case.resume_on is not None:
+        lines.append(t(_("Paused until {date}: {reason}", date=fmt_short(case.resume_on, turn.lang),
+                         reason=case.pause_reason or "—")))
+    lines += [
+        t(_("Absent since {date}; whereabouts: {where}",
+            date=fmt_short(case.absent_since, turn.lang) if case.absent_since else "—",
+            where=case.whereabouts or "—")),
+        t(_("Reasons: {reasons}", reasons=join(codes.label("reason", r) for r in case.reasons) if case.reasons
+            else "—")),
+        # personal data is masked in the chat (DESIGN §5); the full numbers stay in the ledger
         t(_("ID number: {id}", id=mask_id(student.id_number) or "—")),
     ]
     guardians = turn.cw.session.exec(
@@ -96,29 +117,37 @@ def show_case(turn: Turn, case_id: int) -> None:
     ).all()
     for g in guardians:
         lines.append(t(_("Guardian: {name} ({phone})", name=g.name, phone=mask_phone(g.phone) or "—")))
-    lines.append("")
-    lines.append(t(_("Timeline:")))
+    return lines
+
+
+def _timeline(turn: Turn, case: Case) -> list[str]:
     events = turn.cw.session.exec(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.at), col(CaseEvent.id))
     ).all()
     visits = {v.id: v for v in turn.cw.session.exec(select(Visit).where(Visit.case_id == case.id)).all()}
+    lines = []
     for event in events:
         actor = turn.cw.session.get(User, event.actor_id) if event.actor_id else None
         label = EVENT_LABELS.get(event.kind, Text(event.kind))
-        detail = ""
-        visit = visits.get(event.data.get("visit_id")) if event.kind == "visit" else None
-        if visit is not None:
-            detail = t(_(" ({method}, {result})", method=codes.label("visit_method", visit.method),
-                         result=codes.label("visit_result", visit.result)))
+        day = fmt_short(turn.cw.calendars.local_date(from_db(event.at)), turn.lang)
         lines.append(
-            f"{fmt_short(turn.cw.calendars.local_date(from_db(event.at)), turn.lang)} "
-            f"{t(label)}{detail} — {actor.display_name if actor else t(_('system'))}"
+            f"{day} {turn.t(label)}{_detail(turn, event, visits)} — "
+            f"{actor.display_name if actor else turn.t(_('system'))}"
         )
-    buttons = [
-        Button(ACTION_BUTTONS[a], f"act:{case.id}:{a}") for a in actions.allowed_actions(turn.cw, turn.user, case)
-    ]
-    turn.replies.send_text("\n".join(lines), [buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    return lines
 
 
-def fmt_case_date(turn: Turn, case: Case) -> str:
-    return fmt_date(case.created_at, turn.lang)
+def _detail(turn: Turn, event: CaseEvent, visits: dict[int | None, Visit]) -> str:
+    """What a timeline line adds to its label: the round and result, the level moved to…"""
+    visit = visits.get(event.data.get("visit_id")) if event.kind == "visit" else None
+    if visit is not None:
+        return turn.t(_(" (round {round}: {method}, {result})", round=visit.round,
+                        method=codes.label("visit_method", visit.method),
+                        result=codes.label("visit_result", visit.result)))
+    if event.kind in ("escalated", "resumed", "reopened") and event.to_state:
+        return turn.t(_(" → {state}", state=_(STATE_LABELS[event.to_state])))
+    if event.kind in ("outcome_proposed", "outcome", "outcome_rejected") and event.data.get("outcome"):
+        return turn.t(_(" ({outcome})", outcome=codes.label("outcome", event.data["outcome"])))
+    if event.kind == "paused" and event.note:
+        return turn.t(_(" ({reason})", reason=event.note))
+    return ""

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from casework import ladder
-from casework.i18n import _
+from casework.i18n import _, normalize_language
 from conversations import engine
 from handlers import cases, menu, onboarding
 from handlers.turns import run_turn
@@ -39,7 +40,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not turn.user.active:
             onboarding.resume(turn)
             return
-        menu.show_menu(turn)
+        _menu(turn, [])
 
     await run_turn(update, context, turn_fn, require_user=False, allow_inactive=True)
 
@@ -68,7 +69,9 @@ def _help(turn: engine.Turn, args: list[str]) -> None:
 
 
 def _menu(turn: engine.Turn, args: list[str]) -> None:
-    menu.show_menu(turn)
+    conv = engine.active_conversation(turn)
+    unfinished = engine.REGISTRY[conv.flow].title if conv is not None else None
+    menu.show_menu(turn, unfinished=unfinished)
 
 
 def _language(turn: engine.Turn, args: list[str]) -> None:
@@ -132,6 +135,10 @@ invite_command = _command(_invite)
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        # the bot puts no buttons in groups; whatever this is, nothing is shown there
+        await query.answer(_privacy_pointer(update, context))
+        return
     data = query.data or ""
     if data.startswith("lang:"):
         await run_turn(update, context, lambda t: onboarding.language_chosen(t, data[5:]),
@@ -167,9 +174,28 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _contact(turn: engine.Turn, phone: str, own: bool) -> None:
     if turn.user.active:
-        turn.replies.send(_("Thank you, but I don't need a contact here."))
+        note = _("Thank you, but I don't need a contact here.")
+        if _with_active(turn):
+            engine.prompt(turn, note)
+        else:
+            turn.replies.send(note)
         return
     onboarding.contact_shared(turn, phone, own)
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edit of a message already sent. It is never taken as an answer (it would land
+    on whatever question is on screen now); the user is told how to change an answer."""
+
+    def turn_fn(turn: engine.Turn) -> None:
+        note = _("Edits to messages already sent are not picked up. To change an answer, "
+                 "use ✏️ on the summary before you confirm.")
+        if _with_active(turn):
+            engine.prompt(turn, note)
+        else:
+            turn.replies.send(note)
+
+    await run_turn(update, context, turn_fn)
 
 
 async def group_pointer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,15 +204,16 @@ async def group_pointer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
     msg = update.effective_message
     if msg is not None and msg.text and msg.text.startswith("/"):
-        lang = (update.effective_user.language_code if update.effective_user else None) or ""
-        from casework.i18n import normalize_language
-
-        username = context.bot.username
-        await msg.reply_text(
-            _("For privacy I only work in a private chat: open https://t.me/{bot}", bot=username)
-            .render(normalize_language(lang))
-        )
+        await msg.reply_text(_privacy_pointer(update, context))
     raise ApplicationHandlerStop
+
+
+def _privacy_pointer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The only thing said in a group, in the language of the writer's Telegram app (the
+    database is not read: nothing about anyone is shown where others can see it)."""
+    lang = update.effective_user.language_code if update.effective_user else None
+    return _("For privacy I only work in a private chat: open https://t.me/{bot}",
+             bot=context.bot.username).render(normalize_language(lang))
 
 
 __all__ = ["ladder"]

@@ -33,9 +33,13 @@ def commands_for(role: str) -> list[tuple[str, Text]]:
     return [(name, text) for name, text, roles in COMMANDS if role in roles]
 
 
-def show_menu(turn: Turn, note: Text | None = None) -> None:
+def show_menu(turn: Turn, note: Text | None = None, *, unfinished: Text | None = None) -> None:
+    """The main menu; ``unfinished`` names a flow the user left mid-way (kept, resumable)."""
     role = turn.user.role
     lines = [turn.t(note)] if note else []
+    if unfinished is not None:
+        lines.append(turn.t(_("Your “{flow}” is kept where you left it: tap Continue, or send "
+                              "/cancel to drop it.", flow=unfinished)))
     lines.append(
         turn.t(_("{name}, {role}. What would you like to do?", name=turn.user.display_name,
                  role=_(ROLE_LABELS[role])))
@@ -48,6 +52,8 @@ def show_menu(turn: Turn, note: Text | None = None) -> None:
     if role in OFFICERS:
         rows.append([Button(_("✉️ Invite a colleague"), "menu:invite")])
     rows.append([Button(_("🌐 Language / 语言"), "menu:language")])
+    if unfinished is not None:
+        rows.insert(0, [Button(_("↩️ Continue"), "menu:resume")])
     turn.replies.send_text("\n".join(lines), rows)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from casework import invites, validation
 from casework.errors import ValidationError
-from casework.i18n import _, normalize_language
+from casework.i18n import Text, _, normalize_language
+from conversations import engine
 from conversations.engine import Turn
 from handlers import menu
 from handlers.turns import no_access_text
@@ -58,8 +59,18 @@ def contact_shared(turn: Turn, phone: str, own: bool) -> None:
 
 
 def language_chosen(turn: Turn, lang: str) -> None:
+    """A tap on 中文 / English: the last onboarding step, or a switch at any time.
+
+    A switch in the middle of a flow asks the same step again, now in the new language
+    (the buttons carry codes, so the answers given so far stay valid)."""
     user = turn.user
+    if not user.active and not user.phone:  # a stale language button before the phone
+        turn.replies.answer()
+        ask_phone(turn)
+        return
     turn.lang = normalize_language(lang)
+    turn.replies.answer()
+    turn.replies.mark_chosen(Text("中文" if turn.lang == "zh_Hans" else "English"))
     if not user.active:
         invites.activate(turn.cw, user, user.phone or "", turn.lang)
         turn.replies.set_commands(user.role)
@@ -70,3 +81,7 @@ def language_chosen(turn: Turn, lang: str) -> None:
     turn.cw.session.add(user)
     turn.replies.set_commands(user.role)
     turn.replies.send(_("Language set to English.") if turn.lang == "en" else _("Language set to Chinese."))
+    conv = engine.active_conversation(turn)
+    if conv is not None:
+        turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
+        engine.prompt(turn)

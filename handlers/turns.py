@@ -67,7 +67,10 @@ async def run_turn(
         user = load_user(session, tg_user.id)
         if user is not None:
             lang = user.language
-        if require_user and (user is None or (not user.active and user.onboarded_at)):
+        # a switched-off user (inactive after onboarding) is a stranger on every path,
+        # /start included: resuming their onboarding would switch them back on
+        switched_off = user is not None and not user.active and user.onboarded_at is not None
+        if switched_off or (require_user and user is None):
             replies.send(no_access_text())
             session.rollback()
         else:

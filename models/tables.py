@@ -247,7 +247,7 @@ class Proposal(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="dropout_case.id", index=True)
     outcome: str = Field(max_length=20)
-    status: str = Field(default="pending", max_length=10)  # pending | approved | rejected
+    status: str = Field(default="pending", max_length=10)  # pending | approved | rejected | withdrawn
     proposed_by: int = Field(foreign_key="app_user.id")
     proposed_at: datetime
     reason: str | None = Field(default=None, max_length=1000)

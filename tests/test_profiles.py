@@ -30,12 +30,16 @@ from datetime import date
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from bot.demo import World
 from casework import ladder
 from casework.calendars import reset_coverage_warnings
 from casework.clock import FrozenClock
+from casework.errors import AccessDenied, IllegalTransition
+from casework.outbox import text_from_json
 from casework.policy import load_named
+from models.tables import Deadline, OutboxMessage
 from tests.casedriver import Run
 
 EVIDENCE = ({"kind": "document", "note": "证明材料"},)
@@ -169,7 +173,10 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
         "by 2026-11-11."
     )
     assert run.case(case).notice_due_on == date(2026, 11, 11)
-    run.do(ladder.acknowledge, run.user("township_officer"), case)
+    # issuing the notice answers the alert: nothing is left to climb, nothing to acknowledge
+    assert [d for d in run.open_deadlines(case) if d.startswith("ack")] == []
+    with pytest.raises(IllegalTransition):
+        run.do(ladder.acknowledge, run.user("township_officer"), case)
 
     # the notice's week passes: the county; 10 working days from Wed 11-11 → Wed 11-25
     mark = run.mark()
@@ -253,7 +260,6 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
         "township_officer: visit township_persuasion → township_persuasion",
         "scheduler: escalated township_persuasion → deadline_notice (rounds_used_up)",
         "township_officer: notice_issued deadline_notice → deadline_notice",
-        "township_officer: acknowledged deadline_notice → deadline_notice",
         "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
         "county_officer: acknowledged county_escalation → county_escalation",
         "scheduler: escalated county_escalation → judicial (deadline_passed)",
@@ -796,3 +802,113 @@ def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
         "school_admin: outcome_proposed judicial → judicial",
         "township_officer: outcome judicial → home_teaching",
     ]
+
+
+# ---------------------------------------------------------------------------- acknowledgement
+
+
+def _at_township(run: Run) -> int:
+    """A datian case that reached the township on Thu 2026-11-26 17:30 (alert unacknowledged)."""
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    run.at(2026, 11, 23, 10, 0)
+    run.visit("teacher", case, "home_visit", "refused")
+    # 3 working days from Mon 11-23: 24, 25, 26
+    assert run.tick(2026, 11, 26, 17, 30)[-1] == "step: escalated to township_persuasion"
+    return case
+
+
+def test_an_unacknowledged_alert_climbs_the_chain_one_level_at_a_time(
+    engine: Engine, clock: FrozenClock, world: World
+) -> None:
+    run = _run("datian", engine, clock, world)
+    case = _at_township(run)
+    # ack_grace is 1 working day: Fri 11-27
+    assert run.deadlines(case, ("ack",)) == [
+        "ack township_persuasion township_officer 2026-11-27 17:30 open"
+    ]
+
+    mark = run.mark()
+    assert run.tick(2026, 11, 27, 17, 30) == ["ack: climbed to county_officer"]
+    assert run.messages(mark) == ["escalation_alert → county_officer"]
+    with Session(engine) as s:
+        alert = s.exec(select(OutboxMessage).where(col(OutboxMessage.id) > mark)).one()
+    assert text_from_json(alert.payload["text"]).render("en").startswith(
+        "Not acknowledged in time by the township officer: case #"
+    )
+    assert [b["data"] for row in alert.payload["buttons"] for b in row] == [
+        f"ack:{case}", f"assign:{case}", f"case:{case}"
+    ]
+
+    # the county officer does not acknowledge either (grace from Fri 17:30 → Mon 11-30)
+    mark = run.mark()
+    assert run.tick(2026, 11, 30, 17, 30) == ["ack: climbed to admin"]
+    assert run.messages(mark) == ["escalation_alert → admin"]
+    # the top of the chain: nobody left to tell, and nothing more is scheduled
+    mark = run.mark()
+    assert run.tick(2026, 12, 1, 17, 30) == ["ack: no one higher"]
+    assert run.messages(mark) == []
+    assert run.deadlines(case, ("ack",)) == [
+        "ack township_persuasion township_officer 2026-11-27 17:30 done",
+        "ack township_persuasion county_officer 2026-11-30 17:30 done",
+        "ack township_persuasion admin 2026-12-01 17:30 done",
+    ]
+    # the case itself did not move: an unacknowledged alert is not an escalation
+    assert run.case(case).state == "township_persuasion"
+
+
+def test_acknowledging_stops_the_climb(engine: Engine, clock: FrozenClock, world: World) -> None:
+    run = _run("datian", engine, clock, world)
+    case = _at_township(run)
+    assert run.tick(2026, 11, 27, 17, 30) == ["ack: climbed to county_officer"]
+
+    run.at(2026, 11, 30, 9, 0)
+    out = run.do(ladder.acknowledge, run.user("county_officer"), case)
+    assert out.message.render("en") == f"Alert on case #{case} acknowledged."
+
+    # days pass: reminders about the visit go out, but no alert climbs any further
+    mark = run.mark()
+    handled = run.tick(2026, 12, 3, 17, 30)
+    assert not any(h.startswith("ack") for h in handled)
+    assert not any(m.startswith("escalation_alert") for m in run.messages(mark))
+    with Session(engine) as s:
+        rows = s.exec(
+            select(Deadline).where(Deadline.case_id == case, Deadline.kind == "ack")
+            .order_by(col(Deadline.id))
+        ).all()
+        assert [(d.status, d.result, d.acted_by) for d in rows] == [
+            ("done", "climbed to county_officer", None),
+            ("done", "acknowledged", run.user("county_officer").id),
+        ]
+    assert run.events(case)[-1] == (
+        "county_officer: acknowledged township_persuasion → township_persuasion"
+    )
+    # a second acknowledgement has nothing to take
+    with pytest.raises(IllegalTransition) as err:
+        run.do(ladder.acknowledge, run.user("township_officer"), case)
+    assert err.value.render("en") == f"There is no alert on case #{case} to acknowledge."
+
+
+@pytest.mark.parametrize("who", ["teacher", "village_cadre"])
+def test_only_the_alerted_role_or_a_superior_can_acknowledge(
+    engine: Engine, clock: FrozenClock, world: World, who: str
+) -> None:
+    """A teacher or cadre in scope cannot silence the township's alert (even with a crafted
+    ``ack:<case>`` callback): refused, audited, and the alert still climbs."""
+    run = _run("datian", engine, clock, world)
+    case = _at_township(run)
+    run.at(2026, 11, 27, 9, 0)
+    with pytest.raises(AccessDenied) as err:
+        run.do(ladder.acknowledge, run.user(who), case)
+    assert err.value.render("en") == "Your role does not allow this action."
+    assert run.deadlines(case, ("ack",)) == [
+        "ack township_persuasion township_officer 2026-11-27 17:30 open"
+    ]
+    assert run.tick(2026, 11, 27, 17, 30) == ["ack: climbed to county_officer"]
+    run.at(2026, 11, 30, 9, 0)
+    with pytest.raises(AccessDenied):  # now the county's alert: not the cadre's either
+        run.do(ladder.acknowledge, run.user("village_cadre"), case)
+    run.do(ladder.acknowledge, run.user("admin"), case)  # above the county: may
+    assert run.deadlines(case, ("ack",))[-1] == (
+        "ack township_persuasion county_officer 2026-11-30 17:30 done"
+    )

@@ -10,15 +10,24 @@ pause with a reason and a resume date.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from casework import codes, ladder, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.notices import case_title
-from conversations.engine import Flow, Option, Step, Turn, register
-from conversations.flows.report import REPORTERS, _show_date, _store_date
+from conversations.engine import Flow, Option, Step, Turn, end, register
+from conversations.flows.fields import (
+    ALL_ROLES,
+    draft_date,
+    parse_past_date,
+    recent_days,
+    show_attached,
+    show_code,
+    show_date,
+    store_date,
+)
 from models.tables import Case, Proposal
 
 OFFICERS = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
@@ -31,7 +40,7 @@ def _case_title(turn: Turn) -> Text:
 
 
 def _past(field: str) -> Any:
-    return lambda turn, text: validation.parse_date(text, today=turn.cw.today(), field=field, max_past_days=60)
+    return lambda turn, text: parse_past_date(turn, text, field=field, max_past_days=60)
 
 
 def _future(field: str) -> Any:
@@ -44,11 +53,6 @@ def _future(field: str) -> Any:
     return parse
 
 
-def _today_options(turn: Turn) -> list[Option]:
-    today = turn.cw.today()
-    return [Option(today.isoformat(), _("Today")), Option((today - timedelta(days=1)).isoformat(), _("Yesterday"))]
-
-
 def _reason(field: str) -> Any:
     return lambda turn, text: validation.free_text(text, field=field, max_len=500)
 
@@ -58,7 +62,7 @@ def _reason(field: str) -> Any:
 
 def _finish_returned(turn: Turn) -> None:
     assert turn.conv is not None and turn.conv.case_id is not None
-    out = ladder.mark_returned(turn.cw, turn.user, turn.conv.case_id, date.fromisoformat(turn.draft["when"]))
+    out = ladder.mark_returned(turn.cw, turn.user, turn.conv.case_id, draft_date(turn, "when"))
     turn.replies.send(out.message)
 
 
@@ -66,12 +70,12 @@ register(
     Flow(
         name="returned",
         title=_("Back at school"),
-        roles=REPORTERS,
+        roles=ALL_ROLES,
         summary_title=lambda t: _("Case {title}: back at school", title=_case_title(t)),
         steps=(
             Step("when", _("Back since"), lambda t: _("Since when is the child back at school?"), "date",
-                 options=_today_options, parse=_past("returned_on"), store=_store_date("when"),
-                 show=_show_date("when")),
+                 options=recent_days, parse=_past("returned_on"), store=store_date("when"),
+                 show=show_date("when")),
         ),
         finish=_finish_returned,
     )
@@ -85,8 +89,11 @@ def _outcome_options(turn: Turn) -> list[Option]:
     return [Option(code, codes.label("outcome", code)) for code in PROPOSABLE]
 
 
+DEFERRALS = ("deferred", "suspended")
+
+
 def _after_reason(turn: Turn) -> str:
-    return "until" if turn.draft.get("out") in ("deferred", "suspended") else "evid"
+    return "until" if turn.draft.get("out") in DEFERRALS else "evid"
 
 
 def _finish_propose(turn: Turn) -> None:
@@ -99,7 +106,8 @@ def _finish_propose(turn: Turn) -> None:
         d["out"],
         reason=d.get("why") or "",
         evidence=tuple(d.get("evid") or ()),
-        until_on=date.fromisoformat(d["until"]) if d.get("until") else None,
+        # an outcome changed on the summary from a deferral leaves no stale end date
+        until_on=draft_date(turn, "until") if d["out"] in DEFERRALS else None,
     )
     turn.replies.send(out.message)
 
@@ -108,20 +116,19 @@ register(
     Flow(
         name="propose",
         title=_("Propose an outcome"),
-        roles=REPORTERS,
+        roles=ALL_ROLES,
         summary_title=lambda t: _("Case {title}: proposed outcome", title=_case_title(t)),
         steps=(
             Step("out", _("Outcome"), lambda t: _("Which outcome do you propose?"), "choice",
-                 options=_outcome_options, next="why",
-                 show=lambda t: codes.label("outcome", t.draft["out"]) if t.draft.get("out") else None),
+                 options=_outcome_options, next="why", show=show_code("outcome", "out")),
             Step("why", _("Reason"), lambda t: _("Why? (the policy asks for the grounds)"), "text",
                  parse=_reason("reason"), next=_after_reason),
-            Step("until", _("Until"), lambda t: _("Until what date?"), "date", parse=_future("until_on"),
-                 store=_store_date("until"), show=_show_date("until"), next="evid"),
+            Step("until", _("Until"), lambda t: _("Until what date? (e.g. 2027-02-22)"), "date",
+                 parse=_future("until_on"), store=store_date("until"), show=show_date("until"), next="evid"),
+            # required: the Done button refuses until at least one item was sent
             Step("evid", _("Evidence"),
                  lambda t: _("Send the evidence (a photo of the certificate, a document), then Done."),
-                 "media", next=None,
-                 show=lambda t: _("{n} attached", n=len(t.draft.get("evid") or [])) if t.draft.get("evid") else None),
+                 "media", next=None, show=show_attached("evid")),
         ),
         finish=_finish_propose,
     )
@@ -133,10 +140,11 @@ register(
 
 def _begin_reject(turn: Turn, args: dict[str, Any]) -> None:
     proposal = turn.cw.session.get(Proposal, int(args["proposal"]))
-    if proposal is None:
-        turn.replies.send(_("There is no such proposal."))
-        from conversations.engine import end
-
+    if proposal is None or proposal.status != "pending":
+        # say so now, not after the reason was typed
+        turn.replies.send(
+            _("There is no such proposal.") if proposal is None else _("This proposal was already decided.")
+        )
         end(turn)
         return
     ladder.load_case(turn.cw, turn.user, proposal.case_id, "decide_outcome")
@@ -187,7 +195,7 @@ register(
             Step("why", _("Reason"), lambda t: _("Why pause the case? (e.g. in hospital)"), "text",
                  parse=_reason("reason"), next="until"),
             Step("until", _("Resume on"), lambda t: _("On what date should the clock start again?"), "date",
-                 parse=_future("resume_on"), store=_store_date("until"), show=_show_date("until")),
+                 parse=_future("resume_on"), store=store_date("until"), show=show_date("until")),
         ),
         finish=_finish_pause,
     )

@@ -1,26 +1,44 @@
 """Report a suspected dropout (表4 for a teacher, 表1 for a village cadre).
 
-    stu ─┬─ (a student in scope) ───────────────────────────────┐
-         └─ new ─ nname ─ ngen ─ nbirth ─ nid ─ gname ─ grel ─ gphone
-                                                               │
+    stu ─┬─ (a student in scope, picked or found by typing part of the name) ──┐
+         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ gname ─ grel ─ gphone ───────┤
+                                                                               │
     since ─ why ─ where ─ grp ─ gchk ─ note ─ photo ─ [summary] ─ Confirm → ladder.report
+
+A cadre's roster starts with "➕ A child who never enrolled" on every page (表1: the
+children found door to door). A student who already has an open case is refused when
+picked, not after the whole form.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from datetime import date
 
-from casework import codes, ladder, roster, validation
+from sqlmodel import col, select
+
+from casework import codes, ladder, roster, states, validation
+from casework.errors import ValidationError
 from casework.i18n import Text, _
+from casework.labels import join
 from casework.personal import mask_id, mask_phone
 from conversations.engine import Flow, Option, Step, Turn, register
-from conversations.formatting import class_label, fmt_date
-from models.tables import Student
-
-REPORTERS = frozenset(
-    {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"}
+from conversations.flows.fields import (
+    ALL_ROLES,
+    code_options,
+    draft_date,
+    mapping_options,
+    recent_days,
+    show_attached,
+    show_code,
+    show_codes,
+    show_date,
+    show_mapping,
+    store_date,
 )
+from conversations.formatting import class_label
+from models.tables import Case, Student
+
+REPORTERS = ALL_ROLES
 NEW_CHILD = "new"
 
 WHEREABOUTS = {
@@ -51,10 +69,32 @@ def _student_label(turn: Turn, student: Student) -> Text:
 
 
 def _students(turn: Turn) -> list[Option]:
-    options = [Option(str(s.id), _student_label(turn, s)) for s in roster.roster(turn.cw, turn.user)]
-    if turn.user.scope_kind == "village":  # a cadre registers children found door to door
-        options.insert(0, Option(NEW_CHILD, _("➕ A child who never enrolled")))
-    return options
+    return [Option(str(s.id), _student_label(turn, s)) for s in roster.roster(turn.cw, turn.user)]
+
+
+def _new_child(turn: Turn) -> Option | None:
+    """A cadre registers children found door to door: offered above every page of the roster."""
+    if turn.user.scope_kind != "village":
+        return None
+    return Option(NEW_CHILD, _("➕ A child who never enrolled"))
+
+
+def _store_student(turn: Turn, value: str) -> None:
+    if value != NEW_CHILD:
+        student = turn.cw.session.get(Student, int(value))
+        open_case = turn.cw.session.exec(
+            select(Case.id).where(
+                Case.student_id == int(value),
+                col(Case.state).not_in(list(states.FINAL | {states.CLOSED})),
+            )
+        ).first()
+        if student is not None and open_case is not None:
+            raise ValidationError(
+                "student",
+                _("{name} already has an open case, #{id}; send /case {id} to see it. "
+                  "Pick another student, or Cancel.", name=student.name, id=open_case),
+            )
+    turn.draft["stu"] = value
 
 
 def _search(turn: Turn, text: str) -> list[Option]:
@@ -84,7 +124,7 @@ def _after_student(turn: Turn) -> str:
     return "since"
 
 
-def _parse_past_date(turn: Turn, text: str) -> date:
+def _parse_since(turn: Turn, text: str) -> date:
     return validation.parse_date(text, today=turn.cw.today(), field="date", max_past_days=400)
 
 
@@ -95,49 +135,10 @@ def _parse_birth(turn: Turn, text: str) -> date:
 
 def _parse_id(turn: Turn, text: str) -> str:
     number = validation.resident_id(text)
-    born = turn.draft.get("nbirth")
-    if born:
-        validation.check_birth_date_matches_id(date.fromisoformat(born), number)
+    born = draft_date(turn, "nbirth")
+    if born is not None:
+        validation.check_birth_date_matches_id(born, number)
     return number
-
-
-def _store_date(name: str) -> Any:
-    def store(turn: Turn, value: date | None) -> None:
-        turn.draft[name] = value.isoformat() if value else None
-
-    return store
-
-
-def _show_date(name: str) -> Any:
-    def show(turn: Turn) -> str:
-        raw = turn.draft.get(name)
-        return fmt_date(date.fromisoformat(raw), turn.lang) if raw else "—"
-
-    return show
-
-
-def _date_options(turn: Turn) -> list[Option]:
-    today = turn.cw.today()
-    return [
-        Option(today.isoformat(), _("Today")),
-        Option((today - timedelta(days=1)).isoformat(), _("Yesterday")),
-    ]
-
-
-def _codes_shown(kind: str, name: str) -> Any:
-    def show(turn: Turn) -> str:
-        chosen = turn.draft.get(name) or []
-        return "、".join(codes.label(kind, c).render(turn.lang) for c in chosen) or "—"
-
-    return show
-
-
-def _mapping_options(mapping: dict[str, Text]) -> Any:
-    return lambda turn: [Option(code, label) for code, label in mapping.items()]
-
-
-def _code_list_options(kind: str) -> Any:
-    return lambda turn: [Option(code, codes.label(kind, code)) for code in codes.CODE_LISTS[kind]]
 
 
 def _parse_where(turn: Turn, text: str) -> str:
@@ -150,16 +151,8 @@ def _keep_groups(turn: Turn) -> Option | None:
     current = turn.draft.get("grp") or []
     if not current:
         return None
-    labels = "、".join(codes.label("key_group", c).render(turn.lang) for c in current)
-    return Option(",".join(current), _("Keep: {groups}", groups=labels))
-
-
-def _mapping_show(mapping: dict[str, Text], name: str) -> Any:
-    def show(turn: Turn) -> Text | None:
-        value = turn.draft.get(name)
-        return mapping.get(value) if value else None
-
-    return show
+    # the code stays short: the engine keeps the selection as it stands
+    return Option("keep", _("Keep: {groups}", groups=join(codes.label("key_group", c) for c in current)))
 
 
 def _finish(turn: Turn) -> None:
@@ -176,7 +169,6 @@ def _finish(turn: Turn) -> None:
             guardian_phone=d.get("gphone"),
             id_number=d.get("nid"),
         )
-    notes = [d.get("note") or ""]
     check = d.get("gchk")
     out = ladder.report(
         turn.cw,
@@ -185,18 +177,18 @@ def _finish(turn: Turn) -> None:
             student_id=None if new_child else int(d["stu"]),
             new_child=new_child,
             source="door_to_door" if turn.user.role == "village_cadre" else "teacher_report",
-            absent_since=date.fromisoformat(d["since"]) if d.get("since") else None,
+            absent_since=draft_date(turn, "since"),
             reasons=tuple(d.get("why") or ()),
             whereabouts=d.get("where"),
             key_groups=tuple(d["grp"]) if d.get("grp") is not None else None,
             guardian_contact_checked=check == "reached",
-            note="\n".join(n for n in notes if n) or None,
+            note=d.get("note") or None,
             evidence=tuple(d.get("photo") or ()),
         ),
     )
     turn.replies.send(out.message)
     if out.notified:
-        turn.replies.send(_("Told: {names}.", names="、".join(u.display_name for u in out.notified)))
+        turn.replies.send(_("Told: {names}.", names=join(u.display_name for u in out.notified)))
 
 
 REPORT = register(
@@ -207,41 +199,40 @@ REPORT = register(
         summary_title=lambda turn: _("Report a suspected dropout — summary"),
         steps=(
             Step("stu", _("Student"), lambda t: _("Which student? Pick from the list, or type part of the name."),
-                 "choice", options=_students, search=_search, next=_after_student, show=_show_student,
-                 editable=False),
+                 "choice", options=_students, search=_search, default=_new_child, store=_store_student,
+                 next=_after_student, show=_show_student, editable=False),
             Step("nname", _("Name"), lambda t: _("The child's full name?"), "text",
                  parse=lambda t, v: validation.person_name(v), next="ngen"),
-            Step("ngen", _("Gender"), lambda t: _("Gender?"), "choice", options=_code_list_options("gender"),
-                 next="nbirth", show=lambda t: codes.label("gender", t.draft.get("ngen") or "")),
+            Step("ngen", _("Gender"), lambda t: _("Gender?"), "choice", options=code_options("gender"),
+                 next="nbirth", show=show_code("gender", "ngen")),
             Step("nbirth", _("Date of birth"), lambda t: _("Date of birth? (e.g. 2013-05-06)"), "date",
-                 parse=_parse_birth, store=_store_date("nbirth"), show=_show_date("nbirth"), next="nid"),
+                 parse=_parse_birth, store=store_date("nbirth"), show=show_date("nbirth"), next="nid"),
             Step("nid", _("ID number"), lambda t: _("Resident ID number? (Skip if the child has none)"), "text",
                  parse=_parse_id, skippable=True, next="gname",
                  show=lambda t: mask_id(t.draft.get("nid"))),
             Step("gname", _("Guardian"), lambda t: _("The guardian's name?"), "text",
                  parse=lambda t, v: validation.person_name(v, field="guardian_name"), next="grel"),
             Step("grel", _("Relation"), lambda t: _("The guardian is the child's…"), "choice",
-                 options=_mapping_options(RELATIONS), next="gphone", show=_mapping_show(RELATIONS, "grel")),
+                 options=mapping_options(RELATIONS), next="gphone", show=show_mapping(RELATIONS, "grel")),
             Step("gphone", _("Guardian's phone"), lambda t: _("The guardian's phone number?"), "text",
                  parse=lambda t, v: validation.phone(v), skippable=True, next="since",
                  show=lambda t: mask_phone(t.draft.get("gphone"))),
             Step("since", _("Absent since"), lambda t: _("Since when has the child been absent? (e.g. 11-21)"),
-                 "date", options=_date_options, parse=_parse_past_date, store=_store_date("since"),
-                 show=_show_date("since"), next="why"),
+                 "date", options=recent_days, parse=_parse_since, store=store_date("since"),
+                 show=show_date("since"), next="why"),
             Step("why", _("Reasons"), lambda t: _("Why? Choose all that apply, then Done."), "multi",
-                 options=_code_list_options("reason"), next="where", show=_codes_shown("reason", "why")),
+                 options=code_options("reason"), next="where", show=show_codes("reason", "why")),
             Step("where", _("Whereabouts"), lambda t: _("Where is the child now? Choose or type."), "text",
-                 options=_mapping_options(WHEREABOUTS), parse=_parse_where, next="grp"),
+                 options=mapping_options(WHEREABOUTS), parse=_parse_where, next="grp"),
             Step("grp", _("Key groups"), lambda t: _("Key groups (对象类别)? Choose all that apply, then Done."),
-                 "multi", options=_code_list_options("key_group"), default=_keep_groups, next="gchk",
-                 show=_codes_shown("key_group", "grp")),
+                 "multi", options=code_options("key_group"), default=_keep_groups, next="gchk",
+                 show=show_codes("key_group", "grp")),
             Step("gchk", _("Guardian contact"), lambda t: _("Have you reached the guardian?"), "choice",
-                 options=_mapping_options(CONTACT_CHECK), next="note", show=_mapping_show(CONTACT_CHECK, "gchk")),
+                 options=mapping_options(CONTACT_CHECK), next="note", show=show_mapping(CONTACT_CHECK, "gchk")),
             Step("note", _("Note"), lambda t: _("Anything else to note? Type it, or Skip."), "text",
                  parse=lambda t, v: validation.free_text(v, field="note"), skippable=True, next="photo"),
             Step("photo", _("Photo"), lambda t: _("A photo if you have one (optional), or Skip."), "media",
-                 skippable=True, next=None,
-                 show=lambda t: _("{n} attached", n=len(t.draft.get("photo") or [])) if t.draft.get("photo") else None),
+                 skippable=True, next=None, show=show_attached("photo")),
         ),
         finish=_finish,
     )

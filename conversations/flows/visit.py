@@ -5,9 +5,12 @@
     fam ─ gatt ─ satt ─ meas ─ res ─┬─ (promised) prom ─┐                       │
                                     └───────────────────┴─ evid ─ [summary: next step editable]
 
-A typical home visit with the defaults accepted takes 8 taps and 2 typed answers
-(case, method, guardian attitude, student attitude, result, evidence skip, confirm;
-family situation and measures typed). The next step defaults to the next deadline.
+A typical home visit with the defaults accepted takes 7 taps and 2 typed answers after
+/visit (case, method, guardian attitude, student attitude, result, evidence skip,
+confirm; family situation and measures typed); from the menu button it is 8 taps.
+The cases are offered nearest deadline first. Participants default to the user and
+whoever came along on the case's last visit; the next step has a default the summary
+lets the user edit.
 """
 
 from __future__ import annotations
@@ -18,15 +21,27 @@ from typing import Any
 from sqlmodel import col, select
 
 from casework import codes, ladder, states, validation
+from casework.errors import ValidationError
 from casework.i18n import Text, _
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, join
 from casework.notices import case_title
 from conversations.engine import Flow, Option, Step, Turn, end, register
-from conversations.flows.report import REPORTERS, _code_list_options, _show_date, _store_date
-from conversations.formatting import fmt_date
+from conversations.flows.fields import (
+    ALL_ROLES,
+    code_options,
+    draft_date,
+    parse_past_date,
+    show_attached,
+    show_code,
+    show_date,
+    store_date,
+    today_or_yesterday,
+)
+from conversations.formatting import fmt_date, fmt_due, fmt_short
 from models.tables import Case, Visit
 
 OTHER = "other"
+OTHER_STEPS = ("meth2", "date", "who")
 QUICK_METHODS = ("home_visit", "phone", "joint_visit")
 QUICK_LABELS = {
     "home_visit": _("🏠 Home visit, today"),
@@ -40,13 +55,11 @@ def _open_cases(turn: Turn) -> list[Case]:
 
 
 def _case_options(turn: Turn) -> list[Option]:
-    from handlers.cases import _due_text  # the same "due" words as /cases
-
     return [
         Option(
             str(c.id),
-            _("{title} · {state} · {due}", title=case_title(turn.cw, c),
-              state=_(STATE_LABELS[c.state]), due=_due_text(turn, c)),
+            _("{title} · {state} · due {due}", title=case_title(turn.cw, c),
+              state=_(STATE_LABELS[c.state]), due=fmt_due(turn.cw, c, turn.lang)),
         )
         for c in _open_cases(turn)
     ]
@@ -68,7 +81,12 @@ def _companions(turn: Turn) -> list[str]:
 def _begin(turn: Turn, args: dict[str, Any]) -> None:
     case_id = turn.conv.case_id if turn.conv else None
     if case_id is not None:
-        ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
+        case = ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
+        if case.state not in states.ACTIVE:  # say so now, not after the whole form
+            turn.replies.send(_("Case #{id} is {state}; no visit can be recorded on it now.",
+                                id=case.id, state=_(STATE_LABELS[case.state])))
+            end(turn)
+            return
         turn.draft["case"] = str(case_id)
         turn.conv.step = "meth"  # type: ignore[union-attr]
         _visited(turn, "case")
@@ -90,8 +108,7 @@ def _store_case(turn: Turn, value: str) -> None:
 
 
 def _method_prompt(turn: Turn) -> Text:
-    return _("How did you (or will you) persuade? Today, with: {people}",
-             people="、".join(_companions(turn)))
+    return _("How did you persuade? (with {people})", people=join(_companions(turn)))
 
 
 def _method_options(turn: Turn) -> list[Option]:
@@ -101,10 +118,11 @@ def _method_options(turn: Turn) -> list[Option]:
 
 
 def _store_method(turn: Turn, value: str) -> None:
-    if value == OTHER:
-        turn.draft["meth"] = OTHER
-        return
     turn.draft["meth"] = value
+    if value == OTHER:
+        # ask method, date and people again, even when editing from the summary
+        turn.draft["_visited"] = [v for v in turn.draft.get("_visited", []) if v not in OTHER_STEPS]
+        return
     turn.draft["date"] = turn.cw.today().isoformat()
     turn.draft["who"] = _companions(turn)
 
@@ -113,30 +131,30 @@ def _after_method(turn: Turn) -> str:
     return "meth2" if turn.draft.get("meth") == OTHER else "fam"
 
 
-def _show_method(turn: Turn) -> Text | None:
+def _method(turn: Turn) -> str | None:
     method = turn.draft.get("meth")
-    if method in (None, OTHER):
+    return turn.draft.get("meth2") if method == OTHER else method
+
+
+def _show_method(turn: Turn) -> Text | None:
+    """One summary row for method, date and people, whichever way they were answered."""
+    method = _method(turn)
+    if method is None:
         return None
     return _("{method}, {date}, with {people}", method=codes.label("visit_method", method),
-             date=fmt_date(date.fromisoformat(turn.draft["date"]), turn.lang),
-             people="、".join(turn.draft.get("who") or []))
+             date=fmt_date(draft_date(turn, "date"), turn.lang),
+             people=join(turn.draft.get("who") or []))
 
 
 def _parse_visit_date(turn: Turn, text: str) -> date:
-    return validation.parse_date(text, today=turn.cw.today(), field="visit_date", max_past_days=60)
-
-
-def _date_options(turn: Turn) -> list[Option]:
-    today = turn.cw.today()
-    return [Option(today.isoformat(), _("Today")),
-            Option((today - timedelta(days=1)).isoformat(), _("Yesterday"))]
+    return parse_past_date(turn, text, field="visit_date", max_past_days=60)
 
 
 USUAL = "*"  # the default button: the usual companions (never a valid typed name)
 
 
 def _who_default(turn: Turn) -> Option | None:
-    return Option(USUAL, _("✓ {people}", people="、".join(_companions(turn))))
+    return Option(USUAL, _("✓ {people}", people=join(_companions(turn))))
 
 
 def _store_who(turn: Turn, value: list[str] | str) -> None:
@@ -154,19 +172,34 @@ def _parse_text(field: str) -> Any:
     return lambda turn, text: validation.free_text(text, field=field)
 
 
-def _parse_promise(turn: Turn, text: str) -> date:
-    when = validation.parse_date(text, today=turn.cw.today(), field="promised_return_on", allow_future=True)
-    if when < turn.cw.today():
-        from casework.errors import ValidationError
+PROMISE_HORIZON_DAYS = 60
 
+
+def _parse_promise(turn: Turn, text: str) -> date:
+    today = turn.cw.today()
+    when = validation.parse_date(text, today=today, field="promised_return_on", allow_future=True)
+    visited = draft_date(turn, "date") or today
+    if when < visited:
         raise ValidationError("promised_return_on", _("The promised date is before the visit."))
+    if (when - today).days > PROMISE_HORIZON_DAYS:
+        # "11-21" typed on 11-23 reads as next year's 11-21: say so instead of keeping it
+        raise ValidationError(
+            "promised_return_on",
+            _("{date} is more than {days} days away. Please check the date.",
+              date=fmt_date(when, turn.lang), days=PROMISE_HORIZON_DAYS),
+        )
     return when
 
 
 def _promise_options(turn: Turn) -> list[Option]:
-    today = turn.cw.today()
-    return [Option((today + timedelta(days=1)).isoformat(), _("Tomorrow")),
-            Option(turn.cw.calendars.next_school_day(today).isoformat(), _("Next school day"))]
+    """The next school day and the one a week on, with their dates (never two equal buttons)."""
+    cal = turn.cw.calendars
+    first = cal.next_school_day(turn.cw.today())
+    week = cal.next_school_day(first + timedelta(days=6))
+    return [
+        Option(first.isoformat(), _("Next school day ({date})", date=fmt_short(first, turn.lang))),
+        Option(week.isoformat(), _("A week later ({date})", date=fmt_short(week, turn.lang))),
+    ]
 
 
 def _after_result(turn: Turn) -> str:
@@ -174,7 +207,7 @@ def _after_result(turn: Turn) -> str:
 
 
 def _evidence_prompt(turn: Turn) -> Text:
-    if turn.draft.get("meth") == "home_visit":
+    if _method(turn) in ("home_visit", "joint_visit"):
         return _("Send photos, a voice note or your location pin (📎) as evidence, then Done — or Skip.")
     return _("Send photos, a voice note or documents as evidence, then Done — or Skip.")
 
@@ -191,20 +224,21 @@ def _finish(turn: Turn) -> None:
     d = turn.draft
     evidence = list(d.get("evid") or [])
     location = next((e for e in evidence if e.get("kind") == "location"), None)
+    promised = d["res"] == "promised"  # an edited result leaves no stale promised date
     out = ladder.record_visit(
         turn.cw,
         turn.user,
         int(d["case"]),
         ladder.VisitInput(
             visit_date=date.fromisoformat(d["date"]),
-            method=d["meth2"] if d.get("meth") == OTHER else d["meth"],
+            method=_method(turn) or "",
             result=d["res"],
             participants=tuple(d.get("who") or ()),
             family_situation=d.get("fam"),
             guardian_attitude=d.get("gatt"),
             student_attitude=d.get("satt"),
             measures=d.get("meas"),
-            promised_return_on=date.fromisoformat(d["prom"]) if d.get("prom") else None,
+            promised_return_on=draft_date(turn, "prom") if promised else None,
             evidence=tuple(evidence),
             latitude=location["lat"] if location else None,
             longitude=location["lon"] if location else None,
@@ -214,13 +248,9 @@ def _finish(turn: Turn) -> None:
     turn.replies.send(out.message)
 
 
-def _show_evidence(turn: Turn) -> Text | None:
-    items = turn.draft.get("evid") or []
-    return _("{n} attached", n=len(items)) if items else None
-
-
-def _show_code(kind: str, name: str) -> Any:
-    return lambda t: codes.label(kind, t.draft[name]) if t.draft.get(name) else None
+def _show_case(turn: Turn) -> Text | None:
+    case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
+    return case_title(turn.cw, case) if case is not None else None
 
 
 def _summary_title(turn: Turn) -> Text:
@@ -228,45 +258,40 @@ def _summary_title(turn: Turn) -> Text:
     return _("Visit for case {title} — summary", title=case_title(turn.cw, case) if case else "?")
 
 
-def _who_show(turn: Turn) -> str:
-    return "、".join(turn.draft.get("who") or [])
-
-
 VISIT = register(
     Flow(
         name="visit",
         title=_("Record a persuasion visit"),
-        roles=REPORTERS,
+        roles=ALL_ROLES,
         begin=_begin,
         summary_title=_summary_title,
         steps=(
             Step("case", _("Case"), lambda t: _("Which case? (nearest deadline first)"), "choice",
-                 options=_case_options, store=_store_case, next="meth", editable=False,
-                 show=lambda t: case_title(t.cw, t.cw.session.get(Case, int(t.draft["case"])))  # type: ignore[arg-type]
-                 if t.draft.get("case") else None),
+                 options=_case_options, store=_store_case, next="meth", editable=False, show=_show_case),
             Step("meth", _("Method, date and people"), _method_prompt, "choice", options=_method_options,
                  store=_store_method, next=_after_method, show=_show_method),
+            # the "other" branch: shown on the summary through the row above
             Step("meth2", _("Method"), lambda t: _("Which method?"), "choice",
-                 options=_code_list_options("visit_method"), next="date",
-                 show=_show_code("visit_method", "meth2")),
-            Step("date", _("Date"), lambda t: _("On what date? (e.g. 11-21)"), "date", options=_date_options,
-                 parse=_parse_visit_date, store=_store_date("date"), show=_show_date("date"), next="who"),
+                 options=code_options("visit_method"), next="date", in_summary=False),
+            Step("date", _("Date"), lambda t: _("On what date? (e.g. 11-21)"), "date", options=today_or_yesterday,
+                 parse=_parse_visit_date, store=store_date("date"), next="who", in_summary=False),
             Step("who", _("Participants"), lambda t: _("Who took part? Tap to keep, or type names separated by commas."),
-                 "text", parse=_parse_people, default=_who_default, store=_store_who, show=_who_show, next="fam"),
+                 "text", parse=_parse_people, default=_who_default, store=_store_who, next="fam",
+                 in_summary=False),
             Step("fam", _("Family situation"), lambda t: _("Briefly, the family's situation?"), "text",
                  parse=_parse_text("family_situation"), next="gatt"),
             Step("gatt", _("Guardian's attitude"), lambda t: _("The guardian's attitude?"), "choice",
-                 options=_code_list_options("attitude"), next="satt", show=_show_code("attitude", "gatt")),
+                 options=code_options("attitude"), next="satt", show=show_code("attitude", "gatt")),
             Step("satt", _("Student's attitude"), lambda t: _("The student's attitude?"), "choice",
-                 options=_code_list_options("attitude"), next="meas", show=_show_code("attitude", "satt")),
+                 options=code_options("attitude"), next="meas", show=show_code("attitude", "satt")),
             Step("meas", _("Measures taken"), lambda t: _("What did you do or offer? (measures taken)"), "text",
                  parse=_parse_text("measures"), next="res"),
-            Step("res", _("Result"), lambda t: _("The result?"), "choice", options=_code_list_options("visit_result"),
-                 next=_after_result, show=_show_code("visit_result", "res")),
+            Step("res", _("Result"), lambda t: _("The result?"), "choice", options=code_options("visit_result"),
+                 next=_after_result, show=show_code("visit_result", "res")),
             Step("prom", _("Promised return date"), lambda t: _("By what date did they promise the child will be back?"),
-                 "date", options=_promise_options, parse=_parse_promise, store=_store_date("prom"),
-                 show=_show_date("prom"), next="evid"),
-            Step("evid", _("Evidence"), _evidence_prompt, "media", skippable=True, next=None, show=_show_evidence),
+                 "date", options=_promise_options, parse=_parse_promise, store=store_date("prom"),
+                 show=show_date("prom"), next="evid"),
+            Step("evid", _("Evidence"), _evidence_prompt, "media", skippable=True, next=None, show=show_attached("evid")),
             Step("next", _("Next step"), lambda t: _("What is the next step?"), "text",
                  parse=_parse_text("next_step"), ask=False, show=_show_next, next=None),
         ),

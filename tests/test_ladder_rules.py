@@ -1,0 +1,488 @@
+"""The rules of the actions around the ladder, each shown to hold and to refuse.
+
+- pause stops the clock (nothing the case had scheduled fires while it is paused) and
+  resume restarts the level, by hand or automatically on the resume date, keeping the
+  rounds already done;
+- tongnan's deferral needs ``deferral_min_joint_rounds`` (3) joint rounds first;
+- an outcome that needs approval can be decided only by the policy's approver or above,
+  and a rejection needs a reason;
+- an action the transition table does not allow raises IllegalTransition with a message
+  a user can read, and writes nothing (row counts and the case row before and after);
+- a student with an open case cannot get a second one.
+
+Each action runs in its own unit of work, as in production (``tests.casedriver``).
+Deadline dates are counted by hand (2026-11-01 is a Sunday; November has no holidays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.demo import World
+from casework import ladder
+from casework.clock import FrozenClock
+from casework.errors import AccessDenied, IllegalTransition, ValidationError
+from casework.policy import load_named
+from tests.casedriver import Run
+
+EVIDENCE = ({"kind": "photo", "note": "诊断证明"},)
+
+
+@pytest.fixture
+def run(engine: Engine, clock: FrozenClock, world: World) -> Run:
+    return Run(engine, clock, load_named("datian"), world)
+
+
+def _refused(
+    run: Run, case_id: int, error: type[Exception], action: Callable[..., Any], *args: Any,
+    **kwargs: Any,
+) -> str:
+    """Run an action that must be refused; assert it changed nothing; return the message."""
+    before, case_before = run.counts(), run.snapshot(case_id)
+    with pytest.raises(error) as err:
+        run.do(action, *args, **kwargs)
+    after = run.counts()
+    if error is AccessDenied:  # a refused access leaves exactly one audit record
+        assert after.pop("AuditEvent") == before.pop("AuditEvent") + 1
+    assert after == before
+    assert run.snapshot(case_id) == case_before
+    return err.value.render("en")  # type: ignore[attr-defined, no-any-return]
+
+
+def _township_with_two_rounds(run: Run) -> int:
+    """A datian case at the township since Thu 11-05 17:30, two rounds done by 11-10."""
+    run.start(2026, 11, 2, 9, 0)  # Monday
+    case = run.report("teacher")
+    run.at(2026, 11, 2, 10, 0)
+    run.visit("teacher", case, "home_visit", "refused")
+    # 3 working days from Mon 11-02: 3, 4, 5
+    assert run.tick(2026, 11, 5, 17, 30)[-1] == "step: escalated to township_persuasion"
+    run.at(2026, 11, 6, 9, 0)
+    run.do(ladder.acknowledge, run.user("township_officer"), case)
+    run.at(2026, 11, 9, 10, 0)
+    run.visit("village_cadre", case, "home_visit", "refused")
+    run.at(2026, 11, 10, 10, 0)
+    run.visit("village_cadre", case, "phone", "refused")
+    assert run.deadlines(case)[2:] == [
+        # 25 working days from Thu 11-05: 6, 9–13, 16–20, 23–27, 30 Nov–4 Dec, 7–10 Dec
+        "step township_persuasion 2026-12-10 17:30 open",
+        "round township_persuasion #1 2026-11-12 17:30 cancelled",
+        "round township_persuasion #2 2026-11-16 17:30 cancelled",
+        "round township_persuasion #3 2026-11-17 17:30 open",  # 11, 12, 13, 16, 17
+    ]
+    return case
+
+
+# ---------------------------------------------------------------------------- pause / resume
+
+
+def test_pause_stops_the_clock_and_the_resume_date_restarts_the_level(run: Run) -> None:
+    case = _township_with_two_rounds(run)
+
+    run.at(2026, 11, 11, 10, 0)
+    out = run.do(
+        ladder.pause, run.user("township_officer"), case, reason="学生住院治疗",
+        resume_on=date(2026, 11, 23),
+    )
+    assert out.message.render("en") == f"Case #{case} paused until 2026-11-23."
+    paused = run.case(case)
+    assert (paused.state, paused.paused_from, paused.pause_reason) == (
+        "paused", "township_persuasion", "学生住院治疗"
+    )
+    # every deadline of the level is off; only the automatic resume is left
+    assert run.open_deadlines(case) == ["resume 2026-11-23 00:00"]
+
+    # the old round-3 date passes: nothing fires, nobody is told, nothing moves
+    mark = run.mark()
+    assert run.tick(2026, 11, 17, 17, 30) == []
+    assert run.tick(2026, 11, 22, 23, 59) == []
+    assert run.messages(mark) == []
+    assert run.case(case).state == "paused"
+    # no persuasion is recorded on a paused case
+    refused = _refused(
+        run, case, IllegalTransition, ladder.record_visit, run.user("village_cadre"), case,
+        ladder.VisitInput(visit_date=date(2026, 11, 22), method="phone", result="refused"),
+    )
+    assert refused == f"Case #{case} is paused; that cannot be done now."
+
+    # on the resume date the scheduler restarts the level where it stood
+    mark = run.mark()
+    assert run.tick(2026, 11, 23, 0, 0) == ["resume: resumed to township_persuasion"]
+    resumed = run.case(case)
+    assert (resumed.state, resumed.current_round, resumed.paused_from, resumed.resume_on) == (
+        "township_persuasion", 2, None, None
+    )
+    assert run.messages(mark) == ["escalation_alert → township_officer"]
+    assert run.deadlines(case)[-2:] == [
+        # the level afresh from Mon 11-23: 25 working days → 24–27 Nov, 30 Nov–4 Dec,
+        # 7–11, 14–18, 21–25, 28 Dec
+        "step township_persuasion 2026-12-28 17:30 open",
+        # the two rounds done still count: the next visit due is round 3, 24–27, 30 Nov
+        "round township_persuasion #3 2026-11-30 17:30 open",
+    ]
+    assert run.deadlines(case, ("resume",)) == ["resume 2026-11-23 00:00 done"]
+    run.at(2026, 11, 24, 10, 0)
+    run.visit("village_cadre", case, "home_visit", "refused")
+    assert run.visits(case)[-1] == "2026-11-24 township_persuasion #3 home_visit refused"
+    assert run.events(case)[-3:] == [
+        "township_officer: paused township_persuasion → paused",
+        "scheduler: resumed paused → township_persuasion",
+        "village_cadre: visit township_persuasion → township_persuasion",
+    ]
+
+
+def test_resuming_by_hand_cancels_the_automatic_resume(run: Run) -> None:
+    case = _township_with_two_rounds(run)
+    run.at(2026, 11, 11, 10, 0)
+    run.do(ladder.pause, run.user("school_admin"), case, reason="外出就医",
+           resume_on=date(2026, 11, 23))
+    run.at(2026, 11, 16, 9, 0)
+    run.do(ladder.resume, run.user("township_officer"), case, note="已出院")
+    assert run.case(case).state == "township_persuasion"
+    assert run.deadlines(case, ("resume",)) == ["resume 2026-11-23 00:00 cancelled"]
+    # from Mon 11-16: round 3 within 17, 18, 19, 20, 23 Nov
+    assert run.deadlines(case)[-1] == "round township_persuasion #3 2026-11-23 17:30 open"
+    assert not any(h.startswith("resume") for h in run.tick(2026, 11, 23, 0, 0))
+    assert run.events(case)[-1] == "township_officer: resumed paused → township_persuasion"
+
+
+def test_pause_is_refused_without_a_future_date_or_by_a_teacher(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.pause, run.user("school_admin"), case, reason="住院",
+               resume_on=date(2026, 11, 23))
+    assert err.value.field == "resume_on"
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.pause, run.user("school_admin"), case, reason="  ",
+               resume_on=date(2026, 12, 1))
+    assert err.value.field == "reason"
+    message = _refused(run, case, AccessDenied, ladder.pause, run.user("teacher"), case,
+                       reason="住院", resume_on=date(2026, 12, 1))
+    assert message == "Your role does not allow this action."
+    assert run.case(case).state == "suspected"
+
+
+def test_returning_from_a_pause_cancels_the_automatic_resume(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    run.do(ladder.pause, run.user("school_admin"), case, reason="住院",
+           resume_on=date(2026, 12, 1))
+    run.at(2026, 11, 25, 9, 0)
+    with pytest.raises(ValidationError) as err:  # not a date still to come
+        run.do(ladder.mark_returned, run.user("school_admin"), case, date(2026, 11, 26))
+    assert err.value.field == "returned_on"
+    run.do(ladder.mark_returned, run.user("school_admin"), case)
+    returned = run.case(case)
+    assert (returned.state, returned.paused_from, returned.returned_on) == (
+        "returned", None, date(2026, 11, 25)
+    )
+    assert run.deadlines(case, ("resume",)) == ["resume 2026-12-01 00:00 cancelled"]
+    assert run.open_deadlines(case) == [  # 7, 14, 28 days after Wed 11-25
+        "retention 2026-12-02 08:00",
+        "retention 2026-12-09 08:00",
+        "retention 2026-12-23 08:00",
+    ]
+
+
+# ---------------------------------------------------------------------------- relapse, reopen
+
+
+def test_a_relapse_at_the_check_in_reopens_the_school_persuasion(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    run.at(2026, 11, 23, 10, 0)
+    run.do(ladder.mark_returned, run.user("school_admin"), case)
+    assert run.tick(2026, 11, 30, 8, 0) == ["retention: check-in sent"]
+
+    run.at(2026, 11, 30, 9, 0)
+    mark = run.mark()
+    out = run.do(ladder.confirm_attending, run.user("teacher"), case, False)
+    assert out.message.render("en") == f"Case #{case} is open again: the school persuades anew."
+    relapsed = run.case(case)
+    assert (relapsed.state, relapsed.returned_on, relapsed.outcome) == (
+        "school_persuasion", None, None
+    )
+    assert run.messages(mark) == ["level_entered → school_admin"]
+    # the later check-ins are off; the school has 3 working days from Mon 11-30 again
+    assert run.deadlines(case, ("retention",)) == [
+        "retention 2026-11-30 08:00 done",
+        "retention 2026-12-07 08:00 cancelled",
+        "retention 2026-12-21 08:00 cancelled",
+    ]
+    assert run.deadlines(case)[-1] == "step school_persuasion 2026-12-03 17:30 open"
+    assert run.events(case)[-2:] == [
+        "school_admin: returned suspected → returned",
+        "teacher: relapsed returned → school_persuasion",
+    ]
+
+
+def test_reopening_after_a_deferral_restarts_the_level_it_left(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    run.at(2026, 11, 23, 10, 0)
+    run.visit("teacher", case, "home_visit", "refused")
+    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+                 reason="因病缓学", evidence=EVIDENCE, until_on=date(2026, 12, 14))
+    assert out.proposal is not None
+    run.do(ladder.decide_outcome, run.user("township_officer"), out.proposal.id, True)
+    assert run.case(case).state == "deferred"
+    assert run.open_deadlines(case) == ["deferral_end 2026-12-14 08:00"]
+    assert run.tick(2026, 12, 14, 8, 0) == ["deferral_end: told 2"]
+
+    run.at(2026, 12, 14, 9, 0)
+    run.do(ladder.reopen, run.user("township_officer"), case, note="缓学期满未返校")
+    reopened = run.case(case)
+    assert (reopened.state, reopened.outcome, reopened.outcome_until, reopened.current_round) == (
+        "school_persuasion", None, None, 0
+    )
+    # 3 working days from Mon 12-14: 15, 16, 17
+    assert run.deadlines(case)[-1] == "step school_persuasion 2026-12-17 17:30 open"
+    assert run.events(case)[-2:] == [
+        "township_officer: outcome school_persuasion → deferred",
+        "township_officer: reopened deferred → school_persuasion",
+    ]
+
+
+# ---------------------------------------------------------------------------- assign
+
+
+def test_an_officer_assigns_someone_responsible_for_the_area(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    officer = run.user("township_officer")
+    with pytest.raises(ValidationError) as err:  # a cadre of another township's village
+        run.do(ladder.assign, officer, case, run.user("village_cadre3").id)
+    assert err.value.field == "assignee"
+    assert _refused(run, case, AccessDenied, ladder.assign, run.user("teacher"), case,
+                    run.user("village_cadre").id) == "Your role does not allow this action."
+
+    mark = run.mark()
+    run.do(ladder.assign, officer, case, run.user("village_cadre").id)
+    assigned = run.case(case)
+    assert assigned.assigned_to_id == assigned.village_responsible_id == run.user(
+        "village_cadre"
+    ).id
+    assert run.messages(mark) == ["assigned → village_cadre"]
+    assert run.events(case)[-1] == "township_officer: assigned suspected → suspected"
+
+
+# ---------------------------------------------------------------------------- deferral
+
+
+def test_tongnan_deferral_needs_three_joint_rounds(
+    engine: Engine, clock: FrozenClock, world: World
+) -> None:
+    run = Run(engine, clock, load_named("tongnan"), world)
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+
+    deferral: dict[str, Any] = {
+        "reason": "学生本人拒不返校", "evidence": EVIDENCE, "until_on": date(2027, 1, 22)
+    }
+
+    run.at(2026, 11, 23, 10, 0)
+    run.visit("teacher", case, "home_visit", "refused")  # the school's own visit: not joint
+    run.at(2026, 11, 24, 10, 0)
+    run.visit("school_admin", case, "joint_visit", "refused")
+    run.at(2026, 11, 25, 10, 0)
+    run.visit("township_officer", case, "joint_visit", "refused")
+    message = _refused(run, case, IllegalTransition, ladder.propose_outcome,
+                       run.user("school_admin"), case, "deferred", **deferral)
+    assert message == "Deferral needs at least 3 joint persuasion rounds; 2 recorded."
+
+    run.at(2026, 11, 26, 10, 0)
+    run.visit("village_cadre", case, "joint_visit", "refused")
+    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred", **deferral)
+    assert out.proposal is not None and out.proposal.status == "pending"
+    assert out.case.state == "school_persuasion"  # waits for the district's approval
+
+
+def test_datian_allows_a_deferral_without_joint_rounds_but_not_without_an_end_date(
+    run: Run,
+) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+               reason="因病缓学", evidence=EVIDENCE)
+    assert err.value.field == "until_on"
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+               reason="因病缓学", until_on=date(2027, 1, 22))
+    assert err.value.field == "evidence"
+    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+                 reason="因病缓学", evidence=EVIDENCE, until_on=date(2027, 1, 22))
+    assert out.proposal is not None and out.proposal.status == "pending"
+
+
+# ---------------------------------------------------------------------------- approvals
+
+
+def _pending_home_teaching(run: Run) -> tuple[int, int]:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher", reasons=("disability",))
+    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "home_teaching",
+                 reason="重度残疾，无法到校", evidence=EVIDENCE)
+    assert out.proposal is not None and out.proposal.id is not None
+    return case, out.proposal.id
+
+
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [
+        ("teacher", "Your role does not allow this action."),
+        ("school_admin", "Your role does not allow this action."),
+        ("township_officer2", "You are not responsible for this case, so you cannot see or "
+                              "change it."),
+    ],
+    ids=["teacher", "school admin", "officer of another township"],
+)
+def test_only_the_approver_may_decide(run: Run, who: str, message: str) -> None:
+    case, proposal = _pending_home_teaching(run)
+    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user(who),
+                    proposal, True) == message
+    assert run.case(case).state == "suspected"
+
+
+def test_an_officer_above_the_approver_may_decide(run: Run) -> None:
+    case, proposal = _pending_home_teaching(run)
+    mark = run.mark()
+    out = run.do(ladder.decide_outcome, run.user("county_officer"), proposal, True)
+    assert out.case.state == "home_teaching"
+    assert run.messages(mark) == ["decision → school_admin"]
+    assert run.events(case)[-1] == "county_officer: outcome suspected → home_teaching"
+
+
+def test_tongnan_township_cannot_approve_what_the_district_decides(
+    engine: Engine, clock: FrozenClock, world: World
+) -> None:
+    run = Run(engine, clock, load_named("tongnan"), world)
+    case, proposal = _pending_home_teaching(run)
+    message = _refused(run, case, AccessDenied, ladder.decide_outcome,
+                       run.user("township_officer"), proposal, True)
+    assert message == "Only a county officer or above can decide this."
+    out = run.do(ladder.decide_outcome, run.user("county_officer"), proposal, True)
+    assert out.case.state == "home_teaching"
+
+
+@pytest.mark.parametrize("note", [None, "", "   "], ids=["none", "empty", "blank"])
+def test_a_rejection_needs_a_reason(run: Run, note: str | None) -> None:
+    case, proposal = _pending_home_teaching(run)
+    before, case_before = run.counts(), run.snapshot(case)
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.decide_outcome, run.user("township_officer"), proposal, False, note)
+    assert (err.value.field, err.value.render("en")) == (
+        "note", "Give a reason for the rejection."
+    )
+    assert run.counts() == before and run.snapshot(case) == case_before
+
+
+def test_a_rejection_with_a_reason_leaves_the_case_on_its_level(run: Run) -> None:
+    case, proposal = _pending_home_teaching(run)
+    mark = run.mark()
+    out = run.do(ladder.decide_outcome, run.user("township_officer"), proposal, False,
+                 "请先提供残联鉴定")
+    assert out.proposal is not None
+    assert (out.proposal.status, out.proposal.decision_note) == ("rejected", "请先提供残联鉴定")
+    assert run.case(case).state == "suspected"
+    assert run.messages(mark) == ["decision → school_admin"]
+    assert run.events(case)[-1] == "township_officer: outcome_rejected suspected → suspected"
+    # decided once: a second decision is refused, and a new proposal may now be made
+    assert _refused(run, case, IllegalTransition, ladder.decide_outcome,
+                    run.user("township_officer"), proposal, True) == (
+        "This proposal was already decided."
+    )
+    run.do(ladder.propose_outcome, run.user("school_admin"), case, "home_teaching",
+           reason="补充残联鉴定", evidence=EVIDENCE)
+
+
+# ---------------------------------------------------------------------------- illegal moves
+
+
+def test_illegal_transitions_are_refused_readably_and_change_nothing(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    suspected = f"Case #{case} is suspected dropout; that cannot be done now."
+    u = run.user
+    assert _refused(run, case, IllegalTransition, ladder.close_out, u("school_admin"), case) == suspected
+    assert _refused(run, case, IllegalTransition, ladder.confirm_attending, u("teacher"), case,
+                    True) == suspected
+    assert _refused(run, case, IllegalTransition, ladder.confirm_attending, u("teacher"), case,
+                    False) == suspected
+    assert _refused(run, case, IllegalTransition, ladder.issue_deadline_notice,
+                    u("township_officer"), case) == suspected
+    assert _refused(run, case, IllegalTransition, ladder.resume, u("school_admin"), case) == suspected
+    assert _refused(run, case, IllegalTransition, ladder.reopen, u("school_admin"), case) == suspected
+    assert _refused(run, case, IllegalTransition, ladder.acknowledge, u("teacher"), case) == (
+        f"There is no alert on case #{case} to acknowledge."
+    )
+    run.do(ladder.propose_outcome, u("school_admin"), case, "home_teaching", reason="残疾",
+           evidence=EVIDENCE)
+    assert _refused(run, case, IllegalTransition, ladder.propose_outcome, u("school_admin"), case,
+                    "transferred", reason="转学", evidence=EVIDENCE) == (
+        f"Case #{case} already has a proposal waiting for a decision."
+    )
+
+    # back at school: not closed before a retention check-in confirms attendance
+    run.do(ladder.mark_returned, u("school_admin"), case)
+    assert _refused(run, case, IllegalTransition, ladder.close_out, u("school_admin"), case) == (
+        f"Confirm at least one retention check-in before closing case #{case}."
+    )
+    assert _refused(run, case, IllegalTransition, ladder.escalate, u("school_admin"), case) == (
+        f"Case #{case} is returned to school; that cannot be done now."
+    )
+    run.do(ladder.confirm_attending, u("teacher"), case, True)
+    run.do(ladder.close_out, u("school_admin"), case)
+
+    # closed: nothing moves it any more
+    closed = f"Case #{case} is closed; that cannot be done now."
+    visit = ladder.VisitInput(visit_date=date(2026, 11, 23), method="phone", result="refused")
+    assert _refused(run, case, IllegalTransition, ladder.record_visit, u("teacher"), case,
+                    visit) == closed
+    assert _refused(run, case, IllegalTransition, ladder.mark_returned, u("teacher"), case) == closed
+    assert _refused(run, case, IllegalTransition, ladder.pause, u("school_admin"), case,
+                    reason="x", resume_on=date(2026, 12, 1)) == closed
+
+
+def test_the_top_of_the_ladder_cannot_be_escalated(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    officer = run.user("county_officer")
+    for _level in ("school_persuasion", "township_persuasion", "deadline_notice",
+                   "county_escalation", "judicial"):
+        run.do(ladder.escalate, officer, case)
+    assert run.case(case).state == "judicial"
+    assert _refused(run, case, IllegalTransition, ladder.escalate, officer, case) == (
+        f"Case #{case} is judicial enforcement; that cannot be done now."
+    )
+
+
+# ---------------------------------------------------------------------------- one open case
+
+
+def test_a_second_open_case_for_the_same_student_is_refused(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    first = run.report("teacher")
+    name = run.student().name
+    for reporter in ("teacher", "village_cadre"):
+        message = _refused(run, first, IllegalTransition, ladder.report, run.user(reporter),
+                           ladder.ReportInput(student_id=run.student().id, reasons=("work",)))
+        assert message == f"{name} already has an open case, #{first}."
+
+    # still open while paused; once closed, a new case may be opened
+    run.do(ladder.pause, run.user("school_admin"), first, reason="住院",
+           resume_on=date(2026, 12, 1))
+    _refused(run, first, IllegalTransition, ladder.report, run.user("teacher"),
+             ladder.ReportInput(student_id=run.student().id, reasons=("work",)))
+    run.do(ladder.mark_returned, run.user("school_admin"), first)
+    run.do(ladder.confirm_attending, run.user("teacher"), first, True)
+    run.do(ladder.close_out, run.user("school_admin"), first)
+    second = run.report("teacher", reasons=("work",))
+    assert second != first
+    assert run.case(second).state == "suspected"
