@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck locales extract update-catalogs compile-catalogs check-catalogs ci clean
+.PHONY: system-deps run test lint typecheck locales extract update-catalogs compile-catalogs check-catalogs ci clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,13 +12,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# runs the bot; with no BOT_TOKEN it explains what to do (the sandbox comes later)
+# Debian packages the project uses: a CJK font for the PDFs, Chromium for the browser tests
+SYSTEM_PACKAGES := fonts-wqy-microhei chromium
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get install -y -q $$missing >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null)); \
+	  else echo "please install these Debian packages:$$missing" >&2; exit 1; fi; \
+	fi
+
+# with no BOT_TOKEN: the sandbox at http://127.0.0.1:8080 on the demo county; with BOT_TOKEN: Telegram
 run: $(STAMP) compile-catalogs
 	$(BIN)/baoxue db upgrade
 	$(BIN)/baoxue run
 
 # the whole suite: lint, types on casework/, catalogs, tests (SQLite, or TEST_DATABASE_URL)
-test: $(STAMP) compile-catalogs
+test: $(STAMP) system-deps compile-catalogs
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

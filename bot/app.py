@@ -13,6 +13,7 @@ from telegram.request import BaseRequest
 
 import conversations.flows  # noqa: F401  (registers the flows)
 import handlers
+from bot import digest_chart
 from bot.services import Services
 
 
@@ -41,5 +42,7 @@ def build_application(
     builder = builder.concurrent_updates(False)
     application = builder.build()
     application.bot_data["services"] = services
+    # the digests' chart renderer (also registers the digest kind and planner)
+    digest_chart.install()
     handlers.register(application)
     return application

@@ -12,6 +12,9 @@ import sys
 import typer
 from sqlmodel import Session, col, select
 
+from bot.cli_ledger import export_app, import_app
+from bot.cli_outbox import outbox_app
+from bot.cli_scheduler import deadlines_app
 from bot.runtime import StartupError, boot
 from casework.clock import FrozenClock, SystemClock
 from casework.errors import CaseworkError, PolicyError
@@ -32,6 +35,10 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(cases_app, name="cases")
 app.add_typer(key_app, name="key")
 app.add_typer(invite_app, name="invite")
+app.add_typer(deadlines_app, name="deadlines")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
 
 LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
 CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat for several).")
@@ -134,22 +141,28 @@ def cases_list(
 
 
 @app.command("run")
-def run() -> None:
-    """Run the bot (long polling with BOT_TOKEN)."""
+def run(
+    host: str | None = typer.Option(None, help="Sandbox address (default: HOST or 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Sandbox port (default: PORT or 8080)."),
+) -> None:
+    """Run the bot: with BOT_TOKEN on Telegram (long polling); without, the local sandbox
+    (the demo county is seeded into an empty database)."""
     rt = _boot(migrate=True)
-    if not rt.settings.bot_token:
-        typer.echo(
-            "No BOT_TOKEN is set, so there is no Telegram bot to run yet.\n"
-            "  - To run the real bot: get a token from @BotFather and run\n"
-            "      BOT_TOKEN=123456:ABC... make run\n"
-            "  - To look around now: baoxue demo seed && baoxue cases list\n"
-            "The local sandbox (no token needed) is the next step of the project."
-        )
-        return
-    from bot.runner import run_polling
-
     logging.getLogger().setLevel(logging.INFO)
-    run_polling(rt)
+    if rt.settings.bot_token:
+        from bot.runner import run_polling
+
+        run_polling(rt)
+        return
+    from bot.demo import is_seeded, seed_demo
+    from sandbox.server import serve
+
+    with Session(rt.engine, expire_on_commit=False) as session:
+        if not is_seeded(session):
+            seed_demo(session, FrozenClock(SystemClock().now()), rt.policy)
+            session.commit()
+            typer.echo("seeded the demo county (青松县) into an empty database")
+    serve(rt, host or rt.settings.host, port or rt.settings.port)
 
 
 def _parse_scope(scope: str) -> tuple[str, int | None]:

@@ -14,12 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from casework import ladder
+from casework import deadlines, ladder
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.policy import Policy
 from models.tables import (
     County,
+    OutboxMessage,
     Guardian,
     School,
     SchoolClass,
@@ -278,9 +279,33 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     walker.advance(timedelta(days=10))
     ladder.confirm_attending(cw, teacher_of(picks[2]), ids[2], True)
     ladder.close_out(cw, u["school_admin"], ids[2], note="连续在校")
+    # catch the ladder up to now, so the bot's first tick has no backlog to burst through;
+    # what that would have told people is history, not news
+    walker.set(end)
+    deadlines.run_due(cw)
+    session.flush()
+    for message in session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).all():
+        message.status = "sent"
+        message.last_error = "demo history (seeded)"
+        session.add(message)
     session.flush()
     return world
 
 
 def is_seeded(session: Session) -> bool:
     return session.exec(select(County.id)).first() is not None
+
+
+def demo_user_keys(session: Session) -> dict[str, User]:
+    """The demo users under the keys ``seed_world`` gave them (teacher1…, school_admin1…),
+    recovered from their roles and creation order."""
+    keyed: dict[str, User] = {}
+    for role in ("teacher", "school_admin", "village_cadre", "township_officer"):
+        users = session.exec(select(User).where(User.role == role).order_by(User.id)).all()  # type: ignore[arg-type]
+        for i, user in enumerate(users, start=1):
+            keyed[f"{role}{i}"] = user
+    for role in ("county_officer", "admin"):
+        user = session.exec(select(User).where(User.role == role).order_by(User.id)).first()  # type: ignore[arg-type]
+        if user is not None:
+            keyed[role] = user
+    return keyed

@@ -1,5 +1,8 @@
 """Run the bot: long polling with BOT_TOKEN (webhook mode and the sandbox come with later
-issues). The outbox is drained and due deadlines are acted on by repeating jobs.
+issues). The outbox sender (``bot.outbox_sender``) runs as a background task pacing
+messages under Telegram's limits; due deadlines are acted on by the deadline scheduler
+(``bot.scheduler``: an APScheduler job running the database-claimed tick in a worker
+thread every ``TICK_SECONDS``).
 """
 
 from __future__ import annotations
@@ -8,48 +11,50 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 from bot.app import build_application
-from bot.outbox_sender import drain
+from bot.outbox_sender import Limits, SenderTask
 from bot.runtime import Runtime
+from bot.scheduler import DeadlineScheduler, tick_once
 from bot.services import Services
-from casework import deadlines
 from casework.clock import Clock, SystemClock
-from casework.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
-OUTBOX_EVERY_S = 3
-TICK_EVERY_S = 60
+OUTBOX_KEY = "outbox_sender"
+SCHEDULER_KEY = "deadline_scheduler"
 
-
-async def _drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await drain(context.bot, context.application.bot_data["services"])
-
-
-async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    services: Services = context.application.bot_data["services"]
-    with unit_of_work(services.engine, services.clock, services.policy) as cw:
-        handled = deadlines.run_due(cw)
-    if handled:
-        log.info("acted on %d due deadlines", len(handled))
+# tick_once is re-exported for the sandbox, which ticks on its own clock bar
+__all__ = ["make_application", "run_polling", "tick_once"]
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
     services.bot_username = application.bot.username
     log.info("running as @%s with policy %s", services.bot_username, services.policy.name)
+    application.bot_data[SCHEDULER_KEY].start()
+    application.bot_data[OUTBOX_KEY].start()
+
+
+async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    await application.bot_data[SCHEDULER_KEY].shutdown()
+    await application.bot_data[OUTBOX_KEY].stop()
 
 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
     assert runtime.settings.bot_token
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy)
     application = build_application(runtime.settings.bot_token, services, **kwargs)
+    application.bot_data[SCHEDULER_KEY] = DeadlineScheduler(
+        services, every_s=runtime.settings.tick_seconds
+    )
     application.post_init = _post_init
-    assert application.job_queue is not None
-    application.job_queue.run_repeating(_drain_job, interval=OUTBOX_EVERY_S, first=1)
-    application.job_queue.run_repeating(_tick_job, interval=TICK_EVERY_S, first=5)
+    application.post_stop = _post_stop
+    # Limits refuses a rate over Telegram's 30/s here, before the bot starts
+    application.bot_data[OUTBOX_KEY] = SenderTask(
+        application.bot, services, limits=Limits(per_second=runtime.settings.outbox_rate)
+    )
     return application
 
 

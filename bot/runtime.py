@@ -57,6 +57,10 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
     settings = settings or get_settings()
     db.configure(encryption_key(settings))
     policy = resolve(settings.policy)
+    # any process that boots may run the scheduler's tick: digests must be known to it
+    from bot import digest_chart
+
+    digest_chart.install()
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.upgrade(engine)

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     dev_key_file: Path = Path(".baoxue-dev-key")
     host: str = "127.0.0.1"
     port: int = 8080
+    # how often the bot's scheduler acts on due deadlines (TICK_SECONDS; 30–60 s in production)
+    tick_seconds: float = Field(default=45.0, ge=1.0, le=3600.0)
+    # messages per second the outbox sender sends, all chats together (OUTBOX_RATE);
+    # Telegram allows a bot about 30, so more is refused
+    outbox_rate: float = Field(default=25.0, gt=0.0, le=30.0)
 
 
 @lru_cache(maxsize=1)

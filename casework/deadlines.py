@@ -14,7 +14,7 @@ Kinds:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -231,10 +231,28 @@ def run_due(cw: Casework, limit: int | None = None) -> list[Deadline]:
         cw.session.flush()
 
 
+Handler = Callable[[Casework, Deadline, Case | None], str]
+# kinds whose rows have no case (calendar jobs: attendance prompts, digests…)
+CASELESS: set[str] = set()
+
+
+def register_kind(kind: str, handler: Handler, *, caseless: bool = False) -> None:
+    """Teach the scheduler a new kind of due row (other casework modules call this)."""
+    _HANDLERS[kind] = handler
+    if caseless:
+        CASELESS.add(kind)
+
+
 def handle(cw: Casework, deadline: Deadline) -> str:
     """Do what a due deadline means and mark it done; returns what was done."""
+    handler = _HANDLERS.get(deadline.kind)
     case = cw.session.get(Case, deadline.case_id) if deadline.case_id else None
-    result = _HANDLERS[deadline.kind](cw, deadline, case) if case else "no case"
+    if handler is None:
+        result = "unknown kind"
+    elif case is None and deadline.kind not in CASELESS:
+        result = "no case"
+    else:
+        result = handler(cw, deadline, case)
     deadline.status = "done"
     deadline.acted_at = cw.now_db()
     deadline.result = result
@@ -346,7 +364,7 @@ def _on_home_teaching(cw: Casework, deadline: Deadline, case: Case | None) -> st
     return "session reminder sent"
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Handler] = {
     "step": _on_step,
     "round": _on_round,
     "reminder": _on_reminder,

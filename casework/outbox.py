@@ -11,11 +11,22 @@ from sqlmodel import Session
 
 from casework.clock import to_db
 from casework.i18n import Text
+from casework.labels import JoinedText, PluralText
 from models.tables import OutboxMessage, User
 
 
 def text_to_json(text: Text) -> dict[str, Any]:
-    return {"msgid": text.msgid, "params": {k: _param_to_json(v) for k, v in text.params.items()}}
+    """A Text as JSON; a plural (``n_``) keeps its plural msgid and count and a joined list
+    (``join``) its items, so both render in the reader's language when the message is sent
+    ("7 school days", not the singular the msgid alone would give)."""
+    data: dict[str, Any] = {
+        "msgid": text.msgid, "params": {k: _param_to_json(v) for k, v in text.params.items()}
+    }
+    if isinstance(text, PluralText):
+        data["plural"], data["n"] = text.plural, text.n
+    elif isinstance(text, JoinedText):
+        data["items"] = [_param_to_json(item) for item in text.items]
+    return data
 
 
 def _param_to_json(value: Any) -> Any:
@@ -26,11 +37,18 @@ def _param_to_json(value: Any) -> Any:
     return value
 
 
+def _param_from_json(value: Any) -> Any:
+    if isinstance(value, dict) and "__text__" in value:
+        return text_from_json(value["__text__"])
+    return value
+
+
 def text_from_json(data: dict[str, Any]) -> Text:
-    params = {
-        k: (text_from_json(v["__text__"]) if isinstance(v, dict) and "__text__" in v else v)
-        for k, v in data.get("params", {}).items()
-    }
+    params = {k: _param_from_json(v) for k, v in data.get("params", {}).items()}
+    if "plural" in data:
+        return PluralText(data["msgid"], params, plural=data["plural"], n=int(data["n"]))
+    if "items" in data:
+        return JoinedText(data["msgid"], items=tuple(_param_from_json(i) for i in data["items"]))
     return Text(data["msgid"], params)
 
 

@@ -10,16 +10,22 @@ a value may be shown (lists, reminders, audit views) the ``mask_*`` functions ar
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher as FernetCipher
+from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 LOOKUP_HASH_INFO = b"baoxue lookup hash"
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_UNDECRYPTABLE = "Cannot decrypt: the value was encrypted with another key or is damaged."
 
 _MOBILE = re.compile(r"1\d{10}")
 _LANDLINE = re.compile(r"(0\d{2,3})-(\d{7,8})(-\d{1,6})?")
@@ -44,6 +50,9 @@ class Cipher:
         self._lookup_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=LOOKUP_HASH_INFO
         ).derive(base64.urlsafe_b64decode(key))
+        # Fernet's own halves of the key (spec: signing key, then AES key), for decrypt_many
+        raw = base64.urlsafe_b64decode(key)
+        self._signing_key, self._aes_key = raw[:16], raw[16:]
 
     @classmethod
     def generate_key(cls) -> str:
@@ -61,6 +70,47 @@ class Cipher:
             raise ValueError(
                 "Cannot decrypt: the value was encrypted with another key or is damaged."
             ) from None
+
+    def decrypt_many(self, tokens: Sequence[str]) -> list[str]:
+        """Decrypt many tokens at once: what :meth:`decrypt` gives, about twice as fast.
+
+        Exports decrypt hundreds of thousands of short values, and most of Fernet's cost
+        per token is setting up a cipher. This checks each token exactly as Fernet does
+        (version byte, length, HMAC-SHA256 over version‖timestamp‖IV‖ciphertext, compared
+        in constant time, all before any decryption), then runs AES once over every
+        token's blocks (ECB) and applies the CBC chaining and the PKCS7 padding check per
+        token. No time-to-live is applied, as in :meth:`decrypt`.
+        """
+        blocks: list[bytes] = []
+        chains: list[bytes] = []
+        for token in tokens:
+            try:
+                data = binascii.a2b_base64(token.encode("ascii").translate(_URLSAFE))
+            except (ValueError, TypeError, UnicodeError):
+                raise ValueError(_UNDECRYPTABLE) from None
+            # version (1) + timestamp (8) + IV (16) + ≥ 1 block + HMAC (32)
+            if len(data) < 73 or data[0] != 0x80 or (len(data) - 57) % 16:
+                raise ValueError(_UNDECRYPTABLE)
+            mac = hmac.digest(self._signing_key, data[:-32], "sha256")
+            if not hmac.compare_digest(mac, data[-32:]):
+                raise ValueError(_UNDECRYPTABLE)
+            blocks.append(data[25:-32])
+            chains.append(data[9:-48])  # IV and every ciphertext block but the last
+        decryptor = FernetCipher(algorithms.AES(self._aes_key), modes.ECB()).decryptor()
+        plain = decryptor.update(b"".join(blocks)) + decryptor.finalize()
+        values: list[str] = []
+        pos = 0
+        for chain in chains:
+            size = len(chain)
+            text = (
+                int.from_bytes(plain[pos : pos + size], "big") ^ int.from_bytes(chain, "big")
+            ).to_bytes(size, "big")
+            pos += size
+            pad = text[-1]
+            if not 1 <= pad <= 16 or text[-pad:] != bytes((pad,)) * pad:
+                raise ValueError(_UNDECRYPTABLE)
+            values.append(text[:-pad].decode("utf-8"))
+        return values
 
     def lookup_hash(self, value: str) -> str:
         """HMAC-SHA256 (hex) of ``value`` for exact-match search over encrypted columns.

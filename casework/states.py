@@ -98,7 +98,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "reopen": OFFICERS | {"school_admin"},
     "close_out": OFFICERS | {"school_admin"},
     "acknowledge": ALL_ROLES,
-    "assign": OFFICERS,
+    # 003 鸡东 四 学校责任 "对无故一个月未到校学生及时落实专人做好动员劝返工作": the school
+    # names the person who persuades (casework.attendance asks its administrator to)
+    "assign": OFFICERS | {"school_admin"},
 }
 
 # officers above an approver may also decide (a county officer can approve for the township)

@@ -343,7 +343,8 @@ def _advance(turn: Turn, step: Step) -> None:
         visited.append(step.name)
     draft["_visited"] = visited
     nxt = _next_name(turn, step)
-    if draft.get("_editing") and (nxt is None or nxt in visited or not _branch_changed(turn, nxt)):
+    # an edit goes back to the summary, unless it leads to a step never answered (a new branch)
+    if draft.get("_editing") and (nxt is None or nxt in visited):
         nxt = None
     turn.conv.step = nxt or SUMMARY
     if turn.conv.step == SUMMARY:
@@ -371,11 +372,6 @@ def _path(turn: Turn) -> list[str]:
         names.append(name)
         name = _next_name(turn, turn.flow.step(name))
     return names
-
-
-def _branch_changed(turn: Turn, nxt: str) -> bool:
-    # when an edit leads to a step never answered (a new branch), ask it
-    return nxt not in turn.conv.draft.get("_visited", [])  # type: ignore[union-attr]
 
 
 def _accept(turn: Turn, step: Step, value: Any) -> None:

@@ -27,9 +27,12 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import commands as c
 
     application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=-1)
+    from handlers import exports  # ledger, forms, reports, rosters: ahead of /report and documents
+
+    exports.register(application)
     # new messages only: a filter given to a handler replaces PTB's default, and an edit of
     # an old message must never be read as the answer to the question on screen now
-    private = filters.ChatType.PRIVATE
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     for name, callback in (
         ("start", c.start),
         ("help", c.help_command),

@@ -17,7 +17,7 @@ from casework.i18n import Text, _
 from casework.scope import users_for_case
 from conversations import engine
 from conversations.replies import Button
-from handlers import cases, menu
+from handlers import attendance, cases, menu
 from models.tables import Proposal
 
 
@@ -192,6 +192,8 @@ _ROUTES = {
     "rej": _reject,
     "att": _attending,
     "act": _action,
+    "atd": attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
+    "rc": attendance.tap_roll_call,  # the term-start roll call
 }
 
 

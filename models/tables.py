@@ -277,13 +277,20 @@ class Deadline(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dropout_case.id", index=True)
     kind: str = Field(max_length=24)
     due_at: datetime
-    status: str = Field(default="open", max_length=10)  # open | done | cancelled
+    status: str = Field(default="open", max_length=10)  # open | done | cancelled | failed
     recipient_id: int | None = Field(default=None, foreign_key="app_user.id")
     payload: dict[str, Any] = _json_dict()
     created_at: datetime
     acted_by: int | None = Field(default=None, foreign_key="app_user.id")
     acted_at: datetime | None = None
     result: str | None = Field(default=None, max_length=200)
+    # a calendar job's identity ("digest:county:3:2026-11-23"): planners insert it
+    # idempotently, the unique index keeps one row when two processes plan at once
+    dedupe_key: str | None = Field(
+        default=None, sa_column=Column(String(120), nullable=True, unique=True, index=True)
+    )
+    # ticks whose handler raised on this row; after a few it is set aside as "failed"
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -341,3 +348,72 @@ class ConversationState(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dropout_case.id")
     version: int = 1
     updated_at: datetime
+
+
+# --- attendance: the daily report and the term-start roll call (日常报告 / 开学报到) --------
+
+
+class AttendanceDay(SQLModel, table=True):
+    """A class's answer to the daily attendance prompt for one school day.
+
+    A row exists only once someone answered: a day without one is "not known", which an
+    absence streak neither counts nor breaks (``casework.attendance``). The last answer of
+    the day wins; ``teacher_id`` is who gave it.
+    """
+
+    __tablename__ = "attendance_day"
+    __table_args__ = (UniqueConstraint("class_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    class_id: int = Field(foreign_key="school_class.id", index=True)
+    day: date  # local school day
+    teacher_id: int = Field(foreign_key="app_user.id")
+    answered_at: datetime
+    all_present: bool
+
+
+class AttendanceMark(SQLModel, table=True):
+    """One pupil's attendance on a day the class answered; pupils without a row were present."""
+
+    __tablename__ = "attendance_mark"
+    __table_args__ = (UniqueConstraint("student_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="student.id", index=True)
+    class_id: int = Field(foreign_key="school_class.id", index=True)
+    day: date
+    status: str = Field(max_length=10)  # excused | unexcused | present
+    reason: str | None = Field(default=None, max_length=16)  # sick | leave (an excused absence)
+    recorded_by: int = Field(foreign_key="app_user.id")
+    recorded_at: datetime
+
+
+class RollCall(SQLModel, table=True):
+    """A class's term-start roll call (开学报到): who had not reported, closed at the policy's
+    ``roll_call.within``; those still missing then are registered as cases."""
+
+    __tablename__ = "roll_call"
+    __table_args__ = (UniqueConstraint("class_id", "term_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    class_id: int = Field(foreign_key="school_class.id", index=True)
+    term_start: date
+    closes_at: datetime
+    answered_by: int | None = Field(default=None, foreign_key="app_user.id")
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class RollCallEntry(SQLModel, table=True):
+    """A pupil who had not reported at the roll call, and what became of it."""
+
+    __tablename__ = "roll_call_entry"
+    __table_args__ = (UniqueConstraint("roll_call_id", "student_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    roll_call_id: int = Field(foreign_key="roll_call.id", index=True)
+    student_id: int = Field(foreign_key="student.id", index=True)
+    status: str = Field(default="missing", max_length=12)  # missing | reported | registered
+    noted_at: datetime
+    reported_on: date | None = None
+    case_id: int | None = Field(default=None, foreign_key="dropout_case.id")

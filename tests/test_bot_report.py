@@ -55,6 +55,10 @@ async def test_teacher_reports_from_the_roster_edits_a_field_and_the_school_admi
     await teacher.send("在县城打工")
 
     assert teacher.buttons()[0] == "Keep: Monitored household"
+    assert "✅ Monitored household" in teacher.buttons()
+    await teacher.tap("Left-behind child")  # a changed selection is taken with Done, not "Keep"
+    assert not teacher.buttons()[0].startswith("Keep")
+    await teacher.tap("Left-behind child")
     await teacher.tap("Keep")
     await teacher.tap("Could not reach the guardian")
     await teacher.send("Mother says he refuses to come")
@@ -142,6 +146,20 @@ async def test_a_pupil_is_found_by_typing_part_of_the_name_within_scope(harness,
                                     next(b for b in found if b.startswith("邱岩晴 · "))])
     await admin.tap("唐超晴")
     assert admin.last.startswith("Since when")
+
+
+async def test_a_cadre_searches_the_children_of_the_village(harness, world) -> None:  # type: ignore[no-untyped-def]
+    cadre = speaking(harness, world.users["village_cadre"], "en")
+    village = world.villages[0].id
+    mine = next(p for p in world.students if p.village_id == village and p.class_id == world.classes[4].id)
+    elsewhere = next(p for p in world.students if p.village_id != village)
+    await cadre.send("/report")
+    await cadre.send(elsewhere.name)
+    assert cadre.last.startswith(f"Nothing matches “{elsewhere.name}”")
+    assert cadre.buttons()[0] == "➕ A child who never enrolled"  # still there to register someone
+    await cadre.send(mine.name)
+    assert cadre.last == "Since when has the child been absent? (e.g. 11-21)"
+    assert conversation(harness, world.users["village_cadre"]).draft["stu"] == str(mine.id)
 
 
 async def test_a_pupil_with_an_open_case_is_refused_when_picked(harness, world) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from models.tables import Case, Deadline, Visit
 from tests.botkit import conversation, one, open_case, rows, speaking, to_township
 
@@ -105,14 +107,15 @@ async def test_another_date_other_people_a_promise_and_a_location_pin(harness, w
     await teacher.send_location(25.9, 117.3)
     assert teacher.last == "Received (1). Send more, or tap Done."
     await teacher.send_photo(caption="与家长合影")
-    assert teacher.last == "Received (2). Send more, or tap Done."
+    await teacher.send_voice(duration=12)
+    assert teacher.last == "Received (3). Send more, or tap Done."
     await teacher.tap("Done")
 
     summary = teacher.last
     assert (f"• Method, date and people: Joint visit, Nov 21, 2026, with {me.display_name}, "
             "王主任, 李 娜, 邹红") in summary
     assert "• Promised return date: Nov 26, 2026" in summary
-    assert "• Evidence: 2 attached" in summary
+    assert "• Evidence: 3 attached" in summary
     # the next step is not asked in sequence, but can be written on the summary
     await teacher.tap("✏️ Next step")
     assert teacher.last == "What is the next step?"
@@ -129,13 +132,38 @@ async def test_another_date_other_people_a_promise_and_a_location_pin(harness, w
     assert visit.measures == "申请助学金"
     assert visit.promised_return_on == date(2026, 11, 26)
     assert (visit.latitude, visit.longitude) == (25.9, 117.3)
-    assert [e["kind"] for e in visit.evidence] == ["location", "photo"]
+    assert [e["kind"] for e in visit.evidence] == ["location", "photo", "voice"]
     assert visit.evidence[0] == {"kind": "location", "lat": 25.9, "lon": 117.3}
     assert visit.evidence[1]["caption"] == "与家长合影" and visit.evidence[1]["file_id"]
+    assert visit.evidence[2]["duration"] == 12 and visit.evidence[2]["file_id"]
     assert visit.next_step == "11月26日电话确认是否到校"
     # the promise is a deadline row: the scheduler asks on that day whether the child is back
     promise = one(harness, Deadline, Deadline.kind == "promise")
     assert promise.payload == {"visit_id": visit.id} and promise.status == "open"
+
+
+@pytest.mark.parametrize("typed", ["11-21", "11月21日", "2026-11-21", "２０２６／１１／２１"])
+async def test_the_visit_date_is_typed_the_usual_ways(harness, world, typed: str) -> None:  # type: ignore[no-untyped-def]
+    case_id = open_case(harness, world)
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send(f"/visit {case_id}")
+    await teacher.tap("📅 Another date or other people…")
+    await teacher.tap("Home visit")
+    await teacher.send(typed)
+    assert teacher.last == "Who took part? Tap to keep, or type names separated by commas."
+    assert conversation(harness, world.users["teacher"]).draft["date"] == "2026-11-21"
+
+
+async def test_cancel_leaves_nothing_behind(harness, world) -> None:  # type: ignore[no-untyped-def]
+    case_id = open_case(harness, world)
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send(f"/visit {case_id}")
+    await teacher.tap("🏠 Home visit, today")
+    await teacher.send("父母在外打工")
+    await teacher.tap("Cancel")
+    assert teacher.last == "Cancelled. Nothing was saved."
+    assert conversation(harness, world.users["teacher"]) is None
+    assert rows(harness, Visit) == [] and one(harness, Case).current_round == 0
 
 
 async def test_an_edit_that_changes_the_branch_leaves_no_stale_answer(harness, world) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ instead of failing with "database is locked" (the bot and a CLI command at once)
 from __future__ import annotations
 
 import threading
+
 import pytest
 from sqlmodel import Session, select
 

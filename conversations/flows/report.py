@@ -148,8 +148,10 @@ def _parse_where(turn: Turn, text: str) -> str:
 
 
 def _keep_groups(turn: Turn) -> Option | None:
+    """One tap to keep the groups on record; once the selection changes, Done takes it."""
+    student = _student(turn)
     current = turn.draft.get("grp") or []
-    if not current:
+    if student is None or not current or sorted(current) != sorted(student.key_groups):
         return None
     # the code stays short: the engine keeps the selection as it stands
     return Option("keep", _("Keep: {groups}", groups=join(codes.label("key_group", c) for c in current)))

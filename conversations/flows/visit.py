@@ -178,8 +178,8 @@ PROMISE_HORIZON_DAYS = 60
 def _parse_promise(turn: Turn, text: str) -> date:
     today = turn.cw.today()
     when = validation.parse_date(text, today=today, field="promised_return_on", allow_future=True)
-    visited = draft_date(turn, "date") or today
-    if when < visited:
+    visit_day = draft_date(turn, "date") or today
+    if when < visit_day:
         raise ValidationError("promised_return_on", _("The promised date is before the visit."))
     if (when - today).days > PROMISE_HORIZON_DAYS:
         # "11-21" typed on 11-23 reads as next year's 11-21: say so instead of keeping it

@@ -1,0 +1,201 @@
+"""``baoxue export`` and ``baoxue import``: the ledger, forms and reports as files, and
+roster import, for the operator at the command line::
+
+    baoxue export ledger -o ledger.xlsx                       # every case, numbers masked
+    baoxue export ledger --state open --period 2026-11 --unit township:2 --full -o t2.xlsx
+    baoxue export form 12 report -o 表5.pdf                   # one case's form (docx or pdf)
+    baoxue export report month -o 月报.xlsx                    # also quarter, 2026-11, 2026Q4
+    baoxue import roster 花名册.xlsx --school 3                # preview, then confirm
+    baoxue import roster roster.csv --school 3 --yes          # no question asked
+
+The operator sees every county; ``--full`` puts ID and phone numbers in full into the
+file (the default masks them, as for a township officer). Every export and import is
+written to the audit log, marked as made at the command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+import casework.reports  # noqa: F401  (registers the reports' schedule with the scheduler)
+from casework.errors import CaseworkError
+
+export_app = typer.Typer(help="Files: the ledger, a case's forms, periodic reports.",
+                         no_args_is_help=True)
+import_app = typer.Typer(help="Imports: school rosters.", no_args_is_help=True)
+
+LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en (headers and labels)")
+XLSX_OUTPUT = typer.Option(..., "-o", "--output", help="The .xlsx file to write.")
+FORM_OUTPUT = typer.Option(..., "-o", "--output", help="The .docx or .pdf file to write.")
+ROSTER_FILE = typer.Argument(..., exists=True, dir_okay=False, help="The roster (.xlsx or .csv).")
+
+
+def _boot():  # type: ignore[no-untyped-def]
+    from bot.cli import _boot as boot  # late: bot.cli registers this module
+
+    return boot()
+
+
+def _fail(err: CaseworkError, lang: str) -> typer.Exit:
+    typer.echo(err.render(lang), err=True)
+    return typer.Exit(1)
+
+
+def _unit(value: str | None):  # type: ignore[no-untyped-def]
+    from casework.ledger import Unit
+
+    if not value:
+        return None
+    kind, _sep, raw = value.partition(":")
+    if kind not in ("county", "township", "village", "school") or not raw.isdigit():
+        raise typer.BadParameter("use KIND:ID, e.g. township:2 or school:3", param_hint="--unit")
+    return Unit(kind, int(raw))
+
+
+@export_app.command("ledger")
+def export_ledger_command(
+    output: Path = XLSX_OUTPUT,
+    state: str = typer.Option("all", help="all, open, closed, or a state (e.g. township_persuasion)."),
+    period: str | None = typer.Option(None, help="2026-11, 2026Q4, 2026 or 2026-09-01..2026-11-30."),
+    unit: str | None = typer.Option(None, help="KIND:ID: county:1, township:2, village:3, school:4."),
+    full: bool = typer.Option(False, "--full", help="ID and phone numbers in full (default: masked)."),
+    lang: str = LANG_OPTION,
+) -> None:
+    """The ledger (台账): a summary sheet and one sheet per state, one row per case."""
+    from sqlmodel import Session
+
+    from bot.documents.ledger_xlsx import export_ledger
+    from casework import ledger
+    from casework.clock import SystemClock
+    from casework.context import Casework
+    from casework.disclosure import Disclosure
+    from casework.periods import parse_period
+    from casework.uow import unit_of_work
+
+    rt = _boot()
+    clock = SystemClock()
+    try:
+        with Session(rt.engine, expire_on_commit=False) as session:
+            cw = Casework(session, clock, rt.policy)
+            filt = ledger.LedgerFilter(
+                state=state,
+                period=parse_period(period, today=cw.today()) if period else None,
+                unit=_unit(unit),
+            )
+            job = ledger.prepare(cw, None, filt, lang=lang,
+                                 disclosure=Disclosure.full() if full else Disclosure.masked())
+            session.rollback()
+            with typer.progressbar(length=max(job.total, 1), label="ledger") as bar:
+                last = [0]
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(done - last[0])
+                    last[0] = done
+
+                rows = export_ledger(cw, None, job, output, progress=progress)
+        with unit_of_work(rt.engine, clock, rt.policy) as cw:
+            ledger.record_export(cw, None, job)
+    except CaseworkError as err:
+        raise _fail(err, lang) from err
+    typer.echo(f"{rows} cases written to {output} ({job.disclosure.code})")
+
+
+@export_app.command("form")
+def export_form_command(
+    case_id: int = typer.Argument(..., help="The case number."),
+    form: str = typer.Argument(..., help="register, school_record, township_record, report, notice or deferral."),
+    output: Path = FORM_OUTPUT,
+    full: bool = typer.Option(False, "--full", help="ID and phone numbers in full (default: masked)."),
+) -> None:
+    """One case's form (一生一表, 表3/表4, 表5, the notice, 表6), as DOCX or PDF."""
+    from bot.documents import forms as form_files
+    from casework.clock import SystemClock
+    from casework.disclosure import Disclosure
+    from casework.uow import unit_of_work
+
+    fmt = output.suffix.lower().lstrip(".")
+    if fmt not in form_files.FORMATS:
+        raise typer.BadParameter("the file must end in .docx or .pdf", param_hint="--output")
+    rt = _boot()
+    try:
+        with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
+            name, data = form_files.make(cw, None, case_id, form, fmt,
+                                         disclosure=Disclosure.full() if full else Disclosure.masked())
+    except CaseworkError as err:
+        raise _fail(err, "zh_Hans") from err
+    output.write_bytes(data)
+    typer.echo(f"{name} written to {output}")
+
+
+@export_app.command("report")
+def export_report_command(
+    period: str = typer.Argument("month", help="month, quarter, last-month, 2026-11, 2026Q4…"),
+    output: Path = XLSX_OUTPUT,
+    lang: str = LANG_OPTION,
+) -> None:
+    """The periodic report workbook for every county (the bot also sends it on schedule)."""
+    from bot.documents import report_xlsx
+    from casework import reports
+    from casework.clock import SystemClock
+    from casework.uow import unit_of_work
+
+    rt = _boot()
+    try:
+        with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
+            data = reports.report_data(cw, None, reports.parse_kind(period, today=cw.today()))
+            reports.record_report(cw, None, data)
+    except CaseworkError as err:
+        raise _fail(err, lang) from err
+    output.write_bytes(report_xlsx.write_report(data, lang))
+    for line in (reports.headline(data), *reports.figure_lines(data)):
+        typer.echo(line.render(lang))
+
+
+@import_app.command("roster")
+def import_roster_command(
+    file: Path = ROSTER_FILE,
+    school: int = typer.Option(..., "--school", help="The school's id."),
+    yes: bool = typer.Option(False, "--yes", help="Import without asking after the preview."),
+    lang: str = LANG_OPTION,
+) -> None:
+    """Import a school's roster: a preview with every row's errors, then all valid rows
+    in one transaction, or nothing."""
+    from bot.documents import tabular
+    from casework import roster_import
+    from casework.clock import SystemClock
+    from casework.i18n import _
+    from casework.uow import unit_of_work
+
+    rt = _boot()
+    clock = SystemClock()
+    try:
+        sheet = tabular.read_table(file.name, file.read_bytes())
+        with unit_of_work(rt.engine, clock, rt.policy) as cw:
+            plan = roster_import.plan(cw, None, school, sheet.headers, sheet.rows)
+    except CaseworkError as err:
+        raise _fail(err, lang) from err
+    typer.echo(_(
+        "{file}: {total} rows — {add} to add, {update} to update, {same} unchanged, "
+        "{errors} with errors.",
+        file=file.name, total=len(plan.rows), add=plan.count("add"), update=plan.count("update"),
+        same=plan.count("unchanged"), errors=plan.count("error"),
+    ).render(lang))
+    for row in plan.errors:
+        reasons = "; ".join(t.render(lang) for t in row.errors)
+        typer.echo(f"  row {row.number} ({row.name or '—'}): {reasons}")
+    if not plan.valid:
+        typer.echo("nothing to import", err=True)
+        raise typer.Exit(1)
+    if not yes and not typer.confirm(f"Import {len(plan.valid)} rows into {plan.school}?"):
+        typer.echo("nothing imported")
+        raise typer.Exit(0)
+    try:
+        with unit_of_work(rt.engine, clock, rt.policy) as cw:
+            result = roster_import.apply(cw, None, school, sheet.headers, sheet.rows,
+                                         plan.fingerprint())
+    except CaseworkError as err:
+        raise _fail(err, lang) from err
+    typer.echo(f"imported into {result.school}: {result.count('add')} added, "
+               f"{result.count('update')} updated, {result.count('error')} rows left out")

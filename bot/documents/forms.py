@@ -1,0 +1,252 @@
+"""The per-child forms as files: ``casework.forms`` data → a template → DOCX or PDF.
+
+The forms are official Chinese documents filed with Chinese offices, so they are always
+in Chinese whatever the reader's chat language (the bot's captions are translated).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from bot.documents.layout import Document, layout
+from bot.documents.render_docx import render_docx
+from bot.documents.render_pdf import render_pdf
+from casework import codes, forms
+from casework.context import Casework
+from casework.disclosure import Disclosure
+from casework.forms import CaseForm, VisitInfo
+from casework.i18n import _, gettext_for
+from casework.labels import STATE_LABELS
+from casework.relations import relation_label
+from models.tables import User
+
+ZH = "zh_Hans"
+FORMATS = ("docx", "pdf")
+MIME = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+# 对象类别 as the seed forms print them, with a tick in the boxes that apply
+FORM_KEY_GROUPS = (
+    ("poverty_registered", "建档立卡"),
+    ("dibao", "低保"),
+    ("disabled", "残疾"),
+    ("orphan", "孤儿"),
+    ("unsupported", "事实无人抚养儿童"),
+    ("general", "一般"),
+)
+METHOD_PHRASES = {
+    "phone": "电话联系家长",
+    "home_visit": "入户家访",
+    "joint_visit": "联合入户劝返",
+}
+
+
+def template_for(data: CaseForm) -> str:
+    if data.form == "township_record":
+        return "t3_township_record" if data.child.enrolled else "t2_enrolment_record"
+    if data.form == "notice":
+        assert data.notice is not None
+        return "notice_school" if data.notice.issuer == "school" else "notice_township"
+    return {
+        "register": "register",
+        "school_record": "t4_school_record",
+        "report": "t5_report",
+        "deferral": "t6_deferral",
+    }[data.form]
+
+
+def _zh(kind: str, code: str | None) -> str:
+    return codes.label(kind, code).render(ZH) if code else ""
+
+
+def cn_date(day: date | None) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if day else ""
+
+
+def _boxes(options: Sequence[tuple[str, str]], chosen: set[str]) -> str:
+    return " ".join(f"{label}({'√' if code in chosen else '　'})" for code, label in options)
+
+
+def _visit_values(n: int, v: VisitInfo) -> dict[str, Any]:
+    method = _zh("visit_method", v.method)
+    who = "、".join(v.participants)
+    ga = _zh("attitude", v.guardian_attitude)
+    sa = _zh("attitude", v.student_attitude)
+    ga_full = "；".join(x for x in (ga, v.guardian_attitude_note or "") if x)
+    sa_full = "；".join(x for x in (sa, v.student_attitude_note or "") if x)
+    result = _zh("visit_result", v.result)
+    if v.result == "promised" and v.promised_return_on:
+        result += f"（承诺{v.promised_return_on.month}月{v.promised_return_on.day}日返校）"
+    parts = [f"{method}（{who}）" if who else method]
+    if v.family_situation:
+        parts.append(f"家庭情况：{v.family_situation}")
+    if ga_full:
+        parts.append(f"家长态度：{ga_full}")
+    if sa_full:
+        parts.append(f"学生态度：{sa_full}")
+    if v.measures:
+        parts.append(f"措施：{v.measures}")
+    parts.append(f"结果：{result}")
+    if v.next_step:
+        parts.append(f"下一步：{v.next_step}")
+    phrase = METHOD_PHRASES.get(v.method, method)
+    narrative = f"{cn_date(v.visit_date)}，{who or v.recorded_by}{phrase}"
+    if v.family_situation:
+        narrative += f"，了解到{v.family_situation}"
+    if v.measures:
+        narrative += f"；{v.measures}"
+    narrative += f"。家长态度：{ga_full or '—'}；学生态度：{sa_full or '—'}。结果：{result}。"
+    return {
+        "date": cn_date(v.visit_date),
+        "date_md": f"{v.visit_date.month}月{v.visit_date.day}日",
+        "method": method,
+        "method_boxes": _boxes((("phone", "电话"), ("home_visit", "家访"), ("joint_visit", "联合劝返")), {v.method}),
+        "participants": who,
+        "family": v.family_situation or "",
+        "guardian_attitude": ga_full,
+        "student_attitude": sa_full,
+        "measures": v.measures or "",
+        "result": result,
+        "record": "；".join(parts),
+        "recorder": v.recorded_by,
+        "narrative": narrative,
+    }
+
+
+def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The template's ``{placeholders}`` and repeated lists, all in Chinese."""
+    child = data.child
+    g1 = child.guardians[0] if child.guardians else None
+    g2 = child.guardians[1] if len(child.guardians) > 1 else None
+    reasons = "、".join(_zh("reason", r) for r in data.reasons)
+    if data.reason_note:
+        reasons = f"{reasons}（{data.reason_note}）" if reasons else data.reason_note
+    groups = set(child.key_groups)
+    boxes = _boxes(FORM_KEY_GROUPS, groups)
+    others = [_zh("key_group", g) for g in child.key_groups if g not in dict(FORM_KEY_GROUPS)]
+    if others:
+        boxes += f" 其他：{'、'.join(others)}"
+    visits = [_visit_values(n, v) for n, v in enumerate(data.visits, start=1)]
+    last = data.all_visits[-1] if data.all_visits else None
+    back = data.state in ("returned", "retention", "closed")
+    if data.outcome:
+        result = _zh("outcome", data.outcome)
+    elif last is not None:
+        result = _zh("visit_result", last.result)
+    else:
+        result = ""
+    grade_class = f"{child.grade}年级{child.section}班" if child.grade else ""
+    values: dict[str, Any] = {
+        "county": child.county,
+        "township": child.township,
+        "village": child.village,
+        "school": child.school,
+        "grade": child.grade or "",
+        "section": child.section or "",
+        "grade_class": grade_class,
+        "school_and_class": f"{child.school}{grade_class}" if child.school else "",
+        "name": child.name,
+        "gender": _zh("gender", child.gender),
+        "birth_date": cn_date(child.birth_date),
+        "birth_month": f"{child.birth_date.year}年{child.birth_date.month}月",
+        "age": child.age,
+        "ethnicity": child.ethnicity or "",
+        "health": child.health or "",
+        "id_number": child.id_number or "",
+        "student_number": child.student_number or "",
+        "guardian": g1.name if g1 else "",
+        "guardian_relation": relation_label(g1.relation, ZH) if g1 else "",
+        "phone": (g1.phone or "") if g1 else "",
+        "guardian2": g2.name if g2 else "",
+        "guardian2_relation": relation_label(g2.relation, ZH) if g2 else "",
+        "phone2": (g2.phone or "") if g2 else "",
+        "address": child.current_address or child.hukou_address or "",
+        "hukou": child.hukou_address or "",
+        "register": child.register_address or "",
+        "current": child.current_address or "",
+        "key_group_boxes": boxes,
+        "reasons": reasons,
+        "family": next((v.family_situation for v in reversed(data.all_visits) if v.family_situation), ""),
+        "whereabouts": data.whereabouts or "",
+        "absent_since": cn_date(data.absent_since),
+        "result": result,
+        "persuaded": "是" if data.all_visits else "否",
+        "visit_count": len(data.all_visits),
+        "last_result": _zh("visit_result", last.result) if last else "",
+        "not_back": "" if back or last is None else (last.student_attitude_note or last.guardian_attitude_note or ""),
+        "persuading_unit": child.school if data.level in forms.SCHOOL_LEVELS else f"{child.township}人民政府",
+        "persuaders": "、".join(data.persuaders),
+        "persuader_phone": data.persuader_phone or "",
+        "deferral_approved": "是" if data.state == "deferred" and data.outcome in forms.DEFERRAL_OUTCOMES else "否",
+        "state": gettext_for(ZH, STATE_LABELS.get(data.state, data.state)),
+        "returned_on": cn_date(data.returned_on),
+        "unit": child.school or f"{child.township}人民政府",
+        "school_contact": data.school_contact,
+        "made_on": cn_date(data.made_on),
+        "report_date": cn_date(data.township_reached_on or data.made_on),
+        "notice_number": f"{data.made_on.year}-{data.case_id:05d}",
+    }
+    if data.notice is not None:
+        values.update(
+            issuer_name=data.notice.issuer_name,
+            issued_on=cn_date(data.notice.issued_on),
+            due_on=cn_date(data.notice.due_on) or "　　年　　月　　日",
+        )
+        if data.notice.issued_on:
+            values["notice_number"] = f"{data.notice.issued_on.year}-{data.case_id:05d}"
+    if data.deferral is not None:
+        d = data.deferral
+        decision = ""
+        if d.status in ("approved", "rejected"):
+            verdict = "同意" if d.status == "approved" else "不同意"
+            decision = f"{verdict}。{d.decision_note or ''}　{d.decided_by or ''}　{cn_date(d.decided_on)}"
+        values.update(
+            deferral_boxes=_boxes((("deferred", "缓学"), ("suspended", "休学")), {d.outcome}),
+            deferral_period=(
+                f"自{cn_date(d.proposed_on)}至{cn_date(d.until_on)}" if d.until_on else ""
+            ),
+            deferral_reason=d.reason or "",
+            proposed_on=cn_date(d.proposed_on),
+            decision=decision,
+        )
+    return values, {"visits": visits}
+
+
+def document_for(data: CaseForm) -> Document:
+    values, lists = values_for(data)
+    return layout(template_for(data), values, lists)
+
+
+def filename(data: CaseForm, doc: Document, fmt: str) -> str:
+    """"表5_疑似辍学学生报告单_王小明_#12.pdf": what the file is, for whom, which case."""
+    title = re.sub(r"[\\/:*?\"<>|\s]+", "", doc.title)
+    prefix = {"t2_enrolment_record": "表2", "t3_township_record": "表3", "t4_school_record": "表4",
+              "t5_report": "表5", "t6_deferral": "表6"}.get(doc.name)
+    name = re.sub(r"[\\/:*?\"<>|\s]+", "", data.child.name) or "case"
+    stem = f"{prefix}_{title}" if prefix else title
+    return f"{stem}_{name}_{data.case_id}.{fmt}"
+
+
+def render(data: CaseForm, fmt: str) -> tuple[str, bytes]:
+    """(file name, bytes) of the form in ``fmt`` ("docx" or "pdf")."""
+    doc = document_for(data)
+    content = render_docx(doc) if fmt == "docx" else render_pdf(doc)
+    return filename(data, doc, fmt), content
+
+
+def make(
+    cw: Casework, actor: User | None, case_id: int, form: str, fmt: str,
+    *, disclosure: Disclosure | None = None,
+) -> tuple[str, bytes]:
+    """Load (scope-checked, audited) and render one form of one case."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    return render(forms.load(cw, actor, case_id, form, disclosure=disclosure), fmt)
+
+
+def caption(form: str, case_id: int) -> Any:
+    return _("{form} — case #{id}", form=_(forms.FORM_LABELS[form]), id=case_id)

@@ -1,0 +1,925 @@
+"""The ledger (台账): which cases an export holds, what each row says, and who may have it.
+
+One row per case with the columns of seed 002's 辍学学生登记表 (and the ladder's own
+dates), grouped by state; a summary counts cases by state, reason, key group, village and
+school. Who may export is a role rule (school admins, township and county officers, the
+operator), what they get is their scope only (``casework.scope``), and how much of the
+personal numbers they get in full is ``casework.disclosure``. Every export is audited.
+
+Rendering is not done here (``bot.documents.ledger_xlsx`` writes the workbook); this
+module yields plain values (str, int, date, None) in column order. It reads in chunks
+of ``CHUNK`` cases, each in its own short transaction (keyset on the case id), so a
+100,000-case export neither holds SQLite's write lock nor a PostgreSQL snapshot for long.
+
+Column headers and sheet names are the official form's terms, so they live here as a
+bilingual table (Chinese from the seed forms, English beside it) rather than in the
+gettext catalog; code labels inside the cells (states, reasons…) come from the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import String, or_, true, type_coerce
+from sqlalchemy import select as core_select
+from sqlmodel import col, func, select
+
+from casework import codes, states
+from casework.clock import to_db
+from casework.context import Casework
+from casework.deadlines import WORK_KINDS
+from casework.disclosure import Disclosure
+from casework.errors import AccessDenied, ValidationError
+from casework.i18n import _, gettext_for, normalize_language
+from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS
+from casework.periods import Period
+from casework.relations import relation_label
+from casework.scope import case_filter
+from casework.validation import age_on
+from models.tables import (
+    Case,
+    County,
+    Deadline,
+    Guardian,
+    School,
+    SchoolClass,
+    Student,
+    Township,
+    User,
+    Village,
+    Visit,
+)
+from models.types import cipher
+
+EXPORT_ROLES = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
+CHUNK = 1000
+
+Value = str | int | date | None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str  # the term of the seed form (002 登记表, 000 表3/表4)
+    en: str
+    kind: str  # seq | text | long | date | int
+    width: float
+
+    def label(self, lang: str | None) -> str:
+        return self.en if normalize_language(lang) == "en" else self.zh
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("no", "序号", "No.", "seq", 6),
+    Column("case", "个案编号", "Case no.", "int", 8),
+    Column("state", "当前状态", "State", "text", 16),
+    Column("name", "姓名", "Name", "text", 10),
+    Column("id_number", "居民身份证号码", "ID number", "text", 21),
+    Column("birth_date", "出生日期", "Date of birth", "date", 11),
+    Column("gender", "性别", "Gender", "text", 6),
+    Column("age", "年龄", "Age", "int", 5),
+    Column("ethnicity", "民族", "Ethnicity", "text", 7),
+    Column("health", "健康情况", "Health", "text", 9),
+    Column("student_number", "全国学籍号", "Student number", "text", 22),
+    Column("school", "就读学校", "School", "text", 16),
+    Column("class", "年级班级", "Grade and class", "text", 12),
+    Column("township", "乡镇（街道）", "Township", "text", 10),
+    Column("village", "村（社区）", "Village", "text", 10),
+    Column("guardian1", "监护人1", "Guardian 1", "text", 9),
+    Column("relation1", "与学生关系", "Relation", "text", 8),
+    Column("phone1", "联系电话", "Phone", "text", 14),
+    Column("guardian2", "监护人2", "Guardian 2", "text", 9),
+    Column("relation2", "与学生关系", "Relation", "text", 8),
+    Column("phone2", "联系电话", "Phone", "text", 14),
+    Column("hukou", "户籍所在地", "Registered residence (hukou)", "text", 22),
+    Column("register", "学籍所在地", "School registration", "text", 18),
+    Column("current", "现居住地", "Current residence", "text", 22),
+    Column("key_groups", "对象类别", "Key groups", "text", 14),
+    Column("reasons", "辍学原因", "Reasons", "text", 18),
+    Column("reason_note", "原因说明", "Reason details", "long", 20),
+    Column("family", "家庭情况简述", "Family situation", "long", 24),
+    Column("whereabouts", "去向", "Whereabouts", "text", 12),
+    Column("absent_since", "旷课日期", "Absent since", "date", 11),
+    Column("reported_on", "报告日期", "Reported on", "date", 11),
+    Column("source", "发现途径", "Source", "text", 12),
+    Column("persuaded", "是否已开展劝返工作", "Persuasion started", "text", 8),
+    Column("visits", "劝返次数", "Persuasion visits", "int", 7),
+    Column("last_visit", "最近劝返日期", "Last visit", "date", 11),
+    Column("last_result", "劝返结果", "Latest result", "text", 12),
+    Column("not_back", "未复学原因", "Why not back", "long", 20),
+    Column("unit", "劝返单位", "Persuading unit", "text", 14),
+    Column("responsible", "劝返责任人", "Responsible person", "text", 12),
+    Column("responsible_phone", "责任人电话", "Responsible's phone", "text", 14),
+    Column(
+        "deferral",
+        "是否经核实同意、准许先办理延缓入学或休学手续",
+        "Deferral or suspension approved",
+        "text",
+        10,
+    ),
+    Column("round", "本级劝返轮次", "Round at this level", "int", 7),
+    Column("next_due", "下一期限", "Next deadline", "date", 11),
+    Column("notice_issued", "通知书下达日期", "Notice issued", "date", 11),
+    Column("notice_due", "限期复学日期", "Return deadline", "date", 11),
+    Column("returned_on", "返校日期", "Returned on", "date", 11),
+    Column("outcome", "处置结果", "Outcome", "text", 12),
+    Column("closed_on", "销号日期", "Closed out on", "date", 11),
+    Column("history", "劝返过程详细记录", "Persuasion record", "long", 60),
+)
+# what ``iter_rows`` yields: every column but the sheet's own sequence number
+ROW_COLUMNS = COLUMNS[1:]
+
+# sheet names: short enough for Excel's 31-character limit, in both languages
+SHEET_NAMES: dict[str, tuple[str, str]] = {
+    "summary": ("汇总", "Summary"),
+    "suspected": ("疑似辍学", "Suspected"),
+    "school_persuasion": ("学校劝返", "School persuasion"),
+    "township_persuasion": ("乡镇劝返", "Township persuasion"),
+    "deadline_notice": ("限期复学", "Deadline notice"),
+    "county_escalation": ("县级督办", "County escalation"),
+    "judicial": ("司法督促", "Judicial"),
+    "returned": ("已返校", "Returned"),
+    "retention": ("保学跟踪", "Retention"),
+    "closed": ("已销号", "Closed out"),
+    "home_teaching": ("送教上门", "Home teaching"),
+    "deferred": ("缓学休学", "Deferred"),
+    "transferred": ("已转学", "Transferred"),
+    "closed_other": ("其他销号", "Closed (other)"),
+    "paused": ("暂停", "Paused"),
+}
+
+# the other fixed words of the workbook
+WORDS: dict[str, tuple[str, str]] = {
+    "title": ("控辍保学工作台账", "Dropout-control ledger"),
+    "scope": ("范围", "Scope"),
+    "filters": ("筛选条件", "Filters"),
+    "exported": ("导出时间", "Exported"),
+    "disclosure": ("个人信息", "Personal data"),
+    "full": ("完整显示", "shown in full"),
+    "masked": ("已脱敏", "masked"),
+    "ids": ("身份证号完整，电话已脱敏", "ID numbers in full, phones masked"),
+    "phones": ("电话完整，身份证号已脱敏", "phones in full, ID numbers masked"),
+    "total": ("合计", "Total"),
+    "count": ("人数", "Cases"),
+    "by_state": ("按状态", "By state"),
+    "by_reason": ("按辍学原因（一人多因分别计数）", "By reason (a case with several counts in each)"),
+    "by_key_group": ("按对象类别", "By key group"),
+    "by_township": ("按乡镇（街道）", "By township"),
+    "by_village": ("按村（社区）", "By village"),
+    "by_school": ("按学校", "By school"),
+    "none": ("未登记", "not recorded"),
+    "not_enrolled": ("未入学", "not enrolled"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "all_states": ("全部个案", "all cases"),
+    "open": ("在办个案", "open cases"),
+    "closed": ("已结案个案", "closed cases"),
+    "state": ("状态", "State"),
+    "period": ("时段", "Period"),
+    "unit": ("单位", "Unit"),
+    "class": ("{grade}年级{section}班", "Grade {grade} Class {section}"),
+}
+
+
+def word(key: str, lang: str | None) -> str:
+    zh, en = WORDS[key]
+    return en if normalize_language(lang) == "en" else zh
+
+
+def sheet_name(key: str, lang: str | None) -> str:
+    zh, en = SHEET_NAMES[key]
+    return en if normalize_language(lang) == "en" else zh
+
+
+OPEN_STATES = tuple(s for s in states.ALL_STATES if s not in states.FINAL | {states.CLOSED})
+CLOSED_STATES = tuple(s for s in states.ALL_STATES if s in states.FINAL | {states.CLOSED})
+STATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "all": states.ALL_STATES,
+    "open": OPEN_STATES,
+    "closed": CLOSED_STATES,
+}
+
+
+# --- what is asked for ----------------------------------------------------------------------
+
+
+UNIT_KINDS = {"c": "county", "t": "township", "v": "village", "s": "school"}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A county, township, village or school the export is narrowed to."""
+
+    kind: str
+    id: int
+
+    @property
+    def code(self) -> str:
+        """"t2": what callback data and file names carry."""
+        return self.kind[0] + str(self.id)
+
+    @classmethod
+    def parse(cls, code: str) -> Unit:
+        kind = UNIT_KINDS.get(code[:1])
+        if kind is None or not code[1:].isdigit():
+            raise ValidationError("unit", _("“{code}” is not a known choice.", code=code))
+        return cls(kind, int(code[1:]))
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """State (a state code, or the groups all / open / closed), period and unit."""
+
+    state: str = "all"
+    period: Period | None = None
+    unit: Unit | None = None
+
+    def states(self) -> tuple[str, ...]:
+        return STATE_GROUPS.get(self.state) or (self.state,)
+
+    def check(self) -> None:
+        if self.state not in STATE_GROUPS and self.state not in STATE_LABELS:
+            raise ValidationError("state", _("“{code}” is not a known choice.", code=self.state))
+
+
+def _unit_condition(unit: Unit) -> Any:
+    if unit.kind == "county":
+        return Case.county_id == unit.id
+    if unit.kind == "township":
+        return or_(
+            col(Case.village_id).in_(select(Village.id).where(Village.township_id == unit.id)),
+            col(Case.school_id).in_(select(School.id).where(School.township_id == unit.id)),
+        )
+    if unit.kind == "village":
+        return Case.village_id == unit.id
+    return Case.school_id == unit.id
+
+
+def unit_township(cw: Casework, unit: Unit) -> int | None:
+    if unit.kind == "township":
+        return unit.id
+    if unit.kind == "village":
+        village = cw.session.get(Village, unit.id)
+        return village.township_id if village else None
+    if unit.kind == "school":
+        school = cw.session.get(School, unit.id)
+        return school.township_id if school else None
+    return None
+
+
+def unit_county(cw: Casework, unit: Unit) -> int | None:
+    if unit.kind == "county":
+        return unit.id
+    township_id = unit_township(cw, unit)
+    township = cw.session.get(Township, township_id) if township_id is not None else None
+    return township.county_id if township else None
+
+
+def unit_in_scope(cw: Casework, actor: User, unit: Unit) -> bool:
+    """Whether ``unit`` lies inside the actor's scope (a unit outside it is refused)."""
+    kind, sid = actor.scope_kind, actor.scope_id
+    if actor.role == "admin" and kind == "all":
+        return True
+    if kind == "county":
+        return unit_county(cw, unit) == sid
+    if kind == "township":
+        return unit.kind != "county" and unit_township(cw, unit) == sid
+    if kind in ("village", "school"):
+        return unit.kind == kind and unit.id == sid
+    return False
+
+
+def unit_name(cw: Casework, unit: Unit) -> str:
+    model: Any = {"county": County, "township": Township, "village": Village, "school": School}[
+        unit.kind
+    ]
+    row = cw.session.get(model, unit.id)
+    return str(row.name) if row is not None else unit.code
+
+
+def scope_name(cw: Casework, actor: User | None) -> str:
+    if actor is None or (actor.role == "admin" and actor.scope_kind == "all"):
+        return "*"
+    if actor.scope_kind in ("county", "township", "village", "school") and actor.scope_id:
+        return unit_name(cw, Unit(actor.scope_kind, actor.scope_id))
+    return actor.display_name
+
+
+def units_in_scope(cw: Casework, actor: User) -> list[tuple[Unit, str]]:
+    """The units an actor may narrow an export to: the ones inside their scope, one level
+    down (a county officer's townships, a township officer's schools and villages)."""
+    kind, sid = actor.scope_kind, actor.scope_id
+    found: list[tuple[Unit, str]] = []
+    if kind == "all":
+        for c in cw.session.exec(select(County).order_by(col(County.id))).all():
+            found.append((Unit("county", c.id or 0), c.name))
+    if kind in ("county", "all"):
+        query = select(Township).order_by(col(Township.id))
+        if kind == "county":
+            query = query.where(Township.county_id == sid)
+        for t in cw.session.exec(query).all():
+            found.append((Unit("township", t.id or 0), t.name))
+    if kind == "township":
+        for s in cw.session.exec(
+            select(School).where(School.township_id == sid).order_by(col(School.id))
+        ).all():
+            found.append((Unit("school", s.id or 0), s.name))
+        for v in cw.session.exec(
+            select(Village).where(Village.township_id == sid).order_by(col(Village.id))
+        ).all():
+            found.append((Unit("village", v.id or 0), v.name))
+    return found
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerJob:
+    """An export that was checked and counted; what the writer and the audit need."""
+
+    actor_id: int | None
+    filter: LedgerFilter
+    disclosure: Disclosure
+    lang: str
+    today: date
+    exported_at: datetime  # local time of the policy's zone
+    scope: str
+    counts: dict[str, int]  # by state, lifecycle order, only states with cases
+    unit_label: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def states(self) -> list[str]:
+        return list(self.counts)
+
+    def filter_text(self) -> str:
+        parts = []
+        f = self.filter
+        if f.state in STATE_GROUPS:
+            parts.append(word({"all": "all_states", "open": "open", "closed": "closed"}[f.state], self.lang))
+        else:
+            parts.append(_(STATE_LABELS[f.state]).render(self.lang))
+        if f.period is not None:
+            parts.append(f.period.label().render(self.lang))
+        if f.unit is not None:
+            parts.append(self.unit_label)
+        return gettext_for(self.lang, CLAUSE_SEPARATOR).join(parts)
+
+
+def _check_exporter(actor: User) -> None:
+    if not actor.active or actor.role not in EXPORT_ROLES:
+        raise AccessDenied(
+            _("Ledger exports are for school administrators and township and county officers."),
+            actor_id=actor.id,
+            action="ledger.export",
+            object_type="ledger",
+            object_id=None,
+        )
+
+
+def conditions(cw: Casework, actor: User | None, filt: LedgerFilter) -> list[Any]:
+    """The SQL conditions on ``Case`` for an export: scope, states, period, unit."""
+    where: list[Any] = [case_filter(cw.session, actor) if actor is not None else true()]
+    wanted = filt.states()
+    if len(wanted) < len(states.ALL_STATES):
+        where.append(col(Case.state).in_(list(wanted)))
+    if filt.period is not None:
+        start, end = period_bounds(cw, filt.period)
+        # active at some time in the period: opened before it ended, not closed before it began
+        where.append(col(Case.created_at) < end)
+        where.append(or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start))
+    if filt.unit is not None:
+        where.append(_unit_condition(filt.unit))
+    return where
+
+
+def period_bounds(cw: Casework, period: Period) -> tuple[datetime, datetime]:
+    """The period as [start, end) instants in UTC, from local midnight to local midnight."""
+    start = to_db(cw.calendars.at_local(period.start, time(0, 0)))
+    end = to_db(cw.calendars.at_local(period.end + timedelta(days=1), time(0, 0)))
+    return start, end
+
+
+def prepare(
+    cw: Casework,
+    actor: User | None,
+    filt: LedgerFilter,
+    *,
+    lang: str,
+    disclosure: Disclosure | None = None,
+) -> LedgerJob:
+    """Check who asks and what for, and count the cases by state.
+
+    ``actor=None`` is the operator at the command line, who sees every county; their
+    ``disclosure`` is chosen explicitly (``--full``). A unit outside the actor's scope is
+    refused (and audited by the unit of work), never silently emptied.
+    """
+    filt.check()
+    if actor is not None:
+        _check_exporter(actor)
+        if filt.unit is not None and not unit_in_scope(cw, actor, filt.unit):
+            raise AccessDenied(
+                _("That unit is outside your area."),
+                actor_id=actor.id,
+                action="ledger.export",
+                object_type=filt.unit.kind,
+                object_id=filt.unit.id,
+            )
+    where = conditions(cw, actor, filt)
+    found = dict(
+        cw.session.exec(
+            select(Case.state, func.count()).where(*where).group_by(col(Case.state))
+        ).all()
+    )
+    counts = {s: found[s] for s in states.ALL_STATES if found.get(s)}
+    job = LedgerJob(
+        actor_id=actor.id if actor is not None else None,
+        filter=filt,
+        disclosure=disclosure
+        if disclosure is not None
+        else (Disclosure.for_role(actor.role) if actor is not None else Disclosure.masked()),
+        lang=normalize_language(lang),
+        today=cw.today(),
+        exported_at=cw.now().astimezone(cw.policy.tz),
+        scope=scope_name(cw, actor),
+        counts=counts,
+    )
+    if filt.unit is not None:
+        job.unit_label = unit_name(cw, filt.unit)
+    return job
+
+
+def record_export(cw: Casework, actor: User | None, job: LedgerJob, what: str = "ledger") -> None:
+    """The audit record of an export: who, what filters, how many rows, what in full."""
+    f = job.filter
+    cw.audit(
+        actor,
+        f"{what}.export",
+        what,
+        None,
+        rows=job.total,
+        state=f.state,
+        period=f.period.code if f.period else "",
+        unit=f.unit.code if f.unit else "",
+        disclosure=job.disclosure.code,
+        via="bot" if actor is not None else "cli",
+    )
+
+
+# --- the rows --------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """Counts gathered while the rows go by (a case with several reasons counts in each)."""
+
+    by_state: Counter[str] = field(default_factory=Counter)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_key_group: Counter[str] = field(default_factory=Counter)
+    by_township: Counter[int | None] = field(default_factory=Counter)
+    by_village: Counter[int | None] = field(default_factory=Counter)
+    by_school: Counter[int | None] = field(default_factory=Counter)
+    names: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    def name(self, kind: str, unit_id: int | None, lang: str) -> str:
+        if unit_id is None:
+            return word("not_enrolled" if kind == "school" else "none", lang)
+        return self.names.get(kind, {}).get(unit_id, str(unit_id))
+
+
+Progress = Callable[[int, int], None]
+
+
+class _Labels:
+    """Every code label of the export's language, rendered once (the row loop only looks up)."""
+
+    def __init__(self, lang: str) -> None:
+        def table(kind: str) -> dict[str, str]:
+            return {code: codes.label(kind, code).render(lang) for code in codes.CODE_LISTS[kind]}
+
+        self.reason = table("reason")
+        self.key_group = table("key_group")
+        self.outcome = table("outcome")
+        self.method = table("visit_method")
+        self.result = table("visit_result")
+        self.source = table("source")
+        self.gender = table("gender")
+        self.state = {s: _(m).render(lang) for s, m in STATE_LABELS.items()}
+        self.yes, self.no = word("yes", lang), word("no", lang)
+        self.sep = gettext_for(lang, CLAUSE_SEPARATOR)
+        self.list_sep = "、" if lang != "en" else ", "
+        # Translators: one visit in the ledger's persuasion record
+        self.visit_line = gettext_for(lang, VISIT_LINE)
+        self.klass = word("class", lang)
+
+
+# Translators: "1. 2026-11-20 Home visit (Zhang Wei): Refused" — one line of the ledger's
+# persuasion record (劝返过程详细记录)
+VISIT_LINE = "{n}. {date} {method} ({who}): {result}"
+
+
+def _label_list(values: Sequence[str] | None, table: dict[str, str], sep: str) -> str:
+    if not values:
+        return ""
+    return sep.join(table.get(v, v) for v in values)
+
+
+def _unit_kind_of_level(cw: Casework, level: str) -> str:
+    """Which unit persuades at a level: the policy's first responsible role decides."""
+    if not cw.policy.has_level(level):  # type: ignore[arg-type]
+        return "school"
+    role = cw.policy.level(level).responsible[0]  # type: ignore[arg-type]
+    if role in ("teacher", "school_admin"):
+        return "school"
+    if role in ("village_cadre", "township_officer"):
+        return "township"
+    return "county"
+
+
+def iter_rows(
+    cw: Casework,
+    actor: User | None,
+    job: LedgerJob,
+    *,
+    summary: Summary | None = None,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[tuple[str, list[Value]]]:
+    """Yield ``(state, values)`` per case, in case-number order, values as ``ROW_COLUMNS``.
+
+    Each chunk is read in its own transaction; pass a context whose session holds no
+    pending changes (the export's own session).
+    """
+    session = cw.session
+    assert not (session.new or session.dirty or session.deleted), "use a session of its own"
+    lang = job.lang
+    labels = _Labels(lang)
+    disclosure = job.disclosure
+    tz = cw.policy.tz
+    today = job.today
+    where = conditions(cw, actor, job.filter)
+
+    # the units, once: a county has at most a few thousand
+    townships = {t.id: t.name for t in session.exec(select(Township)).all()}
+    counties = {c.id: c.name for c in session.exec(select(County)).all()}
+    schools = {s.id: (s.name, s.township_id) for s in session.exec(select(School)).all()}
+    villages = {v.id: (v.name, v.township_id) for v in session.exec(select(Village)).all()}
+    classes = {
+        k.id: labels.klass.format(grade=k.grade, section=k.section)
+        for k in session.exec(select(SchoolClass)).all()
+    }
+    level_unit = {s: _unit_kind_of_level(cw, s) for s in states.LADDER}
+    people: dict[int, tuple[str, str | None]] = {}
+    # bound lookups the row loop calls a million times
+    state_label, gender_label = labels.state.get, labels.gender.get
+    method_label, result_label = labels.method.get, labels.result.get
+    yes, no, sep, list_sep = labels.yes, labels.no, labels.sep, labels.list_sep
+    relations: dict[str, str] = {}
+
+    def relation_text(code: str) -> str:
+        found = relations.get(code)
+        if found is None:
+            found = relations[code] = relation_label(code, lang)
+        return found
+    if summary is not None:
+        summary.names = {
+            "township": {k: v for k, v in townships.items() if k is not None},
+            "village": {k: v[0] for k, v in villages.items() if k is not None},
+            "school": {k: v[0] for k, v in schools.items() if k is not None},
+        }
+    session.rollback()
+
+    last_id = 0
+    done = 0
+    total = job.total
+    lists = _JsonLists()
+    reason_sets: Counter[tuple[str, ...]] = Counter()
+    group_sets: Counter[tuple[str, ...]] = Counter()
+    local_date = _LocalDates(tz).get
+    list_sep_ = labels.list_sep
+    reason_text = _LabelledLists(lists, labels.reason, list_sep_).get
+    group_text = _LabelledLists(lists, labels.key_group, list_sep_).get
+    while True:
+        conn = session.connection()
+        batch = conn.execute(
+            core_select(*_CASE_COLUMNS)
+            .join(Student, col(Student.id) == Case.student_id)
+            .where(*where, col(Case.id) > last_id)
+            .order_by(col(Case.id))
+            .limit(chunk)
+        ).all()
+        if not batch:
+            session.rollback()
+            break
+        first_id, last_id = batch[0][0], batch[-1][0]
+        # the chunk's cases again as a subquery: cheaper than binding thousands of ids
+        in_chunk = (
+            select(Case.id)
+            .where(*where, col(Case.id) >= first_id, col(Case.id) <= last_id)
+        )
+        guardian_rows = conn.execute(
+            core_select(*_GUARDIAN_COLUMNS)
+            .where(
+                col(Guardian.student_id).in_(
+                    select(Case.student_id).where(col(Case.id).in_(in_chunk))
+                )
+            )
+            .order_by(col(Guardian.student_id), col(Guardian.ordinal))
+        ).all()
+        visits: dict[int, list[Any]] = {}
+        for v in conn.execute(
+            core_select(*_VISIT_COLUMNS)
+            .where(col(Visit.case_id).in_(in_chunk))
+            # ids grow with recording time (record_visit stamps recorded_at = now)
+            .order_by(col(Visit.case_id), col(Visit.id))
+        ).all():
+            visits.setdefault(v[0], []).append(v)
+        dues: dict[int, datetime] = dict(
+            conn.execute(
+                select(Deadline.case_id, func.min(Deadline.due_at))
+                .where(
+                    col(Deadline.case_id).in_(in_chunk),
+                    Deadline.status == "open",
+                    col(Deadline.kind).in_(WORK_KINDS),
+                )
+                .group_by(col(Deadline.case_id))
+            ).all()
+        )
+        wanted_people = {
+            pid
+            for r in batch
+            for pid in (r[13], r[14], r[15], r[16])
+            if pid is not None and pid not in people
+        }
+        if wanted_people:
+            for uid, uname, uphone in conn.execute(
+                select(User.id, User.display_name, User.phone).where(
+                    col(User.id).in_(list(wanted_people))
+                )
+            ):
+                people[uid] = (uname, disclosure.phone(uphone))
+        session.rollback()
+
+        # every encrypted value of the chunk in one call (see Cipher.decrypt_many)
+        tokens = [t for r in batch for t in (r[29], r[30]) if t]
+        tokens += [g[3] for g in guardian_rows if g[3]]
+        plain = dict(zip(tokens, _decrypt_all(tokens), strict=True))
+        guardians: dict[int, list[tuple[str, str, str | None]]] = {}
+        for sid, gname, relation, phone in guardian_rows:
+            guardians.setdefault(sid, []).append(
+                (gname, relation, plain[phone] if phone else None)
+            )
+
+        for r in batch:
+            (
+                case_id, state, source, reasons, reason_note, whereabouts, absent_since, level,
+                current_round, county_id, school_id, class_id, village_id, school_resp,
+                village_resp, assigned_to, reported_by, outcome, outcome_note, notice_issued_at,
+                notice_due_on, returned_on, closed_at, created_at, student_id, name, gender,
+                birth_date, ethnicity, id_token, sn_token, health, key_groups, hukou,
+                register, current,
+            ) = r
+            reasons_raw, groups_raw = reasons, key_groups
+            school = schools.get(school_id) if school_id is not None else None
+            village = villages.get(village_id) if village_id is not None else None
+            township_id = village[1] if village else (school[1] if school else None)
+            gs = guardians.get(student_id, ())
+            g1 = gs[0] if gs else None
+            g2 = gs[1] if len(gs) > 1 else None
+            vs = visits.get(case_id, ())
+            last = vs[-1] if vs else None
+            unit_kind = level_unit.get(level, "school")
+            if unit_kind == "school":
+                unit = school[0] if school else townships.get(township_id, "")
+                responsible_id = assigned_to or school_resp or village_resp or reported_by
+            elif unit_kind == "township":
+                unit = townships.get(township_id, "")
+                responsible_id = assigned_to or village_resp or school_resp or reported_by
+            else:
+                unit = counties.get(county_id, "")
+                responsible_id = assigned_to or village_resp or school_resp or reported_by
+            person = people.get(responsible_id) if responsible_id is not None else None
+            history = ""
+            if vs:
+                lines = []
+                for n, v in enumerate(vs, start=1):
+                    line = labels.visit_line.format(
+                        n=n,
+                        date=v[1].isoformat(),
+                        method=method_label(v[2], v[2]),
+                        who=list_sep.join(lists.get(v[3])),
+                        result=result_label(v[4], v[4]),
+                    )
+                    lines.append(f"{line}{sep}{v[5]}" if v[5] else line)
+                history = "\n".join(lines)
+            due = dues.get(case_id)
+            values: list[Value] = [
+                case_id,
+                state_label(state, state),
+                name,
+                disclosure.id_number(plain[id_token]) if id_token else None,
+                birth_date,
+                gender_label(gender, gender),
+                age_on(birth_date, today) if birth_date else None,
+                ethnicity,
+                health,
+                disclosure.student_number(plain[sn_token]) if sn_token else None,
+                school[0] if school else None,
+                classes.get(class_id) if class_id is not None else None,
+                townships.get(township_id) if township_id is not None else None,
+                village[0] if village else None,
+                g1[0] if g1 else None,
+                relation_text(g1[1]) if g1 else None,
+                disclosure.phone(g1[2]) if g1 else None,
+                g2[0] if g2 else None,
+                relation_text(g2[1]) if g2 else None,
+                disclosure.phone(g2[2]) if g2 else None,
+                hukou,
+                register,
+                current,
+                group_text(groups_raw),
+                reason_text(reasons_raw),
+                reason_note,
+                last[6] if last else None,
+                whereabouts,
+                absent_since,
+                local_date(created_at),
+                labels.source.get(source, source),
+                yes if vs else no,
+                len(vs),
+                last[1] if last else None,
+                result_label(last[4], last[4]) if last else None,
+                (last[7] or last[8]) if last and state not in _BACK else None,
+                unit,
+                person[0] if person else None,
+                person[1] if person else None,
+                yes if state == states.DEFERRED and outcome in ("deferred", "suspended") else no,
+                current_round,
+                local_date(due) if due is not None else None,
+                local_date(notice_issued_at) if notice_issued_at is not None else None,
+                notice_due_on,
+                returned_on,
+                labels.outcome.get(outcome, outcome) if outcome else None,
+                local_date(closed_at) if closed_at is not None else None,
+                history,
+            ]
+            if summary is not None:
+                summary.by_state[state] += 1
+                # counted per combination, expanded into codes after the last chunk
+                reason_sets[lists.get(reasons_raw)] += 1
+                group_sets[lists.get(groups_raw)] += 1
+                summary.by_township[township_id] += 1
+                summary.by_village[village_id] += 1
+                summary.by_school[school_id] += 1
+            yield state, values
+        done += len(batch)
+        if progress is not None:
+            progress(done, max(total, done))
+    if summary is not None:
+        for combination, n in reason_sets.items():
+            for code in combination:
+                summary.by_reason[code] += n
+        for combination, n in group_sets.items():
+            for code in combination:
+                summary.by_key_group[code] += n
+
+
+class _JsonLists:
+    """JSON list columns read raw and parsed once per distinct text: a county's cases
+    share a few dozen reason and key-group combinations."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, ...]] = {}
+
+    def get(self, raw: Any) -> tuple[str, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, str):  # a driver that parses JSON itself
+            return tuple(raw)
+        found = self._seen.get(raw)
+        if found is None:
+            found = tuple(json.loads(raw))
+            if len(self._seen) < 10_000:  # bounded: free text would grow it without end
+                self._seen[raw] = found
+        return found
+
+
+class _LabelledLists:
+    """A JSON list of codes as the joined labels, once per distinct stored text."""
+
+    def __init__(self, lists: _JsonLists, table: dict[str, str], sep: str) -> None:
+        self._lists, self._table, self._sep = lists, table, sep
+        self._seen: dict[Any, str] = {}
+
+    def get(self, raw: Any) -> str:
+        key = raw if isinstance(raw, str) or raw is None else tuple(raw)
+        found = self._seen.get(key)
+        if found is None:
+            found = _label_list(self._lists.get(raw), self._table, self._sep)
+            if len(self._seen) < 10_000:
+                self._seen[key] = found
+        return found
+
+
+class _LocalDates:
+    """UTC instants as local calendar dates, each distinct minute converted once.
+
+    Read raw: SQLite gives the stored text ("2026-11-13 01:00:00.000000"), PostgreSQL an
+    aware datetime; the local date cannot change within a minute in any time zone.
+    """
+
+    def __init__(self, tz: Any) -> None:
+        self._tz = tz
+        self._seen: dict[Any, date] = {}
+
+    def get(self, value: Any) -> date:
+        key = value[:16] if isinstance(value, str) else value
+        found = self._seen.get(key)
+        if found is None:
+            when = datetime.fromisoformat(value) if isinstance(value, str) else value
+            found = _local_date(when, self._tz)
+            if isinstance(value, str) and len(self._seen) < 100_000:
+                self._seen[key] = found
+        return found
+
+
+def _decrypt_all(tokens: list[str]) -> list[str]:
+    c = cipher()
+    many = getattr(c, "decrypt_many", None)
+    return list(many(tokens)) if many is not None else [c.decrypt(t) for t in tokens]
+
+
+def _raw(column: Any) -> Any:
+    """A column read as stored: ciphertext, JSON text (decrypted and parsed in bulk here)."""
+    return type_coerce(column, String).label(column.key)
+
+
+_CASE_COLUMNS: tuple[Any, ...] = (
+    Case.id,
+    Case.state,
+    Case.source,
+    _raw(Case.reasons),
+    Case.reason_note,
+    Case.whereabouts,
+    Case.absent_since,
+    Case.level,
+    Case.current_round,
+    Case.county_id,
+    Case.school_id,
+    Case.class_id,
+    Case.village_id,
+    Case.school_responsible_id,
+    Case.village_responsible_id,
+    Case.assigned_to_id,
+    Case.reported_by,
+    Case.outcome,
+    Case.outcome_note,
+    _raw(Case.notice_issued_at),
+    Case.notice_due_on,
+    Case.returned_on,
+    _raw(Case.closed_at),
+    _raw(Case.created_at),
+    Student.id,
+    Student.name,
+    Student.gender,
+    Student.birth_date,
+    Student.ethnicity,
+    _raw(Student.id_number),
+    _raw(Student.student_number),
+    Student.health,
+    _raw(Student.key_groups),
+    Student.hukou_address,
+    Student.register_address,
+    Student.current_address,
+)
+_GUARDIAN_COLUMNS: tuple[Any, ...] = (
+    Guardian.student_id,
+    Guardian.name,
+    Guardian.relation,
+    _raw(Guardian.phone),
+)
+_VISIT_COLUMNS: tuple[Any, ...] = (
+    Visit.case_id,
+    Visit.visit_date,
+    Visit.method,
+    _raw(Visit.participants),
+    Visit.result,
+    Visit.measures,
+    Visit.family_situation,
+    Visit.student_attitude_note,
+    Visit.guardian_attitude_note,
+)
+_BACK = frozenset({states.RETURNED, states.RETENTION, states.CLOSED})
+
+
+def _local_date(when: datetime, tz: Any) -> date:
+    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when).astimezone(tz).date()

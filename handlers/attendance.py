@@ -1,0 +1,63 @@
+"""The buttons of the attendance prompts (routed from ``handlers.buttons``):
+
+- ``atd:<class>:<yyyymmdd>:a`` All present — recorded at once, thanks;
+- ``atd:<class>:<yyyymmdd>:s`` Some absent — the ``attendance`` flow asks who and why;
+- ``rc:<class>:<term start yyyymmdd>:a`` Everyone has reported — recorded at once;
+- ``rc:<class>:<term start yyyymmdd>:s`` Some have not — the ``rollcall`` flow asks who.
+
+Nothing in the data is trusted: ``casework.attendance`` checks that the class is one the
+user takes attendance for (a refusal is audited) and that the day can still be answered.
+Malformed data does nothing, and ``buttons.route`` says the button is no longer in use.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from casework import attendance
+from casework.i18n import _
+from conversations import engine
+from conversations.flows.attendance import send_recorded
+
+
+def _parse(parts: list[str]) -> tuple[int, date, str] | None:
+    if len(parts) != 3 or not parts[0].isdigit():
+        return None
+    day = attendance.parse_ymd(parts[1])
+    if day is None or parts[2] not in (attendance.ALL_PRESENT, attendance.SOME_ABSENT):
+        return None
+    return int(parts[0]), day, parts[2]
+
+
+def tap_attendance(turn: engine.Turn, parts: list[str]) -> None:
+    parsed = _parse(parts)
+    if parsed is None:
+        return
+    class_id, day, choice = parsed
+    if choice == attendance.ALL_PRESENT:
+        out = attendance.record_attendance(turn.cw, turn.user, class_id, day)
+        turn.replies.answer()
+        turn.replies.mark_chosen(_("✅ All present"))
+        send_recorded(turn, out)
+        return
+    # refused here, before any question, if the class or the day is not the user's to answer;
+    # the prompt keeps its buttons, so a cancelled list can be started again from it
+    attendance.check_answerable(turn.cw, turn.user, class_id, day)
+    turn.replies.answer()
+    engine.start(turn, "attendance", class_id=class_id, day=day.isoformat())
+
+
+def tap_roll_call(turn: engine.Turn, parts: list[str]) -> None:
+    parsed = _parse(parts)
+    if parsed is None:
+        return
+    class_id, term_start, choice = parsed
+    if choice == attendance.ALL_PRESENT:
+        out = attendance.record_roll_call(turn.cw, turn.user, class_id, term_start)
+        turn.replies.answer()
+        turn.replies.mark_chosen(_("✅ Everyone has reported"))
+        send_recorded(turn, out)
+        return
+    attendance.open_roll_call(turn.cw, turn.user, class_id, term_start)
+    turn.replies.answer()
+    engine.start(turn, "rollcall", class_id=class_id, term_start=term_start.isoformat())

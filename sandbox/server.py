@@ -1,0 +1,229 @@
+"""The sandbox: try the whole ladder with no Telegram account, no token, no internet.
+
+One process, one port:
+- ``/tg/bot<token>/…`` — the Bot API stand-in (``sandbox.fakebot``, the same one the tests use);
+- the real bot, long-polling that stand-in over HTTP exactly as it would poll Telegram;
+- the scheduler's tick and the outbox sender, on the sandbox's movable clock;
+- ``/`` — the web chat: pick a persona of the demo county, chat, move the clock.
+
+Run it with ``baoxue run`` (no BOT_TOKEN) or ``make run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+from sqlmodel import Session, col, select
+
+from bot.app import build_application
+from bot.runtime import Runtime
+from bot.services import Services
+from casework.clock import from_db
+from models.tables import Deadline, User
+from sandbox import web
+from sandbox.clock import OffsetClock
+from sandbox.fakebot import FakeTelegram, create_fake_bot_api
+
+log = logging.getLogger(__name__)
+
+SANDBOX_BOT = "baoxue_sandbox_bot"
+OUTBOX_EVERY_S = 1.0
+TICK_EVERY_S = 15.0
+# the demo county's people offered as personas, in this order
+PERSONA_KEYS = ("teacher5", "school_admin2", "village_cadre1", "village_cadre2",
+                "township_officer1", "county_officer")
+
+
+class Sandbox:
+    def __init__(self, runtime: Runtime, *, host: str, port: int) -> None:
+        self.runtime = runtime
+        self.clock = OffsetClock()
+        self.tg = FakeTelegram(bot_username=SANDBOX_BOT, now=lambda: self.clock.now().timestamp())
+        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy)
+        origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        self.application = build_application(
+            self.tg.token,
+            self.services,
+            base_url=f"{origin}/tg/bot",
+            base_file_url=f"{origin}/tg/file/bot",
+        )
+        self._persona_ids = self._register_personas()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tick_lock = asyncio.Lock()
+
+    # --- personas ----------------------------------------------------------------------
+
+    def _register_personas(self) -> list[dict[str, Any]]:
+        """Every demo user gets a Telegram account with the chat opened (so the bot can
+        reach them); the chosen few are offered as personas on the page."""
+        from bot.demo import demo_user_keys
+
+        with Session(self.runtime.engine) as session:
+            keyed = demo_user_keys(session)
+            key_of = {u.id: k for k, u in keyed.items()}
+            people = []
+            for user in session.exec(select(User).where(col(User.telegram_id).is_not(None))).all():
+                fake = self.tg.add_user(
+                    user.display_name, user_id=user.telegram_id,
+                    language_code="en" if user.language == "en" else "zh-hans",
+                )
+                self.tg.private_chat(fake)
+                key = key_of.get(user.id)
+                if key in PERSONA_KEYS:
+                    people.append({"id": fake.id, "key": key, "name": user.display_name,
+                                   "role": user.role})
+        return sorted(people, key=lambda p: PERSONA_KEYS.index(p["key"]))
+
+    def personas(self) -> list[dict[str, Any]]:
+        return self._persona_ids
+
+    # --- the clock, the tick and the sender ----------------------------------------------
+
+    def next_deadline(self) -> datetime | None:
+        with Session(self.runtime.engine) as session:
+            due = session.exec(
+                select(Deadline.due_at)
+                .where(Deadline.status == "open", col(Deadline.due_at) > self.clock.now())
+                .order_by(col(Deadline.due_at))
+            ).first()
+        return from_db(due) if due else None
+
+    async def tick(self) -> None:
+        """Act on what is due at the sandbox time, then send what that queued."""
+        from bot.outbox_sender import drain
+        from bot.runner import tick_once
+
+        async with self._tick_lock:
+            await asyncio.to_thread(tick_once, self.services)
+            await drain(self.application.bot, self.services)
+
+    async def _every(self, seconds: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:  # noqa: BLE001 - a failed round is logged and retried
+                log.exception("sandbox background job failed")
+
+    async def _drain(self) -> None:
+        from bot.outbox_sender import drain
+
+        async with self._tick_lock:
+            await drain(self.application.bot, self.services)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        self.services.bot_username = self.application.bot.username
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(poll_interval=0.0, timeout=10)
+        await self.application.start()
+        self._tasks = [
+            asyncio.create_task(self._every(OUTBOX_EVERY_S, self._drain)),
+            asyncio.create_task(self._every(TICK_EVERY_S, self.tick)),
+        ]
+
+    async def start_when_listening(self, attempts: int = 100) -> None:
+        from telegram.error import NetworkError
+
+        for _ in range(attempts):
+            try:
+                await self.start()
+                return
+            except NetworkError:
+                await asyncio.sleep(0.1)
+        log.error("the sandbox bot could not reach its Bot API stand-in")
+
+    async def stop(self) -> None:
+        """Stop polling and the background jobs (idempotent: Ctrl-C and the lifespan both call it)."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert self.application.updater is not None
+        if self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        if self.application._initialized:  # noqa: SLF001 - PTB has no public flag
+            await self.application.shutdown()
+
+
+def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 8080) -> FastAPI:
+    sandbox = Sandbox(runtime, host=host, port=port)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the bot talks to this very server, which only listens once start-up is over
+        starting = asyncio.create_task(sandbox.start_when_listening())
+        try:
+            yield
+        finally:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            await sandbox.stop()
+
+    app = FastAPI(title="baoxue sandbox", lifespan=lifespan)
+    app.state.sandbox = sandbox
+    app.mount("/tg", create_fake_bot_api(sandbox.tg))
+    web.mount(
+        app,
+        web.SandboxState(
+            sandbox.tg,
+            sandbox.clock,
+            on_clock_moved=sandbox.tick,
+            next_deadline=sandbox.next_deadline,
+            personas=sandbox.personas,
+            bot_running=lambda: sandbox.application.running,
+        ),
+    )
+    return app
+
+
+def serve(runtime: Runtime, host: str, port: int) -> None:
+    import uvicorn
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = create_app(runtime, host=host, port=port)
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"), app.state.sandbox)
+    print(f"Sandbox running: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/  (Ctrl-C stops)",
+          flush=True)
+    server.run()
+
+
+class _Server:
+    """uvicorn's server, stopping the bot before the port closes: the bot long-polls this
+    very server, so closing the port first would make its last poll fail noisily."""
+
+    def __new__(cls, config: Any, sandbox: Sandbox) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            stopping = False
+
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                if self.stopping:  # a second Ctrl-C: leave at once
+                    super().handle_exit(sig, frame)
+                    return
+                self.stopping = True
+                loop = asyncio.get_event_loop()
+
+                async def stop_then_exit() -> None:
+                    try:
+                        await sandbox.stop()
+                    finally:
+                        self.should_exit = True
+
+                loop.call_soon_threadsafe(lambda: loop.create_task(stop_then_exit()))
+
+        return Server(config)
