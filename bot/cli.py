@@ -150,9 +150,9 @@ def run(
     rt = _boot(migrate=True)
     logging.getLogger().setLevel(logging.INFO)
     if rt.settings.bot_token:
-        from bot.runner import run_polling
+        from bot.runner import run_polling, run_webhook
 
-        run_polling(rt)
+        (run_webhook if rt.settings.webhook_url else run_polling)(rt)
         return
     from bot.demo import is_seeded, seed_demo
     from sandbox.server import serve

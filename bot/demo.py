@@ -20,8 +20,8 @@ from casework.context import Casework
 from casework.policy import Policy
 from models.tables import (
     County,
-    OutboxMessage,
     Guardian,
+    OutboxMessage,
     School,
     SchoolClass,
     Student,

@@ -26,7 +26,7 @@ OUTBOX_KEY = "outbox_sender"
 SCHEDULER_KEY = "deadline_scheduler"
 
 # tick_once is re-exported for the sandbox, which ticks on its own clock bar
-__all__ = ["make_application", "run_polling", "tick_once"]
+__all__ = ["make_application", "run_polling", "run_webhook", "tick_once"]
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -56,6 +56,22 @@ def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any
         application.bot, services, limits=Limits(per_second=runtime.settings.outbox_rate)
     )
     return application
+
+
+def run_webhook(runtime: Runtime) -> None:
+    """Behind FastAPI/uvicorn; Telegram POSTs to WEBHOOK_URL + /telegram/webhook."""
+    import uvicorn
+
+    from web.webhook import create_webhook_app, derive_secret
+
+    settings = runtime.settings
+    assert settings.bot_token and settings.webhook_url
+    application = make_application(runtime)
+    app = create_webhook_app(
+        application, url=settings.webhook_url,
+        secret=settings.webhook_secret or derive_secret(settings.bot_token),
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 def run_polling(runtime: Runtime) -> None:

@@ -35,7 +35,7 @@ from casework.context import Casework
 from casework.deadlines import WORK_KINDS
 from casework.disclosure import Disclosure
 from casework.errors import AccessDenied, ValidationError
-from casework.i18n import _, gettext_for, normalize_language
+from casework.i18n import N_, _, gettext_for, normalize_language
 from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS
 from casework.periods import Period
 from casework.relations import relation_label
@@ -517,14 +517,13 @@ class _Labels:
         self.yes, self.no = word("yes", lang), word("no", lang)
         self.sep = gettext_for(lang, CLAUSE_SEPARATOR)
         self.list_sep = "、" if lang != "en" else ", "
-        # Translators: one visit in the ledger's persuasion record
         self.visit_line = gettext_for(lang, VISIT_LINE)
         self.klass = word("class", lang)
 
 
 # Translators: "1. 2026-11-20 Home visit (Zhang Wei): Refused" — one line of the ledger's
-# persuasion record (劝返过程详细记录)
-VISIT_LINE = "{n}. {date} {method} ({who}): {result}"
+# persuasion record (劝返过程详细记录); zh: "{n}. {date} {method}（{who}）：{result}"
+VISIT_LINE = N_("{n}. {date} {method} ({who}): {result}")
 
 
 def _label_list(values: Sequence[str] | None, table: dict[str, str], sep: str) -> str:
