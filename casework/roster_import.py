@@ -34,6 +34,7 @@ from casework import validation
 from casework.context import Casework
 from casework.errors import AccessDenied, Conflict, ValidationError
 from casework.i18n import N_, Text, _
+from casework.labels import join
 from casework.relations import relation_code
 from models.tables import Guardian, School, SchoolClass, Student, Township, User, Village
 from models.types import cipher
@@ -348,7 +349,7 @@ def plan(
             _(
                 "The roster has no column for: {fields}. The first row must name the columns "
                 "(for example 姓名, 性别, 出生日期, 身份证号, 学籍号, 年级, 班级, 监护人, 联系电话).",
-                fields=", ".join(_(FIELD_LABELS[f]).render(None) for f in header.missing),
+                fields=join(_(FIELD_LABELS[f]) for f in header.missing),
             ),
         )
     if len(rows) > MAX_ROWS:

@@ -139,11 +139,16 @@ def _parse_choice(parts: list[str]) -> tuple[Choice, str]:
     return Choice(parts[0], parts[1], parts[2]), parts[3]
 
 
+def _scope_name(scope: str) -> Text | str:
+    # "*": an administrator's export of everything
+    return _("all counties") if scope == "*" else scope
+
+
 def _export_menu(turn: engine.Turn, choice: Choice, view: str = "") -> tuple[str, list[list[Button]]]:
     """The menu text and buttons; every filter is checked (``ledger.prepare``) on the way."""
     job = ledger.prepare(turn.cw, turn.user, choice.to_filter(), lang=turn.lang)
     lines = [
-        turn.t(_("Ledger export for {scope}", scope=job.scope if job.scope != "*" else turn.t(_("all counties")))),
+        turn.t(_("Ledger export for {scope}", scope=_scope_name(job.scope))),
         turn.t(_("Filters: {filters}", filters=job.filter_text())),
         turn.t(_("{n} cases match.", n=job.total)),
     ]

@@ -156,6 +156,22 @@ def test_catalogs_are_current(fresh: Catalog, catalogs: dict[str, Catalog]) -> N
     assert not problems, STALE + ":\n" + "\n".join(problems)
 
 
+def test_chinese_catalog_has_no_english_left_in(catalogs: dict[str, Catalog]) -> None:
+    """A zh_Hans entry whose text has English words and no Chinese at all is an English
+    placeholder, not a translation (the compile statistics count it as translated)."""
+    catalog = catalogs["zh_Hans"]
+    problems = []
+    for message in entries(catalog):
+        for _source, translation in pairs(message, catalog.num_plurals):
+            words = re.sub(r"\{[^}]*\}", "", translation or "")
+            if re.search(r"[A-Za-z]{3,}", words) and not CJK.search(words):
+                problems.append(repr(translation))
+    assert not problems, (
+        f"{rel(po_path('zh_Hans'))}: {len(problems)} entries still read in English:\n"
+        + "\n".join(problems)
+    )
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_translations_keep_the_placeholders(catalogs: dict[str, Catalog], lang: str) -> None:
     catalog = catalogs[lang]

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from casework import roster_import
 from casework.errors import ValidationError
 from casework.i18n import Text, _
-from casework.labels import CLAUSE_SEPARATOR, LIST_SEPARATOR
+from casework.labels import CLAUSE_SEPARATOR, LIST_SEPARATOR, join
 from casework.outbox import text_from_json, text_to_json
 from conversations import engine
 from conversations.engine import Flow, Option, Step, Turn
@@ -104,7 +104,7 @@ def preview_lines(turn: Turn) -> list[str]:
         )
     ]
     if p.get("ignored"):
-        lines.append(turn.t(_("Columns not used: {columns}", columns=", ".join(p["ignored"]))))
+        lines.append(turn.t(_("Columns not used: {columns}", columns=join(p["ignored"]))))
     separator = turn.t(Text(CLAUSE_SEPARATOR))
     for entry in p.get("error_lines", []):
         reasons = separator.join(turn.t(text_from_json(t)) for t in entry["reasons"])
