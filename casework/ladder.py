@@ -992,16 +992,47 @@ def view_case(cw: Casework, actor: User, case_id: int) -> Case:
     return case
 
 
+@dataclass(frozen=True)
+class ListedCase:
+    """A case as a list shows it: the row, its title and its nearest working deadline."""
+
+    case: Case
+    title: Text
+    next_due: datetime | None
+
+
 def cases_for(cw: Casework, actor: User, state: str | None = None) -> list[Case]:
     """The cases in the actor's scope, nearest deadline first."""
+    return [item.case for item in list_cases(cw, actor, state=state, titled=False)]
+
+
+def list_cases(
+    cw: Casework,
+    actor: User,
+    *,
+    state: str | None = None,
+    states_in: frozenset[str] | None = None,
+    case_id: int | None = None,
+    titled: bool = True,
+) -> list[ListedCase]:
+    """The cases in the actor's scope with their titles and next deadlines, nearest
+    deadline first, in a fixed handful of queries however many cases there are (a
+    teacher's "which case?" list is asked for on every /visit)."""
     from casework.scope import case_filter
 
     query = select(Case).where(case_filter(cw.session, actor))
     if state is not None:
         query = query.where(Case.state == state)
+    if states_in is not None:
+        query = query.where(col(Case.state).in_(sorted(states_in)))
+    if case_id is not None:  # one case, if the actor would see it in the list
+        query = query.where(Case.id == case_id)
     cases = list(cw.session.exec(query.order_by(col(Case.id))).all())
-    due = dict(
-        cw.session.exec(
+    if not cases:
+        return []
+    due = {
+        case_id: from_db(at)
+        for case_id, at in cw.session.exec(
             select(Deadline.case_id, func.min(Deadline.due_at))
             .where(
                 col(Deadline.case_id).in_([c.id for c in cases]),
@@ -1010,6 +1041,8 @@ def cases_for(cw: Casework, actor: User, state: str | None = None) -> list[Case]
             )
             .group_by(col(Deadline.case_id))
         ).all()
-    )
+    }
+    titles = notices.case_titles(cw, cases) if titled else {}
     far = datetime.max.replace(tzinfo=UTC)
-    return sorted(cases, key=lambda c: (due.get(c.id) or far, c.id or 0))
+    listed = [ListedCase(c, titles.get(c.id or 0, Text("")), due.get(c.id or 0)) for c in cases]
+    return sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))

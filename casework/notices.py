@@ -10,6 +10,7 @@ numbers. Buttons carry short language-neutral codes the bot's handlers understan
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -39,13 +40,51 @@ def _button(label: Text, data: str) -> dict[str, object]:
 
 
 def case_title(cw: Casework, case: Case) -> Text:
-    """"#12 王小明 · 7年级2班 · 青松中学" — who the message is about."""
+    """"#12 王小明 (Grade 7 Class 2, 青松中学)" — who the message is about."""
     student = cw.session.get(Student, case.student_id)
-    name = student.name if student else "?"
-    where: Text
+    klass = school = village = None
     if case.class_id is not None:
         klass = cw.session.get(SchoolClass, case.class_id)
         school = cw.session.get(School, case.school_id) if case.school_id else None
+    elif case.village_id is not None:
+        village = cw.session.get(Village, case.village_id)
+    return _title(case, student, klass, school, village)
+
+
+def case_titles(cw: Casework, cases: Iterable[Case]) -> dict[int, Text]:
+    """The titles of many cases, with their students, classes, schools and villages read
+    in one query each (not one per case)."""
+    cases = list(cases)
+
+    def by_id(model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
+        wanted = sorted({i for i in ids if i is not None})
+        if not wanted:
+            return {}
+        return {row.id: row for row in cw.session.exec(select(model).where(col(model.id).in_(wanted)))}
+
+    students = by_id(Student, (c.student_id for c in cases))
+    classes = by_id(SchoolClass, (c.class_id for c in cases))
+    schools = by_id(School, (c.school_id for c in cases if c.class_id is not None))
+    villages = by_id(Village, (c.village_id for c in cases if c.class_id is None))
+    return {
+        c.id or 0: _title(
+            c, students.get(c.student_id), classes.get(c.class_id or 0),
+            schools.get(c.school_id or 0), villages.get(c.village_id or 0),
+        )
+        for c in cases
+    }
+
+
+def _title(
+    case: Case,
+    student: Student | None,
+    klass: SchoolClass | None,
+    school: School | None,
+    village: Village | None,
+) -> Text:
+    name = student.name if student else "?"
+    where: Text
+    if case.class_id is not None:
         where = _(
             "Grade {grade} Class {section}, {school}",
             grade=klass.grade if klass else "?",
@@ -53,7 +92,6 @@ def case_title(cw: Casework, case: Case) -> Text:
             school=school.name if school else "",
         )
     else:
-        village = cw.session.get(Village, case.village_id) if case.village_id else None
         where = _("not enrolled, {village}", village=village.name if village else "")
     return _("#{id} {name} ({where})", id=case.id, name=name, where=where)
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
@@ -33,6 +34,7 @@ InputKind = Literal["choice", "multi", "text", "date", "media", "confirm"]
 CALLBACK_PREFIX = "s"
 KEY = "_k"  # a conversation's random key, in its callback data beside the id
 PAGE_SIZE = 8
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Turn:
     conv: ConversationState | None = None
     flow: Flow | None = None
     bot_username: str = ""
+    # what a turn computes more than once (a step's options: shown, then checked)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def draft(self) -> dict[str, Any]:
@@ -54,6 +58,12 @@ class Turn:
 
     def t(self, text: Text) -> str:
         return text.render(self.lang)
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` the first time ``key`` is asked for in this turn, then the same value."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,10 @@ class Step:
     # False: answered in sequence but shown through another step's summary row
     in_summary: bool = True
     help: Text | None = None
+    # one offered option by its code, without building the whole list (a list made by
+    # queries, like "which case?"); None when that code is not on offer. Must agree with
+    # ``options``.
+    lookup: Callable[[Turn, str], Option | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,21 +145,25 @@ def register(flow: Flow) -> Flow:
 # --- loading and saving ---------------------------------------------------------------
 
 
+# Built once: every update runs one of these, and building a statement costs about as much
+# as running it on SQLite (SQLAlchemy caches the compiled form, not the construction).
+_ACTIVE = (
+    select(ConversationState)
+    .where(ConversationState.user_id == bindparam("user_id"))
+    .order_by(col(ConversationState.updated_at).desc(), col(ConversationState.id).desc())
+    .limit(1)
+    .with_for_update()
+)
+_BY_ID = select(ConversationState).where(ConversationState.id == bindparam("conv_id")).with_for_update()
+
+
 def active_conversation(turn: Turn) -> ConversationState | None:
     """The conversation typed text goes to: the user's most recently touched one."""
-    return turn.cw.session.exec(
-        select(ConversationState)
-        .where(ConversationState.user_id == turn.user.id)
-        .order_by(col(ConversationState.updated_at).desc(), col(ConversationState.id).desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
+    return turn.cw.session.exec(_ACTIVE, params={"user_id": turn.user.id}).first()
 
 
 def conversation_by_id(turn: Turn, conv_id: int) -> ConversationState | None:
-    return turn.cw.session.exec(
-        select(ConversationState).where(ConversationState.id == conv_id).with_for_update()
-    ).first()
+    return turn.cw.session.exec(_BY_ID, params={"conv_id": conv_id}).first()
 
 
 def _save(turn: Turn) -> None:
@@ -180,7 +198,8 @@ def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -
     ).all()
     for row in old:
         turn.cw.session.delete(row)
-    turn.cw.session.flush()
+    if old:
+        turn.cw.session.flush()
     conv = ConversationState(
         user_id=turn.user.id or 0,
         flow=flow_name,
@@ -190,13 +209,13 @@ def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -
         updated_at=turn.cw.now_db(),
     )
     turn.conv, turn.flow = conv, flow
-    turn.cw.session.add(conv)
-    turn.cw.session.flush()
+    # begin before the row is written: one INSERT with where begin left it, no UPDATE after
     if flow.begin is not None:
         flow.begin(turn, args)
         if turn.conv is None:  # begin refused (e.g. nothing to pick from)
             return
     _save(turn)
+    turn.cw.session.flush()  # the buttons carry the row's id
     prompt(turn)
 
 
@@ -517,8 +536,8 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
             return
         _accept_and_advance(turn, step, value, chosen=default.label if default else None)
         return
-    valid = _valid_codes(turn, step)
-    if code not in valid:
+    chosen_label = _offered(turn, step, code)
+    if chosen_label is None:
         turn.replies.answer(_("That choice is no longer offered."))
         return
     if step.kind == "multi":
@@ -538,7 +557,7 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         except ValidationError as err:
             prompt(turn, err.text)
             return
-    _accept_and_advance(turn, step, value, chosen=valid[code])
+    _accept_and_advance(turn, step, value, chosen=chosen_label)
 
 
 def _chosen_labels(turn: Turn, step: Step) -> Text:
@@ -556,12 +575,17 @@ def _default_value(turn: Turn, step: Step, code: str) -> Any:
     return code
 
 
-def _valid_codes(turn: Turn, step: Step) -> dict[str, Text]:
+def _offered(turn: Turn, step: Step, code: str) -> Text | None:
+    """The label of the option ``code`` if the step offers it now (callback data is never
+    trusted: a code is only taken if it is on offer)."""
     assert turn.conv is not None
     found = turn.conv.draft.get("_found")
     if found is not None and step.search is not None:
-        return {code: Text(label) for code, label in found}
-    return {o.code: o.label for o in (step.options(turn) if step.options else [])}
+        return next((Text(label) for found_code, label in found if found_code == code), None)
+    if step.lookup is not None:
+        option = step.lookup(turn, code)
+        return option.label if option is not None else None
+    return next((o.label for o in (step.options(turn) if step.options else []) if o.code == code), None)
 
 
 def _option_rows_with_controls(turn: Turn, step: Step) -> list[list[Button]]:

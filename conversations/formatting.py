@@ -35,7 +35,11 @@ def class_label(grade: int, section: int) -> Text:
 
 def fmt_due(cw: Casework, case: Case, lang: str) -> str:
     """The case's next deadline as a short date, or "—"."""
-    due = next_due(cw, case)
+    return fmt_due_at(cw, next_due(cw, case), lang)
+
+
+def fmt_due_at(cw: Casework, due: datetime | None, lang: str) -> str:
+    """A deadline (as stored) as a short local date, or "—"."""
     if due is None:
         return "—"
     return fmt_short(cw.calendars.local_date(from_db(due)), lang)

@@ -9,10 +9,10 @@ from casework import actions, codes, ladder, states
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
-from casework.notices import case_title
+from casework.notices import case_title, case_titles
 from casework.personal import mask_id, mask_phone
 from conversations.engine import Turn
-from conversations.formatting import fmt_due, fmt_short, round_text
+from conversations.formatting import fmt_due, fmt_due_at, fmt_short, round_text
 from conversations.replies import Button
 from models.tables import Case, CaseEvent, Guardian, Student, User, Visit
 
@@ -51,19 +51,21 @@ EVENT_LABELS: dict[str, Text] = {
 
 
 def list_cases(turn: Turn) -> None:
-    cases = ladder.cases_for(turn.cw, turn.user)
-    open_cases = [c for c in cases if c.state not in states.FINAL | {states.CLOSED}]
+    listed = ladder.list_cases(turn.cw, turn.user, titled=False)
+    open_cases = [item for item in listed if item.case.state not in states.FINAL | {states.CLOSED}]
     if not open_cases:
         turn.replies.send(_("You have no open cases."))
         return
     lines = [turn.t(_("Your open cases, nearest deadline first:"))]
     buttons: list[Button] = []
-    for case in open_cases[:MAX_LISTED]:
-        title = turn.t(case_title(turn.cw, case))
+    titles = case_titles(turn.cw, [item.case for item in open_cases[:MAX_LISTED]])
+    for item in open_cases[:MAX_LISTED]:
+        case = item.case
+        title = turn.t(titles[case.id or 0])
         state = turn.t(_(STATE_LABELS[case.state]))
         lines.append(
             turn.t(_("{title} — {state}, {round}, due {due}", title=title, state=state,
-                     round=round_text(turn.cw, case), due=fmt_due(turn.cw, case, turn.lang)))
+                     round=round_text(turn.cw, case), due=fmt_due_at(turn.cw, item.next_due, turn.lang)))
         )
         buttons.append(Button(Text("#{id}", {"id": case.id}), f"case:{case.id}"))
     if len(open_cases) > MAX_LISTED:

@@ -7,10 +7,13 @@ audit log. Nothing here knows a business rule.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 from telegram import (
     BotCommand,
@@ -43,8 +46,15 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
     return context.application.bot_data["services"]
 
 
+# the phone number is read (and decrypted) only where a turn needs it: onboarding. Built
+# once, as every update runs it.
+_USER_BY_TELEGRAM_ID = (
+    select(User).options(defer(User.phone)).where(User.telegram_id == bindparam("telegram_id"))  # type: ignore[arg-type]
+)
+
+
 def load_user(session: Session, telegram_id: int) -> User | None:
-    return session.exec(select(User).where(User.telegram_id == telegram_id)).first()
+    return session.exec(_USER_BY_TELEGRAM_ID, params={"telegram_id": telegram_id}).first()
 
 
 async def run_turn(
@@ -156,47 +166,65 @@ def _text(value: str | Text | None, lang: str) -> str:
     return value.render(lang) if isinstance(value, Text) else value
 
 
+_EDITS = ("edit_keyboard", "mark_chosen")  # of the tapped message, which exists already
+
+
 async def deliver(
     update: Update, context: ContextTypes.DEFAULT_TYPE, replies: Replies, lang: str
 ) -> None:
-    """Send the turn's replies in order; a tapped button is always answered once."""
-    bot = context.bot
-    chat = update.effective_chat
+    """Send the turn's replies. Three independent chains run at once, so a tap costs the
+    user one round trip to Telegram instead of three: the answer to the tapped button
+    (exactly once, with the turn's first answer), the edits of the tapped message in order,
+    and the new messages in order."""
     query = update.callback_query
-    answered = False
-    for action in replies.actions:
-        if action.kind == "answer":
-            if query is not None and not answered:
-                await query.answer(_text(action.text, lang) or None, show_alert=action.alert)
-                answered = True
-        elif action.kind == "send" and chat is not None:
+    chains = []
+    if query is not None:
+        first = next((a for a in replies.actions if a.kind == "answer"), None)
+        chains.append(
+            query.answer(_text(first.text, lang) or None, show_alert=first.alert)
+            if first is not None else query.answer()
+        )
+        if query.message is not None:
+            chains.append(_edit_tapped(query, [a for a in replies.actions if a.kind in _EDITS], lang))
+    others = [a for a in replies.actions if a.kind != "answer" and a.kind not in _EDITS]
+    chains.append(_send_in_order(context.bot, update.effective_chat, others, lang))
+    for result in await asyncio.gather(*chains, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result  # the first failure, reported by the error handler
+
+
+async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
+    for action in actions:
+        if action.kind == "edit_keyboard":
+            await _quietly(query.edit_message_reply_markup(inline(action.buttons or [], lang)))
+        else:  # mark_chosen
+            old = getattr(query.message, "text", None) or ""
+            await _quietly(
+                query.edit_message_text(f"{old}\n→ {_text(action.text, lang)}", reply_markup=None)
+            )
+
+
+async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) -> None:
+    if chat is None:
+        return
+    for action in actions:
+        if action.kind == "send":
             await bot.send_message(
                 chat.id,
                 _text(action.text, lang),
                 reply_markup=_markup(action, lang),
                 parse_mode=ParseMode.HTML if action.html else None,
             )
-        elif action.kind == "edit_keyboard" and query is not None and query.message is not None:
-            await _quietly(
-                query.edit_message_reply_markup(inline(action.buttons or [], lang))
-            )
-        elif action.kind == "mark_chosen" and query is not None and query.message is not None:
-            old = getattr(query.message, "text", None) or ""
-            await _quietly(
-                query.edit_message_text(f"{old}\n→ {_text(action.text, lang)}", reply_markup=None)
-            )
-        elif action.kind == "set_commands" and chat is not None:
+        elif action.kind == "set_commands":
             from handlers.menu import commands_for
 
             await bot.set_my_commands(
                 [BotCommand(name, text.render(lang)) for name, text in commands_for(str(action.text))],
                 scope=BotCommandScopeChat(chat.id),
             )
-        elif action.kind == "document" and chat is not None and action.document is not None:
+        elif action.kind == "document" and action.document is not None:
             name, data = action.document
             await bot.send_document(chat.id, data, filename=name, caption=_text(action.text, lang) or None)
-    if query is not None and not answered:
-        await query.answer()
 
 
 async def _quietly(call: Awaitable[Any]) -> None:

@@ -37,7 +37,7 @@ from conversations.flows.fields import (
     store_date,
     today_or_yesterday,
 )
-from conversations.formatting import fmt_date, fmt_due, fmt_short
+from conversations.formatting import fmt_date, fmt_due_at, fmt_short
 from models.tables import Case, Visit
 
 OTHER = "other"
@@ -50,19 +50,29 @@ QUICK_LABELS = {
 }
 
 
-def _open_cases(turn: Turn) -> list[Case]:
-    return [c for c in ladder.cases_for(turn.cw, turn.user) if c.state in states.ACTIVE]
+def _open_cases(turn: Turn) -> list[ladder.ListedCase]:
+    return turn.once("visit.open_cases", lambda: ladder.list_cases(
+        turn.cw, turn.user, states_in=states.ACTIVE))
+
+
+def _case_option(turn: Turn, item: ladder.ListedCase) -> Option:
+    return Option(
+        str(item.case.id),
+        _("{title} · {state} · due {due}", title=item.title,
+          state=_(STATE_LABELS[item.case.state]), due=fmt_due_at(turn.cw, item.next_due, turn.lang)),
+    )
 
 
 def _case_options(turn: Turn) -> list[Option]:
-    return [
-        Option(
-            str(c.id),
-            _("{title} · {state} · due {due}", title=case_title(turn.cw, c),
-              state=_(STATE_LABELS[c.state]), due=fmt_due(turn.cw, c, turn.lang)),
-        )
-        for c in _open_cases(turn)
-    ]
+    return [_case_option(turn, item) for item in _open_cases(turn)]
+
+
+def _case_lookup(turn: Turn, code: str) -> Option | None:
+    """The tapped case, if it is one ``_case_options`` offers: open and in the user's scope."""
+    if not code.isdigit():
+        return None
+    found = ladder.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=int(code))
+    return _case_option(turn, found[0]) if found else None
 
 
 def _companions(turn: Turn) -> list[str]:
@@ -249,13 +259,15 @@ def _finish(turn: Turn) -> None:
 
 
 def _show_case(turn: Turn) -> Text | None:
-    case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
-    return case_title(turn.cw, case) if case is not None else None
+    def title() -> Text | None:
+        case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
+        return case_title(turn.cw, case) if case is not None else None
+
+    return turn.once("visit.case_title", title)  # the summary shows it twice
 
 
 def _summary_title(turn: Turn) -> Text:
-    case = turn.cw.session.get(Case, int(turn.draft["case"]))
-    return _("Visit for case {title} — summary", title=case_title(turn.cw, case) if case else "?")
+    return _("Visit for case {title} — summary", title=_show_case(turn) or "?")
 
 
 VISIT = register(
@@ -267,7 +279,7 @@ VISIT = register(
         summary_title=_summary_title,
         steps=(
             Step("case", _("Case"), lambda t: _("Which case? (nearest deadline first)"), "choice",
-                 options=_case_options, store=_store_case, next="meth", editable=False, show=_show_case),
+                 options=_case_options, lookup=_case_lookup, store=_store_case, next="meth", editable=False, show=_show_case),
             Step("meth", _("Method, date and people"), _method_prompt, "choice", options=_method_options,
                  store=_store_method, next=_after_method, show=_show_method),
             # the "other" branch: shown on the summary through the row above
