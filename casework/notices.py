@@ -41,59 +41,46 @@ def _button(label: Text, data: str) -> dict[str, object]:
 
 def case_title(cw: Casework, case: Case) -> Text:
     """"#12 王小明 (Grade 7 Class 2, 青松中学)" — who the message is about."""
-    student = cw.session.get(Student, case.student_id)
-    klass = school = village = None
-    if case.class_id is not None:
-        klass = cw.session.get(SchoolClass, case.class_id)
-        school = cw.session.get(School, case.school_id) if case.school_id else None
-    elif case.village_id is not None:
-        village = cw.session.get(Village, case.village_id)
-    return _title(case, student, klass, school, village)
+    return case_titles(cw, [case])[case.id or 0]
 
 
 def case_titles(cw: Casework, cases: Iterable[Case]) -> dict[int, Text]:
-    """The titles of many cases, with their students, classes, schools and villages read
-    in one query each (not one per case)."""
+    """The titles of cases, by case id: one query each for the names of their students,
+    classes, schools and villages, however many cases there are. Only the columns a title
+    shows are read (a student row carries encrypted numbers that would be decrypted)."""
     cases = list(cases)
 
-    def by_id(model: Any, ids: Iterable[int | None]) -> dict[int, Any]:
+    def rows(*columns: Any, ids: Iterable[int | None]) -> dict[int, Any]:
         wanted = sorted({i for i in ids if i is not None})
         if not wanted:
             return {}
-        return {row.id: row for row in cw.session.exec(select(model).where(col(model.id).in_(wanted)))}
+        key = columns[0]
+        return {row[0]: row for row in cw.session.exec(select(*columns).where(col(key).in_(wanted))).all()}
 
-    students = by_id(Student, (c.student_id for c in cases))
-    classes = by_id(SchoolClass, (c.class_id for c in cases))
-    schools = by_id(School, (c.school_id for c in cases if c.class_id is not None))
-    villages = by_id(Village, (c.village_id for c in cases if c.class_id is None))
-    return {
-        c.id or 0: _title(
-            c, students.get(c.student_id), classes.get(c.class_id or 0),
-            schools.get(c.school_id or 0), villages.get(c.village_id or 0),
-        )
-        for c in cases
-    }
-
-
-def _title(
-    case: Case,
-    student: Student | None,
-    klass: SchoolClass | None,
-    school: School | None,
-    village: Village | None,
-) -> Text:
-    name = student.name if student else "?"
-    where: Text
-    if case.class_id is not None:
-        where = _(
-            "Grade {grade} Class {section}, {school}",
-            grade=klass.grade if klass else "?",
-            section=klass.section if klass else "?",
-            school=school.name if school else "",
-        )
-    else:
-        where = _("not enrolled, {village}", village=village.name if village else "")
-    return _("#{id} {name} ({where})", id=case.id, name=name, where=where)
+    enrolled = [c for c in cases if c.class_id is not None]
+    students = rows(Student.id, Student.name, ids=(c.student_id for c in cases))
+    classes = rows(SchoolClass.id, SchoolClass.grade, SchoolClass.section, ids=(c.class_id for c in enrolled))
+    schools = rows(School.id, School.name, ids=(c.school_id for c in enrolled))
+    villages = rows(Village.id, Village.name, ids=(c.village_id for c in cases if c.class_id is None))
+    titles: dict[int, Text] = {}
+    for case in cases:
+        student = students.get(case.student_id)
+        where: Text
+        if case.class_id is not None:
+            klass = classes.get(case.class_id)
+            school = schools.get(case.school_id or 0)
+            where = _(
+                "Grade {grade} Class {section}, {school}",
+                grade=klass[1] if klass else "?",
+                section=klass[2] if klass else "?",
+                school=school[1] if school else "",
+            )
+        else:
+            village = villages.get(case.village_id or 0)
+            where = _("not enrolled, {village}", village=village[1] if village else "")
+        titles[case.id or 0] = _("#{id} {name} ({where})", id=case.id,
+                                 name=student[1] if student else "?", where=where)
+    return titles
 
 
 def history_lines(cw: Casework, case: Case) -> list[Text]:

@@ -68,9 +68,8 @@ def case_filter(session: Session, user: User) -> Any:
         return Case.village_id == sid
     if kind == "school":
         return Case.school_id == sid
-    if kind == "classes":
-        ids = teacher_class_ids(session, user)
-        return col(Case.class_id).in_(ids) if ids else false()
+    if kind == "classes":  # a subquery: one round trip less than reading the classes first
+        return col(Case.class_id).in_(select(TeacherClass.class_id).where(TeacherClass.user_id == user.id))
     return false()
 
 

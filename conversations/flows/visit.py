@@ -72,7 +72,10 @@ def _case_lookup(turn: Turn, code: str) -> Option | None:
     if not code.isdigit():
         return None
     found = ladder.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=int(code))
-    return _case_option(turn, found[0]) if found else None
+    if not found:
+        return None
+    turn.memo["visit.picked"] = found[0].case  # held, so the store's load_case needs no query
+    return _case_option(turn, found[0])
 
 
 def _companions(turn: Turn) -> list[str]:
