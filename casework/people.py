@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from casework.context import Casework
 from models.tables import School, SchoolClass, TeacherClass, Township, User, Village
 
 # one rung of the line: the role that answers, the scope kind and unit it answers for
@@ -91,3 +92,15 @@ def supervisor_of(session: Session, user: User) -> User | None:
         if found is not None:
             return found
     return None
+
+
+def back_in_reach(cw: Casework, user: User) -> bool:
+    """A user flagged unreachable (they had blocked the bot) wrote to it: they unblocked it,
+    so reminders and alerts go to them again. Messages that failed meanwhile stay failed
+    (they are stale; ``baoxue outbox retry`` can replay them)."""
+    if not user.unreachable:
+        return False
+    user.unreachable = False
+    cw.session.add(user)
+    cw.audit(user, "user.reachable_again", "user", user.id)
+    return True

@@ -29,6 +29,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from casework import people
 from casework.context import Casework
 from casework.errors import AccessDenied, CaseworkError
 from casework.i18n import Text, _, normalize_language
@@ -77,6 +78,8 @@ async def run_turn(
         user = load_user(session, tg_user.id)
         if user is not None:
             lang = user.language
+            if user.active and people.back_in_reach(cw, user):
+                session.commit()  # on its own: kept even if the turn below is refused
         # a switched-off user (inactive after onboarding) is a stranger on every path,
         # /start included: resuming their onboarding would switch them back on
         switched_off = user is not None and not user.active and user.onboarded_at is not None

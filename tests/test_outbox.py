@@ -49,7 +49,7 @@ from casework.personal import Cipher
 from casework.policy import Policy
 from models import db
 from models import types as model_types
-from models.tables import OutboxMessage, User
+from models.tables import AuditEvent, OutboxMessage, User
 from sandbox.fakebot import TINY_PNG
 from tests.botkit import rows, speaking
 
@@ -298,6 +298,28 @@ async def test_a_user_who_blocked_the_bot_is_flagged_their_reminders_stop_and_th
     assert note is not None
     assert note.content.startswith(f"{teacher.display_name} (teacher) has blocked the bot")
     assert texts(harness, teacher) == []
+
+
+async def test_a_blocked_user_who_writes_again_is_reachable_again_and_gets_new_messages(
+    harness: Any, world: World
+) -> None:
+    teacher = world.users["teacher"]
+    chat = speaking(harness, teacher, "en")
+    stale = queue(harness, teacher, 1, label="stale")
+    harness.tg.block(teacher.telegram_id)
+    await sender(harness).drain()
+    assert rows(harness, User, User.id == teacher.id)[0].unreachable
+
+    harness.tg.unblock(teacher.telegram_id)
+    await chat.send("/menu")  # writing to the bot shows they unblocked it
+
+    assert not rows(harness, User, User.id == teacher.id)[0].unreachable
+    audit = rows(harness, AuditEvent, AuditEvent.action == "user.reachable_again")
+    assert [(a.actor_id, a.object_id) for a in audit] == [(teacher.id, teacher.id)]
+    fresh = queue(harness, teacher, 1, label="fresh")
+    await sender(harness).drain()
+    assert statuses(harness, stale + fresh) == ["failed", "sent"]  # the stale one is not replayed
+    assert texts(harness, teacher)[-1] == "fresh 0"
 
 
 async def test_the_supervisor_is_told_in_their_own_language_one_level_up(
