@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import defer  # noqa: E402
 from sqlmodel import Session, SQLModel, select  # noqa: E402
 from telegram import Update  # noqa: E402
@@ -260,7 +261,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=300, help="teachers' visits to record")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the flow")
+    parser.add_argument("--force", action="store_true", help="wipe a PostgreSQL database not named bench*")
     args = parser.parse_args()
+    if args.db and args.db.startswith("postgresql"):
+        name = make_url(args.db).database or ""
+        if not name.startswith("bench") and not args.force:
+            sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
     db.configure(Cipher.generate_key())
     SQLModel.metadata  # noqa: B018 - tables registered by the imports above
 
