@@ -5,7 +5,7 @@ Run on demand (not a test):
     .venv/bin/python benchmarks/bench_outbox.py                      # 10,000 prompts, 2,000 teachers
     .venv/bin/python benchmarks/bench_outbox.py --count 2000 --teachers 400
     .venv/bin/python benchmarks/bench_outbox.py --rate 30            # the highest rate allowed
-    .venv/bin/python benchmarks/bench_outbox.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python benchmarks/bench_outbox.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench_outbox  # wiped
 
 ``--count`` teacher prompts (outbox rows, several per teacher, interleaved as a morning's
 reminders would be) go through the real sender and PTB's HTTP stack to the in-process fake
@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, col, func, select  # noqa: E402
 
 from bot.outbox_sender import Limits, OutboxSender, RealTimer  # noqa: E402
@@ -166,7 +167,12 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--progress", type=float, default=30.0, help="seconds between reports")
+    parser.add_argument("--force", action="store_true", help="wipe a PostgreSQL database not named bench*")
     args = parser.parse_args()
+    if args.db and args.db.startswith("postgresql"):
+        name = make_url(args.db).database or ""
+        if not name.startswith("bench") and not args.force:
+            sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
     sys.exit(asyncio.run(run(args)))
 
 
