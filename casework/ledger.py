@@ -23,9 +23,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import String, or_, true, type_coerce
+from sqlalchemy import Engine, Integer, String, Text, bindparam, cast, or_, true, type_coerce
 from sqlalchemy import select as core_select
 from sqlmodel import col, func, select
 
@@ -57,7 +59,7 @@ from models.tables import (
 from models.types import cipher
 
 EXPORT_ROLES = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
-CHUNK = 1000
+CHUNK = 250  # cases per read: each 1,000 held at once cost about 5 MiB (rows, ciphertext)
 
 Value = str | int | date | None
 
@@ -519,6 +521,14 @@ class _Labels:
         self.list_sep = "、" if lang != "en" else ", "
         self.visit_line = gettext_for(lang, VISIT_LINE)
         self.klass = word("class", lang)
+        self._lang = lang
+        self._relations: dict[str | None, str] = {}
+
+    def relation(self, code: str | None) -> str:
+        found = self._relations.get(code)
+        if found is None:
+            found = self._relations[code] = relation_label(code, self._lang)
+        return found
 
 
 # Translators: "1. 2026-11-20 Home visit (Zhang Wei): Refused" — one line of the ledger's
@@ -555,15 +565,15 @@ def iter_rows(
 ) -> Iterator[tuple[str, list[Value]]]:
     """Yield ``(state, values)`` per case, in case-number order, values as ``ROW_COLUMNS``.
 
-    Each chunk is read in its own transaction; pass a context whose session holds no
-    pending changes (the export's own session).
+    Each chunk is read in its own short transaction, on a connection of the session's
+    engine held for the export; pass a context whose session holds no pending changes
+    (the export's own session).
     """
     session = cw.session
     assert not (session.new or session.dirty or session.deleted), "use a session of its own"
     lang = job.lang
     labels = _Labels(lang)
     disclosure = job.disclosure
-    tz = cw.policy.tz
     today = job.today
     where = conditions(cw, actor, job.filter)
 
@@ -578,17 +588,6 @@ def iter_rows(
     }
     level_unit = {s: _unit_kind_of_level(cw, s) for s in states.LADDER}
     people: dict[int, tuple[str, str | None]] = {}
-    # bound lookups the row loop calls a million times
-    state_label, gender_label = labels.state.get, labels.gender.get
-    method_label, result_label = labels.method.get, labels.result.get
-    yes, no, sep, list_sep = labels.yes, labels.no, labels.sep, labels.list_sep
-    relations: dict[str, str] = {}
-
-    def relation_text(code: str) -> str:
-        found = relations.get(code)
-        if found is None:
-            found = relations[code] = relation_label(code, lang)
-        return found
     if summary is not None:
         summary.names = {
             "township": {k: v for k, v in townships.items() if k is not None},
@@ -597,193 +596,214 @@ def iter_rows(
         }
     session.rollback()
 
+    # bound lookups the row loop calls a million times
+    state_label, gender_label = labels.state.get, labels.gender.get
+    source_label, outcome_label = labels.source.get, labels.outcome.get
+    yes, no = labels.yes, labels.no
+    show_id, show_sn = disclosure.id_number, disclosure.student_number
+    lists = _JsonLists()
+    reason_text = _LabelledLists(lists, labels.reason, labels.list_sep).get
+    group_text = _LabelledLists(lists, labels.key_group, labels.list_sep).get
+    local_date = _LocalDates(cw.policy.tz).get
+    visit_cells = _VisitCells(labels, lists)
+    deferred = states.DEFERRED
+    reason_sets: Counter[tuple[str, ...]] = Counter()
+    group_sets: Counter[tuple[str, ...]] = Counter()
+    by_state: Counter[str] = Counter()
+    by_township: Counter[int | None] = Counter()
+    by_village: Counter[int | None] = Counter()
+    by_school: Counter[int | None] = Counter()
+    counting = summary is not None
+
+    # the chunk's statements, built once (each one's cache key is worked out once): the
+    # cases after a case number, then what belongs to the cases of the chunk's range
+    after = bindparam("after", type_=Integer)
+    first = bindparam("first", type_=Integer)
+    last = bindparam("last", type_=Integer)
+    read_cases = (
+        core_select(*_CASE_COLUMNS)
+        .join(Student, col(Student.id) == Case.student_id)
+        .where(*where, col(Case.id) > after)
+        .order_by(col(Case.id))
+        .limit(chunk)
+    )
+    # the chunk's cases again as a subquery, and the range on the row's own case column
+    # besides: with it PostgreSQL reads the index for the range instead of the whole table
+    in_chunk = select(Case.id).where(*where, col(Case.id) >= first, col(Case.id) <= last)
+    read_visits = (
+        core_select(*_VISIT_COLUMNS)
+        .where(
+            col(Visit.case_id) >= first,
+            col(Visit.case_id) <= last,
+            col(Visit.case_id).in_(in_chunk),
+        )
+        # ids grow with recording time (record_visit stamps recorded_at = now)
+        .order_by(col(Visit.case_id), col(Visit.id))
+    )
+    read_dues = (
+        select(Deadline.case_id, type_coerce(func.min(Deadline.due_at), String))
+        .where(
+            col(Deadline.case_id) >= first,
+            col(Deadline.case_id) <= last,
+            col(Deadline.case_id).in_(in_chunk),
+            Deadline.status == "open",
+            col(Deadline.kind).in_(WORK_KINDS),
+        )
+        .group_by(col(Deadline.case_id))
+    )
+    # the chunk's students by their cases: with a chunk this size PostgreSQL looks each one
+    # up in the index (a list of ids instead costs more to send than to run)
+    read_guardians = (
+        core_select(*_GUARDIAN_COLUMNS)
+        .where(
+            col(Guardian.student_id).in_(
+                select(Case.student_id).where(*where, col(Case.id) >= first, col(Case.id) <= last)
+            )
+        )
+        .order_by(col(Guardian.student_id), col(Guardian.ordinal))
+    )
+
     last_id = 0
     done = 0
     total = job.total
-    lists = _JsonLists()
-    reason_sets: Counter[tuple[str, ...]] = Counter()
-    group_sets: Counter[tuple[str, ...]] = Counter()
-    local_date = _LocalDates(tz).get
-    list_sep_ = labels.list_sep
-    reason_text = _LabelledLists(lists, labels.reason, list_sep_).get
-    group_text = _LabelledLists(lists, labels.key_group, list_sep_).get
-    while True:
-        conn = session.connection()
-        batch = conn.execute(
-            core_select(*_CASE_COLUMNS)
-            .join(Student, col(Student.id) == Case.student_id)
-            .where(*where, col(Case.id) > last_id)
-            .order_by(col(Case.id))
-            .limit(chunk)
-        ).all()
-        if not batch:
-            session.rollback()
-            break
-        first_id, last_id = batch[0][0], batch[-1][0]
-        # the chunk's cases again as a subquery: cheaper than binding thousands of ids
-        in_chunk = (
-            select(Case.id)
-            .where(*where, col(Case.id) >= first_id, col(Case.id) <= last_id)
-        )
-        guardian_rows = conn.execute(
-            core_select(*_GUARDIAN_COLUMNS)
-            .where(
-                col(Guardian.student_id).in_(
-                    select(Case.student_id).where(col(Case.id).in_(in_chunk))
-                )
-            )
-            .order_by(col(Guardian.student_id), col(Guardian.ordinal))
-        ).all()
-        visits: dict[int, list[Any]] = {}
-        for v in conn.execute(
-            core_select(*_VISIT_COLUMNS)
-            .where(col(Visit.case_id).in_(in_chunk))
-            # ids grow with recording time (record_visit stamps recorded_at = now)
-            .order_by(col(Visit.case_id), col(Visit.id))
-        ).all():
-            visits.setdefault(v[0], []).append(v)
-        dues: dict[int, datetime] = dict(
-            conn.execute(
-                select(Deadline.case_id, func.min(Deadline.due_at))
-                .where(
-                    col(Deadline.case_id).in_(in_chunk),
-                    Deadline.status == "open",
-                    col(Deadline.kind).in_(WORK_KINDS),
-                )
-                .group_by(col(Deadline.case_id))
-            ).all()
-        )
-        wanted_people = {
-            pid
-            for r in batch
-            for pid in (r[13], r[14], r[15], r[16])
-            if pid is not None and pid not in people
-        }
-        if wanted_people:
-            for uid, uname, uphone in conn.execute(
-                select(User.id, User.display_name, User.phone).where(
-                    col(User.id).in_(list(wanted_people))
-                )
-            ):
-                people[uid] = (uname, disclosure.phone(uphone))
-        session.rollback()
-
-        # every encrypted value of the chunk in one call (see Cipher.decrypt_many)
-        tokens = [t for r in batch for t in (r[29], r[30]) if t]
-        tokens += [g[3] for g in guardian_rows if g[3]]
-        plain = dict(zip(tokens, _decrypt_all(tokens), strict=True))
-        guardians: dict[int, list[tuple[str, str, str | None]]] = {}
-        for sid, gname, relation, phone in guardian_rows:
-            guardians.setdefault(sid, []).append(
-                (gname, relation, plain[phone] if phone else None)
-            )
-
-        for r in batch:
-            (
-                case_id, state, source, reasons, reason_note, whereabouts, absent_since, level,
-                current_round, county_id, school_id, class_id, village_id, school_resp,
-                village_resp, assigned_to, reported_by, outcome, outcome_note, notice_issued_at,
-                notice_due_on, returned_on, closed_at, created_at, student_id, name, gender,
-                birth_date, ethnicity, id_token, sn_token, health, key_groups, hukou,
-                register, current,
-            ) = r
-            reasons_raw, groups_raw = reasons, key_groups
-            school = schools.get(school_id) if school_id is not None else None
-            village = villages.get(village_id) if village_id is not None else None
-            township_id = village[1] if village else (school[1] if school else None)
-            gs = guardians.get(student_id, ())
-            g1 = gs[0] if gs else None
-            g2 = gs[1] if len(gs) > 1 else None
-            vs = visits.get(case_id, ())
-            last = vs[-1] if vs else None
-            unit_kind = level_unit.get(level, "school")
-            if unit_kind == "school":
-                unit = school[0] if school else townships.get(township_id, "")
-                responsible_id = assigned_to or school_resp or village_resp or reported_by
-            elif unit_kind == "township":
-                unit = townships.get(township_id, "")
-                responsible_id = assigned_to or village_resp or school_resp or reported_by
-            else:
-                unit = counties.get(county_id, "")
-                responsible_id = assigned_to or village_resp or school_resp or reported_by
-            person = people.get(responsible_id) if responsible_id is not None else None
-            history = ""
-            if vs:
-                lines = []
-                for n, v in enumerate(vs, start=1):
-                    line = labels.visit_line.format(
-                        n=n,
-                        date=v[1].isoformat(),
-                        method=method_label(v[2], v[2]),
-                        who=list_sep.join(lists.get(v[3])),
-                        result=result_label(v[4], v[4]),
+    # one connection for the whole export and a short transaction per chunk: no pool
+    # checkout per chunk (on PostgreSQL a pre-ping round trip each), no lock in between
+    engine = session.get_bind()
+    assert isinstance(engine, Engine), "the session must be bound to an engine"
+    with engine.connect() as conn:
+        while True:
+            trans = conn.begin()
+            batch = conn.execute(read_cases, {"after": last_id}).all()
+            if not batch:
+                trans.rollback()
+                break
+            span = {"first": batch[0][0], "last": batch[-1][0]}
+            last_id = batch[-1][0]
+            guardian_rows = conn.execute(read_guardians, span).all()
+            visits = visit_cells.of(conn.execute(read_visits, span).all())
+            dues: dict[int, Any] = dict(conn.execute(read_dues, span).all())
+            wanted_people = {
+                pid
+                for r in batch
+                for pid in (r[13], r[14], r[15], r[16])
+                if pid is not None and pid not in people
+            }
+            if wanted_people:
+                for uid, uname, uphone in conn.execute(
+                    select(User.id, User.display_name, User.phone).where(
+                        col(User.id).in_(list(wanted_people))
                     )
-                    lines.append(f"{line}{sep}{v[5]}" if v[5] else line)
-                history = "\n".join(lines)
-            due = dues.get(case_id)
-            values: list[Value] = [
-                case_id,
-                state_label(state, state),
-                name,
-                disclosure.id_number(plain[id_token]) if id_token else None,
-                birth_date,
-                gender_label(gender, gender),
-                age_on(birth_date, today) if birth_date else None,
-                ethnicity,
-                health,
-                disclosure.student_number(plain[sn_token]) if sn_token else None,
-                school[0] if school else None,
-                classes.get(class_id) if class_id is not None else None,
-                townships.get(township_id) if township_id is not None else None,
-                village[0] if village else None,
-                g1[0] if g1 else None,
-                relation_text(g1[1]) if g1 else None,
-                disclosure.phone(g1[2]) if g1 else None,
-                g2[0] if g2 else None,
-                relation_text(g2[1]) if g2 else None,
-                disclosure.phone(g2[2]) if g2 else None,
-                hukou,
-                register,
-                current,
-                group_text(groups_raw),
-                reason_text(reasons_raw),
-                reason_note,
-                last[6] if last else None,
-                whereabouts,
-                absent_since,
-                local_date(created_at),
-                labels.source.get(source, source),
-                yes if vs else no,
-                len(vs),
-                last[1] if last else None,
-                result_label(last[4], last[4]) if last else None,
-                (last[7] or last[8]) if last and state not in _BACK else None,
-                unit,
-                person[0] if person else None,
-                person[1] if person else None,
-                yes if state == states.DEFERRED and outcome in ("deferred", "suspended") else no,
-                current_round,
-                local_date(due) if due is not None else None,
-                local_date(notice_issued_at) if notice_issued_at is not None else None,
-                notice_due_on,
-                returned_on,
-                labels.outcome.get(outcome, outcome) if outcome else None,
-                local_date(closed_at) if closed_at is not None else None,
-                history,
-            ]
-            if summary is not None:
-                summary.by_state[state] += 1
-                # counted per combination, expanded into codes after the last chunk
-                reason_sets[lists.get(reasons_raw)] += 1
-                group_sets[lists.get(groups_raw)] += 1
-                summary.by_township[township_id] += 1
-                summary.by_village[village_id] += 1
-                summary.by_school[school_id] += 1
-            yield state, values
-        done += len(batch)
-        if progress is not None:
-            progress(done, max(total, done))
+                ):
+                    people[uid] = (uname, disclosure.phone(uphone))
+            trans.rollback()  # read only: the transaction just ends
+
+            # every encrypted value of the chunk in one call (see Cipher.decrypt_many)
+            tokens = [t for r in batch for t in (r[28], r[29]) if t]
+            tokens += [g[3] for g in guardian_rows if g[3]]
+            plain = dict(zip(tokens, _decrypt_all(tokens), strict=True))
+            # per student the six guardian cells (two guardians), labelled and disclosed here
+            guardians: dict[int, tuple[Value, ...]] = {}
+            for sid, gname, relation, phone in guardian_rows:
+                cells = guardians.get(sid, ())
+                if len(cells) < 6:
+                    guardians[sid] = (
+                        *cells, gname, labels.relation(relation),
+                        disclosure.phone(plain[phone]) if phone else None,
+                    )
+            del guardian_rows
+
+            for r in batch:
+                (
+                    case_id, state, source, reasons, reason_note, whereabouts, absent_since, level,
+                    current_round, county_id, school_id, class_id, village_id, school_resp,
+                    village_resp, assigned_to, reported_by, outcome, notice_issued_at,
+                    notice_due_on, returned_on, closed_at, created_at, student_id, name, gender,
+                    birth_date, ethnicity, id_token, sn_token, health, key_groups, hukou,
+                    register, current,
+                ) = r
+                school = schools.get(school_id) if school_id is not None else None
+                village = villages.get(village_id) if village_id is not None else None
+                township_id = village[1] if village else (school[1] if school else None)
+                g = guardians.get(student_id, _NO_GUARDIANS)
+                if len(g) < 6:
+                    g = (*g, None, None, None)
+                v = visits.get(case_id, _NO_VISITS)
+                unit_kind = level_unit.get(level, "school")
+                if unit_kind == "school":
+                    unit = school[0] if school else townships.get(township_id, "")
+                    responsible_id = assigned_to or school_resp or village_resp or reported_by
+                elif unit_kind == "township":
+                    unit = townships.get(township_id, "")
+                    responsible_id = assigned_to or village_resp or school_resp or reported_by
+                else:
+                    unit = counties.get(county_id, "")
+                    responsible_id = assigned_to or village_resp or school_resp or reported_by
+                person = people.get(responsible_id) if responsible_id is not None else None
+                due = dues.get(case_id)
+                values: list[Value] = [
+                    case_id,
+                    state_label(state, state),
+                    name,
+                    show_id(plain[id_token]) if id_token else None,
+                    birth_date,
+                    gender_label(gender, gender),
+                    age_on(birth_date, today) if birth_date else None,
+                    ethnicity,
+                    health,
+                    show_sn(plain[sn_token]) if sn_token else None,
+                    school[0] if school else None,
+                    classes.get(class_id) if class_id is not None else None,
+                    townships.get(township_id) if township_id is not None else None,
+                    village[0] if village else None,
+                    *g,
+                    hukou,
+                    register,
+                    current,
+                    group_text(key_groups),
+                    reason_text(reasons),
+                    reason_note,
+                    v[0],  # the latest visit's family situation
+                    whereabouts,
+                    absent_since,
+                    local_date(created_at),
+                    source_label(source, source),
+                    yes if v[1] else no,
+                    v[1],
+                    v[2],
+                    v[3],
+                    v[4] if state not in _BACK else None,
+                    unit,
+                    person[0] if person else None,
+                    person[1] if person else None,
+                    yes if state == deferred and outcome in ("deferred", "suspended") else no,
+                    current_round,
+                    local_date(due) if due is not None else None,
+                    local_date(notice_issued_at) if notice_issued_at is not None else None,
+                    notice_due_on,
+                    returned_on,
+                    outcome_label(outcome, outcome) if outcome else None,
+                    local_date(closed_at) if closed_at is not None else None,
+                    v[5],
+                ]
+                if counting:
+                    by_state[state] += 1
+                    # counted per combination, expanded into codes after the last chunk
+                    reason_sets[lists.get(reasons)] += 1
+                    group_sets[lists.get(key_groups)] += 1
+                    by_township[township_id] += 1
+                    by_village[village_id] += 1
+                    by_school[school_id] += 1
+                yield state, values
+            done += len(batch)
+            # the chunk is dropped before the next is read: only one is ever held
+            del batch, tokens, plain, guardians, visits, dues
+            if progress is not None:
+                progress(done, max(total, done))
     if summary is not None:
+        summary.by_state.update(by_state)
+        summary.by_township.update(by_township)
+        summary.by_village.update(by_village)
+        summary.by_school.update(by_school)
         for combination, n in reason_sets.items():
             for code in combination:
                 summary.by_reason[code] += n
@@ -792,24 +812,49 @@ def iter_rows(
                 summary.by_key_group[code] += n
 
 
+# what a case without guardians or visits shows in those columns
+_NO_GUARDIANS: tuple[Value, ...] = (None, None, None, None, None, None)
+_NO_VISITS: tuple[Value, ...] = (None, 0, None, None, None, "")
+_CACHE_LIMIT = 1024  # distinct values remembered per cache: few codes, bounded on free text
+
+
 class _JsonLists:
-    """JSON list columns read raw and parsed once per distinct text: a county's cases
-    share a few dozen reason and key-group combinations."""
+    """JSON list columns read as text and parsed once per distinct text: a county's cases
+    share a few dozen reason and key-group combinations.
+
+    The columns are cast to text in the query, so every driver hands over the same thing
+    (psycopg would otherwise parse JSON itself and SQLite would not), and what comes back
+    is always a tuple of strings: hashable, countable and joinable whatever was stored.
+    """
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, ...]] = {}
 
-    def get(self, raw: Any) -> tuple[str, ...]:
+    def get(self, raw: str | None) -> tuple[str, ...]:
         if raw is None:
             return ()
-        if not isinstance(raw, str):  # a driver that parses JSON itself
-            return tuple(raw)
         found = self._seen.get(raw)
         if found is None:
-            found = tuple(json.loads(raw))
-            if len(self._seen) < 10_000:  # bounded: free text would grow it without end
+            found = _as_strings(raw)
+            if len(self._seen) < _CACHE_LIMIT:
                 self._seen[raw] = found
         return found
+
+
+def _as_strings(raw: str) -> tuple[str, ...]:
+    """A stored JSON list as strings; a JSON null is empty, anything else is shown as stored."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return (raw,)
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    return tuple(
+        item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        for item in items
+        if item is not None
+    )
 
 
 class _LabelledLists:
@@ -817,37 +862,94 @@ class _LabelledLists:
 
     def __init__(self, lists: _JsonLists, table: dict[str, str], sep: str) -> None:
         self._lists, self._table, self._sep = lists, table, sep
-        self._seen: dict[Any, str] = {}
+        self._seen: dict[str | None, str] = {}
 
-    def get(self, raw: Any) -> str:
-        key = raw if isinstance(raw, str) or raw is None else tuple(raw)
-        found = self._seen.get(key)
+    def get(self, raw: str | None) -> str:
+        found = self._seen.get(raw)
         if found is None:
             found = _label_list(self._lists.get(raw), self._table, self._sep)
-            if len(self._seen) < 10_000:
-                self._seen[key] = found
+            if len(self._seen) < _CACHE_LIMIT:
+                self._seen[raw] = found
+        return found
+
+
+class _VisitCells:
+    """A chunk's visits as the cells each case shows: the latest visit's family situation,
+    the number of visits, the latest date and result, the latest attitude note (shown while
+    the child is not back) and the whole record, one line per visit."""
+
+    def __init__(self, labels: _Labels, lists: _JsonLists) -> None:
+        self._line = labels.visit_line.format
+        self._sep, self._list_sep = labels.sep, labels.list_sep
+        self._method, self._result = labels.method.get, labels.result.get
+        self._lists = lists
+
+    def of(self, rows: Sequence[Any]) -> dict[int, tuple[Value, ...]]:
+        """``rows`` as ``_VISIT_COLUMNS``, ordered by case and then by recording."""
+        line, sep, list_sep = self._line, self._sep, self._list_sep
+        method_label, result_label, participants = self._method, self._result, self._lists.get
+        found: dict[int, tuple[Value, ...]] = {}
+        for case_id, visits in groupby(rows, key=itemgetter(0)):
+            lines = []
+            n = 0
+            for v in visits:
+                n += 1
+                text = line(
+                    n=n,
+                    date=v[1].isoformat(),
+                    method=method_label(v[2], v[2]),
+                    who=list_sep.join(participants(v[3])),
+                    result=result_label(v[4], v[4]),
+                )
+                lines.append(f"{text}{sep}{v[5]}" if v[5] else text)
+            found[case_id] = (
+                v[6], n, v[1], result_label(v[4], v[4]), v[7] or v[8], "\n".join(lines)
+            )
         return found
 
 
 class _LocalDates:
-    """UTC instants as local calendar dates, each distinct minute converted once.
+    """UTC instants as local calendar dates.
 
     Read raw: SQLite gives the stored text ("2026-11-13 01:00:00.000000"), PostgreSQL an
-    aware datetime; the local date cannot change within a minute in any time zone.
+    aware datetime. Real instants are mostly distinct, so nothing is kept per instant;
+    per UTC day the zone's offset is looked up once, and on a day with one offset
+    throughout (all but the days the clocks change, if they do) a stored text's local
+    date is its UTC date, or the day before or after as the offset crosses a midnight.
     """
 
     def __init__(self, tz: Any) -> None:
         self._tz = tz
-        self._seen: dict[Any, date] = {}
+        self._days: dict[str, tuple[int, tuple[date, date, date]] | None] = {}
 
     def get(self, value: Any) -> date:
-        key = value[:16] if isinstance(value, str) else value
-        found = self._seen.get(key)
-        if found is None:
+        if not isinstance(value, str) or not 19 <= len(value) <= 26 or value[19:20] not in ("", "."):
+            # a datetime, or text not in the stored form (an offset of its own): as it is
             when = datetime.fromisoformat(value) if isinstance(value, str) else value
-            found = _local_date(when, self._tz)
-            if isinstance(value, str) and len(self._seen) < 100_000:
-                self._seen[key] = found
+            return _local_date(when, self._tz)
+        try:
+            day = self._days[value[:10]]
+        except KeyError:
+            day = self._day(value[:10])
+        if day is None:
+            return _local_date(datetime.fromisoformat(value), self._tz)
+        offset, dates = day
+        return dates[(int(value[11:13]) * 60 + int(value[14:16]) + offset) // 1440 + 1]
+
+    def _day(self, text: str) -> tuple[int, tuple[date, date, date]] | None:
+        """The zone's offset in minutes on a UTC day, with the dates it may give; ``None``
+        if the offset changes that day (or is not whole minutes)."""
+        utc_day = date.fromisoformat(text)
+        start = datetime.combine(utc_day, time(0, 0), UTC)
+        first = start.astimezone(self._tz).utcoffset()
+        end = (start + timedelta(days=1, microseconds=-1)).astimezone(self._tz).utcoffset()
+        found = None
+        minute = timedelta(minutes=1)
+        if first is not None and first == end and not first % minute:
+            one = timedelta(days=1)
+            found = (first // minute, (utc_day - one, utc_day, utc_day + one))
+        if len(self._days) < _CACHE_LIMIT:
+            self._days[text] = found
         return found
 
 
@@ -858,15 +960,20 @@ def _decrypt_all(tokens: list[str]) -> list[str]:
 
 
 def _raw(column: Any) -> Any:
-    """A column read as stored: ciphertext, JSON text (decrypted and parsed in bulk here)."""
+    """A column read as stored (ciphertext, a UTC instant), decrypted or converted in bulk here."""
     return type_coerce(column, String).label(column.key)
+
+
+def _json_text(column: Any) -> Any:
+    """A JSON column as its text on every backend (see ``_JsonLists``)."""
+    return cast(column, Text).label(column.key)
 
 
 _CASE_COLUMNS: tuple[Any, ...] = (
     Case.id,
     Case.state,
     Case.source,
-    _raw(Case.reasons),
+    _json_text(Case.reasons),
     Case.reason_note,
     Case.whereabouts,
     Case.absent_since,
@@ -881,7 +988,6 @@ _CASE_COLUMNS: tuple[Any, ...] = (
     Case.assigned_to_id,
     Case.reported_by,
     Case.outcome,
-    Case.outcome_note,
     _raw(Case.notice_issued_at),
     Case.notice_due_on,
     Case.returned_on,
@@ -895,7 +1001,7 @@ _CASE_COLUMNS: tuple[Any, ...] = (
     _raw(Student.id_number),
     _raw(Student.student_number),
     Student.health,
-    _raw(Student.key_groups),
+    _json_text(Student.key_groups),
     Student.hukou_address,
     Student.register_address,
     Student.current_address,
@@ -910,7 +1016,7 @@ _VISIT_COLUMNS: tuple[Any, ...] = (
     Visit.case_id,
     Visit.visit_date,
     Visit.method,
-    _raw(Visit.participants),
+    _json_text(Visit.participants),
     Visit.result,
     Visit.measures,
     Visit.family_situation,

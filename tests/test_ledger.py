@@ -223,3 +223,56 @@ def test_the_ledger_reads_every_case_once_across_chunks(cw, world, made) -> None
     assert seen == [(3, 4), (4, 4)]
     assert cw.session.exec(select(Case)).all()  # the session is still usable
     assert all(s.id for s in cw.session.exec(select(Student)).all())
+
+
+def test_odd_json_in_the_list_columns_is_shown_as_stored_on_every_backend(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    """The list columns are read as text on every backend (psycopg would parse JSON itself,
+    SQLite does not): a JSON null, a bare string, a number or a null inside the list
+    neither breaks the row nor the summary's counts."""
+    from sqlalchemy import JSON, update
+
+    from casework import codes
+    from models.tables import Visit
+
+    student = made.student(cw.session, made.shiqiao)
+    cw.session.execute(update(Case).where(Case.id == made.meilin_school).values(reasons=JSON.NULL))
+    cw.session.execute(update(Case).where(Case.id == made.shiqiao).values(reasons="learning"))
+    cw.session.execute(
+        update(Student).where(Student.id == student.id).values(key_groups=["left_behind", 3])
+    )
+    cw.session.execute(
+        update(Visit).where(Visit.case_id == made.meilin_school).values(participants=["王老师", None])
+    )
+    cw.session.commit()
+    job = ledger.prepare(cw, world.users["county_officer"], ledger.LedgerFilter(), lang="zh_Hans")
+    cw.session.rollback()
+    summary = ledger.Summary()
+    rows = {values[0]: values for _s, values in ledger.iter_rows(
+        cw, world.users["county_officer"], job, summary=summary, chunk=2)}
+    at = [c.key for c in ledger.ROW_COLUMNS].index
+    learning = codes.label("reason", "learning").render("zh_Hans")
+    left_behind = codes.label("key_group", "left_behind").render("zh_Hans")
+    assert rows[made.meilin_school][at("reasons")] == ""
+    assert rows[made.shiqiao][at("reasons")] == learning
+    assert rows[made.shiqiao][at("key_groups")] == f"{left_behind}、3"
+    history = str(rows[made.meilin_school][at("history")])
+    assert "王老师" in history and "None" not in history
+    assert summary.by_reason["learning"] >= 1 and summary.by_key_group["3"] == 1
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_stored_instants_become_the_local_date_the_zone_gives(zone: str) -> None:
+    """The per-day shortcut for stored UTC text agrees with converting each instant,
+    across midnights, half-hour offsets and the days the clocks change."""
+    from datetime import UTC, timedelta
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    dates = ledger._LocalDates(tz)
+    when = datetime(2026, 3, 1)
+    while when < datetime(2026, 11, 10):
+        for text in (f"{when:%Y-%m-%d %H:%M:%S.%f}", f"{when:%Y-%m-%d %H:%M:%S}"):
+            assert dates.get(text) == when.replace(tzinfo=UTC).astimezone(tz).date(), text
+        when += timedelta(minutes=29, seconds=59)
+    aware = datetime(2026, 11, 13, 17, 30, tzinfo=UTC)
+    assert dates.get(aware) == dates.get("2026-11-13 17:30:00+00:00") == aware.astimezone(tz).date()

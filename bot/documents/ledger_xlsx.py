@@ -1,10 +1,11 @@
 """The ledger workbook: a summary sheet, then one sheet per state, one row per case.
 
 Written with XlsxWriter in ``constant_memory`` mode: each row goes to a temporary file as
-soon as it is written, so a 100,000-case county exports in a few tens of MiB
-(``benchmarks/bench_ledger.py``). That mode writes rows strictly in order per sheet;
-the sheets themselves may interleave, which is how one pass over the cases fills all
-state sheets. The summary sheet is created first (so it is the first tab) and filled last.
+soon as it is written, so the export holds one chunk of cases at a time, a few MiB
+whatever the county's size (``benchmarks/bench_ledger.py``). That mode writes rows
+strictly in order per sheet; the sheets themselves may interleave, which is how one pass
+over the cases fills all state sheets. The summary sheet is created first (so it is the
+first tab) and filled last.
 
 Cells are typed: dates are real dates (Excel serials with a date format), numbers are
 numbers, and text is always written as a string, so a value starting with "=" is never
