@@ -204,3 +204,30 @@ def test_a_cadre_registers_a_never_enrolled_child(
             f"SELECT id_number FROM student WHERE id = {student.id}"
         ).scalar_one()
         assert "430521" not in raw
+
+
+def test_who_is_told_of_a_case_is_exactly_who_may_see_it(engine: Engine, world: World) -> None:
+    """``users_for_case`` (one SQL query) and ``can_see_case`` (the check every read and
+    write makes) are two writings of one rule: for a case of every student of the demo
+    county, enrolled (both lines) and as a child found door to door (the village line
+    alone), they pick the same people in the same order."""
+    from casework.scope import ROLES, can_see_case, student_units, users_for_case
+    from models.tables import User
+
+    with Session(engine) as s:
+        everyone = s.exec(select(User).order_by(User.id)).all()  # type: ignore[arg-type]
+        checked = 0
+        for student in s.exec(select(Student)).all():
+            units = student_units(s, student)
+            county = units["county_id"] or 0
+            enrolled = Case(student_id=student.id or 0, county_id=county, school_id=units["school_id"],
+                            class_id=units["class_id"], village_id=units["village_id"])
+            door_to_door = Case(student_id=student.id or 0, county_id=county, village_id=units["village_id"])
+            for case in (enrolled, door_to_door):
+                wanted = sorted(
+                    (u for u in everyone if u.active and can_see_case(s, u, case)),
+                    key=lambda u: (ROLES.index(u.role), u.id),
+                )
+                assert [u.id for u in users_for_case(s, case, ROLES)] == [u.id for u in wanted], case
+                checked += len(wanted)
+        assert checked > 6 * len(world.students)  # several people on each line see each case
