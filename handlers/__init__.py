@@ -1,9 +1,10 @@
 """All handlers, registered in one visible place, in explicit groups.
 
-Group -1 keeps groups and channels out (no personal data outside private chats); group 0
-is the bot itself: commands, taps, new messages, and edits of old messages (never taken
-as answers). One error handler reports every exception and tells the user
-something went wrong instead of leaving them in silence.
+Group -2 refuses a forged update (a private chat that is not its sender's) before anything
+else sees it (``handlers.updates``). Group -1 keeps groups and channels out (no personal
+data outside private chats); group 0 is the bot itself: commands, taps, new messages, and
+edits of old messages (never taken as answers). One error handler reports every exception
+and tells the user something went wrong instead of leaving them in silence.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -25,7 +27,9 @@ log = logging.getLogger(__name__)
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import commands as c
+    from handlers.updates import refuse_forged
 
+    application.add_handler(TypeHandler(Update, refuse_forged), group=-2)
     application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=-1)
     from handlers import exports  # ledger, forms, reports, rosters: ahead of /report and documents
 

@@ -36,6 +36,7 @@ from casework.i18n import Text, _, normalize_language
 from casework.uow import record_denial
 from conversations import engine
 from conversations.replies import Action, Button, Replies
+from handlers import updates
 from models.tables import User
 
 log = logging.getLogger(__name__)
@@ -73,19 +74,27 @@ async def run_turn(
         return
     replies = Replies()
     lang = normalize_language(tg_user.language_code)
+    dedupe = updates.dedupes(context)
     with Session(services.engine, expire_on_commit=False) as session:
+
+        def claimed() -> bool:
+            # webhook mode: the update's id is written with the turn's work (updates.claim)
+            return not dedupe or updates.claim(session, update.update_id, services.clock.now())
+
         cw = Casework(session, services.clock, services.policy)
         user = load_user(session, tg_user.id)
         if user is not None:
             lang = user.language
             if user.active and people.back_in_reach(cw, user):
                 session.commit()  # on its own: kept even if the turn below is refused
+        if not claimed():
+            return  # a redelivery: done (or being done) by another turn, which answers
         # a switched-off user (inactive after onboarding) is a stranger on every path,
         # /start included: resuming their onboarding would switch them back on
         switched_off = user is not None and not user.active and user.onboarded_at is not None
         if switched_off or (require_user and user is None):
             replies.send(no_access_text())
-            session.rollback()
+            session.commit()  # only the processed-update row
         else:
             turn = engine.Turn(cw, user, lang, replies, bot_username=context.bot.username)  # type: ignore[arg-type]
             if user is not None and not user.active and not allow_inactive:
@@ -97,12 +106,16 @@ async def run_turn(
                 session.commit()
             except engine.FlowRefused as refused:
                 session.rollback()
+                if not claimed():
+                    return
                 _after_refusal(cw, refused.error)
                 replies.actions = [a for a in replies.actions if a.kind == "answer"]
                 _reprompt_summary(turn, refused.error.text)
                 session.commit()
             except CaseworkError as err:
                 session.rollback()
+                if not claimed():
+                    return
                 _after_refusal(cw, err)
                 session.commit()
                 replies.actions = [a for a in replies.actions if a.kind == "answer"]

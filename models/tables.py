@@ -335,6 +335,18 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = _json_dict()
 
 
+class ProcessedUpdate(SQLModel, table=True):
+    """A Telegram update already handled in webhook mode, so a redelivery (to this worker or
+    another) is dropped. Written in the same transaction as the update's work: a turn that
+    fails leaves no row and Telegram's retry is processed. Rows older than a day are pruned
+    (``handlers.updates``)."""
+
+    __tablename__ = "processed_update"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = Field(index=True)
+
+
 class ConversationState(SQLModel, table=True):
     """Where a user stands in a multi-step flow; saved with the domain write it leads to."""
 

@@ -1,44 +1,354 @@
-"""Webhook mode: the secret header is checked, redeliveries are dropped, /healthz answers,
-and an accepted update reaches the real bot (which answers through the fake Bot API)."""
+"""Webhook mode, as Telegram (and an attacker holding the URL) would use it.
+
+- the secret header is checked; a body over 1 MiB is refused before it is read; a body
+  that is not an update (bad JSON, deeply nested, a field of the wrong type) is a 400;
+  ``/docs`` and ``/openapi.json`` exist only in development;
+- redeliveries are dropped by the ``processed_update`` table, written with the turn's
+  work: across a restart, across two workers (two PTB Applications on one database:
+  processed once, replied once, no "query is too old" apology), while a failed turn's
+  retry is processed; updates no turn handles (a group command) are recorded too; old
+  rows are pruned;
+- a private-chat update whose chat is not its sender (the admin's ``from`` with the
+  attacker's chat) is refused before any handler, answers nothing and is audited;
+- webhook mode refuses to start without a random ``WEBHOOK_SECRET``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
 import httpx
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
 
-from web.webhook import SECRET_HEADER, WEBHOOK_PATH, create_webhook_app, derive_secret
+from bot.cli import app as cli_app
+from bot.runtime import StartupError, new_webhook_secret, webhook_secret
+from bot.settings import Settings, get_settings
+from casework.personal import Cipher
+from handlers import exports, menu, updates
+from models import types as model_types
+from models.tables import AuditEvent, ProcessedUpdate
+from sandbox.harness import ChatUser
+from web.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
+
+SECRET = "k3Jx9_vQ-2mWbT7rYp4sLz8nAe6uHc1dFg5oRiUt0yB"  # shaped as `key generate --webhook` makes
 
 
-async def test_webhook_checks_the_secret_and_drops_redeliveries(harness, world) -> None:  # type: ignore[no-untyped-def]
-    secret = derive_secret(harness.tg.token)
-    app = create_webhook_app(harness.app, url="https://bot.example.org", secret=secret,
-                             manage_lifecycle=False)
+def webhook(application: Any, **kwargs: Any) -> Any:
+    return create_webhook_app(application, url="https://bot.example.org", secret=SECRET,
+                              manage_lifecycle=False, **kwargs)
+
+
+async def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+
+
+@pytest.fixture
+async def client(harness: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with await client_for(webhook(harness.app)) as c:
+        yield c
+
+
+async def post(client: httpx.AsyncClient, update: dict[str, Any]) -> int:
+    return (await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: SECRET})).status_code
+
+
+def processed(harness: Any) -> list[int]:
+    with Session(harness.engine) as s:
+        return sorted(s.exec(select(ProcessedUpdate.update_id)).all())
+
+
+def chat_of(harness: Any, db_user: Any) -> Any:
+    user = harness.tg.add_user(db_user.display_name, user_id=db_user.telegram_id)
+    harness.tg.private_chat(user)
+    return user
+
+
+# --- the endpoint -------------------------------------------------------------------------
+
+
+async def test_webhook_checks_the_secret_and_drops_redeliveries(harness, world, client) -> None:  # type: ignore[no-untyped-def]
     teacher = world.users["teacher"]
-    harness.tg.private_chat(harness.tg.add_user(teacher.display_name, user_id=teacher.telegram_id))
-    update = harness.tg.send_text(harness.tg.users[teacher.telegram_id], "/menu", enqueue=False)
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as client:
-        assert (await client.get("/healthz")).json()["status"] == "ok"
-        bad = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: "wrong"})
-        missing = await client.post(WEBHOOK_PATH, json=update)
-        assert (bad.status_code, missing.status_code) == (401, 401)
-        assert harness.tg.bot_messages(teacher.telegram_id) == []
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    bad = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: "wrong"})
+    missing = await client.post(WEBHOOK_PATH, json=update)
+    assert (bad.status_code, missing.status_code) == (401, 401)
+    assert harness.tg.bot_messages(teacher.telegram_id) == []
 
-        first = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: secret})
-        again = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: secret})
-        assert (first.status_code, again.status_code) == (200, 200)
-        garbage = await client.post(WEBHOOK_PATH, content=b"{", headers={SECRET_HEADER: secret})
-        assert garbage.status_code == 400
+    assert (await post(client, update), await post(client, update)) == (200, 200)
+    garbage = await client.post(WEBHOOK_PATH, content=b"{", headers={SECRET_HEADER: SECRET})
+    assert garbage.status_code == 400
 
     replies = harness.tg.bot_messages(teacher.telegram_id)
     assert len(replies) == 1  # the redelivered update was not handled twice
     assert "报告疑似辍学" in str(replies[0].buttons())
+    assert processed(harness) == [update["update_id"]]
 
 
 async def test_webhook_mode_registers_itself_with_telegram(harness) -> None:  # type: ignore[no-untyped-def]
     application = harness.build()
-    app = create_webhook_app(application, url="https://bot.example.org/", secret="s3cret-Token_1")
+    app = create_webhook_app(application, url="https://bot.example.org/", secret=SECRET)
     async with app.router.lifespan_context(app):
         assert application.running
         assert harness.tg.webhook.url == "https://bot.example.org" + WEBHOOK_PATH
-        assert harness.tg.webhook.secret_token == "s3cret-Token_1"
+        assert harness.tg.webhook.secret_token == SECRET
     assert not application.running
+
+
+async def test_a_body_over_a_mebibyte_is_refused_before_it_is_read(harness, world, client) -> None:  # type: ignore[no-untyped-def]
+    pulled = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(3):
+            pulled += 1
+            yield b" " * (MAX_BODY // 2)
+
+    headers = {SECRET_HEADER: SECRET, "Content-Length": str(3 * (MAX_BODY // 2))}
+    declared = await client.post(WEBHOOK_PATH, content=body(), headers=headers)
+    assert (declared.status_code, pulled) == (413, 0)  # refused on its length, unread
+
+    # no length given (chunked): read only until it passes the limit
+    pulled = 0
+    streamed = await client.post(WEBHOOK_PATH, content=body(), headers={SECRET_HEADER: SECRET})
+    assert (streamed.status_code, pulled) == (413, 3)
+
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    padded = json.dumps({**update, "padding": " " * (MAX_BODY - 2_000)}).encode()
+    assert len(padded) <= MAX_BODY
+    ok = await client.post(WEBHOOK_PATH, content=padded, headers={SECRET_HEADER: SECRET})
+    assert ok.status_code == 200  # just under the limit is an update like any other
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+
+
+async def test_what_is_not_an_update_is_a_400(harness, world, client) -> None:  # type: ignore[no-untyped-def]
+    nested = b'{"update_id": 7, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    link = '{"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "reply_to_message": '
+    deep = ('{"update_id": 8, "message": ' + link * 3_000 + "null" + "}" * 3_001).encode()
+    for body in (nested, deep, b"[1, 2]", b'{"update_id": "9"}', b'{"update_id": 10, "message": 5}',
+                 "☃".encode("utf-16")):
+        answer = await client.post(WEBHOOK_PATH, content=body, headers={SECRET_HEADER: SECRET})
+        assert answer.status_code == 400, body[:40]
+    assert processed(harness) == []
+
+    # a malformed update is not remembered: Telegram's retry of it, well formed, is processed
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    broken = {**update, "message": {**update["message"], "chat": "nonsense"}}
+    assert await post(client, broken) == 400
+    assert await post(client, update) == 200
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+
+
+async def test_docs_exist_only_in_development(harness) -> None:  # type: ignore[no-untyped-def]
+    async with await client_for(webhook(harness.app)) as production:
+        assert (await production.get("/docs")).status_code == 404
+        assert (await production.get("/openapi.json")).status_code == 404
+    async with await client_for(webhook(harness.build(), docs=True)) as development:
+        assert (await development.get("/docs")).status_code == 200
+        assert (await development.get("/openapi.json")).status_code == 200
+
+
+# --- redeliveries ------------------------------------------------------------------------
+
+
+async def test_a_failed_turn_is_processed_on_telegrams_retry(harness, world, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    show_menu = menu.show_menu
+
+    def broken(turn: Any, **kwargs: Any) -> None:
+        turn.replies.send("half a menu")
+        raise RuntimeError("the database went away mid-turn")
+
+    monkeypatch.setattr(menu, "show_menu", broken)
+    assert await post(client, update) == 200  # PTB reported it; the user was told
+    assert [str(e) for e in harness.errors] == ["the database went away mid-turn"]
+    harness.errors.clear()
+    assert processed(harness) == []  # rolled back with the turn
+    apology = harness.tg.bot_messages(teacher.telegram_id)
+    assert len(apology) == 1 and "出了点问题" in apology[0].content
+
+    monkeypatch.setattr(menu, "show_menu", show_menu)
+    assert await post(client, update) == 200  # the retry
+    replies = harness.tg.bot_messages(teacher.telegram_id)
+    assert len(replies) == 2 and "报告疑似辍学" in str(replies[1].buttons())
+    assert processed(harness) == [update["update_id"]]
+
+
+async def test_a_redelivery_after_a_restart_is_dropped(harness, world, client) -> None:  # type: ignore[no-untyped-def]
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    assert await post(client, update) == 200
+
+    restarted = harness.build()  # a new process: nothing in memory
+    async with restarted, await client_for(webhook(restarted)) as after:
+        assert await post(after, update) == 200
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+
+
+async def test_two_workers_process_a_redelivery_once(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """Two webhook workers (two PTB Applications) on one database get the same updates,
+    at the same time: each is processed once and answered once."""
+    teacher = world.users["teacher"]
+    worker2 = harness.build()
+    async with worker2, await client_for(webhook(harness.app)) as one, \
+            await client_for(webhook(worker2)) as two:
+
+        async def both(update: dict[str, Any]) -> None:
+            assert await asyncio.gather(post(one, update), post(two, update)) == [200, 200]
+
+        user = ChatUser(harness.tg, user=chat_of(harness, teacher), deliver=both, enqueue=False)
+        await user.send("/menu")
+        assert len(user.replies) == 1
+        await user.tap("报告疑似辍学")  # the tap Telegram redelivered to the other worker
+        assert harness.tg.unanswered_callbacks == []
+        assert len(harness.tg.callback_answers) == 1
+
+    texts = [m.content for m in harness.tg.bot_messages(teacher.telegram_id)]
+    assert not any("出了点问题" in t for t in texts), texts  # no "query is too old" apology
+    assert len(texts) == 2, texts  # the menu, then the first question of the report
+    assert processed(harness) == [u["update_id"] for u in user.updates]
+
+
+def claim_race(engine: Any, clock: Any, first_commits: bool) -> tuple[list[str], list[bool]]:
+    """Worker 1 claims update 7 and holds its transaction a moment; worker 2 claims it too."""
+    claimed = threading.Event()
+    order: list[str] = []
+    results: list[bool] = []
+
+    def first() -> None:
+        with Session(engine) as s:
+            assert updates.claim(s, 7, clock.now())
+            claimed.set()
+            time.sleep(0.3)  # real time: the other worker's claim is waiting meanwhile
+            order.append("first ends")
+            if first_commits:
+                s.commit()
+            else:
+                s.rollback()  # the turn failed
+
+    def second() -> None:
+        assert claimed.wait(5)
+        with Session(engine) as s:
+            results.append(updates.claim(s, 7, clock.now()))
+            order.append("second claimed")
+            s.commit()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return order, results
+
+
+def test_a_claim_waits_for_the_other_workers_transaction(engine, clock) -> None:  # type: ignore[no-untyped-def]
+    """At the database: while one worker's turn holds update 7, another worker's claim
+    waits; it takes the row if that turn fails, and finds it taken if that turn commits."""
+    for first_commits in (False, True):
+        order, results = claim_race(engine, clock, first_commits)
+        assert order == ["first ends", "second claimed"]
+        assert results == [not first_commits]
+        with Session(engine) as s:
+            assert s.exec(select(ProcessedUpdate.update_id)).all() == [7]
+            s.delete(s.get(ProcessedUpdate, 7))
+            s.commit()
+
+
+async def test_updates_no_turn_handles_are_deduped_and_old_rows_pruned(harness, world, clock, client) -> None:  # type: ignore[no-untyped-def]
+    teacher = world.users["teacher"]
+    group = harness.tg.add_group("七年级1班家长群")
+    in_group = harness.tg.send_text_in_group(chat_of(harness, teacher), group.id, "/menu", enqueue=False)
+    assert (await post(client, in_group), await post(client, in_group)) == (200, 200)
+    assert len(harness.tg.bot_messages(group.id)) == 1  # one pointer to a private chat
+    assert processed(harness) == [in_group["update_id"]]
+
+    clock.set(clock.now() + timedelta(days=1, minutes=1))
+    later = copy.deepcopy(in_group)
+    later["update_id"] = updates.PRUNE_EVERY * 4  # every PRUNE_EVERY-th update prunes
+    later["message"]["text"] = "hello"
+    assert await post(client, later) == 200
+    assert processed(harness) == [later["update_id"]]  # the day-old row is gone
+
+
+# --- a forged private chat --------------------------------------------------------------------
+
+
+async def test_a_forged_update_gets_nothing_and_is_audited(harness, world, client) -> None:  # type: ignore[no-untyped-def]
+    """Someone with the webhook secret posts the admin's ``from`` in their own chat, asking
+    for the ledger: nothing is answered anywhere, and the attempt is in the audit log."""
+    admin = world.users["admin"]
+    chat_of(harness, admin)
+    attacker = harness.tg.add_user("某人", user_id=990_000_001)
+    harness.tg.private_chat(attacker)
+    forged = harness.tg.send_text(attacker, "/export", enqueue=False)
+    forged["message"]["from"] = harness.tg.users[admin.telegram_id].to_dict()
+
+    assert await post(client, forged) == 200
+    await exports.wait_for_exports()
+    assert harness.tg.bot_messages(attacker.id) == []
+    assert harness.tg.bot_messages(admin.telegram_id) == []
+    with Session(harness.engine) as s:
+        audit = s.exec(select(AuditEvent).where(AuditEvent.action == "update.forged")).one()
+    assert (audit.allowed, audit.actor_id, audit.object_type) == (False, admin.id, "update")
+    assert audit.detail == {"update_id": forged["update_id"], "chat_id": attacker.id,
+                            "from_id": admin.telegram_id}
+
+    # the admin, in their own chat, is served as always
+    real = harness.tg.send_text(harness.tg.users[admin.telegram_id], "/export", enqueue=False)
+    assert await post(client, real) == 200
+    assert harness.tg.bot_messages(admin.telegram_id)[0].content.startswith("导出台账：")
+
+
+# --- the secret is required ---------------------------------------------------------------
+
+
+def test_webhook_mode_needs_a_random_secret_of_32_characters() -> None:
+    generated = new_webhook_secret()
+    assert webhook_secret(Settings(bot_token="1:x", webhook_secret=generated)) == generated
+    for bad in (None, "", "short_secret", "a" * 31, "has spaces and is long enough to pass 32",
+                Cipher.generate_key()):  # a Fernet key ends in "=", which Telegram refuses
+        with pytest.raises(StartupError):
+            webhook_secret(Settings(bot_token="1:x", webhook_secret=bad))
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    monkeypatch.chdir(tmp_path)
+    for name in ("BAOXUE_ENV", "POLICY", "WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())
+    monkeypatch.setenv("BOT_TOKEN", "123456:" + "A" * 35)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org")
+    get_settings.cache_clear()
+    previous = model_types._cipher
+    yield monkeypatch
+    get_settings.cache_clear()
+    if previous is not None:
+        model_types.install_cipher(previous)
+
+
+def test_run_in_webhook_mode_refuses_to_start_without_the_secret(cli_env) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(cli_app, ["run"])
+    assert result.exit_code == 2, result.output
+    assert "WEBHOOK_SECRET is not set" in result.stderr
+    assert "baoxue key generate --webhook" in result.stderr
+
+    made = CliRunner().invoke(cli_app, ["key", "generate", "--webhook"])
+    assert made.exit_code == 0
+    assert webhook_secret(Settings(webhook_secret=made.stdout.strip())) == made.stdout.strip()
+

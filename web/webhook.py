@@ -1,60 +1,82 @@
 """Webhook mode: Telegram POSTs updates to a FastAPI endpoint (run behind uvicorn).
 
-- Telegram signs each request with the secret we gave ``setWebhook``; the header
-  ``X-Telegram-Bot-Api-Secret-Token`` is compared in constant time, a mismatch is 401.
-- Telegram redelivers an update it thinks failed; ``update_id``s already taken are
-  acknowledged and dropped (a bounded memory of recent ids per process; several workers
-  behind one URL would need a shared table — today one process serves the webhook).
-- ``/healthz`` answers for load balancers and the operator.
+- Telegram signs each request with the secret we gave ``setWebhook`` (``WEBHOOK_SECRET``,
+  random, never derived from the token); the header ``X-Telegram-Bot-Api-Secret-Token``
+  is compared in constant time, a mismatch is 401.
+- A body over ``MAX_BODY`` (1 MiB; real updates are a few KiB) is 413, refused on its
+  declared length before it is read, or as soon as the stream passes the limit. A body
+  that is not an update (bad JSON, nested past the parser's depth, fields of the wrong
+  type) is 400.
+- Telegram redelivers an update it thinks failed, possibly to another worker. Which
+  updates were handled is kept in the database (``handlers.updates``): a turn records its
+  update id in its own transaction, so a redelivery is done and answered once across all
+  workers, a failed turn's retry is processed, and a restart forgets nothing.
+- ``/healthz`` answers for load balancers and the operator. ``/docs`` and
+  ``/openapi.json`` exist only in development.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import hashlib
 import hmac
+import json
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from telegram import Update
 
+from handlers import updates
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram/webhook"
-REMEMBERED_UPDATES = 10_000
+MAX_BODY = 1 << 20
 
 
-def derive_secret(token: str) -> str:
-    """A stable secret when WEBHOOK_SECRET is not set: [A-Za-z0-9_-], ≤ 256 chars."""
-    return hashlib.sha256(f"baoxue-webhook:{token}".encode()).hexdigest()
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it grows past ``limit`` (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-class RecentIds:
-    """The last N update ids seen, to drop Telegram's redeliveries."""
-
-    def __init__(self, size: int = REMEMBERED_UPDATES) -> None:
-        self.size = size
-        self._ids: OrderedDict[int, None] = OrderedDict()
-
-    def seen(self, update_id: int) -> bool:
-        if update_id in self._ids:
-            return True
-        self._ids[update_id] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
+def _declared_too_large(request: Request, limit: int) -> bool | None:
+    """True over the limit, None for a Content-Length that is not a number."""
+    declared = request.headers.get("content-length")
+    if declared is None:
         return False
+    try:
+        return int(declared) > limit
+    except ValueError:
+        return None
 
 
 def create_webhook_app(
-    application: Any, *, url: str, secret: str, manage_lifecycle: bool = True
+    application: Any, *, url: str, secret: str, manage_lifecycle: bool = True,
+    docs: bool = False,
 ) -> FastAPI:
-    """The FastAPI app serving ``application`` (a built PTB Application) by webhook."""
-    recent = RecentIds()
+    """The FastAPI app serving ``application`` (a built PTB Application) by webhook.
+    ``docs`` serves ``/docs`` and ``/openapi.json`` (development only)."""
     expected = secret.encode()
+    # turns record their update in the database from now on (handlers.updates)
+    application.bot_data[updates.DEDUPE_KEY] = True
+    services = application.bot_data["services"]
+    failed: set[int] = set()  # updates a handler raised on: not recorded, a retry is processed
+
+    async def note_failure(update: object, _context: Any) -> None:
+        if isinstance(update, Update):
+            failed.add(update.update_id)
+
+    application.add_error_handler(note_failure)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,21 +99,41 @@ def create_webhook_app(
                 await application.post_stop(application)
             await application.shutdown()
 
-    app = FastAPI(title="baoxue webhook", lifespan=lifespan)
+    app = FastAPI(
+        title="baoxue webhook", lifespan=lifespan,
+        docs_url="/docs" if docs else None, redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
 
     @app.post(WEBHOOK_PATH)
     async def webhook(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
             return Response(status_code=401)
-        try:
-            data = await request.json()
-            update_id = int(data["update_id"])
-        except (ValueError, KeyError, TypeError):
+        too_large = _declared_too_large(request, MAX_BODY)
+        if too_large is None:
             return Response(status_code=400)
-        if recent.seen(update_id):
-            return Response(status_code=200)
-        await application.process_update(Update.de_json(data, application.bot))
+        body = None if too_large else await _read_body(request, MAX_BODY)
+        if body is None:
+            return Response(status_code=413)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+                raise TypeError("an update is a JSON object with an integer update_id")
+            update = Update.de_json(data, application.bot)
+        except Exception as err:  # noqa: BLE001 - whatever fails to parse is the sender's fault
+            # RecursionError (nesting), ValueError (JSON), TypeError/KeyError (shape), …
+            log.warning("refused a malformed update (%s)", type(err).__name__)
+            return Response(status_code=400)
+        if await asyncio.to_thread(updates.is_processed, services.engine, update.update_id):
+            return Response(status_code=200)  # a redelivery of an update handled before
+        await application.process_update(update)  # errors go to the error handlers
+        if update.update_id in failed:
+            failed.discard(update.update_id)
+        else:  # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now
+            await asyncio.to_thread(
+                updates.record, services.engine, update.update_id, services.clock.now()
+            )
         return Response(status_code=200)
 
     @app.get("/healthz")

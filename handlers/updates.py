@@ -1,0 +1,129 @@
+"""Which Telegram updates were already handled (webhook mode), and the update guard.
+
+Telegram redelivers an update when it thinks the first delivery failed (a timeout, a
+non-2xx answer), and with several webhook workers the redelivery may reach another
+process. The ``processed_update`` table is the one memory all workers share:
+
+- a turn (``handlers.turns.run_turn``) claims its update id in its own transaction,
+  before its work; a second claim of the same id waits for the first transaction and
+  finds the row (PostgreSQL's unique index, SQLite's write lock), so the update is done
+  and answered once. A turn that fails rolls the claim back, so Telegram's retry is
+  processed;
+- an update no turn handled (a group message, an update kind the bot ignores, a forged
+  one) is recorded by the webhook after the handlers ran;
+- rows older than a day are pruned every ``PRUNE_EVERY`` updates, by an indexed range.
+
+Polling mode does not need this (getUpdates hands each update out once) and the sandbox's
+fake Telegram numbers its updates from 1 on every start, so only an application served by
+the webhook (``DEDUPE_KEY`` in its ``bot_data``) records updates.
+
+The guard: in a private chat the chat is the user, so ``chat.id == from.id``. An update
+that says otherwise is forged (someone who knows the webhook secret posting another
+user's ``from`` with their own chat); it is refused before any handler, answered
+nothing, and audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, exists, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from casework.clock import to_db
+from models.tables import AuditEvent, ProcessedUpdate, User
+
+log = logging.getLogger(__name__)
+
+DEDUPE_KEY = "dedupe_updates"
+KEEP = timedelta(days=1)
+PRUNE_EVERY = 256  # update ids are sequential: about one prune per 256 updates
+
+_TABLE = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+
+
+def dedupes(context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether this application records processed updates (served by the webhook)."""
+    return bool(context.application.bot_data.get(DEDUPE_KEY))
+
+
+def claim(session: Session, update_id: int, now: datetime) -> bool:
+    """Record ``update_id`` as processed in the session's transaction; False if it already
+    was (by this worker or another). Waits for a concurrent claim of the same id to commit
+    or roll back, so exactly one transaction holds the row."""
+    values = {"update_id": update_id, "processed_at": to_db(now)}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        stmt = module.insert(_TABLE).values(**values).on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT
+        return session.execute(stmt.returning(_TABLE.c.update_id)).first() is not None
+    try:  # another backend: a savepoint keeps the transaction usable after the conflict
+        with session.begin_nested():
+            session.execute(insert(_TABLE).values(**values))
+        return True
+    except IntegrityError:
+        return False
+
+
+def prune(session: Session, now: datetime) -> None:
+    session.execute(delete(_TABLE).where(_TABLE.c.processed_at < to_db(now) - KEEP))
+
+
+def is_processed(engine: Engine, update_id: int) -> bool:
+    with Session(engine) as session:
+        return bool(session.execute(select(exists().where(_TABLE.c.update_id == update_id))).scalar())
+
+
+def record(engine: Engine, update_id: int, now: datetime) -> None:
+    """After the handlers: record an update no turn claimed (a no-op for one a turn did),
+    and now and then prune the old rows."""
+    with Session(engine) as session:
+        claim(session, update_id, now)
+        if update_id % PRUNE_EVERY == 0:
+            prune(session, now)
+        session.commit()
+
+
+# --- the guard: a private chat is its user ------------------------------------------------
+
+
+def forged(update: Update) -> bool:
+    chat, user = update.effective_chat, update.effective_user
+    return (
+        chat is not None and user is not None and chat.type == ChatType.PRIVATE and chat.id != user.id
+    )
+
+
+def _audit_forged(engine: Engine, now: datetime, update_id: int, chat_id: int, from_id: int) -> None:
+    with Session(engine) as session:
+        actor = session.execute(select(User.id).where(User.telegram_id == from_id)).scalar()  # type: ignore[arg-type]
+        session.add(AuditEvent(
+            at=to_db(now), actor_id=actor, action="update.forged", object_type="update",
+            object_id=None, allowed=False,
+            detail={"update_id": update_id, "chat_id": chat_id, "from_id": from_id},
+        ))
+        session.commit()
+
+
+async def refuse_forged(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every update passes here first: one whose private chat is not its sender is
+    audited and stopped (no handler runs, nothing is sent into the forged chat)."""
+    if not forged(update):
+        return
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None and user is not None
+    services = context.application.bot_data["services"]
+    log.warning("refused update %s: private chat %s is not its sender %s",
+                update.update_id, chat.id, user.id)
+    await asyncio.to_thread(_audit_forged, services.engine, services.clock.now(),
+                            update.update_id, chat.id, user.id)
+    raise ApplicationHandlerStop
