@@ -45,7 +45,9 @@ CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat 
 
 
 def _boot(migrate: bool = False):  # type: ignore[no-untyped-def]
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from bot.logs import configure
+
+    configure(logging.WARNING)  # no secret in a log, whatever the logger (bot.logs)
     try:
         return boot(migrate=migrate)
     except (StartupError, PolicyError) as err:
@@ -152,7 +154,11 @@ def run(
     if rt.settings.bot_token:
         from bot.runner import run_polling, run_webhook
 
-        (run_webhook if rt.settings.webhook_url else run_polling)(rt)
+        try:
+            (run_webhook if rt.settings.webhook_url else run_polling)(rt)
+        except StartupError as err:  # e.g. webhook mode without a WEBHOOK_SECRET
+            typer.echo(str(err), err=True)
+            raise typer.Exit(2) from err
         return
     from bot.demo import is_seeded, seed_demo
     from sandbox.server import serve
@@ -232,8 +238,15 @@ def invite_create(
 
 
 @key_app.command("generate")
-def key_generate() -> None:
-    """Print a new ENCRYPTION_KEY."""
+def key_generate(
+    webhook: bool = typer.Option(False, "--webhook", help="A WEBHOOK_SECRET instead."),
+) -> None:
+    """Print a new ENCRYPTION_KEY (or, with --webhook, a new WEBHOOK_SECRET)."""
+    if webhook:
+        from bot.runtime import new_webhook_secret
+
+        typer.echo(new_webhook_secret())
+        return
     typer.echo(Cipher.generate_key())
 
 

@@ -46,7 +46,9 @@ def deadlines_list(
     limit: int = typer.Option(50, min=1, help="Show at most this many rows."),
 ) -> None:
     """List deadline rows, soonest first, with how late the due ones are."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from bot.logs import configure
+
+    configure(logging.WARNING)
     if status not in STATUSES:
         typer.echo(f"unknown status {status!r}; one of: {', '.join(STATUSES)}", err=True)
         raise typer.Exit(2)

@@ -1,5 +1,5 @@
-"""Run the bot: long polling with BOT_TOKEN (webhook mode and the sandbox come with later
-issues). The outbox sender (``bot.outbox_sender``) runs as a background task pacing
+"""Run the bot: long polling with BOT_TOKEN, or behind a webhook with WEBHOOK_URL and
+WEBHOOK_SECRET. The outbox sender (``bot.outbox_sender``) runs as a background task pacing
 messages under Telegram's limits; due deadlines are acted on by the deadline scheduler
 (``bot.scheduler``: an APScheduler job running the database-claimed tick in a worker
 thread every ``TICK_SECONDS``).
@@ -59,19 +59,24 @@ def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any
 
 
 def run_webhook(runtime: Runtime) -> None:
-    """Behind FastAPI/uvicorn; Telegram POSTs to WEBHOOK_URL + /telegram/webhook."""
+    """Behind FastAPI/uvicorn; Telegram POSTs to WEBHOOK_URL + /telegram/webhook, signed with
+    WEBHOOK_SECRET (required: ``StartupError`` without it)."""
     import uvicorn
 
-    from web.webhook import create_webhook_app, derive_secret
+    from bot.logs import redact_logs
+    from bot.runtime import webhook_secret
+    from web.webhook import create_webhook_app
 
     settings = runtime.settings
     assert settings.bot_token and settings.webhook_url
+    secret = webhook_secret(settings)
+    redact_logs(settings.bot_token, secret, settings.encryption_key)
     application = make_application(runtime)
     app = create_webhook_app(
-        application, url=settings.webhook_url,
-        secret=settings.webhook_secret or derive_secret(settings.bot_token),
+        application, url=settings.webhook_url, secret=secret, docs=settings.env == "development",
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # log_config=None: uvicorn's loggers propagate to the root handlers, which redact
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
 
 
 def run_polling(runtime: Runtime) -> None:

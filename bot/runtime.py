@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,33 @@ def encryption_key(settings: Settings) -> str:
         path,
     )
     return key
+
+
+WEBHOOK_SECRET_MIN = 32
+# what Telegram accepts in setWebhook's secret_token: 1–256 of [A-Za-z0-9_-]
+_WEBHOOK_SECRET_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{WEBHOOK_SECRET_MIN},256}}")
+
+
+def new_webhook_secret() -> str:
+    """A random WEBHOOK_SECRET (256 bits, URL-safe: what Telegram accepts)."""
+    return secrets.token_urlsafe(32)
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram signs webhook requests with. It must be set and random: one
+    derived from the token would fall with the token."""
+    secret = settings.webhook_secret or ""
+    if not secret:
+        raise StartupError(
+            "WEBHOOK_SECRET is not set. Webhook mode (WEBHOOK_URL) needs a random secret of at "
+            f"least {WEBHOOK_SECRET_MIN} characters. Generate one with: baoxue key generate --webhook"
+        )
+    if not _WEBHOOK_SECRET_SHAPE.fullmatch(secret):
+        raise StartupError(
+            f"WEBHOOK_SECRET must be {WEBHOOK_SECRET_MIN}–256 characters of A–Z, a–z, 0–9, _ "
+            "and - (what Telegram accepts). Generate one with: baoxue key generate --webhook"
+        )
+    return secret
 
 
 @dataclass

@@ -193,9 +193,12 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 8080) -
 def serve(runtime: Runtime, host: str, port: int) -> None:
     import uvicorn
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from bot.logs import redact_logs
+
+    redact_logs()  # no token in a log (bot.logs); httpx kept at WARNING
     app = create_app(runtime, host=host, port=port)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"), app.state.sandbox)
+    redact_logs()  # again: uvicorn's Config gave its loggers handlers of their own
     print(f"Sandbox running: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/  (Ctrl-C stops)",
           flush=True)
     server.run()
