@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import Session, select
+from telegram import Update
 from typer.testing import CliRunner
 
 from bot.cli import app as cli_app
@@ -216,11 +217,34 @@ async def test_two_workers_process_a_redelivery_once(harness, world) -> None:  #
         await user.tap("报告疑似辍学")  # the tap Telegram redelivered to the other worker
         assert harness.tg.unanswered_callbacks == []
         assert len(harness.tg.callback_answers) == 1
+        await user.send("/cancel")
+        await user.send("/export")  # refused: the refusal is said once, audited once
 
     texts = [m.content for m in harness.tg.bot_messages(teacher.telegram_id)]
     assert not any("出了点问题" in t for t in texts), texts  # no "query is too old" apology
-    assert len(texts) == 2, texts  # the menu, then the first question of the report
+    # the menu, the report's first question, "cancelled" and the menu, the refusal
+    assert len(texts) == 5, texts
+    assert texts[-1] == "只有学校负责人、乡镇和县级工作人员可以导出台账。"
+    with Session(harness.engine) as s:
+        denials = s.exec(select(AuditEvent).where(AuditEvent.allowed == False)).all()  # noqa: E712
+    assert [d.action for d in denials] == ["ledger.export"]
     assert processed(harness) == [u["update_id"] for u in user.updates]
+
+
+async def test_a_refused_turn_records_its_update_with_the_audit(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """The turn itself writes the row (the webhook's after-the-fact record is for updates no
+    turn handled): a refusal rolls the turn back but keeps the row, with the audit entry."""
+    webhook(harness.app)  # the application is now served by webhook: turns record updates
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/export", enqueue=False)
+    await harness.app.process_update(Update.de_json(update, harness.app.bot))
+    assert processed(harness) == [update["update_id"]]
+    await harness.app.process_update(Update.de_json(update, harness.app.bot))  # redelivered
+    assert [m.content for m in harness.tg.bot_messages(teacher.telegram_id)] == [
+        "只有学校负责人、乡镇和县级工作人员可以导出台账。"
+    ]
+    with Session(harness.engine) as s:
+        assert len(s.exec(select(AuditEvent).where(AuditEvent.allowed == False)).all()) == 1  # noqa: E712
 
 
 def claim_race(engine: Any, clock: Any, first_commits: bool) -> tuple[list[str], list[bool]]:
