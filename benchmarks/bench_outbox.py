@@ -5,6 +5,7 @@ Run on demand (not a test):
     .venv/bin/python benchmarks/bench_outbox.py                      # 10,000 prompts, 2,000 teachers
     .venv/bin/python benchmarks/bench_outbox.py --count 2000 --teachers 400
     .venv/bin/python benchmarks/bench_outbox.py --rate 30            # the highest rate allowed
+    .venv/bin/python benchmarks/bench_outbox.py --senders 4          # four senders on one database
     .venv/bin/python benchmarks/bench_outbox.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench_outbox  # wiped
 
 ``--count`` teacher prompts (outbox rows, several per teacher, interleaved as a morning's
@@ -12,6 +13,9 @@ reminders would be) go through the real sender and PTB's HTTP stack to the in-pr
 Bot API with ``enforce_limits=True``: it answers 429 whenever the bot sends a chat two
 messages in one second or more than 30 messages in one second overall, counting its
 one-second windows by the real clock. The sender runs in real time (``RealTimer``).
+
+Each sender runs as a process would (``run_forever`` with its own lease holder); with
+``--senders N`` they share the outbox lease, so one sends and the others stand by.
 
 Printed: achieved messages/s, one-second windows over 30 (must be 0), the busiest window,
 429s received, messages lost (must be 0: every row sent and every chat holding exactly its
@@ -37,7 +41,8 @@ from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, col, func, select  # noqa: E402
 
-from bot.outbox_sender import Limits, OutboxSender, RealTimer  # noqa: E402
+from bot.leases import Lease  # noqa: E402
+from bot.outbox_sender import OUTBOX_LEASE, Limits, OutboxSender, RealTimer  # noqa: E402
 from bot.services import Services  # noqa: E402
 from casework.clock import SystemClock  # noqa: E402
 from casework.i18n import Text  # noqa: E402
@@ -108,22 +113,37 @@ async def run(args: argparse.Namespace) -> int:
           f"(Telegram: 30/s, 1/s per chat) on {engine.dialect.name}")
 
     async with application:
-        sender = OutboxSender(application.bot, services, limits=limits, timer=RealTimer())
+        # each sender as a process would run it: its own lease holder, standing by or sending
+        senders = [
+            OutboxSender(application.bot, services, limits=limits, timer=RealTimer(),
+                         lease=Lease(engine, services.clock, OUTBOX_LEASE))
+            for _ in range(args.senders)
+        ]
+        stop = asyncio.Event()
         start = time.monotonic()
+
+        def sent_now() -> int:
+            return sum(s.sent for s in senders)
 
         async def progress() -> None:
             while True:
                 await asyncio.sleep(args.progress)
                 elapsed = time.monotonic() - start
-                print(f"  {elapsed:6.0f} s  sent {sender.sent:6d}  ({sender.sent / elapsed:5.1f}/s)"
+                print(f"  {elapsed:6.0f} s  sent {sent_now():6d}  ({sent_now() / elapsed:5.1f}/s)"
                       f"  429s {tg.stats.too_many_requests}", flush=True)
 
         reporter = asyncio.create_task(progress())
+        tasks = [asyncio.create_task(s.run_forever(stop)) for s in senders]
         try:
-            sent = await sender.drain()
+            while sent_now() < args.count and not any(t.done() for t in tasks):
+                await asyncio.sleep(0.05)
+            elapsed = time.monotonic() - start
         finally:
+            stop.set()
+            await asyncio.gather(*tasks)
             reporter.cancel()
-        elapsed = time.monotonic() - start
+        sent = sent_now()
+        print(f"senders: {args.senders}; rows sent by each: {[s.sent for s in senders]}")
 
     with Session(engine) as session:
         by_status = dict(session.exec(
@@ -165,6 +185,8 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=2_000, help="distinct recipients")
     parser.add_argument("--rate", type=float, default=25.0, help="sender's global rate (≤ 30)")
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
+    parser.add_argument("--senders", type=int, default=1,
+                        help="senders side by side on one database (they share the lease)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--progress", type=float, default=30.0, help="seconds between reports")
     parser.add_argument("--force", action="store_true", help="wipe a PostgreSQL database not named bench*")

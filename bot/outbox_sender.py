@@ -34,8 +34,13 @@ What it guarantees, and why:
   repeat per row, for the few rows in flight at the crash (``Limits.max_in_flight``), and
   no message is ever lost.
 
-Run one sender per database (the bot process runs :func:`run_forever`); two senders would
-both deliver the same rows. Time is injected (:class:`Timer`): production sleeps for real;
+Any number of processes may run :func:`run_forever` on one database (each webhook worker,
+each ``baoxue sender``): they share one lease (:mod:`bot.leases`), and only its holder
+sends. Telegram's limits are per bot, so a second active sender could not deliver faster,
+only break the pacing; the others stand by and take over within the lease's ``ttl`` when
+the holder stops renewing. A holder whose requests hang past the ``ttl`` may overlap with
+its successor for the rows it had in flight (at most ``Limits.max_in_flight``): the same
+one-repeat bound as a crash. Time is injected (:class:`Timer`): production sleeps for real;
 tests use :class:`ClockTimer`, whose sleeping moves the ``FrozenClock`` that the fake Bot API
 also reads, so pacing is checked without waiting.
 """
@@ -63,6 +68,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.leases import Lease
 from bot.services import Services
 from casework.clock import Clock, FrozenClock, from_db, to_db
 from casework.i18n import _
@@ -77,6 +83,7 @@ MAX_GLOBAL_RATE = 30  # Telegram: about 30 messages per second for a bot, all ch
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
 UNREACHABLE_KIND = "recipient_unreachable"
+OUTBOX_LEASE = "outbox_sender"
 
 
 # --- configuration ----------------------------------------------------------------------
@@ -356,6 +363,8 @@ class OutboxSender:
         batch: int = 1000,
         refresh_every: float = 1.0,
         idle_poll: float = 1.0,
+        lease: Lease | None = None,
+        standby_poll: float | None = None,
     ) -> None:
         self.bot = bot
         self.services = services
@@ -377,6 +386,10 @@ class OutboxSender:
         self._dirty = True
         self._next_refill = -math.inf
         self._recent_429s: deque[tuple[float, int]] = deque()
+        self.lease = lease  # None: this sender alone (tests, one-off drains)
+        self.leading = False
+        # how often a standing-by sender asks for the lease (default: a third of its ttl)
+        self.standby_poll = standby_poll
 
     # ---------------------------------------------------------------- running
 
@@ -391,17 +404,52 @@ class OutboxSender:
         return await self._run(until=until, stop=None, linger=budget is not None)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; a failed round (database down…) is logged and retried."""
-        while not stop.is_set():
-            try:
-                await self._run(until=None, stop=stop, linger=True)
-            except Exception:
-                log.exception("outbox sender round failed; retrying")
-                self._waiting.clear()
-                self._ready.clear()
-                self._known.clear()
-                self._dirty = True
-                await self._idle(stop, 5.0)
+        """Deliver until ``stop`` is set; a failed round (database down…) is logged and retried.
+
+        With a lease, only while holding it: in slices of a third of its ``ttl``, renewing it
+        between them; otherwise standing by and asking again as often.
+        """
+        try:
+            while not stop.is_set():
+                try:
+                    if self.lease is None:
+                        await self._run(until=None, stop=stop, linger=True)
+                    elif self._hold_lease():
+                        renew = self.lease.ttl.total_seconds() / 3
+                        await self._run(until=self.timer.now() + renew, stop=stop, linger=True)
+                    else:
+                        poll = self.standby_poll or self.lease.ttl.total_seconds() / 3
+                        await self._idle(stop, poll)
+                except Exception:
+                    log.exception("outbox sender round failed; retrying")
+                    self._forget_queue()
+                    await self._idle(stop, 5.0)
+        finally:
+            if self.lease is not None and self.leading:
+                try:
+                    self.lease.release()
+                except Exception:
+                    log.exception("outbox sender: releasing the lease failed")
+                self.leading = False
+
+    def _hold_lease(self) -> bool:
+        assert self.lease is not None
+        held = self.lease.acquire()
+        if held and not self.leading:
+            log.info("outbox sender %s took the lease: sending", self.lease.holder)
+            self._forget_queue()
+            # the previous holder's last message to a chat may be less than a second old
+            self.pacer.hold_all(self.timer.now() + self.limits.chat_interval)
+        elif not held and self.leading:
+            log.warning("outbox sender %s lost the lease: standing by", self.lease.holder)
+        self.leading = held
+        return held
+
+    def _forget_queue(self) -> None:
+        self._waiting.clear()
+        self._ready.clear()
+        self._known.clear()
+        self._dirty = True
 
     async def _idle(self, stop: asyncio.Event | None, seconds: float) -> None:
         if stop is None or isinstance(self.timer, ClockTimer):
@@ -779,8 +827,12 @@ class SenderTask:
         *,
         limits: Limits | None = None,
         timer: Timer | None = None,
+        lease: Lease | None = None,
     ) -> None:
-        self.sender = OutboxSender(bot, services, limits=limits, timer=timer or RealTimer())
+        lease = lease or Lease(services.engine, services.clock, OUTBOX_LEASE)
+        self.sender = OutboxSender(
+            bot, services, limits=limits, timer=timer or RealTimer(), lease=lease
+        )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

@@ -10,12 +10,13 @@ the same migrations production does.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_RECYCLE_S = 1800
+POOL_PING_AFTER_IDLE_S = 30.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -52,8 +55,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # no pool_pre_ping: it costs a round trip on every checkout, i.e. on every update.
+    # A connection is pinged only after it sat idle (when a server or proxy may have
+    # dropped it), and none is kept longer than POOL_RECYCLE_S.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
+    engine = create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < POOL_PING_AFTER_IDLE_S:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as err:
+            # the pool discards this connection and checks out (or opens) another
+            raise exc.DisconnectionError(f"stale pooled connection: {err}") from err
 
 
 def alembic_config(url: str) -> Config:

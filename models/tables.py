@@ -429,3 +429,15 @@ class RollCallEntry(SQLModel, table=True):
     noted_at: datetime
     reported_on: date | None = None
     case_id: int | None = Field(default=None, foreign_key="dropout_case.id")
+
+
+class ProcessLease(SQLModel, table=True):
+    """A role only one process may play at a time (the outbox sender), held for a while and
+    renewed; a holder that stops renewing loses it to the next process that asks."""
+
+    __tablename__ = "process_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=120)
+    expires_at: datetime
+    acquired_at: datetime

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import Engine, exc, text
 from sqlmodel import Session, select
 
 from models import db
@@ -71,3 +72,27 @@ def test_two_writers_wait_for_each_other(sqlite_url: str) -> None:
         assert sorted(c.code for c in s.exec(select(County)).all()) == ["A", "B"]
     bot_engine.dispose()
     cli_engine.dispose()
+
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_without_a_ping_per_checkout(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name == "sqlite":
+        pytest.skip("a SQLite file connection does not go stale; no ping is installed")
+    assert not engine.pool._pre_ping  # no round trip on every checkout, i.e. every update
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        conn.execute(text("select 1"))
+    raw.close()  # the server (or a proxy) dropped it while it sat idle in the pool
+    monkeypatch.setattr(db, "POOL_PING_AFTER_IDLE_S", 0.0)
+    with engine.connect() as conn:  # pinged after its idle time, found dead, replaced
+        assert conn.execute(text("select 3")).scalar() == 3
+    monkeypatch.setattr(db, "POOL_PING_AFTER_IDLE_S", 3600.0)
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.close()
+    with pytest.raises(exc.DBAPIError), engine.connect() as conn:  # not idle long: not pinged
+        conn.execute(text("select 4"))

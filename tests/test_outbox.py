@@ -28,8 +28,10 @@ from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from bot.demo import World, seed_world
+from bot.leases import Lease
 from bot.outbox_sender import (
     CAPTION_LIMIT,
+    OUTBOX_LEASE,
     UNREACHABLE_KIND,
     ClockTimer,
     Limits,
@@ -49,7 +51,7 @@ from casework.personal import Cipher
 from casework.policy import Policy
 from models import db
 from models import types as model_types
-from models.tables import AuditEvent, OutboxMessage, User
+from models.tables import AuditEvent, OutboxMessage, ProcessLease, User
 from sandbox.fakebot import TINY_PNG
 from tests.botkit import rows, speaking
 
@@ -621,3 +623,87 @@ async def test_rows_for_people_who_cannot_be_reached_fail_without_a_send(
     assert statuses(harness, ids) == ["failed", "failed"]
     assert harness.tg.call_count("sendMessage") == 0
     assert rows(harness, OutboxMessage, OutboxMessage.kind == UNREACHABLE_KIND) == []
+
+
+# --- several senders on one database -------------------------------------------------------
+
+
+def leased_sender(harness: Any, *, ttl: float = 30.0, standby_poll: float = 0.05) -> OutboxSender:
+    clock = harness.services.clock
+    return OutboxSender(
+        harness.app.bot, harness.services, timer=ClockTimer(clock),
+        lease=Lease(harness.engine, clock, OUTBOX_LEASE, ttl=timedelta(seconds=ttl)),
+        standby_poll=standby_poll,
+    )
+
+
+async def run_until_sent(harness: Any, senders: list[OutboxSender], ids: list[int],
+                         crash: OutboxSender | None = None, crash_after: int = 0) -> None:
+    """Run ``senders`` side by side until every row in ``ids`` is sent; ``crash`` stops
+    without giving its lease up once it has sent ``crash_after`` rows."""
+    stops = {id(s): asyncio.Event() for s in senders}
+    tasks = [asyncio.create_task(s.run_forever(stops[id(s)])) for s in senders]
+    try:
+        for _ in range(20_000):
+            if crash is not None and crash.sent >= crash_after and not stops[id(crash)].is_set():
+                crash.lease.release = lambda: None  # type: ignore[method-assign,union-attr]
+                stops[id(crash)].set()
+            if set(statuses(harness, ids)) == {"sent"}:
+                break
+            await asyncio.sleep(0)
+    finally:
+        for stop in stops.values():
+            stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_two_senders_on_one_database_send_each_row_once_at_telegrams_pace(
+    harness: Any, world: World
+) -> None:
+    harness.tg.enforce_limits = True
+    users = teachers(harness, 8)
+    ids = [i for u in users for i in queue(harness, u, 4)]
+    senders = [leased_sender(harness), leased_sender(harness)]
+    await run_until_sent(harness, senders, ids)
+    assert set(statuses(harness, ids)) == {"sent"}
+    for user in users:  # each message once, in order
+        assert texts(harness, user) == ["msg 0", "msg 1", "msg 2", "msg 3"]
+    assert_paced(harness)
+    # one of them held the lease and sent everything; the other stood by
+    assert sorted(s.sent for s in senders) == [0, len(ids)]
+    assert sum(s.rate_limited for s in senders) == 0
+
+
+async def test_when_the_sending_process_dies_another_takes_over_after_the_lease_runs_out(
+    harness: Any, world: World
+) -> None:
+    harness.tg.enforce_limits = True
+    users = teachers(harness, 3)
+    ids = [i for u in users for i in queue(harness, u, 5)]
+    first, second = leased_sender(harness), leased_sender(harness, standby_poll=1.0)
+    # the first to ask gets the lease: `first` starts before `second`
+    await run_until_sent(harness, [first, second], ids, crash=first, crash_after=4)
+    assert set(statuses(harness, ids)) == {"sent"}
+    assert first.sent >= 4 and second.sent == len(ids) - first.sent
+    for user in users:
+        assert texts(harness, user) == [f"msg {i}" for i in range(5)]
+    assert_paced(harness)
+    with Session(harness.engine) as s:
+        lease_row = s.get(ProcessLease, OUTBOX_LEASE)
+    assert lease_row is not None and lease_row.holder == second.lease.holder  # type: ignore[union-attr]
+
+
+def test_the_lease_goes_to_one_process_at_a_time_and_to_another_once_it_expires(
+    engine: Any, clock: FrozenClock
+) -> None:
+    a = Lease(engine, clock, "role", ttl=timedelta(seconds=30))
+    b = Lease(engine, clock, "role", ttl=timedelta(seconds=30))
+    assert a.acquire() and not b.acquire()
+    clock.advance(timedelta(seconds=20))
+    assert a.acquire() and not b.acquire()  # renewed: 30 s from now
+    clock.advance(timedelta(seconds=29))
+    assert not b.acquire()
+    clock.advance(timedelta(seconds=2))
+    assert b.acquire() and not a.acquire()  # a stopped renewing: b has it
+    b.release()
+    assert a.acquire()
