@@ -1,7 +1,7 @@
 """process_lease: one row per role only one process may play at a time (the outbox sender)
 
-Revision ID: 0004_process_lease
-Revises: 0003
+Revision ID: 0005_process_lease
+Revises: 0004_processed_update
 Create Date: 2026-12-07 10:00:00.000000
 
 Hand-written.
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0004_process_lease'
-down_revision: str | None = '0003'
+revision: str = '0005_process_lease'
+down_revision: str | None = '0004_processed_update'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
