@@ -102,6 +102,30 @@ def policy_check(file: str, lang: str = LANG_OPTION) -> None:
             typer.echo(f"! {warning}")
 
 
+@policy_app.command("diagram")
+def policy_diagram(
+    file: str,
+    out: str = typer.Option("-", "--out", "-o", help="SVG file to write ('-' for stdout)."),
+    lang: str = LANG_OPTION,
+) -> None:
+    """Draw a policy's ladder as an SVG diagram, generated from the profile."""
+    from bot.documents.ladder_diagram import ladder_svg
+    from casework.policy import resolve
+
+    try:
+        policy = resolve(file)
+    except PolicyError as err:
+        typer.echo(err.render(lang), err=True)
+        raise typer.Exit(1) from err
+    svg = ladder_svg(policy, lang)
+    if out == "-":
+        typer.echo(svg, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(svg)
+        typer.echo(f"wrote {out}")
+
+
 @cases_app.command("list")
 def cases_list(
     state: str | None = typer.Option(None, help="Only cases in this state."),
