@@ -417,3 +417,17 @@ class RollCallEntry(SQLModel, table=True):
     noted_at: datetime
     reported_on: date | None = None
     case_id: int | None = Field(default=None, foreign_key="dropout_case.id")
+
+
+# --- about the database itself ---------------------------------------------------------
+
+
+class AppMeta(SQLModel, table=True):
+    """Facts about the database itself, by key. ``sandbox`` marks a database the sandbox
+    created and filled with the invented demo county: the sandbox runs on no other."""
+
+    __tablename__ = "app_meta"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    created_at: datetime
