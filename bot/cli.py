@@ -191,9 +191,7 @@ def sandbox(
     """The local sandbox: a stand-in for Telegram with a web chat as the invented demo county's
     people, and a clock to move. Creates, seeds and marks an empty database; refuses any other
     database, and refuses to run when BAOXUE_ENV=production."""
-    from bot.demo import seed_demo
-    from models import db
-    from sandbox.database import mark, refuse_foreign
+    from sandbox.database import prepare
     from sandbox.server import serve
 
     settings = get_settings()
@@ -205,18 +203,12 @@ def sandbox(
         raise typer.Exit(2)
     rt = _boot()
     try:
-        kind = refuse_foreign(rt.engine)  # before a migration touches someone else's database
+        seeded = prepare(rt, SystemClock().now())
     except StartupError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
-    db.upgrade(rt.engine)
     logging.getLogger().setLevel(logging.INFO)
-    if kind == "empty":
-        now = SystemClock().now()
-        with Session(rt.engine, expire_on_commit=False) as session:
-            seed_demo(session, FrozenClock(now), rt.policy)
-            mark(session, now, "demo county seeded by baoxue sandbox")
-            session.commit()
+    if seeded:
         typer.echo("seeded the demo county (青松县) into a new sandbox database")
     serve(rt, host, port or rt.settings.port)
 

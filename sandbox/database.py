@@ -15,8 +15,9 @@ from typing import Literal
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session
 
-from bot.runtime import StartupError
-from casework.clock import to_db
+from bot.runtime import Runtime, StartupError
+from casework.clock import FrozenClock, to_db
+from models import db
 from models.tables import AppMeta
 
 MARKER_KEY = "sandbox"
@@ -60,3 +61,19 @@ def refuse_foreign(engine: Engine) -> Kind:
 def mark(session: Session, now: datetime, note: str) -> None:
     """Write the marker (in the caller's transaction, with the seeding it vouches for)."""
     session.add(AppMeta(key=MARKER_KEY, value=note[:200], created_at=to_db(now)))
+
+
+def prepare(runtime: Runtime, now: datetime) -> bool:
+    """Make ``runtime``'s database ready for the sandbox: refuse a foreign one untouched,
+    migrate, and seed + mark an empty one (True when it seeded)."""
+    from bot.demo import seed_demo
+
+    kind = refuse_foreign(runtime.engine)  # before a migration touches someone else's data
+    db.upgrade(runtime.engine)
+    if kind != "empty":
+        return False
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        seed_demo(session, FrozenClock(now), runtime.policy)
+        mark(session, now, "demo county seeded by baoxue sandbox")
+        session.commit()
+    return True
