@@ -172,7 +172,22 @@ def run() -> None:
         for line in missing:
             typer.echo(line, err=True)
         raise typer.Exit(2)
-    rt = _boot(migrate=True)
+    from models import db
+    from sandbox.database import database_kind
+
+    rt = _boot()
+    if database_kind(rt.engine) == "sandbox":
+        # its invented users carry invented Telegram ids, which real people may have
+        message = (
+            f"{rt.engine.url.render_as_string(hide_password=True)} is the sandbox's database "
+            "(the invented demo county): on Telegram, whoever has one of its invented user ids "
+            "would act as that user. Point DATABASE_URL at the county's own database."
+        )
+        if rt.settings.env == "production":
+            typer.echo(message, err=True)
+            raise typer.Exit(2)
+        logging.getLogger(__name__).warning(message)
+    db.upgrade(rt.engine)
     logging.getLogger().setLevel(logging.INFO)
     from bot.runner import run_polling, run_webhook
 

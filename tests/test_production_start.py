@@ -4,7 +4,8 @@ PORT moved into the test's directory.
 
 - without BOT_TOKEN or ENCRYPTION_KEY it refuses, says what to set, and creates nothing
   (no database, no key file) — and above all does not become the sandbox;
-- ``baoxue sandbox`` refuses to run at all under BAOXUE_ENV=production;
+- ``baoxue sandbox`` refuses to run at all under BAOXUE_ENV=production, and ``baoxue run``
+  refuses the sandbox's (marked) database there;
 - with both it gets past the checks and runs the bot against a fake Bot API served on a
   loopback port (BOT_API_URL), the Dockerfile's HEALTHCHECK command passes, the bot
   answers a message, SIGTERM stops it, and no key was written next to the database.
@@ -29,6 +30,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -173,6 +175,31 @@ def test_without_a_key_it_refuses(container: Container) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == ENCRYPTION_KEY_MISSING
     assert container.files() == set()
+
+
+def test_production_refuses_the_sandboxs_database(container: Container) -> None:
+    """The other way round: the bot on Telegram never runs on the invented county, whose
+    invented Telegram ids real people may have."""
+    from sqlmodel import Session
+
+    from models import db
+    from sandbox.database import mark
+
+    engine = db.make_engine(container.env["DATABASE_URL"])
+    db.upgrade(engine)
+    with Session(engine) as session:
+        mark(session, datetime.now(UTC), "demo county seeded by baoxue sandbox")
+        session.commit()
+    engine.dispose()
+    container.env.update(BOT_TOKEN="123456:AAinvented-token-for-the-test",
+                         ENCRYPTION_KEY=Cipher.generate_key())
+    result = container.run(*DOCKER.cmd[1:])
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"sqlite:///{container.db} is the sandbox's database (the invented demo county): on "
+        "Telegram, whoever has one of its invented user ids would act as that user. Point "
+        "DATABASE_URL at the county's own database."
+    )
 
 
 def test_the_sandbox_refuses_to_run_in_production(container: Container) -> None:
