@@ -23,10 +23,10 @@ system-deps:
 	  else echo "please install these Debian packages:$$missing" >&2; exit 1; fi; \
 	fi
 
-# with no BOT_TOKEN: the sandbox at http://127.0.0.1:8080 on the demo county; with BOT_TOKEN: Telegram
+# the sandbox at http://127.0.0.1:8080 on the invented demo county (no token, no Telegram);
+# it migrates and seeds its own database and refuses any other. The bot itself: baoxue run
 run: $(STAMP) compile-catalogs
-	$(BIN)/baoxue db upgrade
-	$(BIN)/baoxue run
+	$(BIN)/baoxue sandbox
 
 # the whole suite: lint, types on casework/, catalogs, tests (SQLite, or TEST_DATABASE_URL)
 test: $(STAMP) system-deps compile-catalogs

@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 from bot.cli_ledger import export_app, import_app
 from bot.cli_outbox import outbox_app
 from bot.cli_scheduler import deadlines_app
-from bot.runtime import StartupError, boot
+from bot.runtime import ENCRYPTION_KEY_MISSING, StartupError, boot
+from bot.settings import Settings, get_settings
 from casework.clock import FrozenClock, SystemClock
 from casework.errors import CaseworkError, PolicyError
 from casework.i18n import _
@@ -66,13 +67,19 @@ def db_upgrade() -> None:
 def demo_seed(force: bool = typer.Option(False, help="Seed even if data exists.")) -> None:
     """Seed the invented demo county (users of every role and a dozen cases)."""
     from bot.demo import is_seeded, seed_demo
+    from sandbox.database import database_kind, mark
 
     rt = _boot(migrate=True)
+    # seeded into an empty database, the demo county is the sandbox's to run on
+    empty = database_kind(rt.engine) == "empty"
     with Session(rt.engine, expire_on_commit=False) as session:
         if is_seeded(session) and not force:
             typer.echo("the database already has data; nothing seeded (use --force to add)")
             return
-        world = seed_demo(session, FrozenClock(SystemClock().now()), rt.policy)
+        now = SystemClock().now()
+        world = seed_demo(session, FrozenClock(now), rt.policy)
+        if empty:
+            mark(session, now, "demo county seeded by baoxue demo seed")
         session.commit()
     typer.echo(
         f"seeded {world.county.name}: {len(world.townships)} townships, {len(world.villages)} "
@@ -166,33 +173,89 @@ def cases_list(
             )
 
 
-@app.command("run")
-def run(
-    host: str | None = typer.Option(None, help="Sandbox address (default: HOST or 127.0.0.1)."),
-    port: int | None = typer.Option(None, help="Sandbox port (default: PORT or 8080)."),
-) -> None:
-    """Run the bot: with BOT_TOKEN on Telegram (long polling); without, the local sandbox
-    (the demo county is seeded into an empty database)."""
-    rt = _boot(migrate=True)
-    logging.getLogger().setLevel(logging.INFO)
-    if rt.settings.bot_token:
-        from bot.runner import run_polling, run_webhook
+def _missing_for_run(settings: Settings) -> list[str]:
+    """What ``run`` cannot start without, each as the sentence that says what to set."""
+    missing = []
+    if not settings.bot_token:
+        missing.append(
+            "BOT_TOKEN is not set: `baoxue run` runs the bot on Telegram and needs the token "
+            "@BotFather gave it. To try the bot without Telegram, start the sandbox instead: "
+            "baoxue sandbox (or make run)."
+        )
+    if settings.env == "production" and not settings.encryption_key:
+        missing.append(ENCRYPTION_KEY_MISSING)
+    return missing
 
-        try:
-            (run_webhook if rt.settings.webhook_url else run_polling)(rt)
-        except StartupError as err:  # e.g. webhook mode without a WEBHOOK_SECRET
-            typer.echo(str(err), err=True)
-            raise typer.Exit(2) from err
-        return
-    from bot.demo import is_seeded, seed_demo
+
+@app.command("run")
+def run() -> None:
+    """Run the bot on Telegram (BOT_TOKEN): long polling, or by webhook with WEBHOOK_URL.
+    Listens on HOST:PORT for /healthz (and the webhook). The sandbox is ``baoxue sandbox``."""
+    settings = get_settings()
+    missing = _missing_for_run(settings)
+    if missing:  # before anything is created: no database, no key file
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        for line in missing:
+            typer.echo(line, err=True)
+        raise typer.Exit(2)
+    from models import db
+    from sandbox.database import database_kind
+
+    rt = _boot()
+    if database_kind(rt.engine) == "sandbox":
+        # its invented users carry invented Telegram ids, which real people may have
+        message = (
+            f"{rt.engine.url.render_as_string(hide_password=True)} is the sandbox's database "
+            "(the invented demo county): on Telegram, whoever has one of its invented user ids "
+            "would act as that user. Point DATABASE_URL at the county's own database."
+        )
+        if rt.settings.env == "production":
+            typer.echo(message, err=True)
+            raise typer.Exit(2)
+        logging.getLogger(__name__).warning(message)
+    db.upgrade(rt.engine)
+    logging.getLogger().setLevel(logging.INFO)
+    from bot.runner import run_polling, run_webhook
+
+    try:
+        (run_webhook if rt.settings.webhook_url else run_polling)(rt)
+    except StartupError as err:  # e.g. webhook mode without a WEBHOOK_SECRET
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from err
+
+
+@app.command("sandbox")
+def sandbox(
+    host: str = typer.Option(
+        "127.0.0.1", envvar="SANDBOX_HOST",
+        help="Address to listen on. Loopback unless told otherwise: anyone who can open the "
+             "page can act as the demo county's people.",
+    ),
+    port: int | None = typer.Option(None, help="Port (default: PORT or 8080)."),
+) -> None:
+    """The local sandbox: a stand-in for Telegram with a web chat as the invented demo county's
+    people, and a clock to move. Creates, seeds and marks an empty database; refuses any other
+    database, and refuses to run when BAOXUE_ENV=production."""
+    from sandbox.database import prepare
     from sandbox.server import serve
 
-    with Session(rt.engine, expire_on_commit=False) as session:
-        if not is_seeded(session):
-            seed_demo(session, FrozenClock(SystemClock().now()), rt.policy)
-            session.commit()
-            typer.echo("seeded the demo county (青松县) into an empty database")
-    serve(rt, host or rt.settings.host, port or rt.settings.port)
+    settings = get_settings()
+    if settings.env == "production":
+        typer.echo(
+            "The sandbox does not run in production (BAOXUE_ENV=production): anyone at its page "
+            "could act as any user and move the clock. Run the bot with: baoxue run", err=True,
+        )
+        raise typer.Exit(2)
+    rt = _boot()
+    try:
+        seeded = prepare(rt, SystemClock().now())
+    except StartupError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from err
+    logging.getLogger().setLevel(logging.INFO)
+    if seeded:
+        typer.echo("seeded the demo county (青松县) into a new sandbox database")
+    serve(rt, host, port or rt.settings.port)
 
 
 def _parse_scope(scope: str) -> tuple[str, int | None]:

@@ -1,5 +1,7 @@
-"""Run the bot: long polling with BOT_TOKEN, or behind a webhook with WEBHOOK_URL and
-WEBHOOK_SECRET. The outbox sender (``bot.outbox_sender``) runs as a background task pacing
+"""Run the bot on the Bot API at BOT_API_URL: long polling with BOT_TOKEN, or behind a
+webhook with WEBHOOK_URL and WEBHOOK_SECRET. Polling serves ``/healthz`` on HOST:PORT too
+(the Dockerfile's HEALTHCHECK asks it); the webhook app has its own. The outbox sender
+(``bot.outbox_sender``) runs as a background task pacing
 messages under Telegram's limits; due deadlines are acted on by the deadline scheduler
 (``bot.scheduler``: an APScheduler job running the database-claimed tick in a worker
 thread every ``TICK_SECONDS``).
@@ -7,7 +9,10 @@ thread every ``TICK_SECONDS``).
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from telegram import Update
@@ -45,6 +50,9 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
     assert runtime.settings.bot_token
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy)
+    api = runtime.settings.bot_api_url.rstrip("/")
+    kwargs.setdefault("base_url", f"{api}/bot")
+    kwargs.setdefault("base_file_url", f"{api}/file/bot")
     application = build_application(runtime.settings.bot_token, services, **kwargs)
     application.bot_data[SCHEDULER_KEY] = DeadlineScheduler(
         services, every_s=runtime.settings.tick_seconds
@@ -79,6 +87,42 @@ def run_webhook(runtime: Runtime) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
 
 
+def _bot_running(application: Any) -> bool:
+    return bool(application.running and application.updater and application.updater.running)
+
+
+def serve_health(application: Any, host: str, port: int) -> ThreadingHTTPServer:
+    """``GET /healthz`` in a daemon thread: 200 while the bot polls, 503 before and after
+    (polling has no web server of its own; a container's HEALTHCHECK needs one)."""
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if self.path.split("?", 1)[0] != "/healthz":
+                self.send_error(404)
+                return
+            running = _bot_running(application)
+            body = json.dumps({"status": "ok" if running else "starting",
+                               "bot": "running" if running else "starting"}).encode()
+            self.send_response(200 if running else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            return  # a probe every 30 s is not news
+
+    server = ThreadingHTTPServer((host, port), Health)
+    threading.Thread(target=server.serve_forever, name="healthz", daemon=True).start()
+    return server
+
+
 def run_polling(runtime: Runtime) -> None:
     application = make_application(runtime)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    health = serve_health(application, runtime.settings.host, runtime.settings.port)
+    log.info("health check at http://%s:%s/healthz", runtime.settings.host, runtime.settings.port)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        health.shutdown()
+        health.server_close()

@@ -25,14 +25,17 @@ class StartupError(RuntimeError):
     """A setting makes it unsafe or impossible to start; the message says which."""
 
 
+ENCRYPTION_KEY_MISSING = (
+    "ENCRYPTION_KEY is not set. In production the bot refuses to store ID and phone "
+    "numbers without it. Generate one with: baoxue key generate"
+)
+
+
 def encryption_key(settings: Settings) -> str:
     if settings.encryption_key:
         return settings.encryption_key
     if settings.env == "production":
-        raise StartupError(
-            "ENCRYPTION_KEY is not set. In production the bot refuses to store ID and phone "
-            "numbers without it. Generate one with: baoxue key generate"
-        )
+        raise StartupError(ENCRYPTION_KEY_MISSING)
     path = Path(settings.dev_key_file)
     if path.exists():
         key = path.read_text().strip()

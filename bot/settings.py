@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     bot_token: str | None = None
     # the bot's @username, for t.me links printed outside the bot (``baoxue invite create``)
     bot_username: str | None = None
+    # where the Bot API is (BOT_API_URL): Telegram's, or a local Bot API server / a test's
+    # stand-in; requests go to {BOT_API_URL}/bot<token>/… and files to {BOT_API_URL}/file/bot<token>/…
+    bot_api_url: str = "https://api.telegram.org"
     webhook_url: str | None = None
     webhook_secret: str | None = None
     policy: str = "datian"
@@ -30,6 +33,8 @@ class Settings(BaseSettings):
     # production refuses to start without an encryption key; development generates one
     env: Literal["development", "production"] = Field(default="development", alias="BAOXUE_ENV")
     dev_key_file: Path = Path(".baoxue-dev-key")
+    # where the bot's HTTP side listens (/healthz, the webhook); the sandbox ignores HOST
+    # and binds to loopback unless given ``--host`` (or SANDBOX_HOST)
     host: str = "127.0.0.1"
     port: int = 8080
     # how often the bot's scheduler acts on due deadlines (TICK_SECONDS; 30–60 s in production)

@@ -441,3 +441,17 @@ class ProcessLease(SQLModel, table=True):
     holder: str = Field(max_length=120)
     expires_at: datetime
     acquired_at: datetime
+
+
+# --- about the database itself ---------------------------------------------------------
+
+
+class AppMeta(SQLModel, table=True):
+    """Facts about the database itself, by key. ``sandbox`` marks a database the sandbox
+    created and filled with the invented demo county: the sandbox runs on no other."""
+
+    __tablename__ = "app_meta"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    created_at: datetime

@@ -6,14 +6,19 @@ One process, one port:
 - the scheduler's tick and the outbox sender, on the sandbox's movable clock;
 - ``/`` — the web chat: pick a persona of the demo county, chat, move the clock.
 
-Run it with ``baoxue run`` (no BOT_TOKEN) or ``make run``.
+Run it with ``baoxue sandbox`` or ``make run``. It is for invented data only: it runs on
+no database it did not create (``sandbox.database``), never under BAOXUE_ENV=production,
+offers only the demo personas (and guests who joined through the page), and listens on
+loopback unless told otherwise — all said in a banner on the page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -44,9 +49,13 @@ class Sandbox:
     def __init__(self, runtime: Runtime, *, host: str, port: int) -> None:
         self.runtime = runtime
         self.clock = OffsetClock()
-        self.tg = FakeTelegram(bot_username=SANDBOX_BOT, now=lambda: self.clock.now().timestamp())
+        # a token of this run only: the Bot API stand-in on the same port answers no one else
+        bot_id = 7_000_000_001
+        self.tg = FakeTelegram(bot_id=bot_id, bot_username=SANDBOX_BOT,
+                               token=f"{bot_id}:AA{secrets.token_hex(17)}",
+                               now=lambda: self.clock.now().timestamp())
         self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy)
-        origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        origin = f"http://{_local_address(host)}:{port}"
         self.application = build_application(
             self.tg.token,
             self.services,
@@ -185,9 +194,25 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 8080) -
             next_deadline=sandbox.next_deadline,
             personas=sandbox.personas,
             bot_running=lambda: sandbox.application.running,
+            bound=f"{host}:{port}",
+            loopback=is_loopback(host),
         ),
     )
     return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_address(host: str) -> str:
+    """Where this machine reaches a server bound to ``host`` (the wildcard → loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def serve(runtime: Runtime, host: str, port: int) -> None:
@@ -199,7 +224,10 @@ def serve(runtime: Runtime, host: str, port: int) -> None:
     app = create_app(runtime, host=host, port=port)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"), app.state.sandbox)
     redact_logs()  # again: uvicorn's Config gave its loggers handlers of their own
-    print(f"Sandbox running: open http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/  (Ctrl-C stops)",
+    if not is_loopback(host):
+        log.warning("the sandbox listens on %s: anyone who can reach it can act as the demo "
+                    "county's people. Invented data only.", host)
+    print(f"Sandbox running: open http://{_local_address(host)}:{port}/  (Ctrl-C stops)",
           flush=True)
     server.run()
 

@@ -1,7 +1,10 @@
 """The sandbox's web chat: pick who you are, chat with the bot as on a phone, move the clock.
 
 A small JSON API over the fake Telegram's state, and one server-rendered page with a
-little JavaScript (no build step). The bot is not in here: it talks to the fake Bot API
+little JavaScript (no build step). The API acts only as the demo personas and the guests
+who joined through the page: every other user of the database (the admin, the other
+teachers) is refused, whatever id is sent. A banner says it is a sandbox of invented data
+and where it listens. The bot is not in here: it talks to the fake Bot API
 over HTTP exactly as it would talk to Telegram (see ``sandbox/server.py``).
 """
 
@@ -49,6 +52,11 @@ UI_TEXT: dict[str, Text] = {
     "empty": _("No messages yet. Send /start."),
 }
 
+BANNER = _("Sandbox: the invented demo county (青松县) with invented people. Do not enter "
+           "real children's or families' data here.")
+BOUND_LOOPBACK = _("Listening on {address}: only this computer can open it.")
+BOUND_NETWORK = _("Listening on {address}: other computers on the network can open it.")
+
 
 class SandboxState:
     """Who the personas are and the hooks the server gives the page (tick on clock moves)."""
@@ -62,6 +70,8 @@ class SandboxState:
         next_deadline: Callable[[], Any],
         personas: Callable[[], list[dict[str, Any]]],
         bot_running: Callable[[], bool] = lambda: True,
+        bound: str = "127.0.0.1:8080",
+        loopback: bool = True,
     ) -> None:
         self.tg = tg
         self.clock = clock
@@ -69,13 +79,31 @@ class SandboxState:
         self.next_deadline = next_deadline
         self.personas = personas
         self.bot_running = bot_running
+        self.bound = bound
+        self.loopback = loopback
         self.guests: dict[int, dict[str, Any]] = {}
 
+    def allowed_ids(self) -> set[int]:
+        return {p["id"] for p in self.personas()} | set(self.guests)
+
     def user(self, user_id: int) -> FakeUser:
-        user = self.tg.users.get(user_id)
+        """A user the page may act as: a demo persona or a guest it created; no one else."""
+        user = self.tg.users.get(user_id) if user_id in self.allowed_ids() else None
         if user is None:
             raise HTTPException(404, "no such persona")
         return user
+
+    def visible_file(self, file_id: str) -> bool:
+        """Files in the chats the page may show; not another user's."""
+        for user_id in self.allowed_ids():
+            chat = self.tg.chats.get(user_id)  # a private chat's id is the user's
+            if chat is not None and any(file_id in m.file_ids() for m in chat.messages.values()):
+                return True
+        return False
+
+    def banner(self, lang: str) -> tuple[str, str]:
+        where = BOUND_LOOPBACK if self.loopback else BOUND_NETWORK
+        return BANNER.render(lang), Text(where.msgid, {"address": self.bound}).render(lang)
 
 
 def _entity_html(text: str, entities: list[dict[str, Any]]) -> str:
@@ -220,7 +248,7 @@ def router(state: SandboxState) -> APIRouter:
     @api.get("/file/{file_id}")
     def file(file_id: str) -> Response:
         stored = tg.files.get(file_id)
-        if stored is None:
+        if stored is None or not state.visible_file(file_id):
             raise HTTPException(404, "no such file")
         name = stored.file_name or Path(stored.file_path).name
         return Response(
@@ -269,13 +297,17 @@ def _quote(name: str) -> str:
     return quote(name)
 
 
-def page(lang: str) -> str:
+def page(lang: str, state: SandboxState) -> str:
     lang = normalize_language(lang)
     words = {k: v.render(lang) for k, v in UI_TEXT.items()}
     template = (STATIC / "index.html").read_text(encoding="utf-8")
+    banner, bound = state.banner(lang)
     return (
         template.replace("{{LANG}}", "zh-Hans" if lang == "zh_Hans" else "en")
         .replace("{{TITLE}}", html.escape(words["title"]))
+        .replace("{{BANNER}}", html.escape(banner))
+        .replace("{{BOUND}}", html.escape(bound))
+        .replace("{{BOUND_CLASS}}", "loopback" if state.loopback else "network")
         .replace("{{UI_JSON}}", json.dumps({"lang": lang, "languages": list(LANGUAGES), "words": words},
                                            ensure_ascii=False).replace("</", "<\\/"))
     )
@@ -287,7 +319,7 @@ def mount(app: FastAPI, state: SandboxState) -> None:
 
     @app.get("/", response_class=HTMLResponse)
     def index(lang: str = "zh_Hans") -> str:
-        return page(lang)
+        return page(lang, state)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -96,7 +96,7 @@ def _start(tmp: Path, command: list[str]) -> Running:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Running]:
-    running = _start(tmp_path, [str(ROOT / ".venv" / "bin" / "baoxue"), "run"])
+    running = _start(tmp_path, [str(ROOT / ".venv" / "bin" / "baoxue"), "sandbox"])
     try:
         running.wait_ready()
         yield running
@@ -105,13 +105,17 @@ def sandbox(tmp_path: Path) -> Iterator[Running]:
 
 
 def test_the_readme_run_command_brings_up_the_sandbox(tmp_path: Path) -> None:
-    """`make run` with no token: migrate, seed the demo county, serve the page; Ctrl-C stops it."""
+    """`make run`: the sandbox migrates, seeds and marks a new database, serves the page on
+loopback with its banner; Ctrl-C stops it."""
     running = _start(tmp_path, ["make", "--no-print-directory", "run"])
     try:
         running.wait_ready(180)
         status, page = _get(running.url + "/")
         assert status == 200
         assert "控辍保学" in page or "sandbox" in page
+        # the banner: invented data only, and bound to loopback
+        assert "演示沙盒：虚构的演示县（青松县）与虚构人员。请勿在此录入真实学生或家庭信息。" in page
+        assert f"监听地址 127.0.0.1:{running.port}：仅本机可以打开。" in page
         personas = json.loads(_get(running.url + "/sandbox/api/personas")[1])["personas"]
         assert [p["role"] for p in personas] == [
             "teacher", "school_admin", "village_cadre", "village_cadre", "township_officer",
@@ -169,6 +173,7 @@ def test_teacher_reports_and_township_officer_acknowledges_in_chromium(
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport=viewport, locale="zh-CN")
         page.goto(sandbox.url + "/")
+        assert page.locator('[data-testid="sandbox-banner"]').is_visible()
         page.locator('[data-testid="persona-teacher5"]').click()
 
         # the teacher reports: /report, then the buttons a teacher would tap
