@@ -40,6 +40,8 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await application.bot_data[SCHEDULER_KEY].shutdown()
     await application.bot_data[OUTBOX_KEY].stop()
+    # the updates are done (stop waited for them): the turns' worker threads can go
+    application.bot_data["services"].close()
 
 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:

@@ -8,6 +8,8 @@ audit log. Nothing here knows a business rule.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -66,16 +68,44 @@ async def run_turn(
     require_user: bool = True,
     allow_inactive: bool = False,
 ) -> None:
-    """Run ``fn`` in one transaction for the user behind ``update``, then reply."""
+    """Run ``fn`` in one transaction for the user behind ``update``, then reply.
+
+    The unit of work (load the user, run the turn, commit) runs in one of the services'
+    worker threads: a slow turn (a big query, a lock wait, a document being rendered)
+    holds its thread, never the event loop, so everyone else's updates and the replies go
+    on meanwhile. Only plain values cross over: the update is read here, the replies are
+    sent from here after the commit."""
     services = _services(context)
     tg_user = update.effective_user
     if tg_user is None:
         return
+    work = functools.partial(
+        turn_work, services, tg_user.id, normalize_language(tg_user.language_code), fn,
+        require_user=require_user, allow_inactive=allow_inactive, bot_username=context.bot.username,
+    )
+    # the context is copied as asyncio.to_thread does, so context variables reach the turn
+    replies, lang = await asyncio.get_running_loop().run_in_executor(
+        services.workers(), contextvars.copy_context().run, work
+    )
+    await deliver(update, context, replies, lang)
+
+
+def turn_work(
+    services: Any,
+    telegram_id: int,
+    lang: str,
+    fn: TurnFn,
+    *,
+    require_user: bool,
+    allow_inactive: bool,
+    bot_username: str,
+) -> tuple[Replies, str]:
+    """A turn's transaction, in a worker thread: its session is opened, used and closed
+    in that thread. Returns what to say and in which language."""
     replies = Replies()
-    lang = normalize_language(tg_user.language_code)
     with Session(services.engine, expire_on_commit=False) as session:
         cw = Casework(session, services.clock, services.policy)
-        user = load_user(session, tg_user.id)
+        user = load_user(session, telegram_id)
         if user is not None:
             lang = user.language
             if user.active and people.back_in_reach(cw, user):
@@ -87,7 +117,7 @@ async def run_turn(
             replies.send(no_access_text())
             session.rollback()
         else:
-            turn = engine.Turn(cw, user, lang, replies, bot_username=context.bot.username)  # type: ignore[arg-type]
+            turn = engine.Turn(cw, user, lang, replies, bot_username=bot_username)  # type: ignore[arg-type]
             if user is not None and not user.active and not allow_inactive:
                 from handlers import onboarding
 
@@ -108,7 +138,7 @@ async def run_turn(
                 replies.actions = [a for a in replies.actions if a.kind == "answer"]
                 replies.send(err.text)
             lang = turn.lang
-    await deliver(update, context, replies, lang)
+    return replies, lang
 
 
 def _after_refusal(cw: Casework, err: CaseworkError) -> None:
