@@ -20,7 +20,7 @@ from tests.botkit import one, speaking
 
 def raw_drafts(harness) -> list[str]:  # type: ignore[no-untyped-def]
     with harness.engine.connect() as conn:
-        return [str(row[0]) for row in conn.execute(text("SELECT draft FROM conversation_state"))]
+        return [str(row[0]) for row in conn.execute(text("SELECT CAST(draft AS TEXT) FROM conversation_state"))]
 
 
 async def test_an_id_number_and_a_phone_wait_in_the_draft_encrypted(harness, world) -> None:  # type: ignore[no-untyped-def]
