@@ -46,7 +46,8 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
     assert runtime.settings.bot_token
-    services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy)
+    services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
+                        conversation_ttl_days=runtime.settings.conversation_ttl_days)
     application = build_application(runtime.settings.bot_token, services, **kwargs)
     application.bot_data[SCHEDULER_KEY] = DeadlineScheduler(
         services, every_s=runtime.settings.tick_seconds

@@ -117,7 +117,8 @@ def turn_work(
             replies.send(no_access_text())
             session.rollback()
         else:
-            turn = engine.Turn(cw, user, lang, replies, bot_username=bot_username)  # type: ignore[arg-type]
+            turn = engine.Turn(cw, user, lang, replies, bot_username=bot_username,  # type: ignore[arg-type]
+                               draft_days=services.conversation_ttl_days)
             if user is not None and not user.active and not allow_inactive:
                 from handlers import onboarding
 

@@ -45,7 +45,8 @@ class Sandbox:
         self.runtime = runtime
         self.clock = OffsetClock()
         self.tg = FakeTelegram(bot_username=SANDBOX_BOT, now=lambda: self.clock.now().timestamp())
-        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy)
+        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy,
+                                 conversation_ttl_days=runtime.settings.conversation_ttl_days)
         origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         self.application = build_application(
             self.tg.token,

@@ -239,5 +239,6 @@ REPORT = register(
                  skippable=True, next=None, show=show_attached("photo")),
         ),
         finish=_finish,
+        personal_data=True,
     )
 )

@@ -167,6 +167,7 @@ FLOW_DEF = engine.register(
         finish=_finish,
         begin=_begin,
         summary_title=lambda t: _("Roster for {school} — preview", school=_school_name(t)),
+        personal_data=True,
     )
 )
 
@@ -200,6 +201,7 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
             return
         if conv.step == "file":  # the file is already here: do not ask for it
             del turn.replies.actions[asked:]
+            turn.replies.send(engine.retention_notice(turn))
     turn.conv, turn.flow = conv, FLOW_DEF
     if not turn.draft.get("school"):
         engine.prompt(turn, _("First choose the school, then send the file again."))
