@@ -127,7 +127,37 @@ async def test_one_persons_updates_are_handled_in_the_order_sent(running, world,
     # within milliseconds
     assert not await asyncio.to_thread(hold.again.wait, 1.0), "the /cancel overtook the /report"
     hold.release.set()
-    await until(lambda: len(teacher.reply_texts) >= 3, "both are answered")
-    texts = teacher.reply_texts
-    assert texts[0] == REPORT_PROMPT, texts
-    assert texts[1] == "Cancelled. Nothing was saved.", texts
+    await until(lambda: CANCELLED in teacher.reply_texts, "both are answered")
+    assert_in_order(teacher.reply_texts)
+
+
+CANCELLED = "Cancelled. Nothing was saved."
+
+
+def assert_in_order(texts: list[str]) -> None:
+    """The report was started, then cancelled: not "nothing to cancel", then a report."""
+    assert REPORT_PROMPT in texts and CANCELLED in texts, texts
+    assert texts.index(REPORT_PROMPT) < texts.index(CANCELLED), texts
+
+
+async def test_by_webhook_too_one_persons_updates_keep_their_order(running, world, hold) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from web.webhook import SECRET_HEADER, WEBHOOK_PATH, create_webhook_app, derive_secret
+
+    secret = derive_secret(running.tg.token)
+    app = create_webhook_app(running.app, url="https://bot.example.org", secret=secret,
+                             manage_lifecycle=False)
+    teacher = speaking(running, world.users["teacher"], "en")
+    tg_user = running.tg.users[teacher.id]
+    headers = {SECRET_HEADER: secret}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as client:
+        first = asyncio.create_task(client.post(
+            WEBHOOK_PATH, json=running.tg.send_text(tg_user, "/report", enqueue=False), headers=headers))
+        assert await asyncio.to_thread(hold.entered.wait, 20)
+        second = asyncio.create_task(client.post(
+            WEBHOOK_PATH, json=running.tg.send_text(tg_user, "/cancel", enqueue=False), headers=headers))
+        assert not await asyncio.to_thread(hold.again.wait, 1.0), "the /cancel overtook the /report"
+        hold.release.set()
+        assert [(await first).status_code, (await second).status_code] == [200, 200]
+    assert_in_order([m.text for m in running.tg.bot_messages(teacher.id)])

@@ -91,7 +91,9 @@ def create_webhook_app(
             return Response(status_code=400)
         if recent.seen(update_id):
             return Response(status_code=200)
-        await application.process_update(Update.de_json(data, application.bot))
+        update = Update.de_json(data, application.bot)
+        # through the update processor, as polling does: one person's updates in order
+        await application.update_processor.process_update(update, application.process_update(update))
         return Response(status_code=200)
 
     @app.get("/healthz")
