@@ -1,5 +1,6 @@
 """One unit of work per update: open a session, find who is writing and in which
-language, run the turn, commit, and only then send what the turn wants said.
+language, run the turn, commit (all of it in a worker thread, off the event loop), and
+only then, back on the loop, send what the turn wants said.
 
 Refusals from the domain roll the turn back; an access refusal is still written to the
 audit log. Nothing here knows a business rule.
