@@ -120,3 +120,17 @@ def test_the_development_key_is_created_0600_and_never_overwritten(
     assert raced.read_text() == theirs + "\n"
     assert not create_once(raced, b"other")
     assert raced.read_text() == theirs + "\n"
+
+
+def test_without_hard_links_the_key_is_created_in_place(
+    tmp_path: Path, open_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*args: object) -> None:
+        raise PermissionError("hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "key"
+    assert create_once(path, b"one")
+    assert not create_once(path, b"two")
+    assert (path.read_bytes(), mode(path)) == (b"one", 0o600)
+    assert [p.name for p in tmp_path.iterdir()] == ["key"]
