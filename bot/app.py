@@ -14,6 +14,7 @@ from telegram.request import BaseRequest
 import conversations.flows  # noqa: F401  (registers the flows)
 import handlers
 from bot import digest_chart
+from bot.ordering import PerPersonOrder
 from bot.services import Services
 
 
@@ -38,8 +39,9 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     if not updater:
         builder = builder.updater(None)
-    # each update is its own transaction; the DB serializes what must be serialized
-    builder = builder.concurrent_updates(False)
+    # each update is its own transaction, run in a worker thread (handlers.turns): people
+    # are answered at once, each person's updates in order
+    builder = builder.concurrent_updates(PerPersonOrder())
     application = builder.build()
     application.bot_data["services"] = services
     # the digests' chart renderer (also registers the digest kind and planner)

@@ -10,7 +10,9 @@ roster import, for the operator at the command line::
 
 The operator sees every county; ``--full`` puts ID and phone numbers in full into the
 file (the default masks them, as for a township officer). Every export and import is
-written to the audit log, marked as made at the command line.
+written to the audit log, marked as made at the command line and by whom: the OS account
+running the command, or the bot user named with ``--as`` (their id or exact name). The
+files are created readable by their owner only (0600): they hold children's data.
 """
 
 from __future__ import annotations
@@ -30,12 +32,45 @@ LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en (headers and
 XLSX_OUTPUT = typer.Option(..., "-o", "--output", help="The .xlsx file to write.")
 FORM_OUTPUT = typer.Option(..., "-o", "--output", help="The .docx or .pdf file to write.")
 ROSTER_FILE = typer.Argument(..., exists=True, dir_okay=False, help="The roster (.xlsx or .csv).")
+AS_OPTION = typer.Option(None, "--as", help="The bot user you act for (id or exact name), for the "
+                         "audit log; default: your OS account.")
 
 
 def _boot():  # type: ignore[no-untyped-def]
     from bot.cli import _boot as boot  # late: bot.cli registers this module
 
     return boot()
+
+
+def _operator(rt, as_user: str | None):  # type: ignore[no-untyped-def]
+    """Who is exporting, for the audit rows: ``--as`` a bot user, or the OS account."""
+    import getpass
+
+    from sqlmodel import Session, select
+
+    from casework.context import Operator
+    from models.tables import User
+
+    if not as_user:
+        try:
+            return Operator(f"os:{getpass.getuser()}")
+        except (KeyError, OSError):  # no name for this uid (a bare container)
+            import os
+
+            return Operator(f"os:uid {os.getuid()}")
+    with Session(rt.engine) as session:
+        raw = as_user.lstrip("#")
+        found = list(session.exec(
+            select(User).where(User.id == int(raw)) if raw.isdigit()
+            else select(User).where(User.display_name == as_user)
+        ).all())
+    if len(found) != 1:
+        raise typer.BadParameter(
+            "no such user" if not found else "several users have that name; give the id",
+            param_hint="--as",
+        )
+    user = found[0]
+    return Operator(f"user:{user.id}", user_id=user.id)
 
 
 def _fail(err: CaseworkError, lang: str) -> typer.Exit:
@@ -62,11 +97,13 @@ def export_ledger_command(
     unit: str | None = typer.Option(None, help="KIND:ID: county:1, township:2, village:3, school:4."),
     full: bool = typer.Option(False, "--full", help="ID and phone numbers in full (default: masked)."),
     lang: str = LANG_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """The ledger (台账): a summary sheet and one sheet per state, one row per case."""
     from sqlmodel import Session
 
     from bot.documents.ledger_xlsx import export_ledger
+    from bot.private_files import open_private
     from casework import ledger
     from casework.clock import SystemClock
     from casework.context import Casework
@@ -75,6 +112,7 @@ def export_ledger_command(
     from casework.uow import unit_of_work
 
     rt = _boot()
+    operator = _operator(rt, as_user)
     clock = SystemClock()
     try:
         with Session(rt.engine, expire_on_commit=False) as session:
@@ -94,8 +132,9 @@ def export_ledger_command(
                     bar.update(done - last[0])
                     last[0] = done
 
-                rows = export_ledger(cw, None, job, output, progress=progress)
-        with unit_of_work(rt.engine, clock, rt.policy) as cw:
+                with open_private(output) as out:
+                    rows = export_ledger(cw, None, job, out, progress=progress)
+        with unit_of_work(rt.engine, clock, rt.policy, operator=operator) as cw:
             ledger.record_export(cw, None, job)
     except CaseworkError as err:
         raise _fail(err, lang) from err
@@ -108,9 +147,11 @@ def export_form_command(
     form: str = typer.Argument(..., help="register, school_record, township_record, report, notice or deferral."),
     output: Path = FORM_OUTPUT,
     full: bool = typer.Option(False, "--full", help="ID and phone numbers in full (default: masked)."),
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """One case's form (一生一表, 表3/表4, 表5, the notice, 表6), as DOCX or PDF."""
     from bot.documents import forms as form_files
+    from bot.private_files import write_private
     from casework.clock import SystemClock
     from casework.disclosure import Disclosure
     from casework.uow import unit_of_work
@@ -119,13 +160,14 @@ def export_form_command(
     if fmt not in form_files.FORMATS:
         raise typer.BadParameter("the file must end in .docx or .pdf", param_hint="--output")
     rt = _boot()
+    operator = _operator(rt, as_user)
     try:
-        with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
+        with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
             name, data = form_files.make(cw, None, case_id, form, fmt,
                                          disclosure=Disclosure.full() if full else Disclosure.masked())
     except CaseworkError as err:
         raise _fail(err, "zh_Hans") from err
-    output.write_bytes(data)
+    write_private(output, data)
     typer.echo(f"{name} written to {output}")
 
 
@@ -134,21 +176,24 @@ def export_report_command(
     period: str = typer.Argument("month", help="month, quarter, last-month, 2026-11, 2026Q4…"),
     output: Path = XLSX_OUTPUT,
     lang: str = LANG_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """The periodic report workbook for every county (the bot also sends it on schedule)."""
     from bot.documents import report_xlsx
+    from bot.private_files import write_private
     from casework import reports
     from casework.clock import SystemClock
     from casework.uow import unit_of_work
 
     rt = _boot()
+    operator = _operator(rt, as_user)
     try:
-        with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
+        with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
             data = reports.report_data(cw, None, reports.parse_kind(period, today=cw.today()))
             reports.record_report(cw, None, data)
     except CaseworkError as err:
         raise _fail(err, lang) from err
-    output.write_bytes(report_xlsx.write_report(data, lang))
+    write_private(output, report_xlsx.write_report(data, lang))
     for line in (reports.headline(data), *reports.figure_lines(data)):
         typer.echo(line.render(lang))
 
@@ -159,6 +204,7 @@ def import_roster_command(
     school: int = typer.Option(..., "--school", help="The school's id."),
     yes: bool = typer.Option(False, "--yes", help="Import without asking after the preview."),
     lang: str = LANG_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """Import a school's roster: a preview with every row's errors, then all valid rows
     in one transaction, or nothing."""
@@ -169,6 +215,7 @@ def import_roster_command(
     from casework.uow import unit_of_work
 
     rt = _boot()
+    operator = _operator(rt, as_user)
     clock = SystemClock()
     try:
         sheet = tabular.read_table(file.name, file.read_bytes())
@@ -192,7 +239,7 @@ def import_roster_command(
         typer.echo("nothing imported")
         raise typer.Exit(0)
     try:
-        with unit_of_work(rt.engine, clock, rt.policy) as cw:
+        with unit_of_work(rt.engine, clock, rt.policy, operator=operator) as cw:
             result = roster_import.apply(cw, None, school, sheet.headers, sheet.rows,
                                          plan.fingerprint())
     except CaseworkError as err:

@@ -45,11 +45,14 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await application.bot_data[SCHEDULER_KEY].shutdown()
     await application.bot_data[OUTBOX_KEY].stop()
+    # the updates are done (stop waited for them): the turns' worker threads can go
+    application.bot_data["services"].close()
 
 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
     assert runtime.settings.bot_token
-    services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy)
+    services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
+                        conversation_ttl_days=runtime.settings.conversation_ttl_days)
     api = runtime.settings.bot_api_url.rstrip("/")
     kwargs.setdefault("base_url", f"{api}/bot")
     kwargs.setdefault("base_file_url", f"{api}/file/bot")

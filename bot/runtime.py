@@ -5,7 +5,6 @@ policy. Refuses to start on a bad policy file or, in production, without a key.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from bot.private_files import create_once
 from bot.settings import Settings, get_settings
 from casework.personal import Cipher
 from casework.policy import Policy, resolve
@@ -37,12 +37,10 @@ def encryption_key(settings: Settings) -> str:
     if settings.env == "production":
         raise StartupError(ENCRYPTION_KEY_MISSING)
     path = Path(settings.dev_key_file)
-    if path.exists():
-        key = path.read_text().strip()
-    else:
-        key = Cipher.generate_key()
-        path.write_text(key + "\n")
-        os.chmod(path, 0o600)
+    if not path.exists():
+        # created 0600 in one step; if another process created it meanwhile, theirs is used
+        create_once(path, (Cipher.generate_key() + "\n").encode())
+    key = path.read_text().strip()
     log.warning(
         "DEVELOPMENT ENCRYPTION KEY in use (%s). Personal data is only as safe as this file; "
         "set ENCRYPTION_KEY and BAOXUE_ENV=production for real data.",

@@ -33,7 +33,8 @@ JOB_ID = "deadline-tick"
 
 def tick_once(services: Services, *, stop: threading.Event | None = None) -> TickReport:
     """One tick on the services' engine, clock and policy (blocking; call in a thread)."""
-    return scheduler.tick(services.engine, services.clock, services.policy, stop=stop)
+    return scheduler.tick(services.engine, services.clock, services.policy, stop=stop,
+                          conversation_ttl_days=services.conversation_ttl_days)
 
 
 class DeadlineScheduler:

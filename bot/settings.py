@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # messages per second the outbox sender sends, all chats together (OUTBOX_RATE);
     # Telegram allows a bot about 30, so more is refused
     outbox_rate: float = Field(default=25.0, gt=0.0, le=30.0)
+    # an unfinished conversation (a draft with ID and phone numbers) is deleted after this
+    # many days untouched (CONVERSATION_TTL_DAYS); the flows that hold such data say so
+    conversation_ttl_days: int = Field(default=7, ge=1, le=365)
 
 
 @lru_cache(maxsize=1)

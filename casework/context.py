@@ -17,12 +17,23 @@ from casework.policy import Policy
 from models.tables import AuditEvent, User
 
 
+@dataclass(frozen=True)
+class Operator:
+    """Who runs a command at the command line (no bot user is the actor there): the
+    OS account, or the bot user they named with ``--as`` (``user_id``)."""
+
+    name: str
+    user_id: int | None = None
+
+
 @dataclass
 class Casework:
     session: Session
     clock: Clock
     policy: Policy
     calendars: Calendars = field(init=False)
+    # the command line's operator, written into the audit rows that have no actor
+    operator: Operator | None = None
 
     def __post_init__(self) -> None:
         self.calendars = Calendars(self.policy)
@@ -46,9 +57,13 @@ class Casework:
         allowed: bool = True,
         **detail: Any,
     ) -> AuditEvent:
+        actor_id = actor.id if actor else None
+        if actor is None and self.operator is not None:
+            actor_id = self.operator.user_id
+            detail = {**detail, "operator": self.operator.name}
         event = AuditEvent(
             at=self.now_db(),
-            actor_id=actor.id if actor else None,
+            actor_id=actor_id,
             action=action,
             object_type=object_type,
             object_id=object_id,

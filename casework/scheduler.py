@@ -62,7 +62,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
 from sqlmodel.sql.expression import Select
 
-from casework import deadlines
+from casework import deadlines, retention
 from casework.clock import Clock, from_db, to_db
 from casework.context import Casework
 from casework.policy import Policy
@@ -170,6 +170,7 @@ class TickReport:
     batches: int = 0
     planner_errors: int = 0
     truncated: bool = False
+    purged: int = 0  # abandoned conversations deleted
 
     @property
     def errors(self) -> list[Acted]:
@@ -302,6 +303,20 @@ def run_planners(
     return created, failed
 
 
+def purge_conversations(engine: Engine, clock: Clock, policy: Policy, ttl_days: int) -> int:
+    """The tick's housekeeping: abandoned conversations go (their own transaction; a
+    failure is logged and must not stop the ladder's deadlines)."""
+    try:
+        with unit_of_work(engine, clock, policy) as cw:
+            purged = retention.purge_abandoned_conversations(cw, ttl_days)
+    except Exception:
+        log.exception("purging abandoned conversations failed; the next tick tries again")
+        return 0
+    if purged:
+        log.info("deleted %d conversations untouched for %d days", purged, ttl_days)
+    return purged
+
+
 def _name(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
@@ -316,13 +331,17 @@ def tick(
     max_attempts: int = MAX_ATTEMPTS,
     planners: Sequence[Planner] | None = None,
     stop: threading.Event | None = None,
+    conversation_ttl_days: int | None = None,
 ) -> TickReport:
-    """One tick: plan calendar jobs, then act on everything due at the clock's time,
-    in due order, one committed transaction per batch.
+    """One tick: housekeeping, plan calendar jobs, then act on everything due at the
+    clock's time, in due order, one committed transaction per batch.
 
     ``stop`` ends the tick between batches (shutdown); what is left waits for the next.
+    ``conversation_ttl_days``: delete conversations untouched that long (None: keep).
     """
     report = TickReport()
+    if conversation_ttl_days is not None:
+        report.purged = purge_conversations(engine, clock, policy, conversation_ttl_days)
     report.planned, report.planner_errors = run_planners(engine, clock, policy, planners)
     cutoff = clock.now()
     failed: set[int] = set()

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from casework.clock import Clock
-from casework.context import Casework
+from casework.context import Casework, Operator
 from casework.errors import AccessDenied
 from casework.policy import Policy
 from models.tables import AuditEvent
@@ -36,9 +36,11 @@ def record_denial(cw: Casework, err: AccessDenied) -> AuditEvent:
 
 
 @contextmanager
-def unit_of_work(engine: Engine, clock: Clock, policy: Policy) -> Iterator[Casework]:
+def unit_of_work(
+    engine: Engine, clock: Clock, policy: Policy, *, operator: Operator | None = None
+) -> Iterator[Casework]:
     with Session(engine, expire_on_commit=False) as session:
-        cw = Casework(session, clock, policy)
+        cw = Casework(session, clock, policy, operator=operator)
         try:
             yield cw
             session.commit()

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
-from casework.labels import join
+from casework.labels import join, n_
 from conversations.replies import Button, Replies
 from models.tables import ConversationState, User
 
@@ -48,6 +48,8 @@ class Turn:
     conv: ConversationState | None = None
     flow: Flow | None = None
     bot_username: str = ""
+    # how long an unfinished conversation is kept (the operator's CONVERSATION_TTL_DAYS)
+    draft_days: int = 7
     # what a turn computes more than once (a step's options: shown, then checked)
     memo: dict[str, Any] = field(default_factory=dict)
 
@@ -121,6 +123,9 @@ class Flow:
     finish: Callable[[Turn], None]
     begin: Callable[[Turn, dict[str, Any]], None] | None = None
     summary_title: Callable[[Turn], Text] | None = None
+    # the draft holds personal data (ID or phone numbers, a roster): on starting, the
+    # user is told how long an unfinished one is kept
+    personal_data: bool = False
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -216,7 +221,17 @@ def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -
             return
     _save(turn)
     turn.cw.session.flush()  # the buttons carry the row's id
+    if flow.personal_data:
+        turn.replies.send(retention_notice(turn))
     prompt(turn)
+
+
+def retention_notice(turn: Turn) -> Text:
+    return n_(
+        "If you leave this unfinished, what you have entered is kept for {n} day and then deleted.",
+        "If you leave this unfinished, what you have entered is kept for {n} days and then deleted.",
+        turn.draft_days,
+    )
 
 
 def cancel(turn: Turn) -> bool:

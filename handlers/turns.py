@@ -1,5 +1,6 @@
 """One unit of work per update: open a session, find who is writing and in which
-language, run the turn, commit, and only then send what the turn wants said.
+language, run the turn, commit (all of it in a worker thread, off the event loop), and
+only then, back on the loop, send what the turn wants said.
 
 Refusals from the domain roll the turn back; an access refusal is still written to the
 audit log. Nothing here knows a business rule.
@@ -8,6 +9,8 @@ audit log. Nothing here knows a business rule.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -67,28 +70,61 @@ async def run_turn(
     require_user: bool = True,
     allow_inactive: bool = False,
 ) -> None:
-    """Run ``fn`` in one transaction for the user behind ``update``, then reply."""
+    """Run ``fn`` in one transaction for the user behind ``update``, then reply.
+
+    The unit of work (load the user, run the turn, commit) runs in one of the services'
+    worker threads: a slow turn (a big query, a lock wait, a document being rendered)
+    holds its thread, never the event loop, so everyone else's updates and the replies go
+    on meanwhile. Only plain values cross over: the update is read here, the replies are
+    sent from here after the commit."""
     services = _services(context)
     tg_user = update.effective_user
     if tg_user is None:
         return
+    work = functools.partial(
+        turn_work, services, tg_user.id, normalize_language(tg_user.language_code), fn,
+        require_user=require_user, allow_inactive=allow_inactive, bot_username=context.bot.username,
+        update_id=update.update_id if updates.dedupes(context) else None,
+    )
+    # the context is copied as asyncio.to_thread does, so context variables reach the turn
+    done = await asyncio.get_running_loop().run_in_executor(
+        services.workers(), contextvars.copy_context().run, work
+    )
+    if done is None:
+        return  # a redelivery: done (or being done) by another turn, which answers
+    replies, lang = done
+    await deliver(update, context, replies, lang)
+
+
+def turn_work(
+    services: Any,
+    telegram_id: int,
+    lang: str,
+    fn: TurnFn,
+    *,
+    require_user: bool,
+    allow_inactive: bool,
+    bot_username: str,
+    update_id: int | None = None,
+) -> tuple[Replies, str] | None:
+    """A turn's transaction, in a worker thread: its session is opened, used and closed
+    in that thread. Returns what to say and in which language; None for a redelivery that
+    another turn claimed (``update_id`` is recorded with the work in webhook mode)."""
     replies = Replies()
-    lang = normalize_language(tg_user.language_code)
-    dedupe = updates.dedupes(context)
     with Session(services.engine, expire_on_commit=False) as session:
 
         def claimed() -> bool:
             # webhook mode: the update's id is written with the turn's work (updates.claim)
-            return not dedupe or updates.claim(session, update.update_id, services.clock.now())
+            return update_id is None or updates.claim(session, update_id, services.clock.now())
 
         cw = Casework(session, services.clock, services.policy)
-        user = load_user(session, tg_user.id)
+        user = load_user(session, telegram_id)
         if user is not None:
             lang = user.language
             if user.active and people.back_in_reach(cw, user):
                 session.commit()  # on its own: kept even if the turn below is refused
         if not claimed():
-            return  # a redelivery: done (or being done) by another turn, which answers
+            return None  # a redelivery: done (or being done) by another turn, which answers
         # a switched-off user (inactive after onboarding) is a stranger on every path,
         # /start included: resuming their onboarding would switch them back on
         switched_off = user is not None and not user.active and user.onboarded_at is not None
@@ -96,7 +132,8 @@ async def run_turn(
             replies.send(no_access_text())
             session.commit()  # only the processed-update row
         else:
-            turn = engine.Turn(cw, user, lang, replies, bot_username=context.bot.username)  # type: ignore[arg-type]
+            turn = engine.Turn(cw, user, lang, replies, bot_username=bot_username,  # type: ignore[arg-type]
+                               draft_days=services.conversation_ttl_days)
             if user is not None and not user.active and not allow_inactive:
                 from handlers import onboarding
 
@@ -107,7 +144,7 @@ async def run_turn(
             except engine.FlowRefused as refused:
                 session.rollback()
                 if not claimed():
-                    return
+                    return None
                 _after_refusal(cw, refused.error)
                 replies.actions = [a for a in replies.actions if a.kind == "answer"]
                 _reprompt_summary(turn, refused.error.text)
@@ -115,13 +152,13 @@ async def run_turn(
             except CaseworkError as err:
                 session.rollback()
                 if not claimed():
-                    return
+                    return None
                 _after_refusal(cw, err)
                 session.commit()
                 replies.actions = [a for a in replies.actions if a.kind == "answer"]
                 replies.send(err.text)
             lang = turn.lang
-    await deliver(update, context, replies, lang)
+    return replies, lang
 
 
 def _after_refusal(cw: Casework, err: CaseworkError) -> None:

@@ -10,6 +10,7 @@ the same migrations production does.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _create_private(parsed.database)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
 
@@ -81,6 +83,25 @@ def _ping_after_idle(engine: Engine) -> None:
         except Exception as err:
             # the pool discards this connection and checks out (or opens) another
             raise exc.DisconnectionError(f"stale pooled connection: {err}") from err
+
+
+def _create_private(database: str | None) -> None:
+    """Create a new SQLite file with mode 0600 before SQLite does (it would use the umask,
+    often world-readable): the database holds children's personal data. SQLite gives its
+    -wal and -shm files the database file's mode. An empty file is an empty database."""
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = os.stat(database).st_mode & 0o777
+        if mode & 0o077:
+            log.warning("the database file %s can be read by other users (mode %o); "
+                        "chmod 600 it", database, mode)
+        return
+    except FileNotFoundError:
+        return  # no such directory: SQLite says so when it opens the database
+    os.close(fd)
 
 
 def alembic_config(url: str) -> Config:

@@ -54,7 +54,8 @@ class Sandbox:
         self.tg = FakeTelegram(bot_id=bot_id, bot_username=SANDBOX_BOT,
                                token=f"{bot_id}:AA{secrets.token_hex(17)}",
                                now=lambda: self.clock.now().timestamp())
-        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy)
+        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy,
+                                 conversation_ttl_days=runtime.settings.conversation_ttl_days)
         origin = f"http://{_local_address(host)}:{port}"
         self.application = build_application(
             self.tg.token,

@@ -190,7 +190,10 @@ async def test_a_file_that_is_not_a_roster_or_from_a_teacher_goes_where_it_went(
     await admin.send_document(out.getvalue(), filename="roster.xlsx")
     assert admin.last == "I could not find the header row (姓名, 性别, 班级, …) in the first ten rows."
     await admin.send_document(roster_file([["张小一", "男"]]), filename="roster.xlsx")
-    assert admin.reply_texts[0].split("\n")[:2] == [
+    # the roster conversation starts here: first, how long an unfinished one is kept
+    assert admin.reply_texts[0] == (
+        "If you leave this unfinished, what you have entered is kept for 7 days and then deleted.")
+    assert admin.reply_texts[1].split("\n")[:2] == [
         "Nothing in this file can be imported yet:",
         "roster.xlsx: 1 rows — 0 to add, 0 to update, 0 unchanged, 1 with errors."]
     assert admin.last.startswith("Send the roster of 梅林中学 as an XLSX or CSV file")

@@ -127,7 +127,9 @@ def create_webhook_app(
             return Response(status_code=400)
         if await asyncio.to_thread(updates.is_processed, services.engine, update.update_id):
             return Response(status_code=200)  # a redelivery of an update handled before
-        await application.process_update(update)  # errors go to the error handlers
+        # through the update processor, as polling does: one person's updates in order;
+        # errors go to the error handlers
+        await application.update_processor.process_update(update, application.process_update(update))
         if update.update_id in failed:
             failed.discard(update.update_id)
         else:  # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now

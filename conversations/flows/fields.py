@@ -1,5 +1,6 @@
 """Small pieces the flows share: how a date, a code or a list of attachments is asked,
-kept in the draft (JSON: dates as ISO strings) and shown on the summary."""
+kept in the draft (JSON: dates as ISO strings) and shown on the summary; and how an ID or
+phone number waits in a draft (sealed: encrypted like the columns it ends up in)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from casework.i18n import Text, _
 from casework.labels import join
 from conversations.engine import Option, Turn
 from conversations.formatting import fmt_date, fmt_short
+from models.types import cipher
 
 ALL_ROLES = frozenset(
     {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"}
@@ -33,6 +35,39 @@ def draft_date(turn: Turn, name: str) -> date | None:
 
 def show_date(name: str) -> Callable[[Turn], str]:
     return lambda turn: fmt_date(draft_date(turn, name), turn.lang)
+
+
+# A sealed draft value is tagged, so that a value is never decrypted by guesswork
+SEALED = "$sealed"
+
+
+def seal(value: str | None) -> dict[str, str] | None:
+    """``value`` encrypted for a draft. Drafts are JSON in ``conversation_state``; an ID or
+    phone number waiting there for Confirm is kept as the encrypted columns keep it."""
+    if value is None or value == "":
+        return None
+    return {SEALED: cipher().encrypt(value)}
+
+
+def unseal(raw: Any) -> str | None:
+    """The value :func:`seal` kept. A plain string is a draft saved before drafts were
+    sealed (abandoned ones are purged within days); it is read as it is."""
+    if isinstance(raw, dict) and SEALED in raw:
+        return cipher().decrypt(str(raw[SEALED]))
+    return raw if isinstance(raw, str) and raw else None
+
+
+def store_sealed(name: str) -> Callable[[Turn, str | None], None]:
+    """A step's ``store`` for an ID or phone number."""
+
+    def store(turn: Turn, value: str | None) -> None:
+        turn.draft[name] = seal(value)
+
+    return store
+
+
+def draft_sealed(turn: Turn, name: str) -> str | None:
+    return unseal(turn.draft.get(name))
 
 
 def recent_days(turn: Turn) -> list[Option]:

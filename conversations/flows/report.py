@@ -26,6 +26,7 @@ from conversations.flows.fields import (
     ALL_ROLES,
     code_options,
     draft_date,
+    draft_sealed,
     mapping_options,
     recent_days,
     show_attached,
@@ -34,6 +35,7 @@ from conversations.flows.fields import (
     show_date,
     show_mapping,
     store_date,
+    store_sealed,
 )
 from conversations.formatting import class_label
 from models.tables import Case, Student
@@ -168,8 +170,8 @@ def _finish(turn: Turn) -> None:
             village_id=turn.user.scope_id or 0,
             guardian_name=d["gname"],
             guardian_relation=d["grel"],
-            guardian_phone=d.get("gphone"),
-            id_number=d.get("nid"),
+            guardian_phone=draft_sealed(turn, "gphone"),
+            id_number=draft_sealed(turn, "nid"),
         )
     check = d.get("gchk")
     out = ladder.report(
@@ -210,15 +212,15 @@ REPORT = register(
             Step("nbirth", _("Date of birth"), lambda t: _("Date of birth? (e.g. 2013-05-06)"), "date",
                  parse=_parse_birth, store=store_date("nbirth"), show=show_date("nbirth"), next="nid"),
             Step("nid", _("ID number"), lambda t: _("Resident ID number? (Skip if the child has none)"), "text",
-                 parse=_parse_id, skippable=True, next="gname",
-                 show=lambda t: mask_id(t.draft.get("nid"))),
+                 parse=_parse_id, skippable=True, next="gname", store=store_sealed("nid"),
+                 show=lambda t: mask_id(draft_sealed(t, "nid"))),
             Step("gname", _("Guardian"), lambda t: _("The guardian's name?"), "text",
                  parse=lambda t, v: validation.person_name(v, field="guardian_name"), next="grel"),
             Step("grel", _("Relation"), lambda t: _("The guardian is the child's…"), "choice",
                  options=mapping_options(RELATIONS), next="gphone", show=show_mapping(RELATIONS, "grel")),
             Step("gphone", _("Guardian's phone"), lambda t: _("The guardian's phone number?"), "text",
                  parse=lambda t, v: validation.phone(v), skippable=True, next="since",
-                 show=lambda t: mask_phone(t.draft.get("gphone"))),
+                 store=store_sealed("gphone"), show=lambda t: mask_phone(draft_sealed(t, "gphone"))),
             Step("since", _("Absent since"), lambda t: _("Since when has the child been absent? (e.g. 11-21)"),
                  "date", options=recent_days, parse=_parse_since, store=store_date("since"),
                  show=show_date("since"), next="why"),
@@ -237,5 +239,6 @@ REPORT = register(
                  skippable=True, next=None, show=show_attached("photo")),
         ),
         finish=_finish,
+        personal_data=True,
     )
 )

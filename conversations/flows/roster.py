@@ -26,8 +26,8 @@ from casework.labels import CLAUSE_SEPARATOR, LIST_SEPARATOR, join
 from casework.outbox import text_from_json, text_to_json
 from conversations import engine
 from conversations.engine import Flow, Option, Step, Turn
+from conversations.flows.fields import seal, unseal
 from models.tables import ConversationState, School, Township
-from models.types import cipher
 
 FLOW = "roster"
 MAX_ERROR_LINES = 25
@@ -135,7 +135,7 @@ def _show_preview(turn: Turn) -> str:
 
 def _finish(turn: Turn) -> None:
     d = turn.draft
-    payload = json.loads(cipher().decrypt(d["rows"]))
+    payload = json.loads(unseal(d["rows"]) or "{}")
     rows = [(int(n), cells) for n, cells in payload["rows"]]
     result = roster_import.apply(
         turn.cw, turn.user, int(d["school"]), payload["headers"], rows, d["fingerprint"]
@@ -167,6 +167,7 @@ FLOW_DEF = engine.register(
         finish=_finish,
         begin=_begin,
         summary_title=lambda t: _("Roster for {school} — preview", school=_school_name(t)),
+        personal_data=True,
     )
 )
 
@@ -200,6 +201,7 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
             return
         if conv.step == "file":  # the file is already here: do not ask for it
             del turn.replies.actions[asked:]
+            turn.replies.send(engine.retention_notice(turn))
     turn.conv, turn.flow = conv, FLOW_DEF
     if not turn.draft.get("school"):
         engine.prompt(turn, _("First choose the school, then send the file again."))
@@ -241,8 +243,7 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
         turn.replies.send_text("\n".join([turn.t(note), *preview_lines(turn)]))
         engine.prompt(turn)
         return
-    turn.draft["rows"] = cipher().encrypt(json.dumps({"headers": clean_headers, "rows": clean_rows},
-                                                     ensure_ascii=False))
+    turn.draft["rows"] = seal(json.dumps({"headers": clean_headers, "rows": clean_rows}, ensure_ascii=False))
     turn.draft["fingerprint"] = plan.fingerprint()
     visited = list(turn.draft.get("_visited", []))
     turn.draft["_visited"] = [*visited, *(s for s in ("school", "file") if s not in visited)]
