@@ -222,8 +222,10 @@ async def test_two_workers_process_a_redelivery_once(harness, world) -> None:  #
 
     texts = [m.content for m in harness.tg.bot_messages(teacher.telegram_id)]
     assert not any("出了点问题" in t for t in texts), texts  # no "query is too old" apology
-    # the menu, the report's first question, "cancelled" and the menu, the refusal
-    assert len(texts) == 5, texts
+    # the menu, how long a draft is kept and the report's first question, "cancelled" and
+    # the menu, the refusal: each once
+    assert len(texts) == 6, texts
+    assert len(set(texts)) == 5 and texts.count(texts[0]) == 2, texts
     assert texts[-1] == "只有学校负责人、乡镇和县级工作人员可以导出台账。"
     with Session(harness.engine) as s:
         denials = s.exec(select(AuditEvent).where(AuditEvent.allowed == False)).all()  # noqa: E712
