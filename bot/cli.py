@@ -12,6 +12,7 @@ import sys
 import typer
 from sqlmodel import Session, col, select
 
+from bot.cli_keys import key_rotate
 from bot.cli_ledger import export_app, import_app
 from bot.cli_outbox import outbox_app
 from bot.cli_scheduler import deadlines_app
@@ -39,6 +40,7 @@ app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+key_app.command("rotate")(key_rotate)
 
 LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
 CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat for several).")

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import commands as c
+    from handlers import people
 
     application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=-1)
     from handlers import exports  # ledger, forms, reports, rosters: ahead of /report and documents
@@ -44,6 +45,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("cases", c.cases_command),
         ("case", c.case_command),
         ("invite", c.invite_command),
+        ("users", people.users_command),
+        ("invites", people.invites_command),
     ):
         application.add_handler(CommandHandler(name, callback, private))
     application.add_handler(CallbackQueryHandler(c.button))
