@@ -163,6 +163,8 @@ def open_invites(cw: Casework, actor: User | None) -> list[Invite]:
 def revocable(cw: Casework, actor: User | None, invite_id: int) -> Invite:
     """The invitation ``actor`` means to revoke, if they may (checked before "sure?")."""
     invite = cw.session.get(Invite, invite_id)
+    if invite is None and actor is None:
+        raise ValidationError("invite", _("There is no such invitation."))
     if invite is None or not _may_manage(cw, actor, invite):
         raise AccessDenied(
             _("You can only revoke invitations into your own area, at or below your role."),

@@ -216,6 +216,8 @@ class Deactivated:
 def deactivation_target(cw: Casework, actor: User | None, user_id: int) -> User:
     """The user ``actor`` means to deactivate, if they may (checked before asking "sure?")."""
     user = cw.session.get(User, user_id)
+    if user is None and actor is None:
+        raise ValidationError("user", _("There is no such user."))
     if user is None or not may_deactivate(cw.session, actor, user):
         raise AccessDenied(
             _("You can only deactivate people in your own area, at or below your role, and "

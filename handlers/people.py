@@ -75,7 +75,7 @@ def tap_user(turn: Turn, parts: list[str]) -> None:
         list_users(turn, _offset(rest))
     elif what == "x":
         turn.replies.answer(_("Nothing was changed."))
-        turn.replies.edit_keyboard([])
+        turn.replies.mark_chosen(_("Cancel"))
     elif what in ("d", "D") and rest and rest[0].isdigit():
         _refuse_non_manager(turn, "user.deactivate")
         user_id = int(rest[0])
@@ -92,7 +92,7 @@ def tap_user(turn: Turn, parts: list[str]) -> None:
             return
         done = people.deactivate(turn.cw, turn.user, user_id)
         turn.replies.answer()
-        turn.replies.edit_keyboard([])
+        turn.replies.mark_chosen(_("✅ Yes, deactivate"))
         rows = [[Button(_("Assign case #{id}", id=case.id), f"assign:{case.id}")]
                 for case in done.open_cases[:ASSIGN_BUTTONS]]
         turn.replies.send(done.message, rows or None)
@@ -136,7 +136,7 @@ def tap_invite(turn: Turn, parts: list[str]) -> None:
         list_invites(turn, _offset(rest))
     elif what == "x":
         turn.replies.answer(_("Nothing was changed."))
-        turn.replies.edit_keyboard([])
+        turn.replies.mark_chosen(_("Cancel"))
     elif what in ("r", "R") and rest and rest[0].isdigit():
         _refuse_non_manager(turn, "invite.revoke")
         invite_id = int(rest[0])
@@ -151,7 +151,7 @@ def tap_invite(turn: Turn, parts: list[str]) -> None:
             return
         invites.revoke(turn.cw, turn.user, invite_id)
         turn.replies.answer()
-        turn.replies.edit_keyboard([])
+        turn.replies.mark_chosen(_("✅ Yes, revoke"))
         turn.replies.send(_("Invitation #{id} is revoked: its link no longer works.", id=invite_id))
 
 
