@@ -11,13 +11,16 @@ from datetime import timedelta
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.demo import World
 from casework import invites, ladder, people
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
 from casework.uow import record_denial
 from models.tables import AuditEvent, ConversationState, Invite, User
+from tests.test_cli import database_url, env  # noqa: F401  (fixtures)
 
 # (actor, target, may deactivate) in the demo county: 梅林 (township_officer1) has schools
 # 1–2 (teachers 1–10, school_admin1–2) and villages 1–2; 石桥 (township_officer2) school 3
@@ -174,3 +177,63 @@ def test_open_invitations_an_officer_sees_and_may_revoke(cw: Casework, world: Wo
     assert invites.redeem(cw, meilin_teacher.code, 555_000_004, "Late", "zh_Hans") is None
     audit = cw.session.exec(select(AuditEvent).where(AuditEvent.action == "invite.revoke")).one()
     assert (audit.actor_id, audit.object_id, audit.detail["via"]) == (u["school_admin2"].id, meilin_teacher.id, "bot")
+
+
+# --- at the command line ---------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("env")
+def test_user_and_invite_commands() -> None:
+    import os
+
+    from sqlmodel import Session
+
+    from models import db
+    from tests.test_cli import invoke
+
+    assert invoke("demo", "seed").exit_code == 0
+    listed = invoke("user", "list", "--lang", "en")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["#", "status", "role", "unit", "name"]
+    assert len(lines) == 1 + 23
+    teacher = next(line for line in lines[1:] if "梅林中学 7-1" in line)
+    teacher_id = int(teacher.split()[0])
+    assert teacher.split()[1:3] == ["active", "teacher"]
+    assert "137" not in listed.stdout  # no phone numbers
+
+    made = invoke("invite", "create", "--role", "village_cadre", "--scope", "village:1", "--name", "刘新",
+                  "--bot", "baoxue_test_bot")
+    assert made.exit_code == 0, made.output
+    invites_listed = invoke("invite", "list", "--lang", "en")
+    assert invites_listed.exit_code == 0
+    (row,) = invites_listed.stdout.splitlines()[1:]
+    assert row.split()[:4] == ["1", "village", "cadre", "上坪村"] and row.endswith("刘新")
+    revoked = invoke("invite", "revoke", "1")
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+    assert invoke("invite", "list").stdout.strip() == "no open invitations"
+    again = invoke("invite", "revoke", "1", "--lang", "en")
+    assert again.exit_code == 1 and "already been used, revoked or has expired" in again.stderr
+    assert invoke("invite", "revoke", "99", "--lang", "en").exit_code == 1
+
+    declined = CliRunner().invoke(app, ["user", "deactivate", str(teacher_id)], input="n\n")
+    assert declined.exit_code == 1  # aborted
+    done = invoke("user", "deactivate", str(teacher_id), "--yes", "--lang", "en")
+    assert done.exit_code == 0, done.output
+    assert "is deactivated: the bot will no longer work for them." in done.stdout
+    assert "open case" in done.stdout
+    assert len(invoke("user", "list").stdout.splitlines()) == 1 + 22
+    everyone = invoke("user", "list", "--all").stdout
+    assert f"{teacher_id:>4}  deactivated" in everyone
+    twice = invoke("user", "deactivate", str(teacher_id), "--yes", "--lang", "en")
+    assert twice.exit_code == 1 and "already deactivated" in twice.stderr
+
+    engine = db.make_engine(os.environ["DATABASE_URL"])
+    try:
+        with Session(engine) as s:
+            actions = [(a.action, a.actor_id, a.detail.get("via")) for a in s.exec(
+                select(AuditEvent).where(AuditEvent.action.in_(  # type: ignore[attr-defined]
+                    ["user.deactivate", "invite.revoke"])).order_by(AuditEvent.id))]
+        assert actions == [("invite.revoke", None, "cli"), ("user.deactivate", None, "cli")]
+    finally:
+        engine.dispose()
