@@ -111,18 +111,22 @@ def assert_everything_reads_with_only(engine: Engine, key: str, expected: dict[t
         assert all(u.phone for u in s.exec(select(User)).all())
         assert s.exec(select(ConversationState)).first().draft["id_number"] == "350425201501019966"  # type: ignore[union-attr]
         # the real search: registering a child whose ID number is taken is refused
-        cw = Casework(s, clock, policy)
-        taken = students[7]
-        officer = s.exec(select(User).where(User.role == "admin")).first()
-        assert officer is not None
-        child = ladder.NewChild(name="测试", gender=taken.gender, birth_date=taken.birth_date,
-                                village_id=1, guardian_name="测试家长", guardian_relation="father",
-                                id_number=taken.id_number)
-        with pytest.raises(ValidationError) as refused:
-            ladder.report(cw, officer, ladder.ReportInput(new_child=child, reasons=("other",),
-                                                          guardian_contact_checked=True))
-        assert refused.value.text.render("en") == "A child with this ID number is already registered."
-        s.rollback()
+        assert_registering_again_is_refused(s, students[7], clock, policy)
+
+
+def assert_registering_again_is_refused(s: Session, taken: Student, clock: FrozenClock, policy: Policy) -> None:
+    """The duplicate check of a new registration finds ``taken`` by its ID number."""
+    cw = Casework(s, clock, policy)
+    officer = s.exec(select(User).where(User.role == "admin")).first()
+    assert officer is not None
+    child = ladder.NewChild(name="测试", gender=taken.gender, birth_date=taken.birth_date,
+                            village_id=1, guardian_name="测试家长", guardian_relation="father",
+                            id_number=taken.id_number)
+    with pytest.raises(ValidationError) as refused:
+        ladder.report(cw, officer, ladder.ReportInput(new_child=child, reasons=("other",),
+                                                      guardian_contact_checked=True))
+    assert refused.value.text.render("en") == "A child with this ID number is already registered."
+    s.rollback()
 
 
 def test_a_rotation_leaves_every_value_readable_and_findable_with_only_the_new_key(
@@ -170,6 +174,11 @@ def test_an_interrupted_rotation_resumes_and_ends_in_the_same_state(
             hits = s.exec(select(Student).where(
                 Student.id_number_hash.in_(both.lookup_hashes(student.id_number)))).all()  # type: ignore[union-attr]
             assert [h.id for h in hits] == [student.id]
+        # the real search: a child registered again under an ID number not yet rotated
+        pending = [st for st in s.exec(select(Student)).all()
+                   if ("student", "id_number", st.id) not in done_first]
+        assert pending
+        assert_registering_again_is_refused(s, pending[0], clock, policy)
     # a process with one key only is refused, and so is a rotation to a third key
     assert "unfinished" in (keys.check_keys(engine, Cipher(old_key)) or "")
     assert "unfinished" in (keys.check_keys(engine, Cipher(new_key)) or "")
