@@ -17,7 +17,7 @@ sets ``ENCRYPTION_KEY`` to the new key and drops the old one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,23 +95,16 @@ def _begin(engine: Engine, cipher: Cipher, clock: Clock) -> KeyRotation:
         return row
 
 
-def _batches(engine: Engine, enc: list[EncryptedColumn], table: Table,
-             batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-    """The table's rows (primary key and raw ciphertexts), a batch at a time, by key."""
+def _batch_query(enc: list[EncryptedColumn], table: Table, after: Any, batch_size: int) -> Any:
+    """The next rows of the table (primary key and raw ciphertexts), locked until the
+    batch commits: a process writing one of them meanwhile waits, so its new value is
+    never overwritten with the re-encrypted old one. (SQLite: the write transaction,
+    BEGIN IMMEDIATE, keeps every other writer out.)"""
     (pk,) = table.primary_key.columns
     # read as stored: the column type would decrypt
     raw = [type_coerce(c.column, String).label(c.column.name) for c in enc]
-    last = None
-    while True:
-        query = sa_select(pk, *raw).order_by(pk).limit(batch_size)
-        if last is not None:
-            query = query.where(pk > last)
-        with engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        if not rows:
-            return
-        last = rows[-1][0]
-        yield rows
+    query = sa_select(pk, *raw).order_by(pk).limit(batch_size).with_for_update()
+    return query if after is None else query.where(pk > after)
 
 
 def rotate(
@@ -134,9 +127,14 @@ def rotate(
     for columns in by_table.values():
         table = columns[0].table
         (pk,) = table.primary_key.columns
-        for rows in _batches(engine, columns, table, batch_size):
+        last: Any = None
+        while True:
             changed = 0
             with engine.begin() as conn:
+                rows = [tuple(r) for r in conn.execute(_batch_query(columns, table, last, batch_size))]
+                if not rows:
+                    break
+                last = rows[-1][0]
                 for key, *tokens in rows:
                     values: dict[str, object] = {}
                     for enc, token in zip(columns, tokens, strict=True):
@@ -147,8 +145,8 @@ def rotate(
                         except ValueError:
                             raise RotationError(
                                 f"{table.name}.{enc.column.name} of row {key} cannot be "
-                                "decrypted with either key; nothing of that row was changed. "
-                                "Rows done so far stay done."
+                                "decrypted with either key; this batch was left as it was, "
+                                "the batches before it stay done."
                             ) from None
                         values[enc.column.name] = cipher.encrypt(plain)
                         if enc.hash_column:

@@ -266,3 +266,19 @@ def test_key_rotate_at_the_command_line_then_only_the_new_key_starts(monkeypatch
             assert all(u.phone for u in s.exec(select(User)))
     finally:
         engine.dispose()
+
+
+def test_a_value_neither_key_reads_stops_the_rotation_naming_the_row_not_the_value(
+    engine: Engine, clock: FrozenClock, old_key: str, seeded: dict[tuple[str, str, int], str]
+) -> None:
+    stranger = Cipher(Cipher.generate_key()).encrypt("13911112222")
+    with engine.begin() as conn:
+        conn.execute(update(Guardian.__table__).where(Guardian.__table__.c.id == 5)  # type: ignore[attr-defined]
+                     .values(phone=type_coerce(stranger, String)))
+    new_key = Cipher.generate_key()
+    with pytest.raises(keys.RotationError) as stopped:
+        keys.rotate(engine, Cipher(new_key, old_key), clock, batch_size=50)
+    assert str(stopped.value).startswith("guardian.phone of row 5 cannot be decrypted with either key")
+    assert "13911112222" not in str(stopped.value) and new_key not in str(stopped.value)
+    with Session(engine) as s:
+        assert s.exec(select(KeyRotation)).one().finished_at is None
