@@ -12,8 +12,10 @@ import sys
 import typer
 from sqlmodel import Session, col, select
 
+from bot.cli_keys import key_rotate
 from bot.cli_ledger import export_app, import_app
 from bot.cli_outbox import outbox_app
+from bot.cli_people import invite_list, invite_revoke, user_app
 from bot.cli_scheduler import deadlines_app
 from bot.runtime import ENCRYPTION_KEY_MISSING, StartupError, boot
 from bot.settings import Settings, get_settings
@@ -40,6 +42,10 @@ app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+key_app.command("rotate")(key_rotate)
+app.add_typer(user_app, name="user")
+invite_app.command("list")(invite_list)
+invite_app.command("revoke")(invite_revoke)
 
 LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
 CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat for several).")

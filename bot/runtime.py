@@ -83,9 +83,22 @@ class Runtime:
     policy: Policy
 
 
+def encryption_keys(settings: Settings) -> tuple[str, ...]:
+    """The keys the cipher holds: during a rotation the new one first, then the old."""
+    key = encryption_key(settings)
+    new = settings.new_encryption_key
+    keys = (new, key) if new and new != key else (key,)
+    try:
+        Cipher(*keys)
+    except ValueError as err:
+        raise StartupError(f"{'NEW_' if new else ''}{err}") from None
+    return keys
+
+
 def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
     settings = settings or get_settings()
-    db.configure(encryption_key(settings))
+    keys = encryption_keys(settings)
+    db.configure(*keys)
     policy = resolve(settings.policy)
     # any process that boots may run the scheduler's tick: digests must be known to it
     from bot import digest_chart
@@ -94,4 +107,9 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.upgrade(engine)
+    from casework.keys import check_keys
+
+    problem = check_keys(engine, Cipher(*keys))
+    if problem:
+        raise StartupError(problem)
     return Runtime(settings, engine, policy)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     policy: str = "datian"
     encryption_key: str | None = None
+    # during a key rotation (baoxue key rotate): the new key, beside the old ENCRYPTION_KEY;
+    # new values are encrypted with it, values under either key are read
+    new_encryption_key: str | None = None
     # production refuses to start without an encryption key; development generates one
     env: Literal["development", "production"] = Field(default="development", alias="BAOXUE_ENV")
     dev_key_file: Path = Path(".baoxue-dev-key")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
 from casework.i18n import _
-from casework.scope import ROLE_SCOPE, ROLES
+from casework.scope import ROLE_SCOPE, ROLES, unit_within
 from casework.states import ROLE_RANK
 from models.tables import County, Invite, School, SchoolClass, Township, User, Village
 
@@ -22,38 +22,7 @@ INVITE_TTL = timedelta(days=7)
 def _unit_in_scope(cw: Casework, actor: User | None, scope_kind: str, scope_id: int | None,
                    class_ids: list[int]) -> bool:
     """Is the unit the invite is for inside the inviter's scope? (None: the CLI operator)"""
-    if actor is None or (actor.role == "admin" and actor.scope_kind == "all"):
-        return True
-    s = cw.session
-
-    def township_of(kind: str, unit_id: int | None) -> int | None:
-        if unit_id is None:
-            return None
-        if kind == "township":
-            return unit_id
-        if kind == "village":
-            v = s.get(Village, unit_id)
-            return v.township_id if v else None
-        if kind == "school":
-            sc = s.get(School, unit_id)
-            return sc.township_id if sc else None
-        return None
-
-    if scope_kind == "classes":
-        schools = {k.school_id for k in (s.get(SchoolClass, c) for c in class_ids) if k}
-        if len(schools) != 1:
-            return False
-        scope_kind, scope_id = "school", schools.pop()
-    if actor.scope_kind == "county":
-        if scope_kind == "county":
-            return scope_id == actor.scope_id
-        township = s.get(Township, township_of(scope_kind, scope_id) or 0)
-        return township is not None and township.county_id == actor.scope_id
-    if actor.scope_kind == "township":
-        return township_of(scope_kind, scope_id) == actor.scope_id
-    if actor.scope_kind == "school":
-        return scope_kind == "school" and scope_id == actor.scope_id
-    return False
+    return unit_within(cw.session, actor, scope_kind, scope_id, class_ids)
 
 
 def _unit_exists(cw: Casework, scope_kind: str, scope_id: int | None, class_ids: list[int]) -> bool:
@@ -125,7 +94,7 @@ def redeem(cw: Casework, code: str, telegram_id: int, name: str, language: str) 
     """Turn a valid invite into a (not yet active) user; None if the code is no good."""
     # locked: two people opening the same link at once cannot both get in
     invite = cw.session.exec(select(Invite).where(Invite.code == code).with_for_update()).first()
-    if invite is None or invite.used_at is not None or from_db(invite.expires_at) <= cw.now():
+    if invite is None or not is_open(cw, invite):
         cw.audit(None, "invite.refused", "invite", invite.id if invite else None,
                  allowed=False, telegram_id=telegram_id)
         return None
@@ -150,6 +119,77 @@ def redeem(cw: Casework, code: str, telegram_id: int, name: str, language: str) 
     cw.session.add(invite)
     cw.audit(user, "invite.redeem", "invite", invite.id)
     return user
+
+
+def is_open(cw: Casework, invite: Invite) -> bool:
+    """Can the invite still be used? Not used, not revoked, not expired, and its maker has
+    not been deactivated (what a person who left handed out stops working with them)."""
+    if invite.used_at is not None or invite.revoked_at is not None:
+        return False
+    if from_db(invite.expires_at) <= cw.now():
+        return False
+    if invite.created_by is not None:
+        maker = cw.session.get(User, invite.created_by)
+        if maker is None or is_deactivated(maker):
+            return False
+    return True
+
+
+MANAGERS = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
+
+
+def _may_manage(cw: Casework, actor: User | None, invite: Invite) -> bool:
+    if actor is None:
+        return True
+    return (
+        actor.role in MANAGERS
+        and ROLE_RANK.get(invite.role, 99) <= ROLE_RANK[actor.role]
+        and unit_within(cw.session, actor, invite.scope_kind, invite.scope_id, invite.class_ids)
+    )
+
+
+def open_invites(cw: Casework, actor: User | None) -> list[Invite]:
+    """The invitations still usable that ``actor`` may see and revoke (None: every one):
+    for a unit in their scope, for a role not above their own. Oldest first."""
+    rows = cw.session.exec(
+        select(Invite)
+        .where(col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None),
+               col(Invite.expires_at) > cw.now_db())
+        .order_by(col(Invite.id))
+    ).all()
+    return [i for i in rows if is_open(cw, i) and _may_manage(cw, actor, i)]
+
+
+def revocable(cw: Casework, actor: User | None, invite_id: int) -> Invite:
+    """The invitation ``actor`` means to revoke, if they may (checked before "sure?")."""
+    invite = cw.session.get(Invite, invite_id)
+    if invite is None and actor is None:
+        raise ValidationError("invite", _("There is no such invitation."))
+    if invite is None or not _may_manage(cw, actor, invite):
+        raise AccessDenied(
+            _("You can only revoke invitations into your own area, at or below your role."),
+            actor_id=actor.id if actor else None, action="invite.revoke", object_type="invite",
+            object_id=invite_id,
+        )
+    if not is_open(cw, invite):
+        raise ValidationError("invite", _("That invitation has already been used, revoked or "
+                                          "has expired."))
+    return invite
+
+
+def revoke(cw: Casework, actor: User | None, invite_id: int) -> Invite:
+    """Withdraw an unused invitation; its link stops working at once."""
+    invite = revocable(cw, actor, invite_id)
+    invite.revoked_at = cw.now_db()
+    cw.session.add(invite)
+    cw.audit(actor, "invite.revoke", "invite", invite.id, role=invite.role,
+             scope_kind=invite.scope_kind, via="cli" if actor is None else "bot")
+    return invite
+
+
+def is_deactivated(user: User) -> bool:
+    """Deactivated (or, before deactivation was recorded, switched off after onboarding)."""
+    return user.deactivated_at is not None or (not user.active and user.onboarded_at is not None)
 
 
 def activate(cw: Casework, user: User, phone: str, language: str) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from casework import validation
 from casework.context import Casework
@@ -492,7 +492,8 @@ def _plan_row(
             seen[key] = number
         if existing is None:
             existing = cw.session.exec(
-                select(Student).where(hash_column == cipher().lookup_hash(key))
+                # under either key while a key rotation is part-way (casework.keys)
+                select(Student).where(col(hash_column).in_(cipher().lookup_hashes(key)))
             ).first()
     if existing is not None and existing.class_id is not None and existing.class_id not in ctx.class_ids:
         klass = cw.session.get(SchoolClass, existing.class_id)

@@ -221,3 +221,51 @@ def users_for_case(session: Session, case: Case, roles: Sequence[str]) -> list[U
     ).all()
     order = list(roles)
     return sorted(found, key=lambda u: order.index(u.role))
+
+
+def unit_within(session: Session, actor: User | None, scope_kind: str, scope_id: int | None,
+                class_ids: Sequence[int] = ()) -> bool:
+    """Is a unit (an invite's, a user's) inside ``actor``'s scope? ``None``: the operator.
+
+    Classes count as their school (they must all be of one school); a county covers its
+    townships and what lies in them, a township its villages and schools, a school itself.
+    """
+    if actor is None or (actor.role == "admin" and actor.scope_kind == "all"):
+        return True
+    if not actor.active:
+        return False
+
+    def township_of(kind: str, unit_id: int | None) -> int | None:
+        if unit_id is None:
+            return None
+        if kind == "township":
+            return unit_id
+        if kind == "village":
+            v = session.get(Village, unit_id)
+            return v.township_id if v else None
+        if kind == "school":
+            sc = session.get(School, unit_id)
+            return sc.township_id if sc else None
+        return None
+
+    if scope_kind == "classes":
+        schools = {k.school_id for k in (session.get(SchoolClass, c) for c in class_ids) if k}
+        if len(schools) != 1:
+            return False
+        scope_kind, scope_id = "school", schools.pop()
+    if actor.scope_kind == "county":
+        if scope_kind == "county":
+            return scope_id == actor.scope_id
+        township = session.get(Township, township_of(scope_kind, scope_id) or 0)
+        return township is not None and township.county_id == actor.scope_id
+    if actor.scope_kind == "township":
+        return township_of(scope_kind, scope_id) == actor.scope_id
+    if actor.scope_kind == "school":
+        return scope_kind == "school" and scope_id == actor.scope_id
+    return False
+
+
+def user_within(session: Session, actor: User | None, user: User) -> bool:
+    """Is ``user``'s unit inside ``actor``'s scope? (A teacher's: their classes' school.)"""
+    class_ids = teacher_class_ids(session, user) if user.scope_kind == "classes" else []
+    return unit_within(session, actor, user.scope_kind, user.scope_id, class_ids)

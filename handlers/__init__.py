@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import commands as c
+    from handlers import people
     from handlers.updates import refuse_forged
 
     application.add_handler(TypeHandler(Update, refuse_forged), group=-2)
@@ -48,6 +49,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("cases", c.cases_command),
         ("case", c.case_command),
         ("invite", c.invite_command),
+        ("users", people.users_command),
+        ("invites", people.invites_command),
     ):
         application.add_handler(CommandHandler(name, callback, private))
     application.add_handler(CallbackQueryHandler(c.button))

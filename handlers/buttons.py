@@ -17,7 +17,7 @@ from casework.i18n import Text, _
 from casework.scope import users_for_case
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, menu
+from handlers import attendance, cases, menu, people
 from models.tables import Proposal
 
 
@@ -194,6 +194,8 @@ _ROUTES = {
     "act": _action,
     "atd": attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
     "rc": attendance.tap_roll_call,  # the term-start roll call
+    "usr": people.tap_user,  # /users: deactivate
+    "inv": people.tap_invite,  # /invites: revoke
 }
 
 

@@ -8,6 +8,7 @@ from conversations.engine import Turn
 from conversations.replies import Button
 
 OFFICERS = {"township_officer", "county_officer", "admin"}
+MANAGERS = OFFICERS | {"school_admin"}  # /users and /invites (casework.invites.MANAGERS)
 
 # (command, description) per role; the same list feeds setMyCommands and /help
 COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
@@ -18,6 +19,8 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
     ("cases", _("My cases"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
+    ("users", _("People in my area"), frozenset(MANAGERS)),
+    ("invites", _("Open invitations"), frozenset(MANAGERS)),
     ("menu", _("Main menu"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("language", _("Language / 语言"), frozenset(

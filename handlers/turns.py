@@ -32,7 +32,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from casework import people
+from casework import invites, people
 from casework.context import Casework
 from casework.errors import AccessDenied, CaseworkError
 from casework.i18n import Text, _, normalize_language
@@ -125,10 +125,12 @@ def turn_work(
                 session.commit()  # on its own: kept even if the turn below is refused
         if not claimed():
             return None  # a redelivery: done (or being done) by another turn, which answers
-        # a switched-off user (inactive after onboarding) is a stranger on every path,
-        # /start included: resuming their onboarding would switch them back on
-        switched_off = user is not None and not user.active and user.onboarded_at is not None
-        if switched_off or (require_user and user is None):
+        # a deactivated user reads one line on every path, /start and old buttons included:
+        # no flow, no button (resuming their onboarding would switch them back on)
+        if user is not None and invites.is_deactivated(user):
+            replies.send(deactivated_text())
+            session.commit()  # only the processed-update row
+        elif require_user and user is None:
             replies.send(no_access_text())
             session.commit()  # only the processed-update row
         else:
@@ -173,6 +175,11 @@ def _reprompt_summary(turn: engine.Turn, note: Text) -> None:
         return
     turn.conv, turn.flow = conv, engine.REGISTRY[conv.flow]
     engine.prompt(turn, note)
+
+
+def deactivated_text() -> Text:
+    return _("Your account has been deactivated. If you have questions, please contact your "
+             "township or county education office.")
 
 
 def no_access_text() -> Text:

@@ -119,11 +119,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def configure(encryption_key: str) -> None:
-    """Install the cipher used for encrypted columns (ID and phone numbers)."""
+def configure(encryption_key: str, *older_keys: str) -> None:
+    """Install the cipher used for encrypted columns (ID and phone numbers).
+
+    The first key encrypts; ``older_keys`` can still decrypt (during a key rotation)."""
     from casework.personal import Cipher
 
-    install_cipher(Cipher(encryption_key))
+    install_cipher(Cipher(encryption_key, *older_keys))
 
 
 def session(engine: Engine) -> Session:

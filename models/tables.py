@@ -25,8 +25,10 @@ def _json_dict() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-def _encrypted() -> Any:
-    return Field(default=None, sa_column=Column(EncryptedText, nullable=True))
+def _encrypted(lookup_hash: str | None = None) -> Any:
+    # info names the column holding this value's lookup hash, which a key rotation redoes
+    info = {"lookup_hash": lookup_hash} if lookup_hash else {}
+    return Field(default=None, sa_column=Column(EncryptedText, nullable=True, info=info))
 
 
 # --- administrative units and schools -------------------------------------------------
@@ -77,9 +79,9 @@ class Student(SQLModel, table=True):
     gender: str = Field(max_length=8)  # male | female
     birth_date: date
     ethnicity: str | None = Field(default=None, max_length=20)  # 民族
-    id_number: str | None = _encrypted()  # 居民身份证号码
+    id_number: str | None = _encrypted("id_number_hash")  # 居民身份证号码
     id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
-    student_number: str | None = _encrypted()  # 全国学籍号
+    student_number: str | None = _encrypted("student_number_hash")  # 全国学籍号
     student_number_hash: str | None = Field(default=None, max_length=64, unique=True)
     health: str | None = Field(default=None, max_length=100)  # 健康情况
     key_groups: list[str] = _json()  # 对象类别: codes of casework.codes.KEY_GROUPS
@@ -128,6 +130,8 @@ class User(SQLModel, table=True):
     # the bot cannot reach them (403: they blocked it); reminders stop, the supervisor is told
     unreachable: bool = False
     created_at: datetime
+    # deactivated (casework.people.deactivate): they left; the bot only says so, for good
+    deactivated_at: datetime | None = None
 
 
 class TeacherClass(SQLModel, table=True):
@@ -150,6 +154,7 @@ class Invite(SQLModel, table=True):
     expires_at: datetime
     used_by: int | None = Field(default=None, foreign_key="app_user.id")
     used_at: datetime | None = None
+    revoked_at: datetime | None = None  # withdrawn before use (casework.invites.revoke)
 
 
 # --- cases and what happens to them ---------------------------------------------------
@@ -360,6 +365,25 @@ class ConversationState(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="dropout_case.id")
     version: int = 1
     updated_at: datetime
+
+
+class KeyRotation(SQLModel, table=True):
+    """A re-encryption of every encrypted column under a new key (``baoxue key rotate``).
+
+    Keys are named by their ids (``casework.personal.key_id``), never stored. An unfinished
+    row means some values are under the new key and some under the old: every process
+    must hold both until it finishes.
+    """
+
+    __tablename__ = "key_rotation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    new_key_id: str = Field(max_length=16)
+    old_key_id: str = Field(max_length=16)
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    values_done: int = 0  # values re-encrypted so far
 
 
 # --- attendance: the daily report and the term-start roll call (日常报告 / 开学报到) --------

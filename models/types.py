@@ -3,6 +3,9 @@
 ``EncryptedText`` keeps ID numbers and phone numbers encrypted at rest (DESIGN §5,
 personal data). The cipher is process-wide because SQLAlchemy type decorators have no
 per-session context; ``models.db.configure`` installs it before any query runs.
+A column of another type that stores ciphertext made by ``cipher().encrypt`` sets
+``encrypted_at_rest = True`` on its type, and a key rotation re-encrypts it too; a column
+with ``info={"lookup_hash": "<column>"}`` names the column holding its lookup hash.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ class _Cipher(Protocol):
     def encrypt(self, value: str) -> str: ...
     def decrypt(self, value: str) -> str: ...
     def lookup_hash(self, value: str) -> str: ...
+    def lookup_hashes(self, value: str) -> list[str]: ...
+    def is_current(self, token: str) -> bool: ...
 
 
 _cipher: _Cipher | None = None
@@ -39,6 +44,8 @@ class EncryptedText(TypeDecorator[str]):
 
     impl = Text
     cache_ok = True
+    # ``casework.keys.rotate`` re-encrypts every column whose type says this
+    encrypted_at_rest = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         return None if value is None or value == "" else cipher().encrypt(str(value))

@@ -36,6 +36,9 @@ STRANGER = (
     "invitation link."
 )
 
+DEACTIVATED = ("Your account has been deactivated. If you have questions, please contact your "
+               "township or county education office.")
+
 
 def set_language(engine: Engine, user: User, language: str) -> None:
     with Session(engine) as s:
@@ -321,7 +324,7 @@ async def test_opening_the_link_again_after_joining_shows_the_menu(harness, worl
 # --- everybody else: one polite sentence, nothing else -------------------------------------
 
 
-async def _everything_a_stranger_might_send(stranger) -> None:  # type: ignore[no-untyped-def]
+async def _everything_a_stranger_might_send(stranger, expected: str = STRANGER) -> None:  # type: ignore[no-untyped-def]
     """Each input must get exactly one message: the explanation, without any buttons."""
     harness_tg = stranger.state
     inputs = [
@@ -344,7 +347,7 @@ async def _everything_a_stranger_might_send(stranger) -> None:  # type: ignore[n
     for act in inputs:
         await act()
         replies = stranger.replies
-        assert [r.text for r in replies] == [STRANGER]
+        assert [r.text for r in replies] == [expected]
         assert replies[0].reply_markup is None  # no buttons, no keyboard
     assert harness_tg.unanswered_callbacks == []
 
@@ -373,11 +376,13 @@ async def test_strangers_read_one_polite_explanation_whatever_they_send(  # type
             s.commit()
     before = row_counts(harness.engine, exclude={"audit_event"})
 
+    # a switched-off user is a deactivated one, and told so (casework.people)
+    expected = DEACTIVATED if how == "switched off" else STRANGER
     if how != "no invite":
         await stranger.start("not-a-code" if how == "a bad code" else code)
-        assert stranger.reply_texts == [STRANGER]
+        assert stranger.reply_texts == [expected]
         assert stranger.replies[0].reply_markup is None
-    await _everything_a_stranger_might_send(stranger)
+    await _everything_a_stranger_might_send(stranger, expected)
 
     assert row_counts(harness.engine, exclude={"audit_event"}) == before
     if how in ("a bad code", "a used invite", "an expired invite"):

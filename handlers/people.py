@@ -1,0 +1,163 @@
+"""``/users`` and ``/invites``: an officer's view of the people and the open invitations in
+their area, with Deactivate and Revoke (each asked once more before it is done).
+
+Who may do what is decided in ``casework.people`` and ``casework.invites``; callback data
+(``usr:…``, ``inv:…``) only names a row, and every tap is checked again there.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from casework import invites, people
+from casework.clock import from_db
+from casework.errors import AccessDenied
+from casework.i18n import _
+from casework.labels import role_text
+from conversations.engine import Turn
+from conversations.formatting import fmt_short
+from conversations.replies import Button
+from handlers.turns import run_turn
+from models.tables import Invite, User
+
+PAGE = 15
+ASSIGN_BUTTONS = 10
+
+
+def _refuse_non_manager(turn: Turn, action: str) -> bool:
+    if turn.user.role in invites.MANAGERS:
+        return False
+    raise AccessDenied(
+        _("Only school administrators and township or county officers can do that."),
+        actor_id=turn.user.id, action=action, object_type="user", object_id=None,
+    )
+
+
+def _offset(parts: list[str]) -> int:
+    return int(parts[0]) if parts and parts[0].isdigit() else 0
+
+
+# --- /users -----------------------------------------------------------------------------
+
+
+def list_users(turn: Turn, offset: int = 0) -> None:
+    _refuse_non_manager(turn, "user.list")
+    found = people.people_in_scope(turn.cw, turn.user)
+    turn.cw.audit(turn.user, "user.list", "user", None, count=len(found), offset=offset)
+    if not found:
+        turn.replies.send(_("There is nobody in your area you can manage yet."))
+        return
+    page = found[offset : offset + PAGE]
+    lines = [turn.t(_("People in your area ({n}):", n=len(found)))]
+    rows: list[list[Button]] = []
+    for user in page:
+        lines.append(_person_line(turn, user))
+        rows.append([Button(_("Deactivate {name}", name=user.display_name), f"usr:d:{user.id}")])
+    if offset + PAGE < len(found):
+        rows.append([Button(_("Next page ▶"), f"usr:p:{offset + PAGE}")])
+    turn.replies.send_text("\n".join(lines), rows)
+
+
+def _person_line(turn: Turn, user: User) -> str:
+    unit = people.user_unit_label(turn.cw.session, user)
+    line = f"• {user.display_name} — {turn.t(role_text(user.role))}" + (f", {unit}" if unit else "")
+    if people.status(user) == "pending":
+        line += turn.t(_(" (has not finished joining)"))
+    return line
+
+
+def tap_user(turn: Turn, parts: list[str]) -> None:
+    """``usr:p:<offset>`` a page; ``usr:d:<id>`` asks; ``usr:D:<id>`` deactivates; ``usr:x`` no."""
+    what, rest = (parts[0], parts[1:]) if parts else ("", [])
+    if what == "p":
+        turn.replies.answer()
+        list_users(turn, _offset(rest))
+    elif what == "x":
+        turn.replies.answer(_("Nothing was changed."))
+        turn.replies.mark_chosen(_("Cancel"))
+    elif what in ("d", "D") and rest and rest[0].isdigit():
+        _refuse_non_manager(turn, "user.deactivate")
+        user_id = int(rest[0])
+        if what == "d":
+            user = people.deactivation_target(turn.cw, turn.user, user_id)
+            held = people.open_cases_held(turn.cw.session, user)
+            turn.replies.answer()
+            turn.replies.send(
+                _("Deactivate {name} ({role})? They will no longer be able to use the bot, and "
+                  "the invitations they made stop working. Open cases they hold: {n}.",
+                  name=user.display_name, role=role_text(user.role), n=len(held)),
+                [[Button(_("✅ Yes, deactivate"), f"usr:D:{user_id}"), Button(_("Cancel"), "usr:x")]],
+            )
+            return
+        done = people.deactivate(turn.cw, turn.user, user_id)
+        turn.replies.answer()
+        turn.replies.mark_chosen(_("✅ Yes, deactivate"))
+        rows = [[Button(_("Assign case #{id}", id=case.id), f"assign:{case.id}")]
+                for case in done.open_cases[:ASSIGN_BUTTONS]]
+        turn.replies.send(done.message, rows or None)
+
+
+# --- /invites ---------------------------------------------------------------------------
+
+
+def list_invites(turn: Turn, offset: int = 0) -> None:
+    _refuse_non_manager(turn, "invite.list")
+    found = invites.open_invites(turn.cw, turn.user)
+    turn.cw.audit(turn.user, "invite.list", "invite", None, count=len(found), offset=offset)
+    if not found:
+        turn.replies.send(_("There are no open invitations in your area."))
+        return
+    lines = [turn.t(_("Open invitations in your area ({n}):", n=len(found)))]
+    rows: list[list[Button]] = []
+    for invite in found[offset : offset + PAGE]:
+        lines.append(_invite_line(turn, invite))
+        rows.append([Button(_("Revoke #{id}", id=invite.id), f"inv:r:{invite.id}")])
+    if offset + PAGE < len(found):
+        rows.append([Button(_("Next page ▶"), f"inv:p:{offset + PAGE}")])
+    turn.replies.send_text("\n".join(lines), rows)
+
+
+def _invite_line(turn: Turn, invite: Invite) -> str:
+    unit = people.unit_label(turn.cw.session, invite.scope_kind, invite.scope_id, invite.class_ids)
+    maker = turn.cw.session.get(User, invite.created_by) if invite.created_by else None
+    until = fmt_short(turn.cw.calendars.local_date(from_db(invite.expires_at)), turn.lang)
+    who = invite.display_name or turn.t(_("(no name given)"))
+    return turn.t(_("#{id} {role} {who}, {unit}; made by {maker}, valid until {until}",
+                    id=invite.id, role=role_text(invite.role), who=who, unit=unit or "—",
+                    maker=maker.display_name if maker else turn.t(_("the operator")), until=until))
+
+
+def tap_invite(turn: Turn, parts: list[str]) -> None:
+    """``inv:p:<offset>`` a page; ``inv:r:<id>`` asks; ``inv:R:<id>`` revokes; ``inv:x`` no."""
+    what, rest = (parts[0], parts[1:]) if parts else ("", [])
+    if what == "p":
+        turn.replies.answer()
+        list_invites(turn, _offset(rest))
+    elif what == "x":
+        turn.replies.answer(_("Nothing was changed."))
+        turn.replies.mark_chosen(_("Cancel"))
+    elif what in ("r", "R") and rest and rest[0].isdigit():
+        _refuse_non_manager(turn, "invite.revoke")
+        invite_id = int(rest[0])
+        if what == "r":
+            invite = invites.revocable(turn.cw, turn.user, invite_id)
+            turn.replies.answer()
+            turn.replies.send(
+                _("Revoke invitation #{id} ({role})? Its link will stop working.",
+                  id=invite_id, role=role_text(invite.role)),
+                [[Button(_("✅ Yes, revoke"), f"inv:R:{invite_id}"), Button(_("Cancel"), "inv:x")]],
+            )
+            return
+        invites.revoke(turn.cw, turn.user, invite_id)
+        turn.replies.answer()
+        turn.replies.mark_chosen(_("✅ Yes, revoke"))
+        turn.replies.send(_("Invitation #{id} is revoked: its link no longer works.", id=invite_id))
+
+
+async def users_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_turn(update, context, list_users)
+
+
+async def invites_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_turn(update, context, list_invites)
