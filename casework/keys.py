@@ -28,11 +28,12 @@ from sqlalchemy.sql.schema import Column
 from sqlmodel import Session, SQLModel, col, select
 
 from casework.clock import Clock, to_db
-from casework.personal import Cipher
+from casework.personal import SEALED_TAG, Cipher
 from models.tables import KeyRotation
 
 BATCH_SIZE = 500
 _ROTATION: Table = SQLModel.metadata.tables["key_rotation"]
+_DRAFTS: Table = SQLModel.metadata.tables["conversation_state"]
 
 
 class RotationError(RuntimeError):
@@ -167,6 +168,7 @@ def rotate(
                 )
             if after_batch is not None:
                 after_batch(progress)
+    _reseal_drafts(engine, cipher, progress, batch_size, row.id, clock)
     with engine.begin() as conn:
         conn.execute(
             update(_ROTATION).where(_ROTATION.c.id == row.id)
@@ -174,6 +176,59 @@ def rotate(
         )
     progress.finished = True
     return progress
+
+
+def _reseal(value: Any, cipher: Cipher) -> tuple[Any, int]:
+    """``value`` (a draft's JSON) with every sealed value under the current key."""
+    if isinstance(value, dict):
+        token = value.get(SEALED_TAG)
+        if len(value) == 1 and isinstance(token, str):
+            if cipher.is_current(token):
+                return value, 0
+            try:
+                return {SEALED_TAG: cipher.encrypt(cipher.decrypt(token))}, 1
+            except ValueError:
+                # a draft nobody can read any more is useless; its owner types it again
+                return None, 1
+        out: dict[str, Any] = {}
+        changed = 0
+        for key, item in value.items():
+            out[key], n = _reseal(item, cipher)
+            changed += n
+        return out, changed
+    if isinstance(value, list):
+        items = [_reseal(item, cipher) for item in value]
+        return [v for v, _n in items], sum(n for _v, n in items)
+    return value, 0
+
+
+def _reseal_drafts(
+    engine: Engine, cipher: Cipher, progress: Progress, batch_size: int, rotation_id: int,
+    clock: Clock,
+) -> None:
+    """Drafts are JSON, not encrypted columns: the ID and phone numbers sealed into them
+    (``SEALED_TAG``) are re-encrypted one draft at a time, under the same row locks."""
+    table = _DRAFTS
+    last: Any = None
+    while True:
+        with engine.begin() as conn:
+            query = (sa_select(table.c.id, table.c.draft).order_by(table.c.id)
+                     .limit(batch_size).with_for_update())
+            if last is not None:
+                query = query.where(table.c.id > last)
+            rows = list(conn.execute(query))
+            if not rows:
+                return
+            last = rows[-1][0]
+            for key, draft in rows:
+                resealed, changed = _reseal(draft, cipher)
+                if changed:
+                    conn.execute(update(table).where(table.c.id == key).values(draft=resealed))
+                    progress.values_done += changed
+            conn.execute(
+                update(_ROTATION).where(_ROTATION.c.id == rotation_id)
+                .values(values_done=progress.values_done, updated_at=to_db(clock.now()))
+            )
 
 
 def _raw_value(table: Table, name: str, value: object) -> object:

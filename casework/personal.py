@@ -35,6 +35,10 @@ _LANDLINE = re.compile(r"(0\d{2,3})-(\d{7,8})(-\d{1,6})?")
 # A run of name characters between separators (space, middle dots, hyphen, apostrophes).
 _NAME_PART = re.compile(r"[^\s·•\-'’]+")
 
+# A value sealed into JSON (a draft) is tagged {SEALED_TAG: ciphertext}, so that nothing
+# is ever decrypted by guesswork and a key rotation finds every one of them.
+SEALED_TAG = "$sealed"
+
 
 class _Key:
     """One master key: its Fernet halves, its lookup-hash sub-key and its short id."""

@@ -23,14 +23,16 @@ from casework import keys, ladder
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.errors import ValidationError
-from casework.personal import Cipher, key_id, token_key_id
+from casework.personal import SEALED_TAG, Cipher, key_id, token_key_id
 from casework.policy import Policy
+from conversations.flows.fields import seal, unseal
 from models import db
 from models import types as model_types
 from models.tables import ConversationState, Guardian, KeyRotation, Student, User
 from tests.test_cli import database_url, env, invoke  # noqa: F401  (fixtures)
 
 LEGACY_PHONE = "13900001111"  # invented
+SEALED_PHONE = "13900002222"  # invented, typed into a draft
 
 
 @pytest.fixture
@@ -52,7 +54,8 @@ def seeded(engine: Engine, clock: FrozenClock, policy: Policy, old_key: str) -> 
         world = seed_demo(session, clock, policy)
         user = world.users["teacher5"]
         session.add(ConversationState(user_id=user.id or 0, flow="report", step="id_number",
-                                      draft={"id_number": "350425201501019966"},
+                                      draft={"id_number": "350425201501019966",
+                                             "gphone": seal(SEALED_PHONE)},
                                       updated_at=clock.now()))
         session.commit()
     # a value stored before ciphertexts named their key: a bare Fernet token
@@ -109,7 +112,11 @@ def assert_everything_reads_with_only(engine: Engine, key: str, expected: dict[t
             assert found.id == student.id
         assert all(g.phone for g in s.exec(select(Guardian)).all())
         assert all(u.phone for u in s.exec(select(User)).all())
-        assert s.exec(select(ConversationState)).first().draft["id_number"] == "350425201501019966"  # type: ignore[union-attr]
+        draft = s.exec(select(ConversationState)).one().draft
+        assert draft["id_number"] == "350425201501019966"
+        # a number sealed into the draft (conversations.flows.fields) moved to the new key too
+        assert token_key_id(draft["gphone"][SEALED_TAG]) == new_id
+        assert unseal(draft["gphone"]) == SEALED_PHONE
         # the real search: registering a child whose ID number is taken is refused
         assert_registering_again_is_refused(s, students[7], clock, policy)
 
@@ -134,11 +141,11 @@ def test_a_rotation_leaves_every_value_readable_and_findable_with_only_the_new_k
 ) -> None:
     new_key = Cipher.generate_key()
     progress = keys.rotate(engine, Cipher(new_key, old_key), clock, batch_size=50)
-    assert progress.finished and progress.values_done == len(seeded)
+    assert progress.finished and progress.values_done == len(seeded) + 1  # and the sealed draft value
     with Session(engine) as s:
         row = s.exec(select(KeyRotation)).one()
         assert (row.new_key_id, row.old_key_id) == (key_id(new_key), key_id(old_key))
-        assert row.finished_at is not None and row.values_done == len(seeded)
+        assert row.finished_at is not None and row.values_done == len(seeded) + 1
     assert_everything_reads_with_only(engine, new_key, seeded, clock, policy)
     # and the old key alone reads none of it
     with pytest.raises(ValueError, match="Cannot decrypt"):
@@ -187,7 +194,7 @@ def test_an_interrupted_rotation_resumes_and_ends_in_the_same_state(
         keys.rotate(engine, Cipher(Cipher.generate_key(), old_key), clock)
 
     resumed = keys.rotate(engine, both, clock, batch_size=50)
-    assert resumed.finished and resumed.values_done == len(seeded)
+    assert resumed.finished and resumed.values_done == len(seeded) + 1
     after = raw_values(engine)
     assert all(after[k] == half[k] for k in done_first)  # done rows were skipped, not redone
     with Session(engine) as s:

@@ -12,6 +12,7 @@ from casework import codes, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import join
+from casework.personal import SEALED_TAG
 from conversations.engine import Option, Turn
 from conversations.formatting import fmt_date, fmt_short
 from models.types import cipher
@@ -37,8 +38,7 @@ def show_date(name: str) -> Callable[[Turn], str]:
     return lambda turn: fmt_date(draft_date(turn, name), turn.lang)
 
 
-# A sealed draft value is tagged, so that a value is never decrypted by guesswork
-SEALED = "$sealed"
+SEALED = SEALED_TAG  # a sealed draft value is tagged (casework.personal)
 
 
 def seal(value: str | None) -> dict[str, str] | None:
