@@ -341,8 +341,15 @@ def _register_child(cw: Casework, actor: User, child: NewChild, validation: Any)
         _deny(cw, actor, "register_child", "village", child.village_id)
     if id_number:
         clash = cw.session.exec(
-            select(Student.id).where(Student.id_number_hash == student.id_number_hash)
+            select(Student).where(Student.id_number_hash == student.id_number_hash)
         ).first()
+        if clash is not None and not can_see_student(cw.session, actor, clash):
+            # registered outside the actor's scope: neither taken over nor revealed (the
+            # report flow asks the other unit first, ``transfers.registration_match``)
+            raise ValidationError(
+                "id_number",
+                _("This child needs confirmation from another unit before you can report them."),
+            )
         if clash is not None:
             raise ValidationError("id_number", _("A child with this ID number is already registered."))
     cw.session.add(student)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
-from casework import roster_import
+from casework import roster_import, transfers
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import CLAUSE_SEPARATOR, LIST_SEPARATOR, join
@@ -103,6 +103,12 @@ def preview_lines(turn: Turn) -> list[str]:
             )
         )
     ]
+    for entry in p.get("transfer_lines", []):
+        lines.append(turn.t(_("Row {row} ({name}): {reason}", row=entry["row"], name=entry["name"],
+                              reason=transfers.NEEDS_CONFIRMATION)))
+    if p.get("transfers"):
+        lines.append(turn.t(_("On Confirm, the other unit is asked to accept these rows; you are told "
+                              "when it answers.")))
     if p.get("ignored"):
         lines.append(turn.t(_("Columns not used: {columns}", columns=join(p["ignored"]))))
     separator = turn.t(Text(CLAUSE_SEPARATOR))
@@ -151,6 +157,11 @@ def _finish(turn: Turn) -> None:
             errors=result.count("error"),
         )
     )
+    if result.count("transfer"):
+        turn.replies.send(
+            _("{n} rows need confirmation from another unit: it has been asked, and you will be "
+              "told when it answers.", n=result.count("transfer"))
+        )
 
 
 FLOW_DEF = engine.register(
@@ -222,6 +233,9 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
         for r in plan.rows
         if r.action == "update"
     ][:MAX_UPDATE_LINES]
+    transfer_lines = [
+        {"row": r.number, "name": r.name} for r in plan.rows if r.action == "transfer"
+    ][:MAX_ERROR_LINES]
     turn.draft["preview"] = {
         "file": filename,
         "total": len(plan.rows),
@@ -229,11 +243,13 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
         "update": plan.count("update"),
         "unchanged": plan.count("unchanged"),
         "errors": plan.count("error"),
+        "transfers": plan.count("transfer"),
+        "transfer_lines": transfer_lines,
         "ignored": list(plan.header.ignored)[:10],
         "error_lines": error_lines,
         "update_lines": update_lines,
     }
-    if not plan.valid:
+    if not plan.actionable:
         conv.step = "file"
         turn.draft.pop("rows", None)
         _save(turn)
