@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.documents.tabular import UploadLimits
 from bot.outbox_sender import Limits, SenderTask
 from bot.runtime import Runtime
 from bot.scheduler import DeadlineScheduler, tick_once
@@ -44,7 +45,8 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
     assert runtime.settings.bot_token
-    services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy)
+    services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
+                        upload_limits=UploadLimits.from_settings(runtime.settings))
     application = build_application(runtime.settings.bot_token, services, **kwargs)
     application.bot_data[SCHEDULER_KEY] = DeadlineScheduler(
         services, every_s=runtime.settings.tick_seconds

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from bot.documents.tabular import UploadLimits
 from casework.clock import Clock
 from casework.policy import Policy
 
@@ -16,3 +17,5 @@ class Services:
     clock: Clock
     policy: Policy
     bot_username: str = ""
+    # limits on reading an uploaded roster (settings ROSTER_*)
+    upload_limits: UploadLimits = field(default_factory=UploadLimits)

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     # messages per second the outbox sender sends, all chats together (OUTBOX_RATE);
     # Telegram allows a bot about 30, so more is refused
     outbox_rate: float = Field(default=25.0, gt=0.0, le=30.0)
+    # an uploaded roster is read in a child process under these hard limits (ROSTER_*);
+    # a file over one is refused with a message naming it
+    roster_max_rows: int = Field(default=5000, ge=1)
+    roster_max_columns: int = Field(default=40, ge=3)
+    roster_max_cells: int = Field(default=200_000, ge=1)
+    roster_max_unpacked_mb: int = Field(default=20, ge=1)
+    roster_max_shared_strings_mb: int = Field(default=8, ge=1)
+    roster_parse_seconds: float = Field(default=30.0, gt=0.0)
+    roster_parse_memory_mb: int = Field(default=512, ge=128)
 
 
 @lru_cache(maxsize=1)

@@ -371,10 +371,18 @@ def _import(turn: engine.Turn, args: list[str]) -> None:
     engine.start(turn, roster.FLOW)
 
 
+# how an upload is read: in a child process under the limits (tests inject a slow reader)
+PARSE = tabular.parse_in_process
+
+
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A document: a roster file for someone who may import one (and is not in the middle
     of another flow) is read and previewed; anything else goes on to the general handler
-    (evidence for a report or a visit)."""
+    (evidence for a report or a visit).
+
+    Updates are handled one at a time, so the download and the reading run as a task of
+    their own (the ledger's pattern): everyone else's messages are answered meanwhile, and
+    the preview comes when the file has been read."""
     from handlers import commands
 
     msg = update.effective_message
@@ -386,17 +394,35 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if doc.file_size and doc.file_size > tabular.MAX_BYTES:
         await run_turn(update, context, lambda t: t.replies.send(_("The file is too large (at most 10 MB).")))
         return
+    task = asyncio.create_task(_read_roster(update, context, doc))
+    RUNNING.add(task)
+    task.add_done_callback(RUNNING.discard)
+
+
+async def _read_roster(update: Update, context: ContextTypes.DEFAULT_TYPE, doc: Any) -> None:
+    try:
+        await _read_and_preview(update, context, doc)
+    except Exception as err:  # to the error handler, as if the handler had raised it
+        await context.application.process_error(update, err)
+
+
+async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, doc: Any) -> None:
     telegram_file = await doc.get_file()
     data = bytes(await telegram_file.download_as_bytearray())
     filename = doc.file_name or "roster"
+    refusal: Text | None = None
+    sheet: tabular.Sheet | None = None
+    try:
+        # blocking (it waits for the child process): in a worker thread, off the event loop
+        sheet = await asyncio.to_thread(PARSE, filename, data, _services(context).upload_limits)
+    except ValidationError as err:
+        refusal = err.text
 
     def turn_fn(turn: engine.Turn) -> None:
-        try:
-            sheet = tabular.read_table(filename, data)
-        except ValidationError as err:
-            turn.replies.send(err.text)
+        if sheet is None:
+            turn.replies.send(refusal or _("This file could not be read as a roster (XLSX or CSV)."))
             return
-        roster.received(turn, filename, sheet.headers, sheet.rows)
+        roster.received(turn, filename, sheet.headers, sheet.rows, bad_rows=sheet.bad_rows)
 
     await run_turn(update, context, turn_fn)
 

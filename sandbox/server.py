@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
 from bot.app import build_application
+from bot.documents.tabular import UploadLimits
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
@@ -45,7 +46,8 @@ class Sandbox:
         self.runtime = runtime
         self.clock = OffsetClock()
         self.tg = FakeTelegram(bot_username=SANDBOX_BOT, now=lambda: self.clock.now().timestamp())
-        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy)
+        self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy,
+                                 upload_limits=UploadLimits.from_settings(runtime.settings))
         origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         self.application = build_application(
             self.tg.token,

@@ -154,7 +154,7 @@ def _finish(turn: Turn) -> None:
             add=result.count("add"),
             update=result.count("update"),
             same=result.count("unchanged"),
-            errors=result.count("error"),
+            errors=result.count("error") + int((d.get("preview") or {}).get("unreadable", 0)),
         )
     )
     if result.count("transfer"):
@@ -200,8 +200,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[tuple[int, Sequence[Any]]]) -> None:
-    """A roster file arrived: check it and show the preview (nothing is written yet)."""
+def received(
+    turn: Turn,
+    filename: str,
+    headers: Sequence[Any],
+    rows: Sequence[tuple[int, Sequence[Any]]],
+    *,
+    bad_rows: Sequence[tuple[int, int]] = (),
+) -> None:
+    """A roster file arrived: check it and show the preview (nothing is written yet).
+
+    ``bad_rows`` are rows the file reader could not read at all (row number, the longest
+    field it allows): listed with the rows in error, never imported."""
     conv = roster_conversation(turn)
     if conv is None:
         asked = len(turn.replies.actions)
@@ -223,10 +233,15 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
         conv.step = "file"
         engine.prompt(turn, err.text)
         return
-    error_lines = [
-        {"row": r.number, "name": r.name or "—", "reasons": [text_to_json(t) for t in r.errors]}
-        for r in plan.errors[:MAX_ERROR_LINES]
+    unreadable = [
+        (number, _("a field is longer than {max} characters", max=limit)) for number, limit in bad_rows
     ]
+    error_lines = sorted(
+        [{"row": r.number, "name": r.name or "—", "reasons": [text_to_json(t) for t in r.errors]}
+         for r in plan.errors]
+        + [{"row": number, "name": "—", "reasons": [text_to_json(why)]} for number, why in unreadable],
+        key=lambda entry: int(entry["row"]),
+    )[:MAX_ERROR_LINES]
     update_lines = [
         {"row": r.number, "name": r.name,
          "fields": [roster_import.FIELD_LABELS.get(f, f) for f in r.changes]}
@@ -238,11 +253,12 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
     ][:MAX_ERROR_LINES]
     turn.draft["preview"] = {
         "file": filename,
-        "total": len(plan.rows),
+        "total": len(plan.rows) + len(unreadable),
         "add": plan.count("add"),
         "update": plan.count("update"),
         "unchanged": plan.count("unchanged"),
-        "errors": plan.count("error"),
+        "errors": plan.count("error") + len(unreadable),
+        "unreadable": len(unreadable),
         "transfers": plan.count("transfer"),
         "transfer_lines": transfer_lines,
         "ignored": list(plan.header.ignored)[:10],
