@@ -171,3 +171,47 @@ async def test_the_preview_says_only_another_unit_must_confirm_and_the_other_sid
     await officer.tap("Accept")
     assert officer.last == "This transfer request has already been answered."
     assert [r.status for r in rows(harness, TransferRequest)] == ["accepted"]
+
+
+async def test_a_cadre_registering_a_child_of_another_township_is_told_only_to_wait(harness, world) -> None:  # type: ignore[no-untyped-def]
+    cadre_user = world.users["village_cadre3"]  # 竹园村, 石桥乡
+    cadre = speaking(harness, cadre_user, "en")
+    officer = speaking(harness, world.users["township_officer1"], "en")  # 梅林镇: the child's side
+    meilin_child = world.students_of_class(world.classes[4])[0]
+    students_before = len(rows(harness, Student))
+    await cadre.send("/report")
+    await cadre.tap("➕ A child who never enrolled")
+    await cadre.send("王小雨")
+    await cadre.tap("Male" if meilin_child.gender == "male" else "Female")
+    await cadre.send(meilin_child.birth_date.isoformat())
+    await cadre.send(meilin_child.id_number)
+    await cadre.send("王大雨")
+    await cadre.tap("Father")
+    await cadre.send("13800138000")
+    await cadre.send("11-18")
+    await cadre.tap("Family poverty")
+    await cadre.tap("Done")
+    await cadre.tap("Unknown")
+    await cadre.tap("Left-behind child")
+    await cadre.tap("Done")
+    await cadre.tap("Reached the guardian")
+    await cadre.tap("Skip")
+    await cadre.tap("Skip")
+    await cadre.tap("✅ Confirm")
+    assert cadre.reply_texts[1:] == [
+        "This child needs confirmation from another unit: it has been asked to accept the child into your "
+        "village. You will be told when it answers; then report the child."]
+    for secret in (meilin_child.name, "梅林", "already registered"):
+        assert secret not in "\n".join(cadre.reply_texts)
+    assert len(rows(harness, Student)) == students_before  # no second record, no case
+    assert one(harness, TransferRequest).to_village_id == cadre_user.scope_id
+
+    await deliver_outbox(harness)
+    assert officer.last.startswith(f"Transfer request: {cadre_user.display_name} asks to take "
+                                   f"{meilin_child.name} into 竹园村.")
+    await officer.tap("Reject")
+    assert officer.last == f"Rejected: {meilin_child.name} stays with you. The requester has been told."
+    assert one(harness, Student, Student.id == meilin_child.id).village_id == meilin_child.village_id
+    await deliver_outbox(harness)
+    assert cadre.last == (f"Your transfer request for {meilin_child.name} into 竹园村 was not accepted by the "
+                          "other unit.")
