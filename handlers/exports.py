@@ -10,7 +10,9 @@ data, checked again on the server), ``doc:<case>:<form>``, ``rpt:<kind>:<period>
 
 A ledger can take a while for a county: it is made in a worker thread, its own read-only
 transactions chunk by chunk, while the message "Preparing the ledger… 40%" is edited as
-it goes; the bot keeps answering everyone else meanwhile.
+it goes; the bot keeps answering everyone else meanwhile. A roster file likewise: it is
+downloaded and read in a task of its own, the reading in a child process under hard limits
+(``tabular.parse_in_process``), and the preview comes when it is done.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
@@ -373,6 +376,9 @@ def _import(turn: engine.Turn, args: list[str]) -> None:
 
 # how an upload is read: in a child process under the limits (tests inject a slow reader)
 PARSE = tabular.parse_in_process
+# threads that wait for those children: their own, so a burst of uploads neither takes the
+# default executor's threads from everyone's turns nor runs more than two children at once
+PARSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roster-parse")
 
 
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -414,7 +420,8 @@ async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     sheet: tabular.Sheet | None = None
     try:
         # blocking (it waits for the child process): in a worker thread, off the event loop
-        sheet = await asyncio.to_thread(PARSE, filename, data, _services(context).upload_limits)
+        sheet = await asyncio.get_running_loop().run_in_executor(
+            PARSE_POOL, PARSE, filename, data, _services(context).upload_limits)
     except ValidationError as err:
         refusal = err.text
 
