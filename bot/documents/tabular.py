@@ -217,9 +217,12 @@ def _child(conn: Any, filename: str, data: bytes, limits: UploadLimits, reader: 
     import resource
 
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         cpu = int(limits.seconds) + 2  # a backstop to the parent's timeout
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        for which, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, cpu)):
+            _soft, hard = resource.getrlimit(which)
+            # never above a hard limit the deployment already set (raising it is refused)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
         result: tuple[str, Any] = ("ok", reader(filename, data, limits))
     except ValidationError as err:
         result = ("refused", text_to_json(err.text))
