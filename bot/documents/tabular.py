@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import multiprocessing
 import zipfile
 from collections.abc import Callable, Sequence
@@ -26,6 +27,8 @@ from casework.errors import ValidationError
 from casework.i18n import _
 from casework.outbox import text_from_json, text_to_json
 from casework.roster_import import find_header_row
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024
 EXTENSIONS = (".xlsx", ".csv")
@@ -267,7 +270,13 @@ def parse_in_process(
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(send, filename, data, limits, reader), daemon=True)
-    proc.start()
+    try:
+        proc.start()
+    except OSError:  # no child could be started (a refused fork, a broken forkserver)
+        log.exception("could not start the roster reader")
+        receive.close()
+        send.close()
+        raise ValidationError("file", _("This file could not be read as a roster (XLSX or CSV).")) from None
     send.close()
     try:
         if not receive.poll(limits.seconds):
