@@ -18,13 +18,14 @@ from casework import outbox
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound
 from casework.i18n import Text, _
-from casework.scope import can_see_student
+from casework.scope import can_see_student, student_filter
 from models.tables import School, SchoolClass, Student, TransferRequest, User, Village
 
 # who answers a request for a child in their scope (the county only when nobody else does)
 DECIDER_ROLES = ("school_admin", "township_officer")
 FALLBACK_ROLES = ("county_officer",)
 NEEDS_CONFIRMATION = _("needs confirmation from another unit")
+MAX_LISTED = 20
 
 
 def deciders(cw: Casework, student: Student, *, exclude: int | None = None) -> list[User]:
@@ -53,6 +54,39 @@ def _destination(cw: Casework, req: TransferRequest) -> Text:
         if village is not None:
             return Text("{name}", {"name": village.name})
     return Text("—")
+
+
+def request_text(cw: Casework, req: TransferRequest) -> Text:
+    """What the child's unit reads: who asks, for whom, into where."""
+    requester = cw.session.get(User, req.requested_by)
+    student = cw.session.get(Student, req.student_id)
+    return _(
+        "Transfer request: {requester} asks to take {name} into {place}. Accept only if the "
+        "child has really moved there; until then the child stays with you.",
+        requester=requester.display_name if requester is not None else "—",
+        name=student.name if student is not None else "—",
+        place=_destination(cw, req),
+    )
+
+
+def pending_for(cw: Casework, actor: User) -> list[TransferRequest]:
+    """Requests waiting for ``actor``'s answer: pending, for a child in their scope, not
+    their own (``/transfers``, when the message with the buttons is lost)."""
+    if not actor.active or actor.role not in (*DECIDER_ROLES, *FALLBACK_ROLES, "admin"):
+        return []
+    return list(
+        cw.session.exec(
+            select(TransferRequest)
+            .join(Student, col(Student.id) == TransferRequest.student_id)
+            .where(
+                TransferRequest.status == "pending",
+                TransferRequest.requested_by != actor.id,
+                student_filter(cw.session, actor),
+            )
+            .order_by(col(TransferRequest.id))
+            .limit(MAX_LISTED)
+        ).all()
+    )
 
 
 def request(
@@ -93,13 +127,7 @@ def request(
     cw.session.add(req)
     cw.session.flush()
     told = deciders(cw, student, exclude=actor.id)
-    text = _(
-        "Transfer request: {requester} asks to take {name} into {place}. Accept only if the "
-        "child has really moved there; until then the child stays with you.",
-        requester=actor.display_name,
-        name=student.name,
-        place=_destination(cw, req),
-    )
+    text = request_text(cw, req)
     buttons = [[
         {"text": outbox.text_to_json(_("Accept")), "data": f"trf:ok:{req.id}"},
         {"text": outbox.text_to_json(_("Reject")), "data": f"trf:no:{req.id}"},

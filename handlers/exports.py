@@ -1,5 +1,6 @@
 """Files from the bot: the ledger (``/export``), a case's forms (``/forms 12``), the
-periodic report (``/report month``) and roster import (``/import`` or just send the file).
+periodic report (``/report month``), roster import (``/import`` or just send the file) and
+the transfer requests waiting for one's answer (``/transfers``).
 
 Registered by ``register`` (one line in ``handlers/__init__``), ahead of the general
 handlers so that ``/report month`` and a roster file reach this module while a bare
@@ -43,7 +44,7 @@ from bot.documents import forms as form_files
 from bot.documents import report_xlsx, tabular
 from bot.documents.fonts import FontMissing
 from bot.documents.ledger_xlsx import export_ledger
-from casework import forms, ledger, reports
+from casework import forms, ledger, reports, transfers
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -77,6 +78,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("export", export_command, private))
     application.add_handler(CommandHandler("forms", forms_command, private))
     application.add_handler(CommandHandler("import", import_command, private))
+    application.add_handler(CommandHandler("transfers", transfers_command, private))
     application.add_handler(CallbackQueryHandler(button, pattern=r"^(xp|doc|rpt):"))
     application.add_handler(MessageHandler(private & filters.Document.ALL, document))
 
@@ -434,6 +436,17 @@ async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     await run_turn(update, context, turn_fn)
 
 
+def _transfers(turn: engine.Turn, args: list[str]) -> None:
+    """``/transfers``: the transfer requests waiting for this person's answer."""
+    waiting = transfers.pending_for(turn.cw, turn.user)
+    if not waiting:
+        turn.replies.send(_("No transfer request is waiting for your answer."))
+        return
+    for req in waiting:
+        turn.replies.send(transfers.request_text(turn.cw, req), [[
+            Button(_("Accept"), f"trf:ok:{req.id}"), Button(_("Reject"), f"trf:no:{req.id}")]])
+
+
 def _takes_roster(context: ContextTypes.DEFAULT_TYPE, telegram_id: int) -> bool:
     from models.tables import ConversationState
 
@@ -473,3 +486,4 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 export_command = _command(_export)
 forms_command = _command(_forms)
 import_command = _command(_import)
+transfers_command = _command(_transfers)

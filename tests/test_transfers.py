@@ -160,6 +160,11 @@ async def test_the_preview_says_only_another_unit_must_confirm_and_the_other_sid
         "grade 7 class 1 of 石桥九年制学校. Accept only if the child has really moved there; until then the "
         "child stays with you.")
     assert owner.buttons() == ["Accept", "Reject"]
+    # /transfers lists what waits for an answer (the message with the buttons may be long gone)
+    await officer.send("/transfers")
+    assert officer.last == owner.last and officer.buttons() == ["Accept", "Reject"]
+    await requester.send("/transfers")  # the requester cannot answer their own request
+    assert requester.last == "No transfer request is waiting for your answer."
     await owner.tap("Accept")
     assert owner.last == (f"Accepted: {meilin_child.name} moves to grade 7 class 1 of 石桥九年制学校. "
                           "The requester has been told.")
@@ -171,6 +176,8 @@ async def test_the_preview_says_only_another_unit_must_confirm_and_the_other_sid
     await officer.tap("Accept")
     assert officer.last == "This transfer request has already been answered."
     assert [r.status for r in rows(harness, TransferRequest)] == ["accepted"]
+    await officer.send("/transfers")
+    assert officer.last == "No transfer request is waiting for your answer."
 
 
 async def test_a_cadre_registering_a_child_of_another_township_is_told_only_to_wait(harness, world) -> None:  # type: ignore[no-untyped-def]
