@@ -19,6 +19,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.documents.tabular import UploadLimits
 from bot.outbox_sender import Limits, SenderTask
 from bot.runtime import Runtime
 from bot.scheduler import DeadlineScheduler, tick_once
@@ -52,7 +53,8 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
     assert runtime.settings.bot_token
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
-                        conversation_ttl_days=runtime.settings.conversation_ttl_days)
+                        conversation_ttl_days=runtime.settings.conversation_ttl_days,
+                        upload_limits=UploadLimits.from_settings(runtime.settings))
     api = runtime.settings.bot_api_url.rstrip("/")
     kwargs.setdefault("base_url", f"{api}/bot")
     kwargs.setdefault("base_file_url", f"{api}/file/bot")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
+from bot.documents.tabular import UploadLimits
 from casework.clock import Clock
 from casework.policy import Policy
 
@@ -20,6 +21,8 @@ class Services:
     clock: Clock
     policy: Policy
     bot_username: str = ""
+    # limits on reading an uploaded roster (settings ROSTER_*)
+    upload_limits: UploadLimits = field(default_factory=UploadLimits)
     # unfinished conversations (their drafts) are deleted after this many days untouched
     conversation_ttl_days: int = DEFAULT_CONVERSATION_TTL_DAYS
     _workers: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     # an unfinished conversation (a draft with ID and phone numbers) is deleted after this
     # many days untouched (CONVERSATION_TTL_DAYS); the flows that hold such data say so
     conversation_ttl_days: int = Field(default=7, ge=1, le=365)
+    # an uploaded roster is read in a child process under these hard limits (ROSTER_*);
+    # a file over one is refused with a message naming it
+    roster_max_rows: int = Field(default=5000, ge=1)
+    roster_max_columns: int = Field(default=40, ge=3)
+    roster_max_cells: int = Field(default=200_000, ge=1)
+    roster_max_unpacked_mb: int = Field(default=20, ge=1)
+    roster_max_shared_strings_mb: int = Field(default=8, ge=1)
+    roster_parse_seconds: float = Field(default=30.0, gt=0.0)
+    roster_parse_memory_mb: int = Field(default=512, ge=128)
 
 
 @lru_cache(maxsize=1)

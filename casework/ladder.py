@@ -342,8 +342,15 @@ def _register_child(cw: Casework, actor: User, child: NewChild, validation: Any)
     if id_number:
         clash = cw.session.exec(
             # under either key while a key rotation is part-way (casework.keys)
-            select(Student.id).where(col(Student.id_number_hash).in_(cipher().lookup_hashes(id_number)))
+            select(Student).where(col(Student.id_number_hash).in_(cipher().lookup_hashes(id_number)))
         ).first()
+        if clash is not None and not can_see_student(cw.session, actor, clash):
+            # registered outside the actor's scope: neither taken over nor revealed (the
+            # report flow asks the other unit first, ``transfers.registration_match``)
+            raise ValidationError(
+                "id_number",
+                _("This child needs confirmation from another unit before you can report them."),
+            )
         if clash is not None:
             raise ValidationError("id_number", _("A child with this ID number is already registered."))
     cw.session.add(student)

@@ -9,7 +9,10 @@ dates come as dates, numbers or text. This module
    digit, birth date against the ID, gender against the ID, phone, name) plus the
    roster's own rules: the class must exist at the school, an ID or student number may
    appear once in the file, and a student registered at another school is not taken
-   over (:func:`plan`);
+   over (:func:`plan`). A child is matched only within the importer's scope: a match
+   outside it is a ``transfer`` row, shown only as "needs confirmation from another
+   unit" and sent on Confirm as a transfer request the other unit accepts or rejects
+   (``casework.transfers``), never moved nor revealed;
 3. imports on confirmation in the caller's one transaction (:func:`apply`): every row
    that was valid in the preview, or nothing — if anything differs from the preview when
    it is applied (someone registered one of the children meanwhile), it refuses and the
@@ -30,12 +33,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import validation
+from casework import transfers, validation
 from casework.context import Casework
 from casework.errors import AccessDenied, Conflict, ValidationError
 from casework.i18n import N_, Text, _
 from casework.labels import join
 from casework.relations import relation_code
+from casework.scope import can_see_student
 from models.tables import Guardian, School, SchoolClass, Student, Township, User, Village
 from models.types import cipher
 
@@ -145,7 +149,7 @@ def find_header_row(rows: Sequence[Sequence[Any]], look: int = 10) -> int | None
 @dataclass
 class RowPlan:
     number: int  # the row number in the file (as a spreadsheet shows it)
-    action: str  # add | update | unchanged | error
+    action: str  # add | update | unchanged | transfer | error
     name: str = ""
     errors: list[Text] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +170,11 @@ class Plan:
     @property
     def valid(self) -> list[RowPlan]:
         return [r for r in self.rows if r.action in ("add", "update")]
+
+    @property
+    def actionable(self) -> list[RowPlan]:
+        """Rows Confirm does something with (transfer rows become requests)."""
+        return [r for r in self.rows if r.action in ("add", "update", "transfer")]
 
     @property
     def errors(self) -> list[RowPlan]:
@@ -364,13 +373,14 @@ def plan(
     for number, cells in rows:
         if not any(_text(c) for c in cells):
             continue
-        planned.append(_plan_row(cw, context, school, header.columns, number, cells, today,
+        planned.append(_plan_row(cw, actor, context, school, header.columns, number, cells, today,
                                  seen_ids, seen_numbers))
     return Plan(school_id=school_id, school=school.name, rows=planned, header=header)
 
 
 def _plan_row(
     cw: Casework,
+    actor: User | None,
     ctx: _School,
     school: School,
     columns: dict[str, int],
@@ -495,7 +505,12 @@ def _plan_row(
                 # under either key while a key rotation is part-way (casework.keys)
                 select(Student).where(col(hash_column).in_(cipher().lookup_hashes(key)))
             ).first()
-    if existing is not None and existing.class_id is not None and existing.class_id not in ctx.class_ids:
+    # a child the importer cannot see is neither taken over nor described: the other unit
+    # is asked (and the row says only that)
+    outside = existing is not None and actor is not None and not can_see_student(
+        cw.session, actor, existing)
+    if (not outside and existing is not None and existing.class_id is not None
+            and existing.class_id not in ctx.class_ids):
         klass = cw.session.get(SchoolClass, existing.class_id)
         if klass is None or klass.school_id != school.id:
             errors.append(_("{field}: {reason}", field=_(FIELD_LABELS["id_number"]),
@@ -508,6 +523,9 @@ def _plan_row(
         out.action = "add"
         return out
     out.student_id = existing.id
+    if outside:
+        out.action = "transfer"
+        return out
     out.changes = _changes(cw, existing, values)
     out.action = "update" if out.changes else "unchanged"
     return out
@@ -563,6 +581,19 @@ def apply(
               "meanwhile). Nothing was imported; please send the file again.")
         )
     now = cw.now_db()
+    added: list[int] = []
+    updated: list[int] = []
+    requested: list[int] = []
+    for row in result.rows:
+        if row.action == "transfer":
+            # only a person can be asked; the CLI (actor None) sees every child anyway
+            assert actor is not None and row.student_id is not None
+            child = cw.session.get(Student, row.student_id)
+            assert child is not None
+            req = transfers.request(cw, actor, child, source="roster_import",
+                                    to_class_id=row.values["class_id"],
+                                    to_village_id=row.values["village_id"])
+            requested.append(req.id or 0)
     for row in result.valid:
         v = row.values
         if row.action == "add":
@@ -590,6 +621,7 @@ def apply(
             )
             cw.session.add(student)
             cw.session.flush()
+            added.append(student.id or 0)
         else:
             found = cw.session.get(Student, row.student_id)
             assert found is not None
@@ -603,6 +635,7 @@ def apply(
             student.register_address = student.register_address or result.school
             student.updated_at = now
             cw.session.add(student)
+            updated.append(student.id or 0)
         if v["guardian"]:
             guardian = cw.session.exec(
                 select(Guardian).where(Guardian.student_id == student.id, Guardian.ordinal == 1)
@@ -621,7 +654,11 @@ def apply(
         added=result.count("add"),
         updated=result.count("update"),
         unchanged=result.count("unchanged"),
+        transfers=result.count("transfer"),
         errors=result.count("error"),
+        added_students=added,
+        updated_students=updated,
+        transfer_requests=requested,
         via="bot" if actor is not None else "cli",
     )
     return result

@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram import Message
 
-from casework import ladder
+from casework import ladder, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.scope import users_for_case
@@ -147,6 +147,17 @@ def _reject(turn: engine.Turn, parts: list[str]) -> None:
     engine.start(turn, "reject", proposal=proposal_id)
 
 
+def _transfer(turn: engine.Turn, parts: list[str]) -> None:
+    """``trf:ok:<id>`` / ``trf:no:<id>``: the child's unit answers a transfer request."""
+    if len(parts) != 2 or parts[0] not in ("ok", "no") or _int(parts[1]) is None:
+        return
+    accept = parts[0] == "ok"
+    req = transfers.decide(turn.cw, turn.user, int(parts[1]), accept=accept)
+    turn.replies.answer()
+    turn.replies.mark_chosen(_("Accept") if accept else _("Reject"))
+    turn.replies.send(transfers.describe(turn.cw, req, accept=accept))
+
+
 def _attending(turn: engine.Turn, parts: list[str]) -> None:
     if len(parts) < 2 or not parts[0].isdigit():
         return
@@ -191,6 +202,7 @@ _ROUTES = {
     "apr": _approve,
     "rej": _reject,
     "att": _attending,
+    "trf": _transfer,  # a transfer request (casework.transfers)
     "act": _action,
     "atd": attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
     "rc": attendance.tap_roll_call,  # the term-start roll call

@@ -1,5 +1,6 @@
 """Files from the bot: the ledger (``/export``), a case's forms (``/forms 12``), the
-periodic report (``/report month``) and roster import (``/import`` or just send the file).
+periodic report (``/report month``), roster import (``/import`` or just send the file) and
+the transfer requests waiting for one's answer (``/transfers``).
 
 Registered by ``register`` (one line in ``handlers/__init__``), ahead of the general
 handlers so that ``/report month`` and a roster file reach this module while a bare
@@ -10,7 +11,9 @@ data, checked again on the server), ``doc:<case>:<form>``, ``rpt:<kind>:<period>
 
 A ledger can take a while for a county: it is made in a worker thread, its own read-only
 transactions chunk by chunk, while the message "Preparing the ledger… 40%" is edited as
-it goes; the bot keeps answering everyone else meanwhile.
+it goes; the bot keeps answering everyone else meanwhile. A roster file likewise: it is
+downloaded and read in a task of its own, the reading in a child process under hard limits
+(``tabular.parse_in_process``), and the preview comes when it is done.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
@@ -40,7 +44,7 @@ from bot.documents import forms as form_files
 from bot.documents import report_xlsx, tabular
 from bot.documents.fonts import FontMissing
 from bot.documents.ledger_xlsx import export_ledger
-from casework import forms, ledger, reports
+from casework import forms, ledger, reports, transfers
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -74,6 +78,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("export", export_command, private))
     application.add_handler(CommandHandler("forms", forms_command, private))
     application.add_handler(CommandHandler("import", import_command, private))
+    application.add_handler(CommandHandler("transfers", transfers_command, private))
     application.add_handler(CallbackQueryHandler(button, pattern=r"^(xp|doc|rpt):"))
     application.add_handler(MessageHandler(private & filters.Document.ALL, document))
 
@@ -371,10 +376,21 @@ def _import(turn: engine.Turn, args: list[str]) -> None:
     engine.start(turn, roster.FLOW)
 
 
+# how an upload is read: in a child process under the limits (tests inject a slow reader)
+PARSE = tabular.parse_in_process
+# threads that wait for those children: their own, so a burst of uploads neither takes the
+# default executor's threads from everyone's turns nor runs more than two children at once
+PARSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roster-parse")
+
+
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A document: a roster file for someone who may import one (and is not in the middle
     of another flow) is read and previewed; anything else goes on to the general handler
-    (evidence for a report or a visit)."""
+    (evidence for a report or a visit).
+
+    Updates are handled one at a time, so the download and the reading run as a task of
+    their own (the ledger's pattern): everyone else's messages are answered meanwhile, and
+    the preview comes when the file has been read."""
     from handlers import commands
 
     msg = update.effective_message
@@ -386,19 +402,49 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if doc.file_size and doc.file_size > tabular.MAX_BYTES:
         await run_turn(update, context, lambda t: t.replies.send(_("The file is too large (at most 10 MB).")))
         return
+    task = asyncio.create_task(_read_roster(update, context, doc))
+    RUNNING.add(task)
+    task.add_done_callback(RUNNING.discard)
+
+
+async def _read_roster(update: Update, context: ContextTypes.DEFAULT_TYPE, doc: Any) -> None:
+    try:
+        await _read_and_preview(update, context, doc)
+    except Exception as err:  # to the error handler, as if the handler had raised it
+        await context.application.process_error(update, err)
+
+
+async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, doc: Any) -> None:
     telegram_file = await doc.get_file()
     data = bytes(await telegram_file.download_as_bytearray())
     filename = doc.file_name or "roster"
+    refusal: Text | None = None
+    sheet: tabular.Sheet | None = None
+    try:
+        # blocking (it waits for the child process): in a worker thread, off the event loop
+        sheet = await asyncio.get_running_loop().run_in_executor(
+            PARSE_POOL, PARSE, filename, data, _services(context).upload_limits)
+    except ValidationError as err:
+        refusal = err.text
 
     def turn_fn(turn: engine.Turn) -> None:
-        try:
-            sheet = tabular.read_table(filename, data)
-        except ValidationError as err:
-            turn.replies.send(err.text)
+        if sheet is None:
+            turn.replies.send(refusal or _("This file could not be read as a roster (XLSX or CSV)."))
             return
-        roster.received(turn, filename, sheet.headers, sheet.rows)
+        roster.received(turn, filename, sheet.headers, sheet.rows, bad_rows=sheet.bad_rows)
 
     await run_turn(update, context, turn_fn)
+
+
+def _transfers(turn: engine.Turn, args: list[str]) -> None:
+    """``/transfers``: the transfer requests waiting for this person's answer."""
+    waiting = transfers.pending_for(turn.cw, turn.user)
+    if not waiting:
+        turn.replies.send(_("No transfer request is waiting for your answer."))
+        return
+    for req in waiting:
+        turn.replies.send(transfers.request_text(turn.cw, req), [[
+            Button(_("Accept"), f"trf:ok:{req.id}"), Button(_("Reject"), f"trf:no:{req.id}")]])
 
 
 def _takes_roster(context: ContextTypes.DEFAULT_TYPE, telegram_id: int) -> bool:
@@ -440,3 +486,4 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 export_command = _command(_export)
 forms_command = _command(_forms)
 import_command = _command(_import)
+transfers_command = _command(_transfers)

@@ -479,3 +479,23 @@ class AppMeta(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=40)
     value: str = Field(max_length=200)
     created_at: datetime
+
+
+class TransferRequest(SQLModel, table=True):
+    """A child matched outside the requester's scope (by ID or student number, in a roster
+    import or a door-to-door registration): the unit the child belongs to accepts or
+    rejects; nothing moves before it accepts."""
+
+    __tablename__ = "transfer_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="student.id", index=True)
+    status: str = Field(default="pending", max_length=10)  # pending | accepted | rejected
+    source: str = Field(max_length=20)  # roster_import | registration
+    requested_by: int = Field(foreign_key="app_user.id")
+    requested_at: datetime
+    to_school_id: int | None = Field(default=None, foreign_key="school.id")
+    to_class_id: int | None = Field(default=None, foreign_key="school_class.id")
+    to_village_id: int | None = Field(default=None, foreign_key="village.id")
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime | None = None

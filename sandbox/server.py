@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
 from bot.app import build_application
+from bot.documents.tabular import UploadLimits
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
@@ -55,7 +56,8 @@ class Sandbox:
                                token=f"{bot_id}:AA{secrets.token_hex(17)}",
                                now=lambda: self.clock.now().timestamp())
         self.services = Services(engine=runtime.engine, clock=self.clock, policy=runtime.policy,
-                                 conversation_ttl_days=runtime.settings.conversation_ttl_days)
+                                 conversation_ttl_days=runtime.settings.conversation_ttl_days,
+                                 upload_limits=UploadLimits.from_settings(runtime.settings))
         origin = f"http://{_local_address(host)}:{port}"
         self.application = build_application(
             self.tg.token,

@@ -61,6 +61,12 @@ def pupil(n: int, name: str) -> list[object]:
             "13912345678"]
 
 
+async def upload(chat, data: bytes, filename: str = "roster.xlsx") -> None:  # type: ignore[no-untyped-def]
+    """Send a file and wait until it has been read (in a task of its own, off the loop)."""
+    await chat.send_document(data, filename=filename)
+    await exports.wait_for_exports()
+
+
 def students(harness) -> int:  # type: ignore[no-untyped-def]
     with Session(harness.engine) as s:
         return s.exec(select(func.count()).select_from(Student)).one()
@@ -131,8 +137,7 @@ async def test_a_roster_is_previewed_with_errors_per_row_and_imported_on_confirm
     wrong_class = pupil(4, "张小四")
     wrong_class[5] = "8班"
     before = students(harness)
-    await admin.send_document(roster_file([pupil(1, "张小一"), pupil(2, "张小二"), bad, wrong_class]),
-                              filename="roster.xlsx")
+    await upload(admin, roster_file([pupil(1, "张小一"), pupil(2, "张小二"), bad, wrong_class]))
     assert admin.last == "\n".join([
         "Roster for 梅林中学 — preview",
         "• School: 梅林中学",
@@ -159,7 +164,7 @@ async def test_a_roster_is_previewed_with_errors_per_row_and_imported_on_confirm
 async def test_a_roster_import_is_all_or_nothing_when_confirmed(harness, world) -> None:  # type: ignore[no-untyped-def]
     admin = speaking(harness, world.users["school_admin"], "en")
     rows = [pupil(1, "张小一"), pupil(2, "张小二"), pupil(5, "张小五")]
-    await admin.send_document(roster_file(rows), filename="roster.xlsx")
+    await upload(admin, roster_file(rows))
     assert "3 to add" in admin.last
     before = students(harness)
     # between the preview and Confirm the third child is registered at another school
@@ -187,9 +192,9 @@ async def test_a_file_that_is_not_a_roster_or_from_a_teacher_goes_where_it_went(
     wb.active.append(["no", "header", "here"])
     out = io.BytesIO()
     wb.save(out)
-    await admin.send_document(out.getvalue(), filename="roster.xlsx")
+    await upload(admin, out.getvalue())
     assert admin.last == "I could not find the header row (姓名, 性别, 班级, …) in the first ten rows."
-    await admin.send_document(roster_file([["张小一", "男"]]), filename="roster.xlsx")
+    await upload(admin, roster_file([["张小一", "男"]]))
     # the roster conversation starts here: first, how long an unfinished one is kept
     assert admin.reply_texts[0] == (
         "If you leave this unfinished, what you have entered is kept for 7 days and then deleted.")
@@ -206,7 +211,7 @@ async def test_an_officer_picks_the_school_first(harness, world) -> None:  # typ
     assert officer.buttons()[:2] == ["梅林中心小学", "梅林中学"]
     await officer.tap("梅林中学")
     assert officer.last.startswith("Send the roster of 梅林中学 as an XLSX or CSV file")
-    await officer.send_document(roster_file([pupil(1, "张小一")]), filename="roster.xlsx")
+    await upload(officer, roster_file([pupil(1, "张小一")]))
     assert "1 to add" in officer.last
     await officer.tap("✅ Confirm")
     assert officer.reply_texts[-1].startswith("Roster imported into 梅林中学: 1 added")

@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from casework import codes, ladder, roster, states, validation
+from casework import codes, ladder, roster, states, transfers, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import join
@@ -173,6 +173,13 @@ def _finish(turn: Turn) -> None:
             guardian_phone=draft_sealed(turn, "gphone"),
             id_number=draft_sealed(turn, "nid"),
         )
+        asked = transfers.registration_match(turn.cw, turn.user, new_child.id_number, new_child.village_id)
+        if asked is not None:
+            # a child registered outside the cadre's scope: asked for, not taken, not described
+            turn.replies.send(_(
+                "This child needs confirmation from another unit: it has been asked to accept the "
+                "child into your village. You will be told when it answers; then report the child."))
+            return
     check = d.get("gchk")
     out = ladder.report(
         turn.cw,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
-from casework import roster_import
+from casework import roster_import, transfers
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import CLAUSE_SEPARATOR, LIST_SEPARATOR, join
@@ -103,6 +103,12 @@ def preview_lines(turn: Turn) -> list[str]:
             )
         )
     ]
+    for entry in p.get("transfer_lines", []):
+        lines.append(turn.t(_("Row {row} ({name}): {reason}", row=entry["row"], name=entry["name"],
+                              reason=transfers.NEEDS_CONFIRMATION)))
+    if p.get("transfers"):
+        lines.append(turn.t(_("On Confirm, the other unit is asked to accept these rows; you are told "
+                              "when it answers.")))
     if p.get("ignored"):
         lines.append(turn.t(_("Columns not used: {columns}", columns=join(p["ignored"]))))
     separator = turn.t(Text(CLAUSE_SEPARATOR))
@@ -148,9 +154,14 @@ def _finish(turn: Turn) -> None:
             add=result.count("add"),
             update=result.count("update"),
             same=result.count("unchanged"),
-            errors=result.count("error"),
+            errors=result.count("error") + int((d.get("preview") or {}).get("unreadable", 0)),
         )
     )
+    if result.count("transfer"):
+        turn.replies.send(
+            _("{n} rows need confirmation from another unit: it has been asked, and you will be "
+              "told when it answers.", n=result.count("transfer"))
+        )
 
 
 FLOW_DEF = engine.register(
@@ -190,8 +201,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[tuple[int, Sequence[Any]]]) -> None:
-    """A roster file arrived: check it and show the preview (nothing is written yet)."""
+def received(
+    turn: Turn,
+    filename: str,
+    headers: Sequence[Any],
+    rows: Sequence[tuple[int, Sequence[Any]]],
+    *,
+    bad_rows: Sequence[tuple[int, int]] = (),
+) -> None:
+    """A roster file arrived: check it and show the preview (nothing is written yet).
+
+    ``bad_rows`` are rows the file reader could not read at all (row number, the longest
+    field it allows): listed with the rows in error, never imported."""
     conv = roster_conversation(turn)
     if conv is None:
         asked = len(turn.replies.actions)
@@ -214,28 +235,39 @@ def received(turn: Turn, filename: str, headers: Sequence[Any], rows: Sequence[t
         conv.step = "file"
         engine.prompt(turn, err.text)
         return
-    error_lines = [
-        {"row": r.number, "name": r.name or "—", "reasons": [text_to_json(t) for t in r.errors]}
-        for r in plan.errors[:MAX_ERROR_LINES]
+    unreadable = [
+        (number, _("a field is longer than {max} characters", max=limit)) for number, limit in bad_rows
     ]
+    error_lines = sorted(
+        [{"row": r.number, "name": r.name or "—", "reasons": [text_to_json(t) for t in r.errors]}
+         for r in plan.errors]
+        + [{"row": number, "name": "—", "reasons": [text_to_json(why)]} for number, why in unreadable],
+        key=lambda entry: int(entry["row"]),
+    )[:MAX_ERROR_LINES]
     update_lines = [
         {"row": r.number, "name": r.name,
          "fields": [roster_import.FIELD_LABELS.get(f, f) for f in r.changes]}
         for r in plan.rows
         if r.action == "update"
     ][:MAX_UPDATE_LINES]
+    transfer_lines = [
+        {"row": r.number, "name": r.name} for r in plan.rows if r.action == "transfer"
+    ][:MAX_ERROR_LINES]
     turn.draft["preview"] = {
         "file": filename,
-        "total": len(plan.rows),
+        "total": len(plan.rows) + len(unreadable),
         "add": plan.count("add"),
         "update": plan.count("update"),
         "unchanged": plan.count("unchanged"),
-        "errors": plan.count("error"),
+        "errors": plan.count("error") + len(unreadable),
+        "unreadable": len(unreadable),
+        "transfers": plan.count("transfer"),
+        "transfer_lines": transfer_lines,
         "ignored": list(plan.header.ignored)[:10],
         "error_lines": error_lines,
         "update_lines": update_lines,
     }
-    if not plan.valid:
+    if not plan.actionable:
         conv.step = "file"
         turn.draft.pop("rows", None)
         _save(turn)
