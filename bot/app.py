@@ -15,6 +15,7 @@ import conversations.flows  # noqa: F401  (registers the flows)
 import handlers
 from bot import digest_chart
 from bot.services import Services
+from bot.telegram_request import AnswerAwareRequest
 
 
 def build_application(
@@ -32,8 +33,9 @@ def build_application(
         builder = builder.base_url(base_url)
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
-    if request is not None:
-        builder = builder.request(request)
+    # the outbox sender reads the HTTP status of each answer off this request (PTB's
+    # default pool size); see bot.telegram_request
+    builder = builder.request(request or AnswerAwareRequest(connection_pool_size=256))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if not updater:
@@ -42,7 +44,7 @@ def build_application(
     builder = builder.concurrent_updates(False)
     application = builder.build()
     application.bot_data["services"] = services
-    # the digests' chart renderer (also registers the digest kind and planner)
+    # the digests' chart renderer
     digest_chart.install()
     handlers.register(application)
     return application
