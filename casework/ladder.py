@@ -1014,10 +1014,14 @@ def list_cases(
     states_in: frozenset[str] | None = None,
     case_id: int | None = None,
     titled: bool = True,
+    view: str | None = None,
 ) -> list[ListedCase]:
     """The cases in the actor's scope with their titles and next deadlines, nearest
     deadline first, in a fixed handful of queries however many cases there are (a
-    teacher's "which case?" list is asked for on every /visit)."""
+    teacher's "which case?" list is asked for on every /visit).
+
+    ``view``: the list is shown to the actor (a picker named so): audited as one list
+    view of the cases in it (``case.list``)."""
     from casework.scope import case_filter
 
     query = select(Case).where(case_filter(cw.session, actor))
@@ -1045,4 +1049,32 @@ def list_cases(
     titles = notices.case_titles(cw, cases) if titled else {}
     far = datetime.max.replace(tzinfo=UTC)
     listed = [ListedCase(c, titles.get(c.id or 0, Text("")), due.get(c.id or 0)) for c in cases]
-    return sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
+    ordered = sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
+    if view is not None:
+        cw.audit_list(actor, "case.list", "case", [i.case.id for i in ordered], view=view)
+    return ordered
+
+
+@dataclass(frozen=True)
+class CasesPage:
+    """The first cases of a list, titled, and how many the list has in all."""
+
+    items: list[ListedCase]
+    total: int
+
+
+def cases_page(
+    cw: Casework, actor: User, *, states_in: frozenset[str], limit: int, view: str = "cases"
+) -> CasesPage:
+    """``/cases``: the actor's cases in ``states_in``, nearest deadline first; the first
+    ``limit`` titled (only they are shown). Audited like a case view: one ``case.list``
+    row naming the cases shown."""
+    listed = list_cases(cw, actor, states_in=states_in, titled=False)
+    shown = listed[:limit]
+    titles = notices.case_titles(cw, [item.case for item in shown])
+    cw.audit_list(actor, "case.list", "case", [item.case.id for item in shown],
+                  view=view, total=len(listed))
+    return CasesPage(
+        [ListedCase(i.case, titles.get(i.case.id or 0, Text("")), i.next_due) for i in shown],
+        len(listed),
+    )

@@ -1,5 +1,6 @@
 """Students an actor may pick from: a teacher's class rosters, a cadre's village, an
-officer's township or county — always through the scope filter."""
+officer's township or county — always through the scope filter. Each list shown is
+audited (``Casework.audit_list``), like a view of one case."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ MAX_RESULTS = 40
 
 
 def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
-    """The students in the actor's scope, by class and name."""
-    return list(
+    """The students in the actor's scope, by class and name (a list view: audited)."""
+    found = list(
         cw.session.exec(
             select(Student)
             .where(student_filter(cw.session, actor))
@@ -22,6 +23,8 @@ def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
             .limit(limit)
         ).all()
     )
+    cw.audit_list(actor, "student.list", "student", [s.id for s in found], view="roster")
+    return found
 
 
 def search(cw: Casework, actor: User, text: str) -> list[Student]:
@@ -29,7 +32,7 @@ def search(cw: Casework, actor: User, text: str) -> list[Student]:
     needle = text.strip()
     if not needle:
         return []
-    return list(
+    found = list(
         cw.session.exec(
             select(Student)
             .where(student_filter(cw.session, actor), col(Student.name).contains(needle))
@@ -37,6 +40,9 @@ def search(cw: Casework, actor: User, text: str) -> list[Student]:
             .limit(MAX_RESULTS)
         ).all()
     )
+    # audited like a case view; the typed text is part of a child's name: not recorded
+    cw.audit_list(actor, "student.search", "student", [s.id for s in found])
+    return found
 
 
 def class_of(cw: Casework, student: Student) -> SchoolClass | None:
