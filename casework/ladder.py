@@ -1014,14 +1014,11 @@ def list_cases(
     states_in: frozenset[str] | None = None,
     case_id: int | None = None,
     titled: bool = True,
-    view: str | None = None,
 ) -> list[ListedCase]:
     """The cases in the actor's scope with their titles and next deadlines, nearest
     deadline first, in a fixed handful of queries however many cases there are (a
-    teacher's "which case?" list is asked for on every /visit).
-
-    ``view``: the list is shown to the actor (a picker named so): audited as one list
-    view of the cases in it (``case.list``)."""
+    teacher's "which case?" list is asked for on every /visit). Not audited: it is also
+    a lookup; :func:`cases_page` is the audited list view."""
     from casework.scope import case_filter
 
     query = select(Case).where(case_filter(cw.session, actor))
@@ -1049,10 +1046,7 @@ def list_cases(
     titles = notices.case_titles(cw, cases) if titled else {}
     far = datetime.max.replace(tzinfo=UTC)
     listed = [ListedCase(c, titles.get(c.id or 0, Text("")), due.get(c.id or 0)) for c in cases]
-    ordered = sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
-    if view is not None:
-        cw.audit_list(actor, "case.list", "case", [i.case.id for i in ordered], view=view)
-    return ordered
+    return sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
 
 
 @dataclass(frozen=True)

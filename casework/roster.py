@@ -1,5 +1,5 @@
 """Students an actor may pick from: a teacher's class rosters, a cadre's village, an
-officer's township or county — always through the scope filter. Each list shown is
+officer's township or county — always through the scope filter. A search's results are
 audited (``Casework.audit_list``), like a view of one case."""
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ MAX_RESULTS = 40
 
 
 def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
-    """The students in the actor's scope, by class and name (a list view: audited)."""
-    found = list(
+    """The students in the actor's scope, by class and name.
+
+    Not audited here: a picker's options are also built to check a tapped answer, when
+    nothing is shown; auditing the page shown needs the conversation engine's render."""
+    return list(
         cw.session.exec(
             select(Student)
             .where(student_filter(cw.session, actor))
@@ -23,8 +26,6 @@ def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
             .limit(limit)
         ).all()
     )
-    cw.audit_list(actor, "student.list", "student", [s.id for s in found], view="roster")
-    return found
 
 
 def search(cw: Casework, actor: User, text: str) -> list[Student]:

@@ -52,7 +52,7 @@ QUICK_LABELS = {
 
 def _open_cases(turn: Turn) -> list[ladder.ListedCase]:
     return turn.once("visit.open_cases", lambda: ladder.list_cases(
-        turn.cw, turn.user, states_in=states.ACTIVE, view="visit"))
+        turn.cw, turn.user, states_in=states.ACTIVE))
 
 
 def _case_option(turn: Turn, item: ladder.ListedCase) -> Option:
