@@ -9,6 +9,9 @@ pass in microseconds. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
   every row is acted on once: nothing missed, nothing repeated.
 - A handler that raises is rolled back to its savepoint, retried next tick and set aside
   as ``failed`` after ``MAX_ATTEMPTS``; the rows around it go on.
+- A row of a kind no handler knows (``casework.kinds``) is never done: an error is logged,
+  it stays due and is retried every tick, never set aside, until a process knows the kind;
+  ``baoxue deadlines list`` names such kinds.
 - Two workers (two engines, two threads; on PostgreSQL two connections claiming with
   SKIP LOCKED while both are inside a batch) over 300 due rows: each acted on once.
 - Planners: calendar jobs created once even when two processes plan at the same moment.
