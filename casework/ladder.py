@@ -1049,6 +1049,11 @@ def list_cases(
     return sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
 
 
+def audit_listed(cw: Casework, actor: User, case_ids: list[int], *, view: str) -> None:
+    """A list of cases was shown (a picker's page): audited like a view of one case."""
+    cw.audit_list(actor, "case.list", "case", case_ids, view=view)
+
+
 @dataclass(frozen=True)
 class CasesPage:
     """The first cases of a list, titled, and how many the list has in all."""

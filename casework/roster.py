@@ -4,6 +4,8 @@ audited (``Casework.audit_list``), like a view of one case."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import col, select
 
 from casework.context import Casework
@@ -17,7 +19,7 @@ def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
     """The students in the actor's scope, by class and name.
 
     Not audited here: a picker's options are also built to check a tapped answer, when
-    nothing is shown; auditing the page shown needs the conversation engine's render."""
+    nothing is shown; the page shown is audited with :func:`audit_shown`."""
     return list(
         cw.session.exec(
             select(Student)
@@ -48,3 +50,10 @@ def search(cw: Casework, actor: User, text: str) -> list[Student]:
 
 def class_of(cw: Casework, student: Student) -> SchoolClass | None:
     return cw.session.get(SchoolClass, student.class_id) if student.class_id else None
+
+
+def audit_shown(cw: Casework, actor: User, codes: Sequence[str]) -> None:
+    """A page of a student picker was shown (option codes: student ids, and others such
+    as "register a new child" that name nobody)."""
+    ids = [int(c) for c in codes if c.isdigit()]
+    cw.audit_list(actor, "student.list", "student", ids, view="picker")

@@ -3,8 +3,8 @@ audited like a single case view (``/cases`` is in tests/test_bot_cases.py).
 
 - ``audit_event`` refuses UPDATE and DELETE (a trigger, on PostgreSQL and on SQLite),
   whoever asks; INSERT works, and on PostgreSQL TRUNCATE (the test fixture's reset) too.
-- A student search and a roster preview each write one ``audit_event`` naming the
-  children shown.
+- A student search, a page of the /report student picker or of the /visit case picker,
+  and a roster preview each write one ``audit_event`` naming the children shown.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from casework.context import MAX_AUDITED_IDS
 from casework.policy import Policy
 from casework.uow import unit_of_work
 from models.tables import AuditEvent
-from tests.botkit import rows, speaking
+from tests.botkit import open_case, rows, speaking
 from tests.test_roster_import import HEADERS, good_row, rows_of
 
 
@@ -113,6 +113,37 @@ async def test_a_student_search_is_audited_with_the_pupils_found(harness: Any, w
     searched = rows(harness, AuditEvent, AuditEvent.action == "student.search")
     assert searched[-1].actor_id == world.users["school_admin"].id
     assert searched[-1].detail["count"] == 3 and ding.id in searched[-1].detail["ids"]
+
+
+async def test_a_picker_page_shown_is_audited_and_a_checked_tap_is_not(harness: Any, world: World) -> None:
+    """The /report student picker and the /visit case picker: each page shown is one
+    audit row naming the children on it; building the list to check a tap writes none."""
+    teacher_user = world.users["teacher"]
+    teacher = speaking(harness, teacher_user, "en")
+    await teacher.send("/report")
+    pupils = {p.id for p in world.students_of_class(world.classes[4])}
+    pages = rows(harness, AuditEvent, AuditEvent.action == "student.list")
+    assert [(a.actor_id, a.object_type, a.detail["view"]) for a in pages] == [
+        (teacher_user.id, "student", "picker")]
+    first_page = pages[0].detail["ids"]
+    assert first_page and set(first_page) <= pupils  # the teacher's class, nobody else
+    assert pages[0].detail["count"] == len(first_page)
+
+    pupil = next(p for p in world.students_of_class(world.classes[4]) if p.id == first_page[0])
+    await teacher.tap(pupil.name)  # checked against the list: nothing shown, nothing audited
+    assert teacher.last == "Since when has the child been absent? (e.g. 11-21)"
+    assert len(rows(harness, AuditEvent, AuditEvent.action == "student.list")) == 1
+
+    first = open_case(harness, world, student_index=1)
+    second = open_case(harness, world, student_index=2)
+    await teacher.send("/cancel")
+    await teacher.send("/visit")
+    assert teacher.last == "Which case? (nearest deadline first)"
+    picked = rows(harness, AuditEvent, AuditEvent.action == "case.list")
+    assert [(a.actor_id, a.detail["view"], sorted(a.detail["ids"])) for a in picked] == [
+        (teacher_user.id, "visit", sorted([first, second]))]
+    await teacher.tap(f"#{first} ")
+    assert len(rows(harness, AuditEvent, AuditEvent.action == "case.list")) == 1
 
 
 def test_a_roster_preview_names_the_pupils_it_matched_and_the_import_is_not_a_preview(
