@@ -36,7 +36,7 @@ from sqlalchemy import Engine, event, make_url, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from bot.demo import seed_world  # noqa: E402
-from casework import deadlines, ladder, scheduler  # noqa: E402
+from casework import kinds, ladder, scheduler  # noqa: E402
 from casework.clock import FrozenClock  # noqa: E402
 from casework.context import Casework  # noqa: E402
 from casework.personal import Cipher  # noqa: E402
@@ -187,7 +187,7 @@ def main() -> None:
         sys.exit(f"refusing to wipe database {url.database!r}: name it bench… or pass --force")
 
     db.configure(Cipher.generate_key())
-    deadlines.register_kind(NOOP, _noop, caseless=True)
+    kinds.KINDS[NOOP] = kinds.Kind(NOOP, _noop, caseless=True)  # a benchmark-only kind
     engine = db.make_engine(args.db)
     small = bench(engine, args.small, args.repeat)
     large = bench(engine, args.large, args.repeat)

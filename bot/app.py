@@ -16,6 +16,7 @@ import handlers
 from bot import digest_chart
 from bot.ordering import PerPersonOrder
 from bot.services import Services
+from bot.telegram_request import AnswerAwareRequest
 
 
 def build_application(
@@ -33,8 +34,9 @@ def build_application(
         builder = builder.base_url(base_url)
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
-    if request is not None:
-        builder = builder.request(request)
+    # the outbox sender reads the HTTP status of each answer off this request (PTB's
+    # default pool size); see bot.telegram_request
+    builder = builder.request(request or AnswerAwareRequest(connection_pool_size=256))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if not updater:
@@ -44,7 +46,7 @@ def build_application(
     builder = builder.concurrent_updates(PerPersonOrder())
     application = builder.build()
     application.bot_data["services"] = services
-    # the digests' chart renderer (also registers the digest kind and planner)
+    # the digests' chart renderer
     digest_chart.install()
     handlers.register(application)
     return application

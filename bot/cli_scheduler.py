@@ -3,7 +3,8 @@
 ``baoxue deadlines list`` shows the open rows soonest first; ``--due`` only those the
 next tick will act on (a long list there means the scheduler is not running, or is
 behind); ``--status failed`` the rows whose handler kept failing and were set aside.
-Times are local to the policy's time zone.
+Times are local to the policy's time zone. Open rows of a kind this version has no
+handler for (``casework.kinds``) are named on stderr: the scheduler leaves them due.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, func, select
 from bot.runtime import StartupError, boot
 from casework.clock import SystemClock, from_db, to_db
 from casework.errors import PolicyError
+from casework.kinds import KINDS
 from models.tables import Deadline
 
 deadlines_app = typer.Typer(help="Deadlines: what the scheduler acts on.", no_args_is_help=True)
@@ -74,6 +76,16 @@ def deadlines_list(
             .order_by(col(Deadline.due_at), col(Deadline.id))
             .limit(limit)
         ).all()
+        open_kinds = session.exec(
+            select(Deadline.kind).where(Deadline.status == "open").distinct()
+        ).all()
+    unknown = sorted(set(open_kinds) - set(KINDS))
+    if unknown:
+        typer.echo(
+            f"ERROR: open rows of kinds this version has no handler for: {', '.join(unknown)}"
+            " (the scheduler leaves them due; run the version that knows them)",
+            err=True,
+        )
     if not rows:
         typer.echo("no deadlines due" if due else "no deadlines")
         return

@@ -27,6 +27,11 @@ What it guarantees, and why:
   ``baoxue outbox list --failed`` and ``baoxue outbox retry``. A 400 Bad Request (the
   message itself is wrong) and a message that cannot be rendered are dead at once: sending
   them again cannot help.
+- **Sent, answer unreadable.** Telegram answered HTTP 2xx (it took the message) but PTB
+  could not read the answer (not JSON, a ``result`` that is not a message): the row is
+  sent, with a warning; a retry would deliver it twice. Only a request with no 2xx answer
+  (a connection error, a 5xx, a 4xx) counts as not sent. The HTTP status is seen through
+  ``bot.telegram_request.AnswerAwareRequest``, the request ``bot.app`` builds the bot with.
 - **Nothing lost, at most one repeated.** Each row is marked sent in its own short
   transaction right after Telegram accepts it (a photo with a long text is several
   Telegram messages; each part is recorded the same way). A crash between Telegram's answer
@@ -68,6 +73,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import telegram_request
 from bot.leases import Lease
 from bot.services import Services
 from casework.clock import Clock, FrozenClock, from_db, to_db
@@ -368,6 +374,10 @@ class OutboxSender:
     ) -> None:
         self.bot = bot
         self.services = services
+        if not isinstance(getattr(bot, "request", None), telegram_request.AnswerAwareRequest):
+            # then a message Telegram accepted but answered unreadably may be sent again
+            log.warning("outbox: the bot's request is not an AnswerAwareRequest; an accepted "
+                        "message whose answer cannot be read is treated as not sent")
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()
         self.timer = timer or timer_for(services.clock)
@@ -553,14 +563,21 @@ class OutboxSender:
             if job is None:
                 return
             error: Exception | None = None
-            try:
-                await self._send(chat, job.part)
-            except Exception as err:  # classified below, once the pacer knows
-                error = err
-            finally:
-                # the slot is timed from Telegram's answer, not from our bookkeeping after it
-                self.pacer.end(chat, self.timer.now())
-                answered = True
+            with telegram_request.watching() as statuses:
+                try:
+                    await self._send(chat, job.part)
+                except Exception as err:  # classified below, once the pacer knows
+                    error = err
+                finally:
+                    # the slot is timed from Telegram's answer, not our bookkeeping after it
+                    self.pacer.end(chat, self.timer.now())
+                    answered = True
+            if error is not None and telegram_request.accepted(statuses):
+                # sent, answer unreadable: Telegram took the message (HTTP 2xx) and only
+                # reading its answer failed; sending it again would deliver it twice
+                log.warning("outbox row %s: Telegram accepted the message but its answer "
+                            "could not be read (%r); recorded as sent", row_id, error)
+                error = None
             if error is None:
                 self.telegram_messages += 1
                 requeue = not self._on_accepted(row_id, job)
@@ -572,7 +589,7 @@ class OutboxSender:
                 self._dead(row_id, f"Telegram refused the message: {error}")
             elif isinstance(error, TelegramError):
                 self._on_error(row_id, error)
-            else:  # not Telegram's answer: our request could not be made, and would not be
+            else:  # no answer from Telegram: our request could not be made, and would not be
                 log.error("outbox row %s could not be sent", row_id, exc_info=error)
                 self._dead(row_id, f"cannot send: {error!r}")
         except Exception:

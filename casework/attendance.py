@@ -71,7 +71,6 @@ from casework.labels import STATE_LABELS, WEEKDAY_LABELS, join, n_, roles_text
 from casework.notices import case_title
 from casework.outbox import enqueue, text_to_json
 from casework.policy import AbsenceThreshold, Term
-from casework.scheduler import plan_job, register_planner
 from casework.scope import can_see_student, teacher_class_ids, users_for_case
 from models.tables import (
     AttendanceDay,
@@ -470,7 +469,6 @@ def _existing_keys(cw: Casework, keys: list[str]) -> set[str]:
     return found
 
 
-@register_planner
 def plan(cw: Casework) -> None:
     """Plan today's and tomorrow's prompts: one row per (teacher, class, school day).
 
@@ -511,7 +509,7 @@ def plan(cw: Casework) -> None:
     for kind, due, key, teacher_id, payload in jobs:
         if key not in have:
             have.add(key)
-            plan_job(cw, kind, due, key=key, recipient_id=teacher_id, **payload)
+            deadlines.plan_job(cw, kind, due, key=key, recipient_id=teacher_id, **payload)
 
 
 def _job(cw: Casework, deadline: Deadline) -> tuple[SchoolClass | None, User | None]:
@@ -527,7 +525,7 @@ def _day_lines(day: date) -> list[Text]:
     return []
 
 
-def _on_prompt(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_prompt(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     klass, teacher = _job(cw, deadline)
     day = date.fromisoformat(deadline.payload["day"])
     if klass is None or teacher is None:
@@ -549,12 +547,12 @@ def _on_prompt(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     )
     cutoff = cw.calendars.at_local(day, cw.policy.times.attendance_cutoff)
     if cutoff > cw.now():
-        plan_job(cw, CUTOFF, cutoff, key=f"atc:{klass.id}:{teacher.id}:{day.isoformat()}",
+        deadlines.plan_job(cw, CUTOFF, cutoff, key=f"atc:{klass.id}:{teacher.id}:{day.isoformat()}",
                  recipient_id=teacher.id, class_id=klass.id, day=day.isoformat())
     return "prompted"
 
 
-def _on_cutoff(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_cutoff(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     klass, teacher = _job(cw, deadline)
     day = date.fromisoformat(deadline.payload["day"])
     if klass is None or teacher is None:
@@ -591,12 +589,12 @@ def _roll_call(cw: Casework, klass: SchoolClass, window: RollCallWindow) -> Roll
         found = cw.session.exec(query).first()
         assert found is not None
         return found
-    plan_job(cw, RC_CLOSE, window.closes_at,
+    deadlines.plan_job(cw, RC_CLOSE, window.closes_at,
              key=f"rcc:{klass.id}:{window.term.start.isoformat()}", roll_call_id=row.id)
     return row
 
 
-def _on_roll_call_prompt(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_roll_call_prompt(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     klass, teacher = _job(cw, deadline)
     term = _term_starting(cw, date.fromisoformat(deadline.payload["term_start"]))
     window = roll_call_window(cw, term)
@@ -624,14 +622,14 @@ def _on_roll_call_prompt(cw: Casework, deadline: Deadline, case: Case | None) ->
     today = cw.today()
     cutoff = cw.calendars.at_local(today, cw.policy.times.attendance_cutoff)
     if cutoff > cw.now():
-        plan_job(cw, RC_CUTOFF, cutoff,
+        deadlines.plan_job(cw, RC_CUTOFF, cutoff,
                  key=f"rcr:{klass.id}:{teacher.id}:{window.term.start.isoformat()}",
                  recipient_id=teacher.id, class_id=klass.id, roll_call_id=rc.id,
                  day=today.isoformat())
     return "prompted"
 
 
-def _on_roll_call_cutoff(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_roll_call_cutoff(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     klass, teacher = _job(cw, deadline)
     rc = cw.session.get(RollCall, int(deadline.payload.get("roll_call_id", 0)))
     if klass is None or teacher is None or rc is None:
@@ -651,7 +649,7 @@ def _on_roll_call_cutoff(cw: Casework, deadline: Deadline, case: Case | None) ->
     return "reminded"
 
 
-def _on_roll_call_close(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_roll_call_close(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     rc = cw.session.get(RollCall, int(deadline.payload.get("roll_call_id", 0)))
     if rc is None:
         return "gone"
@@ -660,11 +658,7 @@ def _on_roll_call_close(cw: Casework, deadline: Deadline, case: Case | None) -> 
     return close_roll_call(cw, rc)
 
 
-deadlines.register_kind(PROMPT, _on_prompt, caseless=True)
-deadlines.register_kind(CUTOFF, _on_cutoff, caseless=True)
-deadlines.register_kind(RC_PROMPT, _on_roll_call_prompt, caseless=True)
-deadlines.register_kind(RC_CUTOFF, _on_roll_call_cutoff, caseless=True)
-deadlines.register_kind(RC_CLOSE, _on_roll_call_close, caseless=True)
+# the handlers above and the planner are registered in casework.kinds
 
 
 # --- answers ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ frozen clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from casework.calendars import Calendars
 from casework.clock import Clock, to_db
 from casework.policy import Policy
 from models.tables import AuditEvent, User
+
+# a list view's audit row names at most this many children (with the full count)
+MAX_AUDITED_IDS = 200
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Casework:
     calendars: Calendars = field(init=False)
     # the command line's operator, written into the audit rows that have no actor
     operator: Operator | None = None
+    # list views already audited in this unit of work (a turn may compute a list twice)
+    _listed: set[tuple[Any, ...]] = field(init=False, default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.calendars = Calendars(self.policy)
@@ -72,3 +78,28 @@ class Casework:
         )
         self.session.add(event)
         return event
+
+    def audit_list(
+        self,
+        actor: User | None,
+        action: str,
+        object_type: str,
+        ids: Iterable[int | None],
+        *,
+        object_id: int | None = None,
+        **detail: Any,
+    ) -> AuditEvent | None:
+        """Audit a view of a list of children (``/cases``, a student search, a roster
+        preview) like a view of one case: one row naming the ids shown (the first
+        :data:`MAX_AUDITED_IDS`, with ``count`` of them all). The same list shown again
+        in the same unit of work is not recorded twice (None then). An empty list is
+        recorded too: it says who looked, and that nobody matched."""
+        shown = [i for i in ids if i is not None]
+        key = (actor.id if actor else None, action, object_type, object_id, tuple(shown))
+        if key in self._listed:
+            return None
+        self._listed.add(key)
+        if len(shown) > MAX_AUDITED_IDS:
+            detail["truncated"] = True
+        return self.audit(actor, action, object_type, object_id,
+                          ids=shown[:MAX_AUDITED_IDS], count=len(shown), **detail)

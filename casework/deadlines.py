@@ -10,14 +10,23 @@ Kinds:
 - ``retention``: a check-in after a child returned ("still attending?").
 - ``resume``: a paused case's clock starts again.
 - ``deferral_end`` / ``home_teaching``: outcome follow-ups.
+
+Calendar jobs (attendance prompts, digests, reports) are caseless rows created by
+:func:`plan_job`. Which handler acts on which kind, and which planners run, is written in
+one place, ``casework.kinds``; a row of a kind not registered there is refused when
+created and never marked done when due (:class:`UnknownKind`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from casework import notices
@@ -27,6 +36,9 @@ from casework.policy import Duration, Level
 from casework.scope import users_for_case
 from casework.states import ACTIVE
 from models.tables import Case, Deadline, Visit
+
+if TYPE_CHECKING:
+    from casework.kinds import Kind
 
 WORK_KINDS = ("step", "round")
 
@@ -40,6 +52,7 @@ def _add(
     recipient_id: int | None = None,
     **payload: Any,
 ) -> Deadline:
+    check_kind(kind)
     deadline = Deadline(
         case_id=case.id if case else None,
         kind=kind,
@@ -200,6 +213,66 @@ def schedule_resume(cw: Casework, case: Case, resume_on: date) -> list[Deadline]
     return [_add(cw, case, "resume", cw.calendars.at_local(resume_on, time(0, 0)))]
 
 
+# --- calendar jobs (caseless rows the planners in ``casework.kinds`` create) -----------------
+
+# rows plan_job created while the current planner runs (the scheduler's run_planners count)
+planned_rows: ContextVar[list[int] | None] = ContextVar("planned_rows", default=None)
+
+
+def plan_job(
+    cw: Casework,
+    kind: str,
+    due: datetime,
+    *,
+    key: str,
+    recipient_id: int | None = None,
+    **payload: Any,
+) -> bool:
+    """Create a caseless deadline row unless one with ``key`` exists; True if created.
+
+    ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING``: a second process planning the
+    same job at the same moment waits for the first's insert and then adds nothing.
+    The key is the job's identity, e.g. ``"prompt:class:12:2026-11-23"`` (≤ 120 chars).
+    A key is never reused, even after its row is done: the job ran.
+
+    A planner runs every 30–60 s, so it must be cheap and idempotent: plan one row per
+    job (one digest per township per day), not per recipient, and fan out in the kind's
+    handler.
+    """
+    if len(key) > 120:
+        raise ValueError(f"dedupe key longer than 120 characters: {key!r}")
+    check_kind(kind)
+    values = {
+        "case_id": None,
+        "kind": kind,
+        "due_at": to_db(due),
+        "status": "open",
+        "recipient_id": recipient_id,
+        "payload": payload,
+        "created_at": cw.now_db(),
+        "dedupe_key": key,
+        "attempts": 0,
+    }
+    table = Deadline.__table__  # type: ignore[attr-defined]
+    dialect = cw.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]
+        )
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]
+        )
+    else:  # pragma: no cover - only the two supported databases
+        stmt = sa_insert(table).values(values)
+    # RETURNING gives a row only when one was inserted (rowcount is not reliable here)
+    created = cw.session.execute(stmt.returning(table.c.id)).first() is not None
+    box = planned_rows.get()
+    if created and box is not None:
+        box[0] += 1
+    return created
+
+
 # --- acting on a due deadline -------------------------------------------------------------
 
 
@@ -232,27 +305,43 @@ def run_due(cw: Casework, limit: int | None = None) -> list[Deadline]:
 
 
 Handler = Callable[[Casework, Deadline, Case | None], str]
-# kinds whose rows have no case (calendar jobs: attendance prompts, digests…)
-CASELESS: set[str] = set()
 
 
-def register_kind(kind: str, handler: Handler, *, caseless: bool = False) -> None:
-    """Teach the scheduler a new kind of due row (other casework modules call this)."""
-    _HANDLERS[kind] = handler
-    if caseless:
-        CASELESS.add(kind)
+class UnknownKind(Exception):
+    """A row's kind has no handler in this process (``casework.kinds``): it is not done,
+    it stays due and is tried again, loudly, every tick."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"no handler for deadline kind {kind!r} in this process")
+        self.kind = kind
+
+
+def _registry() -> dict[str, Kind]:
+    # casework.kinds imports this module (and every module with handlers), so it is read
+    # here at call time; every process that creates or acts on a row loads it this way
+    from casework.kinds import KINDS
+
+    return KINDS
+
+
+def check_kind(kind: str) -> None:
+    """Refuse to create a row no process of this version could act on."""
+    if kind not in _registry():
+        raise UnknownKind(kind)
 
 
 def handle(cw: Casework, deadline: Deadline) -> str:
-    """Do what a due deadline means and mark it done; returns what was done."""
-    handler = _HANDLERS.get(deadline.kind)
+    """Do what a due deadline means and mark it done; returns what was done.
+
+    Raises :class:`UnknownKind` (and leaves the row open) when the kind is not registered
+    in ``casework.kinds``: a row is never marked done by a process that cannot do it.
+    """
+    kind = _registry().get(deadline.kind)
+    if kind is None:
+        raise UnknownKind(deadline.kind)
     case = cw.session.get(Case, deadline.case_id) if deadline.case_id else None
-    if handler is None:
-        result = "unknown kind"
-    elif case is None and deadline.kind not in CASELESS:
-        result = "no case"
-    else:
-        result = handler(cw, deadline, case)
+    no_case = case is None and not kind.caseless
+    result = "no case" if no_case else kind.handler(cw, deadline, case)
     deadline.status = "done"
     deadline.acted_at = cw.now_db()
     deadline.result = result
@@ -260,7 +349,7 @@ def handle(cw: Casework, deadline: Deadline) -> str:
     return result
 
 
-def _on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     from casework import ladder
 
     assert case is not None
@@ -273,7 +362,7 @@ def _on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"escalated to {case.state}"
 
 
-def _on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     if case.state != deadline.payload.get("level"):
         return "stale"
@@ -283,7 +372,7 @@ def _on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"overdue notice to {len(users)}"
 
 
-def _on_reminder(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_reminder(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     target = cw.session.get(Deadline, deadline.payload.get("target_id"))
     if target is None or target.status != "open" or case.state != deadline.payload.get("level"):
@@ -294,7 +383,7 @@ def _on_reminder(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"reminded {len(users)}"
 
 
-def _on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     chain = list(cw.policy.escalation.ack_chain)
     alerted = list(deadline.payload.get("roles", []))
@@ -315,7 +404,7 @@ def _on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"climbed to {next_role}"
 
 
-def _on_promise(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_promise(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     if case.state not in ACTIVE:
         return "stale"
@@ -325,7 +414,7 @@ def _on_promise(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"promise check to {len(users)}"
 
 
-def _on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     if case.state not in ("returned", "retention"):
         return "stale"
@@ -334,7 +423,7 @@ def _on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return "check-in sent"
 
 
-def _on_resume(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_resume(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     from casework import ladder
 
     assert case is not None
@@ -345,7 +434,7 @@ def _on_resume(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"resumed to {case.state}"
 
 
-def _on_deferral_end(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_deferral_end(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     if case.state != "deferred":
         return "stale"
@@ -354,7 +443,7 @@ def _on_deferral_end(cw: Casework, deadline: Deadline, case: Case | None) -> str
     return f"told {len(users)}"
 
 
-def _on_home_teaching(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+def on_home_teaching(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     if case.state != "home_teaching":
         return "stale"
@@ -362,16 +451,3 @@ def _on_home_teaching(cw: Casework, deadline: Deadline, case: Case | None) -> st
     notices.home_teaching_due(cw, case, users[:1] or users)
     _add(cw, case, "home_teaching", cw.calendars.due_at(cw.now(), cw.policy.home_teaching.every))
     return "session reminder sent"
-
-
-_HANDLERS: dict[str, Handler] = {
-    "step": _on_step,
-    "round": _on_round,
-    "reminder": _on_reminder,
-    "ack": _on_ack,
-    "promise": _on_promise,
-    "retention": _on_retention,
-    "resume": _on_resume,
-    "deferral_end": _on_deferral_end,
-    "home_teaching": _on_home_teaching,
-}

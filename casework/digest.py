@@ -61,7 +61,7 @@ from typing import Any, Literal
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from casework import deadlines, scheduler, states
+from casework import deadlines, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import N_, Text, _
@@ -515,7 +515,7 @@ def plan_digests(cw: Casework) -> None:
     """Planner: one ``digest`` row per reachable officer and upcoming occurrence.
 
     Runs every tick; costs one query for the officers and one for the keys already
-    planned, and inserts only what is missing (``scheduler.plan_job`` makes a race
+    planned, and inserts only what is missing (``deadlines.plan_job`` makes a race
     between two workers harmless).
     """
     officers = cw.session.exec(
@@ -542,7 +542,7 @@ def plan_digests(cw: Casework) -> None:
     )
     for key, (scope, user, since, due) in wanted.items():
         if key not in planned:
-            scheduler.plan_job(
+            deadlines.plan_job(
                 cw, KIND, due, key=key, recipient_id=user.id, scope=scope, since=since.isoformat()
             )
 
@@ -571,5 +571,4 @@ def handle_digest(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     return f"digest queued{' with chart' if png is not None else ''}"
 
 
-deadlines.register_kind(KIND, handle_digest, caseless=True)
-scheduler.register_planner(plan_digests)
+# handle_digest and plan_digests are registered in casework.kinds

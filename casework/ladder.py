@@ -1025,7 +1025,8 @@ def list_cases(
 ) -> list[ListedCase]:
     """The cases in the actor's scope with their titles and next deadlines, nearest
     deadline first, in a fixed handful of queries however many cases there are (a
-    teacher's "which case?" list is asked for on every /visit)."""
+    teacher's "which case?" list is asked for on every /visit). Not audited: it is also
+    a lookup; :func:`cases_page` is the audited list view."""
     from casework.scope import case_filter
 
     query = select(Case).where(case_filter(cw.session, actor))
@@ -1054,3 +1055,33 @@ def list_cases(
     far = datetime.max.replace(tzinfo=UTC)
     listed = [ListedCase(c, titles.get(c.id or 0, Text("")), due.get(c.id or 0)) for c in cases]
     return sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
+
+
+def audit_listed(cw: Casework, actor: User, case_ids: list[int], *, view: str) -> None:
+    """A list of cases was shown (a picker's page): audited like a view of one case."""
+    cw.audit_list(actor, "case.list", "case", case_ids, view=view)
+
+
+@dataclass(frozen=True)
+class CasesPage:
+    """The first cases of a list, titled, and how many the list has in all."""
+
+    items: list[ListedCase]
+    total: int
+
+
+def cases_page(
+    cw: Casework, actor: User, *, states_in: frozenset[str], limit: int, view: str = "cases"
+) -> CasesPage:
+    """``/cases``: the actor's cases in ``states_in``, nearest deadline first; the first
+    ``limit`` titled (only they are shown). Audited like a case view: one ``case.list``
+    row naming the cases shown."""
+    listed = list_cases(cw, actor, states_in=states_in, titled=False)
+    shown = listed[:limit]
+    titles = notices.case_titles(cw, [item.case for item in shown])
+    cw.audit_list(actor, "case.list", "case", [item.case.id for item in shown],
+                  view=view, total=len(listed))
+    return CasesPage(
+        [ListedCase(i.case, titles.get(i.case.id or 0, Text("")), i.next_due) for i in shown],
+        len(listed),
+    )

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, func, select
 
-from casework import deadlines, scheduler, states
+from casework import deadlines, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
@@ -366,7 +366,7 @@ def plan_reports(cw: Casework) -> None:
     )
     for key, (kind, period) in wanted.items():
         if key not in planned:
-            scheduler.plan_job(cw, KIND, _due(cw, period), key=key, report=kind,
+            deadlines.plan_job(cw, KIND, _due(cw, period), key=key, report=kind,
                                start=period.start.isoformat(), end=period.end.isoformat())
 
 
@@ -429,5 +429,4 @@ def attachment_spec(period: Period) -> dict[str, Any]:
     return {"type": "periodic_report", "period": period.code}
 
 
-deadlines.register_kind(KIND, handle_report, caseless=True)
-scheduler.register_planner(plan_reports)
+# handle_report and plan_reports are registered in casework.kinds

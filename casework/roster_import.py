@@ -344,8 +344,11 @@ def plan(
     school_id: int,
     headers: Sequence[Any],
     rows: Sequence[tuple[int, Sequence[Any]]],
+    *,
+    preview: bool = True,
 ) -> Plan:
-    """Check every row and decide what it would do; writes nothing.
+    """Check every row and decide what it would do; writes nothing but, for a
+    ``preview`` (shown to someone), its audit row naming the existing pupils it matched.
 
     ``rows`` are (row number in the file, cells). A file without the required columns, or
     with more than ``MAX_ROWS`` rows, is refused as a whole.
@@ -375,7 +378,12 @@ def plan(
             continue
         planned.append(_plan_row(cw, actor, context, school, header.columns, number, cells, today,
                                  seen_ids, seen_numbers))
-    return Plan(school_id=school_id, school=school.name, rows=planned, header=header)
+    result = Plan(school_id=school_id, school=school.name, rows=planned, header=header)
+    if preview:  # a list view of children, audited like a case view (issue #10)
+        shown = [r.student_id for r in planned if r.action in ("update", "unchanged")]
+        cw.audit_list(actor, "roster.preview", "school", shown, object_id=school_id,
+                      rows=len(planned), add=result.count("add"))
+    return result
 
 
 def _plan_row(
@@ -574,7 +582,7 @@ def apply(
     fingerprint of the preview the person confirmed), :class:`Conflict` is raised and the
     unit of work rolls back.
     """
-    result = plan(cw, actor, school_id, headers, rows)
+    result = plan(cw, actor, school_id, headers, rows, preview=False)  # audited as the import
     if result.fingerprint() != previewed:
         raise Conflict(
             _("The roster no longer checks out as previewed (someone changed these students "

@@ -39,10 +39,16 @@ sent right after Telegram accepts it, so a crash between the two sends that mess
 again after the restart. The bound: each crash repeats at most the messages that were
 in flight at that instant, each once; none is lost.
 
-Calendar jobs (daily prompts, digests) are deadline rows too: planners registered with
-:func:`register_planner` run at the start of each tick and create the upcoming rows with
-:func:`plan_job`, which is idempotent on ``dedupe_key`` even with two processes planning
-at once.
+Calendar jobs (daily prompts, digests) are deadline rows too: the planners listed in
+``casework.kinds`` run at the start of each tick and create the upcoming rows with
+``deadlines.plan_job``, which is idempotent on ``dedupe_key`` even with two processes
+planning at once.
+
+Kinds. Every kind's handler is registered in ``casework.kinds``, which this module imports,
+so every process that ticks knows every kind. A row whose kind is not registered (an older
+process meeting a newer kind) is not done: it is logged as an error, stays open and due,
+and is tried again every tick; it is never set aside as ``failed`` for that, so the process
+that knows the kind still does it (``baoxue deadlines list --due`` shows it meanwhile).
 """
 
 from __future__ import annotations
@@ -50,21 +56,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, literal_column
-from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
 from sqlmodel.sql.expression import Select
 
-from casework import deadlines, retention
+from casework import deadlines, kinds, retention
 from casework.clock import Clock, from_db, to_db
 from casework.context import Casework
+from casework.deadlines import plan_job as plan_job  # where it used to be
+from casework.kinds import Planner
 from casework.policy import Policy
 from casework.uow import unit_of_work
 from models.tables import Case, Deadline
@@ -80,73 +84,6 @@ MAX_ATTEMPTS = 5
 # the partial index's predicate as a literal: a bound parameter would hide it from the
 # planner (PostgreSQL's generic plans, SQLite's partial-index matching)
 _OPEN: ColumnElement[str] = literal_column("'open'")
-
-Planner = Callable[[Casework], None]
-_PLANNERS: list[Planner] = []
-# rows plan_job created while the current planner runs (run_planners' count)
-_created: ContextVar[list[int] | None] = ContextVar("_created", default=None)
-
-
-def register_planner(planner: Planner) -> Planner:
-    """Have ``planner`` run at the start of every tick (usable as a decorator).
-
-    A planner creates the rows of upcoming calendar jobs with :func:`plan_job`. It runs
-    every 30–60 s, so it must be cheap and idempotent: plan one row per job (one digest
-    per township per day), not per recipient, and fan out in the kind's handler.
-    """
-    if planner not in _PLANNERS:
-        _PLANNERS.append(planner)
-    return planner
-
-
-def plan_job(
-    cw: Casework,
-    kind: str,
-    due: datetime,
-    *,
-    key: str,
-    recipient_id: int | None = None,
-    **payload: Any,
-) -> bool:
-    """Create a caseless deadline row unless one with ``key`` exists; True if created.
-
-    ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING``: a second process planning the
-    same job at the same moment waits for the first's insert and then adds nothing.
-    The key is the job's identity, e.g. ``"prompt:class:12:2026-11-23"`` (≤ 120 chars).
-    A key is never reused, even after its row is done: the job ran.
-    """
-    if len(key) > 120:
-        raise ValueError(f"dedupe key longer than 120 characters: {key!r}")
-    values = {
-        "case_id": None,
-        "kind": kind,
-        "due_at": to_db(due),
-        "status": "open",
-        "recipient_id": recipient_id,
-        "payload": payload,
-        "created_at": cw.now_db(),
-        "dedupe_key": key,
-        "attempts": 0,
-    }
-    table = Deadline.__table__  # type: ignore[attr-defined]
-    dialect = cw.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
-        )
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing(
-            index_elements=["dedupe_key"]
-        )
-    else:  # pragma: no cover - only the two supported databases
-        stmt = sa_insert(table).values(values)
-    # RETURNING gives a row only when one was inserted (rowcount is not reliable here)
-    created = cw.session.execute(stmt.returning(table.c.id)).first() is not None
-    box = _created.get()
-    if created and box is not None:
-        box[0] += 1
-    return created
-
 
 @dataclass(frozen=True)
 class Acted:
@@ -236,11 +173,14 @@ def claim(
 
 
 class RowFailed(Exception):
-    """A handler raised on one row; the batch is rolled back and redone without it."""
+    """A handler raised on one row; the batch is rolled back and redone without it.
 
-    def __init__(self, acted: Acted) -> None:
+    ``unknown``: the row's kind has no handler here; it is never set aside for that."""
+
+    def __init__(self, acted: Acted, *, unknown: bool = False) -> None:
         super().__init__(acted.result)
         self.acted = acted
+        self.unknown = unknown
 
 
 def act(cw: Casework, deadline: Deadline) -> Acted | None:
@@ -252,6 +192,11 @@ def act(cw: Casework, deadline: Deadline) -> Acted | None:
     try:
         result = deadlines.handle(cw, deadline)
         cw.session.flush()  # constraint errors surface here, on this row, not at commit
+    except deadlines.UnknownKind as err:
+        raise RowFailed(
+            Acted(*ident, result=f"error: unknown kind {err.kind!r}"[:200], failed=True),
+            unknown=True,
+        ) from err
     except Exception as err:
         raise RowFailed(
             Acted(*ident, result=f"error: {type(err).__name__}: {err}"[:200], failed=True)
@@ -274,7 +219,8 @@ def _record_failure(
             return
         row.attempts += 1
         row.result = failure.acted.result
-        if row.attempts >= max_attempts:
+        # an unknown kind is not this row's fault: it waits, due, for a process that knows it
+        if row.attempts >= max_attempts and not failure.unknown:
             row.status = "failed"
             row.acted_at = cw.now_db()
         cw.session.add(row)
@@ -288,9 +234,9 @@ def run_planners(
     A failing planner is logged and skipped; it must not stop the ladder's deadlines.
     """
     created = failed = 0
-    for planner in _PLANNERS if planners is None else planners:
+    for planner in kinds.PLANNERS if planners is None else planners:
         box = [0]
-        token = _created.set(box)
+        token = deadlines.planned_rows.set(box)
         try:
             with unit_of_work(engine, clock, policy) as cw:
                 planner(cw)
@@ -299,7 +245,7 @@ def run_planners(
             failed += 1
             log.exception("planner %s failed; the next tick runs it again", _name(planner))
         finally:
-            _created.reset(token)
+            deadlines.planned_rows.reset(token)
     return created, failed
 
 
@@ -354,8 +300,15 @@ def tick(
                 acted = [a for d in batch if (a := act(cw, d))]
         except RowFailed as failure:
             # the whole batch was rolled back; note the failure, redo the rest without it
-            log.error("deadline %s (%s) failed; retried next tick", failure.acted.id,
-                      failure.acted.kind, exc_info=failure.__cause__)
+            if failure.unknown:
+                log.error(
+                    "deadline %s has kind %r, which no handler in this process knows "
+                    "(casework.kinds): NOT done, it stays due and is retried next tick",
+                    failure.acted.id, failure.acted.kind,
+                )
+            else:
+                log.error("deadline %s (%s) failed; retried next tick", failure.acted.id,
+                          failure.acted.kind, exc_info=failure.__cause__)
             _record_failure(engine, clock, policy, failure, max_attempts)
             failed.add(failure.acted.id)
             report.acted.append(failure.acted)

@@ -96,6 +96,9 @@ class Step:
     options: Options | None = None
     parse: Callable[[Turn, str], Any] | None = None
     search: Callable[[Turn, str], Sequence[Option]] | None = None
+    # told the codes of the options a page shows: a list of children is audited when it is
+    # shown, not when it is only built to check a tapped answer
+    audit_shown: Callable[[Turn, Sequence[str]], None] | None = None
     store: Callable[[Turn, Any], None] | None = None
     next: str | Callable[[Turn], str | None] | None = None
     skippable: bool = False
@@ -300,6 +303,8 @@ def _option_rows(turn: Turn, step: Step) -> list[list[Button]]:
     pages = max(1, -(-len(options) // PAGE_SIZE))
     page = min(page, pages - 1)
     shown = options[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    if step.audit_shown is not None:
+        step.audit_shown(turn, [o.code for o in shown])
     chosen = set(conv.draft.get(step.name) or []) if step.kind == "multi" else set()
     buttons = [
         Button(

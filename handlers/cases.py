@@ -9,7 +9,7 @@ from casework import actions, codes, ladder, states
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
-from casework.notices import case_title, case_titles
+from casework.notices import case_title
 from casework.personal import mask_id, mask_phone
 from conversations.engine import Turn
 from conversations.formatting import fmt_due, fmt_due_at, fmt_short, round_text
@@ -52,25 +52,24 @@ EVENT_LABELS: dict[str, Text] = {
 
 
 def list_cases(turn: Turn) -> None:
-    # closed cases pile up over the years: not read at all
-    open_cases = ladder.list_cases(turn.cw, turn.user, states_in=_OPEN_STATES, titled=False)
-    if not open_cases:
+    # closed cases pile up over the years: not read at all; the page shown is audited
+    page = ladder.cases_page(turn.cw, turn.user, states_in=_OPEN_STATES, limit=MAX_LISTED)
+    if not page.items:
         turn.replies.send(_("You have no open cases."))
         return
     lines = [turn.t(_("Your open cases, nearest deadline first:"))]
     buttons: list[Button] = []
-    titles = case_titles(turn.cw, [item.case for item in open_cases[:MAX_LISTED]])
-    for item in open_cases[:MAX_LISTED]:
+    for item in page.items:
         case = item.case
-        title = turn.t(titles[case.id or 0])
+        title = turn.t(item.title)
         state = turn.t(_(STATE_LABELS[case.state]))
         lines.append(
             turn.t(_("{title} — {state}, {round}, due {due}", title=title, state=state,
                      round=round_text(turn.cw, case), due=fmt_due_at(turn.cw, item.next_due, turn.lang)))
         )
         buttons.append(Button(Text("#{id}", {"id": case.id}), f"case:{case.id}"))
-    if len(open_cases) > MAX_LISTED:
-        lines.append(turn.t(_("…and {n} more.", n=len(open_cases) - MAX_LISTED)))
+    if page.total > MAX_LISTED:
+        lines.append(turn.t(_("…and {n} more.", n=page.total - MAX_LISTED)))
     # four case buttons a row
     turn.replies.send_text("\n".join(lines), [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
 

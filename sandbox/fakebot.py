@@ -77,6 +77,7 @@ __all__ = [
     "FakeChat",
     "FakeTelegram",
     "FakeUser",
+    "Garble",
     "Injection",
     "MessageVersion",
     "RateStats",
@@ -1142,6 +1143,25 @@ class Injection:
 
 
 @dataclass
+class Garble:
+    """An unreadable answer armed with :meth:`FakeTelegram.garble_answer`: the call is
+    carried out (the message is delivered), then answered 200 with ``body``."""
+
+    method: str | None
+    chat_id: int | None
+    body: bytes
+    remaining: int | None  # None: forever
+    hits: int = 0
+
+    def matches(self, method: str, chat_id: int | None) -> bool:
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        if self.method is not None and self.method.lower() != method.lower():
+            return False
+        return self.chat_id is None or self.chat_id == chat_id
+
+
+@dataclass
 class RateStats:
     """Counts of message sends per one-second window (always counted) and of 429 answers."""
 
@@ -1337,6 +1357,7 @@ class FakeTelegram:
         self._menu_buttons: dict[int | None, JSON] = {}
         self._blocked: set[int] = set()
         self._injections: list[Injection] = []
+        self._garbles: list[Garble] = []
         self._pending: list[JSON] = []
         self._allowed_updates: list[str] | None = None
         self._next_update_id = 1
@@ -1648,6 +1669,34 @@ class FakeTelegram:
 
     def clear_injections(self) -> None:
         self._injections.clear()
+        self._garbles.clear()
+
+    def garble_answer(
+        self,
+        method: str | None = None,
+        chat_id: int | None = None,
+        *,
+        body: bytes | JSON,
+        times: int | None = 1,
+    ) -> Garble:
+        """Carry out the next ``times`` matching calls but answer each 200 with ``body``
+        (bytes as they are, a dict as JSON): Telegram took the message, its answer is
+        unreadable (``{"ok": true, "result": "?"}``, a proxy's HTML page…)."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        garble = Garble(method=method, chat_id=chat_id, body=raw, remaining=times)
+        self._garbles.append(garble)
+        return garble
+
+    def _garbled(self, method: str, params: Params) -> bytes | None:
+        chat_id = self._chat_id_of(params)
+        for garble in self._garbles:
+            if garble.matches(method, chat_id):
+                garble.hits += 1
+                if garble.remaining is not None:
+                    garble.remaining -= 1
+                self._garbles = [g for g in self._garbles if g.remaining is None or g.remaining > 0]
+                return garble.body
+        return None
 
     def block(self, user_id: int, *, enqueue: bool = True) -> JSON:
         """The user blocks the bot: sends to them answer 403; returns the my_chat_member update."""
@@ -2101,8 +2150,9 @@ class FakeTelegram:
         method: str,
         values: Mapping[str, Any] | None = None,
         files: Mapping[str, UploadedFile] | None = None,
-    ) -> tuple[int, JSON]:
-        """Execute one Bot API call; returns ``(http_status, json_payload)``."""
+    ) -> tuple[int, JSON | bytes]:
+        """Execute one Bot API call; returns ``(http_status, json_payload)`` (the raw body
+        instead when the answer was garbled: :meth:`garble_answer`)."""
         params = Params(values or {}, files)
         entry = self._methods.get(method.lower())
         name = entry[0] if entry else method
@@ -2137,7 +2187,8 @@ class FakeTelegram:
         )
         if name != "getUpdates":
             self._last_activity = time.monotonic()
-        return status, payload
+        garbled = self._garbled(name, params) if status == 200 else None
+        return status, (payload if garbled is None else garbled)
 
     def _chat_id_of(self, params: Params) -> int | None:
         raw = params.values.get("chat_id")
@@ -3006,6 +3057,8 @@ def create_fake_bot_api(state: FakeTelegram, token: str | None = None) -> Starle
         except TelegramApiError as err:
             return JSONResponse(err.to_json(), status_code=err.error_code)
         status, payload = await state.handle(request.path_params["method"], values, files)
+        if isinstance(payload, bytes):  # a garbled answer
+            return Response(payload, status_code=status, media_type="application/json")
         return JSONResponse(payload, status_code=status)
 
     async def download(request: Request) -> Response:

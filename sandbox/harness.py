@@ -55,6 +55,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
+from bot.telegram_request import AnswerAwareRequest
 from sandbox.fakebot import (
     TINY_PNG,
     CallbackAnswer,
@@ -96,7 +97,8 @@ def fake_bot_request(asgi_app: Any, **request_kwargs: Any) -> HTTPXRequest:
     """
     httpx_kwargs = dict(request_kwargs.pop("httpx_kwargs", None) or {})
     httpx_kwargs["transport"] = httpx.ASGITransport(app=asgi_app)
-    return HTTPXRequest(httpx_kwargs=httpx_kwargs, **request_kwargs)
+    # the bot's own request class, so the outbox sender sees the answers' HTTP status
+    return AnswerAwareRequest(httpx_kwargs=httpx_kwargs, **request_kwargs)
 
 
 def build_application_kwargs(

@@ -49,6 +49,31 @@ async def test_my_cases_lists_the_cases_in_scope_nearest_deadline_first(harness,
                                    "State: township persuasion; round 2 of 5; next deadline Nov 30")
 
 
+async def test_my_cases_is_audited_as_a_view_of_the_cases_it_shows(harness, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from handlers import cases as cases_handler
+
+    township, suspected, paused, other = _cases(harness, world)
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send("/cases")
+    admin = speaking(harness, world.users["school_admin"], "en")
+    monkeypatch.setattr(cases_handler, "MAX_LISTED", 2)  # only the first two are shown
+    await admin.send("/cases")
+    assert admin.last.endswith("…and 2 more.")
+    nobody = speaking(harness, world.users["teacher2"], "en")
+    await nobody.send("/cases")
+    assert nobody.last == "You have no open cases."
+
+    listed = rows(harness, AuditEvent, AuditEvent.action == "case.list")
+    assert [(a.actor_id, a.object_type, a.object_id, a.detail) for a in listed] == [
+        (world.users["teacher"].id, "case", None,
+         {"ids": [suspected, township, paused], "count": 3, "view": "cases", "total": 3}),
+        (world.users["school_admin"].id, "case", None,
+         {"ids": [suspected, other], "count": 2, "view": "cases", "total": 4}),
+        (world.users["teacher2"].id, "case", None,
+         {"ids": [], "count": 0, "view": "cases", "total": 0}),
+    ]
+
+
 async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harness, world) -> None:  # type: ignore[no-untyped-def]
     township, suspected, paused, _other = _cases(harness, world)
     pupil = world.students_of_class(world.classes[4])[2]

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from bot import digest_chart
 from bot.demo import World
-from casework import deadlines, digest, ladder, scheduler
+from casework import digest, kinds, ladder, scheduler
 from casework.clock import FrozenClock
 from casework.i18n import Text, _
 from casework.outbox import text_from_json
@@ -367,9 +367,9 @@ def test_a_digest_too_late_to_be_news_is_dropped(
 
 
 def test_the_planner_and_handler_are_registered_with_the_scheduler() -> None:
-    assert digest.plan_digests in scheduler._PLANNERS
-    assert deadlines._HANDLERS["digest"] is digest.handle_digest
-    assert "digest" in deadlines.CASELESS
+    assert digest.plan_digests in kinds.PLANNERS
+    assert kinds.KINDS["digest"].handler is digest.handle_digest
+    assert kinds.KINDS["digest"].caseless
 
 
 # --------------------------------------------------------------------------- the messages

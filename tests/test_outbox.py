@@ -431,6 +431,53 @@ async def test_a_bad_request_is_dead_at_once(harness: Any, world: World) -> None
     assert statuses(harness, [bad, good]) == ["dead", "sent"]
 
 
+async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_not_retried(
+    harness: Any, world: World, cli_env: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sent, answer unreadable (HTTP 200, but a ``result`` PTB cannot read or a body that
+    is not JSON) is sent: not dead-lettered, not retried, not replayed by ``outbox retry``.
+    Not sent (a 502, as a dropped connection: no 2xx answer) is retried."""
+    from bot.cli import app
+
+    teacher = world.users["teacher"]
+    harness.user(teacher)
+    tg = harness.tg
+    ids = queue(harness, teacher, 3)
+    tg.garble_answer("sendMessage", chat_id=teacher.telegram_id,
+                     body={"ok": True, "result": "not a message"})
+    tg.garble_answer("sendMessage", chat_id=teacher.telegram_id,
+                     body=b"<html><body>502 from a proxy, after all</body></html>")
+    out = sender(harness)
+    caplog.set_level("WARNING", logger="bot.outbox_sender")
+    assert await out.drain() == 3
+    assert statuses(harness, ids) == ["sent"] * 3
+    assert sorted(texts(harness, teacher)) == ["msg 0", "msg 1", "msg 2"]  # each once
+    unreadable = [r.getMessage() for r in caplog.records
+                  if "accepted the message but its answer could not be read" in r.getMessage()]
+    assert len(unreadable) == 2 and "recorded as sent" in unreadable[0]
+    assert [r for r in caplog.records if r.name == "bot.outbox_sender" and r.levelname == "ERROR"] == []
+
+    # the operator's replay does not send it again: it is not a dead letter
+    replayed = CliRunner().invoke(app, ["outbox", "retry", str(ids[0]), str(ids[1])])
+    assert replayed.exit_code == 1 and "not replayed" in replayed.output
+    calls = tg.call_count("sendMessage")
+    harness.services.clock.advance(timedelta(hours=1))
+    assert await out.drain() == 0
+    assert tg.call_count("sendMessage") == calls
+    assert statuses(harness, ids) == ["sent"] * 3
+
+    # not sent: no 2xx answer came back, so it is tried again (and delivered once)
+    (lost,) = queue(harness, teacher, 1, label="again")
+    tg.inject("sendMessage", chat_id=teacher.telegram_id, error_code=502, times=1)
+    await out.drain()
+    row = rows(harness, OutboxMessage, OutboxMessage.id == lost)[0]
+    assert (row.status, row.attempts) == ("pending", 1) and "Bad Gateway" in (row.last_error or "")
+    harness.services.clock.advance(timedelta(minutes=10))
+    assert await out.drain() == 1
+    assert statuses(harness, [lost]) == ["sent"]
+    assert texts(harness, teacher).count("again 0") == 1
+
+
 async def test_outbox_retry_needs_ids_or_all_and_all_replays_every_dead_letter(
     harness: Any, world: World, cli_env: None
 ) -> None:

@@ -9,6 +9,9 @@ pass in microseconds. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
   every row is acted on once: nothing missed, nothing repeated.
 - A handler that raises is rolled back to its savepoint, retried next tick and set aside
   as ``failed`` after ``MAX_ATTEMPTS``; the rows around it go on.
+- A row of a kind no handler knows (``casework.kinds``) is never done: an error is logged,
+  it stays due and is retried every tick, never set aside, until a process knows the kind;
+  ``baoxue deadlines list`` names such kinds.
 - Two workers (two engines, two threads; on PostgreSQL two connections claiming with
   SKIP LOCKED while both are inside a batch) over 300 due rows: each acted on once.
 - Planners: calendar jobs created once even when two processes plan at the same moment.
@@ -35,8 +38,8 @@ from typer.testing import CliRunner
 
 from bot.demo import World, seed_world
 from bot.services import Services
-from casework import deadlines, ladder, scheduler
-from casework.clock import FrozenClock, SystemClock
+from casework import deadlines, kinds, ladder, scheduler
+from casework.clock import Clock, FrozenClock, SystemClock, to_db
 from casework.context import Casework
 from casework.i18n import _
 from casework.outbox import enqueue
@@ -59,9 +62,9 @@ BACK_AT = (2026, 11, 30, 9, 0)  # the next Monday: the bot starts again
 
 @pytest.fixture(autouse=True)
 def _no_registered_planners(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Other modules register planners (attendance prompts, digests) when imported;
+    """The registered planners (attendance prompts, digests, reports) would add rows;
     these tests count every row a tick acts on, so they plan only what they say."""
-    monkeypatch.setattr(scheduler, "_PLANNERS", [])
+    monkeypatch.setattr(kinds, "PLANNERS", ())
 
 
 @pytest.fixture
@@ -103,8 +106,7 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         handled.append(deadline.id or 0)
         return "probed"
 
-    monkeypatch.setitem(deadlines._HANDLERS, "probe", probe)
-    monkeypatch.setattr(deadlines, "CASELESS", deadlines.CASELESS | {"probe"})
+    monkeypatch.setitem(kinds.KINDS, "probe", kinds.Kind("probe", probe, caseless=True))
     return handled
 
 
@@ -293,8 +295,7 @@ def test_a_failing_row_is_rolled_back_retried_next_tick_and_set_aside_after_max_
         enqueue(cw.session, admin, _("half-done"), kind="broken", now=cw.now())
         raise RuntimeError("the registry is down")
 
-    monkeypatch.setitem(deadlines._HANDLERS, "broken", broken)
-    monkeypatch.setattr(deadlines, "CASELESS", deadlines.CASELESS | {"probe", "broken"})
+    monkeypatch.setitem(kinds.KINDS, "broken", kinds.Kind("broken", broken, caseless=True))
     now = clock.now()
     with unit_of_work(engine, clock, policy) as cw:
         scheduler.plan_job(cw, "probe", now - timedelta(hours=3), key="p1")
@@ -328,6 +329,68 @@ def test_a_failing_row_is_rolled_back_retried_next_tick_and_set_aside_after_max_
         assert state()[:2] == ("open" if attempt < scheduler.MAX_ATTEMPTS else "failed", attempt)
     assert scheduler.tick(engine, clock, policy).acted == []  # set aside
     assert (outbox("probe"), outbox("broken")) == (2, 0)  # p1, redone once, sent once
+
+
+def _row_of_unknown_kind(engine: Engine, clock: Clock, due: datetime) -> int:
+    """A row written by a newer version, of a kind this one has no handler for (written
+    directly: ``plan_job`` refuses an unknown kind)."""
+    with Session(engine) as s:
+        row = Deadline(case_id=None, kind="from_the_future", due_at=to_db(due),
+                       payload={}, created_at=to_db(clock.now()),
+                       dedupe_key="future")
+        s.add(row)
+        s.commit()
+        return row.id or 0
+
+
+def test_a_row_of_a_kind_no_handler_knows_stays_due_loudly_and_is_done_once_known(
+    engine: Engine, clock: FrozenClock, policy: Policy, world: World, probes: list[int],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = clock.now()
+    with unit_of_work(engine, clock, policy) as cw:
+        scheduler.plan_job(cw, "probe", now - timedelta(hours=3), key="p1")
+        scheduler.plan_job(cw, "probe", now - timedelta(hours=1), key="p2")
+        with pytest.raises(deadlines.UnknownKind, match="from_the_future"):
+            scheduler.plan_job(cw, "from_the_future", now, key="refused")
+    future = _row_of_unknown_kind(engine, clock, now - timedelta(hours=2))
+
+    def state() -> tuple[str, int, str | None, Any]:
+        with Session(engine) as s:
+            row = s.get(Deadline, future)
+            assert row is not None
+            return row.status, row.attempts, row.result, row.acted_at
+
+    caplog.set_level("ERROR", logger="casework.scheduler")
+    first = scheduler.tick(engine, clock, policy)
+    # not "done: unknown kind": the row is not done, the rows around it are
+    assert [str(a) for a in first.acted] == [
+        "from_the_future: error: unknown kind 'from_the_future'", "probe: probed", "probe: probed"
+    ]
+    assert [a.kind for a in first.errors] == ["from_the_future"]
+    assert state() == ("open", 1, "error: unknown kind 'from_the_future'", None)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "'from_the_future'" in errors[0].getMessage()
+    assert "NOT done, it stays due" in errors[0].getMessage()
+
+    # retried, loudly, every tick; never set aside as failed, however many ticks it takes
+    for attempt in range(2, scheduler.MAX_ATTEMPTS + 3):
+        clock.advance(timedelta(minutes=1))
+        report = scheduler.tick(engine, clock, policy)
+        assert [a.kind for a in report.errors] == ["from_the_future"]
+        assert state()[:2] == ("open", attempt)
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == scheduler.MAX_ATTEMPTS + 2
+
+    # the process that knows the kind does it
+    def from_the_future(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+        return "done at last"
+
+    monkeypatch.setitem(
+        kinds.KINDS, "from_the_future", kinds.Kind("from_the_future", from_the_future, caseless=True)
+    )
+    last = scheduler.tick(engine, clock, policy)
+    assert [str(a) for a in last.acted] == ["from_the_future: done at last"]
+    assert state()[:3] == ("done", scheduler.MAX_ATTEMPTS + 2, "done at last")
 
 
 # --------------------------------------------------------------------------- two workers
@@ -478,14 +541,6 @@ def test_plan_job_refuses_a_key_the_column_cannot_hold(
         scheduler.plan_job(cw, "probe", clock.now(), key="k" * 121)
 
 
-def test_register_planner_adds_each_planner_once() -> None:
-    def planner(cw: Casework) -> None: ...
-
-    assert scheduler.register_planner(planner) is planner
-    scheduler.register_planner(planner)
-    assert [planner] == scheduler._PLANNERS
-
-
 # --------------------------------------------------------------------------- the index
 
 
@@ -626,3 +681,23 @@ def test_deadlines_list_shows_the_queue_and_what_is_due_now(
 
     bogus = CliRunner().invoke(app, ["deadlines", "list", "--status", "gone"])
     assert bogus.exit_code == 2 and "unknown status" in bogus.stderr
+
+
+def test_deadlines_list_names_open_rows_of_a_kind_this_version_does_not_know(
+    cli_env: None, engine: Engine, policy: Policy
+) -> None:
+    from bot.cli import app
+
+    real_now = SystemClock()
+    future = _row_of_unknown_kind(engine, real_now, real_now.now() - timedelta(minutes=5))
+    result = CliRunner().invoke(app, ["deadlines", "list", "--due"])
+    assert result.exit_code == 0, result.output
+    assert "from_the_future" in result.stdout.splitlines()[1]
+    assert result.stderr.startswith("ERROR: open rows of kinds this version has no handler for: "
+                                    "from_the_future")
+    with Session(engine) as s:
+        assert (row := s.get(Deadline, future)) is not None
+        row.status = "done"
+        s.add(row)
+        s.commit()
+    assert "ERROR" not in CliRunner().invoke(app, ["deadlines", "list"]).stderr

@@ -12,6 +12,7 @@ picked, not after the whole form.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlmodel import col, select
@@ -97,6 +98,12 @@ def _store_student(turn: Turn, value: str) -> None:
                   "Pick another student, or Cancel.", name=student.name, id=open_case),
             )
     turn.draft["stu"] = value
+
+
+def _audit_students(turn: Turn, codes: Sequence[str]) -> None:
+    if turn.conv is not None and turn.conv.draft.get("_found") is not None:
+        return  # a search's results: audited by the search
+    roster.audit_shown(turn.cw, turn.user, codes)
 
 
 def _search(turn: Turn, text: str) -> list[Option]:
@@ -211,6 +218,7 @@ REPORT = register(
         steps=(
             Step("stu", _("Student"), lambda t: _("Which student? Pick from the list, or type part of the name."),
                  "choice", options=_students, search=_search, default=_new_child, store=_store_student,
+                 audit_shown=_audit_students,
                  next=_after_student, show=_show_student, editable=False),
             Step("nname", _("Name"), lambda t: _("The child's full name?"), "text",
                  parse=lambda t, v: validation.person_name(v), next="ngen"),

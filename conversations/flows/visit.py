@@ -15,6 +15,7 @@ lets the user edit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -65,6 +66,10 @@ def _case_option(turn: Turn, item: ladder.ListedCase) -> Option:
 
 def _case_options(turn: Turn) -> list[Option]:
     return [_case_option(turn, item) for item in _open_cases(turn)]
+
+
+def _audit_cases(turn: Turn, codes: Sequence[str]) -> None:
+    ladder.audit_listed(turn.cw, turn.user, [int(c) for c in codes if c.isdigit()], view="visit")
 
 
 def _case_lookup(turn: Turn, code: str) -> Option | None:
@@ -282,7 +287,7 @@ VISIT = register(
         summary_title=_summary_title,
         steps=(
             Step("case", _("Case"), lambda t: _("Which case? (nearest deadline first)"), "choice",
-                 options=_case_options, lookup=_case_lookup, store=_store_case, next="meth", editable=False, show=_show_case),
+                 options=_case_options, lookup=_case_lookup, audit_shown=_audit_cases, store=_store_case, next="meth", editable=False, show=_show_case),
             Step("meth", _("Method, date and people"), _method_prompt, "choice", options=_method_options,
                  store=_store_method, next=_after_method, show=_show_method),
             # the "other" branch: shown on the summary through the row above

@@ -1,0 +1,72 @@
+"""Every kind of deadline row and every calendar-job planner, registered in one place.
+
+The scheduler's tick (``casework.scheduler``) imports this module, and so does
+``deadlines.handle`` when it dispatches a row, so a process that ticks knows every kind
+whatever else it has imported. Registration used to happen as a side effect of importing
+``casework.attendance``, ``casework.digest`` or ``casework.reports``: a process that had
+not imported ``casework.reports`` marked the monthly report's row done with "unknown kind"
+and the report was never sent.
+
+To add a kind: write its handler next to its domain, add one :class:`Kind` line below
+(and its planner to :data:`PLANNERS` if it is a calendar job). ``tests/test_kinds.py``
+reads the source for every kind the code can create and fails if one is missing here. A
+row of a kind not registered here is refused when created (``deadlines.check_kind``) and,
+if one exists anyway (written by a newer version), is never marked done: the tick logs
+an error and leaves it due for a process that knows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from casework import attendance, deadlines, digest, reports
+from casework.context import Casework
+from casework.deadlines import Handler
+
+Planner = Callable[[Casework], None]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of deadline row: its handler, and whether its rows have no case (calendar
+    jobs, fanned out by the handler) rather than belonging to one case."""
+
+    name: str
+    handler: Handler
+    caseless: bool = False
+
+
+def _table(*kinds: Kind) -> dict[str, Kind]:
+    table: dict[str, Kind] = {}
+    for kind in kinds:
+        if kind.name in table:
+            raise ValueError(f"deadline kind {kind.name!r} registered twice")
+        table[kind.name] = kind
+    return table
+
+
+KINDS: dict[str, Kind] = _table(
+    # the case ladder (casework.deadlines)
+    Kind("step", deadlines.on_step),
+    Kind("round", deadlines.on_round),
+    Kind("reminder", deadlines.on_reminder),
+    Kind("ack", deadlines.on_ack),
+    Kind("promise", deadlines.on_promise),
+    Kind("retention", deadlines.on_retention),
+    Kind("resume", deadlines.on_resume),
+    Kind("deferral_end", deadlines.on_deferral_end),
+    Kind("home_teaching", deadlines.on_home_teaching),
+    # attendance: the daily prompt and the term-start roll call (casework.attendance)
+    Kind(attendance.PROMPT, attendance.on_prompt, caseless=True),
+    Kind(attendance.CUTOFF, attendance.on_cutoff, caseless=True),
+    Kind(attendance.RC_PROMPT, attendance.on_roll_call_prompt, caseless=True),
+    Kind(attendance.RC_CUTOFF, attendance.on_roll_call_cutoff, caseless=True),
+    Kind(attendance.RC_CLOSE, attendance.on_roll_call_close, caseless=True),
+    # the officers' digests and the periodic reports
+    Kind(digest.KIND, digest.handle_digest, caseless=True),
+    Kind(reports.KIND, reports.handle_report, caseless=True),
+)
+
+# run at the start of every tick, in this order; each creates its upcoming calendar jobs
+PLANNERS: tuple[Planner, ...] = (attendance.plan, digest.plan_digests, reports.plan_reports)
