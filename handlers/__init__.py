@@ -44,6 +44,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("cases", c.cases_command),
         ("case", c.case_command),
         ("invite", c.invite_command),
+        ("review", c.review_command),
     ):
         application.add_handler(CommandHandler(name, callback, private))
     application.add_handler(CallbackQueryHandler(c.button))

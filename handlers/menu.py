@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("cases", _("My cases"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("review", _("Proposals waiting for your review"), frozenset(OFFICERS)),
     ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
     ("menu", _("Main menu"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
