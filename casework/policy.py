@@ -1012,7 +1012,7 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
         )
         add(
             _(
-                "Closing as {outcome} needs: {evidence}; {reviewer}; never by the proposer",
+                "Closing as “{outcome}” needs: {evidence}; {reviewer}; never by the proposer",
                 outcome=label(OUTCOMES, outcome),
                 evidence=join(label(EVIDENCE_KINDS, k) for k in rule.evidence),
                 reviewer=reviewer,

@@ -131,8 +131,14 @@ def test_datian() -> None:
     township = p.level("township_persuasion")
     assert township.rounds == 5 and township.requires_ack
     assert township.responsible == ["village_cadre", "township_officer"]
-    assert p.outcomes.approval_required == ["home_teaching", "deferred"]
-    assert p.outcomes.approver == "township_officer"
+    # every closing outcome names its evidence; datian names no reviewer above the default
+    assert p.outcomes.transferred.evidence == ["enrolment_confirmation"]
+    assert p.outcomes.deceased.evidence == ["household_certificate"]
+    assert p.outcomes.retained.evidence == ["class_photo"]
+    assert p.outcomes.deferred.evidence == ["guardian_application", "medical_certificate"]
+    assert p.outcomes.reviewer_role("deferred", "teacher") == "township_officer"
+    assert p.outcomes.reviewer_role("deferred", "village_cadre") == "township_officer"
+    assert p.outcomes.reviewer_role("transferred", "township_officer") == "county_officer"
     assert not p.roll_call.enabled
 
 
@@ -148,7 +154,10 @@ def test_tongnan() -> None:
     p = load_named("tongnan")
     assert not p.has_level("deadline_notice")
     assert p.outcomes.deferral_min_joint_rounds == 3
-    assert p.outcomes.approver == "county_officer"
+    # 二(四) the district's 扶贫工作领导小组 decides deferral, even on a school's proposal
+    assert p.outcomes.reviewer_role("deferred", "school_admin") == "county_officer"
+    assert p.outcomes.reviewer_role("suspended", "teacher") == "county_officer"
+    assert p.outcomes.reviewer_role("transferred", "school_admin") == "township_officer"
     assert p.home_teaching.every == Duration(amount=7, unit="calendar_days")
     assert p.home_teaching.min_class_hours == 2
     assert p.roll_call.enabled
