@@ -150,7 +150,7 @@ def _reject(turn: engine.Turn, parts: list[str]) -> None:
     proposal_id = _int(parts[0]) if parts else None
     if proposal_id is None:
         return
-    # checked (and a refusal audited) before any flow starts: the flow's begin loads it
+    ladder.load_review(turn.cw, turn.user, proposal_id)  # refused (and audited) before any flow
     turn.replies.answer()
     engine.start(turn, "reject", proposal=proposal_id)
 

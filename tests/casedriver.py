@@ -20,9 +20,9 @@ from sqlmodel import Session, col, func, select
 
 from bot.demo import World
 from casework import actions, deadlines, ladder
+from casework.clock import FrozenClock, from_db
 from casework.codes import EVIDENCE_KINDS
 from casework.context import Casework
-from casework.clock import FrozenClock, from_db
 from casework.policy import Policy
 from casework.uow import unit_of_work
 from models.tables import (
