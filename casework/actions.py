@@ -42,7 +42,10 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         if action == "close_out" and case.state == states.RETURNED:
             continue
         # one proposal at a time: offering a second only leads to a refusal at Confirm
-        if action == "propose_outcome" and pending_proposal(cw, case) is not None:
+        if action in ("propose_outcome", "close_out") and pending_proposal(cw, case) is not None:
+            continue
+        # back at school, the only outcome is 销号, offered as its own button
+        if action == "propose_outcome" and case.state in (states.RETURNED, states.RETENTION):
             continue
         allowed.append(action)
     return allowed

@@ -252,6 +252,7 @@ async def test_close_out_after_the_return_takes_a_class_photo_and_a_review(harne
     act(harness, lambda cw: ladder.confirm_attending(cw, world.users["teacher"], case_id, True))
     admin = speaking(harness, world.users["school_admin"], "en")
     await admin.send(f"/case {case_id}")
+    assert "🗂 Close out (销号)" in admin.buttons() and "📄 Propose an outcome" not in admin.buttons()
     await admin.tap("🗂 Close out (销号)")
     assert admin.last == "Why? (the policy asks for the grounds)"
     await admin.send("返校后连续在校两周")
@@ -263,6 +264,8 @@ async def test_close_out_after_the_return_takes_a_class_photo_and_a_review(harne
     await admin.tap("✅ Confirm")
     assert admin.reply_texts[1] == "Proposal sent for approval (Back and staying at school (close out))."
     assert one(harness, Case).state == "retention"  # open until the review
+    await admin.send(f"/case {case_id}")  # one proposal at a time
+    assert "🗂 Close out (销号)" not in admin.buttons()
 
     officer = speaking(harness, world.users["township_officer"], "en")
     await deliver_outbox(harness)
