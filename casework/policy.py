@@ -47,6 +47,7 @@ from casework.labels import (
 
 __all__ = [
     "LADDER_ORDER",
+    "OUTCOME_ORDER",
     "POLICY_DIR",
     "AbsenceAction",
     "AbsenceThreshold",

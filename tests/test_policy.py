@@ -11,13 +11,16 @@ from typing import Any, get_args
 import pydantic
 import pytest
 
+from casework import codes
 from casework.errors import PolicyError
 from casework.i18n import Text
 from casework.labels import ROLE_LABELS, STATE_LABELS, UNIT_LABELS, duration_text, join
 from casework.policy import (
     LADDER_ORDER,
+    OUTCOME_ORDER,
     POLICY_DIR,
     Duration,
+    EvidenceKind,
     LadderState,
     Policy,
     Role,
@@ -397,3 +400,47 @@ def test_parse_policy_from_text() -> None:
     with pytest.raises(PolicyError) as err:
         parse_policy("name = ", source="inline")
     assert err.value.render("en").startswith("inline")
+
+
+# ---------------------------------------------------------------------------- 销号
+
+
+def test_every_outcome_and_evidence_kind_has_a_label() -> None:
+    assert set(get_args(EvidenceKind)) == set(codes.EVIDENCE_KINDS)
+    assert set(OUTCOME_ORDER) <= set(codes.OUTCOMES)
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_profile_names_evidence_and_a_clause_for_every_closing_outcome(name: str) -> None:
+    outcomes = load_named(name).outcomes
+    for outcome in OUTCOME_ORDER:
+        rule = outcomes.rule(outcome)
+        assert rule.evidence and rule.clause, (name, outcome)
+    # the same proof for the same fact in every county (the examples)
+    assert outcomes.retained.evidence == ["class_photo"]
+    assert outcomes.transferred.evidence == ["enrolment_confirmation"]
+    assert outcomes.deceased.evidence == ["household_certificate"]
+    assert outcomes.moved_abroad.evidence == ["household_certificate"]
+    assert outcomes.rule("suspended") == outcomes.deferred
+    # nobody below the township reviews, and a township proposal always goes to the county
+    for outcome in OUTCOME_ORDER:
+        assert outcomes.reviewer_role(outcome, "teacher") in ("township_officer", "county_officer")
+        assert outcomes.reviewer_role(outcome, "township_officer") == "county_officer"
+        assert outcomes.reviewer_role(outcome, "county_officer") == "county_officer"
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda o: o["deferred"].update(reviewer="school_admin"), "outcomes.deferred.reviewer"),
+        (lambda o: o["deceased"].update(evidence=["household_certificate"] * 2), "outcomes.deceased.evidence[1]"),
+        (lambda o: o.pop("over_age"), "outcomes.over_age"),
+    ],
+    ids=["reviewer below the township", "evidence listed twice", "an outcome left out"],
+)
+def test_a_closing_rule_that_would_let_one_person_close_is_refused(change: Any, key: str) -> None:
+    data = datian_data()
+    change(data["outcomes"])
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == key
