@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from casework import actions, codes, ladder
 from casework.i18n import Text, _
+from casework.labels import join
 from casework.notices import case_title, case_titles
 from conversations import engine
 from conversations.formatting import fmt_date
@@ -49,8 +50,7 @@ def show(turn: engine.Turn, proposal_id: int) -> None:
     files = [item for item in proposal.evidence if item.get("kind") in ("photo", "document")]
     required = ladder.evidence_kinds(turn.cw, proposal.outcome)
     lines.append(turn.t(_("Evidence required: {kinds}",
-                          kinds=Text(", ").render(turn.lang).join(
-                              turn.t(codes.label("evidence_kind", k)) for k in required))))
+                          kinds=join(codes.label("evidence_kind", k) for k in required))))
     lines.append(turn.t(_("{n} file(s) follow.", n=len(files))))
     turn.replies.send_text("\n".join(lines))
     for item in files:
