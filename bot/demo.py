@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -275,10 +276,14 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     ladder.escalate(cw, u["county_officer"], ids[9])
     ladder.pause(cw, u["school_admin"], ids[3], reason="住院治疗", resume_on=cw.today() + timedelta(days=14))
     ladder.propose_outcome(cw, u["school_admin"], ids[10], "home_teaching", reason="重度残疾，无法到校",
-                           evidence=({"kind": "document", "note": "残疾证"},))
+                           evidence=demo_evidence(cw, "home_teaching"))
     walker.advance(timedelta(days=10))
     ladder.confirm_attending(cw, teacher_of(picks[2]), ids[2], True)
-    ladder.close_out(cw, u["school_admin"], ids[2], note="连续在校")
+    # 销号 takes two people: the school proposes with the evidence, the township reviews
+    closing = ladder.close_out(cw, u["school_admin"], ids[2], note="连续在校两周",
+                               evidence=demo_evidence(cw, "retained"))
+    assert closing.proposal is not None and closing.proposal.id is not None
+    ladder.decide_outcome(cw, u["township_officer"], closing.proposal.id, approve=True)
     # catch the ladder up to now, so the bot's first tick has no backlog to burst through;
     # what that would have told people is history, not news
     walker.set(end)
@@ -290,6 +295,15 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
         session.add(message)
     session.flush()
     return world
+
+
+def demo_evidence(cw: Casework, outcome: str) -> tuple[dict[str, Any], ...]:
+    """One scanned document per kind of evidence the policy names for ``outcome`` (the demo
+    has no files; the review lists them by name)."""
+    return tuple(
+        {"kind": "document", "name": f"{kind}.pdf", "mime_type": "application/pdf", "evidence_kind": kind}
+        for kind in ladder.evidence_kinds(cw, outcome)
+    )
 
 
 def is_seeded(session: Session) -> bool:

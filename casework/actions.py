@@ -42,7 +42,10 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         if action == "close_out" and case.state == states.RETURNED:
             continue
         # one proposal at a time: offering a second only leads to a refusal at Confirm
-        if action == "propose_outcome" and pending_proposal(cw, case) is not None:
+        if action in ("propose_outcome", "close_out") and pending_proposal(cw, case) is not None:
+            continue
+        # back at school, the only outcome is 销号, offered as its own button
+        if action == "propose_outcome" and case.state in (states.RETURNED, states.RETENTION):
             continue
         allowed.append(action)
     return allowed
@@ -54,13 +57,42 @@ def pending_proposal(cw: Casework, case: Case) -> Proposal | None:
     ).first()
 
 
-def may_decide(cw: Casework, actor: User, case: Case) -> bool:
-    """The policy's approver, or a role above it, whose scope covers the case."""
-    approver = cw.policy.outcomes.approver
+def required_reviewer(cw: Casework, proposal: Proposal) -> str:
+    """The lowest role that may decide ``proposal`` (the policy's level for its outcome,
+    the county for a township officer's own proposal)."""
+    proposer = cw.session.get(User, proposal.proposed_by)
+    role = proposer.role if proposer is not None else "county_officer"
+    return cw.policy.outcomes.reviewer_role(proposal.outcome, role)
+
+
+def may_decide(cw: Casework, actor: User, case: Case, proposal: Proposal | None = None) -> bool:
+    """A reviewer at the policy's level or above, whose scope covers the case, who is not
+    the proposer (nobody decides their own proposal)."""
+    proposal = proposal or pending_proposal(cw, case)
+    if proposal is None or proposal.status != "pending" or proposal.proposed_by == actor.id:
+        return False
     return (
         actor.active
         and actor.role in states.ACTION_ROLES["decide_outcome"]
-        and states.ROLE_RANK[actor.role] >= states.ROLE_RANK[approver]
+        and states.ROLE_RANK[actor.role] >= states.ROLE_RANK[required_reviewer(cw, proposal)]
         and case.state in states.TRANSITIONS["decide_outcome"].sources
         and can_see_case(cw.session, actor, case)
     )
+
+
+def review_queue(cw: Casework, actor: User) -> list[tuple[Proposal, Case]]:
+    """The proposals waiting for this user's decision, oldest first, within their scope
+    (the one scope rule, ``casework.scope.case_filter``)."""
+    from sqlmodel import col
+
+    from casework.scope import case_filter
+
+    if actor.role not in states.ACTION_ROLES["decide_outcome"] or not actor.active:
+        return []
+    found = cw.session.exec(
+        select(Proposal, Case)
+        .join(Case, col(Case.id) == col(Proposal.case_id))
+        .where(Proposal.status == "pending", case_filter(cw.session, actor))
+        .order_by(col(Proposal.proposed_at), col(Proposal.id))
+    ).all()
+    return [(p, c) for p, c in found if may_decide(cw, actor, c, p)]

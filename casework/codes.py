@@ -49,7 +49,22 @@ OUTCOMES: Mapping[str, str] = {
     "transferred": N_("Transferred"),  # 转学
     "dropped_out": N_("Dropped out"),  # 辍学
     "deceased": N_("Deceased"),  # 死亡
+    "moved_abroad": N_("Moved abroad"),  # 出国（境）
+    "over_age": N_("Over compulsory-school age"),  # 超龄
+    "retained": N_("Back and staying at school (close out)"),  # 返校巩固，销号
     "other": N_("Other"),  # 其他
+}
+
+# 销号佐证材料: the kinds of evidence a closing outcome needs (the policy names them)
+EVIDENCE_KINDS: Mapping[str, str] = {
+    "class_photo": N_("Photo of the child in class"),  # 在校上课照片
+    "enrolment_confirmation": N_("Receiving school's enrolment confirmation (student register)"),  # 接收学校学籍证明
+    "household_certificate": N_("Police station or community certificate"),  # 派出所或社区证明
+    "birth_record": N_("Household register or ID card page showing the birth date"),  # 户口簿/身份证
+    "medical_certificate": N_("Hospital diagnosis or disability certificate"),  # 医院诊断证明/残疾证
+    "guardian_application": N_("Guardian's written application"),  # 监护人书面申请
+    "assessment": N_("Expert committee assessment or home-teaching plan"),  # 专家委员会评估/送教方案
+    "written_statement": N_("Written statement of the facts, signed"),  # 书面情况说明
 }
 
 # 劝返方式
@@ -90,6 +105,7 @@ CODE_LISTS: Mapping[str, Mapping[str, str]] = {
     "reason": REASONS,
     "key_group": KEY_GROUPS,
     "outcome": OUTCOMES,
+    "evidence_kind": EVIDENCE_KINDS,
     "visit_method": VISIT_METHODS,
     "attitude": ATTITUDES,
     "visit_result": VISIT_RESULTS,

@@ -642,6 +642,7 @@ def confirm_attending(cw: Casework, actor: User | None, case_id: int, attending:
         return Outcome(case, event, _("Thank you — noted that the student is still attending."))
     _check_transition(case, "relapse")
     from_state = case.state
+    _withdraw_pending(cw, case, "absent again")
     made, told = _enter_level(cw, case, "school_persuasion")
     case.returned_on = None
     case.outcome = None
@@ -668,14 +669,55 @@ OUTCOME_TO_STATE = {
     "suspended": states.DEFERRED,
     "transferred": states.TRANSFERRED,
     "deceased": states.CLOSED_OTHER,
+    "moved_abroad": states.CLOSED_OTHER,
+    "over_age": states.CLOSED_OTHER,
     "other": states.CLOSED_OTHER,
+    "retained": states.CLOSED,  # 销号 after the return and the retention check-ins
 }
-_APPROVAL_KEY = {
-    states.HOME_TEACHING: "home_teaching",
-    states.DEFERRED: "deferred",
-    states.TRANSFERRED: "transferred",
-    states.CLOSED_OTHER: "closed_other",
-}
+# a case still being persuaded, or placed (home teaching, deferral), may end this way
+_PLACEABLE = states.ACTIVE | {states.PAUSED, states.HOME_TEACHING, states.DEFERRED}
+
+
+def _check_outcome_applies(case: Case, outcome: str) -> None:
+    """Closing after a return needs a confirmed check-in; the other outcomes need a case
+    that is not back at school (and not already in that outcome)."""
+    if outcome == "retained":
+        if case.state == states.RETURNED:
+            raise IllegalTransition(
+                _("Confirm at least one retention check-in before closing case #{id}.", id=case.id)
+            )
+        ok = case.state == states.RETENTION
+    else:
+        ok = case.state in _PLACEABLE and case.state != OUTCOME_TO_STATE[outcome]
+    if not ok:
+        raise IllegalTransition(
+            _(
+                "Case #{id} is {state}; that cannot be done now.",
+                id=case.id,
+                state=_(STATE_LABELS[case.state]),
+            ),
+            action="propose_outcome",
+            state=case.state,
+        )
+
+
+def proposable_outcomes(case: Case) -> list[str]:
+    """The outcomes a proposal on this case may name now, in the order the bot offers them."""
+    order = ("retained", "home_teaching", "deferred", "suspended", "transferred", "deceased",
+             "moved_abroad", "over_age", "other")
+    found = []
+    for outcome in order:
+        try:
+            _check_outcome_applies(case, outcome)
+        except IllegalTransition:
+            continue
+        found.append(outcome)
+    return found
+
+
+def evidence_kinds(cw: Casework, outcome: str) -> list[str]:
+    """The kinds of evidence the policy names for an outcome (one file each at least)."""
+    return list(cw.policy.outcomes.rule(outcome).evidence)
 
 
 def propose_outcome(
@@ -688,21 +730,26 @@ def propose_outcome(
     evidence: tuple[dict[str, Any], ...] = (),
     until_on: date | None = None,
 ) -> Outcome:
-    """Propose home teaching, deferral (缓学/休学), transfer or another closing outcome.
+    """Propose a closing outcome (销号): back and staying, home teaching, deferral (缓学/
+    休学), transfer, deceased, moved abroad, over age or other.
 
-    Outcomes the policy lists under ``approval_required`` wait for the approver; the rest
-    take effect at once. Evidence is required for every one of them.
+    Every outcome waits for a review by another person at the level the policy names
+    (DESIGN §3); until then the case stays where it is and its clock runs. The proposal
+    carries the evidence the policy names for the outcome, one file per kind at least.
     """
+    from casework import evidence as proof
     from casework import validation
 
-    case = load_case(cw, actor, case_id, "propose_outcome")
+    case = load_case(cw, actor, case_id, "close_out" if outcome == "retained" else "propose_outcome")
     _check_transition(case, "propose_outcome")
     if outcome not in OUTCOME_TO_STATE:
         raise ValidationError("outcome", _("“{code}” is not a known choice.", code=outcome))
-    reason = validation.free_text(reason, field="reason")
+    _check_outcome_applies(case, outcome)
+    reason = proof.meaningful(validation.free_text(reason, field="reason"), field="reason")
     target = OUTCOME_TO_STATE[outcome]
     if not evidence:
         raise ValidationError("evidence", _("Attach the evidence (a photo or document)."))
+    proof.check_proposal(evidence_kinds(cw, outcome), evidence)
     if target == states.DEFERRED:
         if until_on is None or until_on <= cw.today():
             raise ValidationError("until_on", _("Give the date the deferral ends."))
@@ -734,7 +781,6 @@ def propose_outcome(
     )
     cw.session.add(proposal)
     cw.session.flush()
-    needs_approval = _APPROVAL_KEY[target] in cw.policy.outcomes.approval_required
     event = _event(
         cw,
         case,
@@ -747,8 +793,6 @@ def propose_outcome(
         proposal_id=proposal.id,
     )
     cw.audit(actor, "case.propose", "case", case.id, outcome=outcome)
-    if not needs_approval:
-        return _apply_outcome(cw, case, proposal, actor, approved_by=None)
     told = notices.approval_requested(cw, case, proposal)
     _touch(cw, case)
     return Outcome(
@@ -761,28 +805,53 @@ def propose_outcome(
     )
 
 
-def decide_outcome(
-    cw: Casework, actor: User, proposal_id: int, approve: bool, note: str | None = None
-) -> Outcome:
+def load_review(cw: Casework, actor: User, proposal_id: int) -> tuple[Proposal, Case]:
+    """A proposal the actor may decide now, with its case; anything else is refused
+    (and a refusal of access audited) before the evidence is shown."""
+    from casework import actions
+
     proposal = cw.session.get(Proposal, proposal_id)
     if proposal is None:
         raise NotFound(_("There is no such proposal."))
     case = load_case(cw, actor, proposal.case_id, "decide_outcome")
-    approver = cw.policy.outcomes.approver
-    if states.ROLE_RANK[actor.role] < states.ROLE_RANK[approver]:
+    if proposal.status != "pending":
+        raise IllegalTransition(_("This proposal was already decided."))
+    if proposal.proposed_by == actor.id:
         raise AccessDenied(
-            _("Only a {role} or above can decide this.", role=_(_role_label(approver))),
+            _("You made this proposal; another person must review it."),
             actor_id=actor.id,
             action="decide_outcome",
             object_type="case",
             object_id=case.id,
         )
-    if proposal.status != "pending":
-        raise IllegalTransition(_("This proposal was already decided."))
+    reviewer = actions.required_reviewer(cw, proposal)
+    if states.ROLE_RANK[actor.role] < states.ROLE_RANK[reviewer]:
+        raise AccessDenied(
+            _("Only a {role} or above can decide this.", role=_(_role_label(reviewer))),
+            actor_id=actor.id,
+            action="decide_outcome",
+            object_type="case",
+            object_id=case.id,
+        )
+    return proposal, case
+
+
+def decide_outcome(
+    cw: Casework, actor: User, proposal_id: int, approve: bool, note: str | None = None
+) -> Outcome:
+    """The reviewer approves (the outcome takes effect) or rejects with a reason (the case
+    goes on where it was, and the proposer reads why)."""
+    from casework import evidence as proof
+
+    proposal, case = load_review(cw, actor, proposal_id)
     note = note.strip() if note else None
-    if not approve and not note:
-        raise ValidationError("note", _("Give a reason for the rejection."))
+    if not approve:
+        if not note:
+            raise ValidationError("note", _("Give a reason for the rejection."))
+        proof.meaningful(note, field="note")
     _check_transition(case, "decide_outcome")
+    if approve:
+        _check_outcome_applies(case, proposal.outcome)
     proposal.decided_by = actor.id
     proposal.decided_at = cw.now_db()
     proposal.decision_note = note
@@ -800,6 +869,24 @@ def decide_outcome(
     return Outcome(case, event, _("Proposal rejected."), [], told, proposal=proposal)
 
 
+def approval_preview(cw: Casework, case: Case, proposal: Proposal) -> Text:
+    """What approving will do, said before the reviewer confirms."""
+    target = OUTCOME_TO_STATE[proposal.outcome]
+    if target in states.FINAL:
+        return _(
+            "Approving closes case #{id} ({outcome}): it leaves the open list and its deadlines "
+            "stop.",
+            id=case.id,
+            outcome=codes.label("outcome", proposal.outcome),
+        )
+    return _(
+        "Approving puts case #{id} into {state}: the persuasion deadlines stop and the "
+        "follow-ups of {state} begin.",
+        id=case.id,
+        state=_(STATE_LABELS[target]),
+    )
+
+
 def _role_label(role: str) -> str:
     from casework.labels import ROLE_LABELS
 
@@ -807,7 +894,7 @@ def _role_label(role: str) -> str:
 
 
 def _apply_outcome(
-    cw: Casework, case: Case, proposal: Proposal, actor: User, approved_by: User | None
+    cw: Casework, case: Case, proposal: Proposal, actor: User, approved_by: User
 ) -> Outcome:
     from_state = case.state
     deadlines.cancel_open(cw, case)
@@ -816,9 +903,10 @@ def _apply_outcome(
         case.level = case.paused_from
         case.paused_from = None
     case.state = target
-    case.outcome = proposal.outcome
-    case.outcome_note = proposal.reason
-    case.outcome_until = proposal.until_on
+    if proposal.outcome != "retained":  # a close-out keeps "returned" as what happened
+        case.outcome = proposal.outcome
+        case.outcome_note = proposal.reason
+        case.outcome_until = proposal.until_on
     if target in states.FINAL:
         case.closed_at = cw.now_db()
     cw.session.add(proposal)
@@ -828,27 +916,22 @@ def _apply_outcome(
         cw,
         case,
         actor,
-        "outcome",
+        "closed" if proposal.outcome == "retained" else "outcome",
         from_state=from_state,
         note=proposal.reason,
         evidence=proposal.evidence,
         outcome=proposal.outcome,
         proposal_id=proposal.id,
-        approved_by=approved_by.id if approved_by else None,
+        approved_by=approved_by.id,
+        proposed_by=proposal.proposed_by,
     )
-    told = notices.decision(cw, case, proposal, approved=True) if approved_by else []
-    return Outcome(
-        case,
-        event,
-        _(
-            "Case #{id} is now {state}.",
-            id=case.id,
-            state=_(STATE_LABELS[case.state]),
-        ),
-        made,
-        told,
-        proposal=proposal,
+    told = notices.decision(cw, case, proposal, approved=True)
+    message = (
+        _("Case #{id} closed out.", id=case.id)
+        if proposal.outcome == "retained"
+        else _("Case #{id} is now {state}.", id=case.id, state=_(STATE_LABELS[case.state]))
     )
+    return Outcome(case, event, message, made, told, proposal=proposal)
 
 
 def pause(cw: Casework, actor: User, case_id: int, reason: str, resume_on: date) -> Outcome:
@@ -915,22 +998,18 @@ def reopen(cw: Casework, actor: User | None, case_id: int, note: str | None = No
     return Outcome(case, event, _("Case #{id} is open again.", id=case.id), made, told)
 
 
-def close_out(cw: Casework, actor: User, case_id: int, note: str | None = None) -> Outcome:
-    """销号: the child is back and attending, or placed; the case leaves the ledger's open list."""
+def close_out(
+    cw: Casework,
+    actor: User,
+    case_id: int,
+    note: str | None = None,
+    evidence: tuple[dict[str, Any], ...] = (),
+) -> Outcome:
+    """Propose 销号 for a child back and staying at school: the case is closed only when a
+    reviewer approves the proposal with its evidence (a photo of the child in class)."""
     case = load_case(cw, actor, case_id, "close_out")
     _check_transition(case, "close_out")
-    from_state = case.state
-    if case.state == states.RETURNED:
-        raise IllegalTransition(
-            _("Confirm at least one retention check-in before closing case #{id}.", id=case.id)
-        )
-    deadlines.cancel_open(cw, case)
-    case.state = states.CLOSED
-    case.closed_at = cw.now_db()
-    _touch(cw, case)
-    event = _event(cw, case, actor, "closed", from_state=from_state, note=note)
-    cw.audit(actor, "case.close", "case", case.id)
-    return Outcome(case, event, _("Case #{id} closed out.", id=case.id))
+    return propose_outcome(cw, actor, case_id, "retained", reason=note or "", evidence=evidence)
 
 
 def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:

@@ -190,20 +190,33 @@ def returned(cw: Casework, case: Case, actor: User | None) -> list[User]:
 
 
 def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[User]:
-    users = users_for_case(cw.session, case, [cw.policy.outcomes.approver])
+    """Tell the reviewers (the policy's level for the outcome, in scope, never the
+    proposer); when nobody holds that role here, the next level up is told."""
+    from casework import actions, states
+
+    required = actions.required_reviewer(cw, proposal)
+    ladder_up = [r for r in ("township_officer", "county_officer", "admin")
+                 if states.ROLE_RANK[r] >= states.ROLE_RANK[required]]
+    users: list[User] = []
+    for role in ladder_up:
+        users = [u for u in users_for_case(cw.session, case, [role]) if u.id != proposal.proposed_by]
+        if users:
+            break
+    files = sum(1 for item in proposal.evidence if item.get("kind") in ("photo", "document"))
     return _send(
         cw,
         users,
         case,
         "approval_request",
         _(
-            "Approval requested for case {title}: {outcome}. Reason: {reason}",
+            "Review requested for case {title}: {outcome}. Reason: {reason}. Evidence: {n} file(s).",
             title=case_title(cw, case),
             outcome=codes.label("outcome", proposal.outcome),
             reason=proposal.reason or "",
+            n=files,
         ),
         buttons=[
-            [_button(_("Approve"), f"apr:{proposal.id}"), _button(_("Reject"), f"rej:{proposal.id}")],
+            [_button(_("🔎 Review the evidence"), f"rv:{proposal.id}")],
             [_button(_("Open case"), f"case:{case.id}")],
         ],
     )

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
+from casework.codes import EVIDENCE_KINDS, OUTCOMES
 from casework.errors import PolicyError
 from casework.i18n import Text, _
 from casework.labels import (
@@ -46,6 +47,7 @@ from casework.labels import (
 
 __all__ = [
     "LADDER_ORDER",
+    "OUTCOME_ORDER",
     "POLICY_DIR",
     "AbsenceAction",
     "AbsenceThreshold",
@@ -55,7 +57,9 @@ __all__ = [
     "HomeTeaching",
     "LadderState",
     "Level",
+    "EvidenceKind",
     "Outcome",
+    "OutcomeRule",
     "Outcomes",
     "Policy",
     "Reminders",
@@ -98,7 +102,39 @@ LADDER_ORDER: tuple[LadderState, ...] = (
 )
 Unit = Literal["working_days", "calendar_days", "school_days", "hours"]
 AbsenceAction = Literal["report", "home_visit", "assign_persuader"]
-Outcome = Literal["home_teaching", "deferred", "transferred", "closed_other"]
+# the closing outcomes a policy names evidence and a reviewer for (销号); "suspended"
+# (休学) is proposed under the deferral rule
+Outcome = Literal[
+    "retained",
+    "home_teaching",
+    "deferred",
+    "transferred",
+    "deceased",
+    "moved_abroad",
+    "over_age",
+    "other",
+]
+OUTCOME_ORDER: tuple[Outcome, ...] = get_args(Outcome)
+EvidenceKind = Literal[
+    "class_photo",
+    "enrolment_confirmation",
+    "household_certificate",
+    "birth_record",
+    "medical_certificate",
+    "guardian_application",
+    "assessment",
+    "written_statement",
+]
+Reviewer = Literal["township_officer", "county_officer"]
+# ranks as casework.states.ROLE_RANK has them (policy does not import the state machine)
+_RANK = {
+    "teacher": 0,
+    "village_cadre": 0,
+    "school_admin": 1,
+    "township_officer": 2,
+    "county_officer": 3,
+    "admin": 4,
+}
 
 DAY_UNITS: frozenset[str] = frozenset({"working_days", "calendar_days", "school_days"})
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -321,19 +357,54 @@ class Retention(_Model):
         return value
 
 
-class Outcomes(_Model):
-    """Which case exits need an approver's sign-off, and tongnan's 3-joint-rounds rule."""
+class OutcomeRule(_Model):
+    """What closing a case this way takes (销号): the evidence and who reviews it.
 
-    approval_required: list[Outcome]
-    approver: Role = "township_officer"
-    deferral_min_joint_rounds: int = Field(default=0, ge=0)
+    ``reviewer`` raises the reviewing level for this outcome; without it the township
+    reviews what a school or village proposes and the county what a township proposes.
+    The proposer never decides their own proposal.
+    """
 
-    @field_validator("approval_required")
+    evidence: list[EvidenceKind] = Field(min_length=1)
+    reviewer: Reviewer | None = None
+    clause: str
+
+    @field_validator("evidence")
     @classmethod
-    def _unique(cls, value: list[Outcome]) -> list[Outcome]:
+    def _unique(cls, value: list[EvidenceKind]) -> list[EvidenceKind]:
         for i in _duplicates(value):
-            raise _rule(_("this outcome is listed twice"), i)
+            raise _rule(_("this kind of evidence is listed twice"), i)
         return value
+
+
+class Outcomes(_Model):
+    """Every closing outcome's evidence and reviewer, and tongnan's 3-joint-rounds rule."""
+
+    deferral_min_joint_rounds: int = Field(default=0, ge=0)
+    retained: OutcomeRule
+    home_teaching: OutcomeRule
+    deferred: OutcomeRule
+    transferred: OutcomeRule
+    deceased: OutcomeRule
+    moved_abroad: OutcomeRule
+    over_age: OutcomeRule
+    other: OutcomeRule
+
+    def rule(self, outcome: str) -> OutcomeRule:
+        """The rule for a proposed outcome code (休学 "suspended" follows deferral)."""
+        key = "deferred" if outcome == "suspended" else outcome
+        if key not in OUTCOME_ORDER:
+            raise KeyError(outcome)
+        rule: OutcomeRule = getattr(self, key)
+        return rule
+
+    def reviewer_role(self, outcome: str, proposer_role: str) -> str:
+        """The lowest role that may decide a proposal: the policy's level for the outcome,
+        and never below the level above a township proposer (the county); a county
+        officer's proposal goes to another county officer (or the operator)."""
+        default = "township_officer" if _RANK[proposer_role] < _RANK["township_officer"] else "county_officer"
+        named = self.rule(outcome).reviewer or "township_officer"
+        return named if _RANK[named] >= _RANK[default] else default
 
 
 class HomeTeaching(_Model):
@@ -933,16 +1004,22 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
     else:
         add(_("No retention check-ins after a child returns"))
     oc = policy.outcomes
-    if oc.approval_required:
+    for outcome in OUTCOME_ORDER:
+        rule = oc.rule(outcome)
+        reviewer = (
+            _("reviewed by a {role} or above", role=role_text(rule.reviewer))
+            if rule.reviewer is not None
+            else _("reviewed by the township (a township officer's proposal by the county)")
+        )
         add(
             _(
-                "Approval by the {approver} needed for: {outcomes}",
-                approver=role_text(oc.approver),
-                outcomes=join(state_text(o) for o in oc.approval_required),
-            )
+                "Closing as “{outcome}” needs: {evidence}; {reviewer}; never by the proposer",
+                outcome=label(OUTCOMES, outcome),
+                evidence=join(label(EVIDENCE_KINDS, k) for k in rule.evidence),
+                reviewer=reviewer,
+            ),
+            rule.clause,
         )
-    else:
-        add(_("No outcome needs approval"))
     if oc.deferral_min_joint_rounds:
         add(
             _(

@@ -44,6 +44,8 @@ class Transition:
 
 
 _ACTIVE_OR_PAUSED = ACTIVE | {PAUSED}
+_PLACED = frozenset({HOME_TEACHING, DEFERRED})
+_BACK = frozenset({RETURNED, RETENTION})
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
@@ -64,13 +66,16 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("confirm_attending", frozenset({RETURNED, RETENTION}), RETENTION),
         # a returned child stopped coming again: the school persuades anew
         Transition("relapse", frozenset({RETURNED, RETENTION}), "school_persuasion"),
-        Transition("propose_outcome", _ACTIVE_OR_PAUSED, None),
-        Transition("decide_outcome", _ACTIVE_OR_PAUSED, None),
+        # 销号 and every other closing outcome is proposed with evidence and decided by a
+        # second person (ladder.propose_outcome says which outcome from which state)
+        Transition("propose_outcome", _ACTIVE_OR_PAUSED | _PLACED | _BACK, None),
+        Transition("decide_outcome", _ACTIVE_OR_PAUSED | _PLACED | _BACK, None),
         Transition("pause", ACTIVE, PAUSED),
         Transition("resume", frozenset({PAUSED}), None),
         # a deferral ended or home teaching stopped without return: persuasion resumes
         Transition("reopen", frozenset({DEFERRED, HOME_TEACHING}), None),
-        Transition("close_out", frozenset({RETURNED, RETENTION, HOME_TEACHING, DEFERRED}), CLOSED),
+        # proposes 销号 after a return; the case closes when a reviewer approves
+        Transition("close_out", _BACK, CLOSED),
         Transition("acknowledge", ACTIVE | {PAUSED}, None),
         Transition("assign", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, None),
     )
@@ -92,7 +97,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "confirm_attending": ALL_ROLES,
     "relapse": ALL_ROLES,
     "propose_outcome": ALL_ROLES,
-    "decide_outcome": OFFICERS,  # narrowed to the policy's approver and above in ladder.py
+    # narrowed in ladder.load_review: the policy's reviewing level or above, never the proposer
+    "decide_outcome": OFFICERS,
     "pause": OFFICERS | {"school_admin"},
     "resume": OFFICERS | {"school_admin"},
     "reopen": OFFICERS | {"school_admin"},

@@ -115,6 +115,9 @@ class Step:
     # queries, like "which case?"); None when that code is not on offer. Must agree with
     # ``options``.
     lookup: Callable[[Turn, str], Option | None] | None = None
+    # a media step's check of each item as it arrives: returns the item to keep (it may
+    # add to it) or raises ValidationError, and the user reads why and sends another
+    accept_media: Callable[[Turn, dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -480,6 +483,12 @@ def handle_media(turn: Turn, item: dict[str, Any]) -> None:
     if step is None or step.kind != "media":
         prompt(turn, _("I can't use that here."))
         return
+    if step.accept_media is not None:
+        try:
+            item = step.accept_media(turn, item)
+        except ValidationError as err:
+            prompt(turn, err.text)
+            return
     evidence = list(conv.draft.get(step.name) or [])
     evidence.append(item)
     conv.draft[step.name] = evidence

@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from casework.i18n import Text
 
-ActionKind = Literal["send", "answer", "edit_keyboard", "mark_chosen", "document", "set_commands"]
+ActionKind = Literal[
+    "send", "answer", "edit_keyboard", "mark_chosen", "document", "set_commands", "file"
+]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Action:
     alert: bool = False
     document: tuple[str, bytes] | None = None
     html: bool = False
+    # a file Telegram already holds, sent again by its id: ("photo" | "document", file_id)
+    file: tuple[str, str] | None = None
 
 
 @dataclass
@@ -66,3 +70,7 @@ class Replies:
 
     def send_document(self, filename: str, data: bytes, caption: Text | None = None) -> None:
         self.actions.append(Action("document", caption, document=(filename, data)))
+
+    def send_file(self, kind: str, file_id: str, caption: Text | None = None) -> None:
+        """Send again a photo or document a user sent us (evidence shown to a reviewer)."""
+        self.actions.append(Action("file", caption, file=(kind, file_id)))

@@ -51,6 +51,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ("invite", c.invite_command),
         ("users", people.users_command),
         ("invites", people.invites_command),
+        ("review", c.review_command),
     ):
         application.add_handler(CommandHandler(name, callback, private))
     application.add_handler(CallbackQueryHandler(c.button))

@@ -17,7 +17,7 @@ from casework.i18n import Text, _
 from casework.scope import users_for_case
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, menu, people
+from handlers import attendance, cases, menu, people, review
 from models.tables import Proposal
 
 
@@ -127,22 +127,31 @@ def _assign(turn: engine.Turn, parts: list[str]) -> None:
     turn.replies.send(_("Assign case #{id} to:", id=case_id), rows)
 
 
-def _approve(turn: engine.Turn, parts: list[str]) -> None:
+def _review(turn: engine.Turn, parts: list[str]) -> None:
     proposal_id = _int(parts[0]) if parts else None
     if proposal_id is None:
         return
-    out = ladder.decide_outcome(turn.cw, turn.user, proposal_id, approve=True)
-    turn.replies.answer(out.message)
-    turn.replies.send(out.message)
+    turn.replies.answer()
+    review.show(turn, proposal_id)
+
+
+def _approve(turn: engine.Turn, parts: list[str]) -> None:
+    """``apr:<proposal>`` says what approving does; ``apr:<proposal>:y`` does it."""
+    proposal_id = _int(parts[0]) if parts else None
+    if proposal_id is None:
+        return
+    if len(parts) > 1 and parts[1] == "y":
+        review.approve(turn, proposal_id)
+        return
+    turn.replies.answer()
+    review.ask_approval(turn, proposal_id)
 
 
 def _reject(turn: engine.Turn, parts: list[str]) -> None:
     proposal_id = _int(parts[0]) if parts else None
     if proposal_id is None:
         return
-    proposal = turn.cw.session.get(Proposal, proposal_id)
-    if proposal is not None:  # checked (and a refusal audited) before any flow starts
-        ladder.load_case(turn.cw, turn.user, proposal.case_id, "decide_outcome")
+    ladder.load_review(turn.cw, turn.user, proposal_id)  # refused (and audited) before any flow
     turn.replies.answer()
     engine.start(turn, "reject", proposal=proposal_id)
 
@@ -176,7 +185,6 @@ def _action(turn: engine.Turn, parts: list[str]) -> None:
         "escalate": lambda: ladder.escalate(turn.cw, turn.user, case_id),
         "issue_deadline_notice": lambda: ladder.issue_deadline_notice(turn.cw, turn.user, case_id),
         "reopen": lambda: ladder.reopen(turn.cw, turn.user, case_id),
-        "close_out": lambda: ladder.close_out(turn.cw, turn.user, case_id),
     }
     flows = {
         "record_visit": "visit",
@@ -186,6 +194,9 @@ def _action(turn: engine.Turn, parts: list[str]) -> None:
     }
     if action in simple:
         turn.replies.send(simple[action]().message)
+    elif action == "close_out":  # 销号 is proposed with evidence, and closes on review
+        ladder.load_case(turn.cw, turn.user, case_id, action)
+        engine.start(turn, "propose", case_id=case_id, outcome="retained")
     elif action in flows:
         ladder.load_case(turn.cw, turn.user, case_id, action)
         engine.start(turn, flows[action], case_id=case_id)
@@ -199,6 +210,7 @@ _ROUTES = {
     "visit": _visit,
     "ack": _ack,
     "assign": _assign,
+    "rv": _review,
     "apr": _approve,
     "rej": _reject,
     "att": _attending,
@@ -252,12 +264,19 @@ def _hint(turn: engine.Turn, in_flow: bool, hint: Text) -> None:
 
 def _evidence(msg: Message) -> dict[str, Any] | None:
     if msg.photo:
-        best = msg.photo[-1]
-        return {"kind": "photo", "file_id": best.file_id, "caption": msg.caption}
+        best = msg.photo[-1]  # the largest size: its pixels tell a photo from a 1×1 image
+        return {"kind": "photo", "file_id": best.file_id, "caption": msg.caption,
+                "width": best.width, "height": best.height}
     if msg.voice is not None:
         return {"kind": "voice", "file_id": msg.voice.file_id, "duration": msg.voice.duration}
     if msg.document is not None:
-        return {"kind": "document", "file_id": msg.document.file_id, "name": msg.document.file_name}
+        doc = msg.document
+        item: dict[str, Any] = {"kind": "document", "file_id": doc.file_id, "name": doc.file_name}
+        if doc.mime_type:
+            item["mime_type"] = doc.mime_type
+        if doc.thumbnail is not None:
+            item["thumb"] = [doc.thumbnail.width, doc.thumbnail.height]
+        return item
     if msg.location is not None:
         return {"kind": "location", "lat": msg.location.latitude, "lon": msg.location.longitude}
     return None

@@ -28,7 +28,7 @@ ACTION_BUTTONS: dict[str, Text] = {
     "pause": _("⏸ Pause"),
     "resume": _("▶️ Resume"),
     "reopen": _("🔁 Reopen"),
-    "close_out": _("🗂 Close out"),
+    "close_out": _("🗂 Close out (销号)"),
 }
 
 EVENT_LABELS: dict[str, Text] = {
@@ -88,8 +88,8 @@ def show_case(turn: Turn, case_id: int) -> None:
         lines.append("")
         lines.append(turn.t(_("Waiting for approval: {outcome}. Reason: {reason}",
                               outcome=codes.label("outcome", proposal.outcome), reason=proposal.reason or "—")))
-        if actions.may_decide(turn.cw, turn.user, case):
-            rows.insert(0, [Button(_("Approve"), f"apr:{proposal.id}"), Button(_("Reject"), f"rej:{proposal.id}")])
+        if actions.may_decide(turn.cw, turn.user, case, proposal):
+            rows.insert(0, [Button(_("🔎 Review the evidence"), f"rv:{proposal.id}")])
     turn.replies.send_text("\n".join(lines), rows)
 
 

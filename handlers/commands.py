@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from casework import ladder
 from casework.i18n import _, normalize_language
 from conversations import engine
-from handlers import cases, menu, onboarding
+from handlers import cases, menu, onboarding, review
 from handlers.turns import run_turn
 
 ESCAPES = {"cancel", "help", "menu", "language", "start"}
@@ -107,6 +107,10 @@ def _case(turn: engine.Turn, args: list[str]) -> None:
     cases.show_case(turn, case_id)
 
 
+def _review(turn: engine.Turn, args: list[str]) -> None:
+    review.list_queue(turn)
+
+
 def _invite(turn: engine.Turn, args: list[str]) -> None:
     engine.start(turn, "invite")
 
@@ -127,6 +131,7 @@ visit_command = _command(_visit)
 cases_command = _command(_cases)
 case_command = _command(_case)
 invite_command = _command(_invite)
+review_command = _command(_review)
 
 
 # --- buttons --------------------------------------------------------------------------

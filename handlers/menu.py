@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("cases", _("My cases"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("review", _("Proposals waiting for your review"), frozenset(OFFICERS)),
     ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
     ("users", _("People in my area"), frozenset(MANAGERS)),
     ("invites", _("Open invitations"), frozenset(MANAGERS)),

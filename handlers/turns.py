@@ -282,6 +282,11 @@ async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) 
                 [BotCommand(name, text.render(lang)) for name, text in commands_for(str(action.text))],
                 scope=BotCommandScopeChat(chat.id),
             )
+        elif action.kind == "file" and action.file is not None:
+            kind, file_id = action.file
+            send = bot.send_photo if kind == "photo" else bot.send_document
+            await send(chat.id, file_id, caption=_text(action.text, lang) or None,
+                       reply_markup=_markup(action, lang))
         elif action.kind == "document" and action.document is not None:
             name, data = action.document
             await bot.send_document(chat.id, data, filename=name, caption=_text(action.text, lang) or None)

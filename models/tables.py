@@ -247,7 +247,8 @@ class Visit(SQLModel, table=True):
 
 
 class Proposal(SQLModel, table=True):
-    """A proposed outcome (home teaching, deferral, transfer, other) and its decision."""
+    """A proposed closing outcome (销号 after a return, home teaching, deferral, transfer,
+    deceased, …) with its evidence, and the review by a second person (never the proposer)."""
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="dropout_case.id", index=True)

@@ -15,6 +15,7 @@ from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.policy import Policy
 from models.tables import Student
+from tests.casedriver import close_out
 
 
 @dataclass
@@ -75,7 +76,7 @@ def make_cases(session: Session, clock: FrozenClock, policy: Policy, world: Worl
     clock.advance(timedelta(days=1))
     visit(cw, u["village_cadre"], a, method="joint_visit", participants=("村干部", "王主任"))
     ladder.confirm_attending(cw, u["teacher"], c, True)
-    ladder.close_out(cw, u["school_admin"], c, note="连续在校")
+    close_out(cw, u["school_admin"], c, [u["township_officer"]])
     session.commit()
     clock.set(end)
     return Made(meilin_township=a, meilin_school=b, meilin_back=c, shiqiao=d)

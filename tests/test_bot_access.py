@@ -22,6 +22,7 @@ from casework.clock import FrozenClock
 from casework.policy import Policy
 from casework.uow import unit_of_work
 from models.tables import AuditEvent, ConversationState, User
+from tests.casedriver import PROOF
 
 NOT_RESPONSIBLE = "You are not responsible for this case, so you cannot see or change it."
 WRONG_ROLE = "Your role does not allow this action."
@@ -79,7 +80,7 @@ def open_case(engine: Engine, clock: FrozenClock, policy: Policy, world: World) 
         )).case.id or 0
         proposal = ladder.propose_outcome(cw, school_admin, case_id, "home_teaching",
                                           reason="重度残疾，无法到校",
-                                          evidence=({"kind": "document", "note": "残疾证"},)).proposal
+                                          evidence=PROOF).proposal
         assert proposal is not None
         return case_id, proposal.id or 0, student.name
 
@@ -92,7 +93,9 @@ FORGED = [
     ("act:{case}:close_out", "close_out"),
     ("ack:{case}", "acknowledge"),
     ("assign:{case}", "assign"),
+    ("rv:{proposal}", "decide_outcome"),
     ("apr:{proposal}", "decide_outcome"),
+    ("apr:{proposal}:y", "decide_outcome"),
     ("rej:{proposal}", "decide_outcome"),
     ("att:{case}:1", "confirm_attending"),
     ("att:{case}:0", "relapse"),

@@ -150,6 +150,31 @@ def test_policy_check_prints_the_ladder(env: pytest.MonkeyPatch) -> None:
     )
     assert "at most 5 rounds; next round within 5 working days" in ladder[2]
     assert ladder[5].endswith("the last level")
+    # 销号: every closing outcome with its evidence and its reviewer (issue #10 §3)
+    closing = [line for line in lines if line.startswith("Closing as ")]
+    assert closing == [
+        "Closing as “Back and staying at school (close out)” needs: Photo of the child in class; "
+        "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+        "Closing as “Home teaching” needs: Hospital diagnosis or disability certificate; "
+        "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+        "Closing as “Deferred enrolment” needs: Guardian's written application, Hospital diagnosis or "
+        "disability certificate; reviewed by the township (a township officer's proposal by the "
+        "county); never by the proposer",
+        "Closing as “Transferred” needs: Receiving school's enrolment confirmation (student register); "
+        "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+        "Closing as “Deceased” needs: Police station or community certificate; "
+        "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+        "Closing as “Moved abroad” needs: Police station or community certificate; "
+        "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+        "Closing as “Over compulsory-school age” needs: Household register or ID card page showing the "
+        "birth date; reviewed by the township (a township officer's proposal by the county); never by "
+        "the proposer",
+        "Closing as “Other” needs: Written statement of the facts, signed; "
+        "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+    ]
+    tongnan = invoke("policy", "check", "tongnan", "--lang", "en").stdout.splitlines()
+    assert ("Closing as “Deferred enrolment” needs: Guardian's written application, Written statement "
+            "of the facts, signed; reviewed by a county officer or above; never by the proposer") in tongnan
     # the operator is warned about the year the holiday data does not cover
     assert lines[-1].startswith("! ") and "2027" in lines[-1]
 
@@ -166,12 +191,17 @@ def test_policy_check_warns_in_the_chosen_language(env: pytest.MonkeyPatch) -> N
          'deadline = { amount = 25, unit = "weeks" }',
          "ladder[2].deadline.unit: must be one of"),
         ("rounds = 5", "rounds = 0", "ladder[2].rounds: must be at least 1, not 0"),
-        ("approver = \"township_officer\"", "aprover = \"township_officer\"",
-         "outcomes.aprover: unknown key (did you mean approver?)"),
+        ("deferral_min_joint_rounds = 0", "deferal_min_joint_rounds = 0",
+         "outcomes.deferal_min_joint_rounds: unknown key (did you mean deferral_min_joint_rounds?)"),
+        ('evidence = ["enrolment_confirmation"]', 'evidence = ["a_letter"]',
+         "outcomes.transferred.evidence[0]: must be one of"),
+        ('evidence = ["enrolment_confirmation"]', "evidence = []",
+         "outcomes.transferred.evidence: must have at least 1 item(s)"),
         ("deadline_time = 17:30:00", "deadline_time = 17:30",
          "times.deadline_time: TOML syntax error"),
     ],
-    ids=["bad unit", "zero rounds", "misspelt key", "time without seconds"],
+    ids=["bad unit", "zero rounds", "misspelt key", "unknown evidence", "no evidence",
+         "time without seconds"],
 )
 def test_policy_check_names_the_broken_key(
     env: pytest.MonkeyPatch, tmp_path: Path, old: str, new: str, expected: str

@@ -153,7 +153,7 @@ def test_the_weekly_county_digest_covers_both_townships(run: Run) -> None:
     open_case(run, 5, 1)  # 梅林: left suspected; its step passes unanswered
     z = open_case(run, 10, 1)  # 石桥: the school sends it up to the township
     run.at(2026, 11, 18, 10, 0)
-    run.do(ladder.close_out, run.user("school_admin2"), x)
+    run.close_out(x, "school_admin2")
     run.do(ladder.escalate, run.user("school_admin3"), z)  # suspected → school: the start
     run.do(ladder.escalate, run.user("school_admin3"), z)  # school → township: moved up
     run.at(2026, 11, 23, 9, 0)  # after the period: neither counted nor drawn
@@ -215,7 +215,7 @@ def test_cases_closed_before_the_window_are_left_out_and_an_empty_digest_says_so
     run.do(ladder.mark_returned, run.user("school_admin2"), old)
     run.at(2026, 9, 10, 10, 0)
     run.do(ladder.confirm_attending, run.user("teacher5"), old, True)
-    run.do(ladder.close_out, run.user("school_admin2"), old)
+    run.close_out(old, "school_admin2")
 
     data = data_for(run, "township_officer1", local(2026, 11, 22, 18, 0), local(2026, 11, 23, 18, 0))
     assert (data.new, data.returned, data.closed, data.open) == (0, 0, 0, 0)

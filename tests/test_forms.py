@@ -18,6 +18,7 @@ from casework import codes, forms, ladder
 from casework.errors import AccessDenied, IllegalTransition
 from casework.personal import mask_id
 from models.tables import AuditEvent, Case, Guardian
+from tests.casedriver import PROOF
 from tests.ledgerkit import make_cases
 
 
@@ -172,7 +173,7 @@ def test_a_proposed_deferral_has_its_application_form(cw, world, made) -> None: 
     admin = world.users["school_admin"]
     until = cw.today() + timedelta(days=90)
     ladder.propose_outcome(cw, admin, made.meilin_school, "deferred", reason="重病住院，医嘱休养三个月",
-                           evidence=({"kind": "document", "note": "诊断证明"},), until_on=until)
+                           evidence=PROOF, until_on=until)
     cw.session.commit()
     case = cw.session.get(Case, made.meilin_school)
     assert "deferral" in forms.available(cw, case)

@@ -4,8 +4,9 @@
   resume restarts the level, by hand or automatically on the resume date, keeping the
   rounds already done;
 - tongnan's deferral needs ``deferral_min_joint_rounds`` (3) joint rounds first;
-- an outcome that needs approval can be decided only by the policy's approver or above,
-  and a rejection needs a reason;
+- every closing outcome (销号) is a proposal with the evidence the policy names, decided
+  by a second person at the policy's reviewing level or above, never by the proposer;
+  a rejection needs a reason; nothing changes on the case before the decision;
 - an action the transition table does not allow raises IllegalTransition with a message
   a user can read, and writes nothing (row counts and the case row before and after);
 - a student with an open case cannot get a second one.
@@ -28,9 +29,9 @@ from casework import ladder
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition, ValidationError
 from casework.policy import load_named
-from tests.casedriver import Run
+from tests.casedriver import PROOF, Run
 
-EVIDENCE = ({"kind": "photo", "note": "诊断证明"},)
+EVIDENCE = PROOF
 
 
 @pytest.fixture
@@ -422,10 +423,10 @@ def test_illegal_transitions_are_refused_readably_and_change_nothing(run: Run) -
     assert _refused(run, case, IllegalTransition, ladder.acknowledge, u("teacher"), case) == (
         f"There is no alert on case #{case} to acknowledge."
     )
-    run.do(ladder.propose_outcome, u("school_admin"), case, "home_teaching", reason="残疾",
+    run.do(ladder.propose_outcome, u("school_admin"), case, "home_teaching", reason="重度残疾",
            evidence=EVIDENCE)
     assert _refused(run, case, IllegalTransition, ladder.propose_outcome, u("school_admin"), case,
-                    "transferred", reason="转学", evidence=EVIDENCE) == (
+                    "transferred", reason="转学外地", evidence=EVIDENCE) == (
         f"Case #{case} already has a proposal waiting for a decision."
     )
 
@@ -438,7 +439,7 @@ def test_illegal_transitions_are_refused_readably_and_change_nothing(run: Run) -
         f"Case #{case} is returned to school; that cannot be done now."
     )
     run.do(ladder.confirm_attending, u("teacher"), case, True)
-    run.do(ladder.close_out, u("school_admin"), case)
+    assert run.close_out(case) == "township_officer"
 
     # closed: nothing moves it any more
     closed = f"Case #{case} is closed; that cannot be done now."
@@ -482,7 +483,141 @@ def test_a_second_open_case_for_the_same_student_is_refused(run: Run) -> None:
              ladder.ReportInput(student_id=run.student().id, reasons=("work",)))
     run.do(ladder.mark_returned, run.user("school_admin"), first)
     run.do(ladder.confirm_attending, run.user("teacher"), first, True)
-    run.do(ladder.close_out, run.user("school_admin"), first)
+    run.close_out(first)
     second = run.report("teacher", reasons=("work",))
     assert second != first
     assert run.case(second).state == "suspected"
+
+
+# ---------------------------------------------------------------------------- 销号: evidence and a second person
+
+
+def _photo(kind: str, width: int = 1280, height: int = 960) -> dict[str, Any]:
+    return {"kind": "photo", "file_id": f"F-{kind}", "width": width, "height": height,
+            "evidence_kind": kind}
+
+
+def test_a_transfer_waits_for_review_and_the_clock_keeps_running(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    deadlines_before = run.open_deadlines(case)
+    mark = run.mark()
+    out = run.do(ladder.propose_outcome, run.user("teacher"), case, "transferred",
+                 reason="已在广州白云区某小学就读", evidence=(_photo("enrolment_confirmation"),))
+    assert out.proposal is not None and out.proposal.status == "pending"
+    assert run.case(case).state == "suspected" and run.case(case).closed_at is None
+    assert run.open_deadlines(case) == deadlines_before  # the clock runs until the review
+    assert run.messages(mark) == ["approval_request → township_officer"]
+    # a teacher's proposal: the township reviews it
+    out = run.do(ladder.decide_outcome, run.user("township_officer"), out.proposal.id, True)
+    assert out.case.state == "transferred" and out.case.closed_at is not None
+    assert run.events(case)[-1] == "township_officer: outcome suspected → transferred"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "evidence", "message"),
+    [
+        ("transferred", (_photo("class_photo"),),
+         "Attach the evidence the policy asks for: Receiving school's enrolment confirmation "
+         "(student register) (a photo or a document)."),
+        ("deceased", (_photo("enrolment_confirmation"),),
+         "Attach the evidence the policy asks for: Police station or community certificate "
+         "(a photo or a document)."),
+        ("deferred", (_photo("guardian_application"),),
+         "Attach the evidence the policy asks for: Hospital diagnosis or disability certificate "
+         "(a photo or a document)."),
+        ("deceased", (_photo("household_certificate", 1, 1),),
+         "This image is only 1×1 pixels, too small to show anything. Send a clear photo "
+         "(at least 200 pixels on its short side)."),
+        ("deceased", ({"kind": "document", "file_id": "D", "mime_type": "image/png",
+                       "evidence_kind": "household_certificate"},),
+         "This image file is too small to show anything. Send a clear photo of the document."),
+        ("deceased", ({"kind": "voice", "file_id": "V", "evidence_kind": "household_certificate"},),
+         "Attach the evidence the policy asks for: Police station or community certificate "
+         "(a photo or a document)."),
+    ],
+    ids=["transfer without the school's confirmation", "deceased without the certificate",
+         "deferral with one of two", "a 1x1 image", "an image file with no preview", "a voice note"],
+)
+def test_a_proposal_carries_the_evidence_the_policy_names(
+    run: Run, outcome: str, evidence: tuple[dict[str, Any], ...], message: str
+) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    before, case_before = run.counts(), run.snapshot(case)
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.propose_outcome, run.user("teacher"), case, outcome, reason="家长提供了证明材料",
+               evidence=evidence, until_on=date(2027, 1, 22))
+    assert (err.value.field, err.value.render("en")) == ("evidence", message)
+    assert run.counts() == before and run.snapshot(case) == case_before
+
+
+@pytest.mark.parametrize("reason", ["x", "  x ", "...", "xxxxxx", "死了"])
+def test_a_reason_like_x_is_not_a_reason(run: Run, reason: str) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.propose_outcome, run.user("teacher"), case, "deceased", reason=reason,
+               evidence=(_photo("household_certificate"),))
+    assert (err.value.field, err.value.render("en")) == (
+        "reason", "Say why in a few words (at least 4 characters), so the reviewer can check it.")
+
+
+def test_nobody_decides_their_own_proposal(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    run.do(ladder.escalate, run.user("school_admin"), case)
+    run.do(ladder.escalate, run.user("school_admin"), case)  # at the township now
+    mark = run.mark()
+    out = run.do(ladder.propose_outcome, run.user("township_officer"), case, "home_teaching",
+                 reason="重度残疾，无法到校", evidence=PROOF)
+    assert out.proposal is not None and out.proposal.id is not None
+    proposal = out.proposal.id
+    # a township officer's proposal goes to the county: the proposer cannot approve it,
+    # even though the township reviews home teaching proposed by a school
+    assert run.messages(mark) == ["approval_request → county_officer"]
+    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("township_officer"),
+                    proposal, True) == "You made this proposal; another person must review it."
+    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("township_officer"),
+                    proposal, False, "撤回重新提交") == "You made this proposal; another person must review it."
+    out = run.do(ladder.decide_outcome, run.user("county_officer"), proposal, True)
+    assert out.case.state == "home_teaching"
+
+
+def test_a_county_officer_proposal_needs_a_second_county_person(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    out = run.do(ladder.propose_outcome, run.user("county_officer"), case, "over_age",
+                 reason="已满十七周岁，超出义务教育年龄", evidence=PROOF)
+    assert out.proposal is not None and out.proposal.id is not None
+    assert [u.role for u in out.notified] == ["admin"]  # the only other person at that level
+    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("county_officer"),
+                    out.proposal.id, True) == "You made this proposal; another person must review it."
+    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("township_officer"),
+                    out.proposal.id, True) == "Only a county officer or above can decide this."
+    assert run.do(ladder.decide_outcome, run.user("admin"), out.proposal.id, True).case.state == (
+        "closed_other")
+
+
+def test_back_at_school_is_reported_and_closed_only_on_review(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    run.do(ladder.mark_returned, run.user("teacher"), case)
+    assert run.case(case).state == "returned"  # reported: the retention follow-ups run
+    assert [d.split()[0] for d in run.open_deadlines(case)] == ["retention"] * 3
+    run.do(ladder.confirm_attending, run.user("teacher"), case, True)
+    with pytest.raises(ValidationError) as err:
+        run.do(ladder.close_out, run.user("school_admin"), case, note="连续在校两周")
+    assert err.value.field == "evidence"
+    out = run.do(ladder.close_out, run.user("school_admin"), case, note="连续在校两周",
+                 evidence=(_photo("class_photo"),))
+    assert out.proposal is not None and out.proposal.id is not None
+    assert run.case(case).state == "retention" and run.case(case).closed_at is None
+    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("school_admin"),
+                    out.proposal.id, True) == "Your role does not allow this action."
+    # absent again before the review: the close-out no longer applies
+    run.do(ladder.confirm_attending, run.user("teacher"), case, False)
+    assert _refused(run, case, IllegalTransition, ladder.decide_outcome,
+                    run.user("township_officer"), out.proposal.id, True) == (
+        "This proposal was already decided.")
+    assert run.case(case).state == "school_persuasion"

@@ -11,13 +11,16 @@ from typing import Any, get_args
 import pydantic
 import pytest
 
+from casework import codes
 from casework.errors import PolicyError
 from casework.i18n import Text
 from casework.labels import ROLE_LABELS, STATE_LABELS, UNIT_LABELS, duration_text, join
 from casework.policy import (
     LADDER_ORDER,
+    OUTCOME_ORDER,
     POLICY_DIR,
     Duration,
+    EvidenceKind,
     LadderState,
     Policy,
     Role,
@@ -131,8 +134,14 @@ def test_datian() -> None:
     township = p.level("township_persuasion")
     assert township.rounds == 5 and township.requires_ack
     assert township.responsible == ["village_cadre", "township_officer"]
-    assert p.outcomes.approval_required == ["home_teaching", "deferred"]
-    assert p.outcomes.approver == "township_officer"
+    # every closing outcome names its evidence; datian names no reviewer above the default
+    assert p.outcomes.transferred.evidence == ["enrolment_confirmation"]
+    assert p.outcomes.deceased.evidence == ["household_certificate"]
+    assert p.outcomes.retained.evidence == ["class_photo"]
+    assert p.outcomes.deferred.evidence == ["guardian_application", "medical_certificate"]
+    assert p.outcomes.reviewer_role("deferred", "teacher") == "township_officer"
+    assert p.outcomes.reviewer_role("deferred", "village_cadre") == "township_officer"
+    assert p.outcomes.reviewer_role("transferred", "township_officer") == "county_officer"
     assert not p.roll_call.enabled
 
 
@@ -148,7 +157,10 @@ def test_tongnan() -> None:
     p = load_named("tongnan")
     assert not p.has_level("deadline_notice")
     assert p.outcomes.deferral_min_joint_rounds == 3
-    assert p.outcomes.approver == "county_officer"
+    # 二(四) the district's 扶贫工作领导小组 decides deferral, even on a school's proposal
+    assert p.outcomes.reviewer_role("deferred", "school_admin") == "county_officer"
+    assert p.outcomes.reviewer_role("suspended", "teacher") == "county_officer"
+    assert p.outcomes.reviewer_role("transferred", "school_admin") == "township_officer"
     assert p.home_teaching.every == Duration(amount=7, unit="calendar_days")
     assert p.home_teaching.min_class_hours == 2
     assert p.roll_call.enabled
@@ -388,3 +400,47 @@ def test_parse_policy_from_text() -> None:
     with pytest.raises(PolicyError) as err:
         parse_policy("name = ", source="inline")
     assert err.value.render("en").startswith("inline")
+
+
+# ---------------------------------------------------------------------------- 销号
+
+
+def test_every_outcome_and_evidence_kind_has_a_label() -> None:
+    assert set(get_args(EvidenceKind)) == set(codes.EVIDENCE_KINDS)
+    assert set(OUTCOME_ORDER) <= set(codes.OUTCOMES)
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_profile_names_evidence_and_a_clause_for_every_closing_outcome(name: str) -> None:
+    outcomes = load_named(name).outcomes
+    for outcome in OUTCOME_ORDER:
+        rule = outcomes.rule(outcome)
+        assert rule.evidence and rule.clause, (name, outcome)
+    # the same proof for the same fact in every county (the examples)
+    assert outcomes.retained.evidence == ["class_photo"]
+    assert outcomes.transferred.evidence == ["enrolment_confirmation"]
+    assert outcomes.deceased.evidence == ["household_certificate"]
+    assert outcomes.moved_abroad.evidence == ["household_certificate"]
+    assert outcomes.rule("suspended") == outcomes.deferred
+    # nobody below the township reviews, and a township proposal always goes to the county
+    for outcome in OUTCOME_ORDER:
+        assert outcomes.reviewer_role(outcome, "teacher") in ("township_officer", "county_officer")
+        assert outcomes.reviewer_role(outcome, "township_officer") == "county_officer"
+        assert outcomes.reviewer_role(outcome, "county_officer") == "county_officer"
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda o: o["deferred"].update(reviewer="school_admin"), "outcomes.deferred.reviewer"),
+        (lambda o: o["deceased"].update(evidence=["household_certificate"] * 2), "outcomes.deceased.evidence[1]"),
+        (lambda o: o.pop("over_age"), "outcomes.over_age"),
+    ],
+    ids=["reviewer below the township", "evidence listed twice", "an outcome left out"],
+)
+def test_a_closing_rule_that_would_let_one_person_close_is_refused(change: Any, key: str) -> None:
+    data = datian_data()
+    change(data["outcomes"])
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == key

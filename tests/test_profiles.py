@@ -40,9 +40,9 @@ from casework.errors import AccessDenied, IllegalTransition
 from casework.outbox import text_from_json
 from casework.policy import load_named
 from models.tables import Deadline, OutboxMessage
-from tests.casedriver import Run
+from tests.casedriver import PROOF, Run
 
-EVIDENCE = ({"kind": "document", "note": "证明材料"},)
+EVIDENCE = PROOF
 
 
 def _run(name: str, engine: Engine, clock: FrozenClock, world: World) -> Run:
@@ -215,7 +215,8 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
     run.at(2026, 12, 8, 9, 0)
     run.do(ladder.confirm_attending, run.user("teacher"), case, True)
     run.at(2026, 12, 9, 10, 0)
-    run.do(ladder.close_out, run.user("school_admin"), case, note="连续在校")
+    # 销号: the school proposes with a photo of the child in class; the township reviews
+    assert run.close_out(case, note="连续在校") == "township_officer"
     assert run.case(case).state == "closed"
     assert run.open_deadlines(case) == []
 
@@ -266,7 +267,8 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
         "county_officer: acknowledged judicial → judicial",
         "school_admin: returned judicial → returned",
         "teacher: attending returned → retention",
-        "school_admin: closed retention → closed",
+        "school_admin: outcome_proposed retention → retention",
+        "township_officer: closed retention → closed",
     ]
 
 
@@ -345,16 +347,19 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
     run.at(2026, 12, 21, 9, 0)
     run.do(ladder.acknowledge, run.user("county_officer"), case)
 
-    # the family moved; the school verifies the new enrolment: a transfer needs no approval
+    # the family moved; the school sends the receiving school's 学籍 confirmation, and the
+    # township reviews it before the case closes (nobody closes a case alone)
     run.at(2026, 12, 22, 10, 0)
     mark = run.mark()
     out = run.do(
         ladder.propose_outcome, run.user("school_admin"), case, "transferred",
         reason="已在外地学校就读，学籍转接完成", evidence=EVIDENCE,
     )
+    assert out.case.state == "judicial" and out.proposal is not None
+    assert run.messages(mark) == ["approval_request → township_officer"]
+    out = run.do(ladder.decide_outcome, run.user("township_officer"), out.proposal.id, True)
     assert out.case.state == "transferred"
     assert run.case(case).closed_at is not None
-    assert run.messages(mark) == []
     assert run.open_deadlines(case) == []
 
     assert run.deadlines(case) == [
@@ -396,7 +401,7 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
         "scheduler: escalated county_escalation → judicial (deadline_passed)",
         "county_officer: acknowledged judicial → judicial",
         "school_admin: outcome_proposed judicial → judicial",
-        "school_admin: outcome judicial → transferred",
+        "township_officer: outcome judicial → transferred",
     ]
 
 
@@ -631,7 +636,7 @@ def test_jidong_ladder_runs_into_2027_on_the_weekday_fallback(
     run.at(2027, 3, 8, 9, 0)
     run.do(ladder.confirm_attending, run.user("teacher"), case, True)
     run.at(2027, 3, 9, 10, 0)
-    run.do(ladder.close_out, run.user("school_admin"), case)
+    assert run.close_out(case) == "township_officer"
     assert run.case(case).state == "closed"
     assert run.open_deadlines(case) == []
 
@@ -671,7 +676,8 @@ def test_jidong_ladder_runs_into_2027_on_the_weekday_fallback(
         "county_officer: acknowledged judicial → judicial",
         "school_admin: returned judicial → returned",
         "teacher: attending returned → retention",
-        "school_admin: closed retention → closed",
+        "school_admin: outcome_proposed retention → retention",
+        "township_officer: closed retention → closed",
     ]
 
 

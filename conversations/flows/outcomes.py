@@ -2,8 +2,9 @@
 pause with a reason and a resume date.
 
     returned: when ─ [summary] → ladder.mark_returned
-    propose:  out ─ why ─┬─ (deferral) until ─┐─ evid ─ [summary] → ladder.propose_outcome
-                         └────────────────────┘
+    propose:  out ─ why ─┬─ (deferral) until ─┐─ ev0 ─ (ev1 ─ ev2: one per evidence kind the
+                         └────────────────────┘   policy names) ─ [summary] → ladder.propose_outcome
+              (🗂 Close out starts at why with the outcome "retained": 销号 after a return)
     reject:   why ─ [summary] → ladder.decide_outcome(approve=False)
     pause:    why ─ until ─ [summary] → ladder.pause
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from casework import codes, ladder, validation
+from casework import codes, evidence, ladder, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
+from casework.labels import STATE_LABELS
 from casework.notices import case_title
 from conversations.engine import Flow, Option, Step, Turn, end, register
 from conversations.flows.fields import (
@@ -23,12 +25,11 @@ from conversations.flows.fields import (
     draft_date,
     parse_past_date,
     recent_days,
-    show_attached,
     show_code,
     show_date,
     store_date,
 )
-from models.tables import Case, Proposal
+from models.tables import Case
 
 OFFICERS = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
 PROPOSABLE = ("home_teaching", "deferred", "suspended", "transferred", "deceased", "other")
@@ -82,34 +83,105 @@ register(
 )
 
 
-# --- propose an outcome ----------------------------------------------------------------
+# --- propose an outcome (销号) ------------------------------------------------------------
 
-
-def _outcome_options(turn: Turn) -> list[Option]:
-    return [Option(code, codes.label("outcome", code)) for code in PROPOSABLE]
-
-
+MAX_KINDS = 3  # evidence steps ev0…ev2: one per kind the policy names for the outcome
 DEFERRALS = ("deferred", "suspended")
 
 
+def _open_case(turn: Turn) -> Case:
+    assert turn.conv is not None and turn.conv.case_id is not None
+    case = turn.cw.session.get(Case, turn.conv.case_id)
+    assert case is not None
+    return case
+
+
+def _outcome_options(turn: Turn) -> list[Option]:
+    return [Option(code, codes.label("outcome", code))
+            for code in turn.once("propose.outcomes", lambda: ladder.proposable_outcomes(_open_case(turn)))]
+
+
+def _kinds(turn: Turn) -> list[str]:
+    out = turn.draft.get("out")
+    return ladder.evidence_kinds(turn.cw, out) if out else []
+
+
 def _after_reason(turn: Turn) -> str:
-    return "until" if turn.draft.get("out") in DEFERRALS else "evid"
+    return "until" if turn.draft.get("out") in DEFERRALS else "ev0"
+
+
+def _after_evidence(index: int) -> Any:
+    return lambda turn: f"ev{index + 1}" if index + 1 < len(_kinds(turn)) else None
+
+
+def _evidence_prompt(index: int) -> Any:
+    def prompt(turn: Turn) -> Text:
+        kinds = _kinds(turn)
+        kind = codes.label("evidence_kind", kinds[index]) if index < len(kinds) else Text("—")
+        return _("Send the {kind} ({n} of {total}): a clear photo or a document, then Done.",
+                 kind=kind, n=index + 1, total=len(kinds))
+
+    return prompt
+
+
+def _accept_evidence(index: int) -> Any:
+    def accept(turn: Turn, item: dict[str, Any]) -> dict[str, Any]:
+        evidence.check_item(item)
+        kinds = _kinds(turn)
+        return {**item, "evidence_kind": kinds[index]} if index < len(kinds) else item
+
+    return accept
+
+
+def _show_evidence(index: int) -> Any:
+    def show(turn: Turn) -> Text | None:
+        items = turn.draft.get(f"ev{index}") or []
+        if not items:
+            return None
+        kind = items[0].get("evidence_kind", "")
+        return _("{kind}: {n} attached", kind=codes.label("evidence_kind", kind), n=len(items))
+
+    return show
+
+
+def _begin_propose(turn: Turn, args: dict[str, Any]) -> None:
+    case = ladder.load_case(turn.cw, turn.user, _open_case(turn).id or 0,
+                            "close_out" if args.get("outcome") == "retained" else "propose_outcome")
+    offered = ladder.proposable_outcomes(case)
+    preset = args.get("outcome")
+    if preset is not None:
+        offered = [o for o in offered if o == preset]
+    if not offered:
+        turn.replies.send(_("Case #{id} is {state}; that cannot be done now.", id=case.id,
+                            state=_(STATE_LABELS[case.state])))
+        end(turn)
+        return
+    if preset is not None:  # 销号 from the case's button: the outcome is known
+        turn.draft["out"] = preset
+        turn.draft["_visited"] = ["out"]
+        assert turn.conv is not None
+        turn.conv.step = "why"
 
 
 def _finish_propose(turn: Turn) -> None:
     assert turn.conv is not None and turn.conv.case_id is not None
     d = turn.draft
+    proof = [item for i in range(len(_kinds(turn))) for item in d.get(f"ev{i}") or []]
     out = ladder.propose_outcome(
         turn.cw,
         turn.user,
         turn.conv.case_id,
         d["out"],
         reason=d.get("why") or "",
-        evidence=tuple(d.get("evid") or ()),
-        # an outcome changed on the summary from a deferral leaves no stale end date
+        evidence=tuple(proof),
         until_on=draft_date(turn, "until") if d["out"] in DEFERRALS else None,
     )
     turn.replies.send(out.message)
+
+
+def _reason_text(field: str) -> Any:
+    return lambda turn, text: evidence.meaningful(
+        validation.free_text(text, field=field, max_len=500), field=field)
 
 
 register(
@@ -117,18 +189,22 @@ register(
         name="propose",
         title=_("Propose an outcome"),
         roles=ALL_ROLES,
+        begin=_begin_propose,
         summary_title=lambda t: _("Case {title}: proposed outcome", title=_case_title(t)),
         steps=(
+            # not editable on the summary: another outcome needs other evidence
             Step("out", _("Outcome"), lambda t: _("Which outcome do you propose?"), "choice",
-                 options=_outcome_options, next="why", show=show_code("outcome", "out")),
+                 options=_outcome_options, next="why", show=show_code("outcome", "out"), editable=False),
             Step("why", _("Reason"), lambda t: _("Why? (the policy asks for the grounds)"), "text",
-                 parse=_reason("reason"), next=_after_reason),
+                 parse=_reason_text("reason"), next=_after_reason),
             Step("until", _("Until"), lambda t: _("Until what date? (e.g. 2027-02-22)"), "date",
-                 parse=_future("until_on"), store=store_date("until"), show=show_date("until"), next="evid"),
-            # required: the Done button refuses until at least one item was sent
-            Step("evid", _("Evidence"),
-                 lambda t: _("Send the evidence (a photo of the certificate, a document), then Done."),
-                 "media", next=None, show=show_attached("evid")),
+                 parse=_future("until_on"), store=store_date("until"), show=show_date("until"), next="ev0"),
+            # required: the Done button refuses until at least one file was sent
+            *(
+                Step(f"ev{i}", _("Evidence"), _evidence_prompt(i), "media", next=_after_evidence(i),
+                     show=_show_evidence(i), accept_media=_accept_evidence(i))
+                for i in range(MAX_KINDS)
+            ),
         ),
         finish=_finish_propose,
     )
@@ -139,18 +215,10 @@ register(
 
 
 def _begin_reject(turn: Turn, args: dict[str, Any]) -> None:
-    proposal = turn.cw.session.get(Proposal, int(args["proposal"]))
-    if proposal is None or proposal.status != "pending":
-        # say so now, not after the reason was typed
-        turn.replies.send(
-            _("There is no such proposal.") if proposal is None else _("This proposal was already decided.")
-        )
-        end(turn)
-        return
-    ladder.load_case(turn.cw, turn.user, proposal.case_id, "decide_outcome")
+    proposal, case = ladder.load_review(turn.cw, turn.user, int(args["proposal"]))
     turn.draft["proposal"] = proposal.id
     if turn.conv is not None:
-        turn.conv.case_id = proposal.case_id
+        turn.conv.case_id = case.id
 
 
 def _finish_reject(turn: Turn) -> None:
@@ -168,7 +236,7 @@ register(
         summary_title=lambda t: _("Reject the proposal for case {title}", title=_case_title(t)),
         steps=(
             Step("why", _("Reason"), lambda t: _("Why do you reject it? The proposer will read this."), "text",
-                 parse=_reason("note")),
+                 parse=_reason_text("note")),
         ),
         finish=_finish_reject,
     )
