@@ -18,7 +18,6 @@ from casework.scope import users_for_case
 from conversations import engine
 from conversations.replies import Button
 from handlers import attendance, cases, menu, people, review
-from models.tables import Proposal
 
 
 def _int(value: str) -> int | None:
