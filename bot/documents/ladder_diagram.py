@@ -14,9 +14,10 @@ import unicodedata
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from casework.codes import EVIDENCE_KINDS, OUTCOMES
 from casework.i18n import Text, _
 from casework.labels import ACTION_LABELS, duration_text, join, label, roles_text, state_text
-from casework.policy import Level, Policy
+from casework.policy import OUTCOME_ORDER, Level, Policy
 
 WIDTH = 760
 MARGIN = 24
@@ -162,13 +163,16 @@ def ladder_svg(policy: Policy, lang: str) -> str:
     exit_lines: list[str] = []
     for state in EXIT_STATES:
         exit_lines += wrap("· " + state_text(state).render(lang), SIDE_W - 2 * PAD)
-    approval = list(policy.outcomes.approval_required)
-    if approval:
-        exit_lines.append("")
+    exit_lines.append("")
+    exit_lines += wrap(
+        _("Closing a case (销号) takes evidence and another person's review:").render(lang),
+        SIDE_W - 2 * PAD,
+    )
+    for outcome in OUTCOME_ORDER:
+        rule = policy.outcomes.rule(outcome)
         exit_lines += wrap(
-            _("needs approval by a {role}: {outcomes}",
-              role=roles_text([policy.outcomes.approver]),
-              outcomes=join(state_text(o) for o in approval)).render(lang),
+            _("· {outcome}: {evidence}", outcome=label(OUTCOMES, outcome),
+              evidence=join(label(EVIDENCE_KINDS, k) for k in rule.evidence)).render(lang),
             SIDE_W - 2 * PAD,
         )
     side_y = boxes[1].y if len(boxes) > 1 else boxes[0].y
