@@ -15,14 +15,11 @@ from casework import ladder
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.scope import users_for_case
+from casework.validation import parse_id
 from conversations import engine
 from conversations.replies import Button
 from handlers import attendance, cases, menu
 from models.tables import Proposal
-
-
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -49,7 +46,8 @@ def _conversation_tap(turn: engine.Turn, data: str) -> None:
         turn.replies.answer(_("That button is no longer in use."))
         return
     conv_id, _dot, key = ident.partition(".")
-    conv = engine.conversation_by_id(turn, int(conv_id)) if conv_id.isdigit() else None
+    conv_number = parse_id(conv_id)
+    conv = engine.conversation_by_id(turn, conv_number) if conv_number is not None else None
     if conv is None:
         turn.replies.answer(_("That question is finished; see the latest message."))
         return
@@ -88,14 +86,14 @@ def _menu(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _case(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     turn.replies.answer()
     if case_id is not None:
         cases.show_case(turn, case_id)
 
 
 def _visit(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     turn.replies.answer()
     if case_id is not None:
         ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
@@ -103,7 +101,7 @@ def _visit(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _ack(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     if case_id is None:
         return
     out = ladder.acknowledge(turn.cw, turn.user, case_id)
@@ -112,12 +110,13 @@ def _ack(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _assign(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     if case_id is None:
         return
     case = ladder.load_case(turn.cw, turn.user, case_id, "assign")
-    if len(parts) > 1 and parts[1].isdigit():
-        out = ladder.assign(turn.cw, turn.user, case_id, int(parts[1]))
+    assignee = parse_id(parts[1]) if len(parts) > 1 else None
+    if assignee is not None:
+        out = ladder.assign(turn.cw, turn.user, case_id, assignee)
         turn.replies.answer(out.message)
         turn.replies.send(out.message)
         return
@@ -128,7 +127,7 @@ def _assign(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _approve(turn: engine.Turn, parts: list[str]) -> None:
-    proposal_id = _int(parts[0]) if parts else None
+    proposal_id = parse_id(parts[0]) if parts else None
     if proposal_id is None:
         return
     out = ladder.decide_outcome(turn.cw, turn.user, proposal_id, approve=True)
@@ -137,7 +136,7 @@ def _approve(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _reject(turn: engine.Turn, parts: list[str]) -> None:
-    proposal_id = _int(parts[0]) if parts else None
+    proposal_id = parse_id(parts[0]) if parts else None
     if proposal_id is None:
         return
     proposal = turn.cw.session.get(Proposal, proposal_id)
@@ -148,17 +147,19 @@ def _reject(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _attending(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) < 2 or not parts[0].isdigit():
+    case_id = parse_id(parts[0]) if len(parts) == 2 else None
+    if case_id is None:
         return
-    out = ladder.confirm_attending(turn.cw, turn.user, int(parts[0]), parts[1] == "1")
+    out = ladder.confirm_attending(turn.cw, turn.user, case_id, parts[1] == "1")
     turn.replies.answer()
     turn.replies.send(out.message)
 
 
 def _action(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) < 2 or not parts[0].isdigit():
+    case_id = parse_id(parts[0]) if len(parts) >= 2 else None
+    if case_id is None:
         return
-    case_id, action = int(parts[0]), parts[1]
+    action = parts[1]
     turn.replies.answer()
     simple: dict[str, Any] = {
         "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from casework import ladder
+from casework import ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
 from handlers import cases, menu, onboarding
@@ -114,8 +114,7 @@ def _invite(turn: engine.Turn, args: list[str]) -> None:
 def _case_number(turn: engine.Turn, args: list[str]) -> int | None:
     if not args:
         return None
-    raw = args[0].lstrip("#")
-    return int(raw) if raw.isdigit() else None
+    return validation.case_number(args[0])
 
 
 help_command = _command(_help)

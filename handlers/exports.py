@@ -40,7 +40,7 @@ from bot.documents import forms as form_files
 from bot.documents import report_xlsx, tabular
 from bot.documents.fonts import FontMissing
 from bot.documents.ledger_xlsx import export_ledger
-from casework import forms, ledger, reports
+from casework import forms, ledger, reports, validation
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -301,20 +301,21 @@ async def _edit(bot: Any, message: Any, text: str) -> None:
 
 def _forms(turn: engine.Turn, args: list[str]) -> None:
     """``/forms 12``: the documents case 12 has now, as buttons."""
-    raw = args[0].lstrip("#") if args else ""
-    if not raw.isdigit():
+    case_id = validation.case_number(args[0]) if args else None
+    if case_id is None:
         turn.replies.send(_("Which case? For example: /forms 12"))
         return
-    case = load_case(turn.cw, turn.user, int(raw), "view")
+    case = load_case(turn.cw, turn.user, case_id, "view")
     rows = [[Button(_(forms.FORM_LABELS[f]), f"doc:{case.id}:{f}")] for f in forms.available(turn.cw, case)]
     turn.replies.send(_("Documents for case #{id} (Word to print, PDF to read):", id=case.id), rows)
 
 
 def _send_form(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in forms.FORMS:
+    case_id = validation.parse_id(parts[0]) if len(parts) == 2 else None
+    if case_id is None or parts[1] not in forms.FORMS:
         turn.replies.answer(_("That button is no longer in use."))
         return
-    case_id, form = int(parts[0]), parts[1]
+    form = parts[1]
     data = forms.load(turn.cw, turn.user, case_id, form)
     turn.replies.answer()
     caption = form_files.caption(form, case_id)

@@ -1774,17 +1774,21 @@ class FakeTelegram:
         *,
         chat_id: int | None = None,
         enqueue: bool = True,
+        forged: bool = False,
     ) -> JSON:
         """The user taps the inline button with ``callback_data`` on a bot message.
 
-        Raises ``LookupError`` if the message has no such button (a client cannot tap it).
+        Raises ``LookupError`` if the message has no such button (a client cannot tap it),
+        unless ``forged``: a modified client (or a replayed request) can send any data.
         """
         self._register(user)
         chat = self.chats.get(chat_id if chat_id is not None else user.id)
         msg = chat.messages.get(message_id) if chat else None
         if chat is None or msg is None or msg.deleted:
             raise LookupError(f"message {message_id} not found in chat {chat_id or user.id}")
-        if not any(b.get("callback_data") == callback_data for b in msg.inline_buttons()):
+        if not forged and not any(
+            b.get("callback_data") == callback_data for b in msg.inline_buttons()
+        ):
             raise LookupError(
                 f"message {message_id} has no button with callback_data {callback_data!r}; "
                 f"buttons: {msg.buttons()}"
