@@ -26,7 +26,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -222,8 +222,13 @@ async def _on_export_tap(update: Update, context: ContextTypes.DEFAULT_TYPE, par
         try:
             await query.edit_message_text(text, reply_markup=inline(rows, shown["lang"]))
         except BadRequest as err:
-            if "not modified" not in str(err).lower():
-                raise
+            if "not modified" in str(err).lower():
+                return
+            # the menu message is gone (or can no longer be edited): the menu comes anew
+            log.warning("export menu not edited (%s); sent anew", err)
+            if update.effective_chat is not None:
+                await context.bot.send_message(update.effective_chat.id, text,
+                                               reply_markup=inline(rows, shown["lang"]))
     elif "job" in shown and update.effective_chat is not None:
         user_id, filt, lang = shown["job"]
         task = asyncio.create_task(
@@ -289,11 +294,13 @@ async def _run_export(bot: Any, services: Any, chat_id: int, user_id: int,
 
 
 async def _edit(bot: Any, message: Any, text: str) -> None:
+    """The progress line, edited in place; if it cannot be (the user deleted it), the
+    export goes on and the workbook is still sent."""
     try:
         await bot.edit_message_text(text, chat_id=message.chat_id, message_id=message.message_id)
-    except BadRequest as err:
+    except TelegramError as err:
         if "not modified" not in str(err).lower():
-            raise
+            log.warning("export progress not shown: %s", err)
 
 
 # --- a case's forms -------------------------------------------------------------------------

@@ -13,11 +13,14 @@ The ``harness`` fixture fails a test whose update raised (the error handler was 
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session
 
 from casework.validation import MAX_ID, case_number, parse_id, quote
-from handlers import limits
+from handlers import exports, limits
 from models.tables import User
 from tests.botkit import conversation, open_case, rows, speaking
+from tests.ledgerkit import make_cases
+from tests.test_bot_exports import documents
 
 APOLOGY_EN = "Sorry, something went wrong on our side. Nothing was lost; please try again, or send /menu."
 NO_LONGER = "That button is no longer in use."
@@ -174,3 +177,32 @@ async def test_the_apology_answers_the_tap_in_the_language_the_user_chose(harnes
     assert teacher.reply_texts == [APOLOGY_EN]
     assert [type(e) for e in harness.errors] == [RuntimeError]
     harness.errors.clear()  # the one error this test caused on purpose
+
+
+@pytest.fixture
+def made(harness, world):  # type: ignore[no-untyped-def]
+    with Session(harness.engine, expire_on_commit=False) as s:
+        return make_cases(s, harness.services.clock, harness.services.policy, world)
+
+
+async def test_an_export_menu_that_cannot_be_edited_comes_anew(harness, world, made) -> None:  # type: ignore[no-untyped-def]
+    officer = speaking(harness, world.users["township_officer"], "en")
+    await officer.send("/export")
+    harness.tg.inject("editMessageText", error_code=400, description="Bad Request: message to edit not found")
+    await officer.tap("State ▸")
+    assert not officer.replies[0].edited  # a new message, with the state filters
+    assert officer.buttons()[:3] == ["All cases", "Open cases", "Closed cases"]
+    assert officer.callback_answer is not None
+
+
+async def test_an_export_whose_progress_line_is_gone_still_sends_the_workbook(harness, world, made, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(exports, "PROGRESS_MIN_INTERVAL", 0)
+    monkeypatch.setattr(exports, "LEDGER_CHUNK", 1)
+    officer = speaking(harness, world.users["township_officer"], "en")
+    await officer.send("/export")
+    await officer.tap("📥 Make the workbook")
+    harness.tg.inject("editMessageText", error_code=400, times=None,
+                      description="Bad Request: message to edit not found")
+    await exports.wait_for_exports()
+    (name, _data), = documents(harness, officer)
+    assert name.endswith(".xlsx")
