@@ -41,12 +41,12 @@ from casework.clock import FrozenClock  # noqa: E402
 from casework.personal import Cipher  # noqa: E402
 from casework.policy import load_named  # noqa: E402
 from models import db  # noqa: E402
-from models.tables import AuditEvent, Case, CaseEvent, ConversationState, Visit  # noqa: E402
+from models.tables import AuditEvent, Case, CaseEvent, ConversationState, User, Visit  # noqa: E402
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api  # noqa: E402
 from sandbox.fuzz import Crowd, FuzzStats  # noqa: E402
 from sandbox.harness import FAKE_BASE_FILE_URL, FAKE_BASE_URL, fake_bot_request  # noqa: E402
 
-COUNTED = {"cases": Case, "visits": Visit, "case events": CaseEvent, "audit records": AuditEvent,
+COUNTED = {"users": User, "cases": Case, "visits": Visit, "case events": CaseEvent, "audit records": AuditEvent,
            "open conversations": ConversationState}
 
 

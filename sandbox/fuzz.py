@@ -61,6 +61,7 @@ DATES = ("2026-11-21", "11-21", "11月21日", "2026年2月30日", "昨天", "今
 NAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高子梓浩宇轩然欣怡佳琪雨涵"
 
 _SECRET_RUN = re.compile(r"[0-9Xx]{11,}")
+_INVITE = re.compile(r"\?start=([\w-]+)")
 
 
 @dataclass
@@ -125,12 +126,15 @@ class Crowd:
             self.known.append(_Actor(fake, u.id, diligent=self.rng.random() < 0.6))
         self.strangers = [
             _Actor(tg.add_user(first_name=self._name(), user_id=self.rng.randint(10**6, 10**10),
-                               language_code=self.rng.choice(("zh-hans", "en", None))), None)
+                               language_code=self.rng.choice(("zh-hans", "en", None))), None,
+                   diligent=self.rng.random() < 0.5)  # one who follows an invitation through
             for _ in range(strangers)
         ]
         self.groups = [tg.add_group(f"控辍群{i}").id for i in range(groups)]
         self.owner: dict[int, _Actor] = {a.user.id: a for a in self.known + self.strangers}
         self.stats = FuzzStats()
+        # invitation codes the bot gave out: strangers use them (and some twice)
+        self.invites: list[str] = []
 
     # ---------------------------------------------------------------- random input
 
@@ -239,6 +243,8 @@ class Crowd:
         actor = self.rng.choice(self.strangers) if r < 0.2 else self.rng.choice(self.known)
         user, chat = actor.user, actor.user.id
         tg, rng = self.tg, self.rng
+        if actor.db_id is None and self.invites and rng.random() < 0.3:
+            return "invite", chat, tg.send_text(user, f"/start {rng.choice(self.invites)}", enqueue=False)
         if actor.diligent and rng.random() < 0.7:
             answer = self._answer(actor)
             if answer is not None:
@@ -340,6 +346,8 @@ class Crowd:
         if chat_id < 0:
             return
         self.stats.private += 1
+        for event in self.tg.events_since(chat_id, mark, from_bot=True, kinds=("sent",)):
+            self.invites += _INVITE.findall(event.text or "")
         if "callback_query" in update:
             answer = self.tg.callback_answer(update["callback_query"]["id"])
             if answer is None or not answer.answered:
