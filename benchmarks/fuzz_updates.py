@@ -107,7 +107,8 @@ def main() -> None:
     print(f"  exceptions {len(stats.errors)}")
     print(f"  unanswered {len(stats.unanswered)}")
     print(f"  leaks {len(stats.leaks)}")
-    print(f"  {stats.seconds:.1f} s, {stats.per_second:.0f} updates/s")
+    print(f"  {stats.seconds:.1f} s, {stats.per_second:.0f} updates/s; in the bot (process_update) "
+          f"{stats.bot_seconds:.1f} s, {stats.updates / max(stats.bot_seconds, 1e-9):.0f} updates/s")
     print("  the crowd's work: " + ", ".join(f"{k} {before[k]} → {after[k]}" for k in COUNTED))
     for title, found in (("exceptions", stats.errors), ("unanswered", stats.unanswered), ("leaks", stats.leaks)):
         for line in found[:30]:

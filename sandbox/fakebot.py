@@ -40,6 +40,7 @@ user-side actions are synchronous and may be called from that loop's thread at a
 from __future__ import annotations
 
 import asyncio
+import bisect
 import copy
 import hashlib
 import html
@@ -1538,11 +1539,12 @@ class FakeTelegram:
     ) -> list[ChatEvent]:
         """Events after ``marker`` (``chat_id=None``: all chats)."""
         wanted = set(kinds)
+        # events are kept in ``seq`` order: skip the older ones without looking at them
+        start = bisect.bisect_right(self._events, marker, key=lambda e: e.seq)
         return [
             e
-            for e in self._events
-            if e.seq > marker
-            and (chat_id is None or e.chat_id == chat_id)
+            for e in self._events[start:]
+            if (chat_id is None or e.chat_id == chat_id)
             and (from_bot is None or e.from_bot == from_bot)
             and e.kind in wanted
         ]

@@ -75,6 +75,7 @@ class FuzzStats:
     unanswered: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    bot_seconds: float = 0.0  # of ``seconds``, inside ``process_update`` (the rest is the crowd's)
 
     @property
     def per_second(self) -> float:
@@ -83,7 +84,8 @@ class FuzzStats:
     def summary(self) -> str:
         return (f"updates {self.updates} (private {self.private}), exceptions {len(self.errors)}, "
                 f"unanswered {len(self.unanswered)}, leaks {len(self.leaks)}, "
-                f"{self.seconds:.1f} s, {self.per_second:.0f} updates/s")
+                f"{self.seconds:.1f} s, {self.per_second:.0f} updates/s "
+                f"({self.bot_seconds:.1f} s in the bot)")
 
 
 @dataclass
@@ -220,15 +222,30 @@ class Crowd:
             return str(self.rng.choice(pool))
         return self._number()
 
+    def _recent_bot(self, chat_id: int, n: int = 12) -> list[StoredMessage]:
+        """The chat's last ``n`` bot messages, oldest first (without walking the whole chat)."""
+        chat = self.tg.chats.get(chat_id)
+        found: list[StoredMessage] = []
+        for msg in reversed(chat.messages.values()) if chat else ():
+            if msg.from_bot and not msg.deleted:
+                found.append(msg)
+                if len(found) == n:
+                    break
+        return found[::-1]
+
+    def _last_bot(self, chat_id: int) -> StoredMessage | None:
+        found = self._recent_bot(chat_id, 1)
+        return found[0] if found else None
+
     def _buttons(self, chat_id: int, *, newest: bool) -> list[str]:
-        messages = [m for m in self.tg.bot_messages(chat_id)[-12:] if m.inline_markup and not m.deleted]
+        messages = [m for m in self._recent_bot(chat_id) if m.inline_markup]
         if not messages:
             return []
         msg = messages[-1] if newest else self.rng.choice(messages)
         return [data for row in msg.buttons() for _label, data in row if data]
 
     def _message_with(self, chat_id: int, data: str) -> StoredMessage | None:
-        for msg in reversed(self.tg.bot_messages(chat_id)):
+        for msg in reversed(self._recent_bot(chat_id)):
             if any(d == data for row in msg.buttons() for _l, d in row):
                 return msg
         return None
@@ -259,7 +276,7 @@ class Crowd:
                     return "tap", chat, tg.tap(user, msg.message_id, data, chat_id=chat, enqueue=False)
             return "command", chat, tg.send_text(user, rng.choice(("/menu", "/report", "/visit", "/cases")), enqueue=False)
         if r < 0.45:
-            last = tg.last_bot_message(chat)
+            last = self._last_bot(chat)
             if last is None:
                 return "command", chat, tg.send_text(user, "/start", enqueue=False)
             return "forged", chat, tg.tap(user, last.message_id, self._forged(chat), chat_id=chat,
@@ -269,7 +286,7 @@ class Crowd:
         if r < 0.85:
             return "command", chat, tg.send_text(user, self._command(), enqueue=False)
         if r < 0.90:
-            mine = [m for m in tg.messages(chat) if not m.from_bot and m.text]
+            mine = [m for m in list(tg.chats[chat].messages.values())[-30:] if not m.from_bot and m.text]
             if mine:
                 return "edited", chat, tg.edit_text(user, rng.choice(mine[-10:]).message_id, self._text(), enqueue=False)
             return "text", chat, tg.send_text(user, self._text(), enqueue=False)
@@ -299,7 +316,7 @@ class Crowd:
         or, where the question wants typing, a plausible answer."""
         chat, rng = actor.user.id, self.rng
         buttons = [d for d in self._buttons(chat, newest=True) if not d.endswith("!cancel")]
-        last = self.tg.last_bot_message(chat)
+        last = self._last_bot(chat)
         wants_text = last is not None and not buttons or rng.random() < 0.25
         if wants_text:
             text = rng.choice((self._name(), rng.choice(DATES), "在家务农，父母外出打工", "讲解义务教育法",
@@ -316,7 +333,7 @@ class Crowd:
     def _group_update(self) -> tuple[str, int, dict[str, Any]]:
         actor = self.rng.choice(self.known + self.strangers)
         group = self.rng.choice(self.groups)
-        last = self.tg.last_bot_message(group)
+        last = self._last_bot(group)
         if last is not None and self.rng.random() < 0.3:
             data = self._forged(actor.user.id) or "case:1"
             return "group_tap", group, self.tg.tap(actor.user, last.message_id, data, chat_id=group,
@@ -337,7 +354,9 @@ class Crowd:
         kind, chat_id, update = made
         mark = self.tg.marker()
         errors_before = len(self.errors)
+        started = time.perf_counter()
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        self.stats.bot_seconds += time.perf_counter() - started
         self.stats.updates += 1
         self.stats.kinds[kind] += 1
         label = f"#{self.stats.updates} {kind} in {chat_id}: {_describe(update)}"
