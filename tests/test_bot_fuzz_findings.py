@@ -206,3 +206,23 @@ async def test_an_export_whose_progress_line_is_gone_still_sends_the_workbook(ha
     await exports.wait_for_exports()
     (name, _data), = documents(harness, officer)
     assert name.endswith(".xlsx")
+
+
+async def test_a_case_with_a_long_history_is_shown_in_pieces(harness, world) -> None:  # type: ignore[no-untyped-def]
+    from casework import ladder
+    from tests.botkit import act
+
+    case_id = open_case(harness, world)
+    teacher_row = world.users["teacher"]
+    for _ in range(160):  # a year of weekly calls, each a line of the timeline
+        act(harness, lambda cw: ladder.record_visit(
+            cw, teacher_row, case_id,
+            ladder.VisitInput(visit_date=cw.today(), method="phone", result="refused")))
+    teacher = speaking(harness, teacher_row, "en")
+    await teacher.send(f"/case {case_id}")
+    texts = teacher.reply_texts
+    assert len(texts) > 1 and all(len(t) <= 4096 for t in texts)
+    assert texts[0].startswith(f"#{case_id} ") and "Timeline:" in texts[0]
+    assert sum(t.count("visit recorded") for t in texts) == 160
+    assert teacher.buttons()  # the actions, under the last piece
+    assert teacher.keyboard_message() is teacher.last_message
