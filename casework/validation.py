@@ -375,6 +375,16 @@ def case_number(text: str) -> int | None:
     return case_id
 
 
+# C0 control characters but tab, line feed and carriage return, and DEL: nothing a person
+# means to write; PostgreSQL refuses NUL in any text or JSON value
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def clean_text(text: str) -> str:
+    """What a person wrote, without control characters (NUL and the like)."""
+    return text.translate(_CONTROL)
+
+
 def quote(text: str, limit: int = 60) -> str:
     """User text to be repeated back in a reply, at most ``limit`` characters: a reply that
     quotes a 4,096-character message whole is longer than Telegram accepts."""

@@ -27,7 +27,7 @@ from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
 from casework.labels import join
-from casework.validation import quote
+from casework.validation import clean_text, quote
 from conversations.replies import Button, Replies
 from models.tables import ConversationState, User
 
@@ -420,6 +420,10 @@ def handle_text(turn: Turn, text: str) -> None:
     conv, flow = turn.conv, turn.flow
     if conv.step == SUMMARY:
         prompt(turn, _("Please use the buttons: edit a field, or confirm."))
+        return
+    text = clean_text(text)
+    if not text.strip():  # nothing but control characters
+        prompt(turn, _("I can't use that here."))
         return
     step = flow.step(conv.step)
     if step.kind in ("choice", "multi"):

@@ -15,7 +15,7 @@ from casework import ladder
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.scope import users_for_case
-from casework.validation import parse_id
+from casework.validation import clean_text, parse_id
 from conversations import engine
 from conversations.replies import Button
 from handlers import attendance, cases, menu
@@ -240,11 +240,13 @@ def _hint(turn: engine.Turn, in_flow: bool, hint: Text) -> None:
 def _evidence(msg: Message) -> dict[str, Any] | None:
     if msg.photo:
         best = msg.photo[-1]
-        return {"kind": "photo", "file_id": best.file_id, "caption": msg.caption}
+        caption = clean_text(msg.caption) if msg.caption is not None else None
+        return {"kind": "photo", "file_id": best.file_id, "caption": caption}
     if msg.voice is not None:
         return {"kind": "voice", "file_id": msg.voice.file_id, "duration": msg.voice.duration}
     if msg.document is not None:
-        return {"kind": "document", "file_id": msg.document.file_id, "name": msg.document.file_name}
+        name = clean_text(msg.document.file_name) if msg.document.file_name is not None else None
+        return {"kind": "document", "file_id": msg.document.file_id, "name": name}
     if msg.location is not None:
         return {"kind": "location", "lat": msg.location.latitude, "lon": msg.location.longitude}
     return None

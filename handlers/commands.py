@@ -24,7 +24,7 @@ ESCAPES = {"cancel", "help", "menu", "language", "start"}
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``/start`` or ``/start CODE`` (an invite deep link)."""
-    code = context.args[0] if context.args else None
+    code = validation.clean_text(context.args[0]) if context.args else None
     tg = update.effective_user
     assert tg is not None
 
@@ -47,7 +47,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _command(fn: Any) -> Any:
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        args = list(context.args or [])
+        args = [validation.clean_text(a) for a in context.args or []]
         await run_turn(update, context, lambda turn: fn(turn, args))
 
     callback.__name__ = fn.__name__

@@ -90,7 +90,7 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
 
 def _command(fn: Any) -> Any:
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        args = list(context.args or [])
+        args = [validation.clean_text(a) for a in context.args or []]
         await run_turn(update, context, lambda turn: fn(turn, args))
 
     callback.__name__ = fn.__name__

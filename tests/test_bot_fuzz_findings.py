@@ -226,3 +226,20 @@ async def test_a_case_with_a_long_history_is_shown_in_pieces(harness, world) -> 
     assert sum(t.count("visit recorded") for t in texts) == 160
     assert teacher.buttons()  # the actions, under the last piece
     assert teacher.keyboard_message() is teacher.last_message
+
+
+# --- control characters ------------------------------------------------------------------------
+
+
+async def test_control_characters_are_dropped_from_what_users_write(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """NUL is refused by PostgreSQL in any text or JSON value: a search for it raised."""
+    pupil = world.students_of_class(world.classes[4])[0]
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send("/report")
+    await teacher.send("\x00")
+    assert teacher.reply_texts[0].startswith("I can't use that here.\n")
+    await teacher.send(pupil.name[0] + "\x00" + pupil.name[1:])  # found, without the NUL
+    assert APOLOGY_EN not in teacher.reply_texts and "Nothing matches" not in teacher.reply_texts[0]
+    await teacher.send("/start \x00\x1f")
+    await teacher.send("/case \x00")
+    assert teacher.reply_texts == ["Which case? For example: /case 12"]
