@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from casework.validation import MAX_ID, case_number, parse_id, quote
+from casework.validation import MAX_ID, case_number, clean_text, parse_id, quote
 from handlers import exports, limits
 from models.tables import User
 from tests.botkit import conversation, open_case, rows, speaking
@@ -42,6 +42,8 @@ def test_quoted_user_text_is_short_and_on_one_line() -> None:
     assert quote("a\nb\t c") == "a b c"
     long = quote("字" * 4096)
     assert len(long) == 60 and long.endswith("…")
+    assert clean_text("王\x00小\x1b明\x7f") == "王小明"
+    assert clean_text("第一行\n\t第二行\r\n") == "第一行\n\t第二行\r\n"  # kept: people write these
 
 
 def test_replies_are_cut_to_telegram_limits() -> None:
