@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
-from casework.errors import ValidationError
+from casework.errors import NotFound, ValidationError
 from casework.i18n import _
 
 MIN_SCHOOL_AGE = 5
@@ -345,3 +345,48 @@ def free_text(value: str, *, field: str, max_len: int = 1000, required: bool = T
             ),
         )
     return text
+
+
+# Row ids are INTEGER columns (PostgreSQL's is 32-bit); a larger number is no row of ours,
+# and binding it is an error on PostgreSQL (and an overflow on SQLite past 2**63).
+MAX_ID = 2**31 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """A row id typed by a person or carried in callback data, or None.
+
+    ASCII digits only: ``str.isdigit`` also accepts '²', '①' and other digits ``int()``
+    refuses, and a number outside the id column's range names no row.
+    """
+    if not text or len(text) > len(str(MAX_ID)) or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
+def case_number(text: str) -> int | None:
+    """A case number as typed after a command ("12", "#12"): the id, or None when the text
+    is no number at all. A number no case can have (0, or past the id column's range) is
+    refused as no such case."""
+    raw = text.strip().lstrip("#")
+    case_id = parse_id(raw)
+    if case_id is None and raw.isascii() and raw.isdigit():
+        raise NotFound(_("There is no case #{id}.", id=quote(raw, 24)))
+    return case_id
+
+
+# C0 control characters but tab, line feed and carriage return, and DEL: nothing a person
+# means to write; PostgreSQL refuses NUL in any text or JSON value
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def clean_text(text: str) -> str:
+    """What a person wrote, without control characters (NUL and the like)."""
+    return text.translate(_CONTROL)
+
+
+def quote(text: str, limit: int = 60) -> str:
+    """User text to be repeated back in a reply, at most ``limit`` characters: a reply that
+    quotes a 4,096-character message whole is longer than Telegram accepts."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -27,6 +27,7 @@ from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
 from casework.labels import join, n_
+from casework.validation import clean_text, quote
 from conversations.replies import Button, Replies
 from models.tables import ConversationState, User
 
@@ -443,12 +444,16 @@ def handle_text(turn: Turn, text: str) -> None:
     if conv.step == SUMMARY:
         prompt(turn, _("Please use the buttons: edit a field, or confirm."))
         return
+    text = clean_text(text)
+    if not text.strip():  # nothing but control characters
+        prompt(turn, _("I can't use that here."))
+        return
     step = flow.step(conv.step)
     if step.kind in ("choice", "multi"):
         if step.search is not None:
             found = list(step.search(turn, text))
             if not found:
-                prompt(turn, _("Nothing matches “{text}”. Try another part of the name.", text=text))
+                prompt(turn, _("Nothing matches “{text}”. Try another part of the name.", text=quote(text)))
                 return
             if len(found) == 1 and step.kind == "choice":
                 _accept_and_advance(turn, step, found[0].code)
@@ -520,10 +525,11 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
     if code == "!noop":
         return
     if code.startswith("!p"):
-        if not code[2:].isdigit():  # callback data is never trusted
+        page = code[2:]
+        if not (page.isascii() and page.isdigit() and len(page) <= 4):  # callback data is never trusted
             turn.replies.answer(_("That choice is no longer offered."))
             return
-        conv.draft["_page"] = int(code[2:])
+        conv.draft["_page"] = int(page)
         _save(turn)
         turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
         return

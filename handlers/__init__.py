@@ -64,15 +64,52 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        from casework.i18n import _, normalize_language
+    if not isinstance(update, Update):
+        return
+    query = update.callback_query
+    if query is not None:
+        try:  # else the tapped button keeps spinning on the user's screen
+            await query.answer()
+        except Exception:  # noqa: BLE001 - reporting must not raise again
+            log.warning("could not answer the tap after an error", exc_info=True)
+    if update.effective_chat is not None:
+        from casework.i18n import _
 
-        lang = normalize_language(update.effective_user.language_code if update.effective_user else None)
         try:
             await context.bot.send_message(
                 update.effective_chat.id,
                 _("Sorry, something went wrong on our side. Nothing was lost; please try again, "
-                  "or send /menu.").render(lang),
+                  "or send /menu.").render(_language(update, context)),
             )
         except Exception:  # noqa: BLE001 - reporting must not raise again
             log.exception("could not tell the user about the error")
+
+
+def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The language the user chose in the bot, as the turn would have spoken; the Telegram
+    app's language for a stranger, in a group (nothing is read about anyone shown there),
+    or when the database cannot be read (it may be what failed)."""
+    from telegram.constants import ChatType
+
+    from casework.i18n import normalize_language
+
+    tg_user = update.effective_user
+    fallback = normalize_language(tg_user.language_code if tg_user else None)
+    chat = update.effective_chat
+    if tg_user is None or chat is None or chat.type != ChatType.PRIVATE:
+        return fallback
+    try:
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from models.tables import User
+
+        services = context.application.bot_data["services"]
+        with Session(services.engine) as session:
+            chosen = session.execute(
+                select(User.language).where(User.telegram_id == tg_user.id)  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+    except Exception:  # noqa: BLE001 - reporting must not raise again
+        log.warning("could not read the user's language for the apology", exc_info=True)
+        return fallback
+    return normalize_language(chosen) if chosen else fallback

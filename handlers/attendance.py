@@ -16,17 +16,19 @@ from datetime import date
 
 from casework import attendance
 from casework.i18n import _
+from casework.validation import parse_id
 from conversations import engine
 from conversations.flows.attendance import send_recorded
 
 
 def _parse(parts: list[str]) -> tuple[int, date, str] | None:
-    if len(parts) != 3 or not parts[0].isdigit():
+    class_id = parse_id(parts[0]) if len(parts) == 3 else None
+    if class_id is None:
         return None
     day = attendance.parse_ymd(parts[1])
     if day is None or parts[2] not in (attendance.ALL_PRESENT, attendance.SOME_ABSENT):
         return None
-    return int(parts[0]), day, parts[2]
+    return class_id, day, parts[2]
 
 
 def tap_attendance(turn: engine.Turn, parts: list[str]) -> None:

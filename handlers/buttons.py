@@ -15,13 +15,10 @@ from casework import ladder, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.scope import users_for_case
+from casework.validation import clean_text, parse_id
 from conversations import engine
 from conversations.replies import Button
 from handlers import attendance, cases, menu, people, review
-
-
-def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -48,7 +45,8 @@ def _conversation_tap(turn: engine.Turn, data: str) -> None:
         turn.replies.answer(_("That button is no longer in use."))
         return
     conv_id, _dot, key = ident.partition(".")
-    conv = engine.conversation_by_id(turn, int(conv_id)) if conv_id.isdigit() else None
+    conv_number = parse_id(conv_id)
+    conv = engine.conversation_by_id(turn, conv_number) if conv_number is not None else None
     if conv is None:
         turn.replies.answer(_("That question is finished; see the latest message."))
         return
@@ -87,14 +85,14 @@ def _menu(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _case(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     turn.replies.answer()
     if case_id is not None:
         cases.show_case(turn, case_id)
 
 
 def _visit(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     turn.replies.answer()
     if case_id is not None:
         ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
@@ -102,7 +100,7 @@ def _visit(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _ack(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     if case_id is None:
         return
     out = ladder.acknowledge(turn.cw, turn.user, case_id)
@@ -111,12 +109,13 @@ def _ack(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _assign(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = _int(parts[0]) if parts else None
+    case_id = parse_id(parts[0]) if parts else None
     if case_id is None:
         return
     case = ladder.load_case(turn.cw, turn.user, case_id, "assign")
-    if len(parts) > 1 and parts[1].isdigit():
-        out = ladder.assign(turn.cw, turn.user, case_id, int(parts[1]))
+    assignee = parse_id(parts[1]) if len(parts) > 1 else None
+    if assignee is not None:
+        out = ladder.assign(turn.cw, turn.user, case_id, assignee)
         turn.replies.answer(out.message)
         turn.replies.send(out.message)
         return
@@ -127,7 +126,7 @@ def _assign(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _review(turn: engine.Turn, parts: list[str]) -> None:
-    proposal_id = _int(parts[0]) if parts else None
+    proposal_id = parse_id(parts[0]) if parts else None
     if proposal_id is None:
         return
     turn.replies.answer()
@@ -136,7 +135,7 @@ def _review(turn: engine.Turn, parts: list[str]) -> None:
 
 def _approve(turn: engine.Turn, parts: list[str]) -> None:
     """``apr:<proposal>`` says what approving does; ``apr:<proposal>:y`` does it."""
-    proposal_id = _int(parts[0]) if parts else None
+    proposal_id = parse_id(parts[0]) if parts else None
     if proposal_id is None:
         return
     if len(parts) > 1 and parts[1] == "y":
@@ -147,7 +146,7 @@ def _approve(turn: engine.Turn, parts: list[str]) -> None:
 
 
 def _reject(turn: engine.Turn, parts: list[str]) -> None:
-    proposal_id = _int(parts[0]) if parts else None
+    proposal_id = parse_id(parts[0]) if parts else None
     if proposal_id is None:
         return
     ladder.load_review(turn.cw, turn.user, proposal_id)  # refused (and audited) before any flow
@@ -157,27 +156,30 @@ def _reject(turn: engine.Turn, parts: list[str]) -> None:
 
 def _transfer(turn: engine.Turn, parts: list[str]) -> None:
     """``trf:ok:<id>`` / ``trf:no:<id>``: the child's unit answers a transfer request."""
-    if len(parts) != 2 or parts[0] not in ("ok", "no") or _int(parts[1]) is None:
+    request_id = parse_id(parts[1]) if len(parts) == 2 else None
+    if request_id is None or parts[0] not in ("ok", "no"):
         return
     accept = parts[0] == "ok"
-    req = transfers.decide(turn.cw, turn.user, int(parts[1]), accept=accept)
+    req = transfers.decide(turn.cw, turn.user, request_id, accept=accept)
     turn.replies.answer()
     turn.replies.mark_chosen(_("Accept") if accept else _("Reject"))
     turn.replies.send(transfers.describe(turn.cw, req, accept=accept))
 
 
 def _attending(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) < 2 or not parts[0].isdigit():
+    case_id = parse_id(parts[0]) if len(parts) == 2 else None
+    if case_id is None:
         return
-    out = ladder.confirm_attending(turn.cw, turn.user, int(parts[0]), parts[1] == "1")
+    out = ladder.confirm_attending(turn.cw, turn.user, case_id, parts[1] == "1")
     turn.replies.answer()
     turn.replies.send(out.message)
 
 
 def _action(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) < 2 or not parts[0].isdigit():
+    case_id = parse_id(parts[0]) if len(parts) >= 2 else None
+    if case_id is None:
         return
-    case_id, action = int(parts[0]), parts[1]
+    action = parts[1]
     turn.replies.answer()
     simple: dict[str, Any] = {
         "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),
@@ -264,13 +266,15 @@ def _hint(turn: engine.Turn, in_flow: bool, hint: Text) -> None:
 def _evidence(msg: Message) -> dict[str, Any] | None:
     if msg.photo:
         best = msg.photo[-1]  # the largest size: its pixels tell a photo from a 1×1 image
-        return {"kind": "photo", "file_id": best.file_id, "caption": msg.caption,
+        caption = clean_text(msg.caption) if msg.caption is not None else None
+        return {"kind": "photo", "file_id": best.file_id, "caption": caption,
                 "width": best.width, "height": best.height}
     if msg.voice is not None:
         return {"kind": "voice", "file_id": msg.voice.file_id, "duration": msg.voice.duration}
     if msg.document is not None:
         doc = msg.document
-        item: dict[str, Any] = {"kind": "document", "file_id": doc.file_id, "name": doc.file_name}
+        name = clean_text(doc.file_name) if doc.file_name is not None else None
+        item: dict[str, Any] = {"kind": "document", "file_id": doc.file_id, "name": name}
         if doc.mime_type:
             item["mime_type"] = doc.mime_type
         if doc.thumbnail is not None:

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from casework import ladder
+from casework import ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
 from handlers import cases, menu, onboarding, review
@@ -24,7 +24,7 @@ ESCAPES = {"cancel", "help", "menu", "language", "start"}
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``/start`` or ``/start CODE`` (an invite deep link)."""
-    code = context.args[0] if context.args else None
+    code = validation.clean_text(context.args[0]) if context.args else None
     tg = update.effective_user
     assert tg is not None
 
@@ -47,7 +47,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _command(fn: Any) -> Any:
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        args = list(context.args or [])
+        args = [validation.clean_text(a) for a in context.args or []]
         await run_turn(update, context, lambda turn: fn(turn, args))
 
     callback.__name__ = fn.__name__
@@ -118,8 +118,7 @@ def _invite(turn: engine.Turn, args: list[str]) -> None:
 def _case_number(turn: engine.Turn, args: list[str]) -> int | None:
     if not args:
         return None
-    raw = args[0].lstrip("#")
-    return int(raw) if raw.isdigit() else None
+    return validation.case_number(args[0])
 
 
 help_command = _command(_help)

@@ -30,7 +30,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -44,7 +44,7 @@ from bot.documents import forms as form_files
 from bot.documents import report_xlsx, tabular
 from bot.documents.fonts import FontMissing
 from bot.documents.ledger_xlsx import export_ledger
-from casework import forms, ledger, reports, transfers
+from casework import forms, ledger, reports, transfers, validation
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -95,7 +95,7 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
 
 def _command(fn: Any) -> Any:
     async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        args = list(context.args or [])
+        args = [validation.clean_text(a) for a in context.args or []]
         await run_turn(update, context, lambda turn: fn(turn, args))
 
     callback.__name__ = fn.__name__
@@ -227,8 +227,13 @@ async def _on_export_tap(update: Update, context: ContextTypes.DEFAULT_TYPE, par
         try:
             await query.edit_message_text(text, reply_markup=inline(rows, shown["lang"]))
         except BadRequest as err:
-            if "not modified" not in str(err).lower():
-                raise
+            if "not modified" in str(err).lower():
+                return
+            # the menu message is gone (or can no longer be edited): the menu comes anew
+            log.warning("export menu not edited (%s); sent anew", err)
+            if update.effective_chat is not None:
+                await context.bot.send_message(update.effective_chat.id, text,
+                                               reply_markup=inline(rows, shown["lang"]))
     elif "job" in shown and update.effective_chat is not None:
         user_id, filt, lang = shown["job"]
         task = asyncio.create_task(
@@ -294,11 +299,13 @@ async def _run_export(bot: Any, services: Any, chat_id: int, user_id: int,
 
 
 async def _edit(bot: Any, message: Any, text: str) -> None:
+    """The progress line, edited in place; if it cannot be (the user deleted it), the
+    export goes on and the workbook is still sent."""
     try:
         await bot.edit_message_text(text, chat_id=message.chat_id, message_id=message.message_id)
-    except BadRequest as err:
+    except TelegramError as err:
         if "not modified" not in str(err).lower():
-            raise
+            log.warning("export progress not shown: %s", err)
 
 
 # --- a case's forms -------------------------------------------------------------------------
@@ -306,20 +313,21 @@ async def _edit(bot: Any, message: Any, text: str) -> None:
 
 def _forms(turn: engine.Turn, args: list[str]) -> None:
     """``/forms 12``: the documents case 12 has now, as buttons."""
-    raw = args[0].lstrip("#") if args else ""
-    if not raw.isdigit():
+    case_id = validation.case_number(args[0]) if args else None
+    if case_id is None:
         turn.replies.send(_("Which case? For example: /forms 12"))
         return
-    case = load_case(turn.cw, turn.user, int(raw), "view")
+    case = load_case(turn.cw, turn.user, case_id, "view")
     rows = [[Button(_(forms.FORM_LABELS[f]), f"doc:{case.id}:{f}")] for f in forms.available(turn.cw, case)]
     turn.replies.send(_("Documents for case #{id} (Word to print, PDF to read):", id=case.id), rows)
 
 
 def _send_form(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in forms.FORMS:
+    case_id = validation.parse_id(parts[0]) if len(parts) == 2 else None
+    if case_id is None or parts[1] not in forms.FORMS:
         turn.replies.answer(_("That button is no longer in use."))
         return
-    case_id, form = int(parts[0]), parts[1]
+    form = parts[1]
     data = forms.load(turn.cw, turn.user, case_id, form)
     turn.replies.answer()
     caption = form_files.caption(form, case_id)

@@ -15,6 +15,7 @@ from casework.clock import from_db
 from casework.errors import AccessDenied
 from casework.i18n import _
 from casework.labels import role_text
+from casework.validation import parse_id
 from conversations.engine import Turn
 from conversations.formatting import fmt_short
 from conversations.replies import Button
@@ -35,7 +36,8 @@ def _refuse_non_manager(turn: Turn, action: str) -> bool:
 
 
 def _offset(parts: list[str]) -> int:
-    return int(parts[0]) if parts and parts[0].isdigit() else 0
+    offset = parse_id(parts[0]) if parts and parts[0] != "0" else None
+    return offset or 0
 
 
 # --- /users -----------------------------------------------------------------------------
@@ -76,9 +78,8 @@ def tap_user(turn: Turn, parts: list[str]) -> None:
     elif what == "x":
         turn.replies.answer(_("Nothing was changed."))
         turn.replies.mark_chosen(_("Cancel"))
-    elif what in ("d", "D") and rest and rest[0].isdigit():
+    elif what in ("d", "D") and rest and (user_id := parse_id(rest[0])) is not None:
         _refuse_non_manager(turn, "user.deactivate")
-        user_id = int(rest[0])
         if what == "d":
             user = people.deactivation_target(turn.cw, turn.user, user_id)
             held = people.open_cases_held(turn.cw.session, user)
@@ -137,9 +138,8 @@ def tap_invite(turn: Turn, parts: list[str]) -> None:
     elif what == "x":
         turn.replies.answer(_("Nothing was changed."))
         turn.replies.mark_chosen(_("Cancel"))
-    elif what in ("r", "R") and rest and rest[0].isdigit():
+    elif what in ("r", "R") and rest and (invite_id := parse_id(rest[0])) is not None:
         _refuse_non_manager(turn, "invite.revoke")
-        invite_id = int(rest[0])
         if what == "r":
             invite = invites.revocable(turn.cw, turn.user, invite_id)
             turn.replies.answer()

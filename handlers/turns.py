@@ -29,7 +29,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from casework import invites, people
@@ -39,7 +39,7 @@ from casework.i18n import Text, _, normalize_language
 from casework.uow import record_denial
 from conversations import engine
 from conversations.replies import Action, Button, Replies
-from handlers import updates
+from handlers import limits, updates
 from models.tables import User
 
 log = logging.getLogger(__name__)
@@ -235,15 +235,21 @@ async def deliver(
     """Send the turn's replies. Three independent chains run at once, so a tap costs the
     user one round trip to Telegram instead of three: the answer to the tapped button
     (exactly once, with the turn's first answer), the edits of the tapped message in order,
-    and the new messages in order."""
+    and the new messages in order.
+
+    The turn is committed already: a cosmetic call that fails (the answer to a tap that
+    expired, an edit of a message that is gone, a command menu Telegram refuses) is logged
+    and the other replies still go out; only a message that could not be sent is an error."""
     query = update.callback_query
     chains = []
     if query is not None:
         first = next((a for a in replies.actions if a.kind == "answer"), None)
-        chains.append(
-            query.answer(_text(first.text, lang) or None, show_alert=first.alert)
-            if first is not None else query.answer()
-        )
+        chains.append(_cosmetic(
+            "answer the tap",
+            query.answer(limits.shorten(_text(first.text, lang), limits.MAX_ANSWER) or None,
+                         show_alert=first.alert)
+            if first is not None else query.answer(),
+        ))
         if query.message is not None:
             chains.append(_edit_tapped(query, [a for a in replies.actions if a.kind in _EDITS], lang))
     others = [a for a in replies.actions if a.kind != "answer" and a.kind not in _EDITS]
@@ -256,12 +262,14 @@ async def deliver(
 async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
     for action in actions:
         if action.kind == "edit_keyboard":
-            await _quietly(query.edit_message_reply_markup(inline(action.buttons or [], lang)))
+            await _cosmetic("edit the tapped keyboard",
+                            _quietly(query.edit_message_reply_markup(inline(action.buttons or [], lang))))
         else:  # mark_chosen
             old = getattr(query.message, "text", None) or ""
-            await _quietly(
-                query.edit_message_text(f"{old}\n→ {_text(action.text, lang)}", reply_markup=None)
-            )
+            chosen = "\n→ " + _text(action.text, lang)
+            old = limits.shorten(old, limits.MAX_TEXT - limits.units(chosen))
+            await _cosmetic("mark the tapped choice",
+                            _quietly(query.edit_message_text(f"{old}{chosen}", reply_markup=None)))
 
 
 async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) -> None:
@@ -269,27 +277,40 @@ async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) 
         return
     for action in actions:
         if action.kind == "send":
+            # too long for one message: in pieces, the buttons under the last one
+            pieces = limits.split(_text(action.text, lang))
+            for piece in pieces[:-1]:
+                await bot.send_message(chat.id, piece, parse_mode=ParseMode.HTML if action.html else None)
             await bot.send_message(
                 chat.id,
-                _text(action.text, lang),
+                pieces[-1],
                 reply_markup=_markup(action, lang),
                 parse_mode=ParseMode.HTML if action.html else None,
             )
         elif action.kind == "set_commands":
             from handlers.menu import commands_for
 
-            await bot.set_my_commands(
+            await _cosmetic("set the command menu", bot.set_my_commands(
                 [BotCommand(name, text.render(lang)) for name, text in commands_for(str(action.text))],
                 scope=BotCommandScopeChat(chat.id),
-            )
+            ))
         elif action.kind == "file" and action.file is not None:
             kind, file_id = action.file
             send = bot.send_photo if kind == "photo" else bot.send_document
-            await send(chat.id, file_id, caption=_text(action.text, lang) or None,
-                       reply_markup=_markup(action, lang))
+            caption = limits.shorten(_text(action.text, lang), limits.MAX_CAPTION)
+            await send(chat.id, file_id, caption=caption or None, reply_markup=_markup(action, lang))
         elif action.kind == "document" and action.document is not None:
             name, data = action.document
-            await bot.send_document(chat.id, data, filename=name, caption=_text(action.text, lang) or None)
+            caption = limits.shorten(_text(action.text, lang), limits.MAX_CAPTION)
+            await bot.send_document(chat.id, data, filename=name, caption=caption or None)
+
+
+async def _cosmetic(what: str, call: Awaitable[Any]) -> None:
+    """A call whose failure costs the user nothing they need: logged, not raised."""
+    try:
+        await call
+    except TelegramError as err:
+        log.warning("after the turn, could not %s: %s", what, err)
 
 
 async def _quietly(call: Awaitable[Any]) -> None:

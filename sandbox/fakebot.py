@@ -40,6 +40,7 @@ user-side actions are synchronous and may be called from that loop's thread at a
 from __future__ import annotations
 
 import asyncio
+import bisect
 import copy
 import hashlib
 import html
@@ -1559,11 +1560,12 @@ class FakeTelegram:
     ) -> list[ChatEvent]:
         """Events after ``marker`` (``chat_id=None``: all chats)."""
         wanted = set(kinds)
+        # events are kept in ``seq`` order: skip the older ones without looking at them
+        start = bisect.bisect_right(self._events, marker, key=lambda e: e.seq)
         return [
             e
-            for e in self._events
-            if e.seq > marker
-            and (chat_id is None or e.chat_id == chat_id)
+            for e in self._events[start:]
+            if (chat_id is None or e.chat_id == chat_id)
             and (from_bot is None or e.from_bot == from_bot)
             and e.kind in wanted
         ]
@@ -1823,17 +1825,21 @@ class FakeTelegram:
         *,
         chat_id: int | None = None,
         enqueue: bool = True,
+        forged: bool = False,
     ) -> JSON:
         """The user taps the inline button with ``callback_data`` on a bot message.
 
-        Raises ``LookupError`` if the message has no such button (a client cannot tap it).
+        Raises ``LookupError`` if the message has no such button (a client cannot tap it),
+        unless ``forged``: a modified client (or a replayed request) can send any data.
         """
         self._register(user)
         chat = self.chats.get(chat_id if chat_id is not None else user.id)
         msg = chat.messages.get(message_id) if chat else None
         if chat is None or msg is None or msg.deleted:
             raise LookupError(f"message {message_id} not found in chat {chat_id or user.id}")
-        if not any(b.get("callback_data") == callback_data for b in msg.inline_buttons()):
+        if not forged and not any(
+            b.get("callback_data") == callback_data for b in msg.inline_buttons()
+        ):
             raise LookupError(
                 f"message {message_id} has no button with callback_data {callback_data!r}; "
                 f"buttons: {msg.buttons()}"

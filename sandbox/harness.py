@@ -275,6 +275,28 @@ class ChatUser:
                 return await self._press_reply_button(reply_button)
         raise AssertionError(self._no_button_message(label, candidates, message))
 
+    async def tap_data(
+        self, callback_data: str, *, message: StoredMessage | int | None = None
+    ) -> list[ChatEvent]:
+        """Send ``callback_data`` as a tap on ``message`` (default: the newest bot message),
+        whether or not it carries such a button: what a modified client can do."""
+        msg = self._resolve(message) if message is not None else self.state.last_bot_message(
+            self.chat_id
+        )
+        if msg is None:
+            raise AssertionError("no bot message to tap on")
+        self.taps += 1
+
+        def make() -> dict[str, Any]:
+            update = self.state.tap(
+                self.user, msg.message_id, callback_data, chat_id=msg.chat_id,
+                enqueue=self._enqueue, forged=True,
+            )
+            self._last_query_id = update["callback_query"]["id"]
+            return update
+
+        return await self._act(make)
+
     async def share_contact(self) -> list[ChatEvent]:
         """Share the user's own phone number, as a request_contact button does."""
         self.taps += 1

@@ -69,14 +69,15 @@ def _case_options(turn: Turn) -> list[Option]:
 
 
 def _audit_cases(turn: Turn, codes: Sequence[str]) -> None:
-    ladder.audit_listed(turn.cw, turn.user, [int(c) for c in codes if c.isdigit()], view="visit")
+    ladder.audit_listed(turn.cw, turn.user, [i for c in codes if (i := validation.parse_id(c)) is not None], view="visit")
 
 
 def _case_lookup(turn: Turn, code: str) -> Option | None:
     """The tapped case, if it is one ``_case_options`` offers: open and in the user's scope."""
-    if not code.isdigit():
+    case_id = validation.parse_id(code)
+    if case_id is None:
         return None
-    found = ladder.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=int(code))
+    found = ladder.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=case_id)
     if not found:
         return None
     turn.memo["visit.picked"] = found[0].case  # held, so the store's load_case needs no query
