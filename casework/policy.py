@@ -72,6 +72,7 @@ __all__ = [
     "Unit",
     "available",
     "describe",
+    "level_facts",
     "load_named",
     "load_policy",
     "parse_policy",
@@ -874,8 +875,10 @@ def _sentence(s: str) -> str:
     return s
 
 
-def _level_text(policy: Policy, index: int, level: Level) -> Text:
-    parts: list[Text | str] = [_("responsible: {roles}", roles=roles_text(level.responsible))]
+def level_facts(level: Level) -> list[Text]:
+    """What a level prescribes, one phrase each: who acts, who is told, the alert, the
+    deadline and the rounds (the policy description and the ladder diagram both use it)."""
+    parts: list[Text] = [_("responsible: {roles}", roles=roles_text(level.responsible))]
     if level.notify:
         parts.append(_("notify on entry: {roles}", roles=roles_text(level.notify)))
     if level.requires_ack:
@@ -886,6 +889,11 @@ def _level_text(policy: Policy, index: int, level: Level) -> Text:
         parts.append(_("at most {rounds} rounds", rounds=level.rounds))
     if level.round_interval is not None:
         parts.append(_("next round within {duration}", duration=level.round_interval.text()))
+    return parts
+
+
+def _level_text(policy: Policy, index: int, level: Level) -> Text:
+    parts: list[Text | str] = list(level_facts(level))
     nxt = policy.next_level(level.state)
     if nxt is not None:
         parts.append(_("then → {state}", state=state_text(nxt.state)))

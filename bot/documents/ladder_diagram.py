@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 
 from casework.codes import EVIDENCE_KINDS, OUTCOMES
 from casework.i18n import Text, _
-from casework.labels import ACTION_LABELS, duration_text, join, label, roles_text, state_text
-from casework.policy import OUTCOME_ORDER, Level, Policy
+from casework.labels import ACTION_LABELS, duration_text, join, label, state_text
+from casework.policy import OUTCOME_ORDER, Level, Policy, level_facts
 
 WIDTH = 760
 MARGIN = 24
@@ -98,21 +98,6 @@ class _Box:
         return PAD * 2 + LINE * (1 + len(self.lines))
 
 
-def _level_lines(policy: Policy, level: Level, lang: str) -> list[Text]:
-    parts: list[Text] = [_("responsible: {roles}", roles=roles_text(level.responsible))]
-    if level.deadline is not None:
-        parts.append(_("deadline: {duration}", duration=level.deadline.text()))
-    if level.rounds is not None:
-        parts.append(_("at most {rounds} rounds", rounds=level.rounds))
-    if level.round_interval is not None:
-        parts.append(_("next round within {duration}", duration=level.round_interval.text()))
-    if level.notify:
-        parts.append(_("notify on entry: {roles}", roles=roles_text(level.notify)))
-    if level.requires_ack:
-        parts.append(_("the alert must be acknowledged"))
-    return parts
-
-
 def _arrow_label(level: Level) -> Text:
     if level.rounds is not None:
         return _("rounds used up or deadline passed, child not back")
@@ -150,7 +135,7 @@ def ladder_svg(policy: Policy, lang: str) -> str:
         y += ARROW
     for i, level in enumerate(policy.ladder, start=1):
         lines = []
-        for part in _level_lines(policy, level, lang):
+        for part in level_facts(level):
             lines += wrap(part.render(lang), inner)
         box = _Box(MARGIN, y, BOX_W, f"{i}. {state_text(level.state).render(lang)}", lines)
         boxes.append(box)
