@@ -69,8 +69,8 @@ def seed(url: str, cases: int) -> None:
     students each with a case, 1–2 guardians and 0–4 visits, spread over every state."""
     from sqlalchemy import insert, text
 
-    from bot.demo import GIVEN, SURNAMES, invented_id_number
     from casework import codes, states
+    from demo.county import GIVEN, SURNAMES, invented_id_number
     from models import db
     from models.tables import (
         Case,

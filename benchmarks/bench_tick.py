@@ -35,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, event, make_url, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bot.demo import seed_world  # noqa: E402
 from casework import kinds, ladder, scheduler  # noqa: E402
 from casework.clock import FrozenClock  # noqa: E402
 from casework.context import Casework  # noqa: E402
 from casework.personal import Cipher  # noqa: E402
 from casework.policy import Policy, load_named  # noqa: E402
 from casework.uow import unit_of_work  # noqa: E402
+from demo.county import seed_world  # noqa: E402
 from models import db  # noqa: E402
 from models.tables import Case  # noqa: E402
 

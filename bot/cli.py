@@ -72,7 +72,7 @@ def db_upgrade() -> None:
 @demo_app.command("seed")
 def demo_seed(force: bool = typer.Option(False, help="Seed even if data exists.")) -> None:
     """Seed the invented demo county (users of every role and a dozen cases)."""
-    from bot.demo import is_seeded, seed_demo
+    from demo.county import is_seeded, seed_demo
     from sandbox.database import database_kind, mark
 
     rt = _boot(migrate=True)

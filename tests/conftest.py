@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
-from bot.demo import World, seed_world
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.personal import Cipher
 from casework.policy import Policy, load_named
+from demo.county import World, seed_world
 from models import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

@@ -19,12 +19,12 @@ from sqlmodel import Session, col, select
 from telegram import Update
 from typer.testing import CliRunner
 
-from bot.demo import World
 from casework import invites
 from casework.clock import FrozenClock
 from casework.personal import Cipher
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models import types as model_types
 from models.tables import AuditEvent, Invite, TeacherClass, User
 from tests.test_bot_access import forge_tap, row_counts

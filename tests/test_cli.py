@@ -30,7 +30,7 @@ from tests.conftest import TEST_DATABASE_URL
 ROW = re.compile(r"^\s*(?P<id>\d+)\s+(?P<student>\S+)\s+(?P<state>.+?)\s+(?P<round>\d+)\s+"
                  r"(?P<due>\d{4}-\d\d-\d\d \d\d:\d\d|—)\s+(?P<place>.+)$")
 
-# what bot.demo.seed_demo makes of its twelve cases (see the walk in seed_demo)
+# what demo.county.seed_demo makes of its twelve cases (see the walk in seed_demo)
 DEMO_STATES = {
     # the seed catches the ladder up to now: deadlines that passed during the three
     # invented weeks have moved these cases up (1, 2, 9, 10) or resumed them (4)

@@ -18,7 +18,6 @@ from sqlalchemy import Engine, String, type_coerce, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from bot.demo import seed_demo
 from casework import keys, ladder
 from casework.clock import FrozenClock
 from casework.context import Casework
@@ -26,6 +25,7 @@ from casework.errors import ValidationError
 from casework.personal import SEALED_TAG, Cipher, key_id, token_key_id
 from casework.policy import Policy
 from conversations.flows.fields import seal, unseal
+from demo.county import seed_demo
 from models import db
 from models import types as model_types
 from models.tables import ConversationState, Guardian, KeyRotation, Student, User

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot.demo import World
 from casework import ladder
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition, ValidationError
 from casework.policy import load_named
+from demo.county import World
 from tests.casedriver import PROOF, Run
 
 EVIDENCE = PROOF

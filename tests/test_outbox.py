@@ -27,7 +27,6 @@ import pytest
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from bot.demo import World, seed_world
 from bot.leases import Lease
 from bot.outbox_sender import (
     CAPTION_LIMIT,
@@ -49,6 +48,7 @@ from casework.outbox import enqueue
 from casework.people import supervisor_of
 from casework.personal import Cipher
 from casework.policy import Policy
+from demo.county import World, seed_world
 from models import db
 from models import types as model_types
 from models.tables import AuditEvent, OutboxMessage, ProcessLease, User

@@ -36,7 +36,6 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from bot.demo import World, seed_world
 from bot.services import Services
 from casework import deadlines, kinds, ladder, scheduler
 from casework.clock import Clock, FrozenClock, SystemClock, to_db
@@ -47,6 +46,7 @@ from casework.personal import Cipher
 from casework.policy import Policy
 from casework.scheduler import TickReport
 from casework.uow import unit_of_work
+from demo.county import World, seed_world
 from models import db
 from models import types as model_types
 from models.tables import Case, CaseEvent, Deadline, OutboxMessage, Township, User
