@@ -12,6 +12,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends fonts-wqy
 COPY pyproject.toml README.md babel.cfg ./
 COPY bot ./bot
 COPY demo ./demo
+COPY documents ./documents
 COPY handlers ./handlers
 COPY conversations ./conversations
 COPY casework ./casework

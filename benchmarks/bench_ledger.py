@@ -16,7 +16,7 @@ What is measured, each in a fresh child process so the peak RSS is the export's 
   the cases chunk by chunk (scope filter, joins, guardians, visits, deadlines), decrypt
   the numbers (in full for a county officer), label the codes in the reader's language,
   and write the workbook (summary + one sheet per state) with
-  ``bot.documents.ledger_xlsx``. Wall time, end to end. The workbook goes to a file, as
+  ``documents.ledger_xlsx``. Wall time, end to end. The workbook goes to a file, as
   the command line writes it; the bot's ``/export`` builds it in memory, which adds the
   file's size (23.5 MiB here) to that process.
 - ``xlsxwriter``: the same rows (dumped beforehand by the app, read back untimed), written
@@ -264,7 +264,7 @@ def record_summary(job: Any, summary: Any) -> list[tuple[str, tuple[Any, ...]]]:
 
     import xlsxwriter
 
-    from bot.documents.ledger_xlsx import Styles, write_summary
+    from documents.ledger_xlsx import Styles, write_summary
 
     wb = xlsxwriter.Workbook(io.BytesIO())
     styles = Styles(wb)
@@ -277,11 +277,11 @@ def record_summary(job: Any, summary: Any) -> list[tuple[str, tuple[Any, ...]]]:
 def run_app(url: str, out: str, dump: str | None) -> dict[str, Any]:
     from sqlmodel import Session, select
 
-    from bot.documents.ledger_xlsx import export_ledger
     from casework.clock import FrozenClock
     from casework.context import Casework
     from casework.ledger import LedgerFilter, Summary, iter_rows, prepare
     from casework.policy import load_named
+    from documents.ledger_xlsx import export_ledger
     from models import db
     from models.tables import User
 
@@ -329,7 +329,7 @@ def run_baseline(dump: str, out: str, mode: str) -> dict[str, Any]:
     file is the app's, byte for byte, and the difference to the app is the application
     logic alone (checked after the runs).
     """
-    from bot.documents.ledger_xlsx import bulk_gc
+    from documents.ledger_xlsx import bulk_gc
 
     with bulk_gc():  # the app's own GC setting, so that only the application logic differs
         return _baseline(dump, out, mode)
@@ -338,8 +338,8 @@ def run_baseline(dump: str, out: str, mode: str) -> dict[str, Any]:
 def _baseline(dump: str, out: str, mode: str) -> dict[str, Any]:
     import xlsxwriter
 
-    from bot.documents.ledger_xlsx import EXCEL_EPOCH, Styles, setup_case_sheet, workbook_options
     from casework.ledger import COLUMNS, sheet_name
+    from documents.ledger_xlsx import EXCEL_EPOCH, Styles, setup_case_sheet, workbook_options
 
     with open(dump + ".job", "rb") as jf:
         job, summary_calls = pickle.load(jf)

@@ -13,10 +13,10 @@ from telegram.request import BaseRequest
 
 import conversations.flows  # noqa: F401  (registers the flows)
 import handlers
-from bot import digest_chart
 from bot.ordering import PerPersonOrder
 from bot.services import Services
 from bot.telegram_request import AnswerAwareRequest
+from documents import digest_chart
 
 
 def build_application(

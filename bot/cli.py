@@ -122,8 +122,8 @@ def policy_diagram(
     lang: str = LANG_OPTION,
 ) -> None:
     """Draw a policy's ladder as an SVG diagram, generated from the profile."""
-    from bot.documents.ladder_diagram import ladder_svg
     from casework.policy import resolve
+    from documents.ladder_diagram import ladder_svg
 
     try:
         policy = resolve(file)

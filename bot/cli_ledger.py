@@ -102,7 +102,6 @@ def export_ledger_command(
     """The ledger (台账): a summary sheet and one sheet per state, one row per case."""
     from sqlmodel import Session
 
-    from bot.documents.ledger_xlsx import export_ledger
     from bot.private_files import open_private
     from casework import ledger
     from casework.clock import SystemClock
@@ -110,6 +109,7 @@ def export_ledger_command(
     from casework.disclosure import Disclosure
     from casework.periods import parse_period
     from casework.uow import unit_of_work
+    from documents.ledger_xlsx import export_ledger
 
     rt = _boot()
     operator = _operator(rt, as_user)
@@ -150,11 +150,11 @@ def export_form_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """One case's form (一生一表, 表3/表4, 表5, the notice, 表6), as DOCX or PDF."""
-    from bot.documents import forms as form_files
     from bot.private_files import write_private
     from casework.clock import SystemClock
     from casework.disclosure import Disclosure
     from casework.uow import unit_of_work
+    from documents import forms as form_files
 
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in form_files.FORMATS:
@@ -179,11 +179,11 @@ def export_report_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """The periodic report workbook for every county (the bot also sends it on schedule)."""
-    from bot.documents import report_xlsx
     from bot.private_files import write_private
     from casework import reports
     from casework.clock import SystemClock
     from casework.uow import unit_of_work
+    from documents import report_xlsx
 
     rt = _boot()
     operator = _operator(rt, as_user)
@@ -208,11 +208,11 @@ def import_roster_command(
 ) -> None:
     """Import a school's roster: a preview with every row's errors, then all valid rows
     in one transaction, or nothing."""
-    from bot.documents import tabular
     from casework import roster_import
     from casework.clock import SystemClock
     from casework.i18n import _
     from casework.uow import unit_of_work
+    from documents import tabular
 
     rt = _boot()
     operator = _operator(rt, as_user)

@@ -19,12 +19,12 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.documents.tabular import UploadLimits
 from bot.outbox_sender import Limits, SenderTask
 from bot.runtime import Runtime
 from bot.scheduler import DeadlineScheduler, tick_once
 from bot.services import Services
 from casework.clock import Clock, SystemClock
+from documents.tabular import UploadLimits
 
 log = logging.getLogger(__name__)
 

@@ -101,7 +101,7 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
     db.configure(*keys)
     policy = resolve(settings.policy)
     # any process that boots may run the scheduler's tick: digests must be known to it
-    from bot import digest_chart
+    from documents import digest_chart
 
     digest_chart.install()
     engine = db.make_engine(settings.database_url)

@@ -27,10 +27,10 @@ from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
 from bot.app import build_application
-from bot.documents.tabular import UploadLimits
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
+from documents.tabular import UploadLimits
 from models.tables import Deadline, User
 from sandbox import web
 from sandbox.clock import OffsetClock

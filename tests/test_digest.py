@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bot import digest_chart
 from casework import digest, kinds, ladder, scheduler
 from casework.clock import FrozenClock
 from casework.i18n import Text, _
@@ -31,6 +30,7 @@ from casework.outbox import text_from_json
 from casework.policy import Policy
 from casework.uow import unit_of_work
 from demo.county import World
+from documents import digest_chart
 from models.tables import Deadline, OutboxMessage, User
 from tests.casedriver import Run, local, shown
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.documents.ladder_diagram import ladder_svg, wrap
 from casework.labels import state_text
 from casework.policy import load_named
+from documents.ladder_diagram import ladder_svg, wrap
 
 PROFILES = ("datian", "qiaocheng", "tongnan", "jidong", "lipu")
 SVG = "{http://www.w3.org/2000/svg}"
