@@ -23,6 +23,7 @@ import typer
 
 import casework.reports  # noqa: F401  (registers the reports' schedule with the scheduler)
 from casework.errors import CaseworkError
+from cli.common import boot_or_exit
 
 export_app = typer.Typer(help="Files: the ledger, a case's forms, periodic reports.",
                          no_args_is_help=True)
@@ -34,12 +35,6 @@ FORM_OUTPUT = typer.Option(..., "-o", "--output", help="The .docx or .pdf file t
 ROSTER_FILE = typer.Argument(..., exists=True, dir_okay=False, help="The roster (.xlsx or .csv).")
 AS_OPTION = typer.Option(None, "--as", help="The bot user you act for (id or exact name), for the "
                          "audit log; default: your OS account.")
-
-
-def _boot():  # type: ignore[no-untyped-def]
-    from bot.cli import _boot as boot  # late: bot.cli registers this module
-
-    return boot()
 
 
 def _operator(rt, as_user: str | None):  # type: ignore[no-untyped-def]
@@ -111,7 +106,7 @@ def export_ledger_command(
     from casework.uow import unit_of_work
     from documents.ledger_xlsx import export_ledger
 
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     clock = SystemClock()
     try:
@@ -159,7 +154,7 @@ def export_form_command(
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in form_files.FORMATS:
         raise typer.BadParameter("the file must end in .docx or .pdf", param_hint="--output")
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     try:
         with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
@@ -185,7 +180,7 @@ def export_report_command(
     from casework.uow import unit_of_work
     from documents import report_xlsx
 
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     try:
         with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
@@ -214,7 +209,7 @@ def import_roster_command(
     from casework.uow import unit_of_work
     from documents import tabular
 
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     clock = SystemClock()
     try:

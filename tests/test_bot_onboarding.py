@@ -145,8 +145,8 @@ async def test_officer_invites_a_teacher_who_joins_in_english(harness, world) ->
 
 def cli_invite(db_url: str, monkeypatch: pytest.MonkeyPatch, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     """Run ``baoxue invite create ARGS`` against the test database, as an operator would."""
-    from bot.cli import app
     from bot.settings import get_settings
+    from cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())

@@ -1,4 +1,4 @@
-"""The ``baoxue`` command line, run as an operator would (typer's CliRunner on bot.cli.app).
+"""The ``baoxue`` command line, run as an operator would (typer's CliRunner on cli.main.app).
 
 With DATABASE_URL and ENCRYPTION_KEY in the environment: ``db upgrade`` creates the
 schema, ``demo seed`` makes the invented county with its dozen cases through the ladder
@@ -20,10 +20,10 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.settings import get_settings
 from casework.personal import Cipher
 from casework.policy import POLICY_DIR
+from cli.main import app
 from models import types as model_types
 from tests.conftest import TEST_DATABASE_URL
 

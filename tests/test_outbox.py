@@ -365,7 +365,7 @@ def test_supervisor_of_follows_the_line_and_skips_a_rung_nobody_can_be_reached_o
 async def test_a_500_is_retried_with_backoff_then_dead_and_outbox_retry_replays_it(
     harness: Any, world: World, cli_env: None
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     teacher = world.users["teacher"]
     harness.user(teacher)
@@ -437,7 +437,7 @@ async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_
     """Sent, answer unreadable (HTTP 200, but a ``result`` PTB cannot read or a body that
     is not JSON) is sent: not dead-lettered, not retried, not replayed by ``outbox retry``.
     Not sent (a 502, as a dropped connection: no 2xx answer) is retried."""
-    from bot.cli import app
+    from cli.main import app
 
     teacher = world.users["teacher"]
     harness.user(teacher)
@@ -481,7 +481,7 @@ async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_
 async def test_outbox_retry_needs_ids_or_all_and_all_replays_every_dead_letter(
     harness: Any, world: World, cli_env: None
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     teacher = world.users["teacher"]
     ids = queue(harness, teacher, 3)

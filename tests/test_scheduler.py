@@ -649,7 +649,7 @@ def cli_env(
 def test_deadlines_list_shows_the_queue_and_what_is_due_now(
     cli_env: None, engine: Engine, policy: Policy
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     real_now = SystemClock()
     with unit_of_work(engine, real_now, policy) as cw:
@@ -686,7 +686,7 @@ def test_deadlines_list_shows_the_queue_and_what_is_due_now(
 def test_deadlines_list_names_open_rows_of_a_kind_this_version_does_not_know(
     cli_env: None, engine: Engine, policy: Policy
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     real_now = SystemClock()
     future = _row_of_unknown_kind(engine, real_now, real_now.now() - timedelta(minutes=5))

@@ -31,10 +31,10 @@ from sqlmodel import Session, select
 from telegram import Update
 from typer.testing import CliRunner
 
-from bot.cli import app as cli_app
 from bot.runtime import StartupError, new_webhook_secret, webhook_secret
 from bot.settings import Settings, get_settings
 from casework.personal import Cipher
+from cli.main import app as cli_app
 from handlers import exports, menu, updates
 from models import types as model_types
 from models.tables import AuditEvent, ProcessedUpdate
