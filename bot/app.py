@@ -16,6 +16,7 @@ import handlers
 from bot.ordering import PerPersonOrder
 from bot.services import Services
 from bot.telegram_request import AnswerAwareRequest
+from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in every bot process)
 from documents import digest_chart
 
 

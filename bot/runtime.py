@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from bot.private_files import create_once
 from bot.settings import Settings, get_settings
+from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in every process)
 from casework.personal import Cipher
 from casework.policy import Policy, resolve
 from models import db

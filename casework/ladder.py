@@ -457,7 +457,7 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
 
     rounds_left = None if level.rounds is None else level.rounds - case.current_round
     if rounds_left is not None and rounds_left <= 0 and cw.policy.next_level(case.level) is not None:  # type: ignore[arg-type]
-        up = _escalate(cw, case, None, reason="rounds_used_up")
+        up = escalate_case(cw, case, None, reason="rounds_used_up")
         msg = _(
             "Visit {round} recorded. The rounds of this level are used up: the case goes to {state}.",
             round=visit.round,
@@ -499,10 +499,12 @@ def _short(cw: Casework, when: datetime) -> str:
 def escalate(cw: Casework, actor: User | None, case_id: int, reason: str = "manual") -> Outcome:
     """Move a case one level up the policy's ladder."""
     case = load_case(cw, actor, case_id, "escalate")
-    return _escalate(cw, case, actor, reason=reason)
+    return escalate_case(cw, case, actor, reason=reason)
 
 
-def _escalate(cw: Casework, case: Case, actor: User | None, *, reason: str) -> Outcome:
+def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) -> Outcome:
+    """Move a loaded case one level up (no access check: the caller has done it, or the
+    clock is the actor)."""
     _check_transition(case, "escalate")
     nxt = cw.policy.next_level(case.level)  # type: ignore[arg-type]
     if nxt is None:

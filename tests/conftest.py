@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
+from casework import kinds as _kinds  # noqa: F401  (every deadline kind, as in every process)
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.personal import Cipher
