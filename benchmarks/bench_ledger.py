@@ -215,9 +215,9 @@ def seed(url: str, cases: int) -> None:
 
 
 def _key() -> None:
-    from models import db
+    from casework.personal import configure_encryption
 
-    db.configure(os.environ[KEY_ENV])
+    configure_encryption(os.environ[KEY_ENV])
 
 
 def _status_mib(field: str) -> float:
@@ -428,7 +428,7 @@ def child(mode: str, *args: str) -> dict[str, Any]:
 
 def prepare_database(args: argparse.Namespace, workdir: Path) -> str:
     """The database URL, seeded unless ``--keep`` names data seeded before."""
-    from casework.personal import Cipher
+    from casework.personal import Cipher, configure_encryption
     from models import db
 
     key_file = Path(args.keep + ".key") if args.keep else None
@@ -437,7 +437,7 @@ def prepare_database(args: argparse.Namespace, workdir: Path) -> str:
         os.environ[KEY_ENV] = key_file.read_text().strip()  # type: ignore[union-attr]
     else:
         os.environ.setdefault(KEY_ENV, Cipher.generate_key())
-    db.configure(os.environ[KEY_ENV])
+    configure_encryption(os.environ[KEY_ENV])
     if args.db:
         from sqlalchemy import inspect, text
 

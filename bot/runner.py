@@ -78,7 +78,7 @@ def run_webhook(runtime: Runtime) -> None:
 
     from bot.logs import redact_logs
     from bot.runtime import webhook_secret
-    from web.webhook import create_webhook_app
+    from bot.webhook import create_webhook_app
 
     settings = runtime.settings
     assert settings.bot_token and settings.webhook_url

@@ -46,10 +46,9 @@ from casework.context import Casework
 from casework.i18n import Text
 from casework.outbox import enqueue
 from casework.people import supervisor_of
-from casework.personal import Cipher
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy
 from demo.county import World, seed_world
-from models import db
 from models import types as model_types
 from models.tables import AuditEvent, OutboxMessage, ProcessLease, User
 from sandbox.fakebot import TINY_PNG
@@ -69,7 +68,7 @@ def cipher_key() -> Iterator[str]:
     """A key this module knows, so the CLI (which configures its own) reads the same data."""
     previous = model_types._cipher
     key = Cipher.generate_key()
-    db.configure(key)
+    configure_encryption(key)
     yield key
     if previous is not None:
         model_types.install_cipher(previous)

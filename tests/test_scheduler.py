@@ -42,7 +42,7 @@ from casework.clock import Clock, FrozenClock, SystemClock, to_db
 from casework.context import Casework
 from casework.i18n import _
 from casework.outbox import enqueue
-from casework.personal import Cipher
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy
 from casework.scheduler import TickReport
 from casework.uow import unit_of_work
@@ -72,7 +72,7 @@ def cipher_key() -> Iterator[str]:
     """A key this module knows, so a child process can read the encrypted columns."""
     previous = model_types._cipher
     key = Cipher.generate_key()
-    db.configure(key)
+    configure_encryption(key)
     yield key
     if previous is not None:
         model_types.install_cipher(previous)
