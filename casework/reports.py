@@ -49,7 +49,6 @@ from models.tables import (
 )
 
 KIND = "periodic_report"
-REPORT_KINDS = ("month", "quarter")
 REPORT_ROLES = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
 # who gets each report by the policy's schedule (seed 004: schools report to the township
 # and the bureau monthly; seed 003: the county reviews quarterly)

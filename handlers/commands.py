@@ -16,9 +16,6 @@ from conversations import engine
 from handlers import cases, menu, onboarding, review
 from handlers.turns import run_turn
 
-ESCAPES = {"cancel", "help", "menu", "language", "start"}
-
-
 # --- commands -------------------------------------------------------------------------
 
 
