@@ -11,6 +11,9 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends fonts-wqy
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md babel.cfg ./
 COPY bot ./bot
+COPY cli ./cli
+COPY demo ./demo
+COPY documents ./documents
 COPY handlers ./handlers
 COPY conversations ./conversations
 COPY casework ./casework

@@ -49,13 +49,13 @@ from telegram import Update  # noqa: E402
 from telegram.ext import Application, MessageHandler, filters  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
-from bot.demo import seed_world  # noqa: E402
 from bot.services import Services  # noqa: E402
 from casework import ladder  # noqa: E402
 from casework.clock import FrozenClock  # noqa: E402
 from casework.context import Casework  # noqa: E402
-from casework.personal import Cipher  # noqa: E402
+from casework.personal import Cipher, configure_encryption  # noqa: E402
 from casework.policy import load_named  # noqa: E402
+from demo.county import seed_world  # noqa: E402
 from models import db  # noqa: E402
 from models.tables import ConversationState, User  # noqa: E402
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api  # noqa: E402
@@ -267,7 +267,7 @@ def main() -> None:
         name = make_url(args.db).database or ""
         if not name.startswith("bench") and not args.force:
             sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
-    db.configure(Cipher.generate_key())
+    configure_encryption(Cipher.generate_key())
     SQLModel.metadata  # noqa: B018 - tables registered by the imports above
 
     profiler = cProfile.Profile() if args.profile else None

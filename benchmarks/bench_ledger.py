@@ -16,7 +16,7 @@ What is measured, each in a fresh child process so the peak RSS is the export's 
   the cases chunk by chunk (scope filter, joins, guardians, visits, deadlines), decrypt
   the numbers (in full for a county officer), label the codes in the reader's language,
   and write the workbook (summary + one sheet per state) with
-  ``bot.documents.ledger_xlsx``. Wall time, end to end. The workbook goes to a file, as
+  ``documents.ledger_xlsx``. Wall time, end to end. The workbook goes to a file, as
   the command line writes it; the bot's ``/export`` builds it in memory, which adds the
   file's size (23.5 MiB here) to that process.
 - ``xlsxwriter``: the same rows (dumped beforehand by the app, read back untimed), written
@@ -69,8 +69,8 @@ def seed(url: str, cases: int) -> None:
     students each with a case, 1–2 guardians and 0–4 visits, spread over every state."""
     from sqlalchemy import insert, text
 
-    from bot.demo import GIVEN, SURNAMES, invented_id_number
     from casework import codes, states
+    from demo.county import GIVEN, SURNAMES, invented_id_number
     from models import db
     from models.tables import (
         Case,
@@ -215,9 +215,9 @@ def seed(url: str, cases: int) -> None:
 
 
 def _key() -> None:
-    from models import db
+    from casework.personal import configure_encryption
 
-    db.configure(os.environ[KEY_ENV])
+    configure_encryption(os.environ[KEY_ENV])
 
 
 def _status_mib(field: str) -> float:
@@ -264,7 +264,7 @@ def record_summary(job: Any, summary: Any) -> list[tuple[str, tuple[Any, ...]]]:
 
     import xlsxwriter
 
-    from bot.documents.ledger_xlsx import Styles, write_summary
+    from documents.ledger_xlsx import Styles, write_summary
 
     wb = xlsxwriter.Workbook(io.BytesIO())
     styles = Styles(wb)
@@ -277,11 +277,11 @@ def record_summary(job: Any, summary: Any) -> list[tuple[str, tuple[Any, ...]]]:
 def run_app(url: str, out: str, dump: str | None) -> dict[str, Any]:
     from sqlmodel import Session, select
 
-    from bot.documents.ledger_xlsx import export_ledger
     from casework.clock import FrozenClock
     from casework.context import Casework
     from casework.ledger import LedgerFilter, Summary, iter_rows, prepare
     from casework.policy import load_named
+    from documents.ledger_xlsx import export_ledger
     from models import db
     from models.tables import User
 
@@ -329,7 +329,7 @@ def run_baseline(dump: str, out: str, mode: str) -> dict[str, Any]:
     file is the app's, byte for byte, and the difference to the app is the application
     logic alone (checked after the runs).
     """
-    from bot.documents.ledger_xlsx import bulk_gc
+    from documents.ledger_xlsx import bulk_gc
 
     with bulk_gc():  # the app's own GC setting, so that only the application logic differs
         return _baseline(dump, out, mode)
@@ -338,8 +338,8 @@ def run_baseline(dump: str, out: str, mode: str) -> dict[str, Any]:
 def _baseline(dump: str, out: str, mode: str) -> dict[str, Any]:
     import xlsxwriter
 
-    from bot.documents.ledger_xlsx import EXCEL_EPOCH, Styles, setup_case_sheet, workbook_options
     from casework.ledger import COLUMNS, sheet_name
+    from documents.ledger_xlsx import EXCEL_EPOCH, Styles, setup_case_sheet, workbook_options
 
     with open(dump + ".job", "rb") as jf:
         job, summary_calls = pickle.load(jf)
@@ -428,7 +428,7 @@ def child(mode: str, *args: str) -> dict[str, Any]:
 
 def prepare_database(args: argparse.Namespace, workdir: Path) -> str:
     """The database URL, seeded unless ``--keep`` names data seeded before."""
-    from casework.personal import Cipher
+    from casework.personal import Cipher, configure_encryption
     from models import db
 
     key_file = Path(args.keep + ".key") if args.keep else None
@@ -437,7 +437,7 @@ def prepare_database(args: argparse.Namespace, workdir: Path) -> str:
         os.environ[KEY_ENV] = key_file.read_text().strip()  # type: ignore[union-attr]
     else:
         os.environ.setdefault(KEY_ENV, Cipher.generate_key())
-    db.configure(os.environ[KEY_ENV])
+    configure_encryption(os.environ[KEY_ENV])
     if args.db:
         from sqlalchemy import inspect, text
 

@@ -47,7 +47,7 @@ from bot.services import Services  # noqa: E402
 from casework.clock import SystemClock  # noqa: E402
 from casework.i18n import Text  # noqa: E402
 from casework.outbox import text_to_json  # noqa: E402
-from casework.personal import Cipher  # noqa: E402
+from casework.personal import Cipher, configure_encryption  # noqa: E402
 from casework.policy import load_named  # noqa: E402
 from models import db  # noqa: E402
 from models.tables import OutboxMessage, User  # noqa: E402
@@ -99,7 +99,7 @@ def prepare(url: str | None, teachers: int, count: int, seed: int) -> tuple[Engi
 
 
 async def run(args: argparse.Namespace) -> int:
-    db.configure(Cipher.generate_key())
+    configure_encryption(Cipher.generate_key())
     t_setup = time.perf_counter()
     engine, telegram_ids = prepare(args.db, args.teachers, args.count, args.seed)
     tg = FakeTelegram(enforce_limits=True)  # windows by time.time(): the real clock

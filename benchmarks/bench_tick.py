@@ -35,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, event, make_url, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bot.demo import seed_world  # noqa: E402
 from casework import kinds, ladder, scheduler  # noqa: E402
 from casework.clock import FrozenClock  # noqa: E402
 from casework.context import Casework  # noqa: E402
-from casework.personal import Cipher  # noqa: E402
+from casework.personal import Cipher, configure_encryption  # noqa: E402
 from casework.policy import Policy, load_named  # noqa: E402
 from casework.uow import unit_of_work  # noqa: E402
+from demo.county import seed_world  # noqa: E402
 from models import db  # noqa: E402
 from models.tables import Case  # noqa: E402
 
@@ -186,7 +186,7 @@ def main() -> None:
     if not (url.database or "").startswith("bench") and not args.force:
         sys.exit(f"refusing to wipe database {url.database!r}: name it bench… or pass --force")
 
-    db.configure(Cipher.generate_key())
+    configure_encryption(Cipher.generate_key())
     kinds.KINDS[NOOP] = kinds.Kind(NOOP, _noop, caseless=True)  # a benchmark-only kind
     engine = db.make_engine(args.db)
     small = bench(engine, args.small, args.repeat)

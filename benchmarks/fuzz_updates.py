@@ -35,11 +35,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
-from bot.demo import seed_demo  # noqa: E402
 from bot.services import Services  # noqa: E402
 from casework.clock import FrozenClock  # noqa: E402
-from casework.personal import Cipher  # noqa: E402
+from casework.personal import Cipher, configure_encryption  # noqa: E402
 from casework.policy import load_named  # noqa: E402
+from demo.county import seed_demo  # noqa: E402
 from models import db  # noqa: E402
 from models.tables import AuditEvent, Case, CaseEvent, ConversationState, User, Visit  # noqa: E402
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
         if not name.startswith("bench") and not args.force:
             sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
     url = args.db or f"sqlite:///{tempfile.mkdtemp()}/fuzz.db"
-    db.configure(Cipher.generate_key())
+    configure_encryption(Cipher.generate_key())
     # the bot logs every refusal it handles and the crowd makes thousands; findings are
     # counted from the error handler, not read from the log
     logging.basicConfig(level=logging.CRITICAL)

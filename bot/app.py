@@ -13,10 +13,11 @@ from telegram.request import BaseRequest
 
 import conversations.flows  # noqa: F401  (registers the flows)
 import handlers
-from bot import digest_chart
 from bot.ordering import PerPersonOrder
 from bot.services import Services
 from bot.telegram_request import AnswerAwareRequest
+from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in every bot process)
+from documents import digest_chart
 
 
 def build_application(

@@ -19,12 +19,12 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.documents.tabular import UploadLimits
 from bot.outbox_sender import Limits, SenderTask
 from bot.runtime import Runtime
 from bot.scheduler import DeadlineScheduler, tick_once
 from bot.services import Services
 from casework.clock import Clock, SystemClock
+from documents.tabular import UploadLimits
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def run_webhook(runtime: Runtime) -> None:
 
     from bot.logs import redact_logs
     from bot.runtime import webhook_secret
-    from web.webhook import create_webhook_app
+    from bot.webhook import create_webhook_app
 
     settings = runtime.settings
     assert settings.bot_token and settings.webhook_url

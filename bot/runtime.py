@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from bot.private_files import create_once
 from bot.settings import Settings, get_settings
-from casework.personal import Cipher
+from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in every process)
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy, resolve
 from models import db
 
@@ -98,10 +99,10 @@ def encryption_keys(settings: Settings) -> tuple[str, ...]:
 def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
     settings = settings or get_settings()
     keys = encryption_keys(settings)
-    db.configure(*keys)
+    configure_encryption(*keys)
     policy = resolve(settings.policy)
     # any process that boots may run the scheduler's tick: digests must be known to it
-    from bot import digest_chart
+    from documents import digest_chart
 
     digest_chart.install()
     engine = db.make_engine(settings.database_url)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
-from bot.documents.tabular import UploadLimits
 from casework.clock import Clock
 from casework.policy import Policy
+from documents.tabular import UploadLimits
 
 DEFAULT_CONVERSATION_TTL_DAYS = 7
 

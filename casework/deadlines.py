@@ -2,7 +2,8 @@
 one means when the scheduler reaches it (``handle``).
 
 Kinds:
-- ``step``: the level's deadline; when it passes with the case still there, escalate.
+- ``step``: the level's deadline; when it passes with the case still there, escalate
+  (its handler is ``casework.ladder_timers``'s, as is ``resume``'s: they act on the ladder).
 - ``round``: the next persuasion visit is due; when it passes, the responsible are told.
 - ``reminder``: before a step or round deadline, at the policy's lead times.
 - ``ack``: an escalation alert's grace; unacknowledged, the alert climbs one role up.
@@ -13,16 +14,18 @@ Kinds:
 
 Calendar jobs (attendance prompts, digests, reports) are caseless rows created by
 :func:`plan_job`. Which handler acts on which kind, and which planners run, is written in
-one place, ``casework.kinds``; a row of a kind not registered there is refused when
-created and never marked done when due (:class:`UnknownKind`).
+one place, ``casework.kinds``, which hands its table down to this module when imported
+(:func:`install_kinds`); a row of a kind not registered there is refused when created and
+never marked done when due (:class:`UnknownKind`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,9 +39,6 @@ from casework.policy import Duration, Level
 from casework.scope import users_for_case
 from casework.states import ACTIVE
 from models.tables import Case, Deadline, Visit
-
-if TYPE_CHECKING:
-    from casework.kinds import Kind
 
 WORK_KINDS = ("step", "round")
 
@@ -307,6 +307,16 @@ def run_due(cw: Casework, limit: int | None = None) -> list[Deadline]:
 Handler = Callable[[Casework, Deadline, Case | None], str]
 
 
+@dataclass(frozen=True)
+class Kind:
+    """A kind of deadline row: its handler, and whether its rows have no case (calendar
+    jobs, fanned out by the handler) rather than belonging to one case."""
+
+    name: str
+    handler: Handler
+    caseless: bool = False
+
+
 class UnknownKind(Exception):
     """A row's kind has no handler in this process (``casework.kinds``): it is not done,
     it stays due and is tried again, loudly, every tick."""
@@ -316,12 +326,24 @@ class UnknownKind(Exception):
         self.kind = kind
 
 
-def _registry() -> dict[str, Kind]:
-    # casework.kinds imports this module (and every module with handlers), so it is read
-    # here at call time; every process that creates or acts on a row loads it this way
-    from casework.kinds import KINDS
+# the table of kinds, installed by casework.kinds when it is imported: it lives above this
+# module (it names handlers of modules that import this one), so it is handed down here
+_kinds: Mapping[str, Kind] | None = None
 
-    return KINDS
+
+def install_kinds(table: Mapping[str, Kind]) -> None:
+    """Install the table of kinds (``casework.kinds`` does, once, when imported); the
+    table itself, not a copy, is read when a row is created or handled."""
+    global _kinds
+    _kinds = table
+
+
+def _registry() -> Mapping[str, Kind]:
+    if _kinds is None:
+        # a process that creates or acts on rows loads casework.kinds at start-up (the
+        # bot's runtime, the scheduler, the tests' conftest do): never silently without it
+        raise RuntimeError("no deadline kinds installed: import casework.kinds at start-up")
+    return _kinds
 
 
 def check_kind(kind: str) -> None:
@@ -347,19 +369,6 @@ def handle(cw: Casework, deadline: Deadline) -> str:
     deadline.result = result
     cw.session.add(deadline)
     return result
-
-
-def on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
-    from casework import ladder
-
-    assert case is not None
-    if case.state != deadline.payload.get("level"):
-        return "stale"
-    if cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
-        return "top of ladder"
-    deadline.status = "done"  # before escalating, which cancels the case's open rows
-    ladder._escalate(cw, case, None, reason="deadline_passed")
-    return f"escalated to {case.state}"
 
 
 def on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
@@ -421,17 +430,6 @@ def on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     users = users_for_case(cw.session, case, ["teacher", "school_admin", "village_cadre"])
     notices.retention_check(cw, case, users[:1] or users, deadline.payload.get("n", 1))
     return "check-in sent"
-
-
-def on_resume(cw: Casework, deadline: Deadline, case: Case | None) -> str:
-    from casework import ladder
-
-    assert case is not None
-    if case.state != "paused":
-        return "stale"
-    deadline.status = "done"
-    ladder.resume(cw, None, case.id or 0, note=None)
-    return f"resumed to {case.state}"
 
 
 def on_deferral_end(cw: Casework, deadline: Deadline, case: Case | None) -> str:

@@ -24,7 +24,7 @@ How it runs, with the scheduler (``casework.scheduler``):
   with the text as its caption.
 
 The chart is drawn by a renderer the process installs with :func:`set_chart_renderer`
-(the bot installs ``bot.digest_chart``), so the domain stays free of matplotlib and a
+(the bot installs ``documents.digest_chart``), so the domain stays free of matplotlib and a
 process without it still sends the digest, as text only.
 
 Counting rules (each chosen so the numbers agree with what the bot shows elsewhere):

@@ -18,7 +18,7 @@ persuasion record; seeds 000/001 the 限期复学通知书 the township issues, 
 - ``deferral`` (表6): once a deferral or suspension (缓学/休学) was proposed.
 
 This module returns plain data (codes, dates, the numbers as ``Disclosure`` allows the
-reader); ``bot.documents.forms`` lays it out as DOCX and PDF. Every document made is an
+reader); ``documents.forms`` lays it out as DOCX and PDF. Every document made is an
 audited view of the case.
 """
 
@@ -211,7 +211,7 @@ def available(cw: Casework, case: Case) -> list[str]:
 
 def attachment_for_level(case: Case, level_state: str, fmt: str = "pdf") -> dict[str, object] | None:
     """The form an alert about ``case`` entering ``level_state`` carries, as an outbox
-    attachment spec (``bot.documents.attachments``): the school's 表5 written report when
+    attachment spec (``documents.attachments``): the school's 表5 written report when
     an enrolled child's case comes to the township, the notice when it reaches
     ``deadline_notice``; ``None`` for other levels."""
     if level_state == "township_persuasion" and case.school_id is not None:

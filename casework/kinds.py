@@ -1,8 +1,10 @@
 """Every kind of deadline row and every calendar-job planner, registered in one place.
 
-The scheduler's tick (``casework.scheduler``) imports this module, and so does
-``deadlines.handle`` when it dispatches a row, so a process that ticks knows every kind
-whatever else it has imported. Registration used to happen as a side effect of importing
+Every process imports this module at start-up (``bot.runtime``, which the bot, the CLI
+and the sandbox boot through; the scheduler's tick; the tests' conftest), and importing it
+hands the table down to ``casework.deadlines`` (:func:`deadlines.install_kinds`), which
+checks and dispatches rows by it, so a process knows every kind whatever else it has
+imported; a process that forgot it is refused loudly, never silently. Registration used to happen as a side effect of importing
 ``casework.attendance``, ``casework.digest`` or ``casework.reports``: a process that had
 not imported ``casework.reports`` marked the monthly report's row done with "unknown kind"
 and the report was never sent.
@@ -18,23 +20,14 @@ an error and leaves it due for a process that knows it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from casework import attendance, deadlines, digest, reports
+from casework import attendance, deadlines, digest, ladder_timers, reports
 from casework.context import Casework
-from casework.deadlines import Handler
+from casework.deadlines import Kind
+
+__all__ = ["KINDS", "PLANNERS", "Kind", "Planner"]
 
 Planner = Callable[[Casework], None]
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of deadline row: its handler, and whether its rows have no case (calendar
-    jobs, fanned out by the handler) rather than belonging to one case."""
-
-    name: str
-    handler: Handler
-    caseless: bool = False
 
 
 def _table(*kinds: Kind) -> dict[str, Kind]:
@@ -47,14 +40,14 @@ def _table(*kinds: Kind) -> dict[str, Kind]:
 
 
 KINDS: dict[str, Kind] = _table(
-    # the case ladder (casework.deadlines)
-    Kind("step", deadlines.on_step),
+    # the case ladder (casework.deadlines; step and resume in casework.ladder_timers)
+    Kind("step", ladder_timers.on_step),
     Kind("round", deadlines.on_round),
     Kind("reminder", deadlines.on_reminder),
     Kind("ack", deadlines.on_ack),
     Kind("promise", deadlines.on_promise),
     Kind("retention", deadlines.on_retention),
-    Kind("resume", deadlines.on_resume),
+    Kind("resume", ladder_timers.on_resume),
     Kind("deferral_end", deadlines.on_deferral_end),
     Kind("home_teaching", deadlines.on_home_teaching),
     # attendance: the daily prompt and the term-start roll call (casework.attendance)
@@ -70,3 +63,6 @@ KINDS: dict[str, Kind] = _table(
 
 # run at the start of every tick, in this order; each creates its upcoming calendar jobs
 PLANNERS: tuple[Planner, ...] = (attendance.plan, digest.plan_digests, reports.plan_reports)
+
+# handed down to casework.deadlines, which checks and dispatches rows by it
+deadlines.install_kinds(KINDS)

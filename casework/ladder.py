@@ -24,7 +24,6 @@ from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
-from casework.policy import Level
 from casework.scope import can_see_case, can_see_student, student_units, users_for_case
 from models.tables import Case, CaseEvent, Deadline, Guardian, Proposal, Student, User, Visit
 
@@ -179,10 +178,6 @@ def _touch(cw: Casework, case: Case) -> None:
     case.updated_at = cw.now_db()
     case.version += 1
     cw.session.add(case)
-
-
-def _level(cw: Casework, state: str) -> Level | None:
-    return cw.policy.level(state) if cw.policy.has_level(state) else None  # type: ignore[arg-type]
 
 
 def _enter_level(
@@ -368,6 +363,11 @@ def _register_child(cw: Casework, actor: User, child: NewChild, validation: Any)
     return student
 
 
+# a visit may come before the case was opened (the family was visited, then the case
+# reported), but not by more than about a month
+VISIT_BEFORE_OPENING_DAYS = 31
+
+
 def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> Outcome:
     """Record one persuasion attempt (表3 / 表4) and move the case as the result implies."""
     from casework import validation
@@ -384,8 +384,11 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
             codes.require("attitude", attitude, field=name)
     if data.visit_date > cw.today():
         raise ValidationError("visit_date", _("The visit date cannot be in the future."))
-    if data.visit_date < case.created_at.date() - timedelta(days=31):
-        raise ValidationError("visit_date", _("The visit date is before the case was opened."))
+    if data.visit_date < case.created_at.date() - timedelta(days=VISIT_BEFORE_OPENING_DAYS):
+        raise ValidationError("visit_date", _(
+            "The visit date is more than {days} days before the case was opened.",
+            days=VISIT_BEFORE_OPENING_DAYS,
+        ))
     if data.result == "promised":
         if data.promised_return_on is None:
             raise ValidationError("promised_return_on", _("Give the date they promised."))
@@ -457,7 +460,7 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
 
     rounds_left = None if level.rounds is None else level.rounds - case.current_round
     if rounds_left is not None and rounds_left <= 0 and cw.policy.next_level(case.level) is not None:  # type: ignore[arg-type]
-        up = _escalate(cw, case, None, reason="rounds_used_up")
+        up = escalate_case(cw, case, None, reason="rounds_used_up")
         msg = _(
             "Visit {round} recorded. The rounds of this level are used up: the case goes to {state}.",
             round=visit.round,
@@ -466,10 +469,10 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
         return Outcome(case, event, msg, made + up.deadlines, told + up.notified, visit)
 
     made += deadlines.after_visit(cw, case, level, visit)
-    return Outcome(case, event, where_it_stands(cw, case, visit_round=visit.round), made, told, visit)
+    return Outcome(case, event, where_it_stands(cw, case), made, told, visit)
 
 
-def where_it_stands(cw: Casework, case: Case, visit_round: int | None = None) -> Text:
+def where_it_stands(cw: Casework, case: Case) -> Text:
     """"Round 2 of 5, next visit due by 11-26" — what the actor reads after a visit."""
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
     due = deadlines.next_due(cw, case)
@@ -499,10 +502,12 @@ def _short(cw: Casework, when: datetime) -> str:
 def escalate(cw: Casework, actor: User | None, case_id: int, reason: str = "manual") -> Outcome:
     """Move a case one level up the policy's ladder."""
     case = load_case(cw, actor, case_id, "escalate")
-    return _escalate(cw, case, actor, reason=reason)
+    return escalate_case(cw, case, actor, reason=reason)
 
 
-def _escalate(cw: Casework, case: Case, actor: User | None, *, reason: str) -> Outcome:
+def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) -> Outcome:
+    """Move a loaded case one level up (no access check: the caller has done it, or the
+    clock is the actor)."""
     _check_transition(case, "escalate")
     nxt = cw.policy.next_level(case.level)  # type: ignore[arg-type]
     if nxt is None:

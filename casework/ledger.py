@@ -6,7 +6,7 @@ school. Who may export is a role rule (school admins, township and county office
 operator), what they get is their scope only (``casework.scope``), and how much of the
 personal numbers they get in full is ``casework.disclosure``. Every export is audited.
 
-Rendering is not done here (``bot.documents.ledger_xlsx`` writes the workbook); this
+Rendering is not done here (``documents.ledger_xlsx`` writes the workbook); this
 module yields plain values (str, int, date, None) in column order. It reads in chunks
 of ``CHUNK`` cases, each in its own short transaction (keyset on the case id), so a
 100,000-case export neither holds SQLite's write lock nor a PostgreSQL snapshot for long.

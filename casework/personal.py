@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher as FernetCipher
 from cryptography.hazmat.primitives.ciphers import algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from models.types import install_cipher
+
 LOOKUP_HASH_INFO = b"baoxue lookup hash"
 KEY_ID_INFO = b"baoxue key id"
 KID_LENGTH = 8
@@ -167,6 +169,15 @@ class Cipher:
         """The hashes ``value`` may be stored under, current key first: a search must match
         any of them while a rotation is part-way (rows not yet rotated keep the old hash)."""
         return [_hash(key, value) for key in self._keys]
+
+
+def configure_encryption(encryption_key: str, *older_keys: str) -> None:
+    """Install the cipher used for encrypted columns (ID and phone numbers).
+
+    The first key encrypts; ``older_keys`` can still decrypt (during a key rotation).
+    The columns (``models.types``) know only the cipher's shape, so models imports
+    nothing of casework."""
+    install_cipher(Cipher(encryption_key, *older_keys))
 
 
 def _hash(key: _Key, value: str) -> str:

@@ -13,7 +13,7 @@ Scheduling: a planner (``plan_reports``) keeps one ``periodic_report`` row per k
 the current period, due on the first day of the next period at the county digest time;
 its handler (``handle_report``) queues one message per officer in scope with the key
 figures, a button for the workbook, and an ``attachments`` spec for the outbox sender
-(``bot.documents.attachments.render_attachment`` makes the file).
+(``documents.attachments.render_attachment`` makes the file).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from models.tables import (
 )
 
 KIND = "periodic_report"
-REPORT_KINDS = ("month", "quarter")
 REPORT_ROLES = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
 # who gets each report by the policy's schedule (seed 004: schools report to the township
 # and the bureau monthly; seed 003: the county reviews quarterly)
@@ -425,7 +424,7 @@ def period_from_button(kind: str, code: str) -> Period:
 
 
 def attachment_spec(period: Period) -> dict[str, Any]:
-    """What the outbox sender hands to ``bot.documents.attachments.render_attachment``."""
+    """What the outbox sender hands to ``documents.attachments.render_attachment``."""
     return {"type": "periodic_report", "period": period.code}
 
 

@@ -18,7 +18,7 @@ dates come as dates, numbers or text. This module
    it is applied (someone registered one of the children meanwhile), it refuses and the
    unit of work rolls everything back.
 
-Reading the file (openpyxl, csv) is ``bot.documents.tabular``'s; this module sees a
+Reading the file (openpyxl, csv) is ``documents.tabular``'s; this module sees a
 header list and rows of cell values.
 """
 

@@ -16,9 +16,6 @@ from conversations import engine
 from handlers import cases, menu, onboarding, review
 from handlers.turns import run_turn
 
-ESCAPES = {"cancel", "help", "menu", "language", "start"}
-
-
 # --- commands -------------------------------------------------------------------------
 
 
@@ -33,9 +30,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if code:
                 onboarding.start_with_code(turn, code, tg.id, tg.full_name)
             else:
-                from handlers.turns import no_access_text
-
-                turn.replies.send(no_access_text())
+                turn.replies.send(onboarding.no_access_text())
             return
         if not turn.user.active:
             onboarding.resume(turn)

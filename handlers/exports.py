@@ -40,10 +40,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.documents import forms as form_files
-from bot.documents import report_xlsx, tabular
-from bot.documents.fonts import FontMissing
-from bot.documents.ledger_xlsx import export_ledger
 from casework import forms, ledger, reports, transfers, validation
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
@@ -55,6 +51,10 @@ from casework.uow import unit_of_work
 from conversations import engine
 from conversations.flows import roster
 from conversations.replies import Button
+from documents import forms as form_files
+from documents import report_xlsx, tabular
+from documents.fonts import FontMissing
+from documents.ledger_xlsx import export_ledger
 from handlers.turns import inline, load_user, run_turn
 from models.tables import User
 

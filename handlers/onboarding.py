@@ -13,7 +13,15 @@ from casework.i18n import Text, _, normalize_language
 from conversations import engine
 from conversations.engine import Turn
 from handlers import menu
-from handlers.turns import no_access_text
+
+
+def no_access_text() -> Text:
+    """What anyone the bot does not know reads, whatever they send."""
+    return _(
+        "This bot is for teachers, village cadres and education officers working on "
+        "dropout control (控辍保学). To use it, ask your township or county education "
+        "office for an invitation link."
+    )
 
 
 def start_with_code(turn: Turn, code: str, telegram_id: int, name: str) -> None:

@@ -39,7 +39,7 @@ from casework.i18n import Text, _, normalize_language
 from casework.uow import record_denial
 from conversations import engine
 from conversations.replies import Action, Button, Replies
-from handlers import limits, updates
+from handlers import limits, onboarding, updates
 from models.tables import User
 
 log = logging.getLogger(__name__)
@@ -131,14 +131,12 @@ def turn_work(
             replies.send(deactivated_text())
             session.commit()  # only the processed-update row
         elif require_user and user is None:
-            replies.send(no_access_text())
+            replies.send(onboarding.no_access_text())
             session.commit()  # only the processed-update row
         else:
             turn = engine.Turn(cw, user, lang, replies, bot_username=bot_username,  # type: ignore[arg-type]
                                draft_days=services.conversation_ttl_days)
             if user is not None and not user.active and not allow_inactive:
-                from handlers import onboarding
-
                 fn = onboarding.resume
             try:
                 fn(turn)
@@ -180,14 +178,6 @@ def _reprompt_summary(turn: engine.Turn, note: Text) -> None:
 def deactivated_text() -> Text:
     return _("Your account has been deactivated. If you have questions, please contact your "
              "township or county education office.")
-
-
-def no_access_text() -> Text:
-    return _(
-        "This bot is for teachers, village cadres and education officers working on "
-        "dropout control (控辍保学). To use it, ask your township or county education "
-        "office for an invitation link."
-    )
 
 
 def _markup(action: Action, lang: str) -> Any:

@@ -21,8 +21,6 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from models.types import install_cipher
-
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -117,15 +115,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-
-
-def configure(encryption_key: str, *older_keys: str) -> None:
-    """Install the cipher used for encrypted columns (ID and phone numbers).
-
-    The first key encrypts; ``older_keys`` can still decrypt (during a key rotation)."""
-    from casework.personal import Cipher
-
-    install_cipher(Cipher(encryption_key, *older_keys))
 
 
 def session(engine: Engine) -> Session:

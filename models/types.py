@@ -2,7 +2,7 @@
 
 ``EncryptedText`` keeps ID numbers and phone numbers encrypted at rest (DESIGN §5,
 personal data). The cipher is process-wide because SQLAlchemy type decorators have no
-per-session context; ``models.db.configure`` installs it before any query runs.
+per-session context; ``casework.personal.configure_encryption`` installs it before any query runs.
 A column of another type that stores ciphertext made by ``cipher().encrypt`` sets
 ``encrypted_at_rest = True`` on its type, and a key rotation re-encrypts it too; a column
 with ``info={"lookup_hash": "<column>"}`` names the column holding its lookup hash.
@@ -35,7 +35,7 @@ def install_cipher(cipher: _Cipher) -> None:
 
 def cipher() -> _Cipher:
     if _cipher is None:
-        raise RuntimeError("no encryption key configured: call models.db.configure() first")
+        raise RuntimeError("no encryption key configured: call casework.personal.configure_encryption() first")
     return _cipher
 
 

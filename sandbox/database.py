@@ -66,7 +66,7 @@ def mark(session: Session, now: datetime, note: str) -> None:
 def prepare(runtime: Runtime, now: datetime) -> bool:
     """Make ``runtime``'s database ready for the sandbox: refuse a foreign one untouched,
     migrate, and seed + mark an empty one (True when it seeded)."""
-    from bot.demo import seed_demo
+    from demo.county import seed_demo
 
     kind = refuse_foreign(runtime.engine)  # before a migration touches someone else's data
     db.upgrade(runtime.engine)

@@ -1523,14 +1523,6 @@ class FakeTelegram:
                 return False
             await asyncio.sleep(quiet - idle_for)
 
-    async def wait_for_bot_message(
-        self, chat_id: int, since: int, timeout: float = 5.0
-    ) -> StoredMessage | None:
-        """Wait for the first bot message in ``chat_id`` sent after ``since`` (a marker)."""
-        await self.wait_until(lambda: bool(self.bot_messages_since(chat_id, since)), timeout)
-        found = self.bot_messages_since(chat_id, since)
-        return found[0] if found else None
-
     # ---------------------------------------------------------------- inspection
 
     def messages(self, chat_id: int, *, include_deleted: bool = False) -> list[StoredMessage]:

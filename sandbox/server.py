@@ -27,10 +27,10 @@ from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
 from bot.app import build_application
-from bot.documents.tabular import UploadLimits
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
+from documents.tabular import UploadLimits
 from models.tables import Deadline, User
 from sandbox import web
 from sandbox.clock import OffsetClock
@@ -74,7 +74,7 @@ class Sandbox:
     def _register_personas(self) -> list[dict[str, Any]]:
         """Every demo user gets a Telegram account with the chat opened (so the bot can
         reach them); the chosen few are offered as personas on the page."""
-        from bot.demo import demo_user_keys
+        from demo.county import demo_user_keys
 
         with Session(self.runtime.engine) as session:
             keyed = demo_user_keys(session)

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.demo import World
 from bot.outbox_sender import drain
 from casework import ladder
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import Case, ConversationState, OutboxMessage, User
 
 M = TypeVar("M", bound=SQLModel)

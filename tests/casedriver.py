@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from bot.demo import World
 from casework import actions, deadlines, ladder
 from casework.clock import FrozenClock, from_db
 from casework.codes import EVIDENCE_KINDS
 from casework.context import Casework
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import (
     AuditEvent,
     Case,

@@ -19,11 +19,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
-from bot.demo import World, seed_world
+from casework import kinds as _kinds  # noqa: F401  (every deadline kind, as in every process)
 from casework.clock import FrozenClock
 from casework.context import Casework
-from casework.personal import Cipher
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy, load_named
+from demo.county import World, seed_world
 from models import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -37,7 +38,7 @@ def local(*args: int) -> datetime:
 
 @pytest.fixture(scope="session", autouse=True)
 def _encryption_key() -> None:
-    db.configure(Cipher.generate_key())
+    configure_encryption(Cipher.generate_key())
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.demo import World
 from casework import ladder
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.policy import Policy
+from demo.county import World
 from models.tables import Student
 from tests.casedriver import close_out
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from casework import deadlines, scheduler
 from casework.clock import FrozenClock
 from casework.context import Casework
+from casework.personal import configure_encryption
 from casework.policy import load_named
 from models import db
 from models.tables import Deadline
@@ -24,7 +25,7 @@ KILLED = 9
 
 def main(argv: list[str]) -> int:
     url, key, when, policy_name, die_at, batch = argv
-    db.configure(key)
+    configure_encryption(key)
     engine = db.make_engine(url)
     clock = FrozenClock(datetime.fromisoformat(when))
     real_handle = deadlines.handle

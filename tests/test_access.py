@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
-from bot.demo import World
 from casework import ladder
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, ValidationError
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import AuditEvent, Case, CaseEvent, Deadline, Guardian, Student, Visit
 
 

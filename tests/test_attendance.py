@@ -28,13 +28,13 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, func, select
 
-from bot.demo import World
 from bot.outbox_sender import drain, render
 from casework import attendance, scheduler
 from casework.clock import FrozenClock, from_db
 from casework.outbox import text_from_json
 from casework.policy import load_named
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import (
     AttendanceDay,
     AttendanceMark,

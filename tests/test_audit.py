@@ -16,12 +16,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, func, select
 
-from bot.demo import World
 from casework import roster_import
 from casework.clock import FrozenClock
 from casework.context import MAX_AUDITED_IDS
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import AuditEvent
 from tests.botkit import open_case, rows, speaking
 from tests.test_roster_import import HEADERS, good_row, rows_of

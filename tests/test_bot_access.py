@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, func, select
 from telegram import Update
 
-from bot.demo import World
 from casework import ladder
 from casework.clock import FrozenClock
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import AuditEvent, ConversationState, User
 from tests.casedriver import PROOF
 

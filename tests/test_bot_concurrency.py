@@ -143,7 +143,7 @@ def assert_in_order(texts: list[str]) -> None:
 async def test_by_webhook_too_one_persons_updates_keep_their_order(running, world, hold) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
-    from web.webhook import SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
+    from bot.webhook import SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
 
     secret = "webhook-secret-of-this-test-0123456789abcdef"
     app = create_webhook_app(running.app, url="https://bot.example.org", secret=secret,

@@ -23,10 +23,10 @@ from sqlmodel import Session, col, select
 from telegram import Update
 
 from bot.app import build_application
-from bot.demo import World
 from bot.services import Services
 from casework import ladder
 from casework.uow import unit_of_work
+from demo.county import World
 from models import db
 from models.tables import Case, CaseEvent, ConversationState, User, Visit
 from sandbox.fakebot import StoredMessage

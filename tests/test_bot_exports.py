@@ -11,8 +11,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, func, select
 
-from bot.demo import invented_id_number
 from casework import ledger
+from demo.county import invented_id_number
 from handlers import exports
 from models.tables import AuditEvent, Student
 from models.types import cipher

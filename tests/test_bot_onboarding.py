@@ -19,12 +19,12 @@ from sqlmodel import Session, col, select
 from telegram import Update
 from typer.testing import CliRunner
 
-from bot.demo import World
 from casework import invites
 from casework.clock import FrozenClock
 from casework.personal import Cipher
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models import types as model_types
 from models.tables import AuditEvent, Invite, TeacherClass, User
 from tests.test_bot_access import forge_tap, row_counts
@@ -145,8 +145,8 @@ async def test_officer_invites_a_teacher_who_joins_in_english(harness, world) ->
 
 def cli_invite(db_url: str, monkeypatch: pytest.MonkeyPatch, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     """Run ``baoxue invite create ARGS`` against the test database, as an operator would."""
-    from bot.cli import app
     from bot.settings import get_settings
+    from cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())

@@ -13,11 +13,11 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.demo import World
 from casework import invites, ladder
 from casework.clock import FrozenClock
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
 from models.tables import AuditEvent, ConversationState, Invite, User
 from tests.test_bot_access import forge_tap, row_counts
 from tests.test_bot_onboarding import DEACTIVATED, STRANGER, set_language

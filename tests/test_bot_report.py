@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlmodel import Session, func, select
 
-from bot.demo import invented_id_number
+from demo.county import invented_id_number
 from models.tables import Case, CaseEvent, ConversationState, Guardian, OutboxMessage, Student
 from tests.botkit import conversation, deliver_outbox, one, open_case, rows, speaking
 

@@ -1,4 +1,4 @@
-"""The ``baoxue`` command line, run as an operator would (typer's CliRunner on bot.cli.app).
+"""The ``baoxue`` command line, run as an operator would (typer's CliRunner on cli.main.app).
 
 With DATABASE_URL and ENCRYPTION_KEY in the environment: ``db upgrade`` creates the
 schema, ``demo seed`` makes the invented county with its dozen cases through the ladder
@@ -20,17 +20,17 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.settings import get_settings
 from casework.personal import Cipher
 from casework.policy import POLICY_DIR
+from cli.main import app
 from models import types as model_types
 from tests.conftest import TEST_DATABASE_URL
 
 ROW = re.compile(r"^\s*(?P<id>\d+)\s+(?P<student>\S+)\s+(?P<state>.+?)\s+(?P<round>\d+)\s+"
                  r"(?P<due>\d{4}-\d\d-\d\d \d\d:\d\d|—)\s+(?P<place>.+)$")
 
-# what bot.demo.seed_demo makes of its twelve cases (see the walk in seed_demo)
+# what demo.county.seed_demo makes of its twelve cases (see the walk in seed_demo)
 DEMO_STATES = {
     # the seed catches the ladder up to now: deadlines that passed during the three
     # invented weeks have moved these cases up (1, 2, 9, 10) or resumed them (4)

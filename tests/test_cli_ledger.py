@@ -14,11 +14,11 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.demo import invented_id_number
 from bot.settings import get_settings
 from casework import ledger
 from casework.personal import Cipher
+from cli.main import app
+from demo.county import invented_id_number
 from models import db
 from models import types as model_types
 from models.tables import AuditEvent, Student

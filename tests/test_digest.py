@@ -1,7 +1,7 @@
 """Digests: the numbers come from the reader's scope only, the calendar is the policy's,
 and the scheduler sends one message per officer, in their language, chart attached.
 
-The demo county (``bot.demo``) has two townships: 梅林镇 (梅林中心小学, 梅林中学; classes
+The demo county (``demo.county``) has two townships: 梅林镇 (梅林中心小学, 梅林中学; classes
 0–9) and 石桥乡 (石桥九年制学校; classes 10–11). Cases are made through the ladder, each
 action in its own unit of work, on the injected clock (``tests.casedriver``); the datian
 policy sends the township digest at 18:00 on working days and the county one on Monday
@@ -23,14 +23,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bot import digest_chart
-from bot.demo import World
 from casework import digest, kinds, ladder, scheduler
 from casework.clock import FrozenClock
 from casework.i18n import Text, _
 from casework.outbox import text_from_json
 from casework.policy import Policy
 from casework.uow import unit_of_work
+from demo.county import World
+from documents import digest_chart
 from models.tables import Deadline, OutboxMessage, User
 from tests.casedriver import Run, local, shown
 

@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from bot.demo import invented_id_number
+from demo.county import invented_id_number
 from models.tables import Guardian, Student
 from tests.botkit import one, speaking
 

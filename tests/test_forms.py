@@ -12,11 +12,11 @@ from docx import Document as read_docx
 from pypdf import PdfReader
 from sqlmodel import select
 
-from bot.documents import attachments, layout
-from bot.documents import forms as form_files
 from casework import codes, forms, ladder
 from casework.errors import AccessDenied, IllegalTransition
 from casework.personal import mask_id
+from documents import attachments, layout
+from documents import forms as form_files
 from models.tables import AuditEvent, Case, Guardian
 from tests.casedriver import PROOF
 from tests.ledgerkit import make_cases

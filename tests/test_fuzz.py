@@ -12,7 +12,7 @@ import os
 
 from sqlmodel import Session
 
-from bot.demo import seed_demo
+from demo.county import seed_demo
 from sandbox.fuzz import Crowd
 from tests.conftest import BotHarness
 

@@ -18,14 +18,14 @@ from sqlalchemy import Engine, String, type_coerce, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from bot.demo import seed_demo
 from casework import keys, ladder
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.errors import ValidationError
-from casework.personal import SEALED_TAG, Cipher, key_id, token_key_id
+from casework.personal import SEALED_TAG, Cipher, configure_encryption, key_id, token_key_id
 from casework.policy import Policy
 from conversations.flows.fields import seal, unseal
+from demo.county import seed_demo
 from models import db
 from models import types as model_types
 from models.tables import ConversationState, Guardian, KeyRotation, Student, User
@@ -40,7 +40,7 @@ def old_key() -> Iterator[str]:
     """The key the data is seeded under; the test-wide cipher is put back afterwards."""
     previous = model_types._cipher
     key = Cipher.generate_key()
-    db.configure(key)
+    configure_encryption(key)
     yield key
     if previous is not None:
         model_types.install_cipher(previous)
@@ -91,7 +91,7 @@ def hashes(engine: Engine) -> dict[int, tuple[str | None, str | None]]:
 
 def assert_everything_reads_with_only(engine: Engine, key: str, expected: dict[tuple[str, str, int], str],
                                       clock: FrozenClock, policy: Policy) -> None:
-    db.configure(key)  # the new key alone: what the processes run with afterwards
+    configure_encryption(key)  # the new key alone: what the processes run with afterwards
     new_id = key_id(key)
     raw = raw_values(engine)
     assert raw.keys() == expected.keys()
@@ -173,7 +173,7 @@ def test_an_interrupted_rotation_resumes_and_ends_in_the_same_state(
     done_first = {k for k, t in half.items() if token_key_id(t) == key_id(new_key)}
     assert 0 < len(done_first) < len(half)
     # meanwhile: both keys read everything, and searches find rotated and unrotated rows
-    db.configure(new_key, old_key)
+    configure_encryption(new_key, old_key)
     assert plaintexts(engine) == seeded
     with Session(engine) as s:
         for student in s.exec(select(Student)).all():

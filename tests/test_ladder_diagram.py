@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.documents.ladder_diagram import ladder_svg, wrap
 from casework.labels import state_text
 from casework.policy import load_named
+from cli.main import app
+from documents.ladder_diagram import ladder_svg, wrap
 
 PROFILES = ("datian", "qiaocheng", "tongnan", "jidong", "lipu")
 SVG = "{http://www.w3.org/2000/svg}"

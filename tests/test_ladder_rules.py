@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot.demo import World
 from casework import ladder
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition, ValidationError
 from casework.policy import load_named
+from demo.county import World
 from tests.casedriver import PROOF, Run
 
 EVIDENCE = PROOF
@@ -449,6 +449,19 @@ def test_illegal_transitions_are_refused_readably_and_change_nothing(run: Run) -
     assert _refused(run, case, IllegalTransition, ladder.mark_returned, u("teacher"), case) == closed
     assert _refused(run, case, IllegalTransition, ladder.pause, u("school_admin"), case,
                     reason="x", resume_on=date(2026, 12, 1)) == closed
+
+
+def test_a_visit_may_come_a_month_before_the_case_and_the_refusal_says_so(run: Run) -> None:
+    run.start(2026, 11, 23, 9, 0)
+    case = run.report("teacher")
+    teacher = run.user("teacher")
+    too_early = ladder.VisitInput(visit_date=date(2026, 10, 22), method="phone", result="refused")
+    assert _refused(run, case, ValidationError, ladder.record_visit, teacher, case, too_early) == (
+        "The visit date is more than 31 days before the case was opened."
+    )
+    run.do(ladder.record_visit, teacher, case,
+           ladder.VisitInput(visit_date=date(2026, 10, 23), method="phone", result="refused"))
+    assert run.case(case).current_round == 1
 
 
 def test_the_top_of_the_ladder_cannot_be_escalated(run: Run) -> None:

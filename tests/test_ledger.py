@@ -10,13 +10,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from bot.documents.ledger_xlsx import export_ledger
 from casework import ledger
 from casework.disclosure import Disclosure
 from casework.errors import AccessDenied
 from casework.periods import month_of
 from casework.personal import Cipher, mask_id
 from casework.uow import unit_of_work
+from documents.ledger_xlsx import export_ledger
 from models.tables import AuditEvent, Case, Guardian, Student
 from tests.ledgerkit import make_cases
 

@@ -23,9 +23,9 @@ SCRIPT = f"""
 import asyncio, logging, httpx
 from telegram import Bot
 from telegram.request import HTTPXRequest
-from bot.cli import _boot
+from cli.common import boot_or_exit
 
-_boot()                                     # the CLI's logging: WARNING, secrets redacted
+boot_or_exit()                              # the CLI's logging: WARNING, secrets redacted
 logging.getLogger().setLevel(logging.INFO)  # as `baoxue run` does
 
 def answer(request):

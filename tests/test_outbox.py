@@ -27,7 +27,6 @@ import pytest
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from bot.demo import World, seed_world
 from bot.leases import Lease
 from bot.outbox_sender import (
     CAPTION_LIMIT,
@@ -47,9 +46,9 @@ from casework.context import Casework
 from casework.i18n import Text
 from casework.outbox import enqueue
 from casework.people import supervisor_of
-from casework.personal import Cipher
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy
-from models import db
+from demo.county import World, seed_world
 from models import types as model_types
 from models.tables import AuditEvent, OutboxMessage, ProcessLease, User
 from sandbox.fakebot import TINY_PNG
@@ -69,7 +68,7 @@ def cipher_key() -> Iterator[str]:
     """A key this module knows, so the CLI (which configures its own) reads the same data."""
     previous = model_types._cipher
     key = Cipher.generate_key()
-    db.configure(key)
+    configure_encryption(key)
     yield key
     if previous is not None:
         model_types.install_cipher(previous)
@@ -365,7 +364,7 @@ def test_supervisor_of_follows_the_line_and_skips_a_rung_nobody_can_be_reached_o
 async def test_a_500_is_retried_with_backoff_then_dead_and_outbox_retry_replays_it(
     harness: Any, world: World, cli_env: None
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     teacher = world.users["teacher"]
     harness.user(teacher)
@@ -437,7 +436,7 @@ async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_
     """Sent, answer unreadable (HTTP 200, but a ``result`` PTB cannot read or a body that
     is not JSON) is sent: not dead-lettered, not retried, not replayed by ``outbox retry``.
     Not sent (a 502, as a dropped connection: no 2xx answer) is retried."""
-    from bot.cli import app
+    from cli.main import app
 
     teacher = world.users["teacher"]
     harness.user(teacher)
@@ -481,7 +480,7 @@ async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_
 async def test_outbox_retry_needs_ids_or_all_and_all_replays_every_dead_letter(
     harness: Any, world: World, cli_env: None
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     teacher = world.users["teacher"]
     ids = queue(harness, teacher, 3)

@@ -13,12 +13,12 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.demo import World
 from casework import invites, ladder, people
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
 from casework.uow import record_denial
+from cli.main import app
+from demo.county import World
 from models.tables import AuditEvent, ConversationState, Invite, User
 from tests.test_cli import database_url, env  # noqa: F401  (fixtures)
 

@@ -32,13 +32,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bot.demo import World
 from casework import ladder
 from casework.calendars import reset_coverage_warnings
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition
 from casework.outbox import text_from_json
 from casework.policy import load_named
+from demo.county import World
 from models.tables import Deadline, OutboxMessage
 from tests.casedriver import PROOF, Run
 

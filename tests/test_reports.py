@@ -11,11 +11,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from bot.documents import attachments, report_xlsx
 from casework import reports
 from casework.errors import AccessDenied
 from casework.periods import month_of, parse_period, quarter_of
 from casework.scheduler import run_planners, tick
+from documents import attachments, report_xlsx
 from models.tables import Deadline, OutboxMessage
 from tests.conftest import local
 from tests.ledgerkit import make_cases

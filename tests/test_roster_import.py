@@ -11,11 +11,11 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from bot.demo import invented_id_number
-from bot.documents import tabular
 from casework import roster_import
 from casework.errors import AccessDenied, Conflict, ValidationError
 from casework.uow import unit_of_work
+from demo.county import invented_id_number
+from documents import tabular
 from models.tables import AuditEvent, Guardian, Student
 from models.types import cipher
 

@@ -27,11 +27,11 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from bot.cli import app as cli
 from bot.runtime import Runtime, boot
 from bot.settings import Settings, get_settings
 from casework.clock import SystemClock
 from casework.personal import Cipher
+from cli.main import app as cli
 from models import db
 from models import types as model_types
 from models.tables import AppMeta, County, User

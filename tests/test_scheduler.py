@@ -36,17 +36,17 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from bot.demo import World, seed_world
 from bot.services import Services
 from casework import deadlines, kinds, ladder, scheduler
 from casework.clock import Clock, FrozenClock, SystemClock, to_db
 from casework.context import Casework
 from casework.i18n import _
 from casework.outbox import enqueue
-from casework.personal import Cipher
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy
 from casework.scheduler import TickReport
 from casework.uow import unit_of_work
+from demo.county import World, seed_world
 from models import db
 from models import types as model_types
 from models.tables import Case, CaseEvent, Deadline, OutboxMessage, Township, User
@@ -72,7 +72,7 @@ def cipher_key() -> Iterator[str]:
     """A key this module knows, so a child process can read the encrypted columns."""
     previous = model_types._cipher
     key = Cipher.generate_key()
-    db.configure(key)
+    configure_encryption(key)
     yield key
     if previous is not None:
         model_types.install_cipher(previous)
@@ -649,7 +649,7 @@ def cli_env(
 def test_deadlines_list_shows_the_queue_and_what_is_due_now(
     cli_env: None, engine: Engine, policy: Policy
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     real_now = SystemClock()
     with unit_of_work(engine, real_now, policy) as cw:
@@ -686,7 +686,7 @@ def test_deadlines_list_shows_the_queue_and_what_is_due_now(
 def test_deadlines_list_names_open_rows_of_a_kind_this_version_does_not_know(
     cli_env: None, engine: Engine, policy: Policy
 ) -> None:
-    from bot.cli import app
+    from cli.main import app
 
     real_now = SystemClock()
     future = _row_of_unknown_kind(engine, real_now, real_now.now() - timedelta(minutes=5))

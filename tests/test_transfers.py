@@ -11,10 +11,10 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
-from bot.demo import invented_id_number
 from casework import ladder, roster_import, transfers
 from casework.errors import AccessDenied, ValidationError
 from casework.uow import unit_of_work
+from demo.county import invented_id_number
 from handlers import exports
 from models.tables import AuditEvent, Guardian, OutboxMessage, Student, TransferRequest
 from tests.botkit import deliver_outbox, one, rows, speaking

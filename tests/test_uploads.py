@@ -17,10 +17,10 @@ import pytest
 from openpyxl import Workbook
 from telegram import Update
 
-from bot.demo import invented_id_number
-from bot.documents import tabular
-from bot.documents.tabular import UploadLimits
 from casework.errors import ValidationError
+from demo.county import invented_id_number
+from documents import tabular
+from documents.tabular import UploadLimits
 from handlers import exports
 from tests.botkit import speaking
 

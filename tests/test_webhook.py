@@ -31,15 +31,15 @@ from sqlmodel import Session, select
 from telegram import Update
 from typer.testing import CliRunner
 
-from bot.cli import app as cli_app
 from bot.runtime import StartupError, new_webhook_secret, webhook_secret
 from bot.settings import Settings, get_settings
+from bot.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
 from casework.personal import Cipher
+from cli.main import app as cli_app
 from handlers import exports, menu, updates
 from models import types as model_types
 from models.tables import AuditEvent, ProcessedUpdate
 from sandbox.harness import ChatUser
-from web.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
 
 SECRET = "k3Jx9_vQ-2mWbT7rYp4sLz8nAe6uHc1dFg5oRiUt0yB"  # shaped as `key generate --webhook` makes
 

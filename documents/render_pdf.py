@@ -11,8 +11,8 @@ from fpdf import FPDF
 from fpdf.enums import TableCellFillMode
 from fpdf.fonts import FontFace
 
-from bot.documents.fonts import cjk_font
-from bot.documents.layout import Document, Paragraph, Table
+from documents.fonts import cjk_font
+from documents.layout import Document, Paragraph, Table
 
 FONT = "cjk"
 LABEL_FILL = (231, 230, 230)

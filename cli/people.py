@@ -18,16 +18,11 @@ import typer
 
 from casework.clock import SystemClock, from_db
 from casework.errors import CaseworkError
+from cli.common import boot_or_exit
 
 user_app = typer.Typer(help="People: list and deactivate.", no_args_is_help=True)
 
 LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
-
-
-def _boot():  # type: ignore[no-untyped-def]
-    from bot.cli import _boot as boot  # late: bot.cli registers this module
-
-    return boot()
 
 
 @user_app.command("list")
@@ -40,7 +35,7 @@ def user_list(
     from casework.labels import role_text
     from casework.uow import unit_of_work
 
-    rt = _boot()
+    rt = boot_or_exit()
     with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
         found = people.people_in_scope(cw, None, include_deactivated=all_)
         cw.audit(None, "user.list", "user", None, count=len(found), via="cli")
@@ -66,7 +61,7 @@ def user_deactivate(
     from casework.labels import role_text
     from casework.uow import unit_of_work
 
-    rt = _boot()
+    rt = boot_or_exit()
     try:
         with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
             user = people.deactivation_target(cw, None, user_id)
@@ -93,7 +88,7 @@ def invite_list(lang: str = LANG_OPTION) -> None:
     from casework.uow import unit_of_work
     from models.tables import User
 
-    rt = _boot()
+    rt = boot_or_exit()
     with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
         found = invites.open_invites(cw, None)
         cw.audit(None, "invite.list", "invite", None, count=len(found), via="cli")
@@ -119,7 +114,7 @@ def invite_revoke(
     from casework import invites
     from casework.uow import unit_of_work
 
-    rt = _boot()
+    rt = boot_or_exit()
     try:
         with unit_of_work(rt.engine, SystemClock(), rt.policy) as cw:
             invites.revoke(cw, None, invite_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import typer
 
 from casework.clock import SystemClock, to_db
+from cli.common import boot_or_exit
 
 NEW_KEY_OPTION = typer.Option(
     None, "--new-key", envvar="NEW_ENCRYPTION_KEY", show_default=False,
@@ -30,7 +31,6 @@ def key_rotate(
     Resumable: run it again after a crash and it goes on where it stopped."""
     from sqlmodel import Session
 
-    from bot.cli import _boot
     from bot.runtime import encryption_keys
     from bot.settings import get_settings
     from casework import keys
@@ -44,7 +44,7 @@ def key_rotate(
                    "(make one with: baoxue key generate)", err=True)
         raise typer.Exit(2)
     settings.new_encryption_key = new_key
-    rt = _boot(migrate=True)
+    rt = boot_or_exit(migrate=True)
     cipher = Cipher(*encryption_keys(settings))
     clock = SystemClock()
 

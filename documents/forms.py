@@ -11,9 +11,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from bot.documents.layout import Document, layout
-from bot.documents.render_docx import render_docx
-from bot.documents.render_pdf import render_pdf
 from casework import codes, forms
 from casework.context import Casework
 from casework.disclosure import Disclosure
@@ -21,6 +18,9 @@ from casework.forms import CaseForm, VisitInfo
 from casework.i18n import _, gettext_for
 from casework.labels import STATE_LABELS
 from casework.relations import relation_label
+from documents.layout import Document, layout
+from documents.render_docx import render_docx
+from documents.render_pdf import render_pdf
 from models.tables import User
 
 ZH = "zh_Hans"

@@ -256,7 +256,7 @@ def _context() -> Any:
     global _CONTEXT
     if _CONTEXT is None:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["bot.documents.tabular", "openpyxl"])
+        ctx.set_forkserver_preload(["documents.tabular", "openpyxl"])
         _CONTEXT = ctx
     return _CONTEXT
 

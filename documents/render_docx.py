@@ -17,7 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from docx.table import _Cell
 
-from bot.documents.layout import Cell, Document, Paragraph, Table
+from documents.layout import Cell, Document, Paragraph, Table
 
 BODY_FONT = "宋体"
 TITLE_FONT = "黑体"

@@ -23,6 +23,7 @@ import typer
 
 import casework.reports  # noqa: F401  (registers the reports' schedule with the scheduler)
 from casework.errors import CaseworkError
+from cli.common import boot_or_exit
 
 export_app = typer.Typer(help="Files: the ledger, a case's forms, periodic reports.",
                          no_args_is_help=True)
@@ -34,12 +35,6 @@ FORM_OUTPUT = typer.Option(..., "-o", "--output", help="The .docx or .pdf file t
 ROSTER_FILE = typer.Argument(..., exists=True, dir_okay=False, help="The roster (.xlsx or .csv).")
 AS_OPTION = typer.Option(None, "--as", help="The bot user you act for (id or exact name), for the "
                          "audit log; default: your OS account.")
-
-
-def _boot():  # type: ignore[no-untyped-def]
-    from bot.cli import _boot as boot  # late: bot.cli registers this module
-
-    return boot()
 
 
 def _operator(rt, as_user: str | None):  # type: ignore[no-untyped-def]
@@ -102,7 +97,6 @@ def export_ledger_command(
     """The ledger (台账): a summary sheet and one sheet per state, one row per case."""
     from sqlmodel import Session
 
-    from bot.documents.ledger_xlsx import export_ledger
     from bot.private_files import open_private
     from casework import ledger
     from casework.clock import SystemClock
@@ -110,8 +104,9 @@ def export_ledger_command(
     from casework.disclosure import Disclosure
     from casework.periods import parse_period
     from casework.uow import unit_of_work
+    from documents.ledger_xlsx import export_ledger
 
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     clock = SystemClock()
     try:
@@ -150,16 +145,16 @@ def export_form_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """One case's form (一生一表, 表3/表4, 表5, the notice, 表6), as DOCX or PDF."""
-    from bot.documents import forms as form_files
     from bot.private_files import write_private
     from casework.clock import SystemClock
     from casework.disclosure import Disclosure
     from casework.uow import unit_of_work
+    from documents import forms as form_files
 
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in form_files.FORMATS:
         raise typer.BadParameter("the file must end in .docx or .pdf", param_hint="--output")
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     try:
         with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
@@ -179,13 +174,13 @@ def export_report_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """The periodic report workbook for every county (the bot also sends it on schedule)."""
-    from bot.documents import report_xlsx
     from bot.private_files import write_private
     from casework import reports
     from casework.clock import SystemClock
     from casework.uow import unit_of_work
+    from documents import report_xlsx
 
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     try:
         with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
@@ -208,13 +203,13 @@ def import_roster_command(
 ) -> None:
     """Import a school's roster: a preview with every row's errors, then all valid rows
     in one transaction, or nothing."""
-    from bot.documents import tabular
     from casework import roster_import
     from casework.clock import SystemClock
     from casework.i18n import _
     from casework.uow import unit_of_work
+    from documents import tabular
 
-    rt = _boot()
+    rt = boot_or_exit()
     operator = _operator(rt, as_user)
     clock = SystemClock()
     try:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from casework.clock import SystemClock, from_db
+from cli.common import boot_or_exit
 from models.tables import OutboxMessage, User
 
 outbox_app = typer.Typer(help="The outbox: messages the bot pushes, and dead letters.",
@@ -30,9 +31,7 @@ IDS_ARGUMENT = typer.Argument(None, help="Row ids to replay.")
 
 
 def _engine() -> Engine:
-    from bot.cli import _boot  # late: bot.cli registers this module
-
-    engine: Engine = _boot().engine
+    engine: Engine = boot_or_exit().engine
     return engine
 
 

@@ -12,18 +12,19 @@ import sys
 import typer
 from sqlmodel import Session, col, select
 
-from bot.cli_keys import key_rotate
-from bot.cli_ledger import export_app, import_app
-from bot.cli_outbox import outbox_app
-from bot.cli_people import invite_list, invite_revoke, user_app
-from bot.cli_scheduler import deadlines_app
-from bot.runtime import ENCRYPTION_KEY_MISSING, StartupError, boot
+from bot.runtime import ENCRYPTION_KEY_MISSING, StartupError
 from bot.settings import Settings, get_settings
 from casework.clock import FrozenClock, SystemClock
 from casework.errors import CaseworkError, PolicyError
 from casework.i18n import _
 from casework.labels import STATE_LABELS
 from casework.personal import Cipher
+from cli.common import boot_or_exit
+from cli.keys import key_rotate
+from cli.ledger import export_app, import_app
+from cli.outbox import outbox_app
+from cli.people import invite_list, invite_revoke, user_app
+from cli.scheduler import deadlines_app
 
 app = typer.Typer(help="控辍保学 casework bot: administration commands.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -51,31 +52,20 @@ LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
 CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat for several).")
 
 
-def _boot(migrate: bool = False):  # type: ignore[no-untyped-def]
-    from bot.logs import configure
-
-    configure(logging.WARNING)  # no secret in a log, whatever the logger (bot.logs)
-    try:
-        return boot(migrate=migrate)
-    except (StartupError, PolicyError) as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(2) from err
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations (creates the database if needed)."""
-    rt = _boot(migrate=True)
+    rt = boot_or_exit(migrate=True)
     typer.echo(f"database at {rt.engine.url.render_as_string(hide_password=True)} is up to date")
 
 
 @demo_app.command("seed")
 def demo_seed(force: bool = typer.Option(False, help="Seed even if data exists.")) -> None:
     """Seed the invented demo county (users of every role and a dozen cases)."""
-    from bot.demo import is_seeded, seed_demo
+    from demo.county import is_seeded, seed_demo
     from sandbox.database import database_kind, mark
 
-    rt = _boot(migrate=True)
+    rt = boot_or_exit(migrate=True)
     # seeded into an empty database, the demo county is the sandbox's to run on
     empty = database_kind(rt.engine) == "empty"
     with Session(rt.engine, expire_on_commit=False) as session:
@@ -122,8 +112,8 @@ def policy_diagram(
     lang: str = LANG_OPTION,
 ) -> None:
     """Draw a policy's ladder as an SVG diagram, generated from the profile."""
-    from bot.documents.ladder_diagram import ladder_svg
     from casework.policy import resolve
+    from documents.ladder_diagram import ladder_svg
 
     try:
         policy = resolve(file)
@@ -148,7 +138,7 @@ def cases_list(
     from casework.deadlines import WORK_KINDS
     from models.tables import Case, Deadline, School, Student, Village
 
-    rt = _boot()
+    rt = boot_or_exit()
     if state is not None and state not in STATE_LABELS:
         typer.echo(f"unknown state {state!r}; one of: {', '.join(STATE_LABELS)}", err=True)
         raise typer.Exit(2)
@@ -207,7 +197,7 @@ def run() -> None:
     from models import db
     from sandbox.database import database_kind
 
-    rt = _boot()
+    rt = boot_or_exit()
     if database_kind(rt.engine) == "sandbox":
         # its invented users carry invented Telegram ids, which real people may have
         message = (
@@ -252,7 +242,7 @@ def sandbox(
             "could act as any user and move the clock. Run the bot with: baoxue run", err=True,
         )
         raise typer.Exit(2)
-    rt = _boot()
+    rt = boot_or_exit()
     try:
         seeded = prepare(rt, SystemClock().now())
     except StartupError as err:
@@ -297,7 +287,7 @@ def invite_create(
     from models.tables import School, SchoolClass
 
     classes = list(classes or [])
-    rt = _boot()
+    rt = boot_or_exit()
     username = (bot or rt.settings.bot_username or "").lstrip("@")
     if not username:
         typer.echo("the bot's username is needed for the link: pass --bot or set BOT_USERNAME", err=True)

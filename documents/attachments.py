@@ -20,14 +20,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.documents import forms as form_files
-from bot.documents import report_xlsx
-from bot.documents.fonts import FontMissing
 from casework import reports
 from casework.context import Casework
 from casework.errors import CaseworkError
 from casework.i18n import Text
 from casework.periods import parse_period
+from documents import forms as form_files
+from documents import report_xlsx
+from documents.fonts import FontMissing
 from models.tables import User
 
 

@@ -1,1 +1,0 @@
-"""Form templates (TOML), one per official form; see ``bot.documents.layout``."""

@@ -1,0 +1,1 @@
+"""Form templates (TOML), one per official form; see ``documents.layout``."""
