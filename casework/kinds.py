@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from casework import attendance, deadlines, digest, ladder_timers, reports
+from casework import deadlines, digest, ladder_timers, reports
+from casework.attendance import prompts, roll_call
 from casework.context import Casework
 from casework.deadlines import Kind
 
@@ -51,18 +52,18 @@ KINDS: dict[str, Kind] = _table(
     Kind("deferral_end", deadlines.on_deferral_end),
     Kind("home_teaching", deadlines.on_home_teaching),
     # attendance: the daily prompt and the term-start roll call (casework.attendance)
-    Kind(attendance.PROMPT, attendance.on_prompt, caseless=True),
-    Kind(attendance.CUTOFF, attendance.on_cutoff, caseless=True),
-    Kind(attendance.RC_PROMPT, attendance.on_roll_call_prompt, caseless=True),
-    Kind(attendance.RC_CUTOFF, attendance.on_roll_call_cutoff, caseless=True),
-    Kind(attendance.RC_CLOSE, attendance.on_roll_call_close, caseless=True),
+    Kind(prompts.PROMPT, prompts.on_prompt, caseless=True),
+    Kind(prompts.CUTOFF, prompts.on_cutoff, caseless=True),
+    Kind(roll_call.RC_PROMPT, roll_call.on_roll_call_prompt, caseless=True),
+    Kind(roll_call.RC_CUTOFF, roll_call.on_roll_call_cutoff, caseless=True),
+    Kind(roll_call.RC_CLOSE, roll_call.on_roll_call_close, caseless=True),
     # the officers' digests and the periodic reports
     Kind(digest.KIND, digest.handle_digest, caseless=True),
     Kind(reports.KIND, reports.handle_report, caseless=True),
 )
 
 # run at the start of every tick, in this order; each creates its upcoming calendar jobs
-PLANNERS: tuple[Planner, ...] = (attendance.plan, digest.plan_digests, reports.plan_reports)
+PLANNERS: tuple[Planner, ...] = (prompts.plan, digest.plan_digests, reports.plan_reports)
 
 # handed down to casework.deadlines, which checks and dispatches rows by it
 deadlines.install_kinds(KINDS)

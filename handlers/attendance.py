@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date
 
 from casework import attendance
+from casework.attendance import prompts, roll_call
 from casework.i18n import _
 from casework.validation import parse_id
 from conversations import engine
@@ -37,14 +38,14 @@ def tap_attendance(turn: engine.Turn, parts: list[str]) -> None:
         return
     class_id, day, choice = parsed
     if choice == attendance.ALL_PRESENT:
-        out = attendance.record_attendance(turn.cw, turn.user, class_id, day)
+        out = prompts.record_attendance(turn.cw, turn.user, class_id, day)
         turn.replies.answer()
         turn.replies.mark_chosen(_("✅ All present"))
         send_recorded(turn, out)
         return
     # refused here, before any question, if the class or the day is not the user's to answer;
     # the prompt keeps its buttons, so a cancelled list can be started again from it
-    attendance.check_answerable(turn.cw, turn.user, class_id, day)
+    prompts.check_answerable(turn.cw, turn.user, class_id, day)
     turn.replies.answer()
     engine.start(turn, "attendance", class_id=class_id, day=day.isoformat())
 
@@ -55,11 +56,11 @@ def tap_roll_call(turn: engine.Turn, parts: list[str]) -> None:
         return
     class_id, term_start, choice = parsed
     if choice == attendance.ALL_PRESENT:
-        out = attendance.record_roll_call(turn.cw, turn.user, class_id, term_start)
+        out = roll_call.record_roll_call(turn.cw, turn.user, class_id, term_start)
         turn.replies.answer()
         turn.replies.mark_chosen(_("✅ Everyone has reported"))
         send_recorded(turn, out)
         return
-    attendance.open_roll_call(turn.cw, turn.user, class_id, term_start)
+    roll_call.open_roll_call(turn.cw, turn.user, class_id, term_start)
     turn.replies.answer()
     engine.start(turn, "rollcall", class_id=class_id, term_start=term_start.isoformat())

@@ -29,7 +29,8 @@ import pytest
 from sqlmodel import Session, col, func, select
 
 from bot.outbox_sender import drain, render
-from casework import attendance, scheduler
+from casework import scheduler
+from casework.attendance import prompts, streaks
 from casework.clock import FrozenClock, from_db
 from casework.outbox import text_from_json
 from casework.policy import load_named
@@ -49,7 +50,7 @@ from models.tables import (
 from tests.botkit import act, rows, speaking
 from tests.conftest import SHANGHAI, local
 
-PLANNERS = [attendance.plan]
+PLANNERS = [prompts.plan]
 SOME_ABSENT = "📝 Some absent"
 UNEXCUSED = "❌ Unexcused"
 SICK = "🤒 Sick leave (excused)"
@@ -124,11 +125,11 @@ def pupils(world: World) -> list[Student]:
     return world.students_of_class(world.classes[4])
 
 
-def streak(h: Any, pupil: Student) -> attendance.Streak:
-    def read(cw: Any) -> attendance.Streak:
+def streak(h: Any, pupil: Student) -> streaks.Streak:
+    def read(cw: Any) -> streaks.Streak:
         row = cw.session.get(Student, pupil.id)
         assert row is not None
-        return attendance.streak_of(cw, row)
+        return streaks.streak_of(cw, row)
 
     return act(h, read)  # type: ignore[no-any-return]
 
@@ -270,7 +271,7 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
         f"Recorded, thank you. Grade 7 Class 1, 梅林中学, 11-24: 1 absent — {truant.name} "
         "(unexcused).")
     assert outbox(harness, world, before) == []
-    assert streak(harness, truant) == attendance.Streak(2, date(2026, 11, 23))
+    assert streak(harness, truant) == streaks.Streak(2, date(2026, 11, 23))
 
 
 # --- 鸡东: 7 school days → visit or call; 22 → a named persuader ---------------------------------
@@ -296,7 +297,7 @@ async def test_jidong_seven_school_days_ask_for_a_visit_and_twenty_two_for_a_nam
             before = mark(harness)
             await absent_today(teacher, (truant, UNEXCUSED))
             n += 1
-            assert streak(harness, truant) == attendance.Streak(n, date(2026, 11, 2))
+            assert streak(harness, truant) == streaks.Streak(n, date(2026, 11, 2))
             told = [line for line in outbox(harness, world, before, only=in_scope)
                     if "absence_alert" in line or "level_entered" in line]
             alerts.append((n, told))

@@ -11,7 +11,8 @@ from datetime import date
 
 from casework import ladder
 from models.tables import Case, CaseEvent, ConversationState, Deadline, OutboxMessage, Proposal
-from sandbox.fakebot import TINY_PNG, _png
+from sandbox.fakebot import TINY_PNG
+from sandbox.fakebot.files import _png
 from tests.botkit import (
     act,
     conversation,

@@ -94,9 +94,18 @@ def creatable_kinds() -> dict[str, set[str]]:
                 elif isinstance(arg, ast.Name) and arg.id in params and fn.name in PRIMITIVES:
                     continue  # the primitive itself; its callers are checked
                 elif isinstance(arg, ast.Name) and arg.id not in params:
+                    # a module constant of this module, or one imported by name
+                    # (``from casework.attendance.roll_call import RC_PROMPT``)
+                    imported = {
+                        name: consts[source][attr]
+                        for name, target in aliases.items()
+                        for source, _, attr in [target.rpartition(".")]
+                        if attr in consts.get(source, {})
+                    }
+                    known = {**imported, **consts[mod]}
                     values = {
-                        consts[mod][n.id] for n in ast.walk(fn)
-                        if isinstance(n, ast.Name) and n.id in consts[mod]
+                        known[n.id] for n in ast.walk(fn)
+                        if isinstance(n, ast.Name) and n.id in known
                     }
                 if not values:
                     unresolved.append(where)
@@ -114,7 +123,7 @@ def test_every_kind_the_code_can_create_has_a_handler_and_every_handler_a_creato
     # the scan sees what it should: the ladder's literals, the calendar jobs' constants
     assert {"step", "reminder", "home_teaching", "attendance_prompt", "roll_call_close",
             "digest", "periodic_report"} <= set(made)
-    assert any(w.startswith("casework.attendance:plan:") for w in made["attendance_prompt"])
+    assert any(w.startswith("casework.attendance.prompts:plan:") for w in made["attendance_prompt"])
 
 
 def test_a_process_that_imports_only_the_scheduler_knows_every_kind_and_planner() -> None:

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from casework import attendance
+from casework.attendance import prompts, roll_call
 from casework.i18n import Text, _
 from casework.labels import join
 from conversations.engine import Flow, Option, Step, Turn, register
@@ -84,7 +85,7 @@ def _day(turn: Turn) -> date:
 
 def _begin_attendance(turn: Turn, args: dict[str, Any]) -> None:
     # checked again here: the flow may be resumed from an old button
-    klass = attendance.check_answerable(turn.cw, turn.user, int(args["class_id"]),
+    klass = prompts.check_answerable(turn.cw, turn.user, int(args["class_id"]),
                                         date.fromisoformat(args["day"]))
     turn.draft["class"] = klass.id
     turn.draft["day"] = args["day"]
@@ -151,10 +152,10 @@ def _attendance_title(turn: Turn) -> Text:
 def _finish_attendance(turn: Turn) -> None:
     reasons = turn.draft.get("reasons") or {}
     absences = [
-        attendance.Absence(int(sid), WHY[reasons[sid]][0], WHY[reasons[sid]][1])
+        prompts.Absence(int(sid), WHY[reasons[sid]][0], WHY[reasons[sid]][1])
         for sid in turn.draft.get("abs") or []
     ]
-    out = attendance.record_attendance(turn.cw, turn.user, int(turn.draft["class"]), _day(turn),
+    out = prompts.record_attendance(turn.cw, turn.user, int(turn.draft["class"]), _day(turn),
                                        absences)
     send_recorded(turn, out)
 
@@ -181,7 +182,7 @@ ATTENDANCE = register(
 
 
 def _begin_roll_call(turn: Turn, args: dict[str, Any]) -> None:
-    klass, _rc = attendance.open_roll_call(turn.cw, turn.user, int(args["class_id"]),
+    klass, _rc = roll_call.open_roll_call(turn.cw, turn.user, int(args["class_id"]),
                                            date.fromisoformat(args["term_start"]))
     turn.draft["class"] = klass.id
     turn.draft["term"] = args["term_start"]
@@ -202,7 +203,7 @@ def _roll_call_title(turn: Turn) -> Text:
 
 
 def _finish_roll_call(turn: Turn) -> None:
-    out = attendance.record_roll_call(
+    out = roll_call.record_roll_call(
         turn.cw, turn.user, int(turn.draft["class"]), date.fromisoformat(turn.draft["term"]),
         [int(sid) for sid in turn.draft.get("miss") or []],
     )
