@@ -41,7 +41,7 @@ from casework.i18n import N_, _, gettext_for, normalize_language
 from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS
 from casework.periods import Period
 from casework.relations import relation_label
-from casework.scope import case_filter
+from casework.scope import visible_cases
 from casework.validation import age_on
 from models.tables import (
     Case,
@@ -390,7 +390,7 @@ def _check_exporter(actor: User) -> None:
 
 def conditions(cw: Casework, actor: User | None, filt: LedgerFilter) -> list[Any]:
     """The SQL conditions on ``Case`` for an export: scope, states, period, unit."""
-    where: list[Any] = [case_filter(cw.session, actor) if actor is not None else true()]
+    where: list[Any] = [visible_cases(actor) if actor is not None else true()]
     wanted = filt.states()
     if len(wanted) < len(states.ALL_STATES):
         where.append(col(Case.state).in_(list(wanted)))

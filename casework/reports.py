@@ -34,7 +34,7 @@ from casework.i18n import Text, _, normalize_language
 from casework.ledger import period_bounds, scope_name
 from casework.outbox import enqueue, text_to_json
 from casework.periods import Period, month_of, parse_period, quarter_of
-from casework.scope import case_filter
+from casework.scope import visible_cases
 from models.tables import (
     Case,
     CaseEvent,
@@ -172,7 +172,7 @@ def report_data(cw: Casework, actor: User | None, period: Period) -> ReportData:
     """The figures of ``period`` for the actor's scope (``None``: every county, the CLI)."""
     _check(cw, actor)
     start, end = period_bounds(cw, period)
-    scope = case_filter(cw.session, actor) if actor is not None else True
+    scope = visible_cases(actor) if actor is not None else True
     session = cw.session
     data = ReportData(
         kind=period.kind,
