@@ -59,14 +59,23 @@ CASE_UNITS = Units(col(Case.county_id), col(Case.school_id), col(Case.class_id),
 
 def _student_units(klass: Any, village: Any) -> Units:
     """A student's units from their class and village; the county is the village's
-    township's, else the school's (as a case records it, ``student_units``)."""
+    township's, else the school's (as a case records it, ``student_units``). Each
+    subquery is one level deep, so it correlates with the student's row."""
     school = select(SchoolClass.school_id).where(SchoolClass.id == klass).scalar_subquery()
-    township = func.coalesce(
-        select(Village.township_id).where(Village.id == village).scalar_subquery(),
-        select(School.township_id).where(School.id == school).scalar_subquery(),
+    county_of_village = (
+        select(Township.county_id)
+        .join(Village, col(Village.township_id) == col(Township.id))
+        .where(Village.id == village)
+        .scalar_subquery()
     )
-    county = select(Township.county_id).where(Township.id == township).scalar_subquery()
-    return Units(county, school, klass, village)
+    county_of_school = (
+        select(Township.county_id)
+        .join(School, col(School.township_id) == col(Township.id))
+        .join(SchoolClass, col(SchoolClass.school_id) == col(School.id))
+        .where(SchoolClass.id == klass)
+        .scalar_subquery()
+    )
+    return Units(func.coalesce(county_of_village, county_of_school), school, klass, village)
 
 
 STUDENT_UNITS = _student_units(col(Student.class_id), col(Student.village_id))

@@ -3,7 +3,7 @@ are written to the audit log."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
@@ -28,11 +28,13 @@ from models.tables import (
     AuditEvent,
     Case,
     CaseEvent,
+    County,
     Deadline,
     Guardian,
     School,
     Student,
     TeacherClass,
+    Township,
     User,
     Village,
     Visit,
@@ -287,6 +289,25 @@ def test_lists_and_checks_agree(engine: Engine, clock: FrozenClock, policy: Poli
     with unit_of_work(engine, clock, policy) as cw:
         ladder.report(cw, world.users["village_cadre"], ladder.ReportInput(
             student_id=world.students_of_class(world.classes[0])[0].id, reasons=("work",)))
+    with Session(engine) as s:
+        # a neighbouring county: a child living there and enrolled in the demo county (seen
+        # there by the village line, here by the school line), and one not enrolled at all
+        county = County(name="邻县", code="430599")
+        s.add(county)
+        s.flush()
+        township = Township(county_id=county.id or 0, name="邻乡")
+        s.add(township)
+        s.flush()
+        village = Village(township_id=township.id or 0, name="邻村")
+        s.add(village)
+        s.flush()
+        now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+        for name, klass in (("邻小明", world.classes[4].id), ("邻小红", None)):
+            s.add(Student(name=name, gender="male", birth_date=date(2013, 5, 6), village_id=village.id,
+                          class_id=klass, enrolled=klass is not None, created_at=now, updated_at=now))
+        s.add(User(role="county_officer", scope_kind="county", scope_id=county.id, display_name="邻县",
+                   active=True, created_at=now))
+        s.commit()
     with Session(engine) as s:
         rows = s.exec(select(Case).order_by(Case.id)).all()  # type: ignore[arg-type]
         students = s.exec(select(Student).order_by(Student.id)).all()  # type: ignore[arg-type]
