@@ -43,7 +43,7 @@ from casework.i18n import N_, ContextText, _, gettext_for, normalize_language, p
 from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS
 from casework.periods import Period
 from casework.relations import relation_label
-from casework.scope import visible_cases
+from casework.scope import cases_within, unit_within, visible_cases
 from casework.validation import age_on
 from models.tables import (
     Case,
@@ -249,51 +249,9 @@ class LedgerFilter:
             raise ValidationError("state", _("“{code}” is not a known choice.", code=self.state))
 
 
-def _unit_condition(unit: Unit) -> Any:
-    if unit.kind == "county":
-        return Case.county_id == unit.id
-    if unit.kind == "township":
-        return or_(
-            col(Case.village_id).in_(select(Village.id).where(Village.township_id == unit.id)),
-            col(Case.school_id).in_(select(School.id).where(School.township_id == unit.id)),
-        )
-    if unit.kind == "village":
-        return Case.village_id == unit.id
-    return Case.school_id == unit.id
-
-
-def unit_township(cw: Casework, unit: Unit) -> int | None:
-    if unit.kind == "township":
-        return unit.id
-    if unit.kind == "village":
-        village = cw.session.get(Village, unit.id)
-        return village.township_id if village else None
-    if unit.kind == "school":
-        school = cw.session.get(School, unit.id)
-        return school.township_id if school else None
-    return None
-
-
-def unit_county(cw: Casework, unit: Unit) -> int | None:
-    if unit.kind == "county":
-        return unit.id
-    township_id = unit_township(cw, unit)
-    township = cw.session.get(Township, township_id) if township_id is not None else None
-    return township.county_id if township else None
-
-
 def unit_in_scope(cw: Casework, actor: User, unit: Unit) -> bool:
     """Whether ``unit`` lies inside the actor's scope (a unit outside it is refused)."""
-    kind, sid = actor.scope_kind, actor.scope_id
-    if actor.role == "admin" and kind == "all":
-        return True
-    if kind == "county":
-        return unit_county(cw, unit) == sid
-    if kind == "township":
-        return unit.kind != "county" and unit_township(cw, unit) == sid
-    if kind in ("village", "school"):
-        return unit.kind == kind and unit.id == sid
-    return False
+    return unit_within(cw.session, actor, unit.kind, unit.id)
 
 
 def unit_name(cw: Casework, unit: Unit) -> str:
@@ -400,7 +358,7 @@ def conditions(cw: Casework, actor: User | None, filt: LedgerFilter) -> list[Any
         where.append(col(Case.created_at) < end)
         where.append(or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start))
     if filt.unit is not None:
-        where.append(_unit_condition(filt.unit))
+        where.append(cases_within(filt.unit.kind, filt.unit.id))
     return where
 
 

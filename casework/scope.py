@@ -125,6 +125,11 @@ def visible_students(user: User) -> ColumnElement[bool]:
     return visible(user, STUDENT_UNITS)
 
 
+def cases_within(kind: str, unit_id: int) -> ColumnElement[bool]:
+    """A SQL condition on ``Case``: the cases inside one unit (an export narrowed to it)."""
+    return _within(kind, unit_id, None, CASE_UNITS)
+
+
 def seeing(units: Units) -> ColumnElement[bool]:
     """The inverse of :func:`visible`: a SQL condition on ``User``, true for the users who
     see ``units`` (the same rule, with the user's side as columns)."""
