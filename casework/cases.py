@@ -1,4 +1,5 @@
-"""The ladder's read side: a case viewed, the cases a user may see listed and paged.
+"""The ladder's read side: a case viewed, the cases a user may see listed and paged, the
+proposals waiting for a reviewer.
 
 Every list runs the one scope rule (:func:`casework.scope.visible_cases`) in its query;
 viewing one case goes through :func:`casework.ladder.load_case`, which checks the same rule
@@ -12,13 +13,13 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, func, select
 
-from casework import deadlines, notices
+from casework import actions, deadlines, notices, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text
 from casework.ladder import load_case
 from casework.scope import visible_cases
-from models.tables import Case, Deadline, User
+from models.tables import Case, Deadline, Proposal, User
 
 
 def view_case(cw: Casework, actor: User, case_id: int) -> Case:
@@ -111,3 +112,17 @@ def cases_page(
         [ListedCase(i.case, titles.get(i.case.id or 0, Text("")), i.next_due) for i in shown],
         len(listed),
     )
+
+
+def review_queue(cw: Casework, actor: User) -> list[tuple[Proposal, Case]]:
+    """The proposals waiting for this user's decision, oldest first, within their scope
+    (the one scope rule, ``casework.scope.visible_cases``)."""
+    if actor.role not in states.ACTION_ROLES["decide_outcome"] or not actor.active:
+        return []
+    found = cw.session.exec(
+        select(Proposal, Case)
+        .join(Case, col(Case.id) == col(Proposal.case_id))
+        .where(Proposal.status == "pending", visible_cases(actor))
+        .order_by(col(Proposal.proposed_at), col(Proposal.id))
+    ).all()
+    return [(p, c) for p, c in found if actions.may_decide(cw, actor, c, p)]
