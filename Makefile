@@ -43,7 +43,7 @@ typecheck: $(STAMP)
 # --- translations (Babel): extract → update → compile; the tests fail on a stale catalog
 # (tests/test_catalogs.py extracts with the same options: keep BABEL_EXTRACT in step with it)
 CATALOG_LANGS := zh_Hans en
-BABEL_EXTRACT := extract -F babel.cfg -k _ -k N_ -k n_:1,2 --no-location --sort-output \
+BABEL_EXTRACT := extract -F babel.cfg -k _ -k N_ -k n_:1,2 -k p_:1c,2 --no-location --sort-output \
   --ignore-dirs=".* _* tests" --project=baoxue
 
 extract: $(STAMP)

@@ -79,20 +79,3 @@ def may_decide(cw: Casework, actor: User, case: Case, proposal: Proposal | None 
         and can_see_case(cw.session, actor, case)
     )
 
-
-def review_queue(cw: Casework, actor: User) -> list[tuple[Proposal, Case]]:
-    """The proposals waiting for this user's decision, oldest first, within their scope
-    (the one scope rule, ``casework.scope.case_filter``)."""
-    from sqlmodel import col
-
-    from casework.scope import case_filter
-
-    if actor.role not in states.ACTION_ROLES["decide_outcome"] or not actor.active:
-        return []
-    found = cw.session.exec(
-        select(Proposal, Case)
-        .join(Case, col(Case.id) == col(Proposal.case_id))
-        .where(Proposal.status == "pending", case_filter(cw.session, actor))
-        .order_by(col(Proposal.proposed_at), col(Proposal.id))
-    ).all()
-    return [(p, c) for p, c in found if may_decide(cw, actor, c, p)]

@@ -8,7 +8,7 @@ overdue, how the open cases stand by state, village and school, and carries a sm
 chart of the open cases over the last weeks.
 
 Everything in a digest is computed with the recipient's own scope filter
-(:func:`casework.scope.case_filter`): a township officer's digest never counts, names or
+(:func:`casework.scope.visible_cases`): a township officer's digest never counts, names or
 draws a case outside their township, whatever the data of the other townships.
 
 How it runs, with the scheduler (``casework.scheduler``):
@@ -67,7 +67,7 @@ from casework.context import Casework
 from casework.i18n import N_, Text, _
 from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS, join
 from casework.outbox import enqueue, text_to_json
-from casework.scope import case_filter
+from casework.scope import visible_cases
 from models.tables import Case, CaseEvent, County, Deadline, School, Township, User, Village
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def _histories(cw: Casework, user: User, since: datetime, until: datetime) -> li
     """
     session = cw.session
     relevant = (
-        case_filter(session, user),
+        visible_cases(user),
         col(Case.created_at) < until,
         or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= since),
     )
@@ -208,7 +208,7 @@ def _overdue(cw: Casework, user: User, histories: Sequence[_Case], end: datetime
     if not current:
         return 0
     on_ladder = select(Case.id).where(
-        case_filter(cw.session, user), col(Case.state).in_(list(states.ACTIVE))
+        visible_cases(user), col(Case.state).in_(list(states.ACTIVE))
     )
     rows = cw.session.exec(
         select(Deadline)

@@ -44,6 +44,10 @@ def gettext_for(lang: str | None, msgid: str) -> str:
     return translations(normalize_language(lang)).gettext(msgid)
 
 
+def pgettext_for(lang: str | None, context: str, msgid: str) -> str:
+    return translations(normalize_language(lang)).pgettext(context, msgid)
+
+
 def ngettext_for(lang: str | None, singular: str, plural: str, n: int) -> str:
     return translations(normalize_language(lang)).ngettext(singular, plural, n)
 
@@ -77,3 +81,24 @@ def _(msgid: str, **params: Any) -> Text:
 def N_(msgid: str) -> str:
     """Mark a msgid for extraction without translating it now (code-list labels)."""
     return msgid
+
+
+@dataclass(frozen=True)
+class ContextText(Text):
+    """A :class:`Text` whose msgid is looked up within a context (gettext's ``msgctxt``):
+    the same English word may need another Chinese term on a form ("School" is 就读学校
+    in the ledger's column, 学校 elsewhere)."""
+
+    context: str = ""
+
+    def render(self, lang: str | None = None) -> str:
+        rendered = {
+            k: (v.render(lang) if isinstance(v, Text) else v) for k, v in self.params.items()
+        }
+        template = pgettext_for(lang, self.context, self.msgid)
+        return template.format(**rendered) if rendered else template
+
+
+def p_(context: str, msgid: str, **params: Any) -> ContextText:
+    """Mark a user-facing string with its context (extraction keyword ``p_:1c,2``)."""
+    return ContextText(msgid, params, context=context)

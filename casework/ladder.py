@@ -13,10 +13,10 @@ of work rolls back, keeping only the audit record of a refused access.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from casework import codes, deadlines, notices, states
 from casework.clock import from_db
@@ -1074,98 +1074,4 @@ def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome
         _("Case #{id} assigned to {name}.", id=case.id, name=assignee.display_name),
         [],
         told,
-    )
-
-
-def view_case(cw: Casework, actor: User, case_id: int) -> Case:
-    """Read a case (audited: every view of personal data is recorded)."""
-    case = load_case(cw, actor, case_id, "view")
-    cw.audit(actor, "case.view", "case", case.id)
-    return case
-
-
-@dataclass(frozen=True)
-class ListedCase:
-    """A case as a list shows it: the row, its title and its nearest working deadline."""
-
-    case: Case
-    title: Text
-    next_due: datetime | None
-
-
-def cases_for(cw: Casework, actor: User, state: str | None = None) -> list[Case]:
-    """The cases in the actor's scope, nearest deadline first."""
-    return [item.case for item in list_cases(cw, actor, state=state, titled=False)]
-
-
-def list_cases(
-    cw: Casework,
-    actor: User,
-    *,
-    state: str | None = None,
-    states_in: frozenset[str] | None = None,
-    case_id: int | None = None,
-    titled: bool = True,
-) -> list[ListedCase]:
-    """The cases in the actor's scope with their titles and next deadlines, nearest
-    deadline first, in a fixed handful of queries however many cases there are (a
-    teacher's "which case?" list is asked for on every /visit). Not audited: it is also
-    a lookup; :func:`cases_page` is the audited list view."""
-    from casework.scope import case_filter
-
-    query = select(Case).where(case_filter(cw.session, actor))
-    if state is not None:
-        query = query.where(Case.state == state)
-    if states_in is not None:
-        query = query.where(col(Case.state).in_(sorted(states_in)))
-    if case_id is not None:  # one case, if the actor would see it in the list
-        query = query.where(Case.id == case_id)
-    cases = list(cw.session.exec(query.order_by(col(Case.id))).all())
-    if not cases:
-        return []
-    due = {
-        case_id: from_db(at)
-        for case_id, at in cw.session.exec(
-            select(Deadline.case_id, func.min(Deadline.due_at))
-            .where(
-                col(Deadline.case_id).in_([c.id for c in cases]),
-                Deadline.status == "open",
-                col(Deadline.kind).in_(deadlines.WORK_KINDS),
-            )
-            .group_by(col(Deadline.case_id))
-        ).all()
-    }
-    titles = notices.case_titles(cw, cases) if titled else {}
-    far = datetime.max.replace(tzinfo=UTC)
-    listed = [ListedCase(c, titles.get(c.id or 0, Text("")), due.get(c.id or 0)) for c in cases]
-    return sorted(listed, key=lambda item: (item.next_due or far, item.case.id or 0))
-
-
-def audit_listed(cw: Casework, actor: User, case_ids: list[int], *, view: str) -> None:
-    """A list of cases was shown (a picker's page): audited like a view of one case."""
-    cw.audit_list(actor, "case.list", "case", case_ids, view=view)
-
-
-@dataclass(frozen=True)
-class CasesPage:
-    """The first cases of a list, titled, and how many the list has in all."""
-
-    items: list[ListedCase]
-    total: int
-
-
-def cases_page(
-    cw: Casework, actor: User, *, states_in: frozenset[str], limit: int, view: str = "cases"
-) -> CasesPage:
-    """``/cases``: the actor's cases in ``states_in``, nearest deadline first; the first
-    ``limit`` titled (only they are shown). Audited like a case view: one ``case.list``
-    row naming the cases shown."""
-    listed = list_cases(cw, actor, states_in=states_in, titled=False)
-    shown = listed[:limit]
-    titles = notices.case_titles(cw, [item.case for item in shown])
-    cw.audit_list(actor, "case.list", "case", [item.case.id for item in shown],
-                  view=view, total=len(listed))
-    return CasesPage(
-        [ListedCase(i.case, titles.get(i.case.id or 0, Text("")), i.next_due) for i in shown],
-        len(listed),
     )

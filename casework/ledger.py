@@ -11,9 +11,11 @@ module yields plain values (str, int, date, None) in column order. It reads in c
 of ``CHUNK`` cases, each in its own short transaction (keyset on the case id), so a
 100,000-case export neither holds SQLite's write lock nor a PostgreSQL snapshot for long.
 
-Column headers and sheet names are the official form's terms, so they live here as a
-bilingual table (Chinese from the seed forms, English beside it) rather than in the
-gettext catalog; code labels inside the cells (states, reasons…) come from the catalog.
+Column headers are the official form's terms, so they live here as a bilingual table
+(Chinese from the seed form, English beside it) rather than in the gettext catalog. The
+workbook's other words (sheet names, the summary's titles) go through gettext in the
+contexts "ledger" and "ledger sheet" (their Chinese differs from the same English word
+elsewhere), and so do the code labels inside the cells (states, reasons…).
 """
 
 from __future__ import annotations
@@ -37,11 +39,11 @@ from casework.context import Casework
 from casework.deadlines import WORK_KINDS
 from casework.disclosure import Disclosure
 from casework.errors import AccessDenied, ValidationError
-from casework.i18n import N_, _, gettext_for, normalize_language
+from casework.i18n import N_, ContextText, _, gettext_for, normalize_language, p_
 from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS
 from casework.periods import Period
 from casework.relations import relation_label
-from casework.scope import case_filter
+from casework.scope import cases_within, unit_within, visible_cases
 from casework.validation import age_on
 from models.tables import (
     Case,
@@ -137,65 +139,63 @@ COLUMNS: tuple[Column, ...] = (
 ROW_COLUMNS = COLUMNS[1:]
 
 # sheet names: short enough for Excel's 31-character limit, in both languages
-SHEET_NAMES: dict[str, tuple[str, str]] = {
-    "summary": ("汇总", "Summary"),
-    "suspected": ("疑似辍学", "Suspected"),
-    "school_persuasion": ("学校劝返", "School persuasion"),
-    "township_persuasion": ("乡镇劝返", "Township persuasion"),
-    "deadline_notice": ("限期复学", "Deadline notice"),
-    "county_escalation": ("县级督办", "County escalation"),
-    "judicial": ("司法督促", "Judicial"),
-    "returned": ("已返校", "Returned"),
-    "retention": ("保学跟踪", "Retention"),
-    "closed": ("已销号", "Closed out"),
-    "home_teaching": ("送教上门", "Home teaching"),
-    "deferred": ("缓学休学", "Deferred"),
-    "transferred": ("已转学", "Transferred"),
-    "closed_other": ("其他销号", "Closed (other)"),
-    "paused": ("暂停", "Paused"),
+SHEET_NAMES: dict[str, ContextText] = {
+    "summary": p_("ledger sheet", "Summary"),
+    "suspected": p_("ledger sheet", "Suspected"),
+    "school_persuasion": p_("ledger sheet", "School persuasion"),
+    "township_persuasion": p_("ledger sheet", "Township persuasion"),
+    "deadline_notice": p_("ledger sheet", "Deadline notice"),
+    "county_escalation": p_("ledger sheet", "County escalation"),
+    "judicial": p_("ledger sheet", "Judicial"),
+    "returned": p_("ledger sheet", "Returned"),
+    "retention": p_("ledger sheet", "Retention"),
+    "closed": p_("ledger sheet", "Closed out"),
+    "home_teaching": p_("ledger sheet", "Home teaching"),
+    "deferred": p_("ledger sheet", "Deferred"),
+    "transferred": p_("ledger sheet", "Transferred"),
+    "closed_other": p_("ledger sheet", "Closed (other)"),
+    "paused": p_("ledger sheet", "Paused"),
 }
 
 # the other fixed words of the workbook
-WORDS: dict[str, tuple[str, str]] = {
-    "title": ("控辍保学工作台账", "Dropout-control ledger"),
-    "scope": ("范围", "Scope"),
-    "filters": ("筛选条件", "Filters"),
-    "exported": ("导出时间", "Exported"),
-    "disclosure": ("个人信息", "Personal data"),
-    "full": ("完整显示", "shown in full"),
-    "masked": ("已脱敏", "masked"),
-    "ids": ("身份证号完整，电话已脱敏", "ID numbers in full, phones masked"),
-    "phones": ("电话完整，身份证号已脱敏", "phones in full, ID numbers masked"),
-    "total": ("合计", "Total"),
-    "count": ("人数", "Cases"),
-    "by_state": ("按状态", "By state"),
-    "by_reason": ("按辍学原因（一人多因分别计数）", "By reason (a case with several counts in each)"),
-    "by_key_group": ("按对象类别", "By key group"),
-    "by_township": ("按乡镇（街道）", "By township"),
-    "by_village": ("按村（社区）", "By village"),
-    "by_school": ("按学校", "By school"),
-    "none": ("未登记", "not recorded"),
-    "not_enrolled": ("未入学", "not enrolled"),
-    "yes": ("是", "Yes"),
-    "no": ("否", "No"),
-    "all_states": ("全部个案", "all cases"),
-    "open": ("在办个案", "open cases"),
-    "closed": ("已结案个案", "closed cases"),
-    "state": ("状态", "State"),
-    "period": ("时段", "Period"),
-    "unit": ("单位", "Unit"),
-    "class": ("{grade}年级{section}班", "Grade {grade} Class {section}"),
+WORDS: dict[str, ContextText] = {
+    "title": p_("ledger", "Dropout-control ledger"),
+    "scope": p_("ledger", "Scope"),
+    "filters": p_("ledger", "Filters"),
+    "exported": p_("ledger", "Exported"),
+    "disclosure": p_("ledger", "Personal data"),
+    "full": p_("ledger", "shown in full"),
+    "masked": p_("ledger", "masked"),
+    "ids": p_("ledger", "ID numbers in full, phones masked"),
+    "phones": p_("ledger", "phones in full, ID numbers masked"),
+    "total": p_("ledger", "Total"),
+    "count": p_("ledger", "Cases"),
+    "by_state": p_("ledger", "By state"),
+    "by_reason": p_("ledger", "By reason (a case with several counts in each)"),
+    "by_key_group": p_("ledger", "By key group"),
+    "by_township": p_("ledger", "By township"),
+    "by_village": p_("ledger", "By village"),
+    "by_school": p_("ledger", "By school"),
+    "none": p_("ledger", "not recorded"),
+    "not_enrolled": p_("ledger", "not enrolled"),
+    "yes": p_("ledger", "Yes"),
+    "no": p_("ledger", "No"),
+    "all_states": p_("ledger", "all cases"),
+    "open": p_("ledger", "open cases"),
+    "closed": p_("ledger", "closed cases"),
+    "state": p_("ledger", "State"),
+    "period": p_("ledger", "Period"),
+    "unit": p_("ledger", "Unit"),
+    "class": p_("ledger", "Grade {grade} Class {section}"),
 }
 
 
 def word(key: str, lang: str | None) -> str:
-    zh, en = WORDS[key]
-    return en if normalize_language(lang) == "en" else zh
+    return WORDS[key].render(lang)
 
 
 def sheet_name(key: str, lang: str | None) -> str:
-    zh, en = SHEET_NAMES[key]
-    return en if normalize_language(lang) == "en" else zh
+    return SHEET_NAMES[key].render(lang)
 
 
 OPEN_STATES = tuple(s for s in states.ALL_STATES if s not in states.FINAL | {states.CLOSED})
@@ -249,51 +249,9 @@ class LedgerFilter:
             raise ValidationError("state", _("“{code}” is not a known choice.", code=self.state))
 
 
-def _unit_condition(unit: Unit) -> Any:
-    if unit.kind == "county":
-        return Case.county_id == unit.id
-    if unit.kind == "township":
-        return or_(
-            col(Case.village_id).in_(select(Village.id).where(Village.township_id == unit.id)),
-            col(Case.school_id).in_(select(School.id).where(School.township_id == unit.id)),
-        )
-    if unit.kind == "village":
-        return Case.village_id == unit.id
-    return Case.school_id == unit.id
-
-
-def unit_township(cw: Casework, unit: Unit) -> int | None:
-    if unit.kind == "township":
-        return unit.id
-    if unit.kind == "village":
-        village = cw.session.get(Village, unit.id)
-        return village.township_id if village else None
-    if unit.kind == "school":
-        school = cw.session.get(School, unit.id)
-        return school.township_id if school else None
-    return None
-
-
-def unit_county(cw: Casework, unit: Unit) -> int | None:
-    if unit.kind == "county":
-        return unit.id
-    township_id = unit_township(cw, unit)
-    township = cw.session.get(Township, township_id) if township_id is not None else None
-    return township.county_id if township else None
-
-
 def unit_in_scope(cw: Casework, actor: User, unit: Unit) -> bool:
     """Whether ``unit`` lies inside the actor's scope (a unit outside it is refused)."""
-    kind, sid = actor.scope_kind, actor.scope_id
-    if actor.role == "admin" and kind == "all":
-        return True
-    if kind == "county":
-        return unit_county(cw, unit) == sid
-    if kind == "township":
-        return unit.kind != "county" and unit_township(cw, unit) == sid
-    if kind in ("village", "school"):
-        return unit.kind == kind and unit.id == sid
-    return False
+    return unit_within(cw.session, actor, unit.kind, unit.id)
 
 
 def unit_name(cw: Casework, unit: Unit) -> str:
@@ -390,7 +348,7 @@ def _check_exporter(actor: User) -> None:
 
 def conditions(cw: Casework, actor: User | None, filt: LedgerFilter) -> list[Any]:
     """The SQL conditions on ``Case`` for an export: scope, states, period, unit."""
-    where: list[Any] = [case_filter(cw.session, actor) if actor is not None else true()]
+    where: list[Any] = [visible_cases(actor) if actor is not None else true()]
     wanted = filt.states()
     if len(wanted) < len(states.ALL_STATES):
         where.append(col(Case.state).in_(list(wanted)))
@@ -400,7 +358,7 @@ def conditions(cw: Casework, actor: User | None, filt: LedgerFilter) -> list[Any
         where.append(col(Case.created_at) < end)
         where.append(or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start))
     if filt.unit is not None:
-        where.append(_unit_condition(filt.unit))
+        where.append(cases_within(filt.unit.kind, filt.unit.id))
     return where
 
 

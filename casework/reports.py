@@ -30,11 +30,11 @@ from casework import deadlines, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
-from casework.i18n import Text, _, normalize_language
+from casework.i18n import ContextText, Text, _, p_
 from casework.ledger import period_bounds, scope_name
 from casework.outbox import enqueue, text_to_json
 from casework.periods import Period, month_of, parse_period, quarter_of
-from casework.scope import case_filter
+from casework.scope import visible_cases
 from models.tables import (
     Case,
     CaseEvent,
@@ -63,47 +63,46 @@ PERSUADING = frozenset(states.LADDER) | {states.PAUSED}
 BACK = frozenset({states.RETURNED, states.RETENTION, states.CLOSED})
 PLACED = frozenset({states.HOME_TEACHING, states.DEFERRED, states.TRANSFERRED, states.CLOSED_OTHER})
 
-# the workbook's fixed words, both languages in one place (like casework.ledger.WORDS)
-WORDS: dict[str, tuple[str, str]] = {
-    "month_title": ("控辍保学月报", "Dropout control: monthly report"),
-    "quarter_title": ("控辍保学季报", "Dropout control: quarterly report"),
-    "range_title": ("控辍保学情况报告", "Dropout control report"),
-    "summary": ("汇总", "Summary"),
-    "units": ("分单位", "By unit"),
-    "cases": ("个案清单", "Cases"),
-    "scope": ("范围", "Scope"),
-    "period": ("时段", "Period"),
-    "generated": ("生成时间", "Generated"),
-    "open_start": ("期初在劝个案", "Open at the start"),
-    "new": ("本期新增", "Reported in the period"),
-    "returned": ("本期返校", "Back at school in the period"),
-    "closed": ("本期销号", "Closed out in the period"),
-    "placed": ("本期送教/缓学/转学等", "Placed in the period (home teaching, deferral, transfer…)"),
-    "open_end": ("期末在劝个案", "Open at the end"),
-    "visits": ("本期劝返次数", "Persuasion visits in the period"),
-    "figure": ("项目", "Figure"),
-    "count": ("数量", "Count"),
-    "unit": ("单位", "Unit"),
-    "by_reason": ("新增个案辍学原因", "Reasons of the new cases"),
-    "by_key_group": ("新增个案对象类别", "Key groups of the new cases"),
-    "by_state": ("期末状态", "State at the end"),
-    "case": ("个案编号", "Case no."),
-    "name": ("姓名", "Name"),
-    "school": ("学校", "School"),
-    "class": ("年级班级", "Grade and class"),
-    "village": ("村（社区）", "Village"),
-    "reported_on": ("报告日期", "Reported on"),
-    "state_end": ("期末状态", "State at the end"),
-    "returned_on": ("返校日期", "Returned on"),
-    "visits_in_period": ("本期劝返次数", "Visits in the period"),
-    "class_label": ("{grade}年级{section}班", "Grade {grade} Class {section}"),
-    "not_enrolled": ("未入学", "not enrolled"),
+# the workbook's fixed words, in the report's own gettext context
+WORDS: dict[str, ContextText] = {
+    "month_title": p_("report", "Dropout control: monthly report"),
+    "quarter_title": p_("report", "Dropout control: quarterly report"),
+    "range_title": p_("report", "Dropout control report"),
+    "summary": p_("report", "Summary"),
+    "units": p_("report", "By unit"),
+    "cases": p_("report", "Cases"),
+    "scope": p_("report", "Scope"),
+    "period": p_("report", "Period"),
+    "generated": p_("report", "Generated"),
+    "open_start": p_("report", "Open at the start"),
+    "new": p_("report", "Reported in the period"),
+    "returned": p_("report", "Back at school in the period"),
+    "closed": p_("report", "Closed out in the period"),
+    "placed": p_("report", "Placed in the period (home teaching, deferral, transfer…)"),
+    "open_end": p_("report", "Open at the end"),
+    "visits": p_("report", "Persuasion visits in the period"),
+    "figure": p_("report", "Figure"),
+    "count": p_("report", "Count"),
+    "unit": p_("report", "Unit"),
+    "by_reason": p_("report", "Reasons of the new cases"),
+    "by_key_group": p_("report", "Key groups of the new cases"),
+    "by_state": p_("report", "State at the end"),
+    "case": p_("report", "Case no."),
+    "name": p_("report", "Name"),
+    "school": p_("report", "School"),
+    "class": p_("report", "Grade and class"),
+    "village": p_("report", "Village"),
+    "reported_on": p_("report", "Reported on"),
+    "state_end": p_("report", "State at the end"),
+    "returned_on": p_("report", "Returned on"),
+    "visits_in_period": p_("report", "Visits in the period"),
+    "class_label": p_("report", "Grade {grade} Class {section}"),
+    "not_enrolled": p_("report", "not enrolled"),
 }
 
 
 def word(key: str, lang: str | None) -> str:
-    zh, en = WORDS[key]
-    return en if normalize_language(lang) == "en" else zh
+    return WORDS[key].render(lang)
 
 
 @dataclass
@@ -171,7 +170,7 @@ def report_data(cw: Casework, actor: User | None, period: Period) -> ReportData:
     """The figures of ``period`` for the actor's scope (``None``: every county, the CLI)."""
     _check(cw, actor)
     start, end = period_bounds(cw, period)
-    scope = case_filter(cw.session, actor) if actor is not None else True
+    scope = visible_cases(actor) if actor is not None else True
     session = cw.session
     data = ReportData(
         kind=period.kind,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 
 from casework.context import Casework
-from casework.scope import student_filter
+from casework.scope import visible_students
 from models.tables import SchoolClass, Student, User
 
 MAX_RESULTS = 40
@@ -23,7 +23,7 @@ def roster(cw: Casework, actor: User, limit: int = 400) -> list[Student]:
     return list(
         cw.session.exec(
             select(Student)
-            .where(student_filter(cw.session, actor))
+            .where(visible_students(actor))
             .order_by(col(Student.class_id), col(Student.name))
             .limit(limit)
         ).all()
@@ -38,7 +38,7 @@ def search(cw: Casework, actor: User, text: str) -> list[Student]:
     found = list(
         cw.session.exec(
             select(Student)
-            .where(student_filter(cw.session, actor), col(Student.name).contains(needle))
+            .where(visible_students(actor), col(Student.name).contains(needle))
             .order_by(col(Student.name))
             .limit(MAX_RESULTS)
         ).all()

@@ -39,8 +39,8 @@ from casework.errors import AccessDenied, Conflict, ValidationError
 from casework.i18n import N_, Text, _
 from casework.labels import join
 from casework.relations import relation_code
-from casework.scope import can_see_student
-from models.tables import Guardian, School, SchoolClass, Student, Township, User, Village
+from casework.scope import can_see_student, unit_within
+from models.tables import Guardian, School, SchoolClass, Student, User, Village
 from models.types import cipher
 
 IMPORT_ROLES = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
@@ -315,15 +315,9 @@ def check_school(cw: Casework, actor: User | None, school_id: int) -> School:
     """The school a roster is for; an actor may import only into a school in scope."""
     school = cw.session.get(School, school_id)
     if actor is not None:
-        allowed = actor.active and actor.role in IMPORT_ROLES and school is not None and (
-            (actor.role == "admin" and actor.scope_kind == "all")
-            or (actor.scope_kind == "school" and actor.scope_id == school_id)
-            or (actor.scope_kind == "township" and school.township_id == actor.scope_id)
-            or (
-                actor.scope_kind == "county"
-                and (t := cw.session.get(Township, school.township_id)) is not None
-                and t.county_id == actor.scope_id
-            )
+        allowed = (
+            actor.active and actor.role in IMPORT_ROLES and school is not None
+            and unit_within(cw.session, actor, "school", school_id)
         )
         if not allowed:
             raise AccessDenied(

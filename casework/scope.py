@@ -8,9 +8,9 @@ township → county). Nothing that arrives in an update grants access; only thes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import false, or_, true
+from sqlalchemy import ColumnElement, Integer, and_, false, func, literal, or_, true
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -42,46 +42,124 @@ def teacher_class_ids(session: Session, user: User) -> list[int]:
     )
 
 
-def _township_villages(township_id: int) -> Any:
-    return select(Village.id).where(Village.township_id == township_id)
+class Units(NamedTuple):
+    """The units a case or a student belongs to on both lines, as SQL expressions: columns
+    (to filter cases or students for one user) or bound values (to find the users who see
+    one case)."""
+
+    # Any: SQLModel types its columns as plain values (``Mapped[int]``)
+    county: Any
+    school: Any
+    klass: Any
+    village: Any
 
 
-def _township_schools(township_id: int) -> Any:
-    return select(School.id).where(School.township_id == township_id)
+CASE_UNITS = Units(col(Case.county_id), col(Case.school_id), col(Case.class_id), col(Case.village_id))
 
 
-def case_filter(session: Session, user: User) -> Any:
-    """A SQL condition on ``Case`` that is true exactly for the cases the user may see."""
+def _student_units(klass: Any, village: Any) -> Units:
+    """A student's units from their class and village; the county is the village's
+    township's, else the school's (as a case records it, ``student_units``). Each
+    subquery is one level deep, so it correlates with the student's row."""
+    school = select(SchoolClass.school_id).where(SchoolClass.id == klass).scalar_subquery()
+    county_of_village = (
+        select(Township.county_id)
+        .join(Village, col(Village.township_id) == col(Township.id))
+        .where(Village.id == village)
+        .scalar_subquery()
+    )
+    county_of_school = (
+        select(Township.county_id)
+        .join(School, col(School.township_id) == col(Township.id))
+        .join(SchoolClass, col(SchoolClass.school_id) == col(School.id))
+        .where(SchoolClass.id == klass)
+        .scalar_subquery()
+    )
+    return Units(func.coalesce(county_of_village, county_of_school), school, klass, village)
+
+
+STUDENT_UNITS = _student_units(col(Student.class_id), col(Student.village_id))
+
+SCOPE_KINDS = ("county", "township", "village", "school", "classes")
+
+
+def _within(kind: str, scope_id: Any, user_id: Any, units: Units) -> ColumnElement[bool]:
+    """The rule itself: the unit ``scope_id`` of kind ``kind`` (for a teacher, the classes
+    of ``user_id``) covers ``units``. Either side may be columns or bound values."""
+    if kind == "county":
+        found = units.county == scope_id
+    elif kind == "township":  # both lines: the township of the village or of the school
+        found = or_(
+            units.village.in_(select(Village.id).where(Village.township_id == scope_id)),
+            units.school.in_(select(School.id).where(School.township_id == scope_id)),
+        )
+    elif kind == "village":
+        found = units.village == scope_id
+    elif kind == "school":
+        found = units.school == scope_id
+    elif kind == "classes":  # a subquery: one round trip less than reading the classes first
+        found = units.klass.in_(select(TeacherClass.class_id).where(TeacherClass.user_id == user_id))
+    else:
+        found = false()
+    return cast("ColumnElement[bool]", found)
+
+
+def visible(user: User, units: Units) -> ColumnElement[bool]:
+    """A SQL condition, true exactly for what ``user`` may see of ``units``."""
     if not user.active:
         return false()
-    kind, sid = user.scope_kind, user.scope_id
-    if user.role == "admin" and kind == "all":
+    if user.role == "admin" and user.scope_kind == "all":
         return true()
-    if kind == "county":
-        return Case.county_id == sid
-    if kind == "township" and sid is not None:
-        return or_(
-            col(Case.village_id).in_(_township_villages(sid)),
-            col(Case.school_id).in_(_township_schools(sid)),
-        )
-    if kind == "village":
-        return Case.village_id == sid
-    if kind == "school":
-        return Case.school_id == sid
-    if kind == "classes":  # a subquery: one round trip less than reading the classes first
-        return col(Case.class_id).in_(select(TeacherClass.class_id).where(TeacherClass.user_id == user.id))
-    return false()
+    if user.scope_id is None and user.scope_kind != "classes":
+        return false()  # not ``IS NULL``, which a comparison with None would write
+    return _within(user.scope_kind, user.scope_id, user.id, units)
+
+
+def visible_cases(user: User) -> ColumnElement[bool]:
+    """A SQL condition on ``Case`` that is true exactly for the cases the user may see."""
+    return visible(user, CASE_UNITS)
+
+
+def visible_students(user: User) -> ColumnElement[bool]:
+    """A SQL condition on ``Student`` for the students a user may see (rosters, search)."""
+    return visible(user, STUDENT_UNITS)
+
+
+def cases_within(kind: str, unit_id: int) -> ColumnElement[bool]:
+    """A SQL condition on ``Case``: the cases inside one unit (an export narrowed to it)."""
+    return _within(kind, unit_id, None, CASE_UNITS)
+
+
+def seeing(units: Units) -> ColumnElement[bool]:
+    """The inverse of :func:`visible`: a SQL condition on ``User``, true for the users who
+    see ``units`` (the same rule, with the user's side as columns)."""
+    return and_(
+        col(User.active).is_(True),
+        or_(
+            and_(col(User.role) == "admin", col(User.scope_kind) == "all"),
+            *(
+                and_(col(User.scope_kind) == kind, _within(kind, col(User.scope_id), col(User.id), units))
+                for kind in SCOPE_KINDS
+            ),
+        ),
+    )
+
+
+def case_units(case: Case) -> Units:
+    """One case's units as bound values (the case need not be saved)."""
+    return Units(*(literal(unit, Integer) for unit in
+                   (case.county_id, case.school_id, case.class_id, case.village_id)))
 
 
 def can_see_case(session: Session, user: User, case: Case) -> bool:
-    return _covers(
-        session,
-        user,
-        county_id=case.county_id,
-        school_id=case.school_id,
-        class_id=case.class_id,
-        village_id=case.village_id,
-    )
+    """The check every read and write of a case makes: :func:`visible` run for this case."""
+    return bool(session.exec(select(visible(user, case_units(case)))).one())
+
+
+def can_see_student(session: Session, user: User, student: Student) -> bool:
+    """:func:`visible` run for one student (who need not be saved yet)."""
+    units = _student_units(literal(student.class_id, Integer), literal(student.village_id, Integer))
+    return bool(session.exec(select(visible(user, units))).one())
 
 
 def student_units(session: Session, student: Student) -> dict[str, int | None]:
@@ -109,114 +187,18 @@ def student_units(session: Session, student: Student) -> dict[str, int | None]:
     }
 
 
-def can_see_student(session: Session, user: User, student: Student) -> bool:
-    units = student_units(session, student)
-    return _covers(session, user, **units)
-
-
-def student_filter(session: Session, user: User) -> Any:
-    """A SQL condition on ``Student`` for the students a user may see (rosters, search)."""
-    if not user.active:
-        return false()
-    kind, sid = user.scope_kind, user.scope_id
-    if user.role == "admin" and kind == "all":
-        return true()
-    classes_of_schools = select(SchoolClass.id).where(
-        col(SchoolClass.school_id).in_(select(School.id).where(_school_in(kind, sid)))
-    )
-    if kind in ("county", "township"):
-        villages = select(Village.id).where(_village_in(kind, sid))
-        return or_(
-            col(Student.village_id).in_(villages), col(Student.class_id).in_(classes_of_schools)
-        )
-    if kind == "village":
-        return Student.village_id == sid
-    if kind == "school":
-        return col(Student.class_id).in_(classes_of_schools)
-    if kind == "classes":
-        ids = teacher_class_ids(session, user)
-        return col(Student.class_id).in_(ids) if ids else false()
-    return false()
-
-
-def _school_in(kind: str, sid: int | None) -> Any:
-    if kind == "county":
-        return col(School.township_id).in_(select(Township.id).where(Township.county_id == sid))
-    if kind == "township":
-        return School.township_id == sid
-    return School.id == sid
-
-
-def _village_in(kind: str, sid: int | None) -> Any:
-    if kind == "county":
-        return col(Village.township_id).in_(select(Township.id).where(Township.county_id == sid))
-    return Village.township_id == sid
-
-
-def _covers(
-    session: Session,
-    user: User,
-    *,
-    county_id: int | None,
-    school_id: int | None,
-    class_id: int | None,
-    village_id: int | None,
-) -> bool:
-    if not user.active:
-        return False
-    kind, sid = user.scope_kind, user.scope_id
-    if user.role == "admin" and kind == "all":
-        return True
-    if kind == "county":
-        return county_id is not None and county_id == sid
-    if kind == "township":
-        village = session.get(Village, village_id) if village_id is not None else None
-        school = session.get(School, school_id) if school_id is not None else None
-        return bool(
-            (village is not None and village.township_id == sid)
-            or (school is not None and school.township_id == sid)
-        )
-    if kind == "village":
-        return village_id is not None and village_id == sid
-    if kind == "school":
-        return school_id is not None and school_id == sid
-    if kind == "classes":
-        return class_id is not None and class_id in teacher_class_ids(session, user)
-    return False
 
 
 def users_for_case(session: Session, case: Case, roles: Sequence[str]) -> list[User]:
-    """Active users holding one of ``roles`` whose scope covers the case, by role order.
+    """Active users holding one of ``roles`` who see the case (:func:`seeing`), by role order.
 
-    One query, whatever the number of users: the scope test of ``can_see_case`` written
-    as SQL (a county has thousands of teachers; testing each in Python cost a query each).
-    Their phone numbers are not read (nor decrypted): messages go by Telegram id.
+    One query, whatever the number of users (a county has thousands of teachers). Their
+    phone numbers are not read (nor decrypted): messages go by Telegram id.
     """
-    township_ids = {
-        unit.township_id
-        for unit in (
-            session.get(Village, case.village_id) if case.village_id is not None else None,
-            session.get(School, case.school_id) if case.school_id is not None else None,
-        )
-        if unit is not None
-    }
-    covers = [
-        (col(User.role) == "admin") & (col(User.scope_kind) == "all"),
-        (col(User.scope_kind) == "county") & (col(User.scope_id) == case.county_id),
-    ]
-    if township_ids:
-        covers.append((col(User.scope_kind) == "township") & col(User.scope_id).in_(sorted(township_ids)))
-    if case.village_id is not None:
-        covers.append((col(User.scope_kind) == "village") & (col(User.scope_id) == case.village_id))
-    if case.school_id is not None:
-        covers.append((col(User.scope_kind) == "school") & (col(User.scope_id) == case.school_id))
-    if case.class_id is not None:
-        teachers = select(TeacherClass.user_id).where(TeacherClass.class_id == case.class_id)
-        covers.append((col(User.scope_kind) == "classes") & col(User.id).in_(teachers))
     found = session.exec(
         select(User)
         .options(defer(User.phone))  # type: ignore[arg-type]
-        .where(col(User.role).in_(list(roles)), col(User.active).is_(True), or_(*covers))
+        .where(col(User.role).in_(list(roles)), seeing(case_units(case)))
         .order_by(col(User.id))
     ).all()
     order = list(roles)

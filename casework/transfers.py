@@ -18,7 +18,7 @@ from casework import outbox
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound
 from casework.i18n import Text, _
-from casework.scope import can_see_student, student_filter
+from casework.scope import can_see_student, visible_students
 from models.tables import School, SchoolClass, Student, TransferRequest, User, Village
 
 # who answers a request for a child in their scope (the county only when nobody else does)
@@ -81,7 +81,7 @@ def pending_for(cw: Casework, actor: User) -> list[TransferRequest]:
             .where(
                 TransferRequest.status == "pending",
                 TransferRequest.requested_by != actor.id,
-                student_filter(cw.session, actor),
+                visible_students(actor),
             )
             .order_by(col(TransferRequest.id))
             .limit(MAX_LISTED)

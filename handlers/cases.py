@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from casework import actions, codes, ladder, states
+from casework import actions, cases, codes, states
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
@@ -53,7 +53,7 @@ EVENT_LABELS: dict[str, Text] = {
 
 def list_cases(turn: Turn) -> None:
     # closed cases pile up over the years: not read at all; the page shown is audited
-    page = ladder.cases_page(turn.cw, turn.user, states_in=_OPEN_STATES, limit=MAX_LISTED)
+    page = cases.cases_page(turn.cw, turn.user, states_in=_OPEN_STATES, limit=MAX_LISTED)
     if not page.items:
         turn.replies.send(_("You have no open cases."))
         return
@@ -77,7 +77,7 @@ def list_cases(turn: Turn) -> None:
 def show_case(turn: Turn, case_id: int) -> None:
     """One case: where it stands, the child with ID and phone numbers masked, the timeline,
     and the actions this user may take on it as buttons."""
-    case = ladder.view_case(turn.cw, turn.user, case_id)
+    case = cases.view_case(turn.cw, turn.user, case_id)
     lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
     buttons = [
         Button(ACTION_BUTTONS[a], f"act:{case.id}:{a}") for a in actions.allowed_actions(turn.cw, turn.user, case)

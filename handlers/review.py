@@ -4,7 +4,7 @@ saying what will happen. Who may decide is casework's rule (``ladder.load_review
 
 from __future__ import annotations
 
-from casework import actions, codes, ladder
+from casework import cases, codes, ladder
 from casework.i18n import Text, _
 from casework.labels import join
 from casework.notices import case_title, case_titles
@@ -17,7 +17,7 @@ MAX_LISTED = 20
 
 
 def list_queue(turn: engine.Turn) -> None:
-    queue = actions.review_queue(turn.cw, turn.user)
+    queue = cases.review_queue(turn.cw, turn.user)
     if not queue:
         turn.replies.send(_("Nothing is waiting for your review."))
         return

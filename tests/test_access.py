@@ -3,19 +3,42 @@ are written to the audit log."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, func, select, update
 
-from casework import ladder
+from casework import cases, ladder
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, ValidationError
 from casework.policy import Policy
+from casework.scope import (
+    ROLES,
+    can_see_case,
+    can_see_student,
+    student_units,
+    users_for_case,
+    visible_cases,
+    visible_students,
+)
 from casework.uow import unit_of_work
 from demo.county import World
-from models.tables import AuditEvent, Case, CaseEvent, Deadline, Guardian, Student, Visit
+from models.tables import (
+    AuditEvent,
+    Case,
+    CaseEvent,
+    County,
+    Deadline,
+    Guardian,
+    School,
+    Student,
+    TeacherClass,
+    Township,
+    User,
+    Village,
+    Visit,
+)
 
 
 def _open_case(engine: Engine, clock: FrozenClock, policy: Policy, world: World) -> int:
@@ -55,7 +78,7 @@ def test_outsider_can_neither_read_nor_change_a_case(
     user = world.users[outsider]
 
     with pytest.raises(AccessDenied) as err, unit_of_work(engine, clock, policy) as cw:
-        ladder.view_case(cw, user, case_id)
+        cases.view_case(cw, user, case_id)
     assert "not responsible" in err.value.render("en")
 
     visit = ladder.VisitInput(visit_date=date(2026, 11, 23), method="phone", result="refused")
@@ -87,11 +110,11 @@ def test_insiders_on_both_lines_see_the_case(
                 "township_officer", "county_officer", "admin"]
     for key in insiders:
         with unit_of_work(engine, clock, policy) as cw:
-            assert ladder.view_case(cw, world.users[key], case_id).id == case_id
-            assert [c.id for c in ladder.cases_for(cw, world.users[key])] == [case_id]
+            assert cases.view_case(cw, world.users[key], case_id).id == case_id
+            assert [c.id for c in cases.cases_for(cw, world.users[key])] == [case_id]
     with unit_of_work(engine, clock, policy) as cw:
-        assert ladder.cases_for(cw, world.users["teacher2"]) == []
-        assert ladder.cases_for(cw, world.users["township_officer2"]) == []
+        assert cases.cases_for(cw, world.users["teacher2"]) == []
+        assert cases.cases_for(cw, world.users["township_officer2"]) == []
 
 
 def test_reporting_a_student_of_another_class_is_refused_and_audited(
@@ -206,16 +229,35 @@ def test_a_cadre_registers_a_never_enrolled_child(
         assert "430521" not in raw
 
 
-def test_who_is_told_of_a_case_is_exactly_who_may_see_it(engine: Engine, world: World) -> None:
-    """``users_for_case`` (one SQL query) and ``can_see_case`` (the check every read and
-    write makes) are two writings of one rule: for a case of every student of the demo
-    county, enrolled (both lines) and as a child found door to door (the village line
-    alone), they pick the same people in the same order."""
-    from casework.scope import ROLES, can_see_case, student_units, users_for_case
-    from models.tables import User
+def _expected(s: Session, user: User, units: dict[str, int | None]) -> bool:
+    """Who sees a case, said plainly: the admin everything; an officer, a cadre, a school
+    its own unit on either line (a township through the case's village or its school); a
+    teacher the cases of their classes; an inactive user nothing."""
+    if not user.active:
+        return False
+    kind, sid = user.scope_kind, user.scope_id
+    if kind == "all":
+        return user.role == "admin"
+    if kind == "township":
+        village = s.get(Village, units["village_id"]) if units["village_id"] else None
+        school = s.get(School, units["school_id"]) if units["school_id"] else None
+        return any(u is not None and u.township_id == sid for u in (village, school))
+    if kind == "classes":
+        classes = s.exec(select(TeacherClass.class_id).where(TeacherClass.user_id == user.id)).all()
+        return units["class_id"] in classes
+    return units[f"{kind}_id"] is not None and units[f"{kind}_id"] == sid
 
+
+def test_who_is_told_of_a_case_is_exactly_who_may_see_it(engine: Engine, world: World) -> None:
+    """The one scope rule (``casework.scope``), both ways: for a case of every student of
+    the demo county, enrolled (both lines) and as a child found door to door (the village
+    line alone), ``can_see_case`` (the check every read and write makes) agrees with the
+    rule said plainly for every user, and ``users_for_case`` (the inverse, one SQL query)
+    picks exactly those people in role order."""
     with Session(engine) as s:
+        s.exec(update(User).where(User.id == world.users["teacher2"].id).values(active=False))  # type: ignore[call-overload]
         everyone = s.exec(select(User).order_by(User.id)).all()  # type: ignore[arg-type]
+        assert {u.role for u in everyone} == set(ROLES)
         checked = 0
         for student in s.exec(select(Student)).all():
             units = student_units(s, student)
@@ -224,10 +266,54 @@ def test_who_is_told_of_a_case_is_exactly_who_may_see_it(engine: Engine, world: 
                             class_id=units["class_id"], village_id=units["village_id"])
             door_to_door = Case(student_id=student.id or 0, county_id=county, village_id=units["village_id"])
             for case in (enrolled, door_to_door):
+                case_units = {"county_id": case.county_id, "school_id": case.school_id,
+                              "class_id": case.class_id, "village_id": case.village_id}
+                for u in everyone:
+                    assert can_see_case(s, u, case) == _expected(s, u, case_units), (u.role, case)
                 wanted = sorted(
                     (u for u in everyone if u.active and can_see_case(s, u, case)),
                     key=lambda u: (ROLES.index(u.role), u.id),
                 )
                 assert [u.id for u in users_for_case(s, case, ROLES)] == [u.id for u in wanted], case
                 checked += len(wanted)
+            # a student is seen by whoever would see their enrolled case
+            for u in everyone:
+                assert can_see_student(s, u, student) == _expected(s, u, units), (u.role, student.id)
         assert checked > 6 * len(world.students)  # several people on each line see each case
+
+
+def test_lists_and_checks_agree(engine: Engine, clock: FrozenClock, policy: Policy, world: World) -> None:
+    """The list filters (``visible_cases``, ``visible_students``) pick exactly the rows
+    the one-row checks allow, for every user of the demo county."""
+    _open_case(engine, clock, policy, world)
+    with unit_of_work(engine, clock, policy) as cw:
+        ladder.report(cw, world.users["village_cadre"], ladder.ReportInput(
+            student_id=world.students_of_class(world.classes[0])[0].id, reasons=("work",)))
+    with Session(engine) as s:
+        # a neighbouring county: a child living there and enrolled in the demo county (seen
+        # there by the village line, here by the school line), and one not enrolled at all
+        county = County(name="邻县", code="430599")
+        s.add(county)
+        s.flush()
+        township = Township(county_id=county.id or 0, name="邻乡")
+        s.add(township)
+        s.flush()
+        village = Village(township_id=township.id or 0, name="邻村")
+        s.add(village)
+        s.flush()
+        now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+        for name, klass in (("邻小明", world.classes[4].id), ("邻小红", None)):
+            s.add(Student(name=name, gender="male", birth_date=date(2013, 5, 6), village_id=village.id,
+                          class_id=klass, enrolled=klass is not None, created_at=now, updated_at=now))
+        s.add(User(role="county_officer", scope_kind="county", scope_id=county.id, display_name="邻县",
+                   active=True, created_at=now))
+        s.commit()
+    with Session(engine) as s:
+        rows = s.exec(select(Case).order_by(Case.id)).all()  # type: ignore[arg-type]
+        students = s.exec(select(Student).order_by(Student.id)).all()  # type: ignore[arg-type]
+        assert len(rows) == 2
+        for u in s.exec(select(User)).all():
+            listed = s.exec(select(Case.id).where(visible_cases(u)).order_by(Case.id)).all()  # type: ignore[arg-type]
+            assert list(listed) == [c.id for c in rows if can_see_case(s, u, c)], u.role
+            seen = s.exec(select(Student.id).where(visible_students(u)).order_by(Student.id)).all()  # type: ignore[arg-type]
+            assert list(seen) == [x.id for x in students if _expected(s, u, student_units(s, x))], u.role

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes, ladder, states, validation
+from casework import cases, codes, ladder, states, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
@@ -51,12 +51,12 @@ QUICK_LABELS = {
 }
 
 
-def _open_cases(turn: Turn) -> list[ladder.ListedCase]:
-    return turn.once("visit.open_cases", lambda: ladder.list_cases(
+def _open_cases(turn: Turn) -> list[cases.ListedCase]:
+    return turn.once("visit.open_cases", lambda: cases.list_cases(
         turn.cw, turn.user, states_in=states.ACTIVE))
 
 
-def _case_option(turn: Turn, item: ladder.ListedCase) -> Option:
+def _case_option(turn: Turn, item: cases.ListedCase) -> Option:
     return Option(
         str(item.case.id),
         _("{title} · {state} · due {due}", title=item.title,
@@ -69,7 +69,7 @@ def _case_options(turn: Turn) -> list[Option]:
 
 
 def _audit_cases(turn: Turn, codes: Sequence[str]) -> None:
-    ladder.audit_listed(turn.cw, turn.user, [i for c in codes if (i := validation.parse_id(c)) is not None], view="visit")
+    cases.audit_listed(turn.cw, turn.user, [i for c in codes if (i := validation.parse_id(c)) is not None], view="visit")
 
 
 def _case_lookup(turn: Turn, code: str) -> Option | None:
@@ -77,7 +77,7 @@ def _case_lookup(turn: Turn, code: str) -> Option | None:
     case_id = validation.parse_id(code)
     if case_id is None:
         return None
-    found = ladder.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=case_id)
+    found = cases.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=case_id)
     if not found:
         return None
     turn.memo["visit.picked"] = found[0].case  # held, so the store's load_case needs no query
