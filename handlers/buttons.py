@@ -11,10 +11,9 @@ from typing import Any
 
 from telegram import Message
 
-from casework import ladder, transfers
+from casework import case_views, ladder, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
-from casework.scope import users_for_case
 from casework.validation import clean_text, parse_id
 from conversations import engine
 from conversations.replies import Button
@@ -119,7 +118,7 @@ def _assign(turn: engine.Turn, parts: list[str]) -> None:
         turn.replies.answer(out.message)
         turn.replies.send(out.message)
         return
-    people = users_for_case(turn.cw.session, case, ["village_cadre", "teacher", "school_admin", "township_officer"])
+    people = case_views.assignees(turn.cw, case)
     turn.replies.answer()
     rows = [[Button(_("{name}", name=u.display_name), f"assign:{case_id}:{u.id}")] for u in people[:12]]
     turn.replies.send(_("Assign case #{id} to:", id=case_id), rows)
