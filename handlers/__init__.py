@@ -16,7 +16,6 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
@@ -27,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import commands as c
-    from handlers import people
+    from handlers import errors, people
     from handlers.updates import refuse_forged
 
     application.add_handler(TypeHandler(Update, refuse_forged), group=-2)
@@ -59,57 +58,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, c.edited)
     )
-    application.add_error_handler(on_error)
-
-
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("error while handling an update", exc_info=context.error)
-    if not isinstance(update, Update):
-        return
-    query = update.callback_query
-    if query is not None:
-        try:  # else the tapped button keeps spinning on the user's screen
-            await query.answer()
-        except Exception:  # noqa: BLE001 - reporting must not raise again
-            log.warning("could not answer the tap after an error", exc_info=True)
-    if update.effective_chat is not None:
-        from casework.i18n import _
-
-        try:
-            await context.bot.send_message(
-                update.effective_chat.id,
-                _("Sorry, something went wrong on our side. Nothing was lost; please try again, "
-                  "or send /menu.").render(_language(update, context)),
-            )
-        except Exception:  # noqa: BLE001 - reporting must not raise again
-            log.exception("could not tell the user about the error")
-
-
-def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """The language the user chose in the bot, as the turn would have spoken; the Telegram
-    app's language for a stranger, in a group (nothing is read about anyone shown there),
-    or when the database cannot be read (it may be what failed)."""
-    from telegram.constants import ChatType
-
-    from casework.i18n import normalize_language
-
-    tg_user = update.effective_user
-    fallback = normalize_language(tg_user.language_code if tg_user else None)
-    chat = update.effective_chat
-    if tg_user is None or chat is None or chat.type != ChatType.PRIVATE:
-        return fallback
-    try:
-        from sqlalchemy import select
-        from sqlalchemy.orm import Session
-
-        from models.tables import User
-
-        services = context.application.bot_data["services"]
-        with Session(services.engine) as session:
-            chosen = session.execute(
-                select(User.language).where(User.telegram_id == tg_user.id)  # type: ignore[arg-type]
-            ).scalar_one_or_none()
-    except Exception:  # noqa: BLE001 - reporting must not raise again
-        log.warning("could not read the user's language for the apology", exc_info=True)
-        return fallback
-    return normalize_language(chosen) if chosen else fallback
+    application.add_error_handler(errors.on_error)
