@@ -1,15 +1,22 @@
 """All handlers, registered in one visible place, in explicit groups.
 
-Group -2 refuses a forged update (a private chat that is not its sender's) before anything
-else sees it (``handlers.updates``). Group -1 keeps groups and channels out (no personal
-data outside private chats); group 0 is the bot itself: commands, taps, new messages, and
-edits of old messages (never taken as answers). One error handler reports every exception
-and tells the user something went wrong instead of leaving them in silence.
+PTB runs, for each update, the first matching handler of every group in order of the group
+number; a handler that raises ``ApplicationHandlerStop`` ends it there.
+
+- group -2, the guard: a forged update (a private chat that is not its sender's) is refused
+  before anything else sees it (``handlers.updates``);
+- group -1, privacy: groups and channels get a pointer to a private chat and nothing else
+  (no personal data outside private chats);
+- group 0, the bot itself: commands, taps, new messages, and edits of old messages (never
+  taken as answers). Every callback is one line into ``handlers.turns.run_turn``: one unit
+  of work per update, opened there and nowhere else. Taps are routed by ``handlers.buttons``
+  alone, whatever module draws the buttons.
+
+One error handler (``handlers.errors``) reports every exception, to the log and the
+operators' chat, and tells the user something went wrong instead of leaving them in silence.
 """
 
 from __future__ import annotations
-
-import logging
 
 from telegram import Update
 from telegram.ext import (
@@ -21,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-log = logging.getLogger(__name__)
+GUARD, PRIVACY, BOT = -2, -1, 0
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -29,33 +36,48 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     from handlers import errors, people
     from handlers.updates import refuse_forged
 
-    application.add_handler(TypeHandler(Update, refuse_forged), group=-2)
-    application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=-1)
-    from handlers import exports  # ledger, forms, reports, rosters: ahead of /report and documents
+    # --- the guard ----------------------------------------------------------------------------
+    application.add_handler(TypeHandler(Update, refuse_forged), group=GUARD)
 
-    exports.register(application)
+    # --- privacy: nothing but a pointer outside private chats ------------------------------------
+    application.add_handler(MessageHandler(~filters.ChatType.PRIVATE, c.group_pointer), group=PRIVACY)
+
+    # --- the bot: commands ------------------------------------------------------------------------
     # new messages only: a filter given to a handler replaces PTB's default, and an edit of
     # an old message must never be read as the answer to the question on screen now
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     for name, callback in (
+        # everyone, at any step
         ("start", c.start),
         ("help", c.help_command),
         ("menu", c.menu_command),
         ("language", c.language_command),
         ("cancel", c.cancel_command),
-        ("report", c.report_command),
+        # casework
+        ("report", c.report_command),  # report a child (the periodic report is /stats)
         ("visit", c.visit_command),
         ("cases", c.cases_command),
         ("case", c.case_command),
+        ("review", c.review_command),
+        ("transfers", c.transfers_command),
+        # people
         ("invite", c.invite_command),
         ("users", people.users_command),
         ("invites", people.invites_command),
-        ("review", c.review_command),
+        # files (handlers.exports)
+        ("export", c.export_command),
+        ("forms", c.forms_command),
+        ("stats", c.stats_command),
+        ("import", c.import_command),
     ):
-        application.add_handler(CommandHandler(name, callback, private))
-    application.add_handler(CallbackQueryHandler(c.button))
-    application.add_handler(MessageHandler(private, c.message))
+        application.add_handler(CommandHandler(name, callback, private), group=BOT)
+
+    # --- the bot: taps, messages (a roster file among them), edits --------------------------------
+    application.add_handler(CallbackQueryHandler(c.button), group=BOT)
+    application.add_handler(MessageHandler(private, c.message), group=BOT)
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, c.edited)
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, c.edited), group=BOT
     )
+
+    # --- errors -------------------------------------------------------------------------------------
     application.add_error_handler(errors.on_error)

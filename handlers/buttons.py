@@ -17,7 +17,7 @@ from casework.i18n import Text, _
 from casework.validation import clean_text, parse_id
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, menu, people, review
+from handlers import attendance, cases, exports, menu, people, review
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -220,6 +220,9 @@ _ROUTES = {
     "rc": attendance.tap_roll_call,  # the term-start roll call
     "usr": people.tap_user,  # /users: deactivate
     "inv": people.tap_invite,  # /invites: revoke
+    "xp": exports.tap_export,  # /export: the filter menu, and making the workbook
+    "doc": exports.tap_form,  # /forms: one form of a case, as Word and PDF
+    "rpt": exports.tap_report,  # the periodic report's workbook (casework.reports)
 }
 
 
