@@ -54,6 +54,7 @@ def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any
     assert runtime.settings.bot_token
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
                         conversation_ttl_days=runtime.settings.conversation_ttl_days,
+                        operator_chat_id=runtime.settings.operator_chat_id,
                         upload_limits=UploadLimits.from_settings(runtime.settings))
     api = runtime.settings.bot_api_url.rstrip("/")
     kwargs.setdefault("base_url", f"{api}/bot")

@@ -25,6 +25,8 @@ class Services:
     upload_limits: UploadLimits = field(default_factory=UploadLimits)
     # unfinished conversations (their drafts) are deleted after this many days untouched
     conversation_ttl_days: int = DEFAULT_CONVERSATION_TTL_DAYS
+    # the chat the error handler reports exceptions to (settings OPERATOR_CHAT_ID); None: the log only
+    operator_chat_id: int | None = None
     _workers: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def workers(self) -> ThreadPoolExecutor:

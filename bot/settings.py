@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # an unfinished conversation (a draft with ID and phone numbers) is deleted after this
     # many days untouched (CONVERSATION_TTL_DAYS); the flows that hold such data say so
     conversation_ttl_days: int = Field(default=7, ge=1, le=365)
+    # where the error handler reports an exception (OPERATOR_CHAT_ID: a chat or group of the
+    # operators the bot is in); the type, the frames and the update id, no personal data
+    operator_chat_id: int | None = None
     # an uploaded roster is read in a child process under these hard limits (ROSTER_*);
     # a file over one is refused with a message naming it
     roster_max_rows: int = Field(default=5000, ge=1)

@@ -125,7 +125,7 @@ def create_webhook_app(
             # RecursionError (nesting), ValueError (JSON), TypeError/KeyError (shape), …
             log.warning("refused a malformed update (%s)", type(err).__name__)
             return Response(status_code=400)
-        if await asyncio.to_thread(updates.is_processed, services.engine, update.update_id):
+        if await asyncio.to_thread(updates.is_processed, services, update.update_id):
             return Response(status_code=200)  # a redelivery of an update handled before
         # through the update processor, as polling does: one person's updates in order;
         # errors go to the error handlers
@@ -133,9 +133,7 @@ def create_webhook_app(
         if update.update_id in failed:
             failed.discard(update.update_id)
         else:  # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now
-            await asyncio.to_thread(
-                updates.record, services.engine, update.update_id, services.clock.now()
-            )
+            await asyncio.to_thread(updates.record, services, update.update_id)
         return Response(status_code=200)
 
     @app.get("/healthz")

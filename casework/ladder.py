@@ -392,10 +392,7 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
     if data.result == "promised":
         if data.promised_return_on is None:
             raise ValidationError("promised_return_on", _("Give the date they promised."))
-        if data.promised_return_on < data.visit_date:
-            raise ValidationError(
-                "promised_return_on", _("The promised date is before the visit.")
-            )
+        validation.promised_return(data.promised_return_on, visit_day=data.visit_date, today=cw.today())
     for text_field in ("family_situation", "measures", "next_step"):
         value = getattr(data, text_field)
         if value:
@@ -1061,6 +1058,8 @@ def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome
     assignee = cw.session.get(User, assignee_id)
     if assignee is None or not can_see_case(cw.session, assignee, case):
         raise ValidationError("assignee", _("That person is not responsible for this case's area."))
+    if assignee.role not in states.ASSIGNEE_ROLES:
+        raise ValidationError("assignee", _("A case cannot be assigned to someone in that role."))
     case.assigned_to_id = assignee.id
     if assignee.role == "village_cadre":
         case.village_responsible_id = assignee.id

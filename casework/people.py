@@ -122,6 +122,14 @@ def supervisor_of(session: Session, user: User) -> User | None:
     return None
 
 
+def by_id(cw: Casework, user_id: int) -> User:
+    """A person by id, read in this unit of work: work that outlives its turn (a ledger
+    being made) carries the id, not the row. People are deactivated, never deleted."""
+    user = cw.session.get(User, user_id)
+    assert user is not None, user_id
+    return user
+
+
 def back_in_reach(cw: Casework, user: User) -> bool:
     """A user flagged unreachable (they had blocked the bot) wrote to it: they unblocked it,
     so reminders and alerts go to them again. Messages that failed meanwhile stay failed

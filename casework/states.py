@@ -109,6 +109,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "assign": OFFICERS | {"school_admin"},
 }
 
+# who may be handed a case to persuade (``ladder.assign``): the people who go to the family
+# and the township officer leading a joint visit; never a county officer or an administrator,
+# whose part is oversight
+ASSIGNEE_ROLES = ("village_cadre", "teacher", "school_admin", "township_officer")
+
 # officers above an approver may also decide (a county officer can approve for the township)
 ROLE_RANK = {
     "teacher": 0,

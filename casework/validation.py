@@ -260,6 +260,28 @@ def _date_from_text(text: str, *, today: date, field: str, allow_future: bool) -
         year += step
 
 
+# a promise further off than this is almost always a misread date ("11-21" typed on 11-23
+# reads as next year's 11-21), and a deadline that far away would stall the ladder
+PROMISE_HORIZON_DAYS = 60
+
+
+def promised_return(
+    when: date, *, visit_day: date, today: date, field: str = "promised_return_on", shown: str | None = None
+) -> date:
+    """The date a family promised the child will be back: not before the visit, and at most
+    ``PROMISE_HORIZON_DAYS`` from today. ``shown`` is the date as the reader writes it (the
+    chat's own format); ISO otherwise."""
+    if when < visit_day:
+        raise ValidationError(field, _("The promised date is before the visit."))
+    if (when - today).days > PROMISE_HORIZON_DAYS:
+        raise ValidationError(
+            field,
+            _("{date} is more than {days} days away. Please check the date.",
+              date=shown or when.isoformat(), days=PROMISE_HORIZON_DAYS),
+        )
+    return when
+
+
 def age_on(birth: date, today: date) -> int:
     """Age in whole years; someone born on 29 February gets a year older on 1 March."""
     before_birthday = (today.month, today.day) < (birth.month, birth.day)

@@ -4,14 +4,21 @@ commits, so the user never reads about a change that was rolled back.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from casework.i18n import Text
 
 ActionKind = Literal[
-    "send", "answer", "edit_keyboard", "mark_chosen", "document", "set_commands", "file"
+    "send", "answer", "edit_keyboard", "mark_chosen", "edit_message", "document", "set_commands",
+    "file", "job",
 ]
+
+# work that outlives the turn (a ledger being made, a roster being read): started by the
+# adapter after the commit, as a task of its own, with the update and the adapter's context
+# (which this layer does not know)
+Job = Callable[[Any, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class Action:
     html: bool = False
     # a file Telegram already holds, sent again by its id: ("photo" | "document", file_id)
     file: tuple[str, str] | None = None
+    job: Job | None = None
 
 
 @dataclass
@@ -63,6 +71,15 @@ class Replies:
     def mark_chosen(self, label: Text) -> None:
         """Show the tapped choice under the question and drop the old buttons."""
         self.actions.append(Action("mark_chosen", label))
+
+    def edit_message(self, text: str, buttons: list[list[Button]]) -> None:
+        """Replace the tapped message's text and buttons (a menu moving to another view);
+        if it can no longer be edited, the same comes as a new message."""
+        self.actions.append(Action("edit_message", text, buttons))
+
+    def start_job(self, job: Job) -> None:
+        """Start ``job`` once the turn has committed and its replies are out."""
+        self.actions.append(Action("job", job=job))
 
     def set_commands(self, role: str) -> None:
         """Set this chat's command menu for the role, in the language of the turn."""

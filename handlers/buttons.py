@@ -11,14 +11,13 @@ from typing import Any
 
 from telegram import Message
 
-from casework import ladder, transfers
+from casework import case_views, ladder, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
-from casework.scope import users_for_case
 from casework.validation import clean_text, parse_id
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, menu, people, review
+from handlers import attendance, cases, exports, menu, people, review
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -119,7 +118,7 @@ def _assign(turn: engine.Turn, parts: list[str]) -> None:
         turn.replies.answer(out.message)
         turn.replies.send(out.message)
         return
-    people = users_for_case(turn.cw.session, case, ["village_cadre", "teacher", "school_admin", "township_officer"])
+    people = case_views.assignees(turn.cw, case)
     turn.replies.answer()
     rows = [[Button(_("{name}", name=u.display_name), f"assign:{case_id}:{u.id}")] for u in people[:12]]
     turn.replies.send(_("Assign case #{id} to:", id=case_id), rows)
@@ -221,6 +220,9 @@ _ROUTES = {
     "rc": attendance.tap_roll_call,  # the term-start roll call
     "usr": people.tap_user,  # /users: deactivate
     "inv": people.tap_invite,  # /invites: revoke
+    "xp": exports.tap_export,  # /export: the filter menu, and making the workbook
+    "doc": exports.tap_form,  # /forms: one form of a case, as Word and PDF
+    "rpt": exports.tap_report,  # the periodic report's workbook (casework.reports)
 }
 
 

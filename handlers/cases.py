@@ -3,9 +3,7 @@ masked, and the actions the user may take on it as buttons."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
-from casework import actions, cases, codes, states
+from casework import actions, case_views, cases, codes, states
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
@@ -14,7 +12,7 @@ from casework.personal import mask_id, mask_phone
 from conversations.engine import Turn
 from conversations.formatting import fmt_due, fmt_due_at, fmt_short, round_text
 from conversations.replies import Button
-from models.tables import Case, CaseEvent, Guardian, Student, User, Visit
+from models.tables import Case, CaseEvent, Visit
 
 MAX_LISTED = 30
 _OPEN_STATES = frozenset(states.ALL_STATES) - states.FINAL
@@ -95,8 +93,7 @@ def show_case(turn: Turn, case_id: int) -> None:
 
 def _summary_lines(turn: Turn, case: Case) -> list[str]:
     t = turn.t
-    student = turn.cw.session.get(Student, case.student_id)
-    assert student is not None
+    student = case_views.student_of(turn.cw, case)
     lines = [
         t(case_title(turn.cw, case)),
         t(_("State: {state}; {round}; next deadline {due}", state=_(STATE_LABELS[case.state]),
@@ -114,34 +111,26 @@ def _summary_lines(turn: Turn, case: Case) -> list[str]:
         # personal data is masked in the chat (DESIGN §5); the full numbers stay in the ledger
         t(_("ID number: {id}", id=mask_id(student.id_number) or "—")),
     ]
-    guardians = turn.cw.session.exec(
-        select(Guardian).where(Guardian.student_id == student.id).order_by(col(Guardian.ordinal))
-    ).all()
-    for g in guardians:
+    for g in case_views.guardians(turn.cw, student):
         lines.append(t(_("Guardian: {name} ({phone})", name=g.name, phone=mask_phone(g.phone) or "—")))
     return lines
 
 
 def _timeline(turn: Turn, case: Case) -> list[str]:
-    events = turn.cw.session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.at), col(CaseEvent.id))
-    ).all()
-    visits = {v.id: v for v in turn.cw.session.exec(select(Visit).where(Visit.case_id == case.id)).all()}
     lines = []
-    for event in events:
-        actor = turn.cw.session.get(User, event.actor_id) if event.actor_id else None
+    for entry in case_views.timeline(turn.cw, case):
+        event, actor = entry.event, entry.actor
         label = EVENT_LABELS.get(event.kind, Text(event.kind))
         day = fmt_short(turn.cw.calendars.local_date(from_db(event.at)), turn.lang)
         lines.append(
-            f"{day} {turn.t(label)}{_detail(turn, event, visits)} — "
+            f"{day} {turn.t(label)}{_detail(turn, event, entry.visit)} — "
             f"{actor.display_name if actor else turn.t(_('system'))}"
         )
     return lines
 
 
-def _detail(turn: Turn, event: CaseEvent, visits: dict[int | None, Visit]) -> str:
+def _detail(turn: Turn, event: CaseEvent, visit: Visit | None) -> str:
     """What a timeline line adds to its label: the round and result, the level moved to…"""
-    visit = visits.get(event.data.get("visit_id")) if event.kind == "visit" else None
     if visit is not None:
         return turn.t(_(" (round {round}: {method}, {result})", round=visit.round,
                         method=codes.label("visit_method", visit.method),

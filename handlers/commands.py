@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from casework import ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
-from handlers import cases, menu, onboarding, review
+from handlers import cases, exports, menu, onboarding, review
 from handlers.turns import run_turn
 
 # --- commands -------------------------------------------------------------------------
@@ -126,6 +126,12 @@ cases_command = _command(_cases)
 case_command = _command(_case)
 invite_command = _command(_invite)
 review_command = _command(_review)
+# files (handlers.exports)
+export_command = _command(exports.export)
+forms_command = _command(exports.case_forms)
+stats_command = _command(exports.stats)  # the periodic report; /report reports a child
+import_command = _command(exports.import_roster)
+transfers_command = _command(exports.transfers_waiting)
 
 
 # --- buttons --------------------------------------------------------------------------
@@ -168,7 +174,12 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     from handlers import buttons
 
-    await run_turn(update, context, lambda turn: buttons.route_message(turn, msg))
+    def turn_fn(turn: engine.Turn) -> None:
+        # a roster file is read by a job of its own; any other message goes to the flow
+        if not exports.roster_file(turn, msg.document):
+            buttons.route_message(turn, msg)
+
+    await run_turn(update, context, turn_fn)
 
 
 def _contact(turn: engine.Turn, phone: str, own: bool) -> None:

@@ -1,24 +1,25 @@
 """Files from the bot: the ledger (``/export``), a case's forms (``/forms 12``), the
-periodic report (``/report month``), roster import (``/import`` or just send the file) and
+periodic report (``/stats month``), roster import (``/import`` or just send the file) and
 the transfer requests waiting for one's answer (``/transfers``).
 
-Registered by ``register`` (one line in ``handlers/__init__``), ahead of the general
-handlers so that ``/report month`` and a roster file reach this module while a bare
-``/report`` and any other document still go where they went before.
+Turn functions, like the rest of ``handlers/``: registered in ``handlers/__init__`` (the
+commands, through ``handlers.commands``), their buttons routed by ``handlers.buttons``:
+``xp:<state>:<period>:<unit>:<view>`` (the export menu: every filter is in the data,
+checked again on the server), ``doc:<case>:<form>``, ``rpt:<kind>:<period>``.
 
-Buttons: ``xp:<state>:<period>:<unit>:<view>`` (the export menu: every filter is in the
-data, checked again on the server), ``doc:<case>:<form>``, ``rpt:<kind>:<period>``.
-
-A ledger can take a while for a county: it is made in a worker thread, its own read-only
-transactions chunk by chunk, while the message "Preparing the ledger… 40%" is edited as
-it goes; the bot keeps answering everyone else meanwhile. A roster file likewise: it is
-downloaded and read in a task of its own, the reading in a child process under hard limits
-(``tabular.parse_in_process``), and the preview comes when it is done.
+A ledger can take a while for a county: the turn asks for a job (``Replies.start_job``),
+which runs after the commit as a task of its own (``handlers.background``), its database
+work in units of work in a worker thread, read chunk by chunk, while the message
+"Preparing the ledger… 40%" is edited as it goes; the bot keeps answering everyone else
+meanwhile. A roster file likewise: it is downloaded and read in a job, the reading in a
+child process under hard limits (``tabular.parse_in_process``), and the preview comes in a
+turn of its own when it is done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,26 +28,17 @@ from datetime import date
 from io import BytesIO
 from typing import Any
 
-from sqlmodel import Session, col, select
-from telegram import Update
-from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram import Document, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
 
-from casework import forms, ledger, reports, transfers, validation
-from casework.context import Casework
+from casework import forms, ledger, people, reports, transfers, validation
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
 from casework.ladder import load_case
 from casework.periods import Period, month_of, parse_period, quarter_of, year_of
+from casework.roster_import import IMPORT_ROLES
 from casework.uow import unit_of_work
 from conversations import engine
 from conversations.flows import roster
@@ -55,8 +47,7 @@ from documents import forms as form_files
 from documents import report_xlsx, tabular
 from documents.fonts import FontMissing
 from documents.ledger_xlsx import export_ledger
-from handlers.turns import inline, load_user, run_turn
-from models.tables import User
+from handlers.turns import run_turn
 
 log = logging.getLogger(__name__)
 
@@ -65,41 +56,6 @@ log = logging.getLogger(__name__)
 PROGRESS_STEP = 10
 PROGRESS_MIN_INTERVAL = 1.5
 LEDGER_CHUNK = ledger.CHUNK  # cases read per transaction (and per progress step)
-# exports and roster previews in flight, so shutdown and tests can wait for them
-RUNNING: set[asyncio.Task[Any]] = set()
-
-
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    # "/report month": before the general /report (which starts reporting a dropout)
-    application.add_handler(
-        MessageHandler(private & filters.Regex(r"^/report(@\w+)?\s+\S"), report_command)
-    )
-    application.add_handler(CommandHandler("export", export_command, private))
-    application.add_handler(CommandHandler("forms", forms_command, private))
-    application.add_handler(CommandHandler("import", import_command, private))
-    application.add_handler(CommandHandler("transfers", transfers_command, private))
-    application.add_handler(CallbackQueryHandler(button, pattern=r"^(xp|doc|rpt):"))
-    application.add_handler(MessageHandler(private & filters.Document.ALL, document))
-
-
-async def wait_for_exports() -> None:
-    """Wait until every export started so far has been sent (tests, shutdown)."""
-    while RUNNING:
-        await asyncio.gather(*list(RUNNING), return_exceptions=True)
-
-
-def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
-    return context.application.bot_data["services"]
-
-
-def _command(fn: Any) -> Any:
-    async def callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        args = [validation.clean_text(a) for a in context.args or []]
-        await run_turn(update, context, lambda turn: fn(turn, args))
-
-    callback.__name__ = fn.__name__
-    return callback
 
 
 # --- the ledger -------------------------------------------------------------------------------
@@ -196,67 +152,46 @@ def _export_menu(turn: engine.Turn, choice: Choice, view: str = "") -> tuple[str
     return "\n".join(lines), rows
 
 
-def _export(turn: engine.Turn, args: list[str]) -> None:
+def export(turn: engine.Turn, args: list[str]) -> None:
     """``/export``: the menu, open cases of the whole area preselected."""
     text, rows = _export_menu(turn, Choice())
     turn.replies.send_text(text, rows)
 
 
-async def _on_export_tap(update: Update, context: ContextTypes.DEFAULT_TYPE, parts: list[str]) -> None:
-    query = update.callback_query
-    assert query is not None
-    shown: dict[str, Any] = {}
-
-    def turn_fn(turn: engine.Turn) -> None:
-        choice, view = _parse_choice(parts)
-        if view == "go":
-            job = ledger.prepare(turn.cw, turn.user, choice.to_filter(), lang=turn.lang)
-            if not job.total:
-                turn.replies.answer(_("No cases match these filters."), alert=True)
-                return
-            turn.replies.answer(_("Preparing the ledger…"))
-            shown["job"] = (turn.user.id, choice.to_filter(), turn.lang)
+def tap_export(turn: engine.Turn, parts: list[str]) -> None:
+    """A tap in the export menu: another view of it, or the workbook made (a job)."""
+    choice, view = _parse_choice(parts)
+    if view == "go":
+        job = ledger.prepare(turn.cw, turn.user, choice.to_filter(), lang=turn.lang)
+        if not job.total:
+            turn.replies.answer(_("No cases match these filters."), alert=True)
             return
-        shown["menu"] = _export_menu(turn, choice, view)
-        shown["lang"] = turn.lang
-        turn.replies.answer()
+        turn.replies.answer(_("Preparing the ledger…"))
+        turn.replies.start_job(functools.partial(_export_job, turn.user.id or 0, choice.to_filter(), turn.lang))
+        return
+    text, rows = _export_menu(turn, choice, view)
+    turn.replies.answer()
+    turn.replies.edit_message(text, rows)
 
-    await run_turn(update, context, turn_fn)
-    if "menu" in shown:
-        text, rows = shown["menu"]
-        try:
-            await query.edit_message_text(text, reply_markup=inline(rows, shown["lang"]))
-        except BadRequest as err:
-            if "not modified" in str(err).lower():
-                return
-            # the menu message is gone (or can no longer be edited): the menu comes anew
-            log.warning("export menu not edited (%s); sent anew", err)
-            if update.effective_chat is not None:
-                await context.bot.send_message(update.effective_chat.id, text,
-                                               reply_markup=inline(rows, shown["lang"]))
-    elif "job" in shown and update.effective_chat is not None:
-        user_id, filt, lang = shown["job"]
-        task = asyncio.create_task(
-            _run_export(context.bot, _services(context), update.effective_chat.id, user_id, filt, lang)
-        )
-        RUNNING.add(task)
-        task.add_done_callback(RUNNING.discard)
+
+async def _export_job(user_id: int, filt: ledger.LedgerFilter, lang: str, update: Update,
+                      context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_chat is not None:
+        await _run_export(context.bot, context.application.bot_data["services"], update.effective_chat.id,
+                          user_id, filt, lang)
 
 
 def _build_ledger(services: Any, user_id: int, filt: ledger.LedgerFilter, lang: str,
                   progress: ledger.Progress) -> tuple[str, bytes, int]:
     """In a worker thread: the workbook, read chunk by chunk; then the audit record."""
-    with Session(services.engine, expire_on_commit=False) as session:
-        cw = Casework(session, services.clock, services.policy)
-        actor = session.get(User, user_id)
-        assert actor is not None
+    with unit_of_work(services.engine, services.clock, services.policy) as cw:
+        actor = people.by_id(cw, user_id)
         job = ledger.prepare(cw, actor, filt, lang=lang)
-        session.rollback()
+        cw.session.rollback()  # the chunks are read in short transactions of their own
         out = BytesIO()
         rows = export_ledger(cw, actor, job, out, progress=progress, chunk=LEDGER_CHUNK)
     with unit_of_work(services.engine, services.clock, services.policy) as cw:
-        actor = cw.session.get(User, user_id)
-        ledger.record_export(cw, actor, job)
+        ledger.record_export(cw, people.by_id(cw, user_id), job)
     scope = job.scope if job.scope != "*" else "all"
     name = f"{ledger.word('title', lang)}_{scope}_{job.today.isoformat()}.xlsx".replace(" ", "_")
     return name, out.getvalue(), rows
@@ -311,7 +246,7 @@ async def _edit(bot: Any, message: Any, text: str) -> None:
 # --- a case's forms -------------------------------------------------------------------------
 
 
-def _forms(turn: engine.Turn, args: list[str]) -> None:
+def case_forms(turn: engine.Turn, args: list[str]) -> None:
     """``/forms 12``: the documents case 12 has now, as buttons."""
     case_id = validation.case_number(args[0]) if args else None
     if case_id is None:
@@ -322,7 +257,7 @@ def _forms(turn: engine.Turn, args: list[str]) -> None:
     turn.replies.send(_("Documents for case #{id} (Word to print, PDF to read):", id=case.id), rows)
 
 
-def _send_form(turn: engine.Turn, parts: list[str]) -> None:
+def tap_form(turn: engine.Turn, parts: list[str]) -> None:
     case_id = validation.parse_id(parts[0]) if len(parts) == 2 else None
     if case_id is None or parts[1] not in forms.FORMS:
         turn.replies.answer(_("That button is no longer in use."))
@@ -361,14 +296,12 @@ def _send_report(turn: engine.Turn, period: Period) -> None:
                                reports.headline(data))
 
 
-async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """``/report month`` (also quarter, last-month, 2026-11, 2026Q4)."""
-    text = update.effective_message.text if update.effective_message else ""
-    words = (text or "").split()[1:]
-    await run_turn(update, context, lambda turn: _send_report(turn, _report_period(turn, words)))
+def stats(turn: engine.Turn, args: list[str]) -> None:
+    """``/stats month`` (also quarter, last-month, 2026-11, 2026Q4): the periodic report."""
+    _send_report(turn, _report_period(turn, args))
 
 
-def _report_tap(turn: engine.Turn, parts: list[str]) -> None:
+def tap_report(turn: engine.Turn, parts: list[str]) -> None:
     if len(parts) != 2:
         turn.replies.answer(_("That button is no longer in use."))
         return
@@ -380,49 +313,38 @@ def _report_tap(turn: engine.Turn, parts: list[str]) -> None:
 # --- roster import ---------------------------------------------------------------------------
 
 
-def _import(turn: engine.Turn, args: list[str]) -> None:
+def import_roster(turn: engine.Turn, args: list[str]) -> None:
     engine.start(turn, roster.FLOW)
 
 
 # how an upload is read: in a child process under the limits (tests inject a slow reader)
 PARSE = tabular.parse_in_process
 # threads that wait for those children: their own, so a burst of uploads neither takes the
-# default executor's threads from everyone's turns nor runs more than two children at once
+# workers' threads from everyone's turns nor runs more than two children at once
 PARSE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roster-parse")
 
 
-async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A document: a roster file for someone who may import one (and is not in the middle
-    of another flow) is read and previewed; anything else goes on to the general handler
-    (evidence for a report or a visit).
-
-    Updates are handled one at a time, so the download and the reading run as a task of
-    their own (the ledger's pattern): everyone else's messages are answered meanwhile, and
-    the preview comes when the file has been read."""
-    from handlers import commands
-
-    msg = update.effective_message
-    doc = msg.document if msg is not None else None
-    tg = update.effective_user
-    if doc is None or tg is None or not tabular.is_roster_name(doc.file_name) or not _takes_roster(context, tg.id):
-        await commands.message(update, context)
-        return
+def roster_file(turn: engine.Turn, doc: Document | None) -> bool:
+    """A document that is a roster file, from someone who may import one (and is not in the
+    middle of another flow): read and previewed by a job, True. Anything else is not taken
+    here (False): evidence for a report or a visit."""
+    if doc is None or not tabular.is_roster_name(doc.file_name) or not _takes_roster(turn):
+        return False
     if doc.file_size and doc.file_size > tabular.MAX_BYTES:
-        await run_turn(update, context, lambda t: t.replies.send(_("The file is too large (at most 10 MB).")))
-        return
-    task = asyncio.create_task(_read_roster(update, context, doc))
-    RUNNING.add(task)
-    task.add_done_callback(RUNNING.discard)
+        turn.replies.send(_("The file is too large (at most 10 MB)."))
+        return True
+    turn.replies.start_job(functools.partial(_read_and_preview, doc))
+    return True
 
 
-async def _read_roster(update: Update, context: ContextTypes.DEFAULT_TYPE, doc: Any) -> None:
-    try:
-        await _read_and_preview(update, context, doc)
-    except Exception as err:  # to the error handler, as if the handler had raised it
-        await context.application.process_error(update, err)
+def _takes_roster(turn: engine.Turn) -> bool:
+    if turn.user.role not in IMPORT_ROLES:
+        return False
+    conv = engine.active_conversation(turn)
+    return conv is None or conv.flow == roster.FLOW
 
 
-async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, doc: Any) -> None:
+async def _read_and_preview(doc: Document, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     telegram_file = await doc.get_file()
     data = bytes(await telegram_file.download_as_bytearray())
     filename = doc.file_name or "roster"
@@ -431,7 +353,7 @@ async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     try:
         # blocking (it waits for the child process): in a worker thread, off the event loop
         sheet = await asyncio.get_running_loop().run_in_executor(
-            PARSE_POOL, PARSE, filename, data, _services(context).upload_limits)
+            PARSE_POOL, PARSE, filename, data, context.application.bot_data["services"].upload_limits)
     except ValidationError as err:
         refusal = err.text
 
@@ -444,7 +366,7 @@ async def _read_and_preview(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     await run_turn(update, context, turn_fn)
 
 
-def _transfers(turn: engine.Turn, args: list[str]) -> None:
+def transfers_waiting(turn: engine.Turn, args: list[str]) -> None:
     """``/transfers``: the transfer requests waiting for this person's answer."""
     waiting = transfers.pending_for(turn.cw, turn.user)
     if not waiting:
@@ -453,45 +375,3 @@ def _transfers(turn: engine.Turn, args: list[str]) -> None:
     for req in waiting:
         turn.replies.send(transfers.request_text(turn.cw, req), [[
             Button(_("Accept"), f"trf:ok:{req.id}"), Button(_("Reject"), f"trf:no:{req.id}")]])
-
-
-def _takes_roster(context: ContextTypes.DEFAULT_TYPE, telegram_id: int) -> bool:
-    from models.tables import ConversationState
-
-    services = _services(context)
-    with Session(services.engine) as session:
-        user = load_user(session, telegram_id)
-        if user is None or not user.active or user.role not in roster.roster_import.IMPORT_ROLES:
-            return False
-        latest = session.exec(
-            select(ConversationState.flow)
-            .where(ConversationState.user_id == user.id)
-            .order_by(col(ConversationState.updated_at).desc(), col(ConversationState.id).desc())
-            .limit(1)
-        ).first()
-        return latest is None or latest == roster.FLOW
-
-
-# --- buttons ---------------------------------------------------------------------------------
-
-
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    assert query is not None
-    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await query.answer()
-        return
-    head, _sep, rest = (query.data or "").partition(":")
-    parts = rest.split(":") if rest else []
-    if head == "xp":
-        await _on_export_tap(update, context, parts)
-    elif head == "doc":
-        await run_turn(update, context, lambda turn: _send_form(turn, parts))
-    else:
-        await run_turn(update, context, lambda turn: _report_tap(turn, parts))
-
-
-export_command = _command(_export)
-forms_command = _command(_forms)
-import_command = _command(_import)
-transfers_command = _command(_transfers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from casework.i18n import Text, _
 from casework.labels import ROLE_LABELS
+from casework.reports import REPORT_ROLES
 from conversations.engine import Turn
 from conversations.replies import Button
 
@@ -22,6 +23,7 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
     ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
     ("users", _("People in my area"), frozenset(MANAGERS)),
     ("invites", _("Open invitations"), frozenset(MANAGERS)),
+    ("stats", _("Periodic report: /stats month or quarter"), frozenset(REPORT_ROLES)),
     ("menu", _("Main menu"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("language", _("Language / 语言"), frozenset(

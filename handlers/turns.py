@@ -39,7 +39,7 @@ from casework.i18n import Text, _, normalize_language
 from casework.uow import record_denial
 from conversations import engine
 from conversations.replies import Action, Button, Replies
-from handlers import limits, onboarding, updates
+from handlers import background, limits, onboarding, updates
 from models.tables import User
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def _text(value: str | Text | None, lang: str) -> str:
     return value.render(lang) if isinstance(value, Text) else value
 
 
-_EDITS = ("edit_keyboard", "mark_chosen")  # of the tapped message, which exists already
+_EDITS = ("edit_keyboard", "mark_chosen", "edit_message")  # of the tapped message, which exists already
 
 
 async def deliver(
@@ -225,7 +225,7 @@ async def deliver(
     """Send the turn's replies. Three independent chains run at once, so a tap costs the
     user one round trip to Telegram instead of three: the answer to the tapped button
     (exactly once, with the turn's first answer), the edits of the tapped message in order,
-    and the new messages in order.
+    and the new messages in order. Then the turn's jobs start (``handlers.background``).
 
     The turn is committed already: a cosmetic call that fails (the answer to a tap that
     expired, an edit of a message that is gone, a command menu Telegram refuses) is logged
@@ -242,11 +242,14 @@ async def deliver(
         ))
         if query.message is not None:
             chains.append(_edit_tapped(query, [a for a in replies.actions if a.kind in _EDITS], lang))
-    others = [a for a in replies.actions if a.kind != "answer" and a.kind not in _EDITS]
+    others = [a for a in replies.actions if a.kind not in ("answer", "job") and a.kind not in _EDITS]
     chains.append(_send_in_order(context.bot, update.effective_chat, others, lang))
     for result in await asyncio.gather(*chains, return_exceptions=True):
         if isinstance(result, BaseException):
             raise result  # the first failure, reported by the error handler
+    for action in replies.actions:
+        if action.kind == "job" and action.job is not None:
+            background.start(action.job, update, context)
 
 
 async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
@@ -254,12 +257,26 @@ async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
         if action.kind == "edit_keyboard":
             await _cosmetic("edit the tapped keyboard",
                             _quietly(query.edit_message_reply_markup(inline(action.buttons or [], lang))))
+        elif action.kind == "edit_message":
+            await _edit_or_send(query, _text(action.text, lang), inline(action.buttons or [], lang))
         else:  # mark_chosen
             old = getattr(query.message, "text", None) or ""
             chosen = "\n→ " + _text(action.text, lang)
             old = limits.shorten(old, limits.MAX_TEXT - limits.units(chosen))
             await _cosmetic("mark the tapped choice",
                             _quietly(query.edit_message_text(f"{old}{chosen}", reply_markup=None)))
+
+
+async def _edit_or_send(query: Any, text: str, markup: InlineKeyboardMarkup) -> None:
+    """A menu moving to another view; if its message is gone (or can no longer be edited),
+    the view comes as a new message."""
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as err:
+        if "not modified" in str(err).lower():
+            return
+        log.warning("menu not edited (%s); sent anew", err)
+        await query.get_bot().send_message(query.message.chat.id, text, reply_markup=markup)
 
 
 async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) -> None:

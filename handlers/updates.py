@@ -30,7 +30,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, exists, insert, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -39,6 +39,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from casework.clock import to_db
+from casework.uow import unit_of_work
 from models.tables import AuditEvent, ProcessedUpdate, User
 
 log = logging.getLogger(__name__)
@@ -78,19 +79,18 @@ def prune(session: Session, now: datetime) -> None:
     session.execute(delete(_TABLE).where(_TABLE.c.processed_at < to_db(now) - KEEP))
 
 
-def is_processed(engine: Engine, update_id: int) -> bool:
-    with Session(engine) as session:
-        return bool(session.execute(select(exists().where(_TABLE.c.update_id == update_id))).scalar())
+def is_processed(services: Any, update_id: int) -> bool:
+    with unit_of_work(services.engine, services.clock, services.policy) as cw:
+        return bool(cw.session.execute(select(exists().where(_TABLE.c.update_id == update_id))).scalar())
 
 
-def record(engine: Engine, update_id: int, now: datetime) -> None:
+def record(services: Any, update_id: int) -> None:
     """After the handlers: record an update no turn claimed (a no-op for one a turn did),
     and now and then prune the old rows."""
-    with Session(engine) as session:
-        claim(session, update_id, now)
+    with unit_of_work(services.engine, services.clock, services.policy) as cw:
+        claim(cw.session, update_id, cw.now())
         if update_id % PRUNE_EVERY == 0:
-            prune(session, now)
-        session.commit()
+            prune(cw.session, cw.now())
 
 
 # --- the guard: a private chat is its user ------------------------------------------------
@@ -103,15 +103,14 @@ def forged(update: Update) -> bool:
     )
 
 
-def _audit_forged(engine: Engine, now: datetime, update_id: int, chat_id: int, from_id: int) -> None:
-    with Session(engine) as session:
-        actor = session.execute(select(User.id).where(User.telegram_id == from_id)).scalar()  # type: ignore[arg-type]
-        session.add(AuditEvent(
-            at=to_db(now), actor_id=actor, action="update.forged", object_type="update",
+def _audit_forged(services: Any, update_id: int, chat_id: int, from_id: int) -> None:
+    with unit_of_work(services.engine, services.clock, services.policy) as cw:
+        actor = cw.session.execute(select(User.id).where(User.telegram_id == from_id)).scalar()  # type: ignore[arg-type]
+        cw.session.add(AuditEvent(
+            at=cw.now_db(), actor_id=actor, action="update.forged", object_type="update",
             object_id=None, allowed=False,
             detail={"update_id": update_id, "chat_id": chat_id, "from_id": from_id},
         ))
-        session.commit()
 
 
 async def refuse_forged(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -124,6 +123,5 @@ async def refuse_forged(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     services = context.application.bot_data["services"]
     log.warning("refused update %s: private chat %s is not its sender %s",
                 update.update_id, chat.id, user.id)
-    await asyncio.to_thread(_audit_forged, services.engine, services.clock.now(),
-                            update.update_id, chat.id, user.id)
+    await asyncio.to_thread(_audit_forged, services, update.update_id, chat.id, user.id)
     raise ApplicationHandlerStop

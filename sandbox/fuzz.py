@@ -37,7 +37,7 @@ from sandbox.harness import capture_errors
 
 COMMANDS = (
     "/start", "/help", "/menu", "/language", "/cancel", "/report", "/visit", "/cases", "/case",
-    "/invite", "/export", "/forms", "/import", "/report month", "/report 2026-11", "/nosuch",
+    "/invite", "/export", "/forms", "/import", "/stats month", "/stats 2026-11", "/nosuch",
     "/CASE", "/case@fakebot", "/start@fakebot", "/",
 )
 PREFIXES = ("case", "visit", "ack", "assign", "apr", "rej", "att", "act", "atd", "rc", "doc",
@@ -449,9 +449,6 @@ def _describe(update: dict[str, Any]) -> str:
 
 
 async def _wait_exports() -> None:
-    import asyncio
+    from handlers import background
 
-    from handlers import exports
-
-    while exports.RUNNING:
-        await asyncio.gather(*list(exports.RUNNING), return_exceptions=True)
+    await background.wait()

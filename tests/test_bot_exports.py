@@ -1,6 +1,6 @@
 """Files through the real PTB stack and the fake Bot API: ``/export`` with its filter menu
 and progress message, a roster sent as a file (preview, errors per row, Confirm, and the
-all-or-nothing rule), a case's forms, and ``/report month``."""
+all-or-nothing rule), a case's forms, and ``/stats month``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from casework import ledger
 from demo.county import invented_id_number
-from handlers import exports
+from handlers import background, exports
 from models.tables import AuditEvent, Student
 from models.types import cipher
 from tests.botkit import speaking
@@ -64,7 +64,7 @@ def pupil(n: int, name: str) -> list[object]:
 async def upload(chat, data: bytes, filename: str = "roster.xlsx") -> None:  # type: ignore[no-untyped-def]
     """Send a file and wait until it has been read (in a task of its own, off the loop)."""
     await chat.send_document(data, filename=filename)
-    await exports.wait_for_exports()
+    await background.wait()
 
 
 def students(harness) -> int:  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ async def test_a_township_officer_exports_the_ledger_with_progress(harness, worl
 
     await officer.tap("📥 Make the workbook")
     assert officer.callback_answer.text == "Preparing the ledger…"
-    await exports.wait_for_exports()
+    await background.wait()
     progress = next(m for m in harness.tg.bot_messages(officer.chat_id)
                     if (m.text or "").startswith(("Preparing the ledger", "The ledger is ready")))
     assert texts_of(harness, officer, progress.message_id) == [
@@ -122,7 +122,7 @@ async def test_a_forged_unit_outside_the_area_is_refused(harness, world, made) -
     await officer.send("/export")
     other = world.townships[1].id
     await forge_tap(officer, f"xp:all:-:t{other}:go")
-    await exports.wait_for_exports()
+    await background.wait()
     assert officer.last == "That unit is outside your area."
     assert documents(harness, officer) == []
     with Session(harness.engine) as s:
@@ -233,9 +233,9 @@ async def test_a_cases_forms_come_as_word_and_pdf(harness, world, made) -> None:
     assert officer.last == "You are not responsible for this case, so you cannot see or change it."
 
 
-async def test_report_month_sends_the_figures_and_the_workbook(harness, world, made) -> None:  # type: ignore[no-untyped-def]
+async def test_stats_month_sends_the_figures_and_the_workbook(harness, world, made) -> None:  # type: ignore[no-untyped-def]
     officer = speaking(harness, world.users["county_officer"], "en")
-    await officer.send("/report month")
+    await officer.send("/stats month")
     assert officer.reply_texts[0] == "\n".join([
         "Monthly report for 青松县, 2026-11",
         "• Open at the start: 0",
@@ -248,7 +248,10 @@ async def test_report_month_sends_the_figures_and_the_workbook(harness, world, m
     assert name == "Dropout_control_monthly_report_2026-11.xlsx"
     wb = load_workbook(io.BytesIO(data))
     assert wb.sheetnames == ["Summary", "By unit", "Cases"]
-    # a bare /report still reports a dropout
+    # /report reports a dropout, with or without words after it: it means one thing
     teacher = speaking(harness, world.users["teacher"], "en")
     await teacher.send("/report")
     assert teacher.last == "Which student? Pick from the list, or type part of the name."
+    await officer.send("/report month")
+    assert officer.last == "Which student? Pick from the list, or type part of the name."
+    assert len(documents(harness, officer)) == 1  # the workbook above, no other

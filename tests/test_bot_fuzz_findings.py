@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session
 
 from casework.validation import MAX_ID, case_number, clean_text, parse_id, quote
-from handlers import exports, limits
+from handlers import background, exports, limits
 from models.tables import User
 from tests.botkit import conversation, open_case, rows, speaking
 from tests.ledgerkit import make_cases
@@ -205,7 +205,7 @@ async def test_an_export_whose_progress_line_is_gone_still_sends_the_workbook(ha
     await officer.tap("📥 Make the workbook")
     harness.tg.inject("editMessageText", error_code=400, times=None,
                       description="Bad Request: message to edit not found")
-    await exports.wait_for_exports()
+    await background.wait()
     (name, _data), = documents(harness, officer)
     assert name.endswith(".xlsx")
 

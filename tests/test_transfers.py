@@ -15,7 +15,7 @@ from casework import ladder, roster_import, transfers
 from casework.errors import AccessDenied, ValidationError
 from casework.uow import unit_of_work
 from demo.county import invented_id_number
-from handlers import exports
+from handlers import background
 from models.tables import AuditEvent, Guardian, OutboxMessage, Student, TransferRequest
 from tests.botkit import deliver_outbox, one, rows, speaking
 
@@ -141,7 +141,7 @@ async def test_the_preview_says_only_another_unit_must_confirm_and_the_other_sid
     new_pupil = ["赵小新", "男", birth, invented_id_number(birth, 321, False), "七年级", "1班", "赵大新",
                  "13912345000"]
     await requester.send_document(roster_file([row_for(meilin_child), new_pupil]), filename="roster.xlsx")
-    await exports.wait_for_exports()  # the file is read off the event loop
+    await background.wait()  # the file is read off the event loop
     preview = requester.last
     assert preview.split("\n")[3:6] == [
         "roster.xlsx: 2 rows — 1 to add, 0 to update, 0 unchanged, 0 with errors.",

@@ -21,7 +21,7 @@ from casework.errors import ValidationError
 from demo.county import invented_id_number
 from documents import tabular
 from documents.tabular import UploadLimits
-from handlers import exports
+from handlers import background, exports
 from tests.botkit import speaking
 
 HEADERS = ["学生姓名", "性别", "出生日期", "身份证号码", "年级", "班级", "监护人", "联系电话"]
@@ -87,10 +87,10 @@ async def test_a_slow_upload_does_not_delay_another_users_reply(harness, world, 
         await teacher.send("/help")
         assert await harness.tg.wait_until(lambda: bool(teacher.reply_texts), timeout=30)
         # the teacher has the answer while the roster is still being read
-        assert admin.replies == [] and exports.RUNNING
+        assert admin.replies == [] and background.RUNNING
         flag.touch()
         assert await harness.tg.wait_until(lambda: bool(admin.replies), timeout=30)
-        await exports.wait_for_exports()
+        await background.wait()
         assert "roster.xlsx: 1 rows — 1 to add" in admin.last
     finally:
         await app.stop()
@@ -131,7 +131,7 @@ async def test_a_refusal_reaches_the_user_and_a_csv_field_over_the_limit_is_a_ro
     admin = speaking(harness, world.users["school_admin"], "en")
     harness.services.upload_limits = UploadLimits(rows=2)
     await admin.send_document(xlsx([pupil(1), pupil(2), pupil(3)]), filename="roster.xlsx")
-    await exports.wait_for_exports()
+    await background.wait()
     assert admin.last == "A roster can have at most 2 rows; split the file."
 
     harness.services.upload_limits = UploadLimits()
@@ -142,7 +142,7 @@ async def test_a_refusal_reaches_the_user_and_a_csv_field_over_the_limit_is_a_ro
     writer.writerow(["张小二", "男", "2013-04-02", "x" * (csv.field_size_limit() + 1), "七年级", "1班", "", ""])
     writer.writerow([str(c) for c in pupil(3)])
     await admin.send_document(text.getvalue().encode(), filename="roster.csv")
-    await exports.wait_for_exports()
+    await background.wait()
     assert admin.last.split("\n")[3:5] == [
         "roster.csv: 3 rows — 2 to add, 0 to update, 0 unchanged, 1 with errors.",
         f"Row 3 (—): a field is longer than {csv.field_size_limit()} characters",

@@ -36,7 +36,7 @@ from bot.settings import Settings, get_settings
 from bot.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
 from casework.personal import Cipher
 from cli.main import app as cli_app
-from handlers import exports, menu, updates
+from handlers import background, menu, updates
 from models import types as model_types
 from models.tables import AuditEvent, ProcessedUpdate
 from sandbox.harness import ChatUser
@@ -324,7 +324,7 @@ async def test_a_forged_update_gets_nothing_and_is_audited(harness, world, clien
     forged["message"]["from"] = harness.tg.users[admin.telegram_id].to_dict()
 
     assert await post(client, forged) == 200
-    await exports.wait_for_exports()
+    await background.wait()
     assert harness.tg.bot_messages(attacker.id) == []
     assert harness.tg.bot_messages(admin.telegram_id) == []
     with Session(harness.engine) as s:

@@ -22,7 +22,6 @@ from typing import Any
 from sqlmodel import col, select
 
 from casework import cases, codes, ladder, states, validation
-from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
 from casework.notices import case_title
@@ -191,23 +190,11 @@ def _parse_text(field: str) -> Any:
     return lambda turn, text: validation.free_text(text, field=field)
 
 
-PROMISE_HORIZON_DAYS = 60
-
-
 def _parse_promise(turn: Turn, text: str) -> date:
     today = turn.cw.today()
     when = validation.parse_date(text, today=today, field="promised_return_on", allow_future=True)
-    visit_day = draft_date(turn, "date") or today
-    if when < visit_day:
-        raise ValidationError("promised_return_on", _("The promised date is before the visit."))
-    if (when - today).days > PROMISE_HORIZON_DAYS:
-        # "11-21" typed on 11-23 reads as next year's 11-21: say so instead of keeping it
-        raise ValidationError(
-            "promised_return_on",
-            _("{date} is more than {days} days away. Please check the date.",
-              date=fmt_date(when, turn.lang), days=PROMISE_HORIZON_DAYS),
-        )
-    return when
+    return validation.promised_return(when, visit_day=draft_date(turn, "date") or today, today=today,
+                                      shown=fmt_date(when, turn.lang))
 
 
 def _promise_options(turn: Turn) -> list[Option]:
