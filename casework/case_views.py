@@ -1,6 +1,6 @@
 """What the case views read beyond the case row: its guardians, its timeline, and who may be
 handed it. Reads only; the actor's scope is checked by whoever loaded the case
-(``ladder.view_case``, ``ladder.load_case``).
+(``cases.view_case``, ``ladder.load_case``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from bot.demo import World
+from demo.county import World
 from sqlalchemy import Engine
 
 from casework import case_views, ladder, states, validation
