@@ -63,6 +63,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from casework import deadlines, ladder, states
+from casework.callbacks import Assign, AttendanceAnswer, OpenCase, RecordVisit, RollCallAnswer
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, CaseworkError, IllegalTransition, ValidationError
@@ -89,12 +90,6 @@ from models.tables import (
 )
 
 log = logging.getLogger(__name__)
-
-# callback data prefixes of the prompt buttons (handlers/attendance.py answers them)
-ATTENDANCE_PREFIX = "atd"
-ROLL_CALL_PREFIX = "rc"
-ALL_PRESENT = "a"
-SOME_ABSENT = "s"
 
 PROMPT = "attendance_prompt"
 CUTOFF = "attendance_cutoff"
@@ -179,38 +174,22 @@ def _short(d: date) -> str:
     return f"{d.month:02d}-{d.day:02d}"
 
 
-def _ymd(d: date) -> str:
-    return d.strftime("%Y%m%d")
-
-
-def parse_ymd(value: str) -> date | None:
-    """A date from callback data ("20261123"); None if it is not one (data is not trusted)."""
-    if len(value) != 8 or not value.isdigit():
-        return None
-    try:
-        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        return None
-
-
 def _button(label: Text, data: str) -> dict[str, Any]:
     return {"text": text_to_json(label), "data": data}
 
 
 def prompt_buttons(class_id: int, day: date) -> list[list[dict[str, Any]]]:
     """The two answers to the daily prompt, carrying the class and the day."""
-    base = f"{ATTENDANCE_PREFIX}:{class_id}:{_ymd(day)}"
     return [[
-        _button(_("✅ All present"), f"{base}:{ALL_PRESENT}"),
-        _button(_("📝 Some absent"), f"{base}:{SOME_ABSENT}"),
+        _button(_("✅ All present"), AttendanceAnswer(class_id, day, all_present=True).encode()),
+        _button(_("📝 Some absent"), AttendanceAnswer(class_id, day, all_present=False).encode()),
     ]]
 
 
 def roll_call_buttons(class_id: int, term_start: date) -> list[list[dict[str, Any]]]:
-    base = f"{ROLL_CALL_PREFIX}:{class_id}:{_ymd(term_start)}"
     return [[
-        _button(_("✅ Everyone has reported"), f"{base}:{ALL_PRESENT}"),
-        _button(_("📝 Some have not"), f"{base}:{SOME_ABSENT}"),
+        _button(_("✅ Everyone has reported"), RollCallAnswer(class_id, term_start, all_present=True).encode()),
+        _button(_("📝 Some have not"), RollCallAnswer(class_id, term_start, all_present=False).encode()),
     ]]
 
 
@@ -867,13 +846,13 @@ def _reach(
         result.followups.append(Followup(_(
             "{name}: case #{id} opened (absent without excuse since {date}).",
             name=student.name, id=case.id, date=since,
-        ), ((_("Open case"), f"case:{case.id}"),)))
+        ), ((_("Open case"), OpenCase(case.id or 0).encode()),)))
     elif case.state in BACK:
         ladder.confirm_attending(cw, actor, case.id or 0, attending=False)
         result.followups.append(Followup(_(
             "{name} is absent again without excuse since {date}: case #{id} is open again.",
             name=student.name, id=case.id, date=since,
-        ), ((_("Open case"), f"case:{case.id}"),)))
+        ), ((_("Open case"), OpenCase(case.id or 0).encode()),)))
     elif threshold.action == "report":
         # reported already (by hand, or an earlier streak): noted on the case, nobody re-told
         _threshold_event(cw, actor, case, threshold, streak)
@@ -932,7 +911,7 @@ def _act(
                     "Absent without excuse for {n} school days since {date}; reported from the "
                     "daily attendance by {teacher}.",
                     n, date=since, teacher=teacher),
-            buttons=((_("Open case"), f"case:{case.id}"),), after=after,
+            buttons=((_("Open case"), OpenCase(case.id or 0).encode()),), after=after,
         )
         if people:
             result.followups.append(Followup(_("Told: {roles}.", roles=roles_text(threshold.notify))))
@@ -942,7 +921,7 @@ def _act(
                  "{title}: absent without excuse for {n} school days since {date}. Please visit "
                  "the home or call the guardian, and record it.",
                  n, title=title, date=since)
-        buttons = ((_("Record a visit"), f"visit:{case.id}"), (_("Open case"), f"case:{case.id}"))
+        buttons = ((_("Record a visit"), RecordVisit(case.id or 0).encode()), (_("Open case"), OpenCase(case.id or 0).encode()))
         _tell(
             cw, case, people, kind="absence_alert", text=ask,
             line=n_("Absent without excuse for {n} school day since {date}: the home is to be "
@@ -964,7 +943,7 @@ def _act(
                     "who will persuade the family.",
                     "Absent without excuse for {n} school days since {date}: name the person "
                     "who will persuade the family.", n, date=since),
-            buttons=((_("Assign to…"), f"assign:{case.id}"), (_("Open case"), f"case:{case.id}")),
+            buttons=((_("Assign to…"), Assign(case.id or 0).encode()), (_("Open case"), OpenCase(case.id or 0).encode())),
             after=after,
         )
         if not tell_actor:
@@ -1133,8 +1112,8 @@ def close_roll_call(cw: Casework, rc: RollCall) -> str:
                        title=case_title(cw, case), date=close_day),
                 line=_("Had not reported (报到) when the term-start roll call closed on {date}.",
                        date=close_day),
-                buttons=((_("Record a visit"), f"visit:{case.id}"),
-                         (_("Open case"), f"case:{case.id}")),
+                buttons=((_("Record a visit"), RecordVisit(case.id or 0).encode()),
+                         (_("Open case"), OpenCase(case.id or 0).encode())),
                 after=mark,
             )
             registered += 1

@@ -6,8 +6,9 @@ Registered by ``register`` (one line in ``handlers/__init__``), ahead of the gen
 handlers so that ``/report month`` and a roster file reach this module while a bare
 ``/report`` and any other document still go where they went before.
 
-Buttons: ``xp:<state>:<period>:<unit>:<view>`` (the export menu: every filter is in the
-data, checked again on the server), ``doc:<case>:<form>``, ``rpt:<kind>:<period>``.
+Buttons (``casework.callbacks``): ``ExportMenu`` ``xp:<state>:<period>:<unit>:<view>`` (the
+export menu: every filter is in the data, checked again on the server), ``FormFile``
+``doc:<case>:<form>``, ``ReportWorkbook`` ``rpt:<kind>:<period>``.
 
 A ledger can take a while for a county: it is made in a worker thread, its own read-only
 transactions chunk by chunk, while the message "Preparing the ledger… 40%" is edited as
@@ -44,7 +45,7 @@ from bot.documents import forms as form_files
 from bot.documents import report_xlsx, tabular
 from bot.documents.fonts import FontMissing
 from bot.documents.ledger_xlsx import export_ledger
-from casework import forms, ledger, reports, transfers, validation
+from casework import callbacks, forms, ledger, reports, transfers, validation
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -114,9 +115,7 @@ class Choice:
     unit: str = "-"  # "-" the whole area, or t2 / s3 / v4 / c1
 
     def data(self, view: str = "") -> str:
-        value = f"xp:{self.state}:{self.period}:{self.unit}:{view}"
-        assert len(value.encode()) <= 64, value
-        return value
+        return callbacks.ExportMenu(self.state, self.period, self.unit, view).encode()
 
     def to_filter(self) -> ledger.LedgerFilter:
         return ledger.LedgerFilter(
@@ -138,10 +137,10 @@ def _period_code(period: Period) -> str:
     return period.kind[0] + period.code
 
 
-def _parse_choice(parts: list[str]) -> tuple[Choice, str]:
-    if len(parts) != 4:
+def _parse_choice(tap: callbacks.ExportMenu | None) -> tuple[Choice, str]:
+    if tap is None:
         raise ValidationError("data", _("That button is no longer in use."))
-    return Choice(parts[0], parts[1], parts[2]), parts[3]
+    return Choice(tap.state, tap.period, tap.unit), tap.view
 
 
 def _scope_name(scope: str) -> Text | str:
@@ -202,13 +201,14 @@ def _export(turn: engine.Turn, args: list[str]) -> None:
     turn.replies.send_text(text, rows)
 
 
-async def _on_export_tap(update: Update, context: ContextTypes.DEFAULT_TYPE, parts: list[str]) -> None:
+async def _on_export_tap(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                         tap: callbacks.ExportMenu | None) -> None:
     query = update.callback_query
     assert query is not None
     shown: dict[str, Any] = {}
 
     def turn_fn(turn: engine.Turn) -> None:
-        choice, view = _parse_choice(parts)
+        choice, view = _parse_choice(tap)
         if view == "go":
             job = ledger.prepare(turn.cw, turn.user, choice.to_filter(), lang=turn.lang)
             if not job.total:
@@ -318,16 +318,15 @@ def _forms(turn: engine.Turn, args: list[str]) -> None:
         turn.replies.send(_("Which case? For example: /forms 12"))
         return
     case = load_case(turn.cw, turn.user, case_id, "view")
-    rows = [[Button(_(forms.FORM_LABELS[f]), f"doc:{case.id}:{f}")] for f in forms.available(turn.cw, case)]
+    rows = [[Button(_(forms.FORM_LABELS[f]), callbacks.FormFile(case.id or 0, f).encode())] for f in forms.available(turn.cw, case)]
     turn.replies.send(_("Documents for case #{id} (Word to print, PDF to read):", id=case.id), rows)
 
 
-def _send_form(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = validation.parse_id(parts[0]) if len(parts) == 2 else None
-    if case_id is None or parts[1] not in forms.FORMS:
+def _send_form(turn: engine.Turn, tap: callbacks.FormFile | None) -> None:
+    if tap is None or tap.form not in forms.FORMS:
         turn.replies.answer(_("That button is no longer in use."))
         return
-    form = parts[1]
+    case_id, form = tap.case_id, tap.form
     data = forms.load(turn.cw, turn.user, case_id, form)
     turn.replies.answer()
     caption = form_files.caption(form, case_id)
@@ -368,11 +367,11 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await run_turn(update, context, lambda turn: _send_report(turn, _report_period(turn, words)))
 
 
-def _report_tap(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) != 2:
+def _report_tap(turn: engine.Turn, tap: callbacks.ReportWorkbook | None) -> None:
+    if tap is None:
         turn.replies.answer(_("That button is no longer in use."))
         return
-    period = reports.period_from_button(parts[0], parts[1])
+    period = tap.period
     turn.replies.answer()
     _send_report(turn, period)
 
@@ -452,7 +451,8 @@ def _transfers(turn: engine.Turn, args: list[str]) -> None:
         return
     for req in waiting:
         turn.replies.send(transfers.request_text(turn.cw, req), [[
-            Button(_("Accept"), f"trf:ok:{req.id}"), Button(_("Reject"), f"trf:no:{req.id}")]])
+            Button(_("Accept"), callbacks.TransferAnswer(req.id or 0, accept=True).encode()),
+            Button(_("Reject"), callbacks.TransferAnswer(req.id or 0, accept=False).encode())]])
 
 
 def _takes_roster(context: ContextTypes.DEFAULT_TYPE, telegram_id: int) -> bool:
@@ -481,14 +481,17 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
         await query.answer()
         return
-    head, _sep, rest = (query.data or "").partition(":")
-    parts = rest.split(":") if rest else []
-    if head == "xp":
-        await _on_export_tap(update, context, parts)
-    elif head == "doc":
-        await run_turn(update, context, lambda turn: _send_form(turn, parts))
+    data = query.data or ""
+    tap = callbacks.decode(data)
+    # the handler's pattern matched the prefix: a tap that does not decode is refused there
+    if data.startswith("xp:"):
+        await _on_export_tap(update, context, tap if isinstance(tap, callbacks.ExportMenu) else None)
+    elif data.startswith("doc:"):
+        form = tap if isinstance(tap, callbacks.FormFile) else None
+        await run_turn(update, context, lambda turn: _send_form(turn, form))
     else:
-        await run_turn(update, context, lambda turn: _report_tap(turn, parts))
+        report = tap if isinstance(tap, callbacks.ReportWorkbook) else None
+        await run_turn(update, context, lambda turn: _report_tap(turn, report))
 
 
 export_command = _command(_export)

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from bot.documents import attachments, report_xlsx
 from casework import reports
+from casework.callbacks import ReportWorkbook
 from casework.errors import AccessDenied
 from casework.periods import month_of, parse_period, quarter_of
 from casework.scheduler import run_planners, tick
@@ -115,5 +116,5 @@ def test_the_attachment_hook_renders_the_recipients_workbook(cw, world, made) ->
     assert [c[0] for c in cases] == [made.shiqiao]  # 石桥乡's only
     assert attachments.render_attachment(cw, world.users["teacher"],
                                          {"type": "periodic_report", "period": "2026-11"}) is None
-    assert reports.period_from_button("q", "2026Q4") == quarter_of(date(2026, 10, 1))
+    assert ReportWorkbook.decode("rpt:q:2026Q4") == ReportWorkbook(quarter_of(date(2026, 10, 1)))
     assert month_of(date(2026, 12, 15)).previous() == month_of(date(2026, 11, 1))
