@@ -89,8 +89,21 @@ def _offset(text: str) -> int | None:
     return 0 if text == "0" else parse_id(text)
 
 
+def _period(letter: str, code: str) -> Period | None:
+    """``m`` 2026-11, ``q`` 2026Q4 or ``y`` 2026 as a period, or None."""
+    pattern = _PERIOD.get(letter)
+    if pattern is None or pattern.fullmatch(code) is None:
+        return None
+    try:
+        period = parse_period(code, today=date(2000, 1, 1))
+    except (ValidationError, OverflowError):  # 2026-13; 9999-12 ends past the calendar
+        return None
+    return period if _PERIOD_KINDS.get(period.kind) == letter else None
+
+
 def _ymd(day: date) -> str:
-    return f"{day:%Y%m%d}"
+    # not strftime's %Y: it writes the year 1 as "1", not "0001"
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def _parse_ymd(text: str) -> date | None:
@@ -438,10 +451,9 @@ class ExportMenu(Callback):
         if f is None:
             return None
         state, period, unit, view = f
-        pattern = _PERIOD.get(period[:1])
         if not _is_word(state) or view not in EXPORT_VIEWS:
             return None
-        if period != "-" and (pattern is None or pattern.fullmatch(period[1:]) is None):
+        if period != "-" and _period(period[:1], period[1:]) is None:
             return None
         if unit != "-" and (unit[:1] not in UNIT_LETTERS or parse_id(unit[1:]) is None):
             return None
@@ -481,14 +493,8 @@ class ReportWorkbook(Callback):
     @classmethod
     def decode(cls, data: str) -> Self | None:
         f = _fields(data, cls.PREFIX, 2)
-        pattern = _PERIOD.get(f[0]) if f else None
-        if f is None or pattern is None or pattern.fullmatch(f[1]) is None:
-            return None
-        try:
-            period = parse_period(f[1], today=date(2000, 1, 1))
-        except ValidationError:
-            return None  # 2026-13
-        return cls(period) if _PERIOD_KINDS.get(period.kind) == f[0] else None
+        period = _period(f[0], f[1]) if f else None
+        return cls(period) if period is not None else None
 
 
 # --- a conversation's buttons ----------------------------------------------------------------------
