@@ -260,15 +260,14 @@ class Attending(Callback):
 
 
 @dataclass(frozen=True)
-class CaseAction(Callback):
-    """One of a case's actions (``casework.actions.OFFERED``: checked where it is done)."""
+class _CaseWord(Callback):
+    """``<prefix>:<case>:<word>``."""
 
-    PREFIX: ClassVar[str] = "act"
     case_id: int
-    action: str
+    word: str
 
     def encode(self) -> str:
-        return f"act:{self.case_id}:{self.action}"
+        return f"{self.PREFIX}:{self.case_id}:{self.word}"
 
     @classmethod
     def decode(cls, data: str) -> Self | None:
@@ -277,6 +276,17 @@ class CaseAction(Callback):
         if f is None or case_id is None or not _is_word(f[1]):
             return None
         return cls(case_id, f[1])
+
+
+@dataclass(frozen=True)
+class CaseAction(_CaseWord):
+    """One of a case's actions (``casework.actions.OFFERED``: checked where it is done)."""
+
+    PREFIX: ClassVar[str] = "act"
+
+    @property
+    def action(self) -> str:
+        return self.word
 
 
 @dataclass(frozen=True)
@@ -461,23 +471,14 @@ class ExportMenu(Callback):
 
 
 @dataclass(frozen=True)
-class FormFile(Callback):
+class FormFile(_CaseWord):
     """A case's document (``casework.forms.FORMS``: checked where it is made)."""
 
     PREFIX: ClassVar[str] = "doc"
-    case_id: int
-    form: str
 
-    def encode(self) -> str:
-        return f"doc:{self.case_id}:{self.form}"
-
-    @classmethod
-    def decode(cls, data: str) -> Self | None:
-        f = _fields(data, cls.PREFIX, 2)
-        case_id = parse_id(f[0]) if f else None
-        if f is None or case_id is None or not _is_word(f[1]):
-            return None
-        return cls(case_id, f[1])
+    @property
+    def form(self) -> str:
+        return self.word
 
 
 @dataclass(frozen=True)
