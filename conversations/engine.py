@@ -7,9 +7,10 @@ stands in a :class:`models.tables.ConversationState` row, loaded with the update
 in the same transaction as the domain write the flow leads to (DESIGN §5: a restart, a
 crash or a second bot process resumes at the same step with the draft intact).
 
-Buttons carry ``s|<conversation id>.<key>|<step>|<choice>`` (``casework.callbacks.
-ConversationTap``): short, language-neutral, and never trusted for access — the conversation must belong to the user who taps, and whatever the
-flow does with a case goes through ``casework``, which checks scope again.
+Buttons carry ``s|<conversation id>.<key>|<step>|<choice>`` (a ``ConversationTap`` of
+``casework.callbacks``): short, language-neutral, and never trusted for access — the
+conversation must belong to the user who taps, and whatever the flow does with a case goes
+through ``casework``, which checks scope again.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction) -> None:
         turn.replies.answer(_("That button is no longer in use."))
 
 
-# each route takes the tap of its own kind: the table is checked by the type of the key
+# each route takes a tap of the kind it is listed under (route looks it up by type(tap))
 _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.Menu: _menu,
     callbacks.OpenCase: _case,
