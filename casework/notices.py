@@ -2,9 +2,8 @@
 
 Messages go to people whose scope covers the case, in private chats only; they carry the
 child's name (the people told are responsible for the child) but never ID or phone
-numbers. Buttons carry short language-neutral codes the bot's handlers understand:
-``ack:<case>``, ``assign:<case>``, ``case:<case>``, ``visit:<case>``, ``apr:<proposal>``,
-``rej:<proposal>``, ``att:<case>:1`` / ``att:<case>:0``.
+numbers. Buttons carry short language-neutral callback data (``casework.callbacks``):
+acknowledge, assign, open the case, record a visit, review the evidence, attending or not.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from casework import codes
+from casework.callbacks import Acknowledge, Assign, Attending, OpenCase, RecordVisit, ReviewEvidence
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
@@ -141,8 +141,8 @@ def level_entered(cw: Casework, case: Case, level: Level) -> list[User]:
     state = _(STATE_LABELS[level.state])
     if level.requires_ack:
         buttons = [
-            [_button(_("Acknowledge"), f"ack:{case.id}"), _button(_("Assign to…"), f"assign:{case.id}")],
-            [_button(_("Open case"), f"case:{case.id}")],
+            [_button(_("Acknowledge"), Acknowledge(case.id or 0).encode()), _button(_("Assign to…"), Assign(case.id or 0).encode())],
+            [_button(_("Open case"), OpenCase(case.id or 0).encode())],
         ]
         return _send(
             cw,
@@ -159,7 +159,7 @@ def level_entered(cw: Casework, case: Case, level: Level) -> list[User]:
         case,
         "level_entered",
         _("Case {title} is now at {state}.", title=title, state=state),
-        buttons=[[_button(_("Open case"), f"case:{case.id}")]],
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )
 
 
@@ -216,8 +216,8 @@ def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[Use
             n=files,
         ),
         buttons=[
-            [_button(_("🔎 Review the evidence"), f"rv:{proposal.id}")],
-            [_button(_("Open case"), f"case:{case.id}")],
+            [_button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())],
+            [_button(_("Open case"), OpenCase(case.id or 0).encode())],
         ],
     )
 
@@ -248,7 +248,7 @@ def assigned(cw: Casework, case: Case, assignee: User) -> list[User]:
         "assigned",
         _("You have been assigned case {title}.", title=case_title(cw, case)),
         lines=history_lines(cw, case),
-        buttons=[[_button(_("Record a visit"), f"visit:{case.id}"), _button(_("Open case"), f"case:{case.id}")]],
+        buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode()), _button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )
 
 
@@ -279,7 +279,7 @@ def reminder(
             step=step,
             date=_local_day(cw, target),
         ),
-        buttons=[[_button(_("Record a visit"), f"visit:{case.id}")]],
+        buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode())]],
         dedupe=f"rem:{reminder_row.id}",
     )
 
@@ -296,7 +296,7 @@ def visit_overdue(cw: Casework, case: Case, users: list[User], deadline: Deadlin
             title=case_title(cw, case),
             date=_local_day(cw, deadline),
         ),
-        buttons=[[_button(_("Record a visit"), f"visit:{case.id}")]],
+        buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode())]],
         dedupe=f"due:{deadline.id}",
     )
 
@@ -315,8 +315,8 @@ def unacknowledged(cw: Casework, case: Case, users: list[User], alerted: list[st
         ),
         lines=history_lines(cw, case),
         buttons=[
-            [_button(_("Acknowledge"), f"ack:{case.id}"), _button(_("Assign to…"), f"assign:{case.id}")],
-            [_button(_("Open case"), f"case:{case.id}")],
+            [_button(_("Acknowledge"), Acknowledge(case.id or 0).encode()), _button(_("Assign to…"), Assign(case.id or 0).encode())],
+            [_button(_("Open case"), OpenCase(case.id or 0).encode())],
         ],
     )
 
@@ -328,7 +328,7 @@ def promise_due(cw: Casework, case: Case, users: list[User]) -> list[User]:
         case,
         "promise_due",
         _("Today is the day the family promised {title} would be back. Is the child at school?", title=case_title(cw, case)),
-        buttons=[[_button(_("Record a visit"), f"visit:{case.id}"), _button(_("Open case"), f"case:{case.id}")]],
+        buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode()), _button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )
 
 
@@ -339,7 +339,7 @@ def retention_check(cw: Casework, case: Case, users: list[User], n: int) -> list
         case,
         "retention_check",
         _("Check-in {n}: is {title} still attending school?", n=n, title=case_title(cw, case)),
-        buttons=[[_button(_("Yes, attending"), f"att:{case.id}:1"), _button(_("No, absent again"), f"att:{case.id}:0")]],
+        buttons=[[_button(_("Yes, attending"), Attending(case.id or 0, attending=True).encode()), _button(_("No, absent again"), Attending(case.id or 0, attending=False).encode())]],
     )
 
 
@@ -350,7 +350,7 @@ def deferral_ended(cw: Casework, case: Case, users: list[User]) -> list[User]:
         case,
         "deferral_end",
         _("The deferral of case {title} ends today. Has the child come back?", title=case_title(cw, case)),
-        buttons=[[_button(_("Open case"), f"case:{case.id}")]],
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )
 
 
@@ -365,5 +365,5 @@ def home_teaching_due(cw: Casework, case: Case, users: list[User]) -> list[User]
             title=case_title(cw, case),
             hours=cw.policy.home_teaching.min_class_hours,
         ),
-        buttons=[[_button(_("Open case"), f"case:{case.id}")]],
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )

@@ -127,7 +127,7 @@ def parse_period(value: str, *, today: date, field: str = "period") -> Period:
             return month_of(date(int(m["y"]), int(m["m"]), 1))
         if m := _YEAR.fullmatch(text):
             return year_of(date(int(m["y"]), 1, 1))
-    except ValueError:
+    except (ValueError, OverflowError):  # 2026-13; 9999-12, which ends past the calendar
         pass
     raise ValidationError(
         field,

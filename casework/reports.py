@@ -27,9 +27,10 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, func, select
 
 from casework import deadlines, states
+from casework.callbacks import ReportWorkbook
 from casework.clock import from_db
 from casework.context import Casework
-from casework.errors import AccessDenied, ValidationError
+from casework.errors import AccessDenied
 from casework.i18n import ContextText, Text, _, p_
 from casework.ledger import period_bounds, scope_name
 from casework.outbox import enqueue, text_to_json
@@ -395,7 +396,7 @@ def handle_report(cw: Casework, deadline: Deadline, case: Case | None) -> str:
             headline(data),
             kind="periodic_report",
             now=cw.now(),
-            buttons=[[{"text": text_to_json(_("📊 Workbook")), "data": button_data(period)}]],  # type: ignore[dict-item]
+            buttons=[[{"text": text_to_json(_("📊 Workbook")), "data": ReportWorkbook(period).encode()}]],  # type: ignore[dict-item]
             dedupe_key=f"{_key(kind, period)}:{user.id}",
         )
         message.payload = {
@@ -405,21 +406,6 @@ def handle_report(cw: Casework, deadline: Deadline, case: Case | None) -> str:
         }
         sent += 1
     return f"report queued for {sent}"
-
-
-def button_data(period: Period) -> str:
-    """``rpt:<period code>``: the workbook button's callback (short, language-neutral)."""
-    return f"rpt:{period.kind[0]}:{period.code}"
-
-
-def period_from_button(kind: str, code: str) -> Period:
-    kinds = {"m": "month", "q": "quarter", "y": "year"}
-    if kind not in kinds:
-        raise ValidationError("period", _("“{code}” is not a known choice.", code=kind))
-    period = parse_period(code, today=date(2000, 1, 1))
-    if period.kind != kinds[kind]:
-        raise ValidationError("period", _("“{code}” is not a known choice.", code=code))
-    return period
 
 
 def attachment_spec(period: Period) -> dict[str, Any]:

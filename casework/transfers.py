@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from casework import outbox
+from casework.callbacks import TransferAnswer
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound
 from casework.i18n import Text, _
@@ -129,8 +130,8 @@ def request(
     told = deciders(cw, student, exclude=actor.id)
     text = request_text(cw, req)
     buttons = [[
-        {"text": outbox.text_to_json(_("Accept")), "data": f"trf:ok:{req.id}"},
-        {"text": outbox.text_to_json(_("Reject")), "data": f"trf:no:{req.id}"},
+        {"text": outbox.text_to_json(_("Accept")), "data": TransferAnswer(req.id or 0, accept=True).encode()},
+        {"text": outbox.text_to_json(_("Reject")), "data": TransferAnswer(req.id or 0, accept=False).encode()},
     ]]
     for user in told:
         if user.unreachable:

@@ -7,10 +7,10 @@ stands in a :class:`models.tables.ConversationState` row, loaded with the update
 in the same transaction as the domain write the flow leads to (DESIGN §5: a restart, a
 crash or a second bot process resumes at the same step with the draft intact).
 
-Buttons carry ``s|<conversation id>.<key>|<step>|<choice>`` (the key: a random tag of the
-conversation, so a reused id never answers an old button): short, language-neutral, and never
-trusted for access — the conversation must belong to the user who taps, and whatever the
-flow does with a case goes through ``casework``, which checks scope again.
+Buttons carry ``s|<conversation id>.<key>|<step>|<choice>`` (a ``ConversationTap`` of
+``casework.callbacks``): short, language-neutral, and never trusted for access — the
+conversation must belong to the user who taps, and whatever the flow does with a case goes
+through ``casework``, which checks scope again.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
+from casework.callbacks import ConversationTap
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -33,7 +34,6 @@ from conversations.replies import Button, Replies
 from models.tables import ConversationState, User
 
 InputKind = Literal["choice", "multi", "text", "date", "media", "confirm"]
-CALLBACK_PREFIX = "s"
 KEY = "_k"  # a conversation's random key, in its callback data beside the id
 PAGE_SIZE = 8
 T = TypeVar("T")
@@ -257,10 +257,7 @@ def cancel(turn: Turn) -> bool:
 def _cb(conv: ConversationState, step: str, code: str) -> str:
     # "<id>.<key>": SQLite reuses the id of a deleted row, and a button of a finished
     # conversation must not answer a new one that got its id (see ``start``)
-    key = conv.draft.get(KEY)
-    data = f"{CALLBACK_PREFIX}|{conv.id}{'.' + key if key else ''}|{step}|{code}"
-    assert len(data.encode()) <= 64, data
-    return data
+    return ConversationTap(conv.id or 0, conv.draft.get(KEY) or "", step, code).encode()
 
 
 def prompt(turn: Turn, note: Text | None = None) -> None:

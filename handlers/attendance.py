@@ -1,4 +1,5 @@
-"""The buttons of the attendance prompts (routed from ``handlers.buttons``):
+"""The buttons of the attendance prompts (routed from ``handlers.buttons``; the data is
+``casework.callbacks.AttendanceAnswer`` / ``RollCallAnswer``):
 
 - ``atd:<class>:<yyyymmdd>:a`` All present — recorded at once, thanks;
 - ``atd:<class>:<yyyymmdd>:s`` Some absent — the ``attendance`` flow asks who and why;
@@ -7,37 +8,22 @@
 
 Nothing in the data is trusted: ``casework.attendance`` checks that the class is one the
 user takes attendance for (a refusal is audited) and that the day can still be answered.
-Malformed data does nothing, and ``buttons.route`` says the button is no longer in use.
+Malformed data is refused by the codec, and ``buttons.route`` says the button is no longer
+in use.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
-from casework import attendance
 from casework.attendance import prompts, roll_call
+from casework.callbacks import AttendanceAnswer, RollCallAnswer
 from casework.i18n import _
-from casework.validation import parse_id
 from conversations import engine
 from conversations.flows.attendance import send_recorded
 
 
-def _parse(parts: list[str]) -> tuple[int, date, str] | None:
-    class_id = parse_id(parts[0]) if len(parts) == 3 else None
-    if class_id is None:
-        return None
-    day = attendance.parse_ymd(parts[1])
-    if day is None or parts[2] not in (attendance.ALL_PRESENT, attendance.SOME_ABSENT):
-        return None
-    return class_id, day, parts[2]
-
-
-def tap_attendance(turn: engine.Turn, parts: list[str]) -> None:
-    parsed = _parse(parts)
-    if parsed is None:
-        return
-    class_id, day, choice = parsed
-    if choice == attendance.ALL_PRESENT:
+def tap_attendance(turn: engine.Turn, tap: AttendanceAnswer) -> None:
+    class_id, day = tap.class_id, tap.day
+    if tap.all_present:
         out = prompts.record_attendance(turn.cw, turn.user, class_id, day)
         turn.replies.answer()
         turn.replies.mark_chosen(_("✅ All present"))
@@ -50,12 +36,9 @@ def tap_attendance(turn: engine.Turn, parts: list[str]) -> None:
     engine.start(turn, "attendance", class_id=class_id, day=day.isoformat())
 
 
-def tap_roll_call(turn: engine.Turn, parts: list[str]) -> None:
-    parsed = _parse(parts)
-    if parsed is None:
-        return
-    class_id, term_start, choice = parsed
-    if choice == attendance.ALL_PRESENT:
+def tap_roll_call(turn: engine.Turn, tap: RollCallAnswer) -> None:
+    class_id, term_start = tap.class_id, tap.day
+    if tap.all_present:
         out = roll_call.record_roll_call(turn.cw, turn.user, class_id, term_start)
         turn.replies.answer()
         turn.replies.mark_chosen(_("✅ Everyone has reported"))

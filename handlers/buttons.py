@@ -1,51 +1,51 @@
 """What a tap or a message means, given where the user stands.
 
-Callback data is a short code, never trusted: ``s|<conv>.<key>|<step>|<choice>`` must
-name a conversation of this user, by its id and its random key; every case number goes
-through ``casework``, which checks scope (and audits a refusal).
+Callback data is a short code, never trusted: ``casework.callbacks`` decodes it into a
+typed tap (refusing anything malformed), and ``route`` dispatches on the tap's type. A
+conversation's tap must name a conversation of this user, by its id and its random key;
+every case number goes through ``casework``, which checks scope (and audits a refusal).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Message
 
-from casework import case_views, ladder, transfers
+from casework import callbacks, case_views, ladder, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
-from casework.validation import clean_text, parse_id
+from casework.validation import clean_text
 from conversations import engine
 from conversations.replies import Button
 from handlers import attendance, cases, exports, menu, people, review
 
 
 def route(turn: engine.Turn, data: str) -> None:
-    if data.startswith(engine.CALLBACK_PREFIX + "|"):
-        _conversation_tap(turn, data)
+    tap = callbacks.decode(data)
+    if isinstance(tap, callbacks.ConversationTap):
+        _conversation_tap(turn, tap)  # the engine answers (or leaves a no-op tap unanswered)
         return
-    head, _sep, rest = data.partition(":")
-    parts = rest.split(":") if rest else []
-    handler = _ROUTES.get(head)
-    if handler is None:
+    if tap is None and data.startswith(callbacks.CONVERSATION_PREFIX + "|") and data.count("|") >= 3:
+        # shaped like a conversation's button, naming none (a forged id): as for one that is gone
+        turn.replies.answer(_("That question is finished; see the latest message."))
+        return
+    handler = _ROUTES.get(type(tap)) if tap is not None else None
+    if tap is None or handler is None:
+        # malformed ("ack:x", "case:"), or a kind this router does not answer
         turn.replies.answer(_("That button is no longer in use."))
         return
-    handler(turn, parts)
+    handler(turn, tap)
     if not any(a.kind != "answer" or a.text for a in turn.replies.actions):
-        # malformed data ("ack:x", "case:"): nothing was done; say so rather than nothing
+        # nothing was done; say so rather than nothing
         turn.replies.actions.clear()
         turn.replies.answer(_("That button is no longer in use."))
 
 
-def _conversation_tap(turn: engine.Turn, data: str) -> None:
-    try:
-        _prefix, ident, step, code = data.split("|", 3)
-    except ValueError:
-        turn.replies.answer(_("That button is no longer in use."))
-        return
-    conv_id, _dot, key = ident.partition(".")
-    conv_number = parse_id(conv_id)
-    conv = engine.conversation_by_id(turn, conv_number) if conv_number is not None else None
+def _conversation_tap(turn: engine.Turn, tap: callbacks.ConversationTap) -> None:
+    key, step, code = tap.key, tap.step, tap.choice
+    conv = engine.conversation_by_id(turn, tap.conversation_id)
     if conv is None:
         turn.replies.answer(_("That question is finished; see the latest message."))
         return
@@ -63,9 +63,9 @@ def _conversation_tap(turn: engine.Turn, data: str) -> None:
     engine.handle_tap(turn, step, code)
 
 
-def _menu(turn: engine.Turn, parts: list[str]) -> None:
+def _menu(turn: engine.Turn, tap: callbacks.Menu) -> None:
     turn.replies.answer()
-    what = parts[0] if parts else ""
+    what = tap.item
     if what in ("report", "visit", "invite"):
         engine.start(turn, what)
     elif what == "resume":
@@ -83,36 +83,29 @@ def _menu(turn: engine.Turn, parts: list[str]) -> None:
         menu.show_menu(turn)
 
 
-def _case(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = parse_id(parts[0]) if parts else None
+def _case(turn: engine.Turn, tap: callbacks.OpenCase) -> None:
     turn.replies.answer()
-    if case_id is not None:
-        cases.show_case(turn, case_id)
+    cases.show_case(turn, tap.id)
 
 
-def _visit(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = parse_id(parts[0]) if parts else None
+def _visit(turn: engine.Turn, tap: callbacks.RecordVisit) -> None:
+    case_id = tap.id
     turn.replies.answer()
-    if case_id is not None:
-        ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
-        engine.start(turn, "visit", case_id=case_id)
+    ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
+    engine.start(turn, "visit", case_id=case_id)
 
 
-def _ack(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = parse_id(parts[0]) if parts else None
-    if case_id is None:
-        return
+def _ack(turn: engine.Turn, tap: callbacks.Acknowledge) -> None:
+    case_id = tap.id
     out = ladder.acknowledge(turn.cw, turn.user, case_id)
     turn.replies.answer(out.message)
     turn.replies.send(out.message)
 
 
-def _assign(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = parse_id(parts[0]) if parts else None
-    if case_id is None:
-        return
+def _assign(turn: engine.Turn, tap: callbacks.Assign) -> None:
+    case_id = tap.case_id
     case = ladder.load_case(turn.cw, turn.user, case_id, "assign")
-    assignee = parse_id(parts[1]) if len(parts) > 1 else None
+    assignee = tap.user_id
     if assignee is not None:
         out = ladder.assign(turn.cw, turn.user, case_id, assignee)
         turn.replies.answer(out.message)
@@ -120,65 +113,50 @@ def _assign(turn: engine.Turn, parts: list[str]) -> None:
         return
     people = case_views.assignees(turn.cw, case)
     turn.replies.answer()
-    rows = [[Button(_("{name}", name=u.display_name), f"assign:{case_id}:{u.id}")] for u in people[:12]]
+    rows = [[Button(_("{name}", name=u.display_name), callbacks.Assign(case_id, u.id or 0).encode())] for u in people[:12]]
     turn.replies.send(_("Assign case #{id} to:", id=case_id), rows)
 
 
-def _review(turn: engine.Turn, parts: list[str]) -> None:
-    proposal_id = parse_id(parts[0]) if parts else None
-    if proposal_id is None:
-        return
+def _review(turn: engine.Turn, tap: callbacks.ReviewEvidence) -> None:
+    proposal_id = tap.id
     turn.replies.answer()
     review.show(turn, proposal_id)
 
 
-def _approve(turn: engine.Turn, parts: list[str]) -> None:
+def _approve(turn: engine.Turn, tap: callbacks.Approve) -> None:
     """``apr:<proposal>`` says what approving does; ``apr:<proposal>:y`` does it."""
-    proposal_id = parse_id(parts[0]) if parts else None
-    if proposal_id is None:
-        return
-    if len(parts) > 1 and parts[1] == "y":
+    proposal_id = tap.proposal_id
+    if tap.confirmed:
         review.approve(turn, proposal_id)
         return
     turn.replies.answer()
     review.ask_approval(turn, proposal_id)
 
 
-def _reject(turn: engine.Turn, parts: list[str]) -> None:
-    proposal_id = parse_id(parts[0]) if parts else None
-    if proposal_id is None:
-        return
+def _reject(turn: engine.Turn, tap: callbacks.Reject) -> None:
+    proposal_id = tap.id
     ladder.load_review(turn.cw, turn.user, proposal_id)  # refused (and audited) before any flow
     turn.replies.answer()
     engine.start(turn, "reject", proposal=proposal_id)
 
 
-def _transfer(turn: engine.Turn, parts: list[str]) -> None:
+def _transfer(turn: engine.Turn, tap: callbacks.TransferAnswer) -> None:
     """``trf:ok:<id>`` / ``trf:no:<id>``: the child's unit answers a transfer request."""
-    request_id = parse_id(parts[1]) if len(parts) == 2 else None
-    if request_id is None or parts[0] not in ("ok", "no"):
-        return
-    accept = parts[0] == "ok"
+    request_id, accept = tap.request_id, tap.accept
     req = transfers.decide(turn.cw, turn.user, request_id, accept=accept)
     turn.replies.answer()
     turn.replies.mark_chosen(_("Accept") if accept else _("Reject"))
     turn.replies.send(transfers.describe(turn.cw, req, accept=accept))
 
 
-def _attending(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = parse_id(parts[0]) if len(parts) == 2 else None
-    if case_id is None:
-        return
-    out = ladder.confirm_attending(turn.cw, turn.user, case_id, parts[1] == "1")
+def _attending(turn: engine.Turn, tap: callbacks.Attending) -> None:
+    out = ladder.confirm_attending(turn.cw, turn.user, tap.case_id, tap.attending)
     turn.replies.answer()
     turn.replies.send(out.message)
 
 
-def _action(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = parse_id(parts[0]) if len(parts) >= 2 else None
-    if case_id is None:
-        return
-    action = parts[1]
+def _action(turn: engine.Turn, tap: callbacks.CaseAction) -> None:
+    case_id, action = tap.case_id, tap.action
     turn.replies.answer()
     simple: dict[str, Any] = {
         "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),
@@ -204,25 +182,30 @@ def _action(turn: engine.Turn, parts: list[str]) -> None:
         turn.replies.answer(_("That button is no longer in use."))
 
 
-_ROUTES = {
-    "menu": _menu,
-    "case": _case,
-    "visit": _visit,
-    "ack": _ack,
-    "assign": _assign,
-    "rv": _review,
-    "apr": _approve,
-    "rej": _reject,
-    "att": _attending,
-    "trf": _transfer,  # a transfer request (casework.transfers)
-    "act": _action,
-    "atd": attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
-    "rc": attendance.tap_roll_call,  # the term-start roll call
-    "usr": people.tap_user,  # /users: deactivate
-    "inv": people.tap_invite,  # /invites: revoke
-    "xp": exports.tap_export,  # /export: the filter menu, and making the workbook
-    "doc": exports.tap_form,  # /forms: one form of a case, as Word and PDF
-    "rpt": exports.tap_report,  # the periodic report's workbook (casework.reports)
+# each route takes a tap of the kind it is listed under (route looks it up by type(tap))
+_ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
+    callbacks.Menu: _menu,
+    callbacks.OpenCase: _case,
+    callbacks.RecordVisit: _visit,
+    callbacks.Acknowledge: _ack,
+    callbacks.Assign: _assign,
+    callbacks.ReviewEvidence: _review,
+    callbacks.Approve: _approve,
+    callbacks.Reject: _reject,
+    callbacks.Attending: _attending,
+    callbacks.TransferAnswer: _transfer,  # a transfer request (casework.transfers)
+    callbacks.CaseAction: _action,
+    callbacks.AttendanceAnswer: attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
+    callbacks.RollCallAnswer: attendance.tap_roll_call,  # the term-start roll call
+    callbacks.UsersPage: people.tap_user,  # /users: deactivate
+    callbacks.DeactivateUser: people.tap_user,
+    callbacks.UsersCancel: people.tap_user,
+    callbacks.InvitesPage: people.tap_invite,  # /invites: revoke
+    callbacks.RevokeInvite: people.tap_invite,
+    callbacks.InvitesCancel: people.tap_invite,
+    callbacks.ExportMenu: exports.tap_export,  # /export: the filter menu, and making the workbook
+    callbacks.FormFile: exports.tap_form,  # /forms: one form of a case, as Word and PDF
+    callbacks.ReportWorkbook: exports.tap_report,  # the periodic report's workbook (casework.reports)
 }
 
 

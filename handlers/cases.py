@@ -4,6 +4,7 @@ masked, and the actions the user may take on it as buttons."""
 from __future__ import annotations
 
 from casework import actions, case_views, cases, codes, states
+from casework.callbacks import CaseAction, OpenCase, ReviewEvidence
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
@@ -65,7 +66,7 @@ def list_cases(turn: Turn) -> None:
             turn.t(_("{title} — {state}, {round}, due {due}", title=title, state=state,
                      round=round_text(turn.cw, case), due=fmt_due_at(turn.cw, item.next_due, turn.lang)))
         )
-        buttons.append(Button(Text("#{id}", {"id": case.id}), f"case:{case.id}"))
+        buttons.append(Button(Text("#{id}", {"id": case.id}), OpenCase(case.id or 0).encode()))
     if page.total > MAX_LISTED:
         lines.append(turn.t(_("…and {n} more.", n=page.total - MAX_LISTED)))
     # four case buttons a row
@@ -78,7 +79,7 @@ def show_case(turn: Turn, case_id: int) -> None:
     case = cases.view_case(turn.cw, turn.user, case_id)
     lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
     buttons = [
-        Button(ACTION_BUTTONS[a], f"act:{case.id}:{a}") for a in actions.allowed_actions(turn.cw, turn.user, case)
+        Button(ACTION_BUTTONS[a], CaseAction(case.id or 0, a).encode()) for a in actions.allowed_actions(turn.cw, turn.user, case)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     proposal = actions.pending_proposal(turn.cw, case)
@@ -87,7 +88,7 @@ def show_case(turn: Turn, case_id: int) -> None:
         lines.append(turn.t(_("Waiting for approval: {outcome}. Reason: {reason}",
                               outcome=codes.label("outcome", proposal.outcome), reason=proposal.reason or "—")))
         if actions.may_decide(turn.cw, turn.user, case, proposal):
-            rows.insert(0, [Button(_("🔎 Review the evidence"), f"rv:{proposal.id}")])
+            rows.insert(0, [Button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())])
     turn.replies.send_text("\n".join(lines), rows)
 
 

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from casework import ladder, validation
+from casework import callbacks, ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
 from handlers import cases, exports, menu, onboarding, review
@@ -145,8 +145,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(_privacy_pointer(update, context))
         return
     data = query.data or ""
-    if data.startswith("lang:"):
-        await run_turn(update, context, lambda t: onboarding.language_chosen(t, data[5:]),
+    tap = callbacks.decode(data)
+    if isinstance(tap, callbacks.Language):
+        lang = tap.code
+        await run_turn(update, context, lambda t: onboarding.language_chosen(t, lang),
                        allow_inactive=True)
         return
     await run_turn(update, context, lambda turn: route_button(turn, data))

@@ -7,6 +7,10 @@ commands, through ``handlers.commands``), their buttons routed by ``handlers.but
 ``xp:<state>:<period>:<unit>:<view>`` (the export menu: every filter is in the data,
 checked again on the server), ``doc:<case>:<form>``, ``rpt:<kind>:<period>``.
 
+Buttons (``casework.callbacks``): ``ExportMenu`` ``xp:<state>:<period>:<unit>:<view>`` (the
+export menu: every filter is in the data, checked again on the server), ``FormFile``
+``doc:<case>:<form>``, ``ReportWorkbook`` ``rpt:<kind>:<period>``.
+
 A ledger can take a while for a county: the turn asks for a job (``Replies.start_job``),
 which runs after the commit as a task of its own (``handlers.background``), its database
 work in units of work in a worker thread, read chunk by chunk, while the message
@@ -32,7 +36,7 @@ from telegram import Document, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from casework import forms, ledger, people, reports, transfers, validation
+from casework import callbacks, forms, ledger, people, reports, transfers, validation
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
@@ -70,9 +74,7 @@ class Choice:
     unit: str = "-"  # "-" the whole area, or t2 / s3 / v4 / c1
 
     def data(self, view: str = "") -> str:
-        value = f"xp:{self.state}:{self.period}:{self.unit}:{view}"
-        assert len(value.encode()) <= 64, value
-        return value
+        return callbacks.ExportMenu(self.state, self.period, self.unit, view).encode()
 
     def to_filter(self) -> ledger.LedgerFilter:
         return ledger.LedgerFilter(
@@ -94,10 +96,10 @@ def _period_code(period: Period) -> str:
     return period.kind[0] + period.code
 
 
-def _parse_choice(parts: list[str]) -> tuple[Choice, str]:
-    if len(parts) != 4:
+def _parse_choice(tap: callbacks.ExportMenu | None) -> tuple[Choice, str]:
+    if tap is None:
         raise ValidationError("data", _("That button is no longer in use."))
-    return Choice(parts[0], parts[1], parts[2]), parts[3]
+    return Choice(tap.state, tap.period, tap.unit), tap.view
 
 
 def _scope_name(scope: str) -> Text | str:
@@ -158,9 +160,9 @@ def export(turn: engine.Turn, args: list[str]) -> None:
     turn.replies.send_text(text, rows)
 
 
-def tap_export(turn: engine.Turn, parts: list[str]) -> None:
+def tap_export(turn: engine.Turn, tap: callbacks.ExportMenu) -> None:
     """A tap in the export menu: another view of it, or the workbook made (a job)."""
-    choice, view = _parse_choice(parts)
+    choice, view = _parse_choice(tap)
     if view == "go":
         job = ledger.prepare(turn.cw, turn.user, choice.to_filter(), lang=turn.lang)
         if not job.total:
@@ -253,16 +255,15 @@ def case_forms(turn: engine.Turn, args: list[str]) -> None:
         turn.replies.send(_("Which case? For example: /forms 12"))
         return
     case = load_case(turn.cw, turn.user, case_id, "view")
-    rows = [[Button(_(forms.FORM_LABELS[f]), f"doc:{case.id}:{f}")] for f in forms.available(turn.cw, case)]
+    rows = [[Button(_(forms.FORM_LABELS[f]), callbacks.FormFile(case.id or 0, f).encode())] for f in forms.available(turn.cw, case)]
     turn.replies.send(_("Documents for case #{id} (Word to print, PDF to read):", id=case.id), rows)
 
 
-def tap_form(turn: engine.Turn, parts: list[str]) -> None:
-    case_id = validation.parse_id(parts[0]) if len(parts) == 2 else None
-    if case_id is None or parts[1] not in forms.FORMS:
+def tap_form(turn: engine.Turn, tap: callbacks.FormFile) -> None:
+    if tap.form not in forms.FORMS:
         turn.replies.answer(_("That button is no longer in use."))
         return
-    form = parts[1]
+    case_id, form = tap.case_id, tap.form
     data = forms.load(turn.cw, turn.user, case_id, form)
     turn.replies.answer()
     caption = form_files.caption(form, case_id)
@@ -301,11 +302,8 @@ def stats(turn: engine.Turn, args: list[str]) -> None:
     _send_report(turn, _report_period(turn, args))
 
 
-def tap_report(turn: engine.Turn, parts: list[str]) -> None:
-    if len(parts) != 2:
-        turn.replies.answer(_("That button is no longer in use."))
-        return
-    period = reports.period_from_button(parts[0], parts[1])
+def tap_report(turn: engine.Turn, tap: callbacks.ReportWorkbook) -> None:
+    period = tap.period
     turn.replies.answer()
     _send_report(turn, period)
 
@@ -374,4 +372,5 @@ def transfers_waiting(turn: engine.Turn, args: list[str]) -> None:
         return
     for req in waiting:
         turn.replies.send(transfers.request_text(turn.cw, req), [[
-            Button(_("Accept"), f"trf:ok:{req.id}"), Button(_("Reject"), f"trf:no:{req.id}")]])
+            Button(_("Accept"), callbacks.TransferAnswer(req.id or 0, accept=True).encode()),
+            Button(_("Reject"), callbacks.TransferAnswer(req.id or 0, accept=False).encode())]])

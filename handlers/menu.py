@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from casework.callbacks import Language, Menu
 from casework.i18n import Text, _
 from casework.labels import ROLE_LABELS
 from casework.reports import REPORT_ROLES
@@ -51,15 +52,15 @@ def show_menu(turn: Turn, note: Text | None = None, *, unfinished: Text | None =
                  role=_(ROLE_LABELS[role])))
     )
     rows = [
-        [Button(_("📝 Report a suspected dropout"), "menu:report")],
-        [Button(_("🏠 Record a persuasion visit"), "menu:visit")],
-        [Button(_("📋 My cases"), "menu:cases")],
+        [Button(_("📝 Report a suspected dropout"), Menu("report").encode())],
+        [Button(_("🏠 Record a persuasion visit"), Menu("visit").encode())],
+        [Button(_("📋 My cases"), Menu("cases").encode())],
     ]
     if role in OFFICERS:
-        rows.append([Button(_("✉️ Invite a colleague"), "menu:invite")])
-    rows.append([Button(_("🌐 Language / 语言"), "menu:language")])
+        rows.append([Button(_("✉️ Invite a colleague"), Menu("invite").encode())])
+    rows.append([Button(_("🌐 Language / 语言"), Menu("language").encode())])
     if unfinished is not None:
-        rows.insert(0, [Button(_("↩️ Continue"), "menu:resume")])
+        rows.insert(0, [Button(_("↩️ Continue"), Menu("resume").encode())])
     turn.replies.send_text("\n".join(lines), rows)
 
 
@@ -74,5 +75,5 @@ def show_help(turn: Turn) -> None:
 def ask_language(turn: Turn) -> None:
     turn.replies.send(
         _("Choose your language / 选择语言"),
-        [[Button(Text("中文"), "lang:zh_Hans"), Button(Text("English"), "lang:en")]],
+        [[Button(Text("中文"), Language("zh_Hans").encode()), Button(Text("English"), Language("en").encode())]],
     )

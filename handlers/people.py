@@ -2,7 +2,8 @@
 their area, with Deactivate and Revoke (each asked once more before it is done).
 
 Who may do what is decided in ``casework.people`` and ``casework.invites``; callback data
-(``usr:…``, ``inv:…``) only names a row, and every tap is checked again there.
+(``usr:…``, ``inv:…``, kinds of ``casework.callbacks``) only names a row, and every tap is
+checked again there.
 """
 
 from __future__ import annotations
@@ -11,11 +12,19 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from casework import invites, people
+from casework.callbacks import (
+    Assign,
+    DeactivateUser,
+    InvitesCancel,
+    InvitesPage,
+    RevokeInvite,
+    UsersCancel,
+    UsersPage,
+)
 from casework.clock import from_db
 from casework.errors import AccessDenied
 from casework.i18n import _
 from casework.labels import role_text
-from casework.validation import parse_id
 from conversations.engine import Turn
 from conversations.formatting import fmt_short
 from conversations.replies import Button
@@ -35,11 +44,6 @@ def _refuse_non_manager(turn: Turn, action: str) -> bool:
     )
 
 
-def _offset(parts: list[str]) -> int:
-    offset = parse_id(parts[0]) if parts and parts[0] != "0" else None
-    return offset or 0
-
-
 # --- /users -----------------------------------------------------------------------------
 
 
@@ -55,9 +59,9 @@ def list_users(turn: Turn, offset: int = 0) -> None:
     rows: list[list[Button]] = []
     for user in page:
         lines.append(_person_line(turn, user))
-        rows.append([Button(_("Deactivate {name}", name=user.display_name), f"usr:d:{user.id}")])
+        rows.append([Button(_("Deactivate {name}", name=user.display_name), DeactivateUser(user.id or 0).encode())])
     if offset + PAGE < len(found):
-        rows.append([Button(_("Next page ▶"), f"usr:p:{offset + PAGE}")])
+        rows.append([Button(_("Next page ▶"), UsersPage(offset + PAGE).encode())])
     turn.replies.send_text("\n".join(lines), rows)
 
 
@@ -69,18 +73,18 @@ def _person_line(turn: Turn, user: User) -> str:
     return line
 
 
-def tap_user(turn: Turn, parts: list[str]) -> None:
+def tap_user(turn: Turn, tap: UsersPage | DeactivateUser | UsersCancel) -> None:
     """``usr:p:<offset>`` a page; ``usr:d:<id>`` asks; ``usr:D:<id>`` deactivates; ``usr:x`` no."""
-    what, rest = (parts[0], parts[1:]) if parts else ("", [])
-    if what == "p":
+    if isinstance(tap, UsersPage):
         turn.replies.answer()
-        list_users(turn, _offset(rest))
-    elif what == "x":
+        list_users(turn, tap.offset)
+    elif isinstance(tap, UsersCancel):
         turn.replies.answer(_("Nothing was changed."))
         turn.replies.mark_chosen(_("Cancel"))
-    elif what in ("d", "D") and rest and (user_id := parse_id(rest[0])) is not None:
+    else:
+        user_id = tap.id
         _refuse_non_manager(turn, "user.deactivate")
-        if what == "d":
+        if not tap.confirmed:
             user = people.deactivation_target(turn.cw, turn.user, user_id)
             held = people.open_cases_held(turn.cw.session, user)
             turn.replies.answer()
@@ -88,13 +92,14 @@ def tap_user(turn: Turn, parts: list[str]) -> None:
                 _("Deactivate {name} ({role})? They will no longer be able to use the bot, and "
                   "the invitations they made stop working. Open cases they hold: {n}.",
                   name=user.display_name, role=role_text(user.role), n=len(held)),
-                [[Button(_("✅ Yes, deactivate"), f"usr:D:{user_id}"), Button(_("Cancel"), "usr:x")]],
+                [[Button(_("✅ Yes, deactivate"), DeactivateUser(user_id, confirmed=True).encode()),
+                  Button(_("Cancel"), UsersCancel().encode())]],
             )
             return
         done = people.deactivate(turn.cw, turn.user, user_id)
         turn.replies.answer()
         turn.replies.mark_chosen(_("✅ Yes, deactivate"))
-        rows = [[Button(_("Assign case #{id}", id=case.id), f"assign:{case.id}")]
+        rows = [[Button(_("Assign case #{id}", id=case.id), Assign(case.id or 0).encode())]
                 for case in done.open_cases[:ASSIGN_BUTTONS]]
         turn.replies.send(done.message, rows or None)
 
@@ -113,9 +118,9 @@ def list_invites(turn: Turn, offset: int = 0) -> None:
     rows: list[list[Button]] = []
     for invite in found[offset : offset + PAGE]:
         lines.append(_invite_line(turn, invite))
-        rows.append([Button(_("Revoke #{id}", id=invite.id), f"inv:r:{invite.id}")])
+        rows.append([Button(_("Revoke #{id}", id=invite.id), RevokeInvite(invite.id or 0).encode())])
     if offset + PAGE < len(found):
-        rows.append([Button(_("Next page ▶"), f"inv:p:{offset + PAGE}")])
+        rows.append([Button(_("Next page ▶"), InvitesPage(offset + PAGE).encode())])
     turn.replies.send_text("\n".join(lines), rows)
 
 
@@ -129,24 +134,25 @@ def _invite_line(turn: Turn, invite: Invite) -> str:
                     maker=maker.display_name if maker else turn.t(_("the operator")), until=until))
 
 
-def tap_invite(turn: Turn, parts: list[str]) -> None:
+def tap_invite(turn: Turn, tap: InvitesPage | RevokeInvite | InvitesCancel) -> None:
     """``inv:p:<offset>`` a page; ``inv:r:<id>`` asks; ``inv:R:<id>`` revokes; ``inv:x`` no."""
-    what, rest = (parts[0], parts[1:]) if parts else ("", [])
-    if what == "p":
+    if isinstance(tap, InvitesPage):
         turn.replies.answer()
-        list_invites(turn, _offset(rest))
-    elif what == "x":
+        list_invites(turn, tap.offset)
+    elif isinstance(tap, InvitesCancel):
         turn.replies.answer(_("Nothing was changed."))
         turn.replies.mark_chosen(_("Cancel"))
-    elif what in ("r", "R") and rest and (invite_id := parse_id(rest[0])) is not None:
+    else:
+        invite_id = tap.id
         _refuse_non_manager(turn, "invite.revoke")
-        if what == "r":
+        if not tap.confirmed:
             invite = invites.revocable(turn.cw, turn.user, invite_id)
             turn.replies.answer()
             turn.replies.send(
                 _("Revoke invitation #{id} ({role})? Its link will stop working.",
                   id=invite_id, role=role_text(invite.role)),
-                [[Button(_("✅ Yes, revoke"), f"inv:R:{invite_id}"), Button(_("Cancel"), "inv:x")]],
+                [[Button(_("✅ Yes, revoke"), RevokeInvite(invite_id, confirmed=True).encode()),
+                  Button(_("Cancel"), InvitesCancel().encode())]],
             )
             return
         invites.revoke(turn.cw, turn.user, invite_id)

@@ -5,6 +5,7 @@ saying what will happen. Who may decide is casework's rule (``ladder.load_review
 from __future__ import annotations
 
 from casework import cases, codes, ladder
+from casework.callbacks import Approve, Reject, ReviewEvidence
 from casework.i18n import Text, _
 from casework.labels import join
 from casework.notices import case_title, case_titles
@@ -28,7 +29,7 @@ def list_queue(turn: engine.Turn) -> None:
         lines.append(turn.t(_("{title}: {outcome}", title=titles[case.id or 0],
                               outcome=codes.label("outcome", proposal.outcome))))
         buttons.append([Button(_("🔎 #{id} {outcome}", id=case.id, outcome=codes.label("outcome", proposal.outcome)),
-                               f"rv:{proposal.id}")])
+                               ReviewEvidence(proposal.id or 0).encode())])
     if len(queue) > MAX_LISTED:
         lines.append(turn.t(_("…and {n} more.", n=len(queue) - MAX_LISTED)))
     turn.replies.send_text("\n".join(lines), buttons)
@@ -62,7 +63,7 @@ def show(turn: engine.Turn, proposal_id: int) -> None:
         turn.replies.send_file(str(item["kind"]), str(item["file_id"]), caption)
     turn.replies.send(
         _("Approve or reject the proposal for case #{id}?", id=case.id),
-        [[Button(_("Approve"), f"apr:{proposal.id}"), Button(_("Reject"), f"rej:{proposal.id}")]],
+        [[Button(_("Approve"), Approve(proposal.id or 0).encode()), Button(_("Reject"), Reject(proposal.id or 0).encode())]],
     )
 
 
@@ -71,7 +72,8 @@ def ask_approval(turn: engine.Turn, proposal_id: int) -> None:
     proposal, case = ladder.load_review(turn.cw, turn.user, proposal_id)
     turn.replies.send(
         ladder.approval_preview(turn.cw, case, proposal),
-        [[Button(_("✅ Yes, approve"), f"apr:{proposal.id}:y"), Button(_("🔎 Review the evidence"), f"rv:{proposal.id}")]],
+        [[Button(_("✅ Yes, approve"), Approve(proposal.id or 0, confirmed=True).encode()),
+          Button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())]],
     )
 
 

@@ -41,7 +41,9 @@ COMMANDS = (
     "/CASE", "/case@fakebot", "/start@fakebot", "/",
 )
 PREFIXES = ("case", "visit", "ack", "assign", "apr", "rej", "att", "act", "atd", "rc", "doc",
-            "xp", "rpt", "menu", "lang", "s", "", "zz")
+            "xp", "rpt", "menu", "lang", "s", "rv", "trf", "usr", "inv", "", "zz")
+# period codes of the report and export buttons, some past the calendar's last day
+PERIODS = ("2026-11", "2026Q4", "2026", "2026-13", "9999-12", "9999Q4", "0000", "last-month", "")
 ACTIONS = ("resume", "escalate", "issue_deadline_notice", "reopen", "close_out", "record_visit",
            "mark_returned", "propose_outcome", "pause", "nosuch")
 MENU = ("report", "visit", "invite", "resume", "cases", "language", "", "x")
@@ -202,6 +204,17 @@ class Crowd:
                 parts += [f"{day:%Y%m%d}" if day else "20261123", self.rng.choice(("a", "s", "x"))]
             elif prefix == "doc":
                 parts.append(self.rng.choice(FORMS))
+            elif prefix == "trf":
+                parts.insert(0, self.rng.choice(("ok", "no", "x")))
+            elif prefix in ("usr", "inv"):
+                parts.insert(0, self.rng.choice(("p", "d", "D", "r", "R", "x", "")))
+            elif prefix == "rpt":
+                parts = [self.rng.choice(("m", "q", "y", "x")), self.rng.choice(PERIODS)]
+            elif prefix == "xp":
+                parts = [self.rng.choice(("all", "open", "closed", "reported", "x")),
+                         self.rng.choice(("-", *("mqy"[i % 3] + p for i, p in enumerate(PERIODS)))),
+                         self.rng.choice(("-", "t" + parts[0], "c" + parts[0], "x1")),
+                         self.rng.choice(("", "s", "p", "u", "go", "x"))]
             elif prefix == "menu":
                 parts = [self.rng.choice(MENU)]
             elif prefix == "lang":
@@ -216,7 +229,7 @@ class Crowd:
         return data
 
     def _id_for(self, prefix: str) -> str:
-        pool = {"apr": self.proposal_ids, "rej": self.proposal_ids, "atd": self.class_ids,
+        pool = {"apr": self.proposal_ids, "rej": self.proposal_ids, "rv": self.proposal_ids, "atd": self.class_ids,
                 "rc": self.class_ids}.get(prefix, self.case_ids)
         if pool and self.rng.random() < 0.6:
             return str(self.rng.choice(pool))
@@ -286,7 +299,10 @@ class Crowd:
         if r < 0.85:
             return "command", chat, tg.send_text(user, self._command(), enqueue=False)
         if r < 0.90:
-            mine = [m for m in list(tg.chats[chat].messages.values())[-30:] if not m.from_bot and m.text]
+            # a stranger's first update may be this one: no chat yet, nothing to edit
+            known = tg.chats.get(chat)
+            recent = list(known.messages.values())[-30:] if known is not None else []
+            mine = [m for m in recent if not m.from_bot and m.text]
             if mine:
                 return "edited", chat, tg.edit_text(user, rng.choice(mine[-10:]).message_id, self._text(), enqueue=False)
             return "text", chat, tg.send_text(user, self._text(), enqueue=False)
@@ -356,6 +372,8 @@ class Crowd:
         errors_before = len(self.errors)
         started = time.perf_counter()
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        # a roster file is read (and a ledger made) in a task of its own: its reply is the answer
+        await _wait_exports()
         self.stats.bot_seconds += time.perf_counter() - started
         self.stats.updates += 1
         self.stats.kinds[kind] += 1

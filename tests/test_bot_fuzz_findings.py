@@ -87,6 +87,8 @@ FORGED = [
     "apr:²", "rej:①", "rej:2147483648", "att:²:1", "att:2147483648:1", "act:①:escalate",
     "act:9223372036854775808:escalate", "assign:²", "atd:²:20261123:a", "atd:2147483648:20261123:s",
     "rc:①:20260901:a", "doc:²:notice", "doc:2147483648:notice",
+    # a month or quarter that ends past the calendar's last day (OverflowError, not ValueError)
+    "rpt:m:9999-12", "rpt:q:9999Q4", "xp:open:m9999-12:-:", "xp:open:q9999Q4:-:go",
 ]
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from demo.county import World
 from sqlalchemy import Engine
 
 from casework import case_views, ladder, states, validation
 from casework.clock import FrozenClock
 from casework.errors import ValidationError
 from casework.policy import load_named
+from demo.county import World
 from tests.casedriver import Run
 
 

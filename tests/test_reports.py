@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from casework import reports
-from casework.errors import AccessDenied
+from casework.callbacks import ReportWorkbook
+from casework.errors import AccessDenied, ValidationError
 from casework.periods import month_of, parse_period, quarter_of
 from casework.scheduler import run_planners, tick
 from documents import attachments, report_xlsx
@@ -47,6 +48,12 @@ def test_the_state_at_the_start_of_a_period_comes_from_the_history(cw, world, ma
     period = parse_period("2026-11-19..2026-11-30", today=cw.today())
     data = reports.report_data(cw, world.users["county_officer"], period)
     assert (data.new, data.open_start, data.returned, data.closed, data.open_end) == (0, 3, 0, 1, 3)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "9999-12", "9999Q4", "0000"])
+def test_a_period_past_the_calendar_is_refused_not_raised(text: str) -> None:
+    with pytest.raises(ValidationError):
+        parse_period(text, today=date(2026, 11, 21))
 
 
 def test_teachers_get_no_reports(cw, world) -> None:  # type: ignore[no-untyped-def]
@@ -115,5 +122,5 @@ def test_the_attachment_hook_renders_the_recipients_workbook(cw, world, made) ->
     assert [c[0] for c in cases] == [made.shiqiao]  # 石桥乡's only
     assert attachments.render_attachment(cw, world.users["teacher"],
                                          {"type": "periodic_report", "period": "2026-11"}) is None
-    assert reports.period_from_button("q", "2026Q4") == quarter_of(date(2026, 10, 1))
+    assert ReportWorkbook.decode("rpt:q:2026Q4") == ReportWorkbook(quarter_of(date(2026, 10, 1)))
     assert month_of(date(2026, 12, 15)).previous() == month_of(date(2026, 11, 1))

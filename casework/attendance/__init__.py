@@ -83,12 +83,6 @@ from models.tables import (
     User,
 )
 
-# callback data prefixes of the prompt buttons (handlers/attendance.py answers them)
-ATTENDANCE_PREFIX = "atd"
-ROLL_CALL_PREFIX = "rc"
-ALL_PRESENT = "a"
-SOME_ABSENT = "s"
-
 EXCUSED, UNEXCUSED = "excused", "unexcused"
 EXCUSES: dict[str, str] = {
     "sick": N_("sick leave"),  # 病假
@@ -122,20 +116,6 @@ class Recorded:
 
 def _short(d: date) -> str:
     return f"{d.month:02d}-{d.day:02d}"
-
-
-def _ymd(d: date) -> str:
-    return d.strftime("%Y%m%d")
-
-
-def parse_ymd(value: str) -> date | None:
-    """A date from callback data ("20261123"); None if it is not one (data is not trusted)."""
-    if len(value) != 8 or not value.isdigit():
-        return None
-    try:
-        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        return None
 
 
 def _button(label: Text, data: str) -> dict[str, Any]:

@@ -15,11 +15,8 @@ from sqlmodel import col, select
 
 from casework import deadlines
 from casework.attendance import (
-    ALL_PRESENT,
-    ATTENDANCE_PREFIX,
     EXCUSED,
     EXCUSES,
-    SOME_ABSENT,
     UNEXCUSED,
     Followup,
     Recorded,
@@ -29,7 +26,6 @@ from casework.attendance import (
     _short,
     _teaches,
     _too_late,
-    _ymd,
     class_text,
     excuse_text,
     load_class,
@@ -37,6 +33,7 @@ from casework.attendance import (
 )
 from casework.attendance.roll_call import RC_PROMPT, _roll_call_seen, roll_call_window
 from casework.attendance.streaks import _after_unexcused
+from casework.callbacks import AttendanceAnswer
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import ValidationError
@@ -80,10 +77,9 @@ class Absence:
 
 def prompt_buttons(class_id: int, day: date) -> list[list[dict[str, Any]]]:
     """The two answers to the daily prompt, carrying the class and the day."""
-    base = f"{ATTENDANCE_PREFIX}:{class_id}:{_ymd(day)}"
     return [[
-        _button(_("✅ All present"), f"{base}:{ALL_PRESENT}"),
-        _button(_("📝 Some absent"), f"{base}:{SOME_ABSENT}"),
+        _button(_("✅ All present"), AttendanceAnswer(class_id, day, all_present=True).encode()),
+        _button(_("📝 Some absent"), AttendanceAnswer(class_id, day, all_present=False).encode()),
     ]]
 
 

@@ -16,9 +16,6 @@ from sqlmodel import col, select
 
 from casework import deadlines, ladder
 from casework.attendance import (
-    ALL_PRESENT,
-    ROLL_CALL_PREFIX,
-    SOME_ABSENT,
     Recorded,
     _button,
     _job,
@@ -31,12 +28,12 @@ from casework.attendance import (
     _teaches,
     _tell,
     _too_late,
-    _ymd,
     class_text,
     load_class,
     open_case_of,
     roster,
 )
+from casework.callbacks import OpenCase, RecordVisit, RollCallAnswer
 from casework.context import Casework
 from casework.errors import IllegalTransition, ValidationError
 from casework.i18n import DEFAULT_LANGUAGE, _
@@ -81,10 +78,10 @@ class RollCallWindow:
 
 
 def roll_call_buttons(class_id: int, term_start: date) -> list[list[dict[str, Any]]]:
-    base = f"{ROLL_CALL_PREFIX}:{class_id}:{_ymd(term_start)}"
     return [[
-        _button(_("✅ Everyone has reported"), f"{base}:{ALL_PRESENT}"),
-        _button(_("📝 Some have not"), f"{base}:{SOME_ABSENT}"),
+        _button(_("✅ Everyone has reported"),
+                RollCallAnswer(class_id, term_start, all_present=True).encode()),
+        _button(_("📝 Some have not"), RollCallAnswer(class_id, term_start, all_present=False).encode()),
     ]]
 
 
@@ -345,8 +342,8 @@ def close_roll_call(cw: Casework, rc: RollCall) -> str:
                        title=case_title(cw, case), date=close_day),
                 line=_("Had not reported (报到) when the term-start roll call closed on {date}.",
                        date=close_day),
-                buttons=((_("Record a visit"), f"visit:{case.id}"),
-                         (_("Open case"), f"case:{case.id}")),
+                buttons=((_("Record a visit"), RecordVisit(case.id or 0).encode()),
+                         (_("Open case"), OpenCase(case.id or 0).encode())),
                 after=mark,
             )
             registered += 1

@@ -19,6 +19,7 @@ from casework.attendance import (
     _tell,
     open_case_of,
 )
+from casework.callbacks import Assign, OpenCase, RecordVisit
 from casework.context import Casework
 from casework.errors import CaseworkError
 from casework.i18n import DEFAULT_LANGUAGE, _
@@ -149,13 +150,13 @@ def _reach(
         result.followups.append(Followup(_(
             "{name}: case #{id} opened (absent without excuse since {date}).",
             name=student.name, id=case.id, date=since,
-        ), ((_("Open case"), f"case:{case.id}"),)))
+        ), ((_("Open case"), OpenCase(case.id or 0).encode()),)))
     elif case.state in BACK:
         ladder.confirm_attending(cw, actor, case.id or 0, attending=False)
         result.followups.append(Followup(_(
             "{name} is absent again without excuse since {date}: case #{id} is open again.",
             name=student.name, id=case.id, date=since,
-        ), ((_("Open case"), f"case:{case.id}"),)))
+        ), ((_("Open case"), OpenCase(case.id or 0).encode()),)))
     elif threshold.action == "report":
         # reported already (by hand, or an earlier streak): noted on the case, nobody re-told
         _threshold_event(cw, actor, case, threshold, streak)
@@ -214,7 +215,7 @@ def _act(
                     "Absent without excuse for {n} school days since {date}; reported from the "
                     "daily attendance by {teacher}.",
                     n, date=since, teacher=teacher),
-            buttons=((_("Open case"), f"case:{case.id}"),), after=after,
+            buttons=((_("Open case"), OpenCase(case.id or 0).encode()),), after=after,
         )
         if people:
             result.followups.append(Followup(_("Told: {roles}.", roles=roles_text(threshold.notify))))
@@ -224,7 +225,7 @@ def _act(
                  "{title}: absent without excuse for {n} school days since {date}. Please visit "
                  "the home or call the guardian, and record it.",
                  n, title=title, date=since)
-        buttons = ((_("Record a visit"), f"visit:{case.id}"), (_("Open case"), f"case:{case.id}"))
+        buttons = ((_("Record a visit"), RecordVisit(case.id or 0).encode()), (_("Open case"), OpenCase(case.id or 0).encode()))
         _tell(
             cw, case, people, kind="absence_alert", text=ask,
             line=n_("Absent without excuse for {n} school day since {date}: the home is to be "
@@ -246,7 +247,7 @@ def _act(
                     "who will persuade the family.",
                     "Absent without excuse for {n} school days since {date}: name the person "
                     "who will persuade the family.", n, date=since),
-            buttons=((_("Assign to…"), f"assign:{case.id}"), (_("Open case"), f"case:{case.id}")),
+            buttons=((_("Assign to…"), Assign(case.id or 0).encode()), (_("Open case"), OpenCase(case.id or 0).encode())),
             after=after,
         )
         if not tell_actor:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from casework import attendance
+from casework import attendance, callbacks
 from casework.attendance import prompts, roll_call
 from casework.i18n import Text, _
 from casework.labels import join
@@ -44,7 +44,7 @@ def send_recorded(turn: Turn, out: attendance.Recorded) -> None:
         for label, data in followup.buttons:
             buttons.setdefault(data, Button(label, data))
     # what to do first ("Record a visit"), "Open case" last; each button once
-    ordered = sorted(buttons.values(), key=lambda b: b.data.startswith("case:"))
+    ordered = sorted(buttons.values(), key=lambda b: isinstance(callbacks.decode(b.data), callbacks.OpenCase))
     rows = [ordered[i : i + 2] for i in range(0, len(ordered), 2)]
     turn.replies.send_text("\n".join(lines), rows or None)
 
