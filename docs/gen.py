@@ -386,8 +386,9 @@ def locate(path: str, symbol: str, current: int | None = None) -> int:
         return current
     if not containing:
         raise GenerationError(f"{ARCHITECTURE}: `{symbol}` is no longer in {path}; fix the reference")
-    raise GenerationError(f"{ARCHITECTURE}: `{symbol}` is on {len(containing)} lines of {path} "
-                          f"({', '.join(map(str, containing))}); quote more of the line")
+    raise GenerationError(f"{ARCHITECTURE}: `{symbol}` is not defined in {path} and is on "
+                          f"{len(containing)} of its lines ({', '.join(map(str, containing))}): "
+                          "name the definition, or quote more of the line")
 
 
 def refresh_references(text: str) -> str:
