@@ -131,15 +131,16 @@ def _leaves(expr: ast.expr) -> Iterable[ast.expr]:
 def _returned(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.expr | None]:
     if isinstance(node, ast.Lambda):
         return [node.body]
-    out: list[ast.expr | None] = []
+    found: list[ast.Return] = []
     stack: list[ast.AST] = list(node.body)
     while stack:
         item = stack.pop()
         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
             continue  # a nested function's returns are not this one's
         if isinstance(item, ast.Return):
-            out.append(item.value)
+            found.append(item)
         stack.extend(ast.iter_child_nodes(item))
+    out: list[ast.expr | None] = [r.value for r in sorted(found, key=lambda r: (r.lineno, r.col_offset))]
     if not node.body or not isinstance(node.body[-1], ast.Return | ast.Raise):
         out.append(None)  # falls off the end
     return out
@@ -187,8 +188,10 @@ def domain_calls(fn: Callable[..., Any]) -> list[str]:
     """The ``casework`` functions a flow's finish calls (``ladder.report(…)``)."""
     names = _closure(fn)
     calls: list[str] = []
-    for node in ast.walk(_node_of(fn)):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    in_order = sorted((n for n in ast.walk(_node_of(fn)) if isinstance(n, ast.Call)),
+                      key=lambda n: (n.lineno, n.col_offset))
+    for node in in_order:
+        if (isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name)):
             owner = names.get(node.func.value.id)
             module = getattr(owner, "__name__", "")
@@ -255,7 +258,7 @@ def flow_diagram(flow: engine.Flow) -> str:
     lines = ["stateDiagram-v2"]
     for step in flow.steps:
         lines.append(f'    state "{_label(step.name)} — {_label(step.label.msgid)} ({step.kind})" as {_sid(step.name)}')
-    lines.append(f'    state "summary: ✏️ edit a row, ✅ Confirm" as {SUMMARY_ID}')
+    lines.append(f'    state "summary — ✏️ edit a row, ✅ Confirm" as {SUMMARY_ID}')
     lines.append(f"    [*] --> {_sid(flow.first.name)}")
     if flow.begin is not None:
         for name in _begin_steps(flow.begin):
