@@ -1,0 +1,1 @@
+"""The design documents' generated parts (``python -m docs.gen``); see ``ARCHITECTURE.md``."""
