@@ -35,6 +35,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +170,10 @@ def _runtime(db_url: str, tmp_path: Path, name: str) -> Runtime:
                          dev_key_file=tmp_path / "unused-key", policy=name))
 
 
-async def _serve_a_while(runtime: Runtime, port: int) -> dict[str, Any]:
-    """The sandbox app served as ``baoxue sandbox`` serves it, until SIGTERM's handler."""
-    app = sandbox_server.create_app(runtime, host="127.0.0.1", port=port)
+async def _serve_a_while(runtime: Runtime, port: int, start: datetime) -> dict[str, Any]:
+    """The sandbox app served as ``baoxue sandbox`` serves it (its clock started at
+    ``start``, as SANDBOX_START does), until SIGTERM's handler."""
+    app = sandbox_server.create_app(runtime, host="127.0.0.1", port=port, start=start)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = sandbox_server._Server(config, app.state.sandbox)  # noqa: SLF001 - its own server
     serving = asyncio.create_task(server.serve())
@@ -191,8 +193,11 @@ async def _serve_a_while(runtime: Runtime, port: int) -> dict[str, Any]:
                 raise AssertionError("the sandbox bot never ran")
             seen["page"] = (await client.get("/")).status_code
             seen["personas"] = (await client.get("/sandbox/api/personas")).json()["personas"]
+            seen["clock"] = datetime.fromisoformat((await client.get("/sandbox/api/clock")).json()["now"])
             # the scheduler's tick on the seeded cases, under this profile
-            seen["moved"] = (await client.post("/sandbox/api/clock", data={"step": "day"})).status_code
+            moved = await client.post("/sandbox/api/clock", data={"step": "day"})
+            seen["moved"] = moved.status_code
+            seen["moved_to"] = datetime.fromisoformat(moved.json()["now"])
     finally:
         server.handle_exit(signal.SIGTERM, None)
         await asyncio.wait_for(serving, 30)
@@ -214,10 +219,14 @@ def test_the_sandbox_starts_under_each_profile(
             assert set(spread(session)) - {"returned", "closed"} <= set(policy.states)
             assert_follows_the_ladder(session, policy)
 
-        seen = asyncio.run(_serve_a_while(runtime, _free_port()))
+        seen = asyncio.run(_serve_a_while(runtime, _free_port(), SEEDED_AT))
         assert seen["page"] == 200
         assert [p["key"] for p in seen["personas"]] == list(sandbox_server.PERSONA_KEYS)
+        # the clock runs on from where the county was seeded (a minute is plenty for start-up)
+        assert SEEDED_AT <= seen["clock"] < SEEDED_AT + timedelta(minutes=1)
         assert seen["moved"] == 200
+        assert seen["moved_to"] - seen["clock"] >= timedelta(days=1)
+        assert seen["moved_to"] < SEEDED_AT + timedelta(days=1, minutes=1)
         # a second start comes back to its own database: nothing seeded again
         assert prepare(runtime, SEEDED_AT) is False
         with Session(runtime.engine) as session:
