@@ -107,6 +107,12 @@ class Sandbox:
             ).first()
         return from_db(due) if due else None
 
+    def timeline(self, case_id: int, lang: str) -> dict[str, Any] | None:
+        from sandbox.timeline import case_timeline
+
+        with Session(self.runtime.engine) as session:
+            return case_timeline(session, self.runtime.policy, case_id, lang)
+
     async def tick(self) -> None:
         """Act on what is due at the sandbox time, then send what that queued."""
         from bot.outbox_sender import drain
@@ -202,6 +208,7 @@ def create_app(
             bot_running=lambda: sandbox.application.running,
             bound=f"{host}:{port}",
             loopback=is_loopback(host),
+            timeline=sandbox.timeline,
         ),
     )
     return app

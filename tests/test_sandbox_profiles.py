@@ -7,8 +7,11 @@ escalations to the profile's next level. For each profile:
 
 - in process, through the sandbox's own start-up path: ``sandbox.database.prepare`` seeds
   and marks the fresh database, then ``sandbox.server``'s app is served on a free loopback
-  port; the bot comes up against its stand-in, the page and the personas answer, and a
-  "+1 day" runs the scheduler's tick on the seeded cases; SIGTERM's handler stops it;
+  port with its clock started where the county was seeded (SANDBOX_START); the bot comes
+  up against its stand-in, the page and the personas answer, the read-only timeline of the
+  case at the top of the ladder is served (state, events, deadlines, who was told what and
+  when), and a "+1 day" runs the scheduler's tick on the seeded cases; SIGTERM's handler
+  stops it;
 - the demo cases sit at the levels the profile has, and only those (the spread is a
   literal per profile, seeded as of a fixed instant);
 - every case's events follow the profile's ladder: the levels a case went through are the
@@ -62,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BAOXUE = ROOT / ".venv" / "bin" / "baoxue"
 PROFILES = ("datian", "qiaocheng", "tongnan", "jidong", "lipu")
 SEEDED_AT = local(2026, 11, 23, 9, 0)  # a Monday in the autumn term
+TOP_CASE = 10  # the case the county officer moves up by hand: at the top in every profile
 
 # where the twelve demo cases stand when seeded as of SEEDED_AT: the open ones by level,
 # the one brought back and closed through the review, the one that came back on a visit
@@ -157,6 +161,30 @@ def assert_follows_the_ladder(session: Session, policy: Policy, *, as_seeded: bo
     assert not as_seeded or session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).first() is None
 
 
+def assert_timeline_of_the_top_case(timeline: dict[str, Any], policy: Policy) -> None:
+    """The sandbox's read-only timeline of the case the county officer moved up by hand:
+    its state, its events up the profile's ladder, its deadlines, who was told what."""
+    case = timeline["case"]
+    assert (case["id"], case["state"], case["level"]) == (TOP_CASE, "judicial", "judicial")
+    assert case["ladder"] == list(policy.states)
+    events = timeline["events"]
+    assert events[0]["kind"] == "reported" and events[0]["by"]["role"] == "teacher"
+    assert events[-1]["kind"] == "escalated" and events[-1]["to"] == "judicial"
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    ups = [e for e in events if e["kind"] == "escalated"]
+    # by hand: the school administrator, the county officer; by a passed deadline: no one
+    assert {e["by"]["role"] if e["by"] else None for e in ups} <= {
+        "school_admin", "county_officer", None
+    }
+    assert any(e["by"] and e["by"]["role"] == "county_officer" for e in ups)
+    assert {d["level"] for d in timeline["deadlines"]} <= set(policy.states) | {None}
+    assert any(d["kind"] == "step" for d in timeline["deadlines"])
+    told = timeline["told"]
+    assert told and all(m["to"]["role"] and m["text"] and "{" not in m["text"] for m in told)
+    assert {m["to"]["role"] for m in told} >= {"county_officer"}  # the top level's alert
+    assert all(m["status"] == "sent" for m in told)  # seeded history
+
+
 @pytest.fixture
 def restore_cipher() -> Iterator[None]:
     previous = model_types._cipher
@@ -194,6 +222,9 @@ async def _serve_a_while(runtime: Runtime, port: int, start: datetime) -> dict[s
             seen["page"] = (await client.get("/")).status_code
             seen["personas"] = (await client.get("/sandbox/api/personas")).json()["personas"]
             seen["clock"] = datetime.fromisoformat((await client.get("/sandbox/api/clock")).json()["now"])
+            top = await client.get(f"/sandbox/api/cases/{TOP_CASE}/timeline", params={"lang": "en"})
+            seen["timeline"] = top.json()
+            seen["no_case"] = (await client.get("/sandbox/api/cases/999/timeline")).status_code
             # the scheduler's tick on the seeded cases, under this profile
             moved = await client.post("/sandbox/api/clock", data={"step": "day"})
             seen["moved"] = moved.status_code
@@ -225,6 +256,8 @@ def test_the_sandbox_starts_under_each_profile(
         # the clock runs on from where the county was seeded (a minute is plenty for start-up)
         assert SEEDED_AT <= seen["clock"] < SEEDED_AT + timedelta(minutes=1)
         assert seen["moved"] == 200
+        assert_timeline_of_the_top_case(seen["timeline"], policy)
+        assert seen["no_case"] == 404
         assert seen["moved_to"] - seen["clock"] >= timedelta(days=1)
         assert seen["moved_to"] < SEEDED_AT + timedelta(days=1, minutes=1)
         # a second start comes back to its own database: nothing seeded again
