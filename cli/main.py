@@ -228,10 +228,16 @@ def sandbox(
              "page can act as the demo county's people.",
     ),
     port: int | None = typer.Option(None, help="Port (default: PORT or 8080)."),
+    start: str | None = typer.Option(
+        None, envvar="SANDBOX_START",
+        help="Start the sandbox's clock at this local time, e.g. 2026-09-24T08:00 (a new "
+             "database's demo county is seeded as of then). Default: now.",
+    ),
 ) -> None:
     """The local sandbox: a stand-in for Telegram with a web chat as the invented demo county's
     people, and a clock to move. Creates, seeds and marks an empty database; refuses any other
     database, and refuses to run when BAOXUE_ENV=production."""
+    from sandbox.clock import start_time
     from sandbox.database import prepare
     from sandbox.server import serve
 
@@ -244,14 +250,19 @@ def sandbox(
         raise typer.Exit(2)
     rt = boot_or_exit()
     try:
-        seeded = prepare(rt, SystemClock().now())
+        starts_at = start_time(start, rt.policy) if start else None
+        seeded = prepare(rt, starts_at or SystemClock().now())
     except StartupError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
     logging.getLogger().setLevel(logging.INFO)
     if seeded:
         typer.echo("seeded the demo county (青松县) into a new sandbox database")
-    serve(rt, host, port or rt.settings.port)
+    if starts_at is not None:
+        typer.echo(f"the sandbox clock starts at {starts_at.isoformat(timespec='minutes')}")
+        serve(rt, host, port or rt.settings.port, starts_at)
+    else:
+        serve(rt, host, port or rt.settings.port)
 
 
 def _parse_scope(scope: str) -> tuple[str, int | None]:

@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from casework import deadlines, ladder
+from casework import deadlines, ladder, states
 from casework.clock import FrozenClock
 from casework.context import Casework
-from casework.policy import Policy
+from casework.policy import Level, Policy
 from models.tables import (
+    Case,
     County,
     Guardian,
     OutboxMessage,
@@ -220,7 +221,13 @@ def seed_world(
 def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     """The demo county with a dozen cases spread over the ladder, made through the ladder
     itself (so every case has its events, visits and deadlines) on a clock that walks
-    from three weeks ago to ``clock``'s time."""
+    from three weeks ago to ``clock``'s time.
+
+    The walk follows ``policy``'s own levels (see :class:`_Walk`): a county whose ladder
+    has no deadline notice gets none, rounds are recorded where a level counts them, and
+    each step is taken by the role the level names. Under datian it is the walk the tests
+    were written against, step for step.
+    """
     end = clock.now()
     walker = FrozenClock(end - timedelta(days=21))
     cw = Casework(session, walker, policy)
@@ -230,60 +237,44 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     pool = [s for s in world.students if s.class_id == world.classes[4].id]  # 七年级1班
     pool += [s for s in world.students if s.class_id == world.classes[5].id]
     picks = rng.sample(pool, 12)
+    walk = _Walk(cw, world, picks)
 
-    def teacher_of(student: Student) -> User:
-        return u["teacher5"] if student.class_id == world.classes[4].id else u["teacher6"]
-
-    def report(i: int, reasons: tuple[str, ...]) -> int:
-        absent = cw.today() - timedelta(days=1)
-        teacher = teacher_of(picks[i])
-        out = ladder.report(
-            cw,
-            teacher,
-            ladder.ReportInput(student_id=picks[i].id, absent_since=absent, reasons=reasons,
-                               whereabouts="在家", guardian_contact_checked=True),
-        )
-        return out.case.id or 0
-
-    def visit(actor: User, case_id: int, result: str = "refused", method: str = "home_visit") -> None:
-        ladder.record_visit(
-            cw, actor, case_id,
-            ladder.VisitInput(visit_date=cw.today(), method=method, result=result,
-                              family_situation="家中务农，父母外出", guardian_attitude="hesitant",
-                              student_attitude="opposed", measures="讲解义务教育法，承诺资助"),
-        )
-
-    ids = [report(i, r) for i, r in enumerate(
+    ids = [walk.report(i, r) for i, r in enumerate(
         [("learning",), ("work",), ("poverty",), ("illness",), ("learning", "family_change"),
          ("migration",), ("learning",), ("work",), ("marriage",), ("poverty",), ("disability",),
          ("other",)]
     )]
     walker.advance(timedelta(days=1))
-    for i, cid in enumerate(ids[1:], start=1):
-        visit(teacher_of(picks[i]), cid)
+    # the class teacher's first persuasion starts the school's step on all but the first
+    for cid in ids[1:]:
+        walk.visit(walk.person("teacher", cid), cid)
+    # eight go past the school, one level up whatever the county's next level is
     for cid in ids[4:]:
-        ladder.escalate(cw, u["school_admin"], cid, reason="manual")
+        walk.leave_school(cid)
+    # six of them are taken up there: the alert acknowledged, a first round recorded
     for cid in ids[6:]:
-        township_officer = u["township_officer"]
-        ladder.acknowledge(cw, township_officer, cid)
-        visit(township_officer, cid, method="joint_visit")
+        walk.take_up(cid)
     walker.advance(timedelta(days=2))
     ladder.mark_returned(cw, u["school_admin"], ids[2])
-    ladder.record_visit(cw, u["township_officer"], ids[7],
-                        ladder.VisitInput(visit_date=cw.today(), method="joint_visit", result="returned"))
-    ladder.issue_deadline_notice(cw, u["township_officer"], ids[8])
-    ladder.escalate(cw, u["county_officer"], ids[9])
-    ladder.escalate(cw, u["county_officer"], ids[9])
+    walk.visit(walk.visitor(ids[7]), ids[7], result="returned")
+    noticed = walk.deadline_notice(ids[8])
+    walk.climb(ids[9])
     ladder.pause(cw, u["school_admin"], ids[3], reason="住院治疗", resume_on=cw.today() + timedelta(days=14))
     ladder.propose_outcome(cw, u["school_admin"], ids[10], "home_teaching", reason="重度残疾，无法到校",
                            evidence=demo_evidence(cw, "home_teaching"))
     walker.advance(timedelta(days=10))
-    ladder.confirm_attending(cw, teacher_of(picks[2]), ids[2], True)
-    # 销号 takes two people: the school proposes with the evidence, the township reviews
+    if not noticed:
+        # a county with no notice step: the rest of this level's rounds, then one level up
+        # (tongnan: three joint rounds, then the district's 扶贫工作领导小组)
+        walk.step_up(ids[8], walk.lead(ids[8]))
+    ladder.confirm_attending(cw, walk.person("teacher", ids[2]), ids[2], True)
+    # 销号 takes two people: the school proposes with the evidence, the reviewer the
+    # policy names for it decides
     closing = ladder.close_out(cw, u["school_admin"], ids[2], note="连续在校两周",
                                evidence=demo_evidence(cw, "retained"))
     assert closing.proposal is not None and closing.proposal.id is not None
-    ladder.decide_outcome(cw, u["township_officer"], closing.proposal.id, approve=True)
+    reviewer = policy.outcomes.reviewer_role("retained", u["school_admin"].role)
+    ladder.decide_outcome(cw, walk.person(reviewer, ids[2]), closing.proposal.id, approve=True)
     # catch the ladder up to now, so the bot's first tick has no backlog to burst through;
     # what that would have told people is history, not news
     walker.set(end)
@@ -295,6 +286,140 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
         session.add(message)
     session.flush()
     return world
+
+
+# the roles that lead a level's work (and may move a case up by hand), before those who help
+_LEADS = ("school_admin", "township_officer", "county_officer")
+
+
+class _Walk:
+    """The demo's people acting on its cases along the policy's own ladder.
+
+    Who acts is read from the level: the class teacher records the rounds of a level that
+    names them, otherwise its lead does (the first responsible role that leads: a school
+    administrator or an officer rather than a village cadre); the first role the level
+    alerts acknowledges the alert; the notice is issued by the role the level names where
+    that role may issue it.
+    """
+
+    def __init__(self, cw: Casework, world: World, picks: list[Student]) -> None:
+        self.cw = cw
+        self.world = world
+        self.picks = picks
+        self.student_of: dict[int, Student] = {}
+
+    # --- who
+
+    def teacher_of(self, student: Student) -> User:
+        u = self.world.users
+        return u["teacher5"] if student.class_id == self.world.classes[4].id else u["teacher6"]
+
+    def person(self, role: str, case_id: int) -> User:
+        """The demo user holding ``role`` for this case's child (their teacher, their
+        village's cadre, their school and township)."""
+        u = self.world.users
+        student = self.student_of[case_id]
+        if role == "teacher":
+            return self.teacher_of(student)
+        if role == "village_cadre":
+            index = next(i for i, v in enumerate(self.world.villages, start=1) if v.id == student.village_id)
+            return u[f"village_cadre{index}"]
+        return u[role]  # 梅林中学's administrator, 梅林镇's officer, the county's
+
+    def level(self, case_id: int) -> Level:
+        case = self.cw.session.get(Case, case_id)
+        assert case is not None
+        return self.cw.policy.level(case.level)  # type: ignore[arg-type]
+
+    def lead(self, case_id: int) -> User:
+        responsible = self.level(case_id).responsible
+        role = next((r for r in responsible if r in _LEADS), responsible[0])
+        return self.person(role, case_id)
+
+    def visitor(self, case_id: int) -> User:
+        """Who records a round: the class teacher where the level names them, else the lead."""
+        if "teacher" in self.level(case_id).responsible:
+            return self.person("teacher", case_id)
+        return self.lead(case_id)
+
+    # --- what
+
+    def report(self, i: int, reasons: tuple[str, ...]) -> int:
+        student = self.picks[i]
+        out = ladder.report(
+            self.cw,
+            self.teacher_of(student),
+            ladder.ReportInput(student_id=student.id, absent_since=self.cw.today() - timedelta(days=1),
+                               reasons=reasons, whereabouts="在家", guardian_contact_checked=True),
+        )
+        case_id = out.case.id or 0
+        self.student_of[case_id] = student
+        return case_id
+
+    def visit(self, actor: User, case_id: int, result: str = "refused") -> ladder.Outcome:
+        # a school persuades at home; an officer goes with the school and the village (表3)
+        method = "home_visit" if actor.role in ("teacher", "school_admin") else "joint_visit"
+        data = ladder.VisitInput(visit_date=self.cw.today(), method=method, result=result)
+        if result != "returned":
+            data = ladder.VisitInput(
+                visit_date=self.cw.today(), method=method, result=result,
+                family_situation="家中务农，父母外出", guardian_attitude="hesitant",
+                student_attitude="opposed", measures="讲解义务教育法，承诺资助",
+            )
+        return ladder.record_visit(self.cw, actor, case_id, data)
+
+    def step_up(self, case_id: int, by: User) -> None:
+        """One level up the way the level is left: its rounds recorded where it counts
+        them (the last one moves the case), else ``by`` moves it up."""
+        case = self.cw.session.get(Case, case_id)
+        assert case is not None
+        start = case.level
+        rounds = self.level(case_id).rounds
+        if rounds is None:
+            ladder.escalate(self.cw, by, case_id)
+            return
+        for _ in range(rounds):
+            if case.level != start or case.state not in states.ACTIVE:
+                break
+            self.visit(self.visitor(case_id), case_id)
+
+    def leave_school(self, case_id: int) -> None:
+        self.step_up(case_id, self.world.users["school_admin"])
+
+    def take_up(self, case_id: int) -> None:
+        """The level above the school takes the case: its alert acknowledged by the first
+        role alerted, and a first round recorded by the level's lead."""
+        level = self.level(case_id)
+        if level.requires_ack and level.notify:
+            ladder.acknowledge(self.cw, self.person(level.notify[0], case_id), case_id)
+        self.visit(self.visitor(case_id), case_id)
+
+    def deadline_notice(self, case_id: int) -> bool:
+        """The guardian is given the notice with a deadline, by the role the level names
+        where that role may issue it (else the township); False where the county has no
+        such step or the case cannot take it now."""
+        policy = self.cw.policy
+        case = self.cw.session.get(Case, case_id)
+        assert case is not None
+        if not policy.has_level("deadline_notice") or \
+                case.state not in states.TRANSITIONS["issue_deadline_notice"].sources:
+            return False
+        allowed = states.ACTION_ROLES["issue_deadline_notice"]
+        named = policy.level("deadline_notice").responsible
+        role = next((r for r in named if r in allowed), "township_officer")
+        ladder.issue_deadline_notice(self.cw, self.person(role, case_id), case_id)
+        return True
+
+    def climb(self, case_id: int) -> None:
+        """The county officer moves the case up two levels by hand (or to the top): from
+        the level above the school that is the top or one below it, so that one case
+        shows the whole ladder by the end of the walk."""
+        for _ in range(2):
+            case = self.cw.session.get(Case, case_id)
+            assert case is not None
+            if self.cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
+                return
+            ladder.escalate(self.cw, self.world.users["county_officer"], case_id)
 
 
 def demo_evidence(cw: Casework, outcome: str) -> tuple[dict[str, Any], ...]:

@@ -47,9 +47,10 @@ PERSONA_KEYS = ("teacher5", "school_admin2", "village_cadre1", "village_cadre2",
 
 
 class Sandbox:
-    def __init__(self, runtime: Runtime, *, host: str, port: int) -> None:
+    def __init__(self, runtime: Runtime, *, host: str, port: int, start: datetime | None = None) -> None:
         self.runtime = runtime
-        self.clock = OffsetClock()
+        # SANDBOX_START: a trainer shows a holiday crossing from a chosen day
+        self.clock = OffsetClock.starting_at(start) if start is not None else OffsetClock()
         # a token of this run only: the Bot API stand-in on the same port answers no one else
         bot_id = 7_000_000_001
         self.tg = FakeTelegram(bot_id=bot_id, bot_username=SANDBOX_BOT,
@@ -105,6 +106,12 @@ class Sandbox:
                 .order_by(col(Deadline.due_at))
             ).first()
         return from_db(due) if due else None
+
+    def timeline(self, case_id: int, lang: str) -> dict[str, Any] | None:
+        from sandbox.timeline import case_timeline
+
+        with Session(self.runtime.engine) as session:
+            return case_timeline(session, self.runtime.policy, case_id, lang)
 
     async def tick(self) -> None:
         """Act on what is due at the sandbox time, then send what that queued."""
@@ -170,8 +177,10 @@ class Sandbox:
             await self.application.shutdown()
 
 
-def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 8080) -> FastAPI:
-    sandbox = Sandbox(runtime, host=host, port=port)
+def create_app(
+    runtime: Runtime, *, host: str = "127.0.0.1", port: int = 8080, start: datetime | None = None
+) -> FastAPI:
+    sandbox = Sandbox(runtime, host=host, port=port, start=start)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -199,6 +208,7 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 8080) -
             bot_running=lambda: sandbox.application.running,
             bound=f"{host}:{port}",
             loopback=is_loopback(host),
+            timeline=sandbox.timeline,
         ),
     )
     return app
@@ -218,13 +228,13 @@ def _local_address(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def serve(runtime: Runtime, host: str, port: int) -> None:
+def serve(runtime: Runtime, host: str, port: int, start: datetime | None = None) -> None:
     import uvicorn
 
     from bot.logs import redact_logs
 
     redact_logs()  # no token in a log (bot.logs); httpx kept at WARNING
-    app = create_app(runtime, host=host, port=port)
+    app = create_app(runtime, host=host, port=port, start=start)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"), app.state.sandbox)
     redact_logs()  # again: uvicorn's Config gave its loggers handlers of their own
     if not is_loopback(host):

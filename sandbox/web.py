@@ -72,8 +72,10 @@ class SandboxState:
         bot_running: Callable[[], bool] = lambda: True,
         bound: str = "127.0.0.1:8080",
         loopback: bool = True,
+        timeline: Callable[[int, str], dict[str, Any] | None] = lambda case_id, lang: None,
     ) -> None:
         self.tg = tg
+        self.timeline = timeline
         self.clock = clock
         self.on_clock_moved = on_clock_moved
         self.next_deadline = next_deadline
@@ -266,6 +268,14 @@ def router(state: SandboxState) -> APIRouter:
         state.guests[user.id] = {"id": user.id, "name": user.first_name, "role": "", "guest": True}
         tg.start(user, code)
         return {"ok": True, "id": user.id}
+
+    @api.get("/cases/{case_id}/timeline")
+    def timeline(case_id: int, lang: str = "zh_Hans") -> dict[str, Any]:
+        # read-only, and the sandbox runs on nothing but its own demo county
+        found = state.timeline(case_id, normalize_language(lang))
+        if found is None:
+            raise HTTPException(404, "no such case")
+        return found
 
     @api.get("/clock")
     def clock() -> dict[str, Any]:
