@@ -30,11 +30,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# the one place the ladder drawing is imported from (it moves with the documents package)
-from documents.ladder_diagram import ladder_svg
 from casework import i18n
 from casework.policy import available, load_named
 from conversations import engine
+
+# the one place the ladder drawing is imported from (it moves with the documents package)
+from documents.ladder_diagram import ladder_svg
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = "ARCHITECTURE.md"

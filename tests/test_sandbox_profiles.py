@@ -1,7 +1,7 @@
 """Every policy profile starts (issue #11): the sandbox and ``baoxue demo seed`` under each
 of the five profiles, on a fresh database.
 
-The demo county is seeded along the chosen profile's own ladder (``bot.demo.seed_demo``):
+The demo county is seeded along the chosen profile's own ladder (``demo.county.seed_demo``):
 a notice only where the profile has that level, rounds recorded where a level counts them,
 escalations to the profile's next level. For each profile:
 
@@ -51,7 +51,7 @@ from sqlmodel import Session, col, select
 from bot.runtime import Runtime, boot
 from bot.settings import Settings, get_settings
 from casework import states
-from casework.personal import Cipher
+from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy, load_named
 from models import db
 from models import types as model_types
@@ -344,7 +344,7 @@ def test_baoxue_sandbox_starts_under_tongnan(tmp_path: Path, restore_cipher: Non
     assert proc.returncode == 0, output[-3000:]
     assert "seeded the demo county (青松县) into a new sandbox database" in output
     assert "Traceback" not in output
-    db.configure(key)  # the demo people's phone numbers are sealed with the sandbox's key
+    configure_encryption(key)  # the demo people's phone numbers are sealed with the sandbox's key
     engine = db.make_engine(f"sqlite:///{database}")
     try:
         with Session(engine) as session:
