@@ -17,7 +17,7 @@ from bot.cli_ledger import export_app, import_app
 from bot.cli_outbox import outbox_app
 from bot.cli_people import invite_list, invite_revoke, user_app
 from bot.cli_scheduler import deadlines_app
-from bot.runtime import ENCRYPTION_KEY_MISSING, StartupError, boot
+from bot.runtime import ENCRYPTION_KEY_MISSING, Runtime, StartupError, boot
 from bot.settings import Settings, get_settings
 from casework.clock import FrozenClock, SystemClock
 from casework.errors import CaseworkError, PolicyError
@@ -51,7 +51,7 @@ LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
 CLASS_OPTION = typer.Option(None, "--class", help="A teacher's class id (repeat for several).")
 
 
-def _boot(migrate: bool = False):  # type: ignore[no-untyped-def]
+def _boot(migrate: bool = False) -> Runtime:
     from bot.logs import configure
 
     configure(logging.WARNING)  # no secret in a log, whatever the logger (bot.logs)

@@ -22,6 +22,7 @@ from pathlib import Path
 import typer
 
 import casework.reports  # noqa: F401  (registers the reports' schedule with the scheduler)
+from bot.runtime import Runtime
 from casework.errors import CaseworkError
 
 export_app = typer.Typer(help="Files: the ledger, a case's forms, periodic reports.",
@@ -36,7 +37,7 @@ AS_OPTION = typer.Option(None, "--as", help="The bot user you act for (id or exa
                          "audit log; default: your OS account.")
 
 
-def _boot():  # type: ignore[no-untyped-def]
+def _boot() -> Runtime:
     from bot.cli import _boot as boot  # late: bot.cli registers this module
 
     return boot()

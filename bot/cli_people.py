@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import typer
 
+from bot.runtime import Runtime
 from casework.clock import SystemClock, from_db
 from casework.errors import CaseworkError
 
@@ -24,7 +25,7 @@ user_app = typer.Typer(help="People: list and deactivate.", no_args_is_help=True
 LANG_OPTION = typer.Option("zh_Hans", "--lang", help="zh_Hans or en")
 
 
-def _boot():  # type: ignore[no-untyped-def]
+def _boot() -> Runtime:
     from bot.cli import _boot as boot  # late: bot.cli registers this module
 
     return boot()

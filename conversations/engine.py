@@ -565,11 +565,11 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
             turn.replies.answer(_("That choice is no longer offered."))
             return
         try:
-            value = _default_value(turn, step, code[1:])
+            default_value = _default_value(turn, step, code[1:])
         except ValidationError as err:
             prompt(turn, err.text)
             return
-        _accept_and_advance(turn, step, value, chosen=default.label if default else None)
+        _accept_and_advance(turn, step, default_value, chosen=default.label if default else None)
         return
     chosen_label = _offered(turn, step, code)
     if chosen_label is None:

@@ -101,13 +101,14 @@ def _language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     try:
         from sqlalchemy import select
         from sqlalchemy.orm import Session
+        from sqlmodel import col
 
         from models.tables import User
 
         services = context.application.bot_data["services"]
         with Session(services.engine) as session:
             chosen = session.execute(
-                select(User.language).where(User.telegram_id == tg_user.id)  # type: ignore[arg-type]
+                select(col(User.language)).where(col(User.telegram_id) == tg_user.id)
             ).scalar_one_or_none()
     except Exception:  # noqa: BLE001 - reporting must not raise again
         log.warning("could not read the user's language for the apology", exc_info=True)

@@ -44,7 +44,7 @@ from bot.documents import forms as form_files
 from bot.documents import report_xlsx, tabular
 from bot.documents.fonts import FontMissing
 from bot.documents.ledger_xlsx import export_ledger
-from casework import forms, ledger, reports, transfers, validation
+from casework import forms, ledger, reports, roster_import, transfers, validation
 from casework.context import Casework
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
@@ -461,7 +461,7 @@ def _takes_roster(context: ContextTypes.DEFAULT_TYPE, telegram_id: int) -> bool:
     services = _services(context)
     with Session(services.engine) as session:
         user = load_user(session, telegram_id)
-        if user is None or not user.active or user.role not in roster.roster_import.IMPORT_ROLES:
+        if user is None or not user.active or user.role not in roster_import.IMPORT_ROLES:
             return False
         latest = session.exec(
             select(ConversationState.flow)

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -105,7 +105,7 @@ def forged(update: Update) -> bool:
 
 def _audit_forged(engine: Engine, now: datetime, update_id: int, chat_id: int, from_id: int) -> None:
     with Session(engine) as session:
-        actor = session.execute(select(User.id).where(User.telegram_id == from_id)).scalar()  # type: ignore[arg-type]
+        actor = session.execute(select(col(User.id)).where(col(User.telegram_id) == from_id)).scalar()
         session.add(AuditEvent(
             at=to_db(now), actor_id=actor, action="update.forged", object_type="update",
             object_id=None, allowed=False,
