@@ -57,7 +57,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -92,16 +92,20 @@ __all__ = [
 ]
 
 
-def _json_copy(value: Any) -> Any:
+_T = TypeVar("_T")
+
+
+def _json_copy(value: _T) -> _T:
     """A deep copy of JSON data (dicts, lists, scalars): what ``copy.deepcopy`` gives for it,
     without its memo bookkeeping, which cost more than the rest of a sendMessage."""
+    copied: Any = value
     if isinstance(value, dict):
-        return {k: _json_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_copy(v) for v in value]
-    if isinstance(value, (str, int, float, bool, type(None), bytes)):
-        return value
-    return copy.deepcopy(value)
+        copied = {k: _json_copy(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        copied = [_json_copy(v) for v in value]
+    elif not isinstance(value, (str, int, float, bool, type(None), bytes)):
+        copied = copy.deepcopy(value)
+    return cast(_T, copied)
 
 
 JSON = dict[str, Any]
