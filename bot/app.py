@@ -17,6 +17,7 @@ from bot import digest_chart
 from bot.ordering import PerPersonOrder
 from bot.services import Services
 from bot.telegram_request import AnswerAwareRequest
+from handlers.ptb import BotApplication
 
 
 def build_application(
@@ -28,7 +29,7 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     updater: bool = True,
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = Application.builder().token(token)
     if base_url:
         builder = builder.base_url(base_url)

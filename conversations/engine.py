@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import bindparam
 from sqlalchemy.orm.attributes import flag_modified
@@ -66,7 +66,7 @@ class Turn:
         """``compute()`` the first time ``key`` is asked for in this turn, then the same value."""
         if key not in self.memo:
             self.memo[key] = compute()
-        return self.memo[key]  # type: ignore[no-any-return]
+        return cast(T, self.memo[key])
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ import logging
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -22,10 +21,12 @@ from telegram.ext import (
     filters,
 )
 
+from handlers.ptb import BotApplication
+
 log = logging.getLogger(__name__)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: BotApplication) -> None:
     from handlers import commands as c
     from handlers import people
     from handlers.updates import refuse_forged

@@ -32,7 +32,6 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -55,6 +54,7 @@ from casework.uow import unit_of_work
 from conversations import engine
 from conversations.flows import roster
 from conversations.replies import Button
+from handlers.ptb import BotApplication
 from handlers.turns import inline, load_user, run_turn
 from models.tables import User
 
@@ -69,7 +69,7 @@ LEDGER_CHUNK = ledger.CHUNK  # cases read per transaction (and per progress step
 RUNNING: set[asyncio.Task[Any]] = set()
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: BotApplication) -> None:
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     # "/report month": before the general /report (which starts reporting a dropout)
     application.add_handler(

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.orm import defer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -54,7 +54,9 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
 # the phone number is read (and decrypted) only where a turn needs it: onboarding. Built
 # once, as every update runs it.
 _USER_BY_TELEGRAM_ID = (
-    select(User).options(defer(User.phone)).where(User.telegram_id == bindparam("telegram_id"))  # type: ignore[arg-type]
+    select(User)
+    .options(defer(User.phone))  # type: ignore[arg-type]  # SQLModel types a column as its value
+    .where(col(User.telegram_id) == bindparam("telegram_id"))
 )
 
 
