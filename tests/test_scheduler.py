@@ -605,13 +605,19 @@ def test_the_runner_acts_on_deadlines_with_the_scheduler_and_drains_with_the_job
 # --------------------------------------------------------------------------- the CLI
 
 
+@pytest.fixture
+def cli_clock(clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """The CLI reads the system clock: here it reads the test's frozen one."""
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())
+    return clock
+
+
 def test_deadlines_list_shows_the_queue_and_what_is_due_now(
-    cli_env: pytest.MonkeyPatch, engine: Engine, policy: Policy
+    cli_env: pytest.MonkeyPatch, engine: Engine, policy: Policy, cli_clock: FrozenClock
 ) -> None:
     from bot.cli import app
 
-    real_now = SystemClock()
-    with unit_of_work(engine, real_now, policy) as cw:
+    with unit_of_work(engine, cli_clock, policy) as cw:
         now = cw.now()
         scheduler.plan_job(cw, "digest", now - timedelta(hours=2, minutes=5), key="late")
         scheduler.plan_job(cw, "digest", now + timedelta(days=1), key="tomorrow")
@@ -643,12 +649,11 @@ def test_deadlines_list_shows_the_queue_and_what_is_due_now(
 
 
 def test_deadlines_list_names_open_rows_of_a_kind_this_version_does_not_know(
-    cli_env: pytest.MonkeyPatch, engine: Engine, policy: Policy
+    cli_env: pytest.MonkeyPatch, engine: Engine, policy: Policy, cli_clock: FrozenClock
 ) -> None:
     from bot.cli import app
 
-    real_now = SystemClock()
-    future = _row_of_unknown_kind(engine, real_now, real_now.now() - timedelta(minutes=5))
+    future = _row_of_unknown_kind(engine, cli_clock, cli_clock.now() - timedelta(minutes=5))
     result = CliRunner().invoke(app, ["deadlines", "list", "--due"])
     assert result.exit_code == 0, result.output
     assert "from_the_future" in result.stdout.splitlines()[1]
