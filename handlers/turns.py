@@ -19,8 +19,11 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
+    CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -192,7 +195,9 @@ def no_access_text() -> Text:
     )
 
 
-def _markup(action: Action, lang: str) -> Any:
+def _markup(
+    action: Action, lang: str
+) -> ReplyKeyboardRemove | ReplyKeyboardMarkup | InlineKeyboardMarkup | None:
     if action.remove_keyboard:
         return ReplyKeyboardRemove()
     if action.reply_keyboard:
@@ -261,7 +266,7 @@ async def deliver(
             raise result  # the first failure, reported by the error handler
 
 
-async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
+async def _edit_tapped(query: CallbackQuery, actions: list[Action], lang: str) -> None:
     for action in actions:
         if action.kind == "edit_keyboard":
             await _cosmetic("edit the tapped keyboard",
@@ -274,7 +279,7 @@ async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
                             _quietly(query.edit_message_text(f"{old}{chosen}", reply_markup=None)))
 
 
-async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) -> None:
+async def _send_in_order(bot: Bot, chat: Chat | None, actions: list[Action], lang: str) -> None:
     if chat is None:
         return
     for action in actions:
