@@ -28,7 +28,7 @@ system-deps:
 run: $(STAMP) compile-catalogs
 	$(BIN)/baoxue sandbox
 
-# the whole suite: lint, types on casework/, catalogs, tests (SQLite, or TEST_DATABASE_URL)
+# the whole suite: lint, strict types on every package and the benchmarks, catalogs, tests (SQLite, or TEST_DATABASE_URL)
 test: $(STAMP) system-deps compile-catalogs
 	$(BIN)/ruff check .
 	$(BIN)/mypy

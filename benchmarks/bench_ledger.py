@@ -51,7 +51,10 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,10 +67,18 @@ NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 # --- data ----------------------------------------------------------------------------------
 
 
+def _pk(result: CursorResult[Any]) -> Any:
+    """The primary key of the one row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return key[0]
+
+
 def seed(url: str, cases: int) -> None:
     """A county of 10 townships, 100 villages, 40 schools, 360 classes and ``cases``
     students each with a case, 1–2 guardians and 0–4 visits, spread over every state."""
     from sqlalchemy import insert, text
+    from sqlmodel import col
 
     from casework import codes, states
     from demo.county import GIVEN, SURNAMES, invented_id_number
@@ -91,37 +102,37 @@ def seed(url: str, cases: int) -> None:
     db.upgrade(engine)
     rng = random.Random(6)
     with engine.begin() as conn:
-        county_id = conn.execute(insert(County).values(name="青松县", code="QSB")).inserted_primary_key[0]
+        county_id = _pk(conn.execute(insert(County).values(name="青松县", code="QSB")))
         towns = [
-            conn.execute(insert(Township).values(county_id=county_id, name=f"第{i}镇")).inserted_primary_key[0]
+            _pk(conn.execute(insert(Township).values(county_id=county_id, name=f"第{i}镇")))
             for i in range(1, 11)
         ]
         villages = [
-            (conn.execute(insert(Village).values(township_id=t, name=f"{i}村")).inserted_primary_key[0], t)
+            (_pk(conn.execute(insert(Village).values(township_id=t, name=f"{i}村"))), t)
             for i, t in enumerate((t for t in towns for _ in range(10)), start=1)
         ]
         schools = [
-            (conn.execute(insert(School).values(township_id=t, name=f"第{i}学校", stage="nine_year")).inserted_primary_key[0], t)
+            (_pk(conn.execute(insert(School).values(township_id=t, name=f"第{i}学校", stage="nine_year"))), t)
             for i, t in enumerate((t for t in towns for _ in range(4)), start=1)
         ]
         classes = []
         for school_id, town in schools:
             for grade in range(1, 10):
-                cid = conn.execute(
+                cid = _pk(conn.execute(
                     insert(SchoolClass).values(school_id=school_id, grade=grade, section=1, school_year="2026-2027")
-                ).inserted_primary_key[0]
+                ))
                 classes.append((cid, school_id, town, grade))
-        officer = conn.execute(
+        officer = _pk(conn.execute(
             insert(User).values(display_name="县教育局", role="county_officer", scope_kind="county",
                                 scope_id=county_id, language="zh_Hans", active=True, unreachable=False,
                                 phone="13300000001", created_at=NOW)
-        ).inserted_primary_key[0]
+        ))
         teachers = [
-            conn.execute(
+            _pk(conn.execute(
                 insert(User).values(display_name=f"教师{i}", role="teacher", scope_kind="classes",
                                     language="zh_Hans", active=True, unreachable=False,
                                     phone=f"137{i:08d}", created_at=NOW)
-            ).inserted_primary_key[0]
+            ))
             for i in range(40)
         ]
     print(f"seeding {cases:,} cases …", flush=True)
@@ -134,7 +145,11 @@ def seed(url: str, cases: int) -> None:
     noticed = {"deadline_notice", "county_escalation", "judicial"}
     batch = 5000
     for start in range(0, cases, batch):
-        students, guardians, case_rows, visit_rows, deadline_rows = [], [], [], [], []
+        students: list[dict[str, Any]] = []
+        guardians: list[dict[str, Any]] = []
+        case_rows: list[dict[str, Any]] = []
+        visit_rows: list[dict[str, Any]] = []
+        deadline_rows: list[dict[str, Any]] = []
         n = min(batch, cases - start)
         with engine.begin() as conn:
             for i in range(start, start + n):
@@ -153,7 +168,7 @@ def seed(url: str, cases: int) -> None:
                     register_address="青松县", current_address=f"青松县{village_id}村{rng.randint(1, 99)}号",
                     village_id=village_id, class_id=cid, enrolled=True, created_at=NOW, updated_at=NOW,
                 ))
-            first_id = conn.execute(insert(Student).returning(Student.id), students).scalars().all()
+            first_id = conn.execute(insert(Student).returning(col(Student.id)), students).scalars().all()
             for k, student_id in enumerate(first_id):
                 i = start + k
                 cid, school_id, town, grade = classes[i % len(classes)]
@@ -180,7 +195,7 @@ def seed(url: str, cases: int) -> None:
                     notice_due_on=(notice + timedelta(days=15)).date() if notice else None,
                     created_at=created, updated_at=created, version=1,
                 ))
-            case_ids = conn.execute(insert(Case).returning(Case.id), case_rows).scalars().all()
+            case_ids = conn.execute(insert(Case).returning(col(Case.id)), case_rows).scalars().all()
             conn.execute(insert(Guardian), guardians)
             for k, case_id in enumerate(case_ids):
                 for r in range((start + k) % 5):
@@ -269,7 +284,7 @@ def record_summary(job: Any, summary: Any) -> list[tuple[str, tuple[Any, ...]]]:
     wb = xlsxwriter.Workbook(io.BytesIO())
     styles = Styles(wb)
     recorder = _SummaryRecorder(styles)
-    write_summary(recorder, styles, job, summary)  # type: ignore[arg-type]
+    write_summary(recorder, styles, job, summary)
     wb.close()
     return recorder.calls
 
@@ -482,7 +497,7 @@ def main() -> None:
 
     if args.child:
         mode, *rest = args.child
-        result = run_app(*rest) if mode == "app" else run_baseline(*rest, mode=mode)
+        result = run_app(*rest) if mode == "app" else run_baseline(rest[0], rest[1], mode=mode)
         print(json.dumps(result))
         return
 

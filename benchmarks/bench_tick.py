@@ -94,7 +94,7 @@ def _copy_rows(engine: Engine, open_rows: int, case_ids: list[int]) -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        with cur.copy(  # type: ignore[attr-defined]
+        with cur.copy(
             "COPY deadline (case_id, kind, due_at, status, payload, created_at, attempts) "
             "FROM STDIN"
         ) as copy:

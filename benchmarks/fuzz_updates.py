@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, text  # noqa: E402
+from sqlalchemy import Engine, func, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
@@ -50,8 +50,8 @@ COUNTED = {"users": User, "cases": Case, "visits": Visit, "case events": CaseEve
            "open conversations": ConversationState}
 
 
-def _counts(engine: object) -> dict[str, int]:
-    with Session(engine) as s:  # type: ignore[call-overload]
+def _counts(engine: Engine) -> dict[str, int]:
+    with Session(engine) as s:
         return {name: s.exec(select(func.count()).select_from(model)).one() for name, model in COUNTED.items()}
 
 

@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.telegram_request import AnswerAwareRequest
 from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in every bot process)
 from documents import digest_chart
+from handlers.ptb import BotApplication
 
 
 def build_application(
@@ -29,7 +30,7 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     updater: bool = True,
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = Application.builder().token(token)
     if base_url:
         builder = builder.base_url(base_url)

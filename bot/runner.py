@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application
 
 from bot.app import build_application
 from bot.outbox_sender import Limits, SenderTask
@@ -25,6 +24,7 @@ from bot.scheduler import DeadlineScheduler, tick_once
 from bot.services import Services
 from casework.clock import Clock, SystemClock
 from documents.tabular import UploadLimits
+from handlers.ptb import BotApplication
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ SCHEDULER_KEY = "deadline_scheduler"
 __all__ = ["make_application", "run_polling", "run_webhook", "tick_once"]
 
 
-async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def _post_init(application: BotApplication) -> None:
     services: Services = application.bot_data["services"]
     services.bot_username = application.bot.username
     log.info("running as @%s with policy %s", services.bot_username, services.policy.name)
@@ -43,14 +43,14 @@ async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     application.bot_data[OUTBOX_KEY].start()
 
 
-async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def _post_stop(application: BotApplication) -> None:
     await application.bot_data[SCHEDULER_KEY].shutdown()
     await application.bot_data[OUTBOX_KEY].stop()
     # the updates are done (stop waited for them): the turns' worker threads can go
     application.bot_data["services"].close()
 
 
-def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> Any:
+def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> BotApplication:
     assert runtime.settings.bot_token
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
                         conversation_ttl_days=runtime.settings.conversation_ttl_days,
@@ -93,11 +93,11 @@ def run_webhook(runtime: Runtime) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
 
 
-def _bot_running(application: Any) -> bool:
+def _bot_running(application: BotApplication) -> bool:
     return bool(application.running and application.updater and application.updater.running)
 
 
-def serve_health(application: Any, host: str, port: int) -> ThreadingHTTPServer:
+def serve_health(application: BotApplication, host: str, port: int) -> ThreadingHTTPServer:
     """``GET /healthz`` in a daemon thread: 200 while the bot polls, 503 before and after
     (polling has no web server of its own; a container's HEALTHCHECK needs one)."""
 

@@ -18,12 +18,18 @@ files are created readable by their owner only (0600): they hold children's data
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 import casework.reports  # noqa: F401  (registers the reports' schedule with the scheduler)
+from bot.runtime import Runtime
 from casework.errors import CaseworkError
 from cli.common import boot_or_exit
+
+if TYPE_CHECKING:
+    from casework.context import Operator
+    from casework.ledger import Unit
 
 export_app = typer.Typer(help="Files: the ledger, a case's forms, periodic reports.",
                          no_args_is_help=True)
@@ -37,7 +43,7 @@ AS_OPTION = typer.Option(None, "--as", help="The bot user you act for (id or exa
                          "audit log; default: your OS account.")
 
 
-def _operator(rt, as_user: str | None):  # type: ignore[no-untyped-def]
+def _operator(rt: Runtime, as_user: str | None) -> Operator:
     """Who is exporting, for the audit rows: ``--as`` a bot user, or the OS account."""
     import getpass
 
@@ -73,7 +79,7 @@ def _fail(err: CaseworkError, lang: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _unit(value: str | None):  # type: ignore[no-untyped-def]
+def _unit(value: str | None) -> Unit | None:
     from casework.ledger import Unit
 
     if not value:

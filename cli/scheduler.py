@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 import typer
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
 from bot.runtime import StartupError, boot
@@ -61,13 +62,13 @@ def deadlines_list(
         raise typer.Exit(2) from err
     now = SystemClock().now()
     tz = rt.policy.tz
-    where = []
+    where: list[ColumnElement[bool]] = []
     if due:
-        where += [Deadline.status == "open", col(Deadline.due_at) <= to_db(now)]
+        where += [col(Deadline.status) == "open", col(Deadline.due_at) <= to_db(now)]
     elif status != "all":
-        where.append(Deadline.status == status)
+        where.append(col(Deadline.status) == status)
     if kind:
-        where.append(Deadline.kind == kind)
+        where.append(col(Deadline.kind) == kind)
     with Session(rt.engine) as session:
         total = session.exec(select(func.count()).select_from(Deadline).where(*where)).one()
         rows = session.exec(

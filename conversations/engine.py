@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import bindparam
 from sqlalchemy.orm.attributes import flag_modified
@@ -67,7 +67,7 @@ class Turn:
         """``compute()`` the first time ``key`` is asked for in this turn, then the same value."""
         if key not in self.memo:
             self.memo[key] = compute()
-        return self.memo[key]  # type: ignore[no-any-return]
+        return cast(T, self.memo[key])
 
 
 @dataclass(frozen=True)
@@ -563,11 +563,11 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
             turn.replies.answer(_("That choice is no longer offered."))
             return
         try:
-            value = _default_value(turn, step, code[1:])
+            default_value = _default_value(turn, step, code[1:])
         except ValidationError as err:
             prompt(turn, err.text)
             return
-        _accept_and_advance(turn, step, value, chosen=default.label if default else None)
+        _accept_and_advance(turn, step, default_value, chosen=default.label if default else None)
         return
     chosen_label = _offered(turn, step, code)
     if chosen_label is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from casework import deadlines, ladder, states
 from casework.clock import FrozenClock
@@ -440,11 +440,11 @@ def demo_user_keys(session: Session) -> dict[str, User]:
     recovered from their roles and creation order."""
     keyed: dict[str, User] = {}
     for role in ("teacher", "school_admin", "village_cadre", "township_officer"):
-        users = session.exec(select(User).where(User.role == role).order_by(User.id)).all()  # type: ignore[arg-type]
+        users = session.exec(select(User).where(User.role == role).order_by(col(User.id))).all()
         for i, user in enumerate(users, start=1):
             keyed[f"{role}{i}"] = user
     for role in ("county_officer", "admin"):
-        user = session.exec(select(User).where(User.role == role).order_by(User.id)).first()  # type: ignore[arg-type]
-        if user is not None:
-            keyed[role] = user
+        first = session.exec(select(User).where(User.role == role).order_by(col(User.id))).first()
+        if first is not None:
+            keyed[role] = first
     return keyed

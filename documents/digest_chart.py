@@ -106,18 +106,20 @@ def build_figure(chart: digest.Chart) -> Figure:
     open_ = [p.open for p in chart.points]
     out = [p.out_of_school for p in chart.points]
 
-    ax.fill_between(days, out, step="mid", color=SHADE, alpha=0.35, linewidth=0)
-    ax.step(days, open_, where="mid", color=LINE, linewidth=2.5)
+    # matplotlib plots dates through its units registry, which its stubs leave out (ArrayLike)
+    ax.fill_between(days, out, step="mid", color=SHADE, alpha=0.35, linewidth=0)  # type: ignore[arg-type]
+    ax.step(days, open_, where="mid", color=LINE, linewidth=2.5)  # type: ignore[arg-type]
     ax.set_ylim(0, max([*open_, 1]) * 1.2)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    ax.xaxis.set_major_locator(mdates.WeekdayLocator(byweekday=mdates.MO))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    # matplotlib.dates' classes have no annotations in its stubs
+    ax.xaxis.set_major_locator(mdates.WeekdayLocator(byweekday=mdates.MO))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))  # type: ignore[no-untyped-call]
     ax.tick_params(labelsize=13)
     ax.grid(axis="y", alpha=0.3)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if days:
-        ax.set_xlim(days[0], days[-1])
+        ax.set_xlim(days[0], days[-1])  # type: ignore[arg-type]  # dates, as above
         ax.annotate(
             str(open_[-1]),
             (days[-1], open_[-1]),

@@ -110,7 +110,7 @@ def ladder_svg(policy: Policy, lang: str) -> str:
     title = policy.title_en if lang.lower().startswith("en") else policy.title_zh
     heading = _("Ladder of {name}: {title} (seed {seed})", name=policy.name, title=title,
                 seed=policy.seed).render(lang)
-    y = MARGIN + 8
+    y: float = MARGIN + 8
     parts: list[str] = []
     for line in wrap(heading, WIDTH - 2 * MARGIN, FONT + 2):
         y += LINE + 2

@@ -155,7 +155,7 @@ def _table(
                 count = max(len(items), int(row.get("min", 0)))
                 for n in range(count):
                     item = items[n] if n < len(items) else {}
-                    scope = {**values, **{f"item.{k}": v for k, v in item.items()},
+                    scope: Mapping[str, Any] = {**values, **{f"item.{k}": v for k, v in item.items()},
                              "item.n": n + 1, "item.ordinal": ordinal(n + 1)}
                     for sub in row.get("rows", []):
                         rows.append([(c, scope, n >= len(items)) for c in sub])

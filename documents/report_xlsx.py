@@ -75,7 +75,7 @@ def write_report(data: ReportData, lang: str) -> bytes:
             ws.write_number(row, 1, n, cell)
 
     ws = wb.add_worksheet(word("units", lang))
-    keys = ("unit", "new", "returned", "closed", "placed", "visits", "open_end")
+    keys: tuple[str, ...] = ("unit", "new", "returned", "closed", "placed", "visits", "open_end")
     for c, key in enumerate(keys):
         ws.set_column(c, c, 22 if c == 0 else 14)
         ws.write_string(0, c, word(key, lang), head)

@@ -164,7 +164,7 @@ def _xlsx_rows(data: bytes, limits: UploadLimits) -> list[tuple[int, Sequence[An
     try:
         ws = wb.worksheets[0]
         # the declared dimension can claim 16,384 columns: never pad rows out to it
-        ws.reset_dimensions()  # type: ignore[union-attr]
+        ws.reset_dimensions()
         counter = _Counter(limits)
         out: list[tuple[int, Sequence[Any]]] = []
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
@@ -28,10 +27,12 @@ from telegram.ext import (
     filters,
 )
 
+from handlers.ptb import BotApplication
+
 GUARD, PRIVACY, BOT = -2, -1, 0
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: BotApplication) -> None:
     from handlers import commands as c
     from handlers import errors, people
     from handlers.updates import refuse_forged

@@ -17,10 +17,13 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.orm import defer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
+    CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -54,7 +57,9 @@ def _services(context: ContextTypes.DEFAULT_TYPE) -> Any:
 # the phone number is read (and decrypted) only where a turn needs it: onboarding. Built
 # once, as every update runs it.
 _USER_BY_TELEGRAM_ID = (
-    select(User).options(defer(User.phone)).where(User.telegram_id == bindparam("telegram_id"))  # type: ignore[arg-type]
+    select(User)
+    .options(defer(User.phone))  # type: ignore[arg-type]  # SQLModel types a column as its value
+    .where(col(User.telegram_id) == bindparam("telegram_id"))
 )
 
 
@@ -180,7 +185,9 @@ def deactivated_text() -> Text:
              "township or county education office.")
 
 
-def _markup(action: Action, lang: str) -> Any:
+def _markup(
+    action: Action, lang: str
+) -> ReplyKeyboardRemove | ReplyKeyboardMarkup | InlineKeyboardMarkup | None:
     if action.remove_keyboard:
         return ReplyKeyboardRemove()
     if action.reply_keyboard:
@@ -252,7 +259,7 @@ async def deliver(
             background.start(action.job, update, context)
 
 
-async def _edit_tapped(query: Any, actions: list[Action], lang: str) -> None:
+async def _edit_tapped(query: CallbackQuery, actions: list[Action], lang: str) -> None:
     for action in actions:
         if action.kind == "edit_keyboard":
             await _cosmetic("edit the tapped keyboard",
@@ -279,7 +286,7 @@ async def _edit_or_send(query: Any, text: str, markup: InlineKeyboardMarkup) -> 
         await query.get_bot().send_message(query.message.chat.id, text, reply_markup=markup)
 
 
-async def _send_in_order(bot: Any, chat: Any, actions: list[Action], lang: str) -> None:
+async def _send_in_order(bot: Bot, chat: Chat | None, actions: list[Action], lang: str) -> None:
     if chat is None:
         return
     for action in actions:

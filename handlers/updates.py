@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
@@ -105,7 +105,7 @@ def forged(update: Update) -> bool:
 
 def _audit_forged(services: Any, update_id: int, chat_id: int, from_id: int) -> None:
     with unit_of_work(services.engine, services.clock, services.policy) as cw:
-        actor = cw.session.execute(select(User.id).where(User.telegram_id == from_id)).scalar()  # type: ignore[arg-type]
+        actor = cw.session.execute(select(col(User.id)).where(col(User.telegram_id) == from_id)).scalar()
         cw.session.add(AuditEvent(
             at=cw.now_db(), actor_id=actor, action="update.forged", object_type="update",
             object_id=None, allowed=False,

@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from telegram import Update
 
 from sandbox.fakebot import TINY_PNG, FakeTelegram, FakeUser, StoredMessage
@@ -118,8 +118,8 @@ class Crowd:
         self.rng = random.Random(seed)
         self.errors = capture_errors(application)
         with Session(engine) as s:
-            users = s.exec(select(User).where(User.telegram_id != None)).all()  # type: ignore[arg-type]  # noqa: E711
-            self.case_ids = list(s.exec(select(Case.id)).all())
+            users = s.exec(select(User).where(col(User.telegram_id).is_not(None))).all()
+            self.case_ids = [i for i in s.exec(select(Case.id)).all() if i is not None]
             self.proposal_ids = list(s.exec(select(Proposal.id)).all())
             self.class_ids = list(s.exec(select(SchoolClass.id)).all())
         self.known: list[_Actor] = []
@@ -318,8 +318,8 @@ class Crowd:
             return media, chat, tg.send_voice(user, duration=rng.randint(1, 600), enqueue=False)
         if media == "document":
             name = rng.choice(("花名册.xlsx", "roster.csv", "a.pdf", "x.bin", "名单.txt"))
-            data = rng.choice((b"", b"name,id\n" + self._text().encode()[:200], TINY_PNG, rng.randbytes(64)))
-            return media, chat, tg.send_document(user, data or b"\x00", name, None, rng.choice((None, "说明")), enqueue=False)
+            content = rng.choice((b"", b"name,id\n" + self._text().encode()[:200], TINY_PNG, rng.randbytes(64)))
+            return media, chat, tg.send_document(user, content or b"\x00", name, None, rng.choice((None, "说明")), enqueue=False)
         if media == "animation":
             return media, chat, tg.send_animation(user, enqueue=False)
         own = rng.random() < 0.5

@@ -133,12 +133,12 @@ def fake_application_builder(
     ``process_update``); ``updater=True`` keeps it so ``application.updater.start_polling()``
     long-polls the fake's getUpdates.
     """
-    builder: Any = Application.builder()
+    builder = Application.builder()
     for name, value in build_application_kwargs(state, token=token, asgi_app=asgi_app).items():
         builder = getattr(builder, name)(value)
     if not updater:
         builder = builder.updater(None)
-    return builder  # type: ignore[no-any-return]
+    return builder
 
 
 def process_update_delivery(application: AnyApplication) -> Deliver:

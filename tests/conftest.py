@@ -1,4 +1,5 @@
-"""Test fixtures: a migrated database per test, a frozen clock, the demo world.
+"""Test fixtures: a migrated database per test, a frozen clock, the demo world, the
+command line's environment.
 
 The suite runs on SQLite by default. With ``TEST_DATABASE_URL`` set (CI sets it to the
 machine's PostgreSQL) every database test runs there instead; the schema comes from the
@@ -16,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import Result
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
@@ -26,6 +28,7 @@ from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy, load_named
 from demo.county import World, seed_world
 from models import db
+from models import types as model_types
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -103,7 +106,20 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def world(session: Session, clock: FrozenClock, policy: Policy) -> World:
+def cipher_key() -> Iterator[str]:
+    """A key the test knows, so that the CLI or a child process given it reads the same
+    encrypted columns; the previous cipher is put back afterwards."""
+    previous = model_types._cipher
+    key = Cipher.generate_key()
+    configure_encryption(key)
+    yield key
+    if previous is not None:
+        model_types.install_cipher(previous)
+
+
+@pytest.fixture
+def world(cipher_key: str, session: Session, clock: FrozenClock, policy: Policy) -> World:
+    """The demo world (demo.county.seed_world), seeded under :func:`cipher_key`."""
     cw = Casework(session, clock, policy)
     world = seed_world(session, cw.today(), students_per_class=4)
     session.commit()
@@ -113,6 +129,73 @@ def world(session: Session, clock: FrozenClock, policy: Policy) -> World:
 @pytest.fixture
 def cw(session: Session, clock: FrozenClock, policy: Policy, world: World) -> Casework:
     return Casework(session, clock, policy)
+
+
+# --- the command line -------------------------------------------------------------------
+
+# the settings the CLI reads from the environment; a test sets the ones it means
+CLI_VARIABLES = ("DATABASE_URL", "ENCRYPTION_KEY", "BAOXUE_ENV", "POLICY", "BOT_TOKEN",
+                 "HOST", "PORT", "SANDBOX_HOST", "WEBHOOK_URL", "WEBHOOK_SECRET")
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The CLI's database: a new SQLite file (it does not exist until ``db upgrade``), or the
+    test PostgreSQL database, emptied and migrated."""
+    if TEST_DATABASE_URL:
+        url: str = request.getfixturevalue("db_url")  # emptied, already migrated
+        return url
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def _cli_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, key: str
+) -> Iterator[pytest.MonkeyPatch]:
+    """A clean environment for the CLI; settings and the process-wide cipher restored after."""
+    from bot.settings import get_settings
+
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)  # no stray .env; a dev key file would land here
+    for name in CLI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("ENCRYPTION_KEY", key)
+    get_settings.cache_clear()
+    previous = model_types._cipher
+    yield monkeypatch
+    get_settings.cache_clear()
+    if previous is not None:
+        model_types.install_cipher(previous)
+
+
+@pytest.fixture
+def env(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.MonkeyPatch]:
+    """The CLI on :func:`database_url` with a new key, as an operator starts it."""
+    yield from _cli_environment(monkeypatch, tmp_path, database_url, Cipher.generate_key())
+
+
+@pytest.fixture
+def cli_env(
+    db_url: str, cipher_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[pytest.MonkeyPatch]:
+    """The CLI on the test's own database and key: it reads what the test (or the bot) wrote."""
+    yield from _cli_environment(monkeypatch, tmp_path, db_url, cipher_key)
+
+
+def invoke(*args: str, input: str | None = None) -> Result:
+    """``baoxue *args`` as an operator types it (``input`` answers its questions); an
+    exception other than the exit is raised here, with its traceback."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, list(args), input=input)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
 
 
 # --- the bot through the fake Bot API ---------------------------------------------------

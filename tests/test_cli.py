@@ -13,19 +13,13 @@ PostgreSQL database (emptied first), so the commands run on both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
 from bot.settings import get_settings
-from casework.personal import Cipher
 from casework.policy import POLICY_DIR
-from cli.main import app
-from models import types as model_types
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, invoke
 
 ROW = re.compile(r"^\s*(?P<id>\d+)\s+(?P<student>\S+)\s+(?P<state>.+?)\s+(?P<round>\d+)\s+"
                  r"(?P<due>\d{4}-\d\d-\d\d \d\d:\d\d|—)\s+(?P<place>.+)$")
@@ -47,41 +41,6 @@ DEMO_STATES = {
     11: ("township persuasion", 1),
     12: ("township persuasion", 1),
 }
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if TEST_DATABASE_URL:
-        url: str = request.getfixturevalue("db_url")  # emptied, already migrated
-        return url
-    return f"sqlite:///{tmp_path / 'cli.db'}"  # does not exist until `db upgrade`
-
-
-@pytest.fixture
-def env(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[pytest.MonkeyPatch]:
-    """A clean environment for the CLI; settings and the process-wide cipher restored after."""
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # no stray .env; a dev key file would land here
-    for name in ("DATABASE_URL", "ENCRYPTION_KEY", "BAOXUE_ENV", "POLICY", "BOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())
-    get_settings.cache_clear()
-    previous = model_types._cipher
-    yield monkeypatch
-    get_settings.cache_clear()
-    if previous is not None:
-        model_types.install_cipher(previous)
-
-
-def invoke(*args: str) -> Result:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def rows(output: str) -> dict[int, tuple[str, int]]:

@@ -5,52 +5,23 @@ bad row (the preview lists it, the valid rows go in, audited)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, select
-from typer.testing import CliRunner
 
-from bot.settings import get_settings
 from casework import ledger
-from casework.personal import Cipher
-from cli.main import app
 from demo.county import invented_id_number
 from models import db
-from models import types as model_types
 from models.tables import AuditEvent, Student
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import invoke
 
 
-@pytest.fixture
-def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = request.getfixturevalue("db_url") if TEST_DATABASE_URL else f"sqlite:///{tmp_path / 'cli.db'}"
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    for name in ("DATABASE_URL", "ENCRYPTION_KEY", "BAOXUE_ENV", "POLICY", "BOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())
-    get_settings.cache_clear()
-    previous = model_types._cipher
-    yield url
-    get_settings.cache_clear()
-    if previous is not None:
-        model_types.install_cipher(previous)
-
-
-def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-    result = CliRunner().invoke(app, list(args), input=input)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def test_export_the_ledger_a_form_and_the_report(env: str, tmp_path: Path) -> None:
+def test_export_the_ledger_a_form_and_the_report(
+    env: pytest.MonkeyPatch, database_url: str, tmp_path: Path
+) -> None:
     assert invoke("demo", "seed").exit_code == 0
     out = tmp_path / "ledger.xlsx"
     done = invoke("export", "ledger", "-o", str(out))
@@ -84,12 +55,14 @@ def test_export_the_ledger_a_form_and_the_report(env: str, tmp_path: Path) -> No
     assert report.stdout.splitlines()[0].startswith("Monthly report for")
     assert load_workbook(tmp_path / "m.xlsx").sheetnames == ["Summary", "By unit", "Cases"]
 
-    with Session(db.make_engine(env)) as s:
+    with Session(db.make_engine(database_url)) as s:
         actions = [a.action for a in s.exec(select(AuditEvent).where(AuditEvent.actor_id == None)).all()]  # noqa: E711
     assert actions.count("ledger.export") == 2 and "case.document" in actions and "report.export" in actions
 
 
-def test_import_a_roster_with_a_bad_row(env: str, tmp_path: Path) -> None:
+def test_import_a_roster_with_a_bad_row(
+    env: pytest.MonkeyPatch, database_url: str, tmp_path: Path
+) -> None:
     assert invoke("demo", "seed").exit_code == 0
     wb = Workbook()
     ws = wb.active
@@ -112,7 +85,7 @@ def test_import_a_roster_with_a_bad_row(env: str, tmp_path: Path) -> None:
     yes = invoke("import", "roster", str(roster), "--school", "2", "--yes", "--lang", "en")
     assert yes.exit_code == 0, yes.output
     assert "imported into 梅林中学: 2 added, 0 updated, 1 rows left out" in yes.stdout
-    with Session(db.make_engine(env)) as s:
+    with Session(db.make_engine(database_url)) as s:
         assert set(s.exec(select(Student.name).where(Student.name.startswith("王"))).all()) >= {"王一", "王二"}  # type: ignore[attr-defined]
         assert "王三" not in set(s.exec(select(Student.name)).all())
         audit = s.exec(select(AuditEvent).where(AuditEvent.action == "roster.import")).one()

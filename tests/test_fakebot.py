@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
-import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -543,22 +542,40 @@ async def test_http_errors_and_encodings(tg: FakeTelegram, raw_api: httpx.AsyncC
 # ------------------------------------------------------------------------------ long polling
 
 
+async def _run_loop_until(done: Callable[[], bool], rounds: int = 500) -> None:
+    """Let the event loop run (without its clock moving) until ``done()`` or ``rounds`` turns."""
+    for _ in range(rounds):
+        if done():
+            return
+        await asyncio.sleep(0)
+
+
 async def test_get_updates_long_poll_returns_early(
-    tg: FakeTelegram, raw_api: httpx.AsyncClient
+    tg: FakeTelegram, raw_api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a long poll waits on the event loop's clock: the test holds it and moves it
+    loop = asyncio.get_running_loop()
+    now = [loop.time()]
+    monkeypatch.setattr(loop, "time", lambda: now[0])
     url = f"/bot{tg.token}/getUpdates"
-    started = time.monotonic()
-    empty = await raw_api.post(url, data={"timeout": "0.2"})
-    assert empty.json() == {"ok": True, "result": []}
-    assert time.monotonic() - started >= 0.19
+    empty = asyncio.create_task(raw_api.post(url, data={"timeout": "0.2"}))
+    await _run_loop_until(empty.done)
+    now[0] += 0.19
+    await _run_loop_until(empty.done)
+    assert not empty.done()  # still waiting just before its timeout
+    now[0] += 0.02
+    await _run_loop_until(empty.done)
+    assert empty.done()
+    assert empty.result().json() == {"ok": True, "result": []}
 
     user = tg.add_user("Eve")
     poll = asyncio.create_task(raw_api.post(url, data={"timeout": "5"}))
-    await asyncio.sleep(0.05)
-    started = time.monotonic()
+    await _run_loop_until(poll.done)
+    assert not poll.done()  # waiting
     sent = tg.send_text(user, "wake up")
-    result = (await poll).json()["result"]
-    assert time.monotonic() - started < 1
+    await _run_loop_until(poll.done)
+    assert poll.done()  # at once: the clock has not moved
+    result = poll.result().json()["result"]
     assert [u["update_id"] for u in result] == [sent["update_id"]]
 
     again = await raw_api.post(url, data={"offset": str(sent["update_id"] + 1)})

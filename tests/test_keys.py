@@ -10,8 +10,6 @@ rotated like the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, String, type_coerce, update
@@ -29,21 +27,16 @@ from demo.county import seed_demo
 from models import db
 from models import types as model_types
 from models.tables import ConversationState, Guardian, KeyRotation, Student, User
-from tests.test_cli import database_url, env, invoke  # noqa: F401  (fixtures)
+from tests.conftest import invoke
 
 LEGACY_PHONE = "13900001111"  # invented
 SEALED_PHONE = "13900002222"  # invented, typed into a draft
 
 
 @pytest.fixture
-def old_key() -> Iterator[str]:
-    """The key the data is seeded under; the test-wide cipher is put back afterwards."""
-    previous = model_types._cipher
-    key = Cipher.generate_key()
-    configure_encryption(key)
-    yield key
-    if previous is not None:
-        model_types.install_cipher(previous)
+def old_key(cipher_key: str) -> str:
+    """The key the data is seeded under (conftest's cipher_key, put back afterwards)."""
+    return cipher_key
 
 
 @pytest.fixture

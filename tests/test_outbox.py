@@ -18,9 +18,7 @@ import asyncio
 import base64
 import random
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,14 +40,11 @@ from bot.outbox_sender import (
     split_text,
 )
 from casework.clock import FrozenClock, from_db
-from casework.context import Casework
 from casework.i18n import Text
 from casework.outbox import enqueue
 from casework.people import supervisor_of
-from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy
-from demo.county import World, seed_world
-from models import types as model_types
+from demo.county import World
 from models.tables import AuditEvent, OutboxMessage, ProcessLease, User
 from sandbox.fakebot import TINY_PNG
 from tests.botkit import rows, speaking
@@ -61,24 +56,6 @@ SEND_METHODS = {"sendMessage", "sendPhoto"}
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cipher_key() -> Iterator[str]:
-    """A key this module knows, so the CLI (which configures its own) reads the same data."""
-    previous = model_types._cipher
-    key = Cipher.generate_key()
-    configure_encryption(key)
-    yield key
-    if previous is not None:
-        model_types.install_cipher(previous)
-
-
-@pytest.fixture
-def world(cipher_key: str, session: Session, clock: FrozenClock, policy: Policy) -> World:
-    world = seed_world(session, Casework(session, clock, policy).today(), students_per_class=4)
-    session.commit()
-    return world
 
 
 def queue(harness: Any, user: User, n: int, label: str = "msg", **payload: Any) -> list[int]:
@@ -362,7 +339,7 @@ def test_supervisor_of_follows_the_line_and_skips_a_rung_nobody_can_be_reached_o
 
 
 async def test_a_500_is_retried_with_backoff_then_dead_and_outbox_retry_replays_it(
-    harness: Any, world: World, cli_env: None
+    harness: Any, world: World, cli_env: pytest.MonkeyPatch
 ) -> None:
     from cli.main import app
 
@@ -431,7 +408,7 @@ async def test_a_bad_request_is_dead_at_once(harness: Any, world: World) -> None
 
 
 async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_not_retried(
-    harness: Any, world: World, cli_env: None, caplog: pytest.LogCaptureFixture
+    harness: Any, world: World, cli_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Sent, answer unreadable (HTTP 200, but a ``result`` PTB cannot read or a body that
     is not JSON) is sent: not dead-lettered, not retried, not replayed by ``outbox retry``.
@@ -478,7 +455,7 @@ async def test_a_message_telegram_accepted_but_answered_unreadably_is_sent_once_
 
 
 async def test_outbox_retry_needs_ids_or_all_and_all_replays_every_dead_letter(
-    harness: Any, world: World, cli_env: None
+    harness: Any, world: World, cli_env: pytest.MonkeyPatch
 ) -> None:
     from cli.main import app
 
@@ -500,22 +477,6 @@ async def test_outbox_retry_needs_ids_or_all_and_all_replays_every_dead_letter(
     assert statuses(harness, ids) == ["pending"] * 3
     missing = runner.invoke(app, ["outbox", "retry", "99999"])
     assert missing.exit_code == 1
-
-
-@pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cipher_key: str) -> None:
-    from bot.settings import get_settings
-
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    for name in ("DATABASE_URL", "ENCRYPTION_KEY", "BAOXUE_ENV", "POLICY", "BOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("ENCRYPTION_KEY", cipher_key)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 # --- photos -------------------------------------------------------------------------------

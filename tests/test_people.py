@@ -20,7 +20,6 @@ from casework.uow import record_denial
 from cli.main import app
 from demo.county import World
 from models.tables import AuditEvent, ConversationState, Invite, User
-from tests.test_cli import database_url, env  # noqa: F401  (fixtures)
 
 # (actor, target, may deactivate) in the demo county: 梅林 (township_officer1) has schools
 # 1–2 (teachers 1–10, school_admin1–2) and villages 1–2; 石桥 (township_officer2) school 3
@@ -189,7 +188,7 @@ def test_user_and_invite_commands() -> None:
     from sqlmodel import Session
 
     from models import db
-    from tests.test_cli import invoke
+    from tests.conftest import invoke
 
     assert invoke("demo", "seed").exit_code == 0
     listed = invoke("user", "list", "--lang", "en")

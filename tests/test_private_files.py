@@ -26,7 +26,7 @@ from bot.settings import Settings
 from casework.personal import Cipher
 from models import db
 from models.tables import AuditEvent
-from tests.test_cli_ledger import env, invoke  # noqa: F401  (env is a fixture)
+from tests.conftest import invoke
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def exports(url: str) -> list[AuditEvent]:
 
 
 def test_exports_are_written_0600_and_audited_with_the_operator(
-    env: str, tmp_path: Path, open_umask: None  # noqa: F811
+    env: pytest.MonkeyPatch, database_url: str, tmp_path: Path, open_umask: None
 ) -> None:
     assert invoke("demo", "seed").exit_code == 0
     ledger, form, report = tmp_path / "full.xlsx", tmp_path / "t5.pdf", tmp_path / "m.xlsx"
@@ -63,7 +63,7 @@ def test_exports_are_written_0600_and_audited_with_the_operator(
     assert ledger.read_bytes().startswith(b"PK")  # the workbook, not the old bytes
 
     me = f"os:{getpass.getuser()}"
-    rows = exports(env)
+    rows = exports(database_url)
     assert [(r.action, r.actor_id, r.detail["operator"]) for r in rows] == [
         ("ledger.export", None, me), ("case.document", None, me), ("report.export", None, me)]
     assert rows[0].detail["via"] == "cli" and rows[0].detail["disclosure"] == "full"
@@ -71,14 +71,14 @@ def test_exports_are_written_0600_and_audited_with_the_operator(
     masked = tmp_path / "masked.xlsx"
     assert invoke("export", "ledger", "--as", "1", "-o", str(masked)).exit_code == 0
     assert mode(masked) == 0o600
-    last = exports(env)[-1]
+    last = exports(database_url)[-1]
     assert (last.action, last.actor_id, last.detail["operator"], last.detail["via"]) == (
         "ledger.export", 1, "user:1", "cli")
 
     nobody = invoke("export", "ledger", "--as", "nobody", "-o", str(tmp_path / "x.xlsx"))
     assert nobody.exit_code == 2 and "no such user" in nobody.output
     assert not (tmp_path / "x.xlsx").exists()
-    assert len(exports(env)) == 4
+    assert len(exports(database_url)) == 4
 
 
 def test_a_new_sqlite_database_is_created_0600(tmp_path: Path, open_umask: None) -> None:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -106,8 +107,14 @@ def sandbox(tmp_path: Path) -> Iterator[Running]:
 
 def test_the_readme_run_command_brings_up_the_sandbox(tmp_path: Path) -> None:
     """`make run`: the sandbox migrates, seeds and marks a new database, serves the page on
-loopback with its banner; Ctrl-C stops it."""
-    running = _start(tmp_path, ["make", "--no-print-directory", "run"])
+loopback with its banner; Ctrl-C stops it.
+
+It runs in the suite's own virtualenv, taken as installed (``-o`` the install stamp): the
+Makefile's install step would otherwise reinstall every package from the registry whenever
+pyproject.toml is newer than the stamp (a minute, and the network)."""
+    venv = Path(sys.prefix)
+    running = _start(tmp_path, ["make", "--no-print-directory", f"VENV={venv}",
+                                "-o", str(venv / ".installed"), "run"])
     try:
         running.wait_ready(180)
         status, page = _get(running.url + "/")

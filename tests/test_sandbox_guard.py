@@ -22,42 +22,28 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import Result
 from sqlalchemy import inspect, text
 from sqlmodel import Session, col, func, select
-from typer.testing import CliRunner
 
 from bot.runtime import Runtime, boot
 from bot.settings import Settings, get_settings
 from casework.clock import SystemClock
 from casework.personal import Cipher
-from cli.main import app as cli
 from models import db
 from models import types as model_types
 from models.tables import AppMeta, County, User
 from sandbox import server as sandbox_server
 from sandbox.database import database_kind, prepare
+from tests.conftest import invoke
 
 # invented: stands for a real county's data
 FOREIGN_NAME, FOREIGN_CODE = "白河县", "999901"
 
 
 @pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """The CLI's environment on the test database; ``serve`` records instead of serving."""
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    for name in ("BOT_TOKEN", "BAOXUE_ENV", "POLICY", "HOST", "PORT", "SANDBOX_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())
-    get_settings.cache_clear()
-    previous = model_types._cipher
-    yield monkeypatch
-    get_settings.cache_clear()
-    if previous is not None:
-        model_types.install_cipher(previous)
+def database_url(db_url: str) -> str:
+    """The CLI works on the test's own (migrated) database."""
+    return db_url
 
 
 @pytest.fixture
@@ -65,13 +51,6 @@ def served(env: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
     env.setattr(sandbox_server, "serve", lambda rt, host, port: calls.append((host, port)))
     return calls
-
-
-def invoke(*args: str) -> Result:
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def _counts(url: str) -> tuple[int, int, int]:

@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,13 +41,11 @@ from casework.clock import Clock, FrozenClock, SystemClock, to_db
 from casework.context import Casework
 from casework.i18n import _
 from casework.outbox import enqueue
-from casework.personal import Cipher, configure_encryption
 from casework.policy import Policy
 from casework.scheduler import TickReport
 from casework.uow import unit_of_work
-from demo.county import World, seed_world
+from demo.county import World
 from models import db
-from models import types as model_types
 from models.tables import Case, CaseEvent, Deadline, OutboxMessage, Township, User
 from tests.casedriver import Run, local, shown
 
@@ -65,25 +62,6 @@ def _no_registered_planners(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registered planners (attendance prompts, digests, reports) would add rows;
     these tests count every row a tick acts on, so they plan only what they say."""
     monkeypatch.setattr(kinds, "PLANNERS", ())
-
-
-@pytest.fixture
-def cipher_key() -> Iterator[str]:
-    """A key this module knows, so a child process can read the encrypted columns."""
-    previous = model_types._cipher
-    key = Cipher.generate_key()
-    configure_encryption(key)
-    yield key
-    if previous is not None:
-        model_types.install_cipher(previous)
-
-
-@pytest.fixture
-def world(cipher_key: str, session: Session, clock: FrozenClock, policy: Policy) -> World:
-    """conftest's world, seeded under :func:`cipher_key`."""
-    world = seed_world(session, Casework(session, clock, policy).today(), students_per_class=4)
-    session.commit()
-    return world
 
 
 @pytest.fixture
@@ -628,31 +606,18 @@ def test_the_runner_acts_on_deadlines_with_the_scheduler_and_drains_with_the_job
 
 
 @pytest.fixture
-def cli_env(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cipher_key: str
-) -> Iterator[None]:
-    """The CLI's environment: this test's database and key; settings re-read after."""
-    from bot.settings import get_settings
-
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    for name in ("DATABASE_URL", "ENCRYPTION_KEY", "BAOXUE_ENV", "POLICY", "BOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("ENCRYPTION_KEY", cipher_key)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def cli_clock(clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """The CLI reads the system clock: here it reads the test's frozen one."""
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())
+    return clock
 
 
 def test_deadlines_list_shows_the_queue_and_what_is_due_now(
-    cli_env: None, engine: Engine, policy: Policy
+    cli_env: pytest.MonkeyPatch, engine: Engine, policy: Policy, cli_clock: FrozenClock
 ) -> None:
     from cli.main import app
 
-    real_now = SystemClock()
-    with unit_of_work(engine, real_now, policy) as cw:
+    with unit_of_work(engine, cli_clock, policy) as cw:
         now = cw.now()
         scheduler.plan_job(cw, "digest", now - timedelta(hours=2, minutes=5), key="late")
         scheduler.plan_job(cw, "digest", now + timedelta(days=1), key="tomorrow")
@@ -684,12 +649,11 @@ def test_deadlines_list_shows_the_queue_and_what_is_due_now(
 
 
 def test_deadlines_list_names_open_rows_of_a_kind_this_version_does_not_know(
-    cli_env: None, engine: Engine, policy: Policy
+    cli_env: pytest.MonkeyPatch, engine: Engine, policy: Policy, cli_clock: FrozenClock
 ) -> None:
     from cli.main import app
 
-    real_now = SystemClock()
-    future = _row_of_unknown_kind(engine, real_now, real_now.now() - timedelta(minutes=5))
+    future = _row_of_unknown_kind(engine, cli_clock, cli_clock.now() - timedelta(minutes=5))
     result = CliRunner().invoke(app, ["deadlines", "list", "--due"])
     assert result.exit_code == 0, result.output
     assert "from_the_future" in result.stdout.splitlines()[1]

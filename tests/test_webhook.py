@@ -20,9 +20,8 @@ import copy
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +36,6 @@ from bot.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_ap
 from casework.personal import Cipher
 from cli.main import app as cli_app
 from handlers import background, menu, updates
-from models import types as model_types
 from models.tables import AuditEvent, ProcessedUpdate
 from sandbox.harness import ChatUser
 
@@ -352,23 +350,15 @@ def test_webhook_mode_needs_a_random_secret_of_32_characters() -> None:
 
 
 @pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    monkeypatch.chdir(tmp_path)
-    for name in ("BAOXUE_ENV", "POLICY", "WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("ENCRYPTION_KEY", Cipher.generate_key())
-    monkeypatch.setenv("BOT_TOKEN", "123456:" + "A" * 35)
-    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org")
+def cli_env(cli_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """conftest's, with a token and a public address for webhook mode (and no secret)."""
+    cli_env.setenv("BOT_TOKEN", "123456:" + "A" * 35)
+    cli_env.setenv("WEBHOOK_URL", "https://bot.example.org")
     get_settings.cache_clear()
-    previous = model_types._cipher
-    yield monkeypatch
-    get_settings.cache_clear()
-    if previous is not None:
-        model_types.install_cipher(previous)
+    return cli_env
 
 
-def test_run_in_webhook_mode_refuses_to_start_without_the_secret(cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_run_in_webhook_mode_refuses_to_start_without_the_secret(cli_env: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(cli_app, ["run"])
     assert result.exit_code == 2, result.output
     assert "WEBHOOK_SECRET is not set" in result.stderr

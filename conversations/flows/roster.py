@@ -238,12 +238,12 @@ def received(
     unreadable = [
         (number, _("a field is longer than {max} characters", max=limit)) for number, limit in bad_rows
     ]
-    error_lines = sorted(
+    error_entries: list[dict[str, Any]] = (
         [{"row": r.number, "name": r.name or "—", "reasons": [text_to_json(t) for t in r.errors]}
          for r in plan.errors]
-        + [{"row": number, "name": "—", "reasons": [text_to_json(why)]} for number, why in unreadable],
-        key=lambda entry: int(entry["row"]),
-    )[:MAX_ERROR_LINES]
+        + [{"row": number, "name": "—", "reasons": [text_to_json(why)]} for number, why in unreadable]
+    )
+    error_lines = sorted(error_entries, key=lambda entry: int(entry["row"]))[:MAX_ERROR_LINES]
     update_lines = [
         {"row": r.number, "name": r.name,
          "fields": [roster_import.FIELD_LABELS.get(f, f) for f in r.changes]}
