@@ -58,8 +58,7 @@ from models import types as model_types
 from models.tables import AppMeta, Case, CaseEvent, Deadline, OutboxMessage, Proposal, User, Visit
 from sandbox import server as sandbox_server
 from sandbox.database import MARKER_KEY, prepare
-from tests.conftest import local
-from tests.test_cli import database_url, env, invoke  # noqa: F401  (fixtures)
+from tests.conftest import invoke, local
 
 ROOT = Path(__file__).resolve().parent.parent
 BAOXUE = ROOT / ".venv" / "bin" / "baoxue"

@@ -22,8 +22,7 @@ from models.tables import Case, CaseEvent, County
 from sandbox import server as sandbox_server
 from sandbox.clock import OffsetClock
 from sandbox.database import database_kind
-from tests.conftest import local
-from tests.test_cli import database_url, env, invoke  # noqa: F401  (fixtures)
+from tests.conftest import invoke, local
 
 
 @pytest.fixture
