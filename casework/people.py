@@ -26,7 +26,7 @@ from casework.errors import AccessDenied, ValidationError
 from casework.i18n import Text, _
 from casework.invites import MANAGERS, is_deactivated
 from casework.labels import join, n_
-from casework.scope import teacher_class_ids, user_within
+from casework.scope import teacher_class_ids, township_of, user_within
 from casework.states import FINAL, ROLE_RANK
 from models.tables import (
     Case,
@@ -57,20 +57,6 @@ def _school_of_teacher(session: Session, user: User) -> int | None:
     ).first()
 
 
-def _township_of(session: Session, kind: str, unit_id: int | None) -> int | None:
-    if unit_id is None:
-        return None
-    if kind == "township":
-        return unit_id
-    if kind == "school":
-        school = session.get(School, unit_id)
-        return school.township_id if school else None
-    if kind == "village":
-        village = session.get(Village, unit_id)
-        return village.township_id if village else None
-    return None
-
-
 def _county_of_township(session: Session, township_id: int | None) -> int | None:
     township = session.get(Township, township_id) if township_id is not None else None
     return township.county_id if township else None
@@ -83,9 +69,9 @@ def supervision_line(session: Session, user: User) -> list[Rung]:
     if user.role == "teacher":
         school_id = _school_of_teacher(session, user)
         rungs.append(("school_admin", "school", school_id))
-        township_id = _township_of(session, "school", school_id)
+        township_id = township_of(session, "school", school_id)
     elif user.role in ("school_admin", "village_cadre"):
-        township_id = _township_of(session, user.scope_kind, user.scope_id)
+        township_id = township_of(session, user.scope_kind, user.scope_id)
     elif user.role == "township_officer":
         township_id = user.scope_id
     if user.role in ("teacher", "school_admin", "village_cadre"):

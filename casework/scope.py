@@ -205,6 +205,21 @@ def users_for_case(session: Session, case: Case, roles: Sequence[str]) -> list[U
     return sorted(found, key=lambda u: order.index(u.role))
 
 
+def township_of(session: Session, kind: str, unit_id: int | None) -> int | None:
+    """The township a unit (a township, village or school) lies in; None for any other."""
+    if unit_id is None:
+        return None
+    if kind == "township":
+        return unit_id
+    if kind == "village":
+        village = session.get(Village, unit_id)
+        return village.township_id if village else None
+    if kind == "school":
+        school = session.get(School, unit_id)
+        return school.township_id if school else None
+    return None
+
+
 def unit_within(session: Session, actor: User | None, scope_kind: str, scope_id: int | None,
                 class_ids: Sequence[int] = ()) -> bool:
     """Is a unit (an invite's, a user's) inside ``actor``'s scope? ``None``: the operator.
@@ -217,19 +232,6 @@ def unit_within(session: Session, actor: User | None, scope_kind: str, scope_id:
     if not actor.active:
         return False
 
-    def township_of(kind: str, unit_id: int | None) -> int | None:
-        if unit_id is None:
-            return None
-        if kind == "township":
-            return unit_id
-        if kind == "village":
-            v = session.get(Village, unit_id)
-            return v.township_id if v else None
-        if kind == "school":
-            sc = session.get(School, unit_id)
-            return sc.township_id if sc else None
-        return None
-
     if scope_kind == "classes":
         schools = {k.school_id for k in (session.get(SchoolClass, c) for c in class_ids) if k}
         if len(schools) != 1:
@@ -238,10 +240,10 @@ def unit_within(session: Session, actor: User | None, scope_kind: str, scope_id:
     if actor.scope_kind == "county":
         if scope_kind == "county":
             return scope_id == actor.scope_id
-        township = session.get(Township, township_of(scope_kind, scope_id) or 0)
+        township = session.get(Township, township_of(session, scope_kind, scope_id) or 0)
         return township is not None and township.county_id == actor.scope_id
     if actor.scope_kind == "township":
-        return township_of(scope_kind, scope_id) == actor.scope_id
+        return township_of(session, scope_kind, scope_id) == actor.scope_id
     if actor.scope_kind == "school":
         return scope_kind == "school" and scope_id == actor.scope_id
     return False
