@@ -31,7 +31,6 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,13 +40,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import defer  # noqa: E402
 from sqlmodel import Session, SQLModel, select  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, MessageHandler, filters  # noqa: E402
 
+from benchmarks import benchdb  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.services import Services  # noqa: E402
 from casework import ladder  # noqa: E402
@@ -87,14 +85,7 @@ def _timed_delivery(app: Any, timings: Timings, profiler: cProfile.Profile | Non
 
 
 def _prepare_db(url: str | None, users: int) -> tuple[str, Any, Any]:
-    if url is None:
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    engine = db.make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
+    engine = benchdb.fresh_engine(url)
     clock = FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     policy = load_named("datian")
     with Session(engine, expire_on_commit=False) as session:
@@ -109,7 +100,7 @@ def _prepare_db(url: str | None, users: int) -> tuple[str, Any, Any]:
             ladder.report(cw, teacher, ladder.ReportInput(student_id=student.id, reasons=("learning",)))
             pairs.append(teacher)
         session.commit()
-    return url, engine, (clock, policy, pairs)
+    return engine.url.render_as_string(hide_password=False), engine, (clock, policy, pairs)
 
 
 async def run(url: str | None, users: int, rounds: int, profiler: cProfile.Profile | None) -> Results:
@@ -263,10 +254,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the flow")
     parser.add_argument("--force", action="store_true", help="wipe a PostgreSQL database not named bench*")
     args = parser.parse_args()
-    if args.db and args.db.startswith("postgresql"):
-        name = make_url(args.db).database or ""
-        if not name.startswith("bench") and not args.force:
-            sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
+    benchdb.refuse_unless_bench(args.db, args.force)
     configure_encryption(Cipher.generate_key())
     SQLModel.metadata  # noqa: B018 - tables registered by the imports above
 

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -37,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import Session, col, func, select  # noqa: E402
 
+from benchmarks import benchdb  # noqa: E402
 from bot.leases import Lease  # noqa: E402
 from bot.outbox_sender import OUTBOX_LEASE, Limits, OutboxSender, RealTimer  # noqa: E402
 from bot.services import Services  # noqa: E402
@@ -49,7 +48,6 @@ from casework.i18n import Text  # noqa: E402
 from casework.outbox import text_to_json  # noqa: E402
 from casework.personal import Cipher, configure_encryption  # noqa: E402
 from casework.policy import load_named  # noqa: E402
-from models import db  # noqa: E402
 from models.tables import OutboxMessage, User  # noqa: E402
 from sandbox.fakebot import FakeTelegram  # noqa: E402
 from sandbox.harness import fake_application_builder  # noqa: E402
@@ -59,14 +57,7 @@ FIRST_TELEGRAM_ID = 900_000_000
 
 def prepare(url: str | None, teachers: int, count: int, seed: int) -> tuple[Engine, list[int]]:
     """A migrated database with ``teachers`` teachers and ``count`` pending prompts."""
-    if url is None:
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench_outbox.db"
-    engine = db.make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
+    engine = benchdb.fresh_engine(url)
     now = datetime.now(UTC)
     rng = random.Random(seed)
     with Session(engine, expire_on_commit=False) as session:
@@ -191,10 +182,7 @@ def main() -> None:
     parser.add_argument("--progress", type=float, default=30.0, help="seconds between reports")
     parser.add_argument("--force", action="store_true", help="wipe a PostgreSQL database not named bench*")
     args = parser.parse_args()
-    if args.db and args.db.startswith("postgresql"):
-        name = make_url(args.db).database or ""
-        if not name.startswith("bench") and not args.force:
-            sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
+    benchdb.refuse_unless_bench(args.db, args.force)
     sys.exit(asyncio.run(run(args)))
 
 

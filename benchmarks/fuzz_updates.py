@@ -30,17 +30,17 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, func, text  # noqa: E402
+from sqlalchemy import Engine, func  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
+from benchmarks import benchdb  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.services import Services  # noqa: E402
 from casework.clock import FrozenClock  # noqa: E402
 from casework.personal import Cipher, configure_encryption  # noqa: E402
 from casework.policy import load_named  # noqa: E402
 from demo.county import seed_demo  # noqa: E402
-from models import db  # noqa: E402
 from models.tables import AuditEvent, Case, CaseEvent, ConversationState, User, Visit  # noqa: E402
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api  # noqa: E402
 from sandbox.fuzz import Crowd, FuzzStats  # noqa: E402
@@ -56,12 +56,7 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 async def run(url: str, updates: int, seed: int) -> tuple[FuzzStats, dict[str, int], dict[str, int]]:
-    engine = db.make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
+    engine = benchdb.fresh_engine(url)
     clock = FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     policy = load_named("datian")
     with Session(engine, expire_on_commit=False) as session:
@@ -89,10 +84,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--force", action="store_true", help="wipe a PostgreSQL database not named bench*")
     args = parser.parse_args()
-    if args.db and args.db.startswith("postgresql"):
-        name = make_url(args.db).database or ""
-        if not name.startswith("bench") and not args.force:
-            sys.exit(f"refusing to wipe database {name!r}: name it bench… or pass --force")
+    benchdb.refuse_unless_bench(args.db, args.force)
     url = args.db or f"sqlite:///{tempfile.mkdtemp()}/fuzz.db"
     configure_encryption(Cipher.generate_key())
     # the bot logs every refusal it handles and the crowd makes thousands; findings are

@@ -1,0 +1,1 @@
+"""Benchmarks, run on demand (see the README); never part of the test suite."""
