@@ -42,6 +42,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "cli": frozenset({"bot", "sandbox", "handlers", "web", "conversations", "documents", "demo",
                       "casework", "models"}),
     "locales": frozenset(),
+    # run by hand, on top of everything: they drive the bot, the sender, the ledger
+    "benchmarks": frozenset({"bot", "handlers", "web", "conversations", "documents", "demo",
+                             "casework", "models", "sandbox"}),
     # the generator of ARCHITECTURE.md's diagrams and references: it reads the code it draws
     "docs": frozenset({"bot", "handlers", "web", "conversations", "documents", "demo",
                        "casework", "models", "cli", "sandbox"}),
