@@ -131,7 +131,7 @@ def load_case(cw: Casework, actor: User | None, case_id: int, action: str = "vie
     return case
 
 
-def _check_transition(case: Case, action: str) -> None:
+def check_transition(case: Case, action: str) -> None:
     transition = states.TRANSITIONS[action]
     if case.state not in transition.sources:
         raise IllegalTransition(
@@ -148,7 +148,7 @@ def _check_transition(case: Case, action: str) -> None:
 # --- shared writing helpers ---------------------------------------------------------------
 
 
-def _event(
+def record_event(
     cw: Casework,
     case: Case,
     actor: User | None,
@@ -174,7 +174,7 @@ def _event(
     return event
 
 
-def _touch(cw: Casework, case: Case) -> None:
+def touch(cw: Casework, case: Case) -> None:
     case.updated_at = cw.now_db()
     case.version += 1
     cw.session.add(case)
@@ -199,7 +199,7 @@ def _enter_level(
     return made, told
 
 
-def _visits(cw: Casework, case: Case) -> list[Visit]:
+def visits_of(cw: Casework, case: Case) -> list[Visit]:
     return list(
         cw.session.exec(
             select(Visit).where(Visit.case_id == case.id).order_by(col(Visit.recorded_at))
@@ -280,7 +280,7 @@ def report(cw: Casework, actor: User, data: ReportInput) -> Outcome:
     cw.session.add(case)
     cw.session.flush()
     made, told = _enter_level(cw, case, first)
-    event = _event(
+    event = record_event(
         cw,
         case,
         actor,
@@ -373,7 +373,7 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
     from casework import validation
 
     case = load_case(cw, actor, case_id, "record_visit")
-    _check_transition(case, "record_visit")
+    check_transition(case, "record_visit")
     codes.require("visit_method", data.method, field="method")
     codes.require("visit_result", data.result, field="result")
     for attitude, name in (
@@ -435,9 +435,9 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
         case.school_responsible_id = actor.id
     if actor.role == "village_cadre" and case.village_responsible_id is None:
         case.village_responsible_id = actor.id
-    _touch(cw, case)
+    touch(cw, case)
     cw.session.flush()
-    event = _event(
+    event = record_event(
         cw,
         case,
         actor,
@@ -505,7 +505,7 @@ def escalate(cw: Casework, actor: User | None, case_id: int, reason: str = "manu
 def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) -> Outcome:
     """Move a loaded case one level up (no access check: the caller has done it, or the
     clock is the actor)."""
-    _check_transition(case, "escalate")
+    check_transition(case, "escalate")
     nxt = cw.policy.next_level(case.level)  # type: ignore[arg-type]
     if nxt is None:
         raise IllegalTransition(
@@ -514,8 +514,8 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
     from_state = case.state
     below = users_for_case(cw.session, case, cw.policy.level(case.level).responsible)  # type: ignore[arg-type]
     made, told = _enter_level(cw, case, nxt.state)
-    _touch(cw, case)
-    event = _event(cw, case, actor, "escalated", from_state=from_state, reason=reason)
+    touch(cw, case)
+    event = record_event(cw, case, actor, "escalated", from_state=from_state, reason=reason)
     told += notices.moved_up(cw, case, from_state, [u for u in below if u not in told])
     cw.audit(actor, "case.escalate", "case", case.id, reason=reason, to=case.state)
     return Outcome(
@@ -530,7 +530,7 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
 def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
     """The township issues the 限期复学通知书; the guardian's deadline starts today."""
     case = load_case(cw, actor, case_id, "issue_deadline_notice")
-    _check_transition(case, "issue_deadline_notice")
+    check_transition(case, "issue_deadline_notice")
     if case.notice_issued_at is not None and case.state == "deadline_notice":
         raise IllegalTransition(_("The notice for case #{id} was already issued.", id=case.id))
     from_state = case.state
@@ -550,8 +550,8 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
     case.notice_due_on = (
         from_db(step.due_at).astimezone(cw.policy.tz).date() if step is not None else None
     )
-    _touch(cw, case)
-    event = _event(
+    touch(cw, case)
+    event = record_event(
         cw,
         case,
         actor,
@@ -577,7 +577,7 @@ def mark_returned(
     cw: Casework, actor: User, case_id: int, on: date | None = None, note: str | None = None
 ) -> Outcome:
     case = load_case(cw, actor, case_id, "mark_returned")
-    _check_transition(case, "mark_returned")
+    check_transition(case, "mark_returned")
     returned_on = on or cw.today()
     if returned_on > cw.today():
         raise ValidationError("returned_on", _("The date cannot be in the future."))
@@ -614,9 +614,9 @@ def _to_returned(
     case.returned_on = on
     case.outcome = "returned"
     case.paused_from = None
-    _touch(cw, case)
+    touch(cw, case)
     made = deadlines.schedule_retention(cw, case, on)
-    event = _event(cw, case, actor, "returned", from_state=from_state, note=note)
+    event = record_event(cw, case, actor, "returned", from_state=from_state, note=note)
     told = notices.returned(cw, case, actor)
     cw.audit(actor, "case.returned", "case", case.id)
     return Outcome(
@@ -635,21 +635,21 @@ def confirm_attending(cw: Casework, actor: User | None, case_id: int, attending:
     """Answer a retention check-in: still attending (保学) or stopped again (relapse)."""
     case = load_case(cw, actor, case_id, "confirm_attending" if attending else "relapse")
     if attending:
-        _check_transition(case, "confirm_attending")
+        check_transition(case, "confirm_attending")
         from_state = case.state
         case.state = states.RETENTION
-        _touch(cw, case)
-        event = _event(cw, case, actor, "attending", from_state=from_state)
+        touch(cw, case)
+        event = record_event(cw, case, actor, "attending", from_state=from_state)
         cw.audit(actor, "case.attending", "case", case.id)
         return Outcome(case, event, _("Thank you — noted that the student is still attending."))
-    _check_transition(case, "relapse")
+    check_transition(case, "relapse")
     from_state = case.state
     _withdraw_pending(cw, case, "absent again")
     made, told = _enter_level(cw, case, "school_persuasion")
     case.returned_on = None
     case.outcome = None
-    _touch(cw, case)
-    event = _event(cw, case, actor, "relapsed", from_state=from_state)
+    touch(cw, case)
+    event = record_event(cw, case, actor, "relapsed", from_state=from_state)
     cw.audit(actor, "case.relapse", "case", case.id)
     return Outcome(
         case,
@@ -660,288 +660,12 @@ def confirm_attending(cw: Casework, actor: User | None, case_id: int, attending:
     )
 
 
-def _joint_rounds(cw: Casework, case: Case) -> int:
-    joint_levels = set(states.LADDER[states.LADDER.index("township_persuasion") :])
-    return sum(1 for v in _visits(cw, case) if v.method == "joint_visit" or v.level in joint_levels)
-
-
-OUTCOME_TO_STATE = {
-    "home_teaching": states.HOME_TEACHING,
-    "deferred": states.DEFERRED,
-    "suspended": states.DEFERRED,
-    "transferred": states.TRANSFERRED,
-    "deceased": states.CLOSED_OTHER,
-    "moved_abroad": states.CLOSED_OTHER,
-    "over_age": states.CLOSED_OTHER,
-    "other": states.CLOSED_OTHER,
-    "retained": states.CLOSED,  # 销号 after the return and the retention check-ins
-}
-# a case still being persuaded, or placed (home teaching, deferral), may end this way
-_PLACEABLE = states.ACTIVE | {states.PAUSED, states.HOME_TEACHING, states.DEFERRED}
-
-
-def _check_outcome_applies(case: Case, outcome: str) -> None:
-    """Closing after a return needs a confirmed check-in; the other outcomes need a case
-    that is not back at school (and not already in that outcome)."""
-    if outcome == "retained":
-        if case.state == states.RETURNED:
-            raise IllegalTransition(
-                _("Confirm at least one retention check-in before closing case #{id}.", id=case.id)
-            )
-        ok = case.state == states.RETENTION
-    else:
-        ok = case.state in _PLACEABLE and case.state != OUTCOME_TO_STATE[outcome]
-    if not ok:
-        raise IllegalTransition(
-            _(
-                "Case #{id} is {state}; that cannot be done now.",
-                id=case.id,
-                state=_(STATE_LABELS[case.state]),
-            ),
-            action="propose_outcome",
-            state=case.state,
-        )
-
-
-def proposable_outcomes(case: Case) -> list[str]:
-    """The outcomes a proposal on this case may name now, in the order the bot offers them."""
-    order = ("retained", "home_teaching", "deferred", "suspended", "transferred", "deceased",
-             "moved_abroad", "over_age", "other")
-    found = []
-    for outcome in order:
-        try:
-            _check_outcome_applies(case, outcome)
-        except IllegalTransition:
-            continue
-        found.append(outcome)
-    return found
-
-
-def evidence_kinds(cw: Casework, outcome: str) -> list[str]:
-    """The kinds of evidence the policy names for an outcome (one file each at least)."""
-    return list(cw.policy.outcomes.rule(outcome).evidence)
-
-
-def propose_outcome(
-    cw: Casework,
-    actor: User,
-    case_id: int,
-    outcome: str,
-    *,
-    reason: str,
-    evidence: tuple[dict[str, Any], ...] = (),
-    until_on: date | None = None,
-) -> Outcome:
-    """Propose a closing outcome (销号): back and staying, home teaching, deferral (缓学/
-    休学), transfer, deceased, moved abroad, over age or other.
-
-    Every outcome waits for a review by another person at the level the policy names
-    (DESIGN §3); until then the case stays where it is and its clock runs. The proposal
-    carries the evidence the policy names for the outcome, one file per kind at least.
-    """
-    from casework import evidence as proof
-    from casework import validation
-
-    case = load_case(cw, actor, case_id, "close_out" if outcome == "retained" else "propose_outcome")
-    _check_transition(case, "propose_outcome")
-    if outcome not in OUTCOME_TO_STATE:
-        raise ValidationError("outcome", _("“{code}” is not a known choice.", code=outcome))
-    _check_outcome_applies(case, outcome)
-    reason = proof.meaningful(validation.free_text(reason, field="reason"), field="reason")
-    target = OUTCOME_TO_STATE[outcome]
-    if not evidence:
-        raise ValidationError("evidence", _("Attach the evidence (a photo or document)."))
-    proof.check_proposal(evidence_kinds(cw, outcome), evidence)
-    if target == states.DEFERRED:
-        if until_on is None or until_on <= cw.today():
-            raise ValidationError("until_on", _("Give the date the deferral ends."))
-        needed = cw.policy.outcomes.deferral_min_joint_rounds
-        done = _joint_rounds(cw, case)
-        if done < needed:
-            raise IllegalTransition(
-                _(
-                    "Deferral needs at least {needed} joint persuasion rounds; {done} recorded.",
-                    needed=needed,
-                    done=done,
-                )
-            )
-    pending = cw.session.exec(
-        select(Proposal).where(Proposal.case_id == case.id, Proposal.status == "pending")
-    ).first()
-    if pending is not None:
-        raise IllegalTransition(
-            _("Case #{id} already has a proposal waiting for a decision.", id=case.id)
-        )
-    proposal = Proposal(
-        case_id=case.id or 0,
-        outcome=outcome,
-        proposed_by=actor.id or 0,
-        proposed_at=cw.now_db(),
-        reason=reason,
-        evidence=list(evidence),
-        until_on=until_on,
-    )
-    cw.session.add(proposal)
-    cw.session.flush()
-    event = _event(
-        cw,
-        case,
-        actor,
-        "outcome_proposed",
-        from_state=case.state,
-        note=reason,
-        evidence=evidence,
-        outcome=outcome,
-        proposal_id=proposal.id,
-    )
-    cw.audit(actor, "case.propose", "case", case.id, outcome=outcome)
-    told = notices.approval_requested(cw, case, proposal)
-    _touch(cw, case)
-    return Outcome(
-        case,
-        event,
-        _("Proposal sent for approval ({outcome}).", outcome=codes.label("outcome", outcome)),
-        [],
-        told,
-        proposal=proposal,
-    )
-
-
-def load_review(cw: Casework, actor: User, proposal_id: int) -> tuple[Proposal, Case]:
-    """A proposal the actor may decide now, with its case; anything else is refused
-    (and a refusal of access audited) before the evidence is shown."""
-    from casework import actions
-
-    proposal = cw.session.get(Proposal, proposal_id)
-    if proposal is None:
-        raise NotFound(_("There is no such proposal."))
-    case = load_case(cw, actor, proposal.case_id, "decide_outcome")
-    if proposal.status != "pending":
-        raise IllegalTransition(_("This proposal was already decided."))
-    if proposal.proposed_by == actor.id:
-        raise AccessDenied(
-            _("You made this proposal; another person must review it."),
-            actor_id=actor.id,
-            action="decide_outcome",
-            object_type="case",
-            object_id=case.id,
-        )
-    reviewer = actions.required_reviewer(cw, proposal)
-    if states.ROLE_RANK[actor.role] < states.ROLE_RANK[reviewer]:
-        raise AccessDenied(
-            _("Only a {role} or above can decide this.", role=_(_role_label(reviewer))),
-            actor_id=actor.id,
-            action="decide_outcome",
-            object_type="case",
-            object_id=case.id,
-        )
-    return proposal, case
-
-
-def decide_outcome(
-    cw: Casework, actor: User, proposal_id: int, approve: bool, note: str | None = None
-) -> Outcome:
-    """The reviewer approves (the outcome takes effect) or rejects with a reason (the case
-    goes on where it was, and the proposer reads why)."""
-    from casework import evidence as proof
-
-    proposal, case = load_review(cw, actor, proposal_id)
-    note = note.strip() if note else None
-    if not approve:
-        if not note:
-            raise ValidationError("note", _("Give a reason for the rejection."))
-        proof.meaningful(note, field="note")
-    _check_transition(case, "decide_outcome")
-    if approve:
-        _check_outcome_applies(case, proposal.outcome)
-    proposal.decided_by = actor.id
-    proposal.decided_at = cw.now_db()
-    proposal.decision_note = note
-    cw.audit(actor, "case.decide", "case", case.id, proposal_id=proposal.id, approve=approve)
-    if approve:
-        proposal.status = "approved"
-        return _apply_outcome(cw, case, proposal, actor, approved_by=actor)
-    proposal.status = "rejected"
-    cw.session.add(proposal)
-    _touch(cw, case)
-    event = _event(
-        cw, case, actor, "outcome_rejected", from_state=case.state, note=note, proposal_id=proposal.id
-    )
-    told = notices.decision(cw, case, proposal, approved=False)
-    return Outcome(case, event, _("Proposal rejected."), [], told, proposal=proposal)
-
-
-def approval_preview(cw: Casework, case: Case, proposal: Proposal) -> Text:
-    """What approving will do, said before the reviewer confirms."""
-    target = OUTCOME_TO_STATE[proposal.outcome]
-    if target in states.FINAL:
-        return _(
-            "Approving closes case #{id} ({outcome}): it leaves the open list and its deadlines "
-            "stop.",
-            id=case.id,
-            outcome=codes.label("outcome", proposal.outcome),
-        )
-    return _(
-        "Approving puts case #{id} into {state}: the persuasion deadlines stop and the "
-        "follow-ups of {state} begin.",
-        id=case.id,
-        state=_(STATE_LABELS[target]),
-    )
-
-
-def _role_label(role: str) -> str:
-    from casework.labels import ROLE_LABELS
-
-    return ROLE_LABELS[role]
-
-
-def _apply_outcome(
-    cw: Casework, case: Case, proposal: Proposal, actor: User, approved_by: User
-) -> Outcome:
-    from_state = case.state
-    deadlines.cancel_open(cw, case)
-    target = OUTCOME_TO_STATE[proposal.outcome]
-    if case.state == states.PAUSED and case.paused_from:
-        case.level = case.paused_from
-        case.paused_from = None
-    case.state = target
-    if proposal.outcome != "retained":  # a close-out keeps "returned" as what happened
-        case.outcome = proposal.outcome
-        case.outcome_note = proposal.reason
-        case.outcome_until = proposal.until_on
-    if target in states.FINAL:
-        case.closed_at = cw.now_db()
-    cw.session.add(proposal)
-    _touch(cw, case)
-    made = deadlines.schedule_outcome(cw, case)
-    event = _event(
-        cw,
-        case,
-        actor,
-        "closed" if proposal.outcome == "retained" else "outcome",
-        from_state=from_state,
-        note=proposal.reason,
-        evidence=proposal.evidence,
-        outcome=proposal.outcome,
-        proposal_id=proposal.id,
-        approved_by=approved_by.id,
-        proposed_by=proposal.proposed_by,
-    )
-    told = notices.decision(cw, case, proposal, approved=True)
-    message = (
-        _("Case #{id} closed out.", id=case.id)
-        if proposal.outcome == "retained"
-        else _("Case #{id} is now {state}.", id=case.id, state=_(STATE_LABELS[case.state]))
-    )
-    return Outcome(case, event, message, made, told, proposal=proposal)
-
-
 def pause(cw: Casework, actor: User, case_id: int, reason: str, resume_on: date) -> Outcome:
     """Stop the clock (e.g. the child is in hospital); it starts again on ``resume_on``."""
     from casework import validation
 
     case = load_case(cw, actor, case_id, "pause")
-    _check_transition(case, "pause")
+    check_transition(case, "pause")
     reason = validation.free_text(reason, field="reason")
     if resume_on <= cw.today():
         raise ValidationError("resume_on", _("The resume date must be after today."))
@@ -951,9 +675,9 @@ def pause(cw: Casework, actor: User, case_id: int, reason: str, resume_on: date)
     case.state = states.PAUSED
     case.pause_reason = reason
     case.resume_on = resume_on
-    _touch(cw, case)
+    touch(cw, case)
     made = deadlines.schedule_resume(cw, case, resume_on)
-    event = _event(cw, case, actor, "paused", from_state=from_state, note=reason)
+    event = record_event(cw, case, actor, "paused", from_state=from_state, note=reason)
     cw.audit(actor, "case.pause", "case", case.id)
     return Outcome(
         case,
@@ -966,7 +690,7 @@ def pause(cw: Casework, actor: User, case_id: int, reason: str, resume_on: date)
 def resume(cw: Casework, actor: User | None, case_id: int, note: str | None = None) -> Outcome:
     """Start the clock again: the level the case was paused on begins afresh today."""
     case = load_case(cw, actor, case_id, "resume")
-    _check_transition(case, "resume")
+    check_transition(case, "resume")
     from_state = case.state
     back_to = case.paused_from or case.level
     # rounds already done at this level still count (and number the next round due)
@@ -974,8 +698,8 @@ def resume(cw: Casework, actor: User | None, case_id: int, note: str | None = No
     case.paused_from = None
     case.pause_reason = None
     case.resume_on = None
-    _touch(cw, case)
-    event = _event(cw, case, actor, "resumed", from_state=from_state, note=note)
+    touch(cw, case)
+    event = record_event(cw, case, actor, "resumed", from_state=from_state, note=note)
     cw.audit(actor, "case.resume", "case", case.id)
     return Outcome(
         case,
@@ -989,35 +713,21 @@ def resume(cw: Casework, actor: User | None, case_id: int, note: str | None = No
 def reopen(cw: Casework, actor: User | None, case_id: int, note: str | None = None) -> Outcome:
     """A deferral ended, or home teaching stopped, with the child not in school."""
     case = load_case(cw, actor, case_id, "reopen")
-    _check_transition(case, "reopen")
+    check_transition(case, "reopen")
     from_state = case.state
     made, told = _enter_level(cw, case, case.level)
     case.outcome = None
     case.outcome_until = None
-    _touch(cw, case)
-    event = _event(cw, case, actor, "reopened", from_state=from_state, note=note)
+    touch(cw, case)
+    event = record_event(cw, case, actor, "reopened", from_state=from_state, note=note)
     cw.audit(actor, "case.reopen", "case", case.id)
     return Outcome(case, event, _("Case #{id} is open again.", id=case.id), made, told)
-
-
-def close_out(
-    cw: Casework,
-    actor: User,
-    case_id: int,
-    note: str | None = None,
-    evidence: tuple[dict[str, Any], ...] = (),
-) -> Outcome:
-    """Propose 销号 for a child back and staying at school: the case is closed only when a
-    reviewer approves the proposal with its evidence (a photo of the child in class)."""
-    case = load_case(cw, actor, case_id, "close_out")
-    _check_transition(case, "close_out")
-    return propose_outcome(cw, actor, case_id, "retained", reason=note or "", evidence=evidence)
 
 
 def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
     """The receiver of an escalation alert takes it; it will not climb further."""
     case = load_case(cw, actor, case_id, "acknowledge")
-    _check_transition(case, "acknowledge")
+    check_transition(case, "acknowledge")
     open_acks = deadlines.open_of_kind(cw, case, "ack")
     if not open_acks:
         raise IllegalTransition(_("There is no alert on case #{id} to acknowledge.", id=case.id))
@@ -1038,8 +748,8 @@ def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
         ack.acted_at = cw.now_db()
         ack.result = "acknowledged"
         cw.session.add(ack)
-    _touch(cw, case)
-    event = _event(cw, case, actor, "acknowledged", from_state=case.state)
+    touch(cw, case)
+    event = record_event(cw, case, actor, "acknowledged", from_state=case.state)
     cw.audit(actor, "case.acknowledge", "case", case.id)
     return Outcome(case, event, _("Alert on case #{id} acknowledged.", id=case.id))
 
@@ -1054,7 +764,7 @@ def _may_acknowledge(actor: User, ack: Deadline) -> bool:
 def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome:
     """An officer names who persuades next (a cadre or a joint team lead in scope)."""
     case = load_case(cw, actor, case_id, "assign")
-    _check_transition(case, "assign")
+    check_transition(case, "assign")
     assignee = cw.session.get(User, assignee_id)
     if assignee is None or not can_see_case(cw.session, assignee, case):
         raise ValidationError("assignee", _("That person is not responsible for this case's area."))
@@ -1063,8 +773,8 @@ def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome
     case.assigned_to_id = assignee.id
     if assignee.role == "village_cadre":
         case.village_responsible_id = assignee.id
-    _touch(cw, case)
-    event = _event(cw, case, actor, "assigned", from_state=case.state, assignee_id=assignee.id)
+    touch(cw, case)
+    event = record_event(cw, case, actor, "assigned", from_state=case.state, assignee_id=assignee.id)
     told = notices.assigned(cw, case, assignee)
     cw.audit(actor, "case.assign", "case", case.id, assignee_id=assignee.id)
     return Outcome(

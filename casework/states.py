@@ -67,7 +67,7 @@ TRANSITIONS: dict[str, Transition] = {
         # a returned child stopped coming again: the school persuades anew
         Transition("relapse", frozenset({RETURNED, RETENTION}), "school_persuasion"),
         # 销号 and every other closing outcome is proposed with evidence and decided by a
-        # second person (ladder.propose_outcome says which outcome from which state)
+        # second person (outcomes.propose_outcome says which outcome from which state)
         Transition("propose_outcome", _ACTIVE_OR_PAUSED | _PLACED | _BACK, None),
         Transition("decide_outcome", _ACTIVE_OR_PAUSED | _PLACED | _BACK, None),
         Transition("pause", ACTIVE, PAUSED),
@@ -97,7 +97,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "confirm_attending": ALL_ROLES,
     "relapse": ALL_ROLES,
     "propose_outcome": ALL_ROLES,
-    # narrowed in ladder.load_review: the policy's reviewing level or above, never the proposer
+    # narrowed in outcomes.load_review: the policy's reviewing level or above, never the proposer
     "decide_outcome": OFFICERS,
     "pause": OFFICERS | {"school_admin"},
     "resume": OFFICERS | {"school_admin"},

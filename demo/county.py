@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from casework import deadlines, ladder, states
+from casework import deadlines, ladder, outcomes, states
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.policy import Level, Policy
@@ -260,7 +260,7 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     noticed = walk.deadline_notice(ids[8])
     walk.climb(ids[9])
     ladder.pause(cw, u["school_admin"], ids[3], reason="住院治疗", resume_on=cw.today() + timedelta(days=14))
-    ladder.propose_outcome(cw, u["school_admin"], ids[10], "home_teaching", reason="重度残疾，无法到校",
+    outcomes.propose_outcome(cw, u["school_admin"], ids[10], "home_teaching", reason="重度残疾，无法到校",
                            evidence=demo_evidence(cw, "home_teaching"))
     walker.advance(timedelta(days=10))
     if not noticed:
@@ -270,11 +270,11 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     ladder.confirm_attending(cw, walk.person("teacher", ids[2]), ids[2], True)
     # 销号 takes two people: the school proposes with the evidence, the reviewer the
     # policy names for it decides
-    closing = ladder.close_out(cw, u["school_admin"], ids[2], note="连续在校两周",
+    closing = outcomes.close_out(cw, u["school_admin"], ids[2], note="连续在校两周",
                                evidence=demo_evidence(cw, "retained"))
     assert closing.proposal is not None and closing.proposal.id is not None
     reviewer = policy.outcomes.reviewer_role("retained", u["school_admin"].role)
-    ladder.decide_outcome(cw, walk.person(reviewer, ids[2]), closing.proposal.id, approve=True)
+    outcomes.decide_outcome(cw, walk.person(reviewer, ids[2]), closing.proposal.id, approve=True)
     # catch the ladder up to now, so the bot's first tick has no backlog to burst through;
     # what that would have told people is history, not news
     walker.set(end)
@@ -427,7 +427,7 @@ def demo_evidence(cw: Casework, outcome: str) -> tuple[dict[str, Any], ...]:
     has no files; the review lists them by name)."""
     return tuple(
         {"kind": "document", "name": f"{kind}.pdf", "mime_type": "application/pdf", "evidence_kind": kind}
-        for kind in ladder.evidence_kinds(cw, outcome)
+        for kind in outcomes.evidence_kinds(cw, outcome)
     )
 
 

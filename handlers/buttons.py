@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import Message
 
-from casework import callbacks, case_views, ladder, transfers
+from casework import callbacks, case_views, ladder, outcomes, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.validation import clean_text
@@ -135,7 +135,7 @@ def _approve(turn: engine.Turn, tap: callbacks.Approve) -> None:
 
 def _reject(turn: engine.Turn, tap: callbacks.Reject) -> None:
     proposal_id = tap.id
-    ladder.load_review(turn.cw, turn.user, proposal_id)  # refused (and audited) before any flow
+    outcomes.load_review(turn.cw, turn.user, proposal_id)  # refused (and audited) before any flow
     turn.replies.answer()
     engine.start(turn, "reject", proposal=proposal_id)
 

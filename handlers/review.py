@@ -1,10 +1,10 @@
 """``/review``: the proposals waiting for this user's decision (销号 and the other closing
 outcomes), each shown with its evidence before Approve / Reject; Approve asks once more,
-saying what will happen. Who may decide is casework's rule (``ladder.load_review``)."""
+saying what will happen. Who may decide is casework's rule (``outcomes.load_review``)."""
 
 from __future__ import annotations
 
-from casework import cases, codes, ladder
+from casework import cases, codes, outcomes
 from casework.callbacks import Approve, Reject, ReviewEvidence
 from casework.i18n import Text, _
 from casework.labels import join
@@ -37,7 +37,7 @@ def list_queue(turn: engine.Turn) -> None:
 
 def show(turn: engine.Turn, proposal_id: int) -> None:
     """The proposal, its evidence files, then the decision buttons (after the evidence)."""
-    proposal, case = ladder.load_review(turn.cw, turn.user, proposal_id)
+    proposal, case = outcomes.load_review(turn.cw, turn.user, proposal_id)
     turn.cw.audit(turn.user, "proposal.review", "case", case.id, proposal_id=proposal.id)
     proposer = turn.cw.session.get(User, proposal.proposed_by)
     lines = [
@@ -49,7 +49,7 @@ def show(turn: engine.Turn, proposal_id: int) -> None:
     if proposal.until_on is not None:
         lines.append(turn.t(_("Until: {date}", date=fmt_date(proposal.until_on, turn.lang))))
     files = [item for item in proposal.evidence if item.get("kind") in ("photo", "document")]
-    required = ladder.evidence_kinds(turn.cw, proposal.outcome)
+    required = outcomes.evidence_kinds(turn.cw, proposal.outcome)
     lines.append(turn.t(_("Evidence required: {kinds}",
                           kinds=join(codes.label("evidence_kind", k) for k in required))))
     lines.append(turn.t(_("{n} file(s) follow.", n=len(files))))
@@ -69,15 +69,15 @@ def show(turn: engine.Turn, proposal_id: int) -> None:
 
 def ask_approval(turn: engine.Turn, proposal_id: int) -> None:
     """Approve, step one: what will happen, and a button to confirm it."""
-    proposal, case = ladder.load_review(turn.cw, turn.user, proposal_id)
+    proposal, case = outcomes.load_review(turn.cw, turn.user, proposal_id)
     turn.replies.send(
-        ladder.approval_preview(turn.cw, case, proposal),
+        outcomes.approval_preview(turn.cw, case, proposal),
         [[Button(_("✅ Yes, approve"), Approve(proposal.id or 0, confirmed=True).encode()),
           Button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())]],
     )
 
 
 def approve(turn: engine.Turn, proposal_id: int) -> None:
-    out = ladder.decide_outcome(turn.cw, turn.user, proposal_id, approve=True)
+    out = outcomes.decide_outcome(turn.cw, turn.user, proposal_id, approve=True)
     turn.replies.answer(out.message)
     turn.replies.send(out.message)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from casework import actions, deadlines, ladder
+from casework import actions, deadlines, ladder, outcomes
 from casework.clock import FrozenClock, from_db
 from casework.codes import EVIDENCE_KINDS
 from casework.context import Casework
@@ -63,10 +63,10 @@ def reviewer_for(cw: Casework, proposal_id: int, users: Iterable[User]) -> User:
 def close_out(cw: Casework, proposer: User, case_id: int, users: Iterable[User],
               note: str = "连续在校两周") -> User:
     """销号 as it is done: the proposer attaches the photo, a reviewer approves. Returns the reviewer."""
-    out = ladder.close_out(cw, proposer, case_id, note=note, evidence=PROOF)
+    out = outcomes.close_out(cw, proposer, case_id, note=note, evidence=PROOF)
     assert out.proposal is not None and out.proposal.id is not None
     reviewer = reviewer_for(cw, out.proposal.id, users)
-    ladder.decide_outcome(cw, reviewer, out.proposal.id, approve=True)
+    outcomes.decide_outcome(cw, reviewer, out.proposal.id, approve=True)
     return reviewer
 
 # the people responsible for a pupil of 梅林中学 七年级1班 who lives in 上坪村 (梅林镇)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, func, select
 from telegram import Update
 
-from casework import ladder
+from casework import ladder, outcomes
 from casework.clock import FrozenClock
 from casework.policy import Policy
 from casework.uow import unit_of_work
@@ -78,7 +78,7 @@ def open_case(engine: Engine, clock: FrozenClock, policy: Policy, world: World) 
         case_id = ladder.report(cw, teacher, ladder.ReportInput(
             student_id=student.id, reasons=("illness",), absent_since=cw.today() - timedelta(days=1),
         )).case.id or 0
-        proposal = ladder.propose_outcome(cw, school_admin, case_id, "home_teaching",
+        proposal = outcomes.propose_outcome(cw, school_admin, case_id, "home_teaching",
                                           reason="重度残疾，无法到校",
                                           evidence=PROOF).proposal
         assert proposal is not None

@@ -48,7 +48,7 @@ def test_branches_are_read_from_the_next_functions(files: dict[str, str]) -> Non
     # "next" is not asked in sequence: reached from the summary only
     assert "summary --> s_next" in visit and "s_evid --> summary" in visit
     assert "s_ev0 --> s_ev1" in propose and "s_ev1 --> s_ev2" in propose
-    assert "summary --> [*]: ✅ Confirm → ladder.propose_outcome" in propose
+    assert "summary --> [*]: ✅ Confirm → outcomes.propose_outcome" in propose
     # begin may start a flow further in (销号 from a case's button presets the outcome)
     assert "[*] --> s_why: _begin_propose" in propose
 

@@ -12,7 +12,7 @@ from docx import Document as read_docx
 from pypdf import PdfReader
 from sqlmodel import select
 
-from casework import codes, forms, ladder
+from casework import codes, forms, ladder, outcomes
 from casework.errors import AccessDenied, IllegalTransition
 from casework.personal import mask_id
 from documents import attachments, layout
@@ -172,7 +172,7 @@ def test_the_deadline_notice_carries_the_date_the_policy_computed(cw, world, mad
 def test_a_proposed_deferral_has_its_application_form(cw, world, made) -> None:  # type: ignore[no-untyped-def]
     admin = world.users["school_admin"]
     until = cw.today() + timedelta(days=90)
-    ladder.propose_outcome(cw, admin, made.meilin_school, "deferred", reason="重病住院，医嘱休养三个月",
+    outcomes.propose_outcome(cw, admin, made.meilin_school, "deferred", reason="重病住院，医嘱休养三个月",
                            evidence=PROOF, until_on=until)
     cw.session.commit()
     case = cw.session.get(Case, made.meilin_school)

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from casework import ladder
+from casework import ladder, outcomes
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition, ValidationError
 from casework.policy import load_named
@@ -228,10 +228,10 @@ def test_reopening_after_a_deferral_restarts_the_level_it_left(run: Run) -> None
     case = run.report("teacher")
     run.at(2026, 11, 23, 10, 0)
     run.visit("teacher", case, "home_visit", "refused")
-    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+    out = run.do(outcomes.propose_outcome, run.user("school_admin"), case, "deferred",
                  reason="因病缓学", evidence=EVIDENCE, until_on=date(2026, 12, 14))
     assert out.proposal is not None
-    run.do(ladder.decide_outcome, run.user("township_officer"), out.proposal.id, True)
+    run.do(outcomes.decide_outcome, run.user("township_officer"), out.proposal.id, True)
     assert run.case(case).state == "deferred"
     assert run.open_deadlines(case) == ["deferral_end 2026-12-14 08:00"]
     assert run.tick(2026, 12, 14, 8, 0) == ["deferral_end: told 2"]
@@ -293,13 +293,13 @@ def test_tongnan_deferral_needs_three_joint_rounds(
     run.visit("school_admin", case, "joint_visit", "refused")
     run.at(2026, 11, 25, 10, 0)
     run.visit("township_officer", case, "joint_visit", "refused")
-    message = _refused(run, case, IllegalTransition, ladder.propose_outcome,
+    message = _refused(run, case, IllegalTransition, outcomes.propose_outcome,
                        run.user("school_admin"), case, "deferred", **deferral)
     assert message == "Deferral needs at least 3 joint persuasion rounds; 2 recorded."
 
     run.at(2026, 11, 26, 10, 0)
     run.visit("village_cadre", case, "joint_visit", "refused")
-    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred", **deferral)
+    out = run.do(outcomes.propose_outcome, run.user("school_admin"), case, "deferred", **deferral)
     assert out.proposal is not None and out.proposal.status == "pending"
     assert out.case.state == "school_persuasion"  # waits for the district's approval
 
@@ -310,14 +310,14 @@ def test_datian_allows_a_deferral_without_joint_rounds_but_not_without_an_end_da
     run.start(2026, 11, 23, 9, 0)
     case = run.report("teacher")
     with pytest.raises(ValidationError) as err:
-        run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+        run.do(outcomes.propose_outcome, run.user("school_admin"), case, "deferred",
                reason="因病缓学", evidence=EVIDENCE)
     assert err.value.field == "until_on"
     with pytest.raises(ValidationError) as err:
-        run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+        run.do(outcomes.propose_outcome, run.user("school_admin"), case, "deferred",
                reason="因病缓学", until_on=date(2027, 1, 22))
     assert err.value.field == "evidence"
-    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+    out = run.do(outcomes.propose_outcome, run.user("school_admin"), case, "deferred",
                  reason="因病缓学", evidence=EVIDENCE, until_on=date(2027, 1, 22))
     assert out.proposal is not None and out.proposal.status == "pending"
 
@@ -328,7 +328,7 @@ def test_datian_allows_a_deferral_without_joint_rounds_but_not_without_an_end_da
 def _pending_home_teaching(run: Run) -> tuple[int, int]:
     run.start(2026, 11, 23, 9, 0)
     case = run.report("teacher", reasons=("disability",))
-    out = run.do(ladder.propose_outcome, run.user("school_admin"), case, "home_teaching",
+    out = run.do(outcomes.propose_outcome, run.user("school_admin"), case, "home_teaching",
                  reason="重度残疾，无法到校", evidence=EVIDENCE)
     assert out.proposal is not None and out.proposal.id is not None
     return case, out.proposal.id
@@ -346,7 +346,7 @@ def _pending_home_teaching(run: Run) -> tuple[int, int]:
 )
 def test_only_the_approver_may_decide(run: Run, who: str, message: str) -> None:
     case, proposal = _pending_home_teaching(run)
-    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user(who),
+    assert _refused(run, case, AccessDenied, outcomes.decide_outcome, run.user(who),
                     proposal, True) == message
     assert run.case(case).state == "suspected"
 
@@ -354,7 +354,7 @@ def test_only_the_approver_may_decide(run: Run, who: str, message: str) -> None:
 def test_an_officer_above_the_approver_may_decide(run: Run) -> None:
     case, proposal = _pending_home_teaching(run)
     mark = run.mark()
-    out = run.do(ladder.decide_outcome, run.user("county_officer"), proposal, True)
+    out = run.do(outcomes.decide_outcome, run.user("county_officer"), proposal, True)
     assert out.case.state == "home_teaching"
     assert run.messages(mark) == ["decision → school_admin"]
     assert run.events(case)[-1] == "county_officer: outcome suspected → home_teaching"
@@ -365,10 +365,10 @@ def test_tongnan_township_cannot_approve_what_the_district_decides(
 ) -> None:
     run = Run(engine, clock, load_named("tongnan"), world)
     case, proposal = _pending_home_teaching(run)
-    message = _refused(run, case, AccessDenied, ladder.decide_outcome,
+    message = _refused(run, case, AccessDenied, outcomes.decide_outcome,
                        run.user("township_officer"), proposal, True)
     assert message == "Only a county officer or above can decide this."
-    out = run.do(ladder.decide_outcome, run.user("county_officer"), proposal, True)
+    out = run.do(outcomes.decide_outcome, run.user("county_officer"), proposal, True)
     assert out.case.state == "home_teaching"
 
 
@@ -377,7 +377,7 @@ def test_a_rejection_needs_a_reason(run: Run, note: str | None) -> None:
     case, proposal = _pending_home_teaching(run)
     before, case_before = run.counts(), run.snapshot(case)
     with pytest.raises(ValidationError) as err:
-        run.do(ladder.decide_outcome, run.user("township_officer"), proposal, False, note)
+        run.do(outcomes.decide_outcome, run.user("township_officer"), proposal, False, note)
     assert (err.value.field, err.value.render("en")) == (
         "note", "Give a reason for the rejection."
     )
@@ -387,7 +387,7 @@ def test_a_rejection_needs_a_reason(run: Run, note: str | None) -> None:
 def test_a_rejection_with_a_reason_leaves_the_case_on_its_level(run: Run) -> None:
     case, proposal = _pending_home_teaching(run)
     mark = run.mark()
-    out = run.do(ladder.decide_outcome, run.user("township_officer"), proposal, False,
+    out = run.do(outcomes.decide_outcome, run.user("township_officer"), proposal, False,
                  "请先提供残联鉴定")
     assert out.proposal is not None
     assert (out.proposal.status, out.proposal.decision_note) == ("rejected", "请先提供残联鉴定")
@@ -395,11 +395,11 @@ def test_a_rejection_with_a_reason_leaves_the_case_on_its_level(run: Run) -> Non
     assert run.messages(mark) == ["decision → school_admin"]
     assert run.events(case)[-1] == "township_officer: outcome_rejected suspected → suspected"
     # decided once: a second decision is refused, and a new proposal may now be made
-    assert _refused(run, case, IllegalTransition, ladder.decide_outcome,
+    assert _refused(run, case, IllegalTransition, outcomes.decide_outcome,
                     run.user("township_officer"), proposal, True) == (
         "This proposal was already decided."
     )
-    run.do(ladder.propose_outcome, run.user("school_admin"), case, "home_teaching",
+    run.do(outcomes.propose_outcome, run.user("school_admin"), case, "home_teaching",
            reason="补充残联鉴定", evidence=EVIDENCE)
 
 
@@ -411,7 +411,7 @@ def test_illegal_transitions_are_refused_readably_and_change_nothing(run: Run) -
     case = run.report("teacher")
     suspected = f"Case #{case} is suspected dropout; that cannot be done now."
     u = run.user
-    assert _refused(run, case, IllegalTransition, ladder.close_out, u("school_admin"), case) == suspected
+    assert _refused(run, case, IllegalTransition, outcomes.close_out, u("school_admin"), case) == suspected
     assert _refused(run, case, IllegalTransition, ladder.confirm_attending, u("teacher"), case,
                     True) == suspected
     assert _refused(run, case, IllegalTransition, ladder.confirm_attending, u("teacher"), case,
@@ -423,16 +423,16 @@ def test_illegal_transitions_are_refused_readably_and_change_nothing(run: Run) -
     assert _refused(run, case, IllegalTransition, ladder.acknowledge, u("teacher"), case) == (
         f"There is no alert on case #{case} to acknowledge."
     )
-    run.do(ladder.propose_outcome, u("school_admin"), case, "home_teaching", reason="重度残疾",
+    run.do(outcomes.propose_outcome, u("school_admin"), case, "home_teaching", reason="重度残疾",
            evidence=EVIDENCE)
-    assert _refused(run, case, IllegalTransition, ladder.propose_outcome, u("school_admin"), case,
+    assert _refused(run, case, IllegalTransition, outcomes.propose_outcome, u("school_admin"), case,
                     "transferred", reason="转学外地", evidence=EVIDENCE) == (
         f"Case #{case} already has a proposal waiting for a decision."
     )
 
     # back at school: not closed before a retention check-in confirms attendance
     run.do(ladder.mark_returned, u("school_admin"), case)
-    assert _refused(run, case, IllegalTransition, ladder.close_out, u("school_admin"), case) == (
+    assert _refused(run, case, IllegalTransition, outcomes.close_out, u("school_admin"), case) == (
         f"Confirm at least one retention check-in before closing case #{case}."
     )
     assert _refused(run, case, IllegalTransition, ladder.escalate, u("school_admin"), case) == (
@@ -515,14 +515,14 @@ def test_a_transfer_waits_for_review_and_the_clock_keeps_running(run: Run) -> No
     case = run.report("teacher")
     deadlines_before = run.open_deadlines(case)
     mark = run.mark()
-    out = run.do(ladder.propose_outcome, run.user("teacher"), case, "transferred",
+    out = run.do(outcomes.propose_outcome, run.user("teacher"), case, "transferred",
                  reason="已在广州白云区某小学就读", evidence=(_photo("enrolment_confirmation"),))
     assert out.proposal is not None and out.proposal.status == "pending"
     assert run.case(case).state == "suspected" and run.case(case).closed_at is None
     assert run.open_deadlines(case) == deadlines_before  # the clock runs until the review
     assert run.messages(mark) == ["approval_request → township_officer"]
     # a teacher's proposal: the township reviews it
-    out = run.do(ladder.decide_outcome, run.user("township_officer"), out.proposal.id, True)
+    out = run.do(outcomes.decide_outcome, run.user("township_officer"), out.proposal.id, True)
     assert out.case.state == "transferred" and out.case.closed_at is not None
     assert run.events(case)[-1] == "township_officer: outcome suspected → transferred"
 
@@ -559,7 +559,7 @@ def test_a_proposal_carries_the_evidence_the_policy_names(
     case = run.report("teacher")
     before, case_before = run.counts(), run.snapshot(case)
     with pytest.raises(ValidationError) as err:
-        run.do(ladder.propose_outcome, run.user("teacher"), case, outcome, reason="家长提供了证明材料",
+        run.do(outcomes.propose_outcome, run.user("teacher"), case, outcome, reason="家长提供了证明材料",
                evidence=evidence, until_on=date(2027, 1, 22))
     assert (err.value.field, err.value.render("en")) == ("evidence", message)
     assert run.counts() == before and run.snapshot(case) == case_before
@@ -570,7 +570,7 @@ def test_a_reason_like_x_is_not_a_reason(run: Run, reason: str) -> None:
     run.start(2026, 11, 23, 9, 0)
     case = run.report("teacher")
     with pytest.raises(ValidationError) as err:
-        run.do(ladder.propose_outcome, run.user("teacher"), case, "deceased", reason=reason,
+        run.do(outcomes.propose_outcome, run.user("teacher"), case, "deceased", reason=reason,
                evidence=(_photo("household_certificate"),))
     assert (err.value.field, err.value.render("en")) == (
         "reason", "Say why in a few words (at least 4 characters), so the reviewer can check it.")
@@ -582,33 +582,33 @@ def test_nobody_decides_their_own_proposal(run: Run) -> None:
     run.do(ladder.escalate, run.user("school_admin"), case)
     run.do(ladder.escalate, run.user("school_admin"), case)  # at the township now
     mark = run.mark()
-    out = run.do(ladder.propose_outcome, run.user("township_officer"), case, "home_teaching",
+    out = run.do(outcomes.propose_outcome, run.user("township_officer"), case, "home_teaching",
                  reason="重度残疾，无法到校", evidence=PROOF)
     assert out.proposal is not None and out.proposal.id is not None
     proposal = out.proposal.id
     # a township officer's proposal goes to the county: the proposer cannot approve it,
     # even though the township reviews home teaching proposed by a school
     assert run.messages(mark) == ["approval_request → county_officer"]
-    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("township_officer"),
+    assert _refused(run, case, AccessDenied, outcomes.decide_outcome, run.user("township_officer"),
                     proposal, True) == "You made this proposal; another person must review it."
-    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("township_officer"),
+    assert _refused(run, case, AccessDenied, outcomes.decide_outcome, run.user("township_officer"),
                     proposal, False, "撤回重新提交") == "You made this proposal; another person must review it."
-    out = run.do(ladder.decide_outcome, run.user("county_officer"), proposal, True)
+    out = run.do(outcomes.decide_outcome, run.user("county_officer"), proposal, True)
     assert out.case.state == "home_teaching"
 
 
 def test_a_county_officer_proposal_needs_a_second_county_person(run: Run) -> None:
     run.start(2026, 11, 23, 9, 0)
     case = run.report("teacher")
-    out = run.do(ladder.propose_outcome, run.user("county_officer"), case, "over_age",
+    out = run.do(outcomes.propose_outcome, run.user("county_officer"), case, "over_age",
                  reason="已满十七周岁，超出义务教育年龄", evidence=PROOF)
     assert out.proposal is not None and out.proposal.id is not None
     assert [u.role for u in out.notified] == ["admin"]  # the only other person at that level
-    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("county_officer"),
+    assert _refused(run, case, AccessDenied, outcomes.decide_outcome, run.user("county_officer"),
                     out.proposal.id, True) == "You made this proposal; another person must review it."
-    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("township_officer"),
+    assert _refused(run, case, AccessDenied, outcomes.decide_outcome, run.user("township_officer"),
                     out.proposal.id, True) == "Only a county officer or above can decide this."
-    assert run.do(ladder.decide_outcome, run.user("admin"), out.proposal.id, True).case.state == (
+    assert run.do(outcomes.decide_outcome, run.user("admin"), out.proposal.id, True).case.state == (
         "closed_other")
 
 
@@ -620,17 +620,17 @@ def test_back_at_school_is_reported_and_closed_only_on_review(run: Run) -> None:
     assert [d.split()[0] for d in run.open_deadlines(case)] == ["retention"] * 3
     run.do(ladder.confirm_attending, run.user("teacher"), case, True)
     with pytest.raises(ValidationError) as err:
-        run.do(ladder.close_out, run.user("school_admin"), case, note="连续在校两周")
+        run.do(outcomes.close_out, run.user("school_admin"), case, note="连续在校两周")
     assert err.value.field == "evidence"
-    out = run.do(ladder.close_out, run.user("school_admin"), case, note="连续在校两周",
+    out = run.do(outcomes.close_out, run.user("school_admin"), case, note="连续在校两周",
                  evidence=(_photo("class_photo"),))
     assert out.proposal is not None and out.proposal.id is not None
     assert run.case(case).state == "retention" and run.case(case).closed_at is None
-    assert _refused(run, case, AccessDenied, ladder.decide_outcome, run.user("school_admin"),
+    assert _refused(run, case, AccessDenied, outcomes.decide_outcome, run.user("school_admin"),
                     out.proposal.id, True) == "Your role does not allow this action."
     # absent again before the review: the close-out no longer applies
     run.do(ladder.confirm_attending, run.user("teacher"), case, False)
-    assert _refused(run, case, IllegalTransition, ladder.decide_outcome,
+    assert _refused(run, case, IllegalTransition, outcomes.decide_outcome,
                     run.user("township_officer"), out.proposal.id, True) == (
         "This proposal was already decided.")
     assert run.case(case).state == "school_persuasion"

@@ -32,7 +32,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from casework import ladder
+from casework import ladder, outcomes
 from casework.calendars import reset_coverage_warnings
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition
@@ -352,12 +352,12 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
     run.at(2026, 12, 22, 10, 0)
     mark = run.mark()
     out = run.do(
-        ladder.propose_outcome, run.user("school_admin"), case, "transferred",
+        outcomes.propose_outcome, run.user("school_admin"), case, "transferred",
         reason="已在外地学校就读，学籍转接完成", evidence=EVIDENCE,
     )
     assert out.case.state == "judicial" and out.proposal is not None
     assert run.messages(mark) == ["approval_request → township_officer"]
-    out = run.do(ladder.decide_outcome, run.user("township_officer"), out.proposal.id, True)
+    out = run.do(outcomes.decide_outcome, run.user("township_officer"), out.proposal.id, True)
     assert out.case.state == "transferred"
     assert run.case(case).closed_at is not None
     assert run.open_deadlines(case) == []
@@ -486,7 +486,7 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
     run.at(2026, 12, 30, 10, 0)
     mark = run.mark()
     proposed = run.do(
-        ladder.propose_outcome, run.user("school_admin"), case, "deferred",
+        outcomes.propose_outcome, run.user("school_admin"), case, "deferred",
         reason="经法院判决裁定，监护人已履行义务，学生本人拒不返校", evidence=EVIDENCE,
         until_on=date(2027, 2, 26),
     )
@@ -497,7 +497,7 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
     run.at(2026, 12, 31, 10, 0)
     mark = run.mark()
     decided = run.do(
-        ladder.decide_outcome, run.user("county_officer"), proposed.proposal.id, True,
+        outcomes.decide_outcome, run.user("county_officer"), proposed.proposal.id, True,
         note="同意缓学，继续做好劝返",
     )
     assert decided.case.state == "deferred"
@@ -755,14 +755,14 @@ def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
     run.at(2026, 12, 31, 10, 0)
     mark = run.mark()
     proposed = run.do(
-        ladder.propose_outcome, run.user("school_admin"), case, "home_teaching",
+        outcomes.propose_outcome, run.user("school_admin"), case, "home_teaching",
         reason="经鉴定为重度残疾，无法到校就读", evidence=EVIDENCE,
     )
     assert proposed.proposal is not None
     assert run.messages(mark) == ["approval_request → township_officer"]
     run.at(2026, 12, 31, 11, 0)
     mark = run.mark()
-    run.do(ladder.decide_outcome, run.user("township_officer"), proposed.proposal.id, True)
+    run.do(outcomes.decide_outcome, run.user("township_officer"), proposed.proposal.id, True)
     assert run.case(case).state == "home_teaching"
     assert run.messages(mark) == ["decision → school_admin"]
     assert run.open_deadlines(case) == ["home_teaching 2027-01-07 17:30"]

@@ -3,9 +3,9 @@ pause with a reason and a resume date.
 
     returned: when ─ [summary] → ladder.mark_returned
     propose:  out ─ why ─┬─ (deferral) until ─┐─ ev0 ─ (ev1 ─ ev2: one per evidence kind the
-                         └────────────────────┘   policy names) ─ [summary] → ladder.propose_outcome
+                         └────────────────────┘   policy names) ─ [summary] → outcomes.propose_outcome
               (🗂 Close out starts at why with the outcome "retained": 销号 after a return)
-    reject:   why ─ [summary] → ladder.decide_outcome(approve=False)
+    reject:   why ─ [summary] → outcomes.decide_outcome(approve=False)
     pause:    why ─ until ─ [summary] → ladder.pause
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from casework import codes, evidence, ladder, validation
+from casework import codes, evidence, ladder, outcomes, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
@@ -98,12 +98,12 @@ def _open_case(turn: Turn) -> Case:
 
 def _outcome_options(turn: Turn) -> list[Option]:
     return [Option(code, codes.label("outcome", code))
-            for code in turn.once("propose.outcomes", lambda: ladder.proposable_outcomes(_open_case(turn)))]
+            for code in turn.once("propose.outcomes", lambda: outcomes.proposable_outcomes(_open_case(turn)))]
 
 
 def _kinds(turn: Turn) -> list[str]:
     out = turn.draft.get("out")
-    return ladder.evidence_kinds(turn.cw, out) if out else []
+    return outcomes.evidence_kinds(turn.cw, out) if out else []
 
 
 def _after_reason(turn: Turn) -> str:
@@ -147,7 +147,7 @@ def _show_evidence(index: int) -> Any:
 def _begin_propose(turn: Turn, args: dict[str, Any]) -> None:
     case = ladder.load_case(turn.cw, turn.user, _open_case(turn).id or 0,
                             "close_out" if args.get("outcome") == "retained" else "propose_outcome")
-    offered = ladder.proposable_outcomes(case)
+    offered = outcomes.proposable_outcomes(case)
     preset = args.get("outcome")
     if preset is not None:
         offered = [o for o in offered if o == preset]
@@ -167,7 +167,7 @@ def _finish_propose(turn: Turn) -> None:
     assert turn.conv is not None and turn.conv.case_id is not None
     d = turn.draft
     proof = [item for i in range(len(_kinds(turn))) for item in d.get(f"ev{i}") or []]
-    out = ladder.propose_outcome(
+    out = outcomes.propose_outcome(
         turn.cw,
         turn.user,
         turn.conv.case_id,
@@ -215,14 +215,14 @@ register(
 
 
 def _begin_reject(turn: Turn, args: dict[str, Any]) -> None:
-    proposal, case = ladder.load_review(turn.cw, turn.user, int(args["proposal"]))
+    proposal, case = outcomes.load_review(turn.cw, turn.user, int(args["proposal"]))
     turn.draft["proposal"] = proposal.id
     if turn.conv is not None:
         turn.conv.case_id = case.id
 
 
 def _finish_reject(turn: Turn) -> None:
-    out = ladder.decide_outcome(turn.cw, turn.user, int(turn.draft["proposal"]), approve=False,
+    out = outcomes.decide_outcome(turn.cw, turn.user, int(turn.draft["proposal"]), approve=False,
                                 note=turn.draft.get("why"))
     turn.replies.send(out.message)
 
