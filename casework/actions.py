@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from casework import states
+from casework import deadlines, ladder, states
 from casework.context import Casework
 from casework.scope import can_see_case
 from models.tables import Case, Proposal, User
 
 # the order buttons appear in
 OFFERED = (
+    "acknowledge",
     "record_visit",
+    "assign",
     "mark_returned",
     "propose_outcome",
     "issue_deadline_notice",
@@ -31,6 +33,12 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
     for action in OFFERED:
         transition = states.TRANSITIONS[action]
         if case.state not in transition.sources or actor.role not in states.ACTION_ROLES[action]:
+            continue
+        # an escalation alert this user may take: also here, not only on the alert message
+        # (which a restart or a busy chat may bury)
+        if action == "acknowledge" and not any(
+            ladder.may_acknowledge(actor, a) for a in deadlines.open_of_kind(cw, case, "ack")
+        ):
             continue
         if action == "escalate" and cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
             continue

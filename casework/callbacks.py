@@ -117,7 +117,7 @@ def _parse_ymd(text: str) -> date | None:
 
 # --- the main menu and the language --------------------------------------------------------
 
-MENU_ITEMS = ("report", "visit", "invite", "resume", "cases", "language")
+MENU_ITEMS = ("report", "visit", "invite", "resume", "cases", "language", "review", "stats", "export")
 
 
 @dataclass(frozen=True)

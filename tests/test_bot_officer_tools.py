@@ -1,0 +1,85 @@
+"""Officers find their tools (issue #12): the menu and /help list every command of the
+role, typed words ("月报", "导出") open the tool, and the case card offers every action the
+user may take now (acknowledge and assign included) and the case's documents."""
+
+from __future__ import annotations
+
+from casework import ladder
+from models.tables import Deadline, OutboxMessage
+from tests.botkit import act, open_case, rows, speaking
+
+
+async def test_an_officer_finds_the_report_the_ledger_and_the_forms(harness, world) -> None:  # type: ignore[no-untyped-def]
+    officer = speaking(harness, world.users["township_officer"], "en")
+    await officer.send("/help")
+    listed = officer.last
+    for command in ("/case — ", "/forms — ", "/review — ", "/stats — ", "/export — ", "/import — ",
+                    "/transfers — "):
+        assert command in listed, command
+    await officer.send("/menu")
+    assert officer.last.count("What would you like to do?") == 1
+    assert officer.buttons() == ["📝 Report a suspected dropout", "🏠 Record a persuasion visit", "📋 My cases",
+                                 "🔎 Proposals to review", "📊 Monthly report", "📥 Ledger (台账)",
+                                 "✉️ Invite a colleague", "🌐 Language / 语言"]
+    await officer.tap("📥 Ledger (台账)")
+    assert officer.buttons()[:3] == ["State ▸", "Period ▸", "Unit ▸"]  # the /export menu
+
+    # typed words open the tool instead of "I didn't understand"
+    await officer.send("导出台账")
+    assert officer.buttons()[:3] == ["State ▸", "Period ▸", "Unit ▸"]
+    await officer.send("月报")
+    assert "document" in officer.messages[-1].media  # the report's workbook
+    assert not any("didn't understand" in t for t in officer.reply_texts)
+
+    # the teacher's /help has the case card and its forms, not the officers' tools
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send("/help")
+    assert "/case — " in teacher.last and "/forms — " in teacher.last
+    assert "/export" not in teacher.last and "/stats" not in teacher.last
+    await teacher.send("月报")
+    assert teacher.last.startswith("That is a tool for officers; here is what you can do:\n")
+    # an unknown word: said once, then the menu's own question, not asked twice
+    await teacher.send("你好")
+    assert teacher.last.split("\n")[0] == "I didn't understand that."
+    assert teacher.last.count("What would you like to do?") == 1
+
+
+async def test_the_case_card_acknowledges_and_assigns_when_the_alert_is_gone(harness, world) -> None:  # type: ignore[no-untyped-def]
+    case_id = open_case(harness, world)
+    admin = world.users["school_admin"]
+    act(harness, lambda cw: ladder.escalate(cw, admin, case_id))
+    act(harness, lambda cw: ladder.escalate(cw, admin, case_id))  # the township is alerted
+    officer = speaking(harness, world.users["township_officer"], "en")
+    await officer.send(f"/case {case_id}")
+    assert officer.buttons()[:3] == ["👌 Acknowledge the alert", "🏠 Record a visit", "👤 Assign to…"]
+    await officer.tap("👌 Acknowledge the alert")
+    assert officer.last == f"Alert on case #{case_id} acknowledged."
+    acks = rows(harness, Deadline, Deadline.case_id == case_id, Deadline.kind == "ack")
+    assert [(a.status, a.acted_by) for a in acks if a.status != "cancelled"][-1] == (
+        "done", world.users["township_officer"].id)
+    await officer.send(f"/case {case_id}")
+    assert "👌 Acknowledge the alert" not in officer.buttons()
+    await officer.tap("👤 Assign to…")
+    assert officer.last == f"Assign case #{case_id} to:"
+    # a teacher is not offered the township's alert
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send(f"/case {case_id}")
+    assert "👌 Acknowledge the alert" not in teacher.buttons() and "👤 Assign to…" not in teacher.buttons()
+
+
+async def test_who_escalates_is_not_asked_to_acknowledge_it(harness, world) -> None:  # type: ignore[no-untyped-def]
+    case_id = open_case(harness, world)
+    admin = world.users["school_admin"]
+    act(harness, lambda cw: ladder.escalate(cw, admin, case_id))
+    act(harness, lambda cw: ladder.escalate(cw, admin, case_id))
+    county = world.users["county_officer"]
+    # the county officer moves it up by hand, to the top of the ladder
+    while act(harness, lambda cw: cw.policy.next_level(ladder.load_case(cw, county, case_id, "view").level)):
+        act(harness, lambda cw: ladder.escalate(cw, county, case_id))
+    acks = rows(harness, Deadline, Deadline.case_id == case_id, Deadline.kind == "ack", Deadline.status == "open")
+    assert acks == []
+    told = rows(harness, OutboxMessage, OutboxMessage.recipient_id == county.id)
+    assert not any(m.kind == "escalation_alert" for m in told)
+    chat = speaking(harness, county, "en")
+    await chat.send(f"/case {case_id}")
+    assert "👌 Acknowledge the alert" not in chat.buttons()
