@@ -3,12 +3,18 @@ scope, in one answer the adapters turn into buttons (so no handler repeats the r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from sqlmodel import select
 
 from casework import deadlines, ladder, states
 from casework.context import Casework
-from casework.scope import can_see_case
+from casework.scope import can_see_case, users_for_case
 from models.tables import Case, Proposal, User
+
+# one tap that cannot be undone: shown with what it will do, and done only on a second tap
+CONFIRMED = frozenset({"escalate", "issue_deadline_notice"})
 
 # the order buttons appear in
 OFFERED = (
@@ -87,3 +93,31 @@ def may_decide(cw: Casework, actor: User, case: Case, proposal: Proposal | None 
         and can_see_case(cw.session, actor, case)
     )
 
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an irreversible action will do, said before it is done: the level the case
+    moves to, who is told, and (for the notice) the guardian's deadline from the profile."""
+
+    action: str
+    to_state: str
+    told: list[str]
+    guardian_due: date | None = None
+    requires_ack: bool = False
+
+
+def preview(cw: Casework, actor: User, case: Case, action: str) -> Preview | None:
+    """``None`` when ``action`` is not one this user may take on the case now."""
+    if action not in CONFIRMED or action not in allowed_actions(cw, actor, case):
+        return None
+    if action == "escalate":
+        level = cw.policy.next_level(case.level)  # type: ignore[arg-type]
+        assert level is not None  # allowed_actions offers no escalation at the top
+    else:
+        level = cw.policy.level("deadline_notice")
+    told = [u.display_name for u in users_for_case(cw.session, case, level.notify) if u.id != actor.id]
+    due = None
+    if action == "issue_deadline_notice" and level.deadline is not None:
+        due = cw.calendars.due_at(cw.now(), level.deadline).astimezone(cw.policy.tz).date()
+    return Preview(action, level.state, told, due, level.requires_ack and action == "escalate")

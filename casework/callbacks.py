@@ -26,6 +26,7 @@ too.
     rv:<proposal>                       ReviewEvidence   apr:<proposal>[:y]   Approve
     rej:<proposal>                      Reject           att:<case>:1|0       Attending
     act:<case>:<action>                 CaseAction       trf:ok|no:<request>  TransferAnswer
+    actok:<case>:<action>               ConfirmCaseAction
     atd:<class>:<yyyymmdd>:a|s          AttendanceAnswer
     rc:<class>:<term start yyyymmdd>:a|s RollCallAnswer
     usr:p:<offset>  usr:d|D:<user>  usr:x       UsersPage, DeactivateUser, UsersCancel
@@ -290,6 +291,18 @@ class CaseAction(_CaseWord):
 
 
 @dataclass(frozen=True)
+class ConfirmCaseAction(_CaseWord):
+    """The second tap of an irreversible action (``casework.actions.CONFIRMED``), after
+    its preview; checked again where it is done."""
+
+    PREFIX: ClassVar[str] = "actok"
+
+    @property
+    def action(self) -> str:
+        return self.word
+
+
+@dataclass(frozen=True)
 class TransferAnswer(Callback):
     """The child's unit accepts or rejects a transfer request (``casework.transfers``)."""
 
@@ -538,7 +551,7 @@ class ConversationTap(Callback):
 
 KINDS: tuple[type[Callback], ...] = (
     Menu, Language, OpenCase, RecordVisit, Acknowledge, Assign, ReviewEvidence, Approve, Reject,
-    Attending, CaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
+    Attending, CaseAction, ConfirmCaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
 )

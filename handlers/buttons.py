@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import Message
 
-from casework import callbacks, case_views, ladder, transfers
+from casework import actions, callbacks, case_views, ladder, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.validation import clean_text
@@ -161,9 +161,13 @@ def _attending(turn: engine.Turn, tap: callbacks.Attending) -> None:
     turn.replies.send(out.message)
 
 
-def _action(turn: engine.Turn, tap: callbacks.CaseAction) -> None:
+def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCaseAction) -> None:
     case_id, action = tap.case_id, tap.action
     turn.replies.answer()
+    if action in actions.CONFIRMED and not isinstance(tap, callbacks.ConfirmCaseAction):
+        # one tap that cannot be undone: say what it will do, and do it on a second tap
+        cases.ask_confirmation(turn, case_id, action)
+        return
     simple: dict[str, Any] = {
         "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),
         "escalate": lambda: ladder.escalate(turn.cw, turn.user, case_id),
@@ -201,6 +205,7 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.Attending: _attending,
     callbacks.TransferAnswer: _transfer,  # a transfer request (casework.transfers)
     callbacks.CaseAction: _action,
+    callbacks.ConfirmCaseAction: _action,  # an escalation or the notice, confirmed
     callbacks.AttendanceAnswer: attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
     callbacks.RollCallAnswer: attendance.tap_roll_call,  # the term-start roll call
     callbacks.UsersPage: people.tap_user,  # /users: deactivate

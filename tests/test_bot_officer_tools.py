@@ -5,8 +5,8 @@ user may take now (acknowledge and assign included) and the case's documents."""
 from __future__ import annotations
 
 from casework import ladder
-from models.tables import Deadline, OutboxMessage
-from tests.botkit import act, open_case, rows, speaking
+from models.tables import Case, Deadline, OutboxMessage
+from tests.botkit import act, one, open_case, rows, speaking
 
 
 async def test_an_officer_finds_the_report_the_ledger_and_the_forms(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -83,3 +83,34 @@ async def test_who_escalates_is_not_asked_to_acknowledge_it(harness, world) -> N
     chat = speaking(harness, county, "en")
     await chat.send(f"/case {case_id}")
     assert "👌 Acknowledge the alert" not in chat.buttons()
+
+
+async def test_escalating_and_the_notice_say_what_happens_and_ask_to_confirm(harness, world) -> None:  # type: ignore[no-untyped-def]
+    case_id = open_case(harness, world)
+    admin = world.users["school_admin"]
+    act(harness, lambda cw: ladder.escalate(cw, admin, case_id))
+    act(harness, lambda cw: ladder.escalate(cw, admin, case_id))
+    act(harness, lambda cw: ladder.acknowledge(cw, world.users["township_officer"], case_id))
+    officer = speaking(harness, world.users["township_officer"], "en")
+    await officer.send(f"/case {case_id}")
+    await officer.tap("⬆️ Escalate")
+    shown = officer.last.split("\n")
+    assert shown[0].startswith(f"Escalate #{case_id} ")
+    assert shown[1].startswith("It moves up from township persuasion to ")
+    assert shown[2].startswith("To be told: ") and shown[-1] == "This cannot be undone."
+    assert officer.buttons() == ["✅ Escalate", "✖ Cancel"]
+    case = one(harness, Case, Case.id == case_id)
+    assert case.state == "township_persuasion"  # nothing done yet
+    await officer.tap("✖ Cancel")
+    assert officer.last.startswith(f"#{case_id} ")  # back to the card
+
+    await officer.tap("📨 Issue the deadline notice")
+    due = act(harness, lambda cw: cw.calendars.due_at(cw.now(), cw.policy.level("deadline_notice").deadline)
+              .astimezone(cw.policy.tz).date())
+    assert officer.last.split("\n")[1] == (
+        f"The guardian must bring the child back by {due.strftime('%b')} {due.day}.")
+    assert one(harness, Case, Case.id == case_id).notice_issued_at is None
+    await officer.tap("✅ Issue the notice")
+    case = one(harness, Case, Case.id == case_id)
+    assert case.notice_issued_at is not None and case.notice_due_on == due
+    assert officer.last.startswith(f"Deadline notice issued for case #{case_id}")
