@@ -8,10 +8,10 @@ from datetime import date
 
 from sqlmodel import select
 
-from casework import deadlines, ladder, states
+from casework import states
 from casework.context import Casework
 from casework.scope import can_see_case, users_for_case
-from models.tables import Case, Proposal, User
+from models.tables import Case, Deadline, Proposal, User
 
 # one tap that cannot be undone: shown with what it will do, and done only on a second tap
 CONFIRMED = frozenset({"escalate", "issue_deadline_notice"})
@@ -43,7 +43,7 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         # an escalation alert this user may take: also here, not only on the alert message
         # (which a restart or a busy chat may bury)
         if action == "acknowledge" and not any(
-            ladder.may_acknowledge(actor, a) for a in deadlines.open_of_kind(cw, case, "ack")
+            may_acknowledge(actor, a) for a in _open_acks(cw, case)
         ):
             continue
         if action == "escalate" and cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
@@ -63,6 +63,20 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
             continue
         allowed.append(action)
     return allowed
+
+
+def may_acknowledge(actor: User, ack: Deadline) -> bool:
+    """The alert went to ``ack``'s roles: one of them, or an officer above them, takes it."""
+    roles = [r for r in ack.payload.get("roles", []) if r in states.ROLE_RANK]
+    if not roles or actor.role in roles:
+        return True
+    return states.ROLE_RANK[actor.role] >= max(states.ROLE_RANK[r] for r in roles)
+
+
+def _open_acks(cw: Casework, case: Case) -> list[Deadline]:
+    # read here, not through casework.deadlines, which imports back into this module
+    return list(cw.session.exec(select(Deadline).where(
+        Deadline.case_id == case.id, Deadline.status == "open", Deadline.kind == "ack")).all())
 
 
 def pending_proposal(cw: Casework, case: Case) -> Proposal | None:

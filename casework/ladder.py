@@ -1052,10 +1052,9 @@ def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
 
 
 def may_acknowledge(actor: User, ack: Deadline) -> bool:
-    roles = [r for r in ack.payload.get("roles", []) if r in states.ROLE_RANK]
-    if not roles or actor.role in roles:
-        return True
-    return states.ROLE_RANK[actor.role] >= max(states.ROLE_RANK[r] for r in roles)
+    from casework import actions
+
+    return actions.may_acknowledge(actor, ack)
 
 
 def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome:

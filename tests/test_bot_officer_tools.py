@@ -114,3 +114,39 @@ async def test_escalating_and_the_notice_say_what_happens_and_ask_to_confirm(har
     case = one(harness, Case, Case.id == case_id)
     assert case.notice_issued_at is not None and case.notice_due_on == due
     assert officer.last.startswith(f"Deadline notice issued for case #{case_id}")
+
+
+async def test_the_digest_names_the_overdue_cases_with_a_button_each(harness, world, clock) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from casework import digest
+    from casework.clock import to_db
+    from casework.personal import mask_name
+    from tests.botkit import deliver_outbox
+
+    pupils = [(p, "school_admin") for k in (4, 5, 6, 7) for p in world.students_of_class(world.classes[k])]
+    made = []
+    for pupil, teacher in pupils[:12]:
+        made.append(act(harness, lambda cw, p=pupil, t=teacher: ladder.report(
+            cw, world.users[t], ladder.ReportInput(student_id=p.id, reasons=("learning",)))).case.id)
+    clock.advance(timedelta(days=10))  # every suspected step has passed, unanswered
+    officer = world.users["township_officer"]
+    since = act(harness, lambda cw: cw.now() - timedelta(days=1))
+    row = Deadline(kind=digest.KIND, recipient_id=officer.id, due_at=to_db(since + timedelta(days=1)),
+                   payload={"scope": "township", "since": since.isoformat()})
+    act(harness, lambda cw: digest.handle_digest(cw, row, None))
+    chat = speaking(harness, officer, "en")
+    await deliver_outbox(harness)
+    text = "\n".join(m.content or "" for m in chat.messages if m.from_bot)
+    assert "Overdue now: 12 (a step or visit deadline has passed)." in text
+    names = {p.id: mask_name(p.name) for p, _t in pupils}
+    cases = {c.id: c for c in rows(harness, Case)}
+    listed = [line for line in text.split("\n") if line.startswith("• #")]
+    assert len(listed) == digest.OVERDUE_LISTED
+    first = cases[made[0]]
+    assert listed[0] == f"• #{first.id} {names[first.student_id]} — suspected dropout, 9 days overdue"
+    assert all(p.name not in text for p, _t in pupils)  # names masked
+    assert "• …and 2 more." in text
+    assert chat.buttons() == [f"#{i}" for i in made[:10]]
+    await chat.tap(f"#{made[3]}")
+    assert chat.last.startswith(f"#{made[3]} ")  # the case card
