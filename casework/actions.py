@@ -3,16 +3,24 @@ scope, in one answer the adapters turn into buttons (so no handler repeats the r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from sqlmodel import select
 
 from casework import states
 from casework.context import Casework
-from casework.scope import can_see_case
-from models.tables import Case, Proposal, User
+from casework.scope import can_see_case, users_for_case
+from models.tables import Case, Deadline, Proposal, User
+
+# one tap that cannot be undone: shown with what it will do, and done only on a second tap
+CONFIRMED = frozenset({"escalate", "issue_deadline_notice"})
 
 # the order buttons appear in
 OFFERED = (
+    "acknowledge",
     "record_visit",
+    "assign",
     "mark_returned",
     "propose_outcome",
     "issue_deadline_notice",
@@ -32,6 +40,12 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         transition = states.TRANSITIONS[action]
         if case.state not in transition.sources or actor.role not in states.ACTION_ROLES[action]:
             continue
+        # an escalation alert this user may take: also here, not only on the alert message
+        # (which a restart or a busy chat may bury)
+        if action == "acknowledge" and not any(
+            may_acknowledge(actor, a) for a in _open_acks(cw, case)
+        ):
+            continue
         if action == "escalate" and cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
             continue
         if action == "issue_deadline_notice" and (
@@ -49,6 +63,20 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
             continue
         allowed.append(action)
     return allowed
+
+
+def may_acknowledge(actor: User, ack: Deadline) -> bool:
+    """The alert went to ``ack``'s roles: one of them, or an officer above them, takes it."""
+    roles = [r for r in ack.payload.get("roles", []) if r in states.ROLE_RANK]
+    if not roles or actor.role in roles:
+        return True
+    return states.ROLE_RANK[actor.role] >= max(states.ROLE_RANK[r] for r in roles)
+
+
+def _open_acks(cw: Casework, case: Case) -> list[Deadline]:
+    # read here, not through casework.deadlines, which imports back into this module
+    return list(cw.session.exec(select(Deadline).where(
+        Deadline.case_id == case.id, Deadline.status == "open", Deadline.kind == "ack")).all())
 
 
 def pending_proposal(cw: Casework, case: Case) -> Proposal | None:
@@ -79,3 +107,31 @@ def may_decide(cw: Casework, actor: User, case: Case, proposal: Proposal | None 
         and can_see_case(cw.session, actor, case)
     )
 
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an irreversible action will do, said before it is done: the level the case
+    moves to, who is told, and (for the notice) the guardian's deadline from the profile."""
+
+    action: str
+    to_state: str
+    told: list[str]
+    guardian_due: date | None = None
+    requires_ack: bool = False
+
+
+def preview(cw: Casework, actor: User, case: Case, action: str) -> Preview | None:
+    """``None`` when ``action`` is not one this user may take on the case now."""
+    if action not in CONFIRMED or action not in allowed_actions(cw, actor, case):
+        return None
+    if action == "escalate":
+        level = cw.policy.next_level(case.level)  # type: ignore[arg-type]
+        assert level is not None  # allowed_actions offers no escalation at the top
+    else:
+        level = cw.policy.level("deadline_notice")
+    told = [u.display_name for u in users_for_case(cw.session, case, level.notify) if u.id != actor.id]
+    due = None
+    if action == "issue_deadline_notice" and level.deadline is not None:
+        due = cw.calendars.due_at(cw.now(), level.deadline).astimezone(cw.policy.tz).date()
+    return Preview(action, level.state, told, due, level.requires_ack and action == "escalate")

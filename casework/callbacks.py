@@ -26,6 +26,7 @@ too.
     rv:<proposal>                       ReviewEvidence   apr:<proposal>[:y]   Approve
     rej:<proposal>                      Reject           att:<case>:1|0       Attending
     act:<case>:<action>                 CaseAction       trf:ok|no:<request>  TransferAnswer
+    actok:<case>:<action>               ConfirmCaseAction
     atd:<class>:<yyyymmdd>:a|s          AttendanceAnswer
     rc:<class>:<term start yyyymmdd>:a|s RollCallAnswer
     usr:p:<offset>  usr:d|D:<user>  usr:x       UsersPage, DeactivateUser, UsersCancel
@@ -117,7 +118,7 @@ def _parse_ymd(text: str) -> date | None:
 
 # --- the main menu and the language --------------------------------------------------------
 
-MENU_ITEMS = ("report", "visit", "invite", "resume", "cases", "language")
+MENU_ITEMS = ("report", "visit", "invite", "resume", "cases", "language", "review", "stats", "export")
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,18 @@ class CaseAction(_CaseWord):
     """One of a case's actions (``casework.actions.OFFERED``: checked where it is done)."""
 
     PREFIX: ClassVar[str] = "act"
+
+    @property
+    def action(self) -> str:
+        return self.word
+
+
+@dataclass(frozen=True)
+class ConfirmCaseAction(_CaseWord):
+    """The second tap of an irreversible action (``casework.actions.CONFIRMED``), after
+    its preview; checked again where it is done."""
+
+    PREFIX: ClassVar[str] = "actok"
 
     @property
     def action(self) -> str:
@@ -538,7 +551,7 @@ class ConversationTap(Callback):
 
 KINDS: tuple[type[Callback], ...] = (
     Menu, Language, OpenCase, RecordVisit, Acknowledge, Assign, ReviewEvidence, Approve, Reject,
-    Attending, CaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
+    Attending, CaseAction, ConfirmCaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
 )

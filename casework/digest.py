@@ -62,13 +62,29 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 
 from casework import deadlines, states
+from casework.callbacks import OpenCase
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import N_, Text, _
 from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS, join
 from casework.outbox import enqueue, text_to_json
+from casework.personal import mask_name
 from casework.scope import visible_cases
-from models.tables import Case, CaseEvent, County, Deadline, School, Township, User, Village
+from models.tables import (
+    Case,
+    CaseEvent,
+    County,
+    Deadline,
+    School,
+    Student,
+    Township,
+    User,
+    Village,
+)
+
+# the overdue cases a digest names, a line and a button each; the rest are counted (a
+# message with more would not fit a phone's screen, nor Telegram's limits)
+OVERDUE_LISTED = 10
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +136,17 @@ class DayCount:
 
 
 @dataclass(frozen=True)
+class OverdueCase:
+    """A case named in a digest's overdue list: the child's name masked (a digest goes to
+    a chat that may be seen over a shoulder), its state and the days since the deadline."""
+
+    case_id: int
+    name: str
+    state: str
+    days: int
+
+
+@dataclass(frozen=True)
 class DigestData:
     """What a digest says, for one reader's scope and one period [start, end).
 
@@ -139,6 +166,7 @@ class DigestData:
     by_village: tuple[UnitCount, ...]  # most open cases first
     by_school: tuple[UnitCount, ...]
     per_day: tuple[DayCount, ...]  # the chart: CHART_WEEKS weeks ending on the period's end
+    overdue_cases: tuple[OverdueCase, ...] = ()  # most days overdue first
 
 
 @dataclass(frozen=True)
@@ -202,11 +230,12 @@ def _moved_up(to_state: str, from_state: str | None) -> bool:
     return ladder.index(to_state) > ladder.index(from_state)
 
 
-def _overdue(cw: Casework, user: User, histories: Sequence[_Case], end: datetime) -> int:
-    """Cases with an unanswered step or round deadline due by ``end`` (see the module doc)."""
+def _overdue(cw: Casework, user: User, histories: Sequence[_Case], end: datetime) -> dict[int, datetime]:
+    """Cases with an unanswered step or round deadline due by ``end`` (see the module doc),
+    each with its earliest such deadline."""
     current = {h.case.id: h.case.state for h in histories if h.case.state in states.ACTIVE}
     if not current:
-        return 0
+        return {}
     on_ladder = select(Case.id).where(
         visible_cases(user), col(Case.state).in_(list(states.ACTIVE))
     )
@@ -219,15 +248,33 @@ def _overdue(cw: Casework, user: User, histories: Sequence[_Case], end: datetime
     latest: dict[tuple[int, str], Deadline] = {}
     for row in rows:  # ascending id: the last one of each (case, kind) wins
         latest[(row.case_id or 0, row.kind)] = row
-    overdue = {
-        case_id
-        for (case_id, _kind), row in latest.items()
-        if case_id in current
-        and row.status in ("open", "done")
-        and row.payload.get("level") == current[case_id]
-        and from_db(row.due_at) <= end
-    }
-    return len(overdue)
+    overdue: dict[int, datetime] = {}
+    for (case_id, _kind), row in latest.items():
+        if (
+            case_id in current
+            and row.status in ("open", "done")
+            and row.payload.get("level") == current[case_id]
+            and from_db(row.due_at) <= end
+        ):
+            due = from_db(row.due_at)
+            overdue[case_id] = min(due, overdue.get(case_id, due))
+    return overdue
+
+
+def _overdue_cases(cw: Casework, histories: Sequence[_Case], overdue: dict[int, datetime],
+                   end: datetime) -> tuple[OverdueCase, ...]:
+    """The overdue cases to name, most days overdue first (only those listed are read)."""
+    by_id = {h.case.id: h.case for h in histories}
+    tz = cw.policy.tz
+    today = from_db(end).astimezone(tz).date()
+    ranked = sorted(overdue.items(), key=lambda item: (item[1], item[0]))[:OVERDUE_LISTED]
+    student_ids = [by_id[cid].student_id for cid, _due in ranked]
+    names = dict(cw.session.exec(select(Student.id, Student.name).where(col(Student.id).in_(student_ids))).all())
+    return tuple(
+        OverdueCase(cid, mask_name(names.get(by_id[cid].student_id)) or "?", by_id[cid].state,
+                    max(0, (today - due.astimezone(tz).date()).days))
+        for cid, due in ranked
+    )
 
 
 def _units(
@@ -302,6 +349,7 @@ def digest_data(
         )
 
     open_cases = [h.case for h, _s in open_now]
+    overdue = _overdue(cw, user, histories, end)
     return DigestData(
         period_start=start,
         period_end=end,
@@ -309,13 +357,14 @@ def digest_data(
         returned=returned,
         closed=closed,
         escalated=escalated,
-        overdue=_overdue(cw, user, histories, end),
+        overdue=len(overdue),
         open=len(open_now),
         out_of_school=sum(1 for _h, s in open_now if s in OUT_OF_SCHOOL),
         by_state=ordered,
         by_village=_units(cw, open_cases, "village"),
         by_school=_units(cw, open_cases, "school"),
         per_day=tuple(per_day),
+        overdue_cases=_overdue_cases(cw, histories, overdue, end),
     )
 
 
@@ -373,6 +422,13 @@ def digest_text(
         ),
         _("Overdue now: {n} (a step or visit deadline has passed).", n=data.overdue),
     ]
+    lines += [
+        _("#{id} {name} — {state}, {days} days overdue", id=c.case_id, name=c.name,
+          state=_(STATE_LABELS.get(c.state, c.state)), days=c.days)
+        for c in data.overdue_cases
+    ]
+    if data.overdue > len(data.overdue_cases):
+        lines.append(_("…and {n} more.", n=data.overdue - len(data.overdue_cases)))
     if data.open == 0:
         lines.append(_("Open cases: none."))
         return heading, lines
@@ -563,7 +619,11 @@ def handle_digest(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     data = digest_data(cw, user, since, due)
     png = _chart_png(data, user.language)
     heading, lines = digest_text(cw, user, scope, data, with_chart=png is not None)
-    message = enqueue(cw.session, user, heading, kind=KIND, now=cw.now())
+    # a button to open each overdue case named, five a row
+    opens = [{"text": text_to_json(Text("#{id}", {"id": c.case_id})), "data": OpenCase(c.case_id).encode()}
+             for c in data.overdue_cases]
+    message = enqueue(cw.session, user, heading, kind=KIND, now=cw.now(),
+                      buttons=[opens[i : i + 5] for i in range(0, len(opens), 5)])  # type: ignore[misc]
     payload: dict[str, Any] = {**message.payload, "lines": [text_to_json(t) for t in lines]}
     if png is not None:
         payload["photo_b64"] = base64.b64encode(png).decode("ascii")

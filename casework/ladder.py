@@ -181,7 +181,7 @@ def touch(cw: Casework, case: Case) -> None:
 
 
 def _enter_level(
-    cw: Casework, case: Case, level_state: str, rounds_done: int = 0
+    cw: Casework, case: Case, level_state: str, rounds_done: int = 0, actor: User | None = None
 ) -> tuple[list[Deadline], list[User]]:
     """Put the case on a ladder level: its deadlines, reminders and the people told.
 
@@ -195,7 +195,14 @@ def _enter_level(
     case.current_round = rounds_done
     level = cw.policy.level(level_state)  # type: ignore[arg-type]
     made = deadlines.schedule_level(cw, case, level, start=cw.now())
-    told = notices.level_entered(cw, case, level)
+    told = notices.level_entered(cw, case, level, actor=actor)
+    if actor is not None:
+        # whoever moved the case here has taken it: not asked to acknowledge their own action
+        cw.session.flush()
+        for ack in deadlines.open_of_kind(cw, case, "ack"):
+            if may_acknowledge(actor, ack):
+                ack.status, ack.acted_by, ack.acted_at, ack.result = "done", actor.id, cw.now_db(), "own action"
+                cw.session.add(ack)
     return made, told
 
 
@@ -513,7 +520,7 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
         )
     from_state = case.state
     below = users_for_case(cw.session, case, cw.policy.level(case.level).responsible)  # type: ignore[arg-type]
-    made, told = _enter_level(cw, case, nxt.state)
+    made, told = _enter_level(cw, case, nxt.state, actor=actor)
     touch(cw, case)
     event = record_event(cw, case, actor, "escalated", from_state=from_state, reason=reason)
     told += notices.moved_up(cw, case, from_state, [u for u in below if u not in told])
@@ -537,7 +544,7 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
     made: list[Deadline] = []
     told: list[User] = []
     if case.state != "deadline_notice":
-        made, told = _enter_level(cw, case, "deadline_notice")
+        made, told = _enter_level(cw, case, "deadline_notice", actor=actor)
     else:
         deadlines.cancel_open(cw, case, kinds=("step", "reminder"))
         made = deadlines.schedule_level(
@@ -733,7 +740,7 @@ def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
         raise IllegalTransition(_("There is no alert on case #{id} to acknowledge.", id=case.id))
     # the alert is for the roles it went to; someone else in scope (a teacher, a cadre)
     # cannot silence it, but an officer above them can take it
-    mine = [a for a in open_acks if _may_acknowledge(actor, a)]
+    mine = [a for a in open_acks if may_acknowledge(actor, a)]
     if not mine:
         raise AccessDenied(
             _("Your role does not allow this action."),
@@ -754,11 +761,10 @@ def acknowledge(cw: Casework, actor: User, case_id: int) -> Outcome:
     return Outcome(case, event, _("Alert on case #{id} acknowledged.", id=case.id))
 
 
-def _may_acknowledge(actor: User, ack: Deadline) -> bool:
-    roles = [r for r in ack.payload.get("roles", []) if r in states.ROLE_RANK]
-    if not roles or actor.role in roles:
-        return True
-    return states.ROLE_RANK[actor.role] >= max(states.ROLE_RANK[r] for r in roles)
+def may_acknowledge(actor: User, ack: Deadline) -> bool:
+    from casework import actions
+
+    return actions.may_acknowledge(actor, ack)
 
 
 def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome:

@@ -132,11 +132,13 @@ def _send(
     return told
 
 
-def level_entered(cw: Casework, case: Case, level: Level) -> list[User]:
+def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = None) -> list[User]:
     users = users_for_case(cw.session, case, level.notify)
     if not users and case.school_id is None:
         # a child who never enrolled (表1) has no school to tell: the township answers for it
         users = users_for_case(cw.session, case, ["township_officer"])
+    # whoever moved the case here knows (their reply says so): no alert to themselves
+    users = [u for u in users if actor is None or u.id != actor.id]
     title = case_title(cw, case)
     state = _(STATE_LABELS[level.state])
     if level.requires_ack:

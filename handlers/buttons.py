@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import Message
 
-from casework import callbacks, case_views, ladder, outcomes, transfers
+from casework import actions, callbacks, case_views, ladder, outcomes, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.validation import clean_text
@@ -79,6 +79,12 @@ def _menu(turn: engine.Turn, tap: callbacks.Menu) -> None:
         cases.list_cases(turn)
     elif what == "language":
         menu.ask_language(turn)
+    elif what == "review":
+        review.list_queue(turn)
+    elif what == "stats":
+        exports.stats(turn, [])
+    elif what == "export":
+        exports.export(turn, [])
     else:
         menu.show_menu(turn)
 
@@ -155,9 +161,13 @@ def _attending(turn: engine.Turn, tap: callbacks.Attending) -> None:
     turn.replies.send(out.message)
 
 
-def _action(turn: engine.Turn, tap: callbacks.CaseAction) -> None:
+def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCaseAction) -> None:
     case_id, action = tap.case_id, tap.action
     turn.replies.answer()
+    if action in actions.CONFIRMED and not isinstance(tap, callbacks.ConfirmCaseAction):
+        # one tap that cannot be undone: say what it will do, and do it on a second tap
+        cases.ask_confirmation(turn, case_id, action)
+        return
     simple: dict[str, Any] = {
         "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),
         "escalate": lambda: ladder.escalate(turn.cw, turn.user, case_id),
@@ -195,6 +205,7 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.Attending: _attending,
     callbacks.TransferAnswer: _transfer,  # a transfer request (casework.transfers)
     callbacks.CaseAction: _action,
+    callbacks.ConfirmCaseAction: _action,  # an escalation or the notice, confirmed
     callbacks.AttendanceAnswer: attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)
     callbacks.RollCallAnswer: attendance.tap_roll_call,  # the term-start roll call
     callbacks.UsersPage: people.tap_user,  # /users: deactivate
@@ -222,7 +233,9 @@ def route_message(turn: engine.Turn, msg: Message) -> None:
         return
     if msg.text is not None:
         if conv is None:
-            menu.show_menu(turn, _("I didn't understand that. Choose what you'd like to do:"))
+            if not _typed_tool(turn, msg.text):
+                # the menu's own question follows: the note does not ask it again
+                menu.show_menu(turn, _("I didn't understand that."))
             return
         engine.handle_text(turn, msg.text)
         return
@@ -238,6 +251,41 @@ def route_message(turn: engine.Turn, msg: Message) -> None:
         engine.handle_media(turn, evidence)
         return
     _hint(turn, conv is not None, _("I can't use that here."))
+
+
+# words an officer types for a tool (outside a flow): the tool, rather than "not understood"
+_TOOL_WORDS: dict[str, str] = {
+    "月报": "stats", "统计": "stats", "报表": "stats", "季报": "stats", "stats": "stats",
+    "report month": "stats", "monthly report": "stats",
+    "导出": "export", "台账": "export", "ledger": "export", "export": "export",
+    "审核": "review", "review": "review",
+    "菜单": "menu", "menu": "menu", "帮助": "help", "help": "help",
+}
+
+
+def _typed_tool(turn: engine.Turn, text: str) -> bool:
+    """A tool named in words ("月报", "导出台账"): open it, if this user's role has it."""
+    word = clean_text(text).strip().lower().lstrip("/")
+    tool = _TOOL_WORDS.get(word)
+    if tool is None:
+        tool = next((t for w, t in _TOOL_WORDS.items() if len(w) >= 2 and not w.isascii() and w in word), None)
+    if tool is None:
+        return False
+    commands = {name for name, _text in menu.commands_for(turn.user.role)}
+    if tool == "help":
+        menu.show_help(turn)
+    elif tool == "menu":
+        menu.show_menu(turn)
+    elif tool not in commands:
+        menu.show_menu(turn, _("That is a tool for officers; here is what you can do:"))
+    elif tool == "stats":
+        # "季报" asks for the quarter, anything else the month
+        exports.stats(turn, ["quarter" if "季" in word or "quarter" in word else "month"])
+    elif tool == "export":
+        exports.export(turn, [])
+    else:
+        review.list_queue(turn)
+    return True
 
 
 def _hint(turn: engine.Turn, in_flow: bool, hint: Text) -> None:

@@ -3,11 +3,20 @@ masked, and the actions the user may take on it as buttons."""
 
 from __future__ import annotations
 
-from casework import actions, case_views, cases, codes, states
-from casework.callbacks import CaseAction, OpenCase, ReviewEvidence
+from casework import actions, case_views, cases, codes, forms, states
+from casework.callbacks import (
+    Acknowledge,
+    Assign,
+    CaseAction,
+    ConfirmCaseAction,
+    FormFile,
+    OpenCase,
+    ReviewEvidence,
+)
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
+from casework.ladder import load_case
 from casework.notices import case_title
 from casework.personal import mask_id, mask_phone
 from conversations.engine import Turn
@@ -19,6 +28,8 @@ MAX_LISTED = 30
 _OPEN_STATES = frozenset(states.ALL_STATES) - states.FINAL
 
 ACTION_BUTTONS: dict[str, Text] = {
+    "acknowledge": _("👌 Acknowledge the alert"),
+    "assign": _("👤 Assign to…"),
     "record_visit": _("🏠 Record a visit"),
     "mark_returned": _("✅ Back at school"),
     "propose_outcome": _("📄 Propose an outcome"),
@@ -78,10 +89,12 @@ def show_case(turn: Turn, case_id: int) -> None:
     and the actions this user may take on it as buttons."""
     case = cases.view_case(turn.cw, turn.user, case_id)
     lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
-    buttons = [
-        Button(ACTION_BUTTONS[a], CaseAction(case.id or 0, a).encode()) for a in actions.allowed_actions(turn.cw, turn.user, case)
-    ]
+    buttons = [Button(ACTION_BUTTONS[a], _action_data(case.id or 0, a))
+               for a in actions.allowed_actions(turn.cw, turn.user, case)]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    # the case's documents, as /forms N would list them
+    docs = [Button(_(forms.FORM_LABELS[f]), FormFile(case.id or 0, f).encode()) for f in forms.available(turn.cw, case)]
+    rows += [[b] for b in docs]
     proposal = actions.pending_proposal(turn.cw, case)
     if proposal is not None:
         lines.append("")
@@ -90,6 +103,45 @@ def show_case(turn: Turn, case_id: int) -> None:
         if actions.may_decide(turn.cw, turn.user, case, proposal):
             rows.insert(0, [Button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())])
     turn.replies.send_text("\n".join(lines), rows)
+
+
+def ask_confirmation(turn: Turn, case_id: int, action: str) -> None:
+    """An escalation or the legal notice, before it is done: the level the case moves to,
+    who is told, the guardian's deadline; ✅ does it, ✖ goes back to the case."""
+    case = load_case(turn.cw, turn.user, case_id, action)  # refused (and audited) if not theirs
+    seen = actions.preview(turn.cw, turn.user, case, action)
+    if seen is None:
+        turn.replies.send(_("That action is not available on case #{id} now.", id=case_id))
+        return
+    told = join(seen.told) if seen.told else _("nobody else")
+    title = case_title(turn.cw, case)
+    if action == "escalate":
+        lines = [_("Escalate {title}?", title=title),
+                 _("It moves up from {old} to {new}.", old=_(STATE_LABELS[case.state]),
+                   new=_(STATE_LABELS[seen.to_state])),
+                 _("To be told: {names}.", names=told)]
+        if seen.requires_ack:
+            lines.append(_("They are asked to acknowledge it."))
+        confirm = _("✅ Escalate")
+    else:
+        due = fmt_short(seen.guardian_due, turn.lang) if seen.guardian_due else "—"
+        lines = [_("Issue the deadline notice (限期复学通知书) for {title}?", title=title),
+                 _("The guardian must bring the child back by {date}.", date=due),
+                 _("To be told: {names}.", names=told)]
+        confirm = _("✅ Issue the notice")
+    lines.append(_("This cannot be undone."))
+    turn.replies.send_text("\n".join(turn.t(line) for line in lines), [[
+        Button(confirm, ConfirmCaseAction(case_id, action).encode()),
+        Button(_("✖ Cancel"), OpenCase(case_id).encode())]])
+
+
+def _action_data(case_id: int, action: str) -> str:
+    # acknowledge and assign keep the alert message's own buttons, so both answer alike
+    if action == "acknowledge":
+        return Acknowledge(case_id).encode()
+    if action == "assign":
+        return Assign(case_id).encode()
+    return CaseAction(case_id, action).encode()
 
 
 def _summary_lines(turn: Turn, case: Case) -> list[str]:

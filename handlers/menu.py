@@ -5,12 +5,16 @@ from __future__ import annotations
 from casework.callbacks import Language, Menu
 from casework.i18n import Text, _
 from casework.labels import ROLE_LABELS
+from casework.ledger import EXPORT_ROLES
 from casework.reports import REPORT_ROLES
+from casework.roster_import import IMPORT_ROLES
+from casework.transfers import DECIDER_ROLES, FALLBACK_ROLES
 from conversations.engine import Turn
 from conversations.replies import Button
 
 OFFICERS = {"township_officer", "county_officer", "admin"}
 MANAGERS = OFFICERS | {"school_admin"}  # /users and /invites (casework.invites.MANAGERS)
+EVERYONE = frozenset({"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})
 
 # (command, description) per role; the same list feeds setMyCommands and /help
 COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
@@ -20,11 +24,17 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("cases", _("My cases"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
+    ("case", _("One case, its actions and documents: /case 12"), EVERYONE),
+    ("forms", _("A case's documents (Word, PDF): /forms 12"), EVERYONE),
     ("review", _("Proposals waiting for your review"), frozenset(OFFICERS)),
+    ("stats", _("Periodic report: /stats month or quarter"), frozenset(REPORT_ROLES)),
+    ("export", _("The ledger as a workbook (台账)"), frozenset(EXPORT_ROLES)),
+    ("import", _("Import a class roster"), frozenset(IMPORT_ROLES)),
+    ("transfers", _("Transfer requests waiting for you"),
+     frozenset({*DECIDER_ROLES, *FALLBACK_ROLES, "admin"}) & EVERYONE),
     ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
     ("users", _("People in my area"), frozenset(MANAGERS)),
     ("invites", _("Open invitations"), frozenset(MANAGERS)),
-    ("stats", _("Periodic report: /stats month or quarter"), frozenset(REPORT_ROLES)),
     ("menu", _("Main menu"), frozenset(
         {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"})),
     ("language", _("Language / 语言"), frozenset(
@@ -56,6 +66,16 @@ def show_menu(turn: Turn, note: Text | None = None, *, unfinished: Text | None =
         [Button(_("🏠 Record a persuasion visit"), Menu("visit").encode())],
         [Button(_("📋 My cases"), Menu("cases").encode())],
     ]
+    # an officer's own tools: the review queue, the periodic report, the ledger
+    if role in OFFICERS:
+        rows.append([Button(_("🔎 Proposals to review"), Menu("review").encode())])
+    tools = []
+    if role in REPORT_ROLES:
+        tools.append(Button(_("📊 Monthly report"), Menu("stats").encode()))
+    if role in EXPORT_ROLES:
+        tools.append(Button(_("📥 Ledger (台账)"), Menu("export").encode()))
+    if tools:
+        rows.append(tools)
     if role in OFFICERS:
         rows.append([Button(_("✉️ Invite a colleague"), Menu("invite").encode())])
     rows.append([Button(_("🌐 Language / 语言"), Menu("language").encode())])

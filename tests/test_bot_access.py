@@ -89,6 +89,8 @@ FORGED = [
     ("case:{case}", "view"),
     ("visit:{case}", "record_visit"),
     ("act:{case}:escalate", "escalate"),
+    ("actok:{case}:escalate", "escalate"),
+    ("actok:{case}:issue_deadline_notice", "issue_deadline_notice"),
     ("act:{case}:record_visit", "record_visit"),
     ("act:{case}:close_out", "close_out"),
     ("ack:{case}", "acknowledge"),

@@ -103,20 +103,25 @@ async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harn
         f"Nov 23 visit recorded (round 2: Joint visit, Refused) — {cadre}",
     ])
     assert student.id_number not in shown and guardian.phone not in shown
-    # a teacher may visit, report the return or propose an outcome; escalating is not theirs
-    assert teacher.buttons() == ["🏠 Record a visit", "✅ Back at school", "📄 Propose an outcome"]
+    # a teacher may visit, report the return or propose an outcome; escalating is not theirs;
+    # the case's documents follow, one button each (as /forms N lists them)
+    forms = ["Registration sheet with the full record (一生一表)", "School persuasion record (表4)",
+             "Township persuasion record (表3)", "Written report to the township (表5)"]
+    assert teacher.buttons() == ["🏠 Record a visit", "✅ Back at school", "📄 Propose an outcome", *forms]
 
     officer = speaking(harness, world.users["township_officer"], "en")
     await officer.send(f"/case {township}")
     assert officer.last == shown
-    assert officer.buttons() == ["🏠 Record a visit", "✅ Back at school", "📄 Propose an outcome",
-                                 "📨 Issue the deadline notice", "⬆️ Escalate", "⏸ Pause"]
+    assert officer.buttons() == ["🏠 Record a visit", "👤 Assign to…", "✅ Back at school",
+                                 "📄 Propose an outcome", "📨 Issue the deadline notice", "⬆️ Escalate",
+                                 "⏸ Pause", *forms]
 
     # a paused case: why and until when; no visit, but Resume for the officer
     await officer.send(f"/case {paused}")
     assert "\nState: paused; no visit yet; next deadline —\nPaused until Dec 7: 住院治疗\n" in officer.last
     assert officer.last.endswith(f"paused (住院治疗) — {head}")
-    assert officer.buttons() == ["✅ Back at school", "📄 Propose an outcome", "▶️ Resume"]
+    assert officer.buttons() == ["👤 Assign to…", "✅ Back at school", "📄 Propose an outcome", "▶️ Resume",
+                                 *forms[:2]]
     await teacher.send(f"/case {paused}")
     assert "▶️ Resume" not in teacher.buttons()
 
@@ -149,4 +154,4 @@ async def test_a_case_in_chinese(harness, world) -> None:  # type: ignore[no-unt
         f"监护人：{guardian.name}（{guardian.phone[:3]}****{guardian.phone[-4:]}）",
     ]
     assert student.id_number not in shown and guardian.phone not in shown
-    assert officer.buttons() == ["🏠 记录劝返", "✅ 已返校", "📄 提出处理意见", "⬆️ 上报", "⏸ 暂停"]
+    assert officer.buttons()[:6] == ["🏠 记录劝返", "👤 指派给…", "✅ 已返校", "📄 提出处理意见", "⬆️ 上报", "⏸ 暂停"]

@@ -103,7 +103,8 @@ async def test_home_teaching_needs_the_named_evidence_and_the_township_reviews_i
     # one proposal at a time: the case no longer offers another, and says what it waits for
     await teacher.send(f"/case {case_id}")
     assert teacher.last.endswith("\n\nWaiting for approval: Home teaching. Reason: 重度残疾，无法到校")
-    assert teacher.buttons() == ["🏠 Record a visit", "✅ Back at school"]
+    assert teacher.buttons() == ["🏠 Record a visit", "✅ Back at school",  # then the case's documents
+                                 "Registration sheet with the full record (一生一表)", "School persuasion record (表4)"]
 
     await deliver_outbox(harness)
     request = next(m for m in officer.messages if m.content.startswith("Review requested"))
