@@ -10,7 +10,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from docx import Document as new_document
-from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -106,9 +106,20 @@ def _table(word: object, block: Table) -> None:
     usable = PAGE_WIDTH_CM - 2 * MARGIN_CM
     total = sum(block.widths)
     widths = [Cm(usable * w / total) for w in block.widths]
-    for row in table.rows:
+    # fixed layout with the grid's own widths: LibreOffice sizes columns from w:tblGrid and,
+    # left to autofit, squeezed labels and phone numbers to one character a line
+    table.autofit = False  # w:tblLayout fixed
+    for col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths, strict=True):
+        col.set(qn("w:w"), str(int(width.twips)))
+    for r, row in enumerate(table.rows):
         for i, cell in enumerate(row.cells):
             cell.width = widths[i]
+        height = block.heights[r] if r < len(block.heights) else None
+        if height:
+            # at least this high, as the paper form leaves room to write by hand; a longer
+            # record still grows the row rather than being cut off
+            row.height = Cm(height)
+            row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
     for r, cells in enumerate(block.rows):
         for spec in cells:
             _fill(table, r, spec)
