@@ -283,8 +283,7 @@ def _event_narrative(e: EventInfo, township: str) -> str:
     when = cn_date(e.on)
     if e.kind == "notice_issued":
         due = f"，限{cn_date(e.due_on)}前返校" if e.due_on else ""
-        who = f"（{e.by}）" if e.by else ""
-        return f"{when}，下达限期复学通知书{who}{due}。"
+        return f"{when}，{e.by}下达限期复学通知书{due}。"  # e.by carries its own brackets
     level = gettext_for(ZH, STATE_LABELS.get(e.to_state or "", e.to_state or ""))
     cause = f"由{e.by}上报" if e.by else "劝返期限届满，自动上报"
     return f"{when}，{cause}至{level}。"

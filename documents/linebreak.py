@@ -4,7 +4,8 @@ is full and starts lines with "，" or "；".
 The rules, as in GB/T 15834 and W3C's "Requirements for Chinese Text Layout": closing
 punctuation (，。；：、！？）》」』”’ and the like) never starts a line, opening punctuation
 never ends one, and a run of Latin letters or digits (a phone number, a date's year, a case
-number) is not split when it fits on a line. Where a line would break badly, the
+number) is not split when it fits on a line; a line of fields separated by spaces breaks
+at a space near its end rather than inside a field. Where a line would break badly, the
 character before the break moves down with it (推入), so no line runs past the margin.
 """
 
@@ -53,6 +54,12 @@ def _split(text: str, at: int, *, words: bool = True) -> tuple[str, str]:
     """Where to break ``text`` (full at ``at``): move the break back while the next line
     would start with closing punctuation, the line would end with opening punctuation, or
     a word would be split; never back to an empty line."""
+    if words:
+        # a form's line of fields ("学校联系人：…　　填表日期：…") breaks between fields, at
+        # the spaces, when one is in the line's last third, not inside the last field
+        space = max(text.rfind("\u3000", 0, at), text.rfind(" ", 0, at))
+        if space > at * 2 // 3 and not _bad(text, space + 1, True):
+            return text[:space + 1], text[space + 1:]
     for rule_words in ((True, False) if words else (False,)):
         cut = at
         while cut > 0 and _bad(text, cut, rule_words):

@@ -28,6 +28,11 @@ def _lines(pdf: FPDF, text: str, width: float) -> str:
     return "\n".join(wrap(text, width - SLACK, pdf.get_string_width))
 
 
+def _paragraph_lines(pdf: FPDF, text: str, width: float) -> str:
+    """As ``_lines``, inside multi_cell's own margins on either side."""
+    return _lines(pdf, text, width - 2 * pdf.c_margin)
+
+
 def render_pdf(doc: Document) -> bytes:
     font = cjk_font()
     pdf = FPDF(format="A4")
@@ -66,7 +71,7 @@ def _paragraph(pdf: FPDF, block: Paragraph) -> None:
         return
     if block.kind == "title":
         pdf.set_font(FONT, size=16)
-        pdf.multi_cell(width, 9, _lines(pdf, block.text, width), align="C",
+        pdf.multi_cell(width, 9, _paragraph_lines(pdf, block.text, width), align="C",
                        new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         return
@@ -74,7 +79,7 @@ def _paragraph(pdf: FPDF, block: Paragraph) -> None:
     # first line two characters in (Chinese paragraphs): two ideographic spaces
     text = "\u3000\u3000" + block.text if block.indent else block.text
     align = _ALIGN.get(block.align, "L")
-    pdf.multi_cell(width, 6.5, _lines(pdf, text, width), align="L" if align == "J" else align,
+    pdf.multi_cell(width, 6.5, _paragraph_lines(pdf, text, width), align="L" if align == "J" else align,
                    new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
 

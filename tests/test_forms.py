@@ -267,7 +267,7 @@ def test_the_register_names_the_contact_phone_the_reason_not_back_and_the_notice
     record = [r[2] for r in rows if r[0] == "劝返过程详细记录"]
     case = cw.session.get(Case, made.meilin_township)
     due = case.notice_due_on
-    assert record[-1] == (f"2026年11月23日，下达限期复学通知书（{officer.display_name}），"
+    assert record[-1] == (f"2026年11月23日，{officer.display_name}下达限期复学通知书，"
                           f"限{due.year}年{due.month}月{due.day}日前返校。")
 
 
