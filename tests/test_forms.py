@@ -4,6 +4,7 @@ so the CJK font is embedded). Also which forms a case has when, and masking."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -279,6 +280,14 @@ def test_the_notice_counts_the_visits_it_follows(cw, world, made) -> None:  # ty
     body = next(t for t in paragraphs(doc) if "动员劝返" in t)
     assert "多次" not in body
     assert "经学校和梅林镇人民政府动员劝返2次，至今仍未返校复学。" in body  # one school, one township visit
+    # where the school issues it (seed 004), it counts the school's own visits
+    data = forms.load(cw, officer, made.meilin_township, "notice")
+    assert data.notice is not None
+    school = dataclasses.replace(data, notice=dataclasses.replace(data.notice, issuer="school"))
+    doc = form_files.document_for(school)
+    assert doc.name == "notice_school"
+    body = next(b.text for b in doc.blocks if isinstance(b, layout.Paragraph) and "动员劝返" in b.text)
+    assert "经学校动员劝返1次，至今仍未返校复学。" in body and "多次" not in body
 
 
 def test_the_result_box_takes_the_forms_values(cw, world, made) -> None:  # type: ignore[no-untyped-def]
