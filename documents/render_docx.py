@@ -21,6 +21,7 @@ from documents.layout import Cell, Document, Paragraph, Table
 
 BODY_FONT = "宋体"
 TITLE_FONT = "黑体"
+LATIN_FONT = "Times New Roman"
 LABEL_FILL = "E7E6E6"
 PAGE_WIDTH_CM = 21.0
 MARGIN_CM = 2.0
@@ -39,8 +40,11 @@ def _east_asian(run_or_style: object, font: str) -> None:
     if fonts is None:
         fonts = OxmlElement("w:rFonts")
         rpr.append(fonts)
-    for attr in ("w:eastAsia", "w:ascii", "w:hAnsi"):
-        fonts.set(qn(attr), font)
+    fonts.set(qn("w:eastAsia"), font)
+    # digits and Latin letters in Times New Roman, as official documents set them: narrow
+    # enough that a phone number or a date stays on one line of its cell
+    for attr in ("w:ascii", "w:hAnsi"):
+        fonts.set(qn(attr), LATIN_FONT)
 
 
 def _shade(cell: _Cell, fill: str) -> None:
@@ -60,7 +64,7 @@ def render_docx(doc: Document) -> bytes:
         setattr(section, side, Cm(MARGIN_CM))
     normal = word.styles["Normal"]
     normal.font.size = Pt(10.5)
-    normal.font.name = BODY_FONT
+    normal.font.name = LATIN_FONT
     _east_asian(normal, BODY_FONT)
     word.core_properties.title = doc.title
     word.core_properties.author = "baoxue"
