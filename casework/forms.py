@@ -139,6 +139,21 @@ class DeferralInfo:
     decided_on: date | None
     decided_by: str | None
     decision_note: str | None
+    proposer_role: str = ""
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """A step of the record that is not a visit: a notice issued, a move up the ladder."""
+
+    on: date
+    kind: str  # notice_issued | escalated
+    to_state: str | None
+    by: str  # who, "" for the scheduler (the deadline passed)
+    due_on: date | None = None  # a notice's deadline
+
+
+RECORD_EVENTS = ("notice_issued", "escalated")
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,8 @@ class CaseForm:
     deferral: DeferralInfo | None = None
     made_on: date = field(default_factory=date.today)
     policy: str = ""
+    events: tuple[EventInfo, ...] = ()  # notices and escalations, in order (the register's record)
+    school_contact_phone: str | None = None
 
 
 def _reached(cw: Casework, case: Case) -> set[str]:
@@ -363,6 +380,8 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
     deferral = None
     proposal = _deferral(cw, case) if form == "deferral" else None
     if proposal is not None:
+        person(proposal.proposed_by)
+        proposer = people.get(proposal.proposed_by) if proposal.proposed_by else None
         deferral = DeferralInfo(
             outcome=proposal.outcome,
             reason=proposal.reason,
@@ -373,7 +392,24 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
             decided_on=_local(cw, proposal.decided_at),
             decided_by=person(proposal.decided_by) or None,
             decision_note=proposal.decision_note,
+            proposer_role=proposer.role if proposer is not None else "",
         )
+    events = tuple(
+        EventInfo(
+            on=_local(cw, e.at) or cw.today(),
+            kind=e.kind,
+            to_state=e.to_state,
+            by=person(e.actor_id),
+            due_on=date.fromisoformat(e.data["due_on"]) if (e.data or {}).get("due_on") else None,
+        )
+        for e in session.exec(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id, col(CaseEvent.kind).in_(RECORD_EVENTS))
+            .order_by(col(CaseEvent.at), col(CaseEvent.id))
+        ).all()
+    )
+    contact_id = case.school_responsible_id
+    contact = people.get(contact_id) if contact_id is not None and person(contact_id) else None
     return CaseForm(
         form=form,
         case_id=case.id or 0,
@@ -398,6 +434,8 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
         deferral=deferral,
         made_on=cw.today(),
         policy=cw.policy.name,
+        events=events,
+        school_contact_phone=disclosure.phone(contact.phone) if contact is not None else None,
     )
 
 

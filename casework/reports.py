@@ -85,7 +85,8 @@ WORDS: dict[str, ContextText] = {
     "figure": p_("report", "Figure"),
     "count": p_("report", "Count"),
     "unit": p_("report", "Unit"),
-    "by_reason": p_("report", "Reasons of the new cases"),
+    "by_reason": p_("report", "Reasons of the new cases, counted per reason (one child may have several)"),
+    "as_of": p_("report", "not over yet: as of"),
     "by_key_group": p_("report", "Key groups of the new cases"),
     "by_state": p_("report", "State at the end"),
     "case": p_("report", "Case no."),
@@ -149,6 +150,12 @@ class ReportData:
     by_state_end: Counter[str] = field(default_factory=Counter)
     units: list[UnitRow] = field(default_factory=list)
     cases: list[CaseLine] = field(default_factory=list)
+
+    @property
+    def as_of(self) -> date | None:
+        """The day it was made, when the period was not over yet (its figures stop there)."""
+        made = self.generated_at.date()
+        return made if self.period.start <= made < self.period.end else None
 
 
 def parse_kind(value: str, *, today: date) -> Period:
@@ -309,6 +316,17 @@ def _moves_in(cw: Casework, ids: list[int], start: datetime, end: datetime) -> d
 
 
 def headline(data: ReportData) -> Text:
+    if data.as_of is not None:
+        # a month still running is not the whole month: say up to which day it counts
+        day = data.as_of
+        if data.kind == "quarter":
+            return _("Quarterly report for {scope}, {period}, as of {month}/{day}", scope=data.scope,
+                     period=data.period.label(), month=day.month, day=day.day)
+        if data.kind == "month":
+            return _("Monthly report for {scope}, {period}, as of {month}/{day}", scope=data.scope,
+                     period=data.period.label(), month=day.month, day=day.day)
+        return _("Report for {scope}, {period}, as of {month}/{day}", scope=data.scope,
+                 period=data.period.label(), month=day.month, day=day.day)
     if data.kind == "quarter":
         return _("Quarterly report for {scope}, {period}", scope=data.scope, period=data.period.label())
     if data.kind == "month":

@@ -14,7 +14,7 @@ from typing import Any
 from casework import codes, forms
 from casework.context import Casework
 from casework.disclosure import Disclosure
-from casework.forms import CaseForm, VisitInfo
+from casework.forms import CaseForm, DeferralInfo, EventInfo, VisitInfo
 from casework.i18n import _, gettext_for
 from casework.labels import STATE_LABELS
 from casework.relations import relation_label
@@ -38,6 +38,23 @@ FORM_KEY_GROUPS = (
     ("unsupported", "事实无人抚养儿童"),
     ("general", "一般"),
 )
+# 动员结果 as the forms print it (附件2/3's 说明: 缓学、送教上门、辍学、返校 / 入学 等), from
+# the case's outcome; a case still being persuaded has none yet, left blank to fill by hand
+FORM_RESULTS = {
+    "returned": "返校",
+    "retained": "返校",
+    "home_teaching": "送教上门",
+    "deferred": "缓学",
+    "suspended": "休学",
+    "dropped_out": "辍学",
+    "transferred": "转学",
+    "deceased": "死亡",
+    "moved_abroad": "出国（境）",
+    "over_age": "超龄",
+    "other": "其他",
+}
+BACK_STATES = ("returned", "retention", "closed")
+SCHOOL_ROLES = ("teacher", "school_admin")
 METHOD_PHRASES = {
     "phone": "电话联系家长",
     "home_visit": "入户家访",
@@ -132,17 +149,13 @@ def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str,
         boxes += f" 其他：{'、'.join(others)}"
     visits = [_visit_values(n, v) for n, v in enumerate(data.visits, start=1)]
     last = data.all_visits[-1] if data.all_visits else None
-    back = data.state in ("returned", "retention", "closed")
-    if data.outcome:
-        result = _zh("outcome", data.outcome)
-    elif last is not None:
-        result = _zh("visit_result", last.result)
-    else:
-        result = ""
+    back = data.state in BACK_STATES
+    result = form_result(data)
     grade_class = f"{child.grade}年级{child.section}班" if child.grade else ""
     values: dict[str, Any] = {
         "county": child.county,
         "township": child.township,
+        "township_heading": township_heading(child.township),
         "village": child.village,
         "school": child.school,
         "grade": child.grade or "",
@@ -176,8 +189,10 @@ def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str,
         "result": result,
         "persuaded": "是" if data.all_visits else "否",
         "visit_count": len(data.all_visits),
+        "visit_times": times(len(data.all_visits)),
+        "school_times": times(sum(1 for v in data.all_visits if v.level in forms.SCHOOL_LEVELS)),
         "last_result": _zh("visit_result", last.result) if last else "",
-        "not_back": "" if back or last is None else (last.student_attitude_note or last.guardian_attitude_note or ""),
+        "not_back": "" if back else not_back(data, reasons),
         "persuading_unit": child.school if data.level in forms.SCHOOL_LEVELS else f"{child.township}人民政府",
         "persuaders": "、".join(data.persuaders),
         "persuader_phone": data.persuader_phone or "",
@@ -186,6 +201,7 @@ def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str,
         "returned_on": cn_date(data.returned_on),
         "unit": child.school or f"{child.township}人民政府",
         "school_contact": data.school_contact,
+        "school_contact_phone": data.school_contact_phone or "",
         "made_on": cn_date(data.made_on),
         "report_date": cn_date(data.township_reached_on or data.made_on),
         "notice_number": f"{data.made_on.year}-{data.case_id:05d}",
@@ -212,8 +228,65 @@ def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str,
             deferral_reason=d.reason or "",
             proposed_on=cn_date(d.proposed_on),
             decision=decision,
+            school_opinion=school_opinion(d, child.school),
         )
-    return values, {"visits": visits}
+    record = [{**v, "date_key": (info.visit_date, 0)} for v, info in zip(visits, data.visits, strict=True)]
+    record += [{"narrative": _event_narrative(e, child.township), "date_key": (e.on, 1)} for e in data.events]
+    record.sort(key=lambda item: item["date_key"])
+    for n, item in enumerate(record, start=1):
+        item["n"] = n
+    return values, {"visits": visits, "record": record}
+
+
+def township_heading(name: str) -> str:
+    """表2/表3's "＿＿乡（镇）" filled: a name that says what it is stands alone (梅林镇),
+    any other takes the form's own label (梅林乡（镇）)."""
+    if not name:
+        return "　　　　乡（镇）"
+    return name if name.endswith(("乡", "镇", "街道")) else f"{name}乡（镇）"
+
+
+def times(n: int) -> str:
+    """"1次" after 动员劝返 in a notice: the record's count, never "多次" after one visit."""
+    return f"{n}次" if n else ""
+
+
+def form_result(data: CaseForm) -> str:
+    if data.outcome in FORM_RESULTS:
+        value = FORM_RESULTS[data.outcome]
+    elif data.state in BACK_STATES:
+        value = "返校"
+    else:
+        return ""
+    if value == "返校" and not data.child.enrolled:
+        return "入学"  # 表2: the child was organised into school
+    return value
+
+
+def not_back(data: CaseForm, reasons: str) -> str:
+    """未复学原因: what the family said on the last visit, or else the reported reasons."""
+    last = data.all_visits[-1] if data.all_visits else None
+    said = [x for x in ((last.student_attitude_note, last.guardian_attitude_note) if last else ()) if x]
+    return "；".join(said) or reasons
+
+
+def school_opinion(d: DeferralInfo, school: str) -> str:
+    """学校意见: the school proposed the deferral, so its opinion is the proposal."""
+    blank = "　　　　　　　　　　（盖章）　　　　年　　月　　日"
+    if d.proposer_role not in SCHOOL_ROLES or not school:
+        return blank
+    kind = "缓学" if d.outcome == "deferred" else "休学"
+    return f"同意{kind}，由{d.proposed_by}提出。　{school}（盖章）　{cn_date(d.proposed_on)}"
+
+
+def _event_narrative(e: EventInfo, township: str) -> str:
+    when = cn_date(e.on)
+    if e.kind == "notice_issued":
+        due = f"，限{cn_date(e.due_on)}前返校" if e.due_on else ""
+        return f"{when}，{e.by}下达限期复学通知书{due}。"  # e.by carries its own brackets
+    level = gettext_for(ZH, STATE_LABELS.get(e.to_state or "", e.to_state or ""))
+    cause = f"由{e.by}上报" if e.by else "劝返期限届满，自动上报"
+    return f"{when}，{cause}至{level}。"
 
 
 def document_for(data: CaseForm) -> Document:

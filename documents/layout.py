@@ -21,7 +21,11 @@ A row is a list of cells; a cell is a string (a value) or a table::
 
 A row may instead repeat over a list from the case::
 
-    { each = "visits", min = 5, rows = [ [ "{item.ordinal}", { text = "{item.record}", span = 5 } ] ] }
+    { each = "visits", min = 5, height = 2.5, rows = [ [ "{item.ordinal}", { text = "{item.record}", span = 5 } ] ] }
+
+``height`` (centimetres, on a section or a repeat) is the least height of its rows, as the
+paper form leaves room to write by hand; a table's ``widths`` are in centimetres of the
+form's 17 cm text width (or any unit: they are scaled to the page).
 
 Inside it ``{item.x}`` is the item's field; rows beyond the list (up to ``min``) show the
 row's fixed text with empty values, as on the printed form. A placeholder the case does
@@ -61,6 +65,7 @@ class Cell:
 class Table:
     widths: tuple[float, ...]
     rows: tuple[tuple[Cell, ...], ...]  # each row's cells in order, covered positions left out
+    heights: tuple[float | None, ...] = ()  # each row's least height in cm, None: as its text needs
 
 
 @dataclass(frozen=True)
@@ -146,9 +151,11 @@ def _table(
     ncols = len(widths)
     # expand sections and repeats into (label of the section or None, cells) rows first
     expanded: list[tuple[str | None, int, list[tuple[Any, Mapping[str, Any], bool]]]] = []
+    heights: list[float | None] = []
     for s, section in enumerate(block.get("section", [])):
         label = section.get("label")
         rows: list[list[tuple[Any, Mapping[str, Any], bool]]] = []
+        least = section.get("height")
         for row in section.get("rows", []):
             if isinstance(row, dict) and "each" in row:
                 items = list(lists.get(row["each"], ()))
@@ -159,8 +166,10 @@ def _table(
                              "item.n": n + 1, "item.ordinal": ordinal(n + 1)}
                     for sub in row.get("rows", []):
                         rows.append([(c, scope, n >= len(items)) for c in sub])
+                        heights.append(row.get("height", least))
             elif isinstance(row, list):
                 rows.append([(c, values, False) for c in row])
+                heights.append(least)
             else:
                 raise TemplateError(f"{where}, section {s + 1}: a row is a list or a repeat")
         for r, cells in enumerate(rows):
@@ -199,7 +208,8 @@ def _table(
                 f"{where}, row {r + 1}: the cells fill {used} of {ncols} columns"
             )
         out.append(tuple(placed))
-    return Table(widths=widths, rows=tuple(out))
+    return Table(widths=widths, rows=tuple(out),
+                 heights=tuple(None if h is None else float(h) for h in heights))
 
 
 _DIGITS = "零一二三四五六七八九十"

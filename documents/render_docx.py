@@ -10,7 +10,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from docx import Document as new_document
-from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -21,6 +21,7 @@ from documents.layout import Cell, Document, Paragraph, Table
 
 BODY_FONT = "宋体"
 TITLE_FONT = "黑体"
+LATIN_FONT = "Times New Roman"
 LABEL_FILL = "E7E6E6"
 PAGE_WIDTH_CM = 21.0
 MARGIN_CM = 2.0
@@ -39,8 +40,11 @@ def _east_asian(run_or_style: object, font: str) -> None:
     if fonts is None:
         fonts = OxmlElement("w:rFonts")
         rpr.append(fonts)
-    for attr in ("w:eastAsia", "w:ascii", "w:hAnsi"):
-        fonts.set(qn(attr), font)
+    fonts.set(qn("w:eastAsia"), font)
+    # digits and Latin letters in Times New Roman, as official documents set them: narrow
+    # enough that a phone number or a date stays on one line of its cell
+    for attr in ("w:ascii", "w:hAnsi"):
+        fonts.set(qn(attr), LATIN_FONT)
 
 
 def _shade(cell: _Cell, fill: str) -> None:
@@ -60,7 +64,7 @@ def render_docx(doc: Document) -> bytes:
         setattr(section, side, Cm(MARGIN_CM))
     normal = word.styles["Normal"]
     normal.font.size = Pt(10.5)
-    normal.font.name = BODY_FONT
+    normal.font.name = LATIN_FONT
     _east_asian(normal, BODY_FONT)
     word.core_properties.title = doc.title
     word.core_properties.author = "baoxue"
@@ -106,9 +110,20 @@ def _table(word: object, block: Table) -> None:
     usable = PAGE_WIDTH_CM - 2 * MARGIN_CM
     total = sum(block.widths)
     widths = [Cm(usable * w / total) for w in block.widths]
-    for row in table.rows:
+    # fixed layout with the grid's own widths: LibreOffice sizes columns from w:tblGrid and,
+    # left to autofit, squeezed labels and phone numbers to one character a line
+    table.autofit = False  # w:tblLayout fixed
+    for col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths, strict=True):
+        col.set(qn("w:w"), str(int(width.twips)))
+    for r, row in enumerate(table.rows):
         for i, cell in enumerate(row.cells):
             cell.width = widths[i]
+        height = block.heights[r] if r < len(block.heights) else None
+        if height:
+            # at least this high, as the paper form leaves room to write by hand; a longer
+            # record still grows the row rather than being cut off
+            row.height = Cm(height)
+            row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
     for r, cells in enumerate(block.rows):
         for spec in cells:
             _fill(table, r, spec)

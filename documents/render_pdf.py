@@ -13,10 +13,24 @@ from fpdf.fonts import FontFace
 
 from documents.fonts import cjk_font
 from documents.layout import Document, Paragraph, Table
+from documents.linebreak import wrap
 
 FONT = "cjk"
 LABEL_FILL = (231, 230, 230)
 _ALIGN = {"left": "L", "center": "C", "right": "R", "justify": "J"}
+PADDING = 1.2
+SLACK = 0.3  # mm kept free of our own line breaks, so fpdf2 never breaks a line again
+
+
+def _lines(pdf: FPDF, text: str, width: float) -> str:
+    """The text broken into lines by the Chinese rules (``linebreak``), for fpdf2 to set
+    line by line: its own wrapping starts lines with "，" and "；"."""
+    return "\n".join(wrap(text, width - SLACK, pdf.get_string_width))
+
+
+def _paragraph_lines(pdf: FPDF, text: str, width: float) -> str:
+    """As ``_lines``, inside multi_cell's own margins on either side."""
+    return _lines(pdf, text, width - 2 * pdf.c_margin)
 
 
 def render_pdf(doc: Document) -> bytes:
@@ -57,24 +71,24 @@ def _paragraph(pdf: FPDF, block: Paragraph) -> None:
         return
     if block.kind == "title":
         pdf.set_font(FONT, size=16)
-        pdf.multi_cell(width, 9, block.text, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, 9, _paragraph_lines(pdf, block.text, width), align="C",
+                       new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         return
     pdf.set_font(FONT, size=10.5)
-    if block.indent:
-        # first line two characters in (Chinese paragraphs); write() wraps to the margin
-        pdf.set_x(pdf.l_margin + 2 * pdf.get_string_width("中"))
-        pdf.write(6.5, block.text)
-        pdf.ln(6.5)
-    else:
-        pdf.multi_cell(width, 6.5, block.text, align=_ALIGN.get(block.align, "L"),
-                       new_x="LMARGIN", new_y="NEXT")
+    # first line two characters in (Chinese paragraphs): two ideographic spaces
+    text = "\u3000\u3000" + block.text if block.indent else block.text
+    align = _ALIGN.get(block.align, "L")
+    pdf.multi_cell(width, 6.5, _paragraph_lines(pdf, text, width), align="L" if align == "J" else align,
+                   new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
 
 
 def _table(pdf: FPDF, block: Table) -> None:
     pdf.set_font(FONT, size=9)
     label = FontFace(fill_color=LABEL_FILL)
+    total = sum(block.widths)
+    columns = [pdf.epw * w / total for w in block.widths]
     with pdf.table(
         col_widths=block.widths,
         width=pdf.epw,
@@ -82,13 +96,15 @@ def _table(pdf: FPDF, block: Table) -> None:
         line_height=5,
         text_align="LEFT",
         cell_fill_mode=TableCellFillMode.NONE,
-        padding=1.2,
+        padding=PADDING,
     ) as table:
-        for cells in block.rows:
-            row = table.row()
+        for r, cells in enumerate(block.rows):
+            least = block.heights[r] if r < len(block.heights) else None
+            row = table.row(min_height=least * 10 if least else None)  # cm → mm
             for spec in cells:
+                inner = sum(columns[spec.col:spec.col + spec.colspan]) - 2 * PADDING
                 row.cell(
-                    spec.text,
+                    _lines(pdf, spec.text, inner),
                     align=_ALIGN.get(spec.align, "L"),
                     colspan=spec.colspan,
                     rowspan=spec.rowspan,

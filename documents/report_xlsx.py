@@ -45,7 +45,11 @@ def write_report(data: ReportData, lang: str) -> bytes:
     ws.write_string(1, 0, word("scope", lang), bold)
     ws.write_string(1, 1, data.scope)
     ws.write_string(2, 0, word("period", lang), bold)
-    ws.write_string(2, 1, f"{data.period.start.isoformat()} – {data.period.end.isoformat()}")
+    if data.as_of is not None:  # the period is still running: its figures stop on that day
+        ws.write_string(2, 1, f"{data.period.start.isoformat()} – {data.as_of.isoformat()}"
+                              f"（{word('as_of', lang)} {data.as_of.isoformat()}）")
+    else:
+        ws.write_string(2, 1, f"{data.period.start.isoformat()} – {data.period.end.isoformat()}")
     ws.write_string(3, 0, word("generated", lang), bold)
     ws.write_string(3, 1, f"{data.generated_at:%Y-%m-%d %H:%M}")
     row = 5

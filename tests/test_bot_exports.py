@@ -237,7 +237,7 @@ async def test_stats_month_sends_the_figures_and_the_workbook(harness, world, ma
     officer = speaking(harness, world.users["county_officer"], "en")
     await officer.send("/stats month")
     assert officer.reply_texts[0] == "\n".join([
-        "Monthly report for 青松县, 2026-11",
+        "Monthly report for 青松县, 2026-11, as of 11/23",  # the month is not over on 11-23
         "• Open at the start: 0",
         "• Reported in the period: 4",
         "• Back at school: 1; closed out: 1; placed: 0",

@@ -4,6 +4,7 @@ so the CJK font is embedded). Also which forms a case has when, and masking."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -92,7 +93,11 @@ def test_the_township_record_lists_the_township_rounds_on_the_printed_grid(cw, w
     assert "联合劝返" in rows[6][3] and "村干部、王主任" in rows[6][3]
     assert all(r[3] == "" for r in rows[7:11])
     assert rows[-1][1] == "动员结果"
-    assert rows[-1][3] == codes.label("visit_result", "refused").render("zh_Hans")
+    # the form's values only (缓学、送教上门、辍学、返校): a case still being persuaded has no
+    # result yet, so the cell is left to fill by hand, not given the last visit's "拒绝返校"
+    assert rows[-1][3] == ""
+    # the heading fills the form's blank before 乡（镇） with the township's own name, once
+    assert paragraphs(doc)[1] == "青松县　梅林镇"
 
 
 def test_the_school_record_has_a_block_per_school_visit(cw, world, made) -> None:  # type: ignore[no-untyped-def]
@@ -117,9 +122,11 @@ def test_the_register_sheet_holds_the_whole_record_in_order(cw, world, made) -> 
     flat = {cell for row in rows for cell in row}
     assert student.id_number in flat  # the county gets the register in full
     record = [r for r in rows if r[0] == "劝返过程详细记录"]
-    assert [r[1] for r in record] == ["1", "2"]
+    # visits and the moves up the ladder, in the order they happened
+    assert [r[1] for r in record] == ["1", "2", "3"]
     assert record[0][2].startswith("2026年11月17日，班主任、校长入户家访")
-    assert record[1][2].startswith("2026年11月19日，村干部、王主任联合入户劝返")
+    assert record[1][2] == "2026年11月18日，由陈博校长上报至乡镇劝返。"
+    assert record[2][2].startswith("2026年11月19日，村干部、王主任联合入户劝返")
 
 
 def test_a_township_officer_gets_the_id_number_masked_in_the_register(cw, world, made) -> None:  # type: ignore[no-untyped-def]
@@ -183,6 +190,8 @@ def test_a_proposed_deferral_has_its_application_form(cw, world, made) -> None: 
     assert "缓学(√)" in by_label["申请类别"][0]
     assert by_label["申请理由"][0] == "重病住院，医嘱休养三个月"
     assert by_label["申请期限"][0] == f"自2026年11月23日至{until.year}年{until.month}月{until.day}日"
+    # the school proposed it: its opinion is filled from the proposal, not left blank
+    assert by_label["学校意见"][0] == f"同意缓学，由{admin.display_name}提出。　梅林中学（盖章）　2026年11月23日"
 
 
 def test_a_child_who_never_enrolled_gets_the_enrolment_record(cw, world) -> None:  # type: ignore[no-untyped-def]
@@ -242,3 +251,55 @@ def _all_placeholders() -> set[str]:
     for path in layout.TEMPLATES.glob("*.toml"):
         found |= set(re.findall(r"\{([a-z_][a-z0-9_.]*)\}", path.read_text(encoding="utf-8")))
     return found
+
+
+def test_the_register_names_the_contact_phone_the_reason_not_back_and_the_notice(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    officer = world.users["township_officer"]
+    ladder.issue_deadline_notice(cw, officer, made.meilin_township)
+    cw.session.commit()
+    county = world.users["county_officer"]
+    _name, doc = docx_of(cw, county, made.meilin_township, "register")
+    contact = cw.session.exec(select(Case).where(Case.id == made.meilin_township)).one().school_responsible_id
+    phone = cw.session.get(type(county), contact).phone
+    assert phone and paragraphs(doc)[1].endswith(f"学校联系人及电话：彭娜老师　{phone}　　填表日期：2026年11月23日")
+    rows = table_cells(doc)
+    persuaded = next(r for r in rows if r[1] == "是否已开展劝返工作")
+    assert persuaded[persuaded.index("未复学原因") + 1] == "说不想读书"  # the child's own words
+    record = [r[2] for r in rows if r[0] == "劝返过程详细记录"]
+    case = cw.session.get(Case, made.meilin_township)
+    due = case.notice_due_on
+    assert record[-1] == (f"2026年11月23日，{officer.display_name}下达限期复学通知书，"
+                          f"限{due.year}年{due.month}月{due.day}日前返校。")
+
+
+def test_the_notice_counts_the_visits_it_follows(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    officer = world.users["township_officer"]
+    ladder.issue_deadline_notice(cw, officer, made.meilin_township)
+    cw.session.commit()
+    _name, doc = docx_of(cw, officer, made.meilin_township, "notice")
+    body = next(t for t in paragraphs(doc) if "动员劝返" in t)
+    assert "多次" not in body
+    assert "经学校和梅林镇人民政府动员劝返2次，至今仍未返校复学。" in body  # one school, one township visit
+    # where the school issues it (seed 004), it counts the school's own visits
+    data = forms.load(cw, officer, made.meilin_township, "notice")
+    assert data.notice is not None
+    school = dataclasses.replace(data, notice=dataclasses.replace(data.notice, issuer="school"))
+    doc = form_files.document_for(school)
+    assert doc.name == "notice_school"
+    body = next(b.text for b in doc.blocks if isinstance(b, layout.Paragraph) and "动员劝返" in b.text)
+    assert "经学校动员劝返1次，至今仍未返校复学。" in body and "多次" not in body
+
+
+def test_the_result_box_takes_the_forms_values(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    officer = world.users["township_officer"]
+    ladder.mark_returned(cw, officer, made.meilin_township)
+    cw.session.commit()
+    # back at school: 返校 in the box, as the form says, not the last visit's "拒绝返校"
+    _name, doc = docx_of(cw, officer, made.meilin_township, "township_record")
+    rows = table_cells(doc)
+    assert rows[-1][1] == "动员结果" and rows[-1][3] == "返校"
+    assert form_files.FORM_RESULTS["home_teaching"] == "送教上门"
+    assert form_files.FORM_RESULTS["dropped_out"] == "辍学"
+    assert form_files.FORM_RESULTS["deferred"] == "缓学"
+    assert form_files.township_heading("梅林镇") == "梅林镇"
+    assert form_files.township_heading("城南") == "城南乡（镇）"

@@ -276,3 +276,17 @@ def test_stored_instants_become_the_local_date_the_zone_gives(zone: str) -> None
         when += timedelta(minutes=29, seconds=59)
     aware = datetime(2026, 11, 13, 17, 30, tzinfo=UTC)
     assert dates.get(aware) == dates.get("2026-11-13 17:30:00+00:00") == aware.astimezone(tz).date()
+
+
+def test_every_case_sheet_prints_landscape_one_page_wide_with_the_header_repeated(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    _job, _written, wb = export(cw, world.users["county_officer"])
+    for ws in wb.worksheets[1:]:
+        setup = ws.page_setup
+        assert setup.orientation == "landscape" and setup.paperSize == 9  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        # fitToWidth's default in the file format is 1, so XlsxWriter leaves it out
+        assert int(setup.fitToWidth or 1) == 1
+        assert int(setup.fitToHeight) == 0  # as many pages down as it takes
+        assert ws.print_title_rows == "$1:$1"
+        assert ws.oddHeader.center.text == "&A"  # the sheet's name printed as its title
+        assert "&P" in ws.oddFooter.center.text

@@ -124,3 +124,29 @@ def test_the_attachment_hook_renders_the_recipients_workbook(cw, world, made) ->
                                          {"type": "periodic_report", "period": "2026-11"}) is None
     assert ReportWorkbook.decode("rpt:q:2026Q4") == ReportWorkbook(quarter_of(date(2026, 10, 1)))
     assert month_of(date(2026, 12, 15)).previous() == month_of(date(2026, 11, 1))
+
+
+def test_a_month_not_over_says_up_to_which_day_it_counts(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    officer = world.users["township_officer"]
+    assert cw.today() == date(2026, 11, 23)
+    running = reports.report_data(cw, officer, month_of(cw.today()))
+    assert running.as_of == date(2026, 11, 23)
+    assert reports.headline(running).render("zh_Hans") == "梅林镇控辍保学月报（2026年11月，截至11月23日）"
+    summary = list(load_workbook(io.BytesIO(report_xlsx.write_report(running, "zh_Hans")))["汇总"]
+                   .iter_rows(values_only=True))
+    assert summary[2][:2] == ("时段", "2026-11-01 – 2026-11-23（本期未满，截至 2026-11-23）")
+    # a month that is over is the whole month, without 截至
+    done = reports.report_data(cw, officer, month_of(date(2026, 10, 1)))
+    assert done.as_of is None
+    assert reports.headline(done).render("zh_Hans") == "梅林镇控辍保学月报（2026年10月）"
+    summary = list(load_workbook(io.BytesIO(report_xlsx.write_report(done, "zh_Hans")))["汇总"]
+                   .iter_rows(values_only=True))
+    assert summary[2][1] == "2026-10-01 – 2026-10-31"
+
+
+def test_reasons_are_counted_per_reason_and_say_so(cw, world, made) -> None:  # type: ignore[no-untyped-def]
+    data = reports.report_data(cw, world.users["township_officer"], month_of(date(2026, 11, 1)))
+    assert sum(data.by_reason.values()) > data.new  # 3 children, 4 reasons: one child has two
+    summary = list(load_workbook(io.BytesIO(report_xlsx.write_report(data, "zh_Hans")))["汇总"]
+                   .iter_rows(values_only=True))
+    assert ("新增个案辍学原因（按原因计，一人多因）", "数量") in [r[:2] for r in summary]
