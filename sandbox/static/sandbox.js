@@ -103,7 +103,7 @@
     const meta = document.createElement("div");
     meta.className = "meta";
     const d = new Date(m.date * 1000);
-    meta.textContent = (m.edited ? W.edited + " · " : "") + d.toLocaleTimeString(UI.lang === "en" ? "en" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+    meta.textContent = (m.edited ? W.edited + " · " : "") + d.toLocaleTimeString(UI.lang === "en" ? "en" : "zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
     li.appendChild(meta);
     return li;
   }
