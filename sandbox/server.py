@@ -33,6 +33,7 @@ from casework.clock import from_db
 from documents.tabular import UploadLimits
 from models.tables import Deadline, User
 from sandbox import web
+from sandbox.chatstore import ChatStore
 from sandbox.clock import OffsetClock
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api
 
@@ -67,6 +68,9 @@ class Sandbox:
             base_file_url=f"{origin}/tg/file/bot",
         )
         self._persona_ids = self._register_personas()
+        # the chats of the last run, so old alerts keep their buttons (sandbox.chatstore)
+        self.chats = ChatStore(runtime.engine)
+        self.chats.load(self.tg)
         self._tasks: list[asyncio.Task[None]] = []
         self._tick_lock = asyncio.Lock()
 
@@ -121,6 +125,7 @@ class Sandbox:
         async with self._tick_lock:
             await asyncio.to_thread(tick_once, self.services)
             await drain(self.application.bot, self.services)
+            self.chats.save(self.tg)
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:
@@ -135,6 +140,8 @@ class Sandbox:
 
         async with self._tick_lock:
             await drain(self.application.bot, self.services)
+            # what the personas typed and the bot answered in between is saved with it
+            self.chats.save(self.tg)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -168,6 +175,10 @@ class Sandbox:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            self.chats.save(self.tg)
+        except Exception:  # noqa: BLE001 - a failed last save must not block Ctrl-C
+            log.exception("the sandbox could not save its chats")
         assert self.application.updater is not None
         if self.application.updater.running:
             await self.application.updater.stop()
