@@ -284,10 +284,17 @@ def router(state: SandboxState) -> APIRouter:
 
     @api.post("/clock")
     async def move_clock(step: Annotated[str, Form()]) -> dict[str, Any]:
-        if step == "hour":
-            state.clock.advance(timedelta(hours=1))
-        elif step == "day":
-            state.clock.advance(timedelta(days=1))
+        if step in ("hour", "day"):
+            # each deadline on the way is acted on at its own time, in order: a 17:30
+            # deadline is not handled at tomorrow's 09:00 together with everything else
+            target = state.clock.now() + (timedelta(hours=1) if step == "hour" else timedelta(days=1))
+            for _ in range(1000):  # a bound, should the deadlines never end
+                nxt = state.next_deadline()
+                if nxt is None or nxt >= target:
+                    break
+                state.clock.advance_to(nxt + timedelta(seconds=1))
+                await state.on_clock_moved()
+            state.clock.advance_to(target)
         elif step == "next":
             nxt = state.next_deadline()
             if nxt is None:
