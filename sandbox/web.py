@@ -288,6 +288,9 @@ def router(state: SandboxState) -> APIRouter:
             # each deadline on the way is acted on at its own time, in order: a 17:30
             # deadline is not handled at tomorrow's 09:00 together with everything else
             target = state.clock.now() + (timedelta(hours=1) if step == "hour" else timedelta(days=1))
+            # a tick first: the calendar jobs (attendance prompts, digests) are planned one
+            # occurrence ahead, so each day jumped over gets its jobs planned and run in turn
+            await state.on_clock_moved()
             for _ in range(1000):  # a bound, should the deadlines never end
                 nxt = state.next_deadline()
                 if nxt is None or nxt >= target:

@@ -34,8 +34,43 @@ def test_plus_one_day_ticks_at_each_deadline_in_order() -> None:
                             next_deadline=next_deadline, personas=lambda: []))
     moved = TestClient(app).post("/sandbox/api/clock", data={"step": "day"})
     assert moved.status_code == 200
-    # a tick just after 17:30, one just after 08:00 the next day, one at the day's end
-    assert len(ticks) == 3
-    assert deadlines[0] < ticks[0] < deadlines[0] + timedelta(seconds=5)
-    assert deadlines[1] < ticks[1] < deadlines[1] + timedelta(seconds=5)
-    assert start + timedelta(days=1) <= ticks[2] < start + timedelta(days=1, seconds=5)
+    # a tick where it stood (planning), just after 17:30, just after 08:00 the next day,
+    # and at the day's end
+    assert len(ticks) == 4
+    assert start <= ticks[0] < start + timedelta(seconds=5)
+    assert deadlines[0] < ticks[1] < deadlines[0] + timedelta(seconds=5)
+    assert deadlines[1] < ticks[2] < deadlines[1] + timedelta(seconds=5)
+    assert start + timedelta(days=1) <= ticks[3] < start + timedelta(days=1, seconds=5)
+
+
+def test_the_calendar_jobs_of_each_day_jumped_over_are_planned_and_run_in_order() -> None:
+    """The scheduler plans a calendar job one occurrence ahead (as the digests and the
+    attendance prompts are): ticking at each due instant plans the next day's, so a jump
+    of a day runs each day's 08:00 job at 08:00, not one of them or none."""
+    start = local(2026, 9, 30, 9, 0)
+    clock = OffsetClock.starting_at(start)
+    planned: list[datetime] = []
+    ran: list[datetime] = []
+
+    def next_deadline() -> datetime | None:
+        now = clock.now()
+        return next((d for d in planned if d > now), None)
+
+    async def tick() -> None:
+        now = clock.now()
+        ran.extend(d for d in planned if d <= now and d not in ran)
+        # the planner: the next 08:00 after now, if not planned yet
+        day = now.astimezone(start.tzinfo).date()
+        nxt = local(day.year, day.month, day.day, 8, 0)
+        if nxt <= now:
+            nxt += timedelta(days=1)
+        if nxt not in planned:
+            planned.append(nxt)
+
+    app = FastAPI()
+    mount(app, SandboxState(FakeTelegram(), clock, on_clock_moved=tick,
+                            next_deadline=next_deadline, personas=lambda: []))
+    client = TestClient(app)
+    for _ in range(3):
+        assert client.post("/sandbox/api/clock", data={"step": "day"}).status_code == 200
+    assert ran == [local(2026, 10, 1, 8, 0), local(2026, 10, 2, 8, 0), local(2026, 10, 3, 8, 0)]
