@@ -203,8 +203,19 @@ def router(state: SandboxState) -> APIRouter:
     @api.get("/chat/{user_id}")
     def chat(user_id: int) -> dict[str, Any]:
         user = state.user(user_id)
-        msgs = tg.messages(tg.private_chat(user).id)
-        return {"seq": tg.marker(), "messages": [_message_json(tg, m) for m in msgs]}
+        chat_id = tg.private_chat(user).id
+        msgs = tg.messages(chat_id)
+        # the bot's short answers to taps (answerCallbackQuery), shown under the message
+        # tapped, as a phone shows them for a moment; the latest per message
+        answered = [a for a in tg.callback_answers if a.chat_id == chat_id and a.text]
+        answers = {a.message_id: {"text": a.text, "alert": a.show_alert} for a in answered}
+        items = []
+        for m in msgs:
+            item = _message_json(tg, m)
+            if m.message_id in answers:
+                item["answer"] = answers[m.message_id]
+            items.append(item)
+        return {"seq": f"{tg.marker()}.{len(answered)}", "messages": items}
 
     @api.post("/send")
     def send(user_id: Annotated[int, Form()], text: Annotated[str, Form()]) -> dict[str, bool]:

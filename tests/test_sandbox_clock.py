@@ -1,5 +1,6 @@
 """The sandbox clock's "+1 day" (issue #11): each deadline on the way is acted on at its
-own time, in order, and the day ends where it should — not everything at once at the end.
+own time, in order, and the day ends where it should — not everything at once at the end;
+the calendar jobs of each day jumped over run in turn; and the bot's answers to taps show.
 The page's clock API with an injected clock and an injected tick; nothing sleeps.
 """
 
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from sandbox.clock import OffsetClock
-from sandbox.fakebot import FakeTelegram
+from sandbox.fakebot import FakeTelegram, create_fake_bot_api
 from sandbox.web import SandboxState, mount
 from tests.conftest import local
 
@@ -74,3 +75,36 @@ def test_the_calendar_jobs_of_each_day_jumped_over_are_planned_and_run_in_order(
     for _ in range(3):
         assert client.post("/sandbox/api/clock", data={"step": "day"}).status_code == 200
     assert ran == [local(2026, 10, 1, 8, 0), local(2026, 10, 2, 8, 0), local(2026, 10, 3, 8, 0)]
+
+
+def test_the_bots_answer_to_a_tap_is_shown_in_the_chat() -> None:
+    """A tap's short answer (answerCallbackQuery, a toast on a phone) appears under the
+    message tapped, in the page's chat; the page's change marker moves with it."""
+    tg = FakeTelegram()
+    user = tg.add_user("秦瑶", user_id=501)
+    tg.private_chat(user)
+    bot = TestClient(create_fake_bot_api(tg))
+    sent = bot.post(f"/bot{tg.token}/sendMessage", json={
+        "chat_id": 501, "text": "请确认收到",
+        "reply_markup": {"inline_keyboard": [[{"text": "确认收到", "callback_data": "ack:1"}]]}})
+    message_id = sent.json()["result"]["message_id"]
+
+    app = FastAPI()
+    mount(app, SandboxState(tg, OffsetClock(), on_clock_moved=_nothing, next_deadline=lambda: None,
+                            personas=lambda: [{"id": 501, "key": "teacher5", "name": "秦瑶",
+                                               "role": "teacher"}]))
+    page = TestClient(app)
+    assert page.post("/sandbox/api/tap", data={"user_id": 501, "message_id": message_id,
+                                               "data": "ack:1"}).status_code == 200
+    before = page.get("/sandbox/api/chat/501").json()
+    query = next(iter(tg.callback_queries))
+    assert bot.post(f"/bot{tg.token}/answerCallbackQuery",
+                    json={"callback_query_id": query, "text": "已确认收到"}).json()["ok"]
+    after = page.get("/sandbox/api/chat/501").json()
+    assert after["seq"] != before["seq"]  # the page redraws
+    tapped = next(m for m in after["messages"] if m["id"] == message_id)
+    assert tapped["answer"] == {"text": "已确认收到", "alert": False}
+
+
+async def _nothing() -> None:
+    return None

@@ -100,6 +100,13 @@
       });
       li.appendChild(kb);
     }
+    if (m.answer) {
+      const answer = document.createElement("div");
+      answer.className = "answer" + (m.answer.alert ? " alert" : "");
+      answer.dataset.testid = "callback-answer";
+      answer.textContent = m.answer.text;
+      li.appendChild(answer);
+    }
     const meta = document.createElement("div");
     meta.className = "meta";
     const d = new Date(m.date * 1000);
