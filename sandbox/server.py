@@ -30,6 +30,7 @@ from bot.app import build_application
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
+from documents.ladder_diagram import ladder_svg
 from documents.tabular import UploadLimits
 from models.tables import Deadline, User
 from sandbox import web
@@ -220,6 +221,7 @@ def create_app(
             bound=f"{host}:{port}",
             loopback=is_loopback(host),
             timeline=sandbox.timeline,
+            ladder=lambda lang: ladder_svg(runtime.policy, lang),
         ),
     )
     return app

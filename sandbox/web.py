@@ -50,6 +50,8 @@ UI_TEXT: dict[str, Text] = {
     "edited": _("edited"),
     "location": _("Location"),
     "empty": _("No messages yet. Send /start."),
+    "ladder": _("Flow chart"),
+    "ladder_title": _("The running policy's case ladder, drawn from its profile"),
 }
 
 BANNER = _("Sandbox: the invented demo county (青松县) with invented people. Do not enter "
@@ -73,8 +75,10 @@ class SandboxState:
         bound: str = "127.0.0.1:8080",
         loopback: bool = True,
         timeline: Callable[[int, str], dict[str, Any] | None] = lambda case_id, lang: None,
+        ladder: Callable[[str], str] | None = None,
     ) -> None:
         self.tg = tg
+        self.ladder = ladder
         self.timeline = timeline
         self.clock = clock
         self.on_clock_moved = on_clock_moved
@@ -287,6 +291,13 @@ def router(state: SandboxState) -> APIRouter:
         if found is None:
             raise HTTPException(404, "no such case")
         return found
+
+    @api.get("/ladder.svg")
+    def ladder(lang: str = "zh_Hans") -> Response:
+        # the running policy's ladder, to hold against its document
+        if state.ladder is None:
+            raise HTTPException(404, "no ladder")
+        return Response(state.ladder(normalize_language(lang)), media_type="image/svg+xml")
 
     @api.get("/clock")
     def clock() -> dict[str, Any]:

@@ -5,7 +5,7 @@ chat with its buttons, and tapping one still reaches the bot, which answers it.
 
 In process, through the sandbox's start-up path (``sandbox.database.prepare``, then the
 app served on a free loopback port), twice on one database. Runs on SQLite or
-TEST_DATABASE_URL.
+TEST_DATABASE_URL. The same run checks the page's 流程图: the running policy's ladder diagram.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import uvicorn
 from bot.runtime import Runtime, boot
 from bot.settings import Settings
 from casework.personal import Cipher
+from documents.ladder_diagram import ladder_svg
 from models import types as model_types
 from sandbox import server as sandbox_server
 from sandbox.database import prepare
@@ -101,9 +102,18 @@ def test_an_old_alert_keeps_its_buttons_after_a_restart(db_url: str, tmp_path: P
                     break
                 await asyncio.sleep(0.1)
             assert alert is not None, "the bot answered /menu with no buttons"
-            return {"officer": officer, "alert": alert, "count": len(await _chat(client, officer))}
+            # the page's 流程图: the running policy's ladder as an SVG (issue #11)
+            page = (await client.get("/")).text
+            ladder = await client.get("/sandbox/api/ladder.svg", params={"lang": "zh_Hans"})
+            return {"officer": officer, "alert": alert, "count": len(await _chat(client, officer)),
+                    "page": page, "ladder": ladder}
 
         before = asyncio.run(_serve(runtime, first_run))
+        assert 'id="ladder-link"' in before["page"] and '"ladder": "流程图"' in before["page"]
+        assert before["ladder"].status_code == 200
+        assert before["ladder"].headers["content-type"].startswith("image/svg+xml")
+        assert before["ladder"].text == ladder_svg(runtime.policy, "zh_Hans")
+        assert "<svg" in before["ladder"].text
 
         async def second_run(client: httpx.AsyncClient, sandbox: Any) -> dict[str, Any]:
             officer = before["officer"]

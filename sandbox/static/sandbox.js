@@ -12,6 +12,7 @@
   document.querySelectorAll("[data-wp]").forEach((el) => { el.placeholder = W[el.dataset.wp]; });
   document.querySelectorAll("[data-wt]").forEach((el) => { el.title = W[el.dataset.wt]; });
   $("#lang-switch").href = "/?lang=" + (UI.lang === "en" ? "zh_Hans" : "en");
+  $("#ladder-link").href = "/sandbox/api/ladder.svg?lang=" + UI.lang;
 
   async function api(path, form) {
     const opts = form ? { method: "POST", body: form } : {};
