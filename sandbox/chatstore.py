@@ -3,19 +3,26 @@ without this a restart emptied every chat while the cases (and their alerts' dea
 stayed. Each private chat's messages are saved as they change and loaded on start, so an
 old alert still carries its buttons and tapping them still works.
 
+The sandbox time is kept too (``app_meta`` key ``sandbox_clock``): the clock bar only moves
+forward, and a restart must not put the clock back before what the database already holds.
+
 Files (photos, documents) are not kept: a restored message shows its text and buttons.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from models.tables import SandboxChatMessage
+from casework.clock import from_db, to_db
+from models.tables import AppMeta, SandboxChatMessage
 from sandbox.fakebot import FakeTelegram, StoredMessage
+
+CLOCK_KEY = "sandbox_clock"
 
 _FIELDS = ("from_bot", "sender", "date", "text", "entities", "caption", "caption_entities",
            "parse_mode", "raw_text", "reply_markup", "media", "media_group_id", "edit_date",
@@ -78,3 +85,20 @@ class ChatStore:
             for row, dumped in changed:
                 self._saved[(row.chat_id, row.message_id)] = dumped
         return len(changed)
+
+    def saved_clock(self) -> datetime | None:
+        """The sandbox time the last run reached (None if it never saved one)."""
+        with Session(self.engine) as session:
+            row = session.get(AppMeta, CLOCK_KEY)
+        return from_db(row.created_at) if row is not None else None
+
+    def save_clock(self, now: datetime) -> None:
+        with Session(self.engine) as session:
+            row = session.get(AppMeta, CLOCK_KEY)
+            if row is None:
+                row = AppMeta(key=CLOCK_KEY, value="the sandbox time the last run reached",
+                              created_at=to_db(now))
+            else:
+                row.created_at = to_db(now)
+            session.add(row)
+            session.commit()

@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -51,6 +51,12 @@ PERSONA_KEYS = ("teacher5", "school_admin2", "village_cadre1", "village_cadre2",
 class Sandbox:
     def __init__(self, runtime: Runtime, *, host: str, port: int, start: datetime | None = None) -> None:
         self.runtime = runtime
+        self.chats = ChatStore(runtime.engine)
+        # a restart goes on from the time the last run reached, never back before it (the
+        # database holds what happened until then), even if SANDBOX_START names an earlier one
+        reached = self.chats.saved_clock()
+        if reached is not None and reached > (start if start is not None else datetime.now(UTC)):
+            start = reached
         # SANDBOX_START: a trainer shows a holiday crossing from a chosen day
         self.clock = OffsetClock.starting_at(start) if start is not None else OffsetClock()
         # a token of this run only: the Bot API stand-in on the same port answers no one else
@@ -70,7 +76,6 @@ class Sandbox:
         )
         self._persona_ids = self._register_personas()
         # the chats of the last run, so old alerts keep their buttons (sandbox.chatstore)
-        self.chats = ChatStore(runtime.engine)
         self.chats.load(self.tg)
         self._tasks: list[asyncio.Task[None]] = []
         self._tick_lock = asyncio.Lock()
@@ -127,6 +132,7 @@ class Sandbox:
             await asyncio.to_thread(tick_once, self.services)
             await drain(self.application.bot, self.services)
             self.chats.save(self.tg)
+            self.chats.save_clock(self.clock.now())
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:
@@ -178,6 +184,7 @@ class Sandbox:
                 await task
         try:
             self.chats.save(self.tg)
+            self.chats.save_clock(self.clock.now())
         except Exception:  # noqa: BLE001 - a failed last save must not block Ctrl-C
             log.exception("the sandbox could not save its chats")
         assert self.application.updater is not None

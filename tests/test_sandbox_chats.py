@@ -1,6 +1,6 @@
 """The sandbox's chats survive a restart (issue #12): the stand-in Telegram keeps its
 messages in the sandbox's own database (``sandbox.chatstore``), so after ``make run`` is
-stopped and started again on the same database an old message is still in the officer's
+stopped and started again on the same database the clock goes on from where it was and an old message is still in the officer's
 chat with its buttons, and tapping one still reaches the bot, which answers it.
 
 In process, through the sandbox's start-up path (``sandbox.database.prepare``, then the
@@ -14,6 +14,7 @@ import asyncio
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,14 @@ def test_an_old_alert_keeps_its_buttons_after_a_restart(db_url: str, tmp_path: P
                     break
                 await asyncio.sleep(0.1)
             assert alert is not None, "the bot answered /menu with no buttons"
+            # the clock moved a day on: a restart must not put it back
+            moved = await client.post("/sandbox/api/clock", data={"step": "day"})
             # the page's 流程图: the running policy's ladder as an SVG (issue #11)
             page = (await client.get("/")).text
             ladder = await client.get("/sandbox/api/ladder.svg", params={"lang": "zh_Hans"})
             return {"officer": officer, "alert": alert, "count": len(await _chat(client, officer)),
-                    "page": page, "ladder": ladder}
+                    "page": page, "ladder": ladder,
+                    "moved_to": datetime.fromisoformat(moved.json()["now"])}
 
         before = asyncio.run(_serve(runtime, first_run))
         assert 'id="ladder-link"' in before["page"] and '"ladder": "流程图"' in before["page"]
@@ -129,7 +133,9 @@ def test_an_old_alert_keeps_its_buttons_after_a_restart(db_url: str, tmp_path: P
                     answered = True
                     break
                 await asyncio.sleep(0.1)
-            return {"chat": chat, "again": again, "tap": tapped.status_code, "answered": answered}
+            now = datetime.fromisoformat((await client.get("/sandbox/api/clock")).json()["now"])
+            return {"chat": chat, "again": again, "tap": tapped.status_code, "answered": answered,
+                    "now": now}
 
         after = asyncio.run(_serve(runtime, second_run))
         # the whole chat is back, the alert with its words and its buttons
@@ -137,6 +143,8 @@ def test_an_old_alert_keeps_its_buttons_after_a_restart(db_url: str, tmp_path: P
         assert after["again"] is not None, "the old alert is gone after the restart"
         assert after["again"]["html"] == before["alert"]["html"]
         assert after["again"]["buttons"] == before["alert"]["buttons"]
+        # the clock goes on from where the first run left it, not back to today
+        assert after["now"] >= before["moved_to"]
         # and tapping it still reaches the bot, which answers the tap
         assert after["tap"] == 200
         assert after["answered"], "the bot did not answer a tap on the restored alert"
