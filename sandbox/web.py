@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +51,8 @@ UI_TEXT: dict[str, Text] = {
     "location": _("Location"),
     "empty": _("No messages yet. Send /start."),
     "ladder": _("Flow chart"),
+    "go_to": _("Go to"),
+    "go_to_title": _("Move the clock on to this date and time, acting on everything due on the way"),
     "ladder_title": _("The running policy's case ladder, drawn from its profile"),
 }
 
@@ -305,15 +307,26 @@ def router(state: SandboxState) -> APIRouter:
         return {"now": state.clock.now().isoformat(), "next_deadline": nxt.isoformat() if nxt else None}
 
     @api.post("/clock")
-    async def move_clock(step: Annotated[str, Form()]) -> dict[str, Any]:
-        if step in ("hour", "day"):
+    async def move_clock(step: Annotated[str, Form()], to: Annotated[str, Form()] = "") -> dict[str, Any]:
+        if step in ("hour", "day", "to"):
+            if step == "to":
+                # the page's date field: a later instant, with its zone (the clock only moves on)
+                try:
+                    target = datetime.fromisoformat(to.strip())
+                except ValueError:
+                    raise HTTPException(400, "to is a date and time like 2026-09-30T17:00+08:00") from None
+                if target.tzinfo is None:
+                    raise HTTPException(400, "to needs its time zone, like +08:00")
+                if target <= state.clock.now():
+                    raise HTTPException(409, "the sandbox clock only moves forward")
+            else:
+                target = state.clock.now() + (timedelta(hours=1) if step == "hour" else timedelta(days=1))
             # each deadline on the way is acted on at its own time, in order: a 17:30
-            # deadline is not handled at tomorrow's 09:00 together with everything else
-            target = state.clock.now() + (timedelta(hours=1) if step == "hour" else timedelta(days=1))
-            # a tick first: the calendar jobs (attendance prompts, digests) are planned one
+            # deadline is not handled at tomorrow's 09:00 together with everything else.
+            # A tick first: the calendar jobs (attendance prompts, digests) are planned one
             # occurrence ahead, so each day jumped over gets its jobs planned and run in turn
             await state.on_clock_moved()
-            for _ in range(1000):  # a bound, should the deadlines never end
+            for _ in range(10_000):  # a bound, should the deadlines never end
                 nxt = state.next_deadline()
                 if nxt is None or nxt >= target:
                     break
@@ -326,7 +339,7 @@ def router(state: SandboxState) -> APIRouter:
                 raise HTTPException(409, "no open deadline")
             state.clock.advance_to(nxt + timedelta(seconds=1))
         else:
-            raise HTTPException(400, "step is hour, day or next")
+            raise HTTPException(400, "step is hour, day, next or to")
         await state.on_clock_moved()
         return clock()
 

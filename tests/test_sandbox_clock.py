@@ -108,3 +108,34 @@ def test_the_bots_answer_to_a_tap_is_shown_in_the_chat() -> None:
 
 async def _nothing() -> None:
     return None
+
+
+def test_the_date_field_moves_the_clock_on_to_a_chosen_instant_through_what_is_due() -> None:
+    """The page's date field: on to a later instant, each deadline on the way at its time;
+    an earlier instant or one without its zone is refused, and the clock stays."""
+    start = local(2026, 9, 24, 8, 0)
+    clock = OffsetClock.starting_at(start)
+    deadlines = [local(2026, 9, 30, 17, 30), local(2026, 10, 8, 9, 0)]
+    ticks: list[datetime] = []
+
+    def next_deadline() -> datetime | None:
+        now = clock.now()
+        return next((d for d in deadlines if d > now), None)
+
+    async def tick() -> None:
+        ticks.append(clock.now())
+
+    app = FastAPI()
+    mount(app, SandboxState(FakeTelegram(), clock, on_clock_moved=tick,
+                            next_deadline=next_deadline, personas=lambda: []))
+    client = TestClient(app)
+    assert client.post("/sandbox/api/clock", data={"step": "to", "to": "2026-09-20T08:00+08:00"}).status_code == 409
+    assert client.post("/sandbox/api/clock", data={"step": "to", "to": "2026-10-10T08:00"}).status_code == 400
+    assert ticks == []
+    moved = client.post("/sandbox/api/clock", data={"step": "to", "to": "2026-10-10T08:00+08:00"})
+    assert moved.status_code == 200
+    target = local(2026, 10, 10, 8, 0)
+    assert target <= datetime.fromisoformat(moved.json()["now"]) < target + timedelta(seconds=5)
+    assert [t for t in ticks if deadlines[0] < t < deadlines[0] + timedelta(seconds=5)]
+    assert [t for t in ticks if deadlines[1] < t < deadlines[1] + timedelta(seconds=5)]
+    assert ticks == sorted(ticks)

@@ -185,6 +185,18 @@
       refreshChat();
     };
   });
+  // the date field: on to a later instant, in the county's time (the clock shows Asia/Shanghai)
+  $("#clock-go").onclick = async () => {
+    const value = $("#clock-to").value;
+    if (!value) return;
+    const go = $("#clock-go");
+    go.disabled = true;
+    try { await api("/clock", form({ step: "to", to: (value.length === 16 ? value + ":00" : value) + "+08:00" })); } catch (e) { console.warn(e); }
+    go.disabled = false;
+    await refreshClock();
+    await loadPersonas();
+    refreshChat();
+  };
   $("#composer").onsubmit = (e) => {
     e.preventDefault();
     const text = $("#text").value.trim();
