@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import EncryptedText
@@ -500,3 +500,15 @@ class TransferRequest(SQLModel, table=True):
     to_village_id: int | None = Field(default=None, foreign_key="village.id")
     decided_by: int | None = Field(default=None, foreign_key="app_user.id")
     decided_at: datetime | None = None
+
+
+class SandboxChatMessage(SQLModel, table=True):
+    """A message of the sandbox's stand-in Telegram (the bot's and the personas'), kept so a
+    restarted sandbox shows the chats the database's cases refer to: an old alert keeps its
+    buttons. Only the sandbox writes it; a production database has no rows here."""
+
+    __tablename__ = "sandbox_chat_message"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    message_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    body: dict[str, Any] = _json_dict()  # the stored message's fields (sandbox.chatstore)

@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,9 +30,11 @@ from bot.app import build_application
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
+from documents.ladder_diagram import ladder_svg
 from documents.tabular import UploadLimits
 from models.tables import Deadline, User
 from sandbox import web
+from sandbox.chatstore import ChatStore
 from sandbox.clock import OffsetClock
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api
 
@@ -49,6 +51,12 @@ PERSONA_KEYS = ("teacher5", "school_admin2", "village_cadre1", "village_cadre2",
 class Sandbox:
     def __init__(self, runtime: Runtime, *, host: str, port: int, start: datetime | None = None) -> None:
         self.runtime = runtime
+        self.chats = ChatStore(runtime.engine)
+        # a restart goes on from the time the last run reached, never back before it (the
+        # database holds what happened until then), even if SANDBOX_START names an earlier one
+        reached = self.chats.saved_clock()
+        if reached is not None and reached > (start if start is not None else datetime.now(UTC)):
+            start = reached
         # SANDBOX_START: a trainer shows a holiday crossing from a chosen day
         self.clock = OffsetClock.starting_at(start) if start is not None else OffsetClock()
         # a token of this run only: the Bot API stand-in on the same port answers no one else
@@ -67,6 +75,8 @@ class Sandbox:
             base_file_url=f"{origin}/tg/file/bot",
         )
         self._persona_ids = self._register_personas()
+        # the chats of the last run, so old alerts keep their buttons (sandbox.chatstore)
+        self.chats.load(self.tg)
         self._tasks: list[asyncio.Task[None]] = []
         self._tick_lock = asyncio.Lock()
 
@@ -121,6 +131,8 @@ class Sandbox:
         async with self._tick_lock:
             await asyncio.to_thread(tick_once, self.services)
             await drain(self.application.bot, self.services)
+            self.chats.save(self.tg)
+            self.chats.save_clock(self.clock.now())
 
     async def _every(self, seconds: float, job: Any) -> None:
         while True:
@@ -135,6 +147,8 @@ class Sandbox:
 
         async with self._tick_lock:
             await drain(self.application.bot, self.services)
+            # what the personas typed and the bot answered in between is saved with it
+            self.chats.save(self.tg)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -168,6 +182,11 @@ class Sandbox:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        try:
+            self.chats.save(self.tg)
+            self.chats.save_clock(self.clock.now())
+        except Exception:  # noqa: BLE001 - a failed last save must not block Ctrl-C
+            log.exception("the sandbox could not save its chats")
         assert self.application.updater is not None
         if self.application.updater.running:
             await self.application.updater.stop()
@@ -209,6 +228,7 @@ def create_app(
             bound=f"{host}:{port}",
             loopback=is_loopback(host),
             timeline=sandbox.timeline,
+            ladder=lambda lang: ladder_svg(runtime.policy, lang),
         ),
     )
     return app

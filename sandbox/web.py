@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,6 +50,10 @@ UI_TEXT: dict[str, Text] = {
     "edited": _("edited"),
     "location": _("Location"),
     "empty": _("No messages yet. Send /start."),
+    "ladder": _("Flow chart"),
+    "go_to": _("Go to"),
+    "go_to_title": _("Move the clock on to this date and time, acting on everything due on the way"),
+    "ladder_title": _("The running policy's case ladder, drawn from its profile"),
 }
 
 BANNER = _("Sandbox: the invented demo county (青松县) with invented people. Do not enter "
@@ -73,8 +77,10 @@ class SandboxState:
         bound: str = "127.0.0.1:8080",
         loopback: bool = True,
         timeline: Callable[[int, str], dict[str, Any] | None] = lambda case_id, lang: None,
+        ladder: Callable[[str], str] | None = None,
     ) -> None:
         self.tg = tg
+        self.ladder = ladder
         self.timeline = timeline
         self.clock = clock
         self.on_clock_moved = on_clock_moved
@@ -203,8 +209,19 @@ def router(state: SandboxState) -> APIRouter:
     @api.get("/chat/{user_id}")
     def chat(user_id: int) -> dict[str, Any]:
         user = state.user(user_id)
-        msgs = tg.messages(tg.private_chat(user).id)
-        return {"seq": tg.marker(), "messages": [_message_json(tg, m) for m in msgs]}
+        chat_id = tg.private_chat(user).id
+        msgs = tg.messages(chat_id)
+        # the bot's short answers to taps (answerCallbackQuery), shown under the message
+        # tapped, as a phone shows them for a moment; the latest per message
+        answered = [a for a in tg.callback_answers if a.chat_id == chat_id and a.text]
+        answers = {a.message_id: {"text": a.text, "alert": a.show_alert} for a in answered}
+        items = []
+        for m in msgs:
+            item = _message_json(tg, m)
+            if m.message_id in answers:
+                item["answer"] = answers[m.message_id]
+            items.append(item)
+        return {"seq": f"{tg.marker()}.{len(answered)}", "messages": items}
 
     @api.post("/send")
     def send(user_id: Annotated[int, Form()], text: Annotated[str, Form()]) -> dict[str, bool]:
@@ -277,24 +294,52 @@ def router(state: SandboxState) -> APIRouter:
             raise HTTPException(404, "no such case")
         return found
 
+    @api.get("/ladder.svg")
+    def ladder(lang: str = "zh_Hans") -> Response:
+        # the running policy's ladder, to hold against its document
+        if state.ladder is None:
+            raise HTTPException(404, "no ladder")
+        return Response(state.ladder(normalize_language(lang)), media_type="image/svg+xml")
+
     @api.get("/clock")
     def clock() -> dict[str, Any]:
         nxt = state.next_deadline()
         return {"now": state.clock.now().isoformat(), "next_deadline": nxt.isoformat() if nxt else None}
 
     @api.post("/clock")
-    async def move_clock(step: Annotated[str, Form()]) -> dict[str, Any]:
-        if step == "hour":
-            state.clock.advance(timedelta(hours=1))
-        elif step == "day":
-            state.clock.advance(timedelta(days=1))
+    async def move_clock(step: Annotated[str, Form()], to: Annotated[str, Form()] = "") -> dict[str, Any]:
+        if step in ("hour", "day", "to"):
+            if step == "to":
+                # the page's date field: a later instant, with its zone (the clock only moves on)
+                try:
+                    target = datetime.fromisoformat(to.strip())
+                except ValueError:
+                    raise HTTPException(400, "to is a date and time like 2026-09-30T17:00+08:00") from None
+                if target.tzinfo is None:
+                    raise HTTPException(400, "to needs its time zone, like +08:00")
+                if target <= state.clock.now():
+                    raise HTTPException(409, "the sandbox clock only moves forward")
+            else:
+                target = state.clock.now() + (timedelta(hours=1) if step == "hour" else timedelta(days=1))
+            # each deadline on the way is acted on at its own time, in order: a 17:30
+            # deadline is not handled at tomorrow's 09:00 together with everything else.
+            # A tick first: the calendar jobs (attendance prompts, digests) are planned one
+            # occurrence ahead, so each day jumped over gets its jobs planned and run in turn
+            await state.on_clock_moved()
+            for _ in range(10_000):  # a bound, should the deadlines never end
+                nxt = state.next_deadline()
+                if nxt is None or nxt >= target:
+                    break
+                state.clock.advance_to(nxt + timedelta(seconds=1))
+                await state.on_clock_moved()
+            state.clock.advance_to(target)
         elif step == "next":
             nxt = state.next_deadline()
             if nxt is None:
                 raise HTTPException(409, "no open deadline")
             state.clock.advance_to(nxt + timedelta(seconds=1))
         else:
-            raise HTTPException(400, "step is hour, day or next")
+            raise HTTPException(400, "step is hour, day, next or to")
         await state.on_clock_moved()
         return clock()
 

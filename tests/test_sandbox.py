@@ -164,8 +164,31 @@ def _click_bot_button(page, label: str) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def _assert_on_screen(page, viewport: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """The input box and the newest message lie inside the viewport: the chat scrolls
+    inside its box, it never pushes the composer below the screen."""
+    page.wait_for_timeout(300)  # the list scrolls to its end after rendering
+    for what, locator in (("the input box", page.locator("#text")),
+                          ("the send button", page.locator("#send")),
+                          ("the newest message", page.locator("#messages li").last)):
+        box = locator.bounding_box()
+        assert box is not None, f"{what} is not rendered"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (what, box)
+        # the newest message may be taller than the list; its end must show
+        assert box["y"] + box["height"] <= viewport["height"] + 0.5, (what, box, viewport)
+        assert box["y"] + box["height"] > 0, (what, box)
+    messages = page.locator("#messages").bounding_box()
+    assert messages is not None and messages["y"] + messages["height"] <= viewport["height"] + 0.5, messages
+    # the persona tabs are not squashed: each name is shown at its full line height
+    tab = page.locator("#persona-list li").first.bounding_box()
+    assert tab is not None and tab["height"] >= 28, tab
+    # the attachment buttons say what they are in words, not only with an emoji
+    assert page.locator(".attach").first.inner_text().strip().endswith("文件")
+    assert page.locator("#location-button").inner_text().strip().endswith("位置")
+
+
 @pytest.mark.parametrize(
-    "viewport", [{"width": 1280, "height": 860}, {"width": 390, "height": 844}],
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}],
     ids=["desktop", "phone-390x844"],
 )
 def test_teacher_reports_and_township_officer_acknowledges_in_chromium(
@@ -225,6 +248,7 @@ def test_teacher_reports_and_township_officer_acknowledges_in_chromium(
             "[...document.querySelectorAll('#messages li.msg:not(.me)')].some(m => m.innerText.includes('建档') && m.innerText.includes('个案编号'))"
         )
         page.screenshot(path=str(shots / "2-teacher-reported.png"))
+        _assert_on_screen(page, viewport)
         assert student is not None
 
         # move the clock until the case reaches the township
@@ -259,6 +283,7 @@ def test_teacher_reports_and_township_officer_acknowledges_in_chromium(
         alert.locator(".kb button", has_text="确认收到").click()
         page.locator("#messages li.msg", has_text="已确认收到个案").last.wait_for(timeout=30000)
         page.screenshot(path=str(shots / "5-officer-acknowledged.png"))
+        _assert_on_screen(page, viewport)
         browser.close()
 
     with Session(engine) as s:

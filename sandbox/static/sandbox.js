@@ -12,6 +12,7 @@
   document.querySelectorAll("[data-wp]").forEach((el) => { el.placeholder = W[el.dataset.wp]; });
   document.querySelectorAll("[data-wt]").forEach((el) => { el.title = W[el.dataset.wt]; });
   $("#lang-switch").href = "/?lang=" + (UI.lang === "en" ? "zh_Hans" : "en");
+  $("#ladder-link").href = "/sandbox/api/ladder.svg?lang=" + UI.lang;
 
   async function api(path, form) {
     const opts = form ? { method: "POST", body: form } : {};
@@ -100,10 +101,17 @@
       });
       li.appendChild(kb);
     }
+    if (m.answer) {
+      const answer = document.createElement("div");
+      answer.className = "answer" + (m.answer.alert ? " alert" : "");
+      answer.dataset.testid = "callback-answer";
+      answer.textContent = m.answer.text;
+      li.appendChild(answer);
+    }
     const meta = document.createElement("div");
     meta.className = "meta";
     const d = new Date(m.date * 1000);
-    meta.textContent = (m.edited ? W.edited + " · " : "") + d.toLocaleTimeString(UI.lang === "en" ? "en" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+    meta.textContent = (m.edited ? W.edited + " · " : "") + d.toLocaleTimeString(UI.lang === "en" ? "en" : "zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
     li.appendChild(meta);
     return li;
   }
@@ -177,6 +185,18 @@
       refreshChat();
     };
   });
+  // the date field: on to a later instant, in the county's time (the clock shows Asia/Shanghai)
+  $("#clock-go").onclick = async () => {
+    const value = $("#clock-to").value;
+    if (!value) return;
+    const go = $("#clock-go");
+    go.disabled = true;
+    try { await api("/clock", form({ step: "to", to: (value.length === 16 ? value + ":00" : value) + "+08:00" })); } catch (e) { console.warn(e); }
+    go.disabled = false;
+    await refreshClock();
+    await loadPersonas();
+    refreshChat();
+  };
   $("#composer").onsubmit = (e) => {
     e.preventDefault();
     const text = $("#text").value.trim();
