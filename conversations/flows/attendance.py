@@ -89,6 +89,8 @@ def _begin_attendance(turn: Turn, args: dict[str, Any]) -> None:
                                         date.fromisoformat(args["day"]))
     turn.draft["class"] = klass.id
     turn.draft["day"] = args["day"]
+    # started from "Change the answer" confirmed: the summary's Confirm may overwrite
+    turn.draft["change"] = bool(args.get("change"))
 
 
 def _abs_prompt(turn: Turn) -> Text:
@@ -156,7 +158,7 @@ def _finish_attendance(turn: Turn) -> None:
         for sid in turn.draft.get("abs") or []
     ]
     out = prompts.record_attendance(turn.cw, turn.user, int(turn.draft["class"]), _day(turn),
-                                       absences)
+                                    absences, confirmed_change=bool(turn.draft.get("change")))
     send_recorded(turn, out)
 
 
@@ -186,6 +188,7 @@ def _begin_roll_call(turn: Turn, args: dict[str, Any]) -> None:
                                            date.fromisoformat(args["term_start"]))
     turn.draft["class"] = klass.id
     turn.draft["term"] = args["term_start"]
+    turn.draft["change"] = bool(args.get("change"))
 
 
 def _miss_prompt(turn: Turn) -> Text:
@@ -206,6 +209,7 @@ def _finish_roll_call(turn: Turn) -> None:
     out = roll_call.record_roll_call(
         turn.cw, turn.user, int(turn.draft["class"]), date.fromisoformat(turn.draft["term"]),
         [int(sid) for sid in turn.draft.get("miss") or []],
+        confirmed_change=bool(turn.draft.get("change")),
     )
     send_recorded(turn, out)
 
