@@ -226,7 +226,7 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
     assert f"✅ {sick.name}" in teacher.buttons() and f"✅ {truant.name}" in teacher.buttons()
     await teacher.tap("Done ✓")
     assert teacher.last == f"{sick.name} (1 of 2): why absent?"
-    assert teacher.buttons() == [SICK, "📄 Approved leave (excused)", UNEXCUSED, "Cancel"]
+    assert teacher.buttons() == [SICK, "📄 Approved leave (excused)", UNEXCUSED, "◀ Back", "Cancel"]
     await teacher.tap(SICK)
     assert teacher.last == f"{truant.name} (2 of 2): why absent?"
     await teacher.tap(UNEXCUSED)

@@ -131,6 +131,16 @@ def _store_why(turn: Turn, value: str) -> None:
     turn.draft["reasons"] = {**(turn.draft.get("reasons") or {}), sid: code}
 
 
+def _undo_why(turn: Turn) -> None:
+    """Back to "why absent?": the last reason given is asked again (the step is asked once
+    per pupil, so its answer is undone rather than offered to keep)."""
+    reasons = dict(turn.draft.get("reasons") or {})
+    answered = [sid for sid in turn.draft.get("abs") or [] if sid in reasons]
+    if answered:
+        reasons.pop(answered[-1])
+    turn.draft["reasons"] = reasons
+
+
 def _show_absent(turn: Turn) -> Text | None:
     chosen: list[str] = turn.draft.get("abs") or []
     if not chosen:
@@ -173,7 +183,7 @@ ATTENDANCE = register(
             Step("abs", _("Absent"), _abs_prompt, "multi", options=_roster_options,
                  search=_roster_search, next=_after, show=_show_absent, editable=False),
             Step("why", _("Reason"), _why_prompt, "choice", options=_why_options,
-                 store=_store_why, next=_after, in_summary=False, editable=False),
+                 store=_store_why, next=_after, in_summary=False, editable=False, undo=_undo_why),
         ),
         finish=_finish_attendance,
     )
