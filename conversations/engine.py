@@ -321,8 +321,13 @@ def _keepable(turn: Turn, step: Step) -> str | None:
     assert turn.conv is not None
     if step.kind not in ("choice", "text", "date") or step.name not in turn.conv.draft.get("_visited", []):
         return None
-    if step.name not in turn.conv.draft and step.show is None:
-        return None
+    if step.show is None:
+        value = turn.conv.draft.get(step.name)
+        if value is None or value == "":
+            return None
+        if step.kind == "choice":  # a code: shown by its label, if still on offer
+            label = _offered(turn, step, str(value))
+            return label.render(turn.lang) if label is not None else None
     shown = _value_text(turn, step)
     return None if shown == "—" else shown
 

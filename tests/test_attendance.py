@@ -335,6 +335,26 @@ async def test_a_stale_all_present_on_an_answered_prompt_erases_nothing_without_
     assert len(rows(harness, AttendanceMark)) == 1
 
 
+async def test_in_chinese_the_stale_tap_says_what_would_be_deleted(harness, world) -> None:  # type: ignore[no-untyped-def]
+    everyone_online(harness, world)
+    teacher = speaking(harness, world.users["teacher"], "zh_Hans")
+    truant = pupils(world)[2]
+    tick(harness, 2026, 11, 23, 9, 0)
+    await deliver(harness)
+    prompt = teacher.keyboard_message()
+    await teacher.tap("📝 有人缺勤")
+    await teacher.tap(truant.name)
+    await teacher.tap("完成 ✓")
+    await teacher.tap("❌ 无故缺课")
+    await teacher.tap("✅ 确认")
+    await teacher.tap("✅ 全部出勤", message=prompt)
+    assert teacher._resolve(prompt.message_id).content == (
+        f"梅林中学7年级1班 11-23 出勤（已记录）：缺勤 1 人——{truant.name}（无故缺课）。\n"
+        f"把 11-23 的记录改为全部出勤：将删除 1 条缺勤记录（{truant.name}）。确认修改吗？")
+    assert teacher.buttons(prompt) == ["✅ 确认改为全部出勤", "📝 重新填写缺勤名单"]
+    assert len(rows(harness, AttendanceMark)) == 1
+
+
 # --- 鸡东: 7 school days → visit or call; 22 → a named persuader ---------------------------------
 
 
