@@ -2,7 +2,11 @@
 
 A flow (``conversations/flows/*.py``) is a list of :class:`Step` — a prompt, the kind of
 input it wants, how typed text is parsed and validated, where to go next — ending on a
-summary the user can edit field by field and confirm. The engine keeps where each user
+summary the user can edit field by field and confirm. Every step after the first (and the
+summary) offers "◀ Back" to the step asked before it: the draft keeps the steps asked, in
+order (``_asked``), so a step a branch skipped is skipped going back too, and the earlier
+answer is offered as one tap ("↩ …"); 上一步 / 返回上一步 / back typed at any step goes back
+rather than being taken as the answer. The engine keeps where each user
 stands in a :class:`models.tables.ConversationState` row, loaded with the update and saved
 in the same transaction as the domain write the flow leads to (DESIGN §5: a restart, a
 crash or a second bot process resumes at the same step with the draft intact).

@@ -6,7 +6,9 @@
                └─ 📝 Some have not ─ miss ─ [summary] ─ Confirm
 
 The buttons of the prompts (``atd:…`` / ``rc:…``) are answered in ``handlers.attendance``;
-these two flows take over when somebody is away. Two pupils away, one on sick leave, is
+these two flows take over when somebody is away. Started from a confirmed "Change the
+answer" (``change`` in the draft), their Confirm may replace an answer already recorded;
+otherwise the domain refuses to overwrite one. Two pupils away, one on sick leave, is
 7 taps and nothing typed: Some absent, the two names, Done, Sick leave, Unexcused,
 Confirm. The roster is the class's, 8 names a page; typing part of a name narrows it.
 What the answer set off (a case opened, a visit to make) comes back in the same reply,
