@@ -27,8 +27,8 @@ too.
     rej:<proposal>                      Reject           att:<case>:1|0       Attending
     act:<case>:<action>                 CaseAction       trf:ok|no:<request>  TransferAnswer
     actok:<case>:<action>               ConfirmCaseAction
-    atd:<class>:<yyyymmdd>:a|s          AttendanceAnswer
-    rc:<class>:<term start yyyymmdd>:a|s RollCallAnswer
+    atd:<class>:<yyyymmdd>:a|s|e|ay|sy  AttendanceAnswer
+    rc:<class>:<term start yyyymmdd>:a|s|e|ay|sy RollCallAnswer
     usr:p:<offset>  usr:d|D:<user>  usr:x       UsersPage, DeactivateUser, UsersCancel
     inv:p:<offset>  inv:r|R:<invite>  inv:x     InvitesPage, RevokeInvite, InvitesCancel
     xp:<state>:<period>:<unit>:<view>   ExportMenu       doc:<case>:<form>    FormFile
@@ -325,27 +325,41 @@ class TransferAnswer(Callback):
 # --- attendance ---------------------------------------------------------------------------------
 
 ALL_PRESENT, SOME_ABSENT = "a", "s"
+# the stages of an answer: a first answer; "change the answer" (shows what would change);
+# the change confirmed (only then may an answered day be overwritten)
+FIRST, CHANGE, CONFIRMED = "", "e", "y"
 
 
 @dataclass(frozen=True)
 class _ClassDay(Callback):
-    """``<prefix>:<class>:<yyyymmdd>:a|s``."""
+    """``<prefix>:<class>:<yyyymmdd>:a|s|e|ay|sy``: an answer (``a``/``s``), the request to
+    change an answered day (``e``), or a change confirmed (``ay``/``sy``)."""
 
     class_id: int
     day: date
     all_present: bool
+    stage: str = FIRST
 
     def encode(self) -> str:
-        return f"{self.PREFIX}:{self.class_id}:{_ymd(self.day)}:{ALL_PRESENT if self.all_present else SOME_ABSENT}"
+        if self.stage == CHANGE:
+            code = CHANGE
+        else:
+            code = (ALL_PRESENT if self.all_present else SOME_ABSENT) + self.stage
+        return f"{self.PREFIX}:{self.class_id}:{_ymd(self.day)}:{code}"
 
     @classmethod
     def decode(cls, data: str) -> Self | None:
         f = _fields(data, cls.PREFIX, 3)
         class_id = parse_id(f[0]) if f else None
         day = _parse_ymd(f[1]) if f else None
-        if f is None or class_id is None or day is None or f[2] not in (ALL_PRESENT, SOME_ABSENT):
+        if f is None or class_id is None or day is None:
             return None
-        return cls(class_id, day, f[2] == ALL_PRESENT)
+        if f[2] == CHANGE:
+            return cls(class_id, day, False, CHANGE)
+        answer, stage = f[2][:1], f[2][1:]
+        if answer not in (ALL_PRESENT, SOME_ABSENT) or stage not in (FIRST, CONFIRMED):
+            return None
+        return cls(class_id, day, answer == ALL_PRESENT, stage)
 
 
 @dataclass(frozen=True)

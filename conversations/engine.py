@@ -2,7 +2,11 @@
 
 A flow (``conversations/flows/*.py``) is a list of :class:`Step` — a prompt, the kind of
 input it wants, how typed text is parsed and validated, where to go next — ending on a
-summary the user can edit field by field and confirm. The engine keeps where each user
+summary the user can edit field by field and confirm. Every step after the first (and the
+summary) offers "◀ Back" to the step asked before it: the draft keeps the steps asked, in
+order (``_asked``), so a step a branch skipped is skipped going back too, and the earlier
+answer is offered as one tap ("↩ …"); 上一步 / 返回上一步 / back typed at any step goes back
+rather than being taken as the answer. The engine keeps where each user
 stands in a :class:`models.tables.ConversationState` row, loaded with the update and saved
 in the same transaction as the domain write the flow leads to (DESIGN §5: a restart, a
 crash or a second bot process resumes at the same step with the draft intact).
@@ -35,6 +39,11 @@ from models.tables import ConversationState, User
 
 InputKind = Literal["choice", "multi", "text", "date", "media", "confirm"]
 KEY = "_k"  # a conversation's random key, in its callback data beside the id
+HISTORY = "_asked"  # the steps asked before the current one, in order: "◀ Back" pops it
+BACK = "!back"
+KEEP = "!keep"
+# typed at any step, these go back one step instead of being taken as the answer
+BACK_WORDS = frozenset({"上一步", "返回上一步", "返回", "back", "previous"})
 PAGE_SIZE = 8
 T = TypeVar("T")
 
@@ -120,6 +129,9 @@ class Step:
     # a media step's check of each item as it arrives: returns the item to keep (it may
     # add to it) or raises ValidationError, and the user reads why and sends another
     accept_media: Callable[[Turn, dict[str, Any]], dict[str, Any]] | None = None
+    # going back to this step: undo what its last answer stored, when asking it again
+    # depends on that (a step asked once per pupil picked)
+    undo: Callable[[Turn], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -286,10 +298,64 @@ def prompt(turn: Turn, note: Text | None = None) -> None:
         extra.append(Button(_("Skip"), _cb(conv, step.name, "!skip")))
     if extra:
         rows.append(extra)
+    keep = _keepable(turn, step)
+    if keep is not None:
+        rows.append([Button(Text("↩ {keep}", {"keep": keep}), _cb(conv, step.name, KEEP))])
     if conv.draft.get("_editing"):
         rows.append([Button(_("« Back to summary"), _cb(conv, step.name, "!sum"))])
-    rows.append([Button(_("Cancel"), _cb(conv, step.name, "!cancel"))])
+    rows.append(_back_and_cancel(turn, step.name))
     turn.replies.send_text("\n".join(lines), rows)
+
+
+def _back_and_cancel(turn: Turn, step_name: str) -> list[Button]:
+    """The last row: "◀ Back" on every step after the first (not while editing from the
+    summary, which has its own way back), and Cancel."""
+    assert turn.conv is not None
+    conv = turn.conv
+    row = []
+    if conv.draft.get(HISTORY) and not conv.draft.get("_editing"):
+        row.append(Button(_("◀ Back"), _cb(conv, step_name, BACK)))
+    row.append(Button(_("Cancel"), _cb(conv, step_name, "!cancel")))
+    return row
+
+
+def _keepable(turn: Turn, step: Step) -> str | None:
+    """The earlier answer of a step asked again (after "◀ Back"), offered as one tap; None on
+    the first pass (no extra button on the way forward)."""
+    assert turn.conv is not None
+    if step.kind not in ("choice", "text", "date") or step.name not in turn.conv.draft.get("_visited", []):
+        return None
+    if step.show is None:
+        value = turn.conv.draft.get(step.name)
+        if value is None or value == "":
+            return None
+        if step.kind == "choice":  # a code: shown by its label, if still on offer
+            label = _offered(turn, step, str(value))
+            return label.render(turn.lang) if label is not None else None
+    shown = _value_text(turn, step)
+    return None if shown == "—" else shown
+
+
+def go_back(turn: Turn) -> bool:
+    """Back to the step asked before the current one (skipped steps stay skipped); False
+    on the first step."""
+    assert turn.conv is not None and turn.flow is not None
+    conv = turn.conv
+    history = list(conv.draft.get(HISTORY) or [])
+    if not history:
+        return False
+    previous = history.pop()
+    conv.draft[HISTORY] = history
+    conv.draft.pop("_page", None)
+    conv.draft.pop("_found", None)
+    conv.draft.pop("_editing", None)
+    conv.step = previous
+    step = turn.flow.step(previous)
+    if step.undo is not None:
+        step.undo(turn)
+    _save(turn)
+    prompt(turn)
+    return True
 
 
 def _option_rows(turn: Turn, step: Step) -> list[list[Button]]:
@@ -364,9 +430,8 @@ def _prompt_summary(turn: Turn, note: Text | None) -> None:
         if s.editable
     ]
     rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
-    rows.append(
-        [Button(_("✅ Confirm"), _cb(conv, SUMMARY, "!ok")), Button(_("Cancel"), _cb(conv, SUMMARY, "!cancel"))]
-    )
+    rows.append([Button(_("✅ Confirm"), _cb(conv, SUMMARY, "!ok"))])
+    rows.append(_back_and_cancel(turn, SUMMARY))
     turn.replies.send_text("\n".join(lines), rows)
 
 
@@ -384,6 +449,8 @@ def _advance(turn: Turn, step: Step) -> None:
         visited.append(step.name)
     draft["_visited"] = visited
     nxt = _next_name(turn, step)
+    if not draft.get("_editing"):
+        draft[HISTORY] = [*(draft.get(HISTORY) or []), step.name]
     # an edit goes back to the summary, unless it leads to a step never answered (a new branch)
     if draft.get("_editing") and (nxt is None or nxt in visited):
         nxt = None
@@ -439,12 +506,17 @@ def handle_text(turn: Turn, text: str) -> None:
     """Typed text for the user's active conversation."""
     assert turn.conv is not None and turn.flow is not None
     conv, flow = turn.conv, turn.flow
-    if conv.step == SUMMARY:
+    if conv.step == SUMMARY and clean_text(text).strip().lower() not in BACK_WORDS:
         prompt(turn, _("Please use the buttons: edit a field, or confirm."))
         return
     text = clean_text(text)
     if not text.strip():  # nothing but control characters
         prompt(turn, _("I can't use that here."))
+        return
+    if text.strip().lower() in BACK_WORDS:
+        # "返回上一步" typed at a text step is a wish to go back, never the answer
+        if not go_back(turn):
+            prompt(turn, _("This is the first question; there is no step before it."))
         return
     step = flow.step(conv.step)
     if step.kind in ("choice", "multi"):
@@ -514,10 +586,23 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         turn.replies.answer()
         turn.replies.send(_("Cancelled. Nothing was saved."))
         return
+    if code == BACK and conv.draft.get(HISTORY) and not conv.draft.get("_editing"):
+        turn.replies.answer()
+        turn.replies.mark_chosen(_("◀ Back"))
+        go_back(turn)
+        return
     if conv.step == SUMMARY:
         _tap_summary(turn, code)
         return
     step = flow.step(conv.step)
+    if code == KEEP:
+        kept = _keepable(turn, step)
+        if kept is None:
+            turn.replies.answer(_("That choice is no longer offered."))
+            return
+        turn.replies.mark_chosen(Text(kept))
+        _advance(turn, step)
+        return
     # no early answer(): only a turn's first answer reaches the user, and the refusals
     # below ("Choose at least one.") must be it; an unanswered tap is answered on delivery
     if code == "!noop":

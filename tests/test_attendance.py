@@ -32,6 +32,7 @@ from bot.outbox_sender import drain, render
 from casework import scheduler
 from casework.attendance import prompts, streaks
 from casework.clock import FrozenClock, from_db
+from casework.errors import ValidationError
 from casework.outbox import text_from_json
 from casework.policy import load_named
 from casework.uow import unit_of_work
@@ -225,7 +226,7 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
     assert f"✅ {sick.name}" in teacher.buttons() and f"✅ {truant.name}" in teacher.buttons()
     await teacher.tap("Done ✓")
     assert teacher.last == f"{sick.name} (1 of 2): why absent?"
-    assert teacher.buttons() == [SICK, "📄 Approved leave (excused)", UNEXCUSED, "Cancel"]
+    assert teacher.buttons() == [SICK, "📄 Approved leave (excused)", UNEXCUSED, "◀ Back", "Cancel"]
     await teacher.tap(SICK)
     assert teacher.last == f"{truant.name} (2 of 2): why absent?"
     await teacher.tap(UNEXCUSED)
@@ -272,6 +273,86 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
         "(unexcused).")
     assert outbox(harness, world, before) == []
     assert streak(harness, truant) == streaks.Streak(2, date(2026, 11, 23))
+
+
+async def test_a_stale_all_present_on_an_answered_prompt_erases_nothing_without_a_confirmation(
+    harness, world  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue #12: ✅ All present tapped on a prompt already answered with an absence used to
+    delete the absence at once. Now it shows what would change and asks; the answered
+    prompt offers only "Change the answer"."""
+    everyone_online(harness, world)
+    teacher = speaking(harness, world.users["teacher"], "en")
+    truant = pupils(world)[2]
+    tick(harness, 2026, 11, 23, 9, 0)
+    await deliver(harness)
+    prompt = teacher.keyboard_message()
+    assert prompt is not None and teacher.buttons(prompt) == ["✅ All present", SOME_ABSENT]
+    await absent_today(teacher, (truant, UNEXCUSED))
+    assert [(m.student_id, m.status) for m in rows(harness, AttendanceMark)] == [(truant.id, "unexcused")]
+
+    # the stale ✅ on the old prompt: nothing overwritten, the change spelled out
+    await teacher.tap("✅ All present", message=prompt)
+    assert [(m.student_id, m.status) for m in rows(harness, AttendanceMark)] == [(truant.id, "unexcused")]
+    assert [d.all_present for d in rows(harness, AttendanceDay)] == [False]
+    assert not any(t.startswith("Thank you!") for t in teacher.reply_texts)
+    prompt = teacher._resolve(prompt.message_id)
+    assert prompt.content == (
+        f"Attendance Grade 7 Class 1, 梅林中学, 11-23: 1 absent — {truant.name} (unexcused) "
+        "(recorded).\n"
+        f"Change the record of 11-23 to all present: 1 absence record(s) will be deleted "
+        f"({truant.name}). Confirm?")
+    assert teacher.buttons(prompt) == [
+        "✅ Confirm: change to all present", "📝 Change the list of absent pupils"]
+
+    # confirmed: now the day is all present, and the prompt shows it with one button
+    await teacher.tap("✅ Confirm: change to all present", message=prompt)
+    assert rows(harness, AttendanceMark) == []
+    assert [d.all_present for d in rows(harness, AttendanceDay)] == [True]
+    assert teacher.reply_texts[-1] == "Thank you! Grade 7 Class 1, 梅林中学, 11-23: all present."
+    prompt = teacher._resolve(prompt.message_id)
+    assert prompt.content == "Attendance Grade 7 Class 1, 梅林中学, 11-23: ✅ all present (recorded)."
+    assert teacher.buttons(prompt) == ["✏️ Change the answer"]
+
+    # change it back: the list again, and its Confirm is the confirmation
+    await teacher.tap("✏️ Change the answer", message=prompt)
+    prompt = teacher._resolve(prompt.message_id)
+    assert teacher.buttons(prompt) == ["📝 Change the list of absent pupils"]
+    await teacher.tap("📝 Change the list of absent pupils", message=prompt)
+    await teacher.tap(truant.name)
+    await teacher.tap("Done ✓")
+    await teacher.tap(UNEXCUSED)
+    await teacher.tap("✅ Confirm")
+    assert [(m.student_id, m.status) for m in rows(harness, AttendanceMark)] == [(truant.id, "unexcused")]
+
+    # the domain refuses an unconfirmed overwrite whoever calls it
+    def overwrite(cw: Any) -> None:
+        prompts.record_attendance(cw, cw.session.get(User, world.users["teacher"].id),
+                                  world.classes[4].id, date(2026, 11, 23))
+
+    with pytest.raises(ValidationError, match="11-23 的出勤已经记录"):
+        act(harness, overwrite)
+    assert len(rows(harness, AttendanceMark)) == 1
+
+
+async def test_in_chinese_the_stale_tap_says_what_would_be_deleted(harness, world) -> None:  # type: ignore[no-untyped-def]
+    everyone_online(harness, world)
+    teacher = speaking(harness, world.users["teacher"], "zh_Hans")
+    truant = pupils(world)[2]
+    tick(harness, 2026, 11, 23, 9, 0)
+    await deliver(harness)
+    prompt = teacher.keyboard_message()
+    await teacher.tap("📝 有人缺勤")
+    await teacher.tap(truant.name)
+    await teacher.tap("完成 ✓")
+    await teacher.tap("❌ 无故缺课")
+    await teacher.tap("✅ 确认")
+    await teacher.tap("✅ 全部出勤", message=prompt)
+    assert teacher._resolve(prompt.message_id).content == (
+        f"梅林中学7年级1班 11-23 出勤（已记录）：缺勤 1 人——{truant.name}（无故缺课）。\n"
+        f"把 11-23 的记录改为全部出勤：将删除 1 条缺勤记录（{truant.name}）。确认修改吗？")
+    assert teacher.buttons(prompt) == ["✅ 确认改为全部出勤", "📝 重新填写缺勤名单"]
+    assert len(rows(harness, AttendanceMark)) == 1
 
 
 # --- 鸡东: 7 school days → visit or call; 22 → a named persuader ---------------------------------
@@ -363,10 +444,11 @@ async def test_a_teacher_who_has_not_answered_by_the_cutoff_is_reminded_once(
     harness.services.clock.set(local(2026, 11, 23, 10, 0))
     await punctual.tap("✅ All present")
     assert punctual.reply_texts == [
-        "Attendance today for Grade 7 Class 2, 梅林中学 (11-23)?\n→ ✅ All present",
+        "Attendance Grade 7 Class 2, 梅林中学, 11-23: ✅ all present (recorded).",
         "Thank you! Grade 7 Class 2, 梅林中学, 11-23: all present.",
     ]
-    assert punctual.buttons() == []  # the answered prompt keeps no buttons
+    # the answered prompt shows the answer and offers only to change it (asked before it overwrites)
+    assert punctual.buttons() == ["✏️ Change the answer"]
 
     before = mark(harness)
     assert tick(harness, 2026, 11, 23, 10, 59) == []
@@ -428,6 +510,8 @@ async def test_qiaocheng_a_pupil_not_reported_by_the_end_of_the_first_week_is_re
     assert teacher.last == (
         "Term-start roll call (报到) for Grade 7 Class 1, 梅林中学: has every pupil reported? "
         "Whoever has not reported by 09-08 will be registered as a suspected dropout.")
+    prompt = teacher.keyboard_message()
+    assert prompt is not None
     await teacher.tap("📝 Some have not")
     assert teacher.last == "Who has not reported yet, Grade 7 Class 1, 梅林中学? Tap each name, then Done."
     await teacher.tap(missing.name)
@@ -439,6 +523,16 @@ async def test_qiaocheng_a_pupil_not_reported_by_the_end_of_the_first_week_is_re
         f"Roll call for Grade 7 Class 1, 梅林中学: 2 pupils have not reported ({missing.name}, "
         f"{late.name}). Whoever has not reported by 09-08 will be registered as a suspected "
         "dropout; a pupil counts as reported as soon as the daily attendance has them at school.")
+    # issue #12: a stale ✅ on the answered prompt overwrites nothing; it asks first
+    await teacher.tap("✅ Everyone has reported", message=prompt)
+    assert {e.student_id for e in rows(harness, RollCallEntry) if e.status == "missing"} == {
+        missing.id, late.id}
+    assert teacher._resolve(prompt.message_id).content == (
+        f"Roll call for Grade 7 Class 1, 梅林中学: 2 not reported — {missing.name}, {late.name} "
+        "(recorded).\nChange it to everyone has reported: 2 pupil(s) will be marked as reported "
+        f"({missing.name}, {late.name}). Confirm?")
+    assert teacher.buttons(prompt) == [
+        "✅ Confirm: everyone has reported", "📝 Change the list of pupils not reported"]
     assert tick(harness, 2026, 9, 1, 11, 0).count("roll_call_cutoff: answered") == 1
 
     # Wednesday: the late one is at school; the other is still away

@@ -264,7 +264,7 @@ async def test_an_officer_cannot_invite_into_another_township(harness, world) ->
     officer = harness.user(officer_row)
     await officer.send("/invite")
     await officer.tap("village cadre")
-    assert officer.buttons() == ["上坪村", "溪口村", "Cancel"]
+    assert officer.buttons() == ["上坪村", "溪口村", "◀ Back", "Cancel"]
     step = officer.keyboard_message().inline_buttons()[0]["callback_data"].rsplit("|", 1)[0]
     other_village = world.villages[2]  # 竹园村, 石桥乡
     await forge_tap(officer, f"{step}|{other_village.id}")

@@ -40,7 +40,7 @@ async def test_teacher_reports_from_the_roster_edits_a_field_and_the_school_admi
     await teacher.tap(student.name)
     assert teacher.last == "Since when has the child been absent? (e.g. 11-21)"
     # Monday 11-23: the school day before is Friday, not Sunday
-    assert teacher.buttons() == ["Today (Nov 23)", "Previous school day (Nov 20)", "Cancel"]
+    assert teacher.buttons() == ["Today (Nov 23)", "Previous school day (Nov 20)", "◀ Back", "Cancel"]
     await teacher.tap("Previous school day")
 
     await teacher.tap("Done")  # nothing chosen yet
@@ -236,7 +236,7 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     await cadre.tap("Done")
     await cadre.tap("Reached the guardian")
     await cadre.tap("Skip")
-    assert cadre.buttons() == ["Skip", "Cancel"]  # no photo yet: Skip, not Done
+    assert cadre.buttons() == ["Skip", "◀ Back", "Cancel"]  # no photo yet: Skip, not Done
     await cadre.tap("Skip")
 
     summary = cadre.last
@@ -348,3 +348,49 @@ async def test_bad_answers_are_explained_in_chinese(harness, world) -> None:  # 
     await cadre.send("13800138000")
     assert cadre.last == "孩子从哪天开始缺课？（如 11-21）"
     assert counts(harness) == before
+
+
+async def test_back_twice_from_a_typed_step_and_change_an_answer(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """Issue #12: every step after the first offers "◀ Back" (to the step actually asked
+    before), the earlier answer offered to keep; "返回上一步" typed at a text step goes back
+    and is never saved as the answer."""
+    me = world.users["teacher"]
+    teacher = speaking(harness, me, "en")
+    student = world.students_of_class(world.classes[4])[1]
+    await teacher.send("/report")
+    assert "◀ Back" not in teacher.buttons()  # the first question has nothing before it
+    await teacher.tap(student.name)
+    await teacher.tap("Previous school day")
+    await teacher.tap("Learning difficulty")
+    await teacher.tap("Done")
+    await teacher.send("在县城打工")
+    await teacher.tap("Keep")
+    await teacher.tap("Could not reach the guardian")
+    assert teacher.last == "Anything else to note? Type it, or Skip."
+
+    await teacher.send("返回上一步")  # typed at a text step: back, not the note
+    assert teacher.last == "Have you reached the guardian?"
+    assert "↩ Could not reach the guardian" in teacher.buttons()
+    assert conversation(harness, me).draft.get("note") is None
+    await teacher.tap("◀ Back")
+    assert teacher.last == "Key groups (对象类别)? Choose all that apply, then Done."
+    await teacher.tap("◀ Back")
+    assert teacher.last == "Where is the child now? Choose or type."
+    assert "↩ 在县城打工" in teacher.buttons()
+    await teacher.send("在外地亲戚家")  # the changed answer
+    # forward again: the earlier answers are one tap each
+    await teacher.tap("Keep: Monitored household")
+    await teacher.tap("↩ Could not reach the guardian")
+    await teacher.send("Mother says he refuses to come")
+    await teacher.tap("Skip")
+    assert "• Whereabouts: 在外地亲戚家" in teacher.last
+    assert "• Note: Mother says he refuses to come" in teacher.last
+    assert "返回上一步" not in teacher.last
+    await teacher.tap("✅ Confirm")
+
+    case = one(harness, Case)
+    assert case.whereabouts == "在外地亲戚家"
+    assert case.absent_since == date(2026, 11, 20)
+    event = one(harness, CaseEvent, CaseEvent.kind == "reported")
+    assert event.note == "Mother says he refuses to come"
+    assert event.data == {"guardian_contact_checked": False}

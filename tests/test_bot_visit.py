@@ -225,3 +225,43 @@ async def test_a_township_round_says_where_the_case_stands_in_chinese(harness, w
         ("township_persuasion", 1, "joint_visit"), ("township_persuasion", 2, "joint_visit")]
     assert visits[1].participants == [cadre_user.display_name, "王主任"]
     assert one(harness, Case).current_round == 2
+
+
+async def test_back_twice_and_change_an_answer_in_a_visit(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """Issue #12: "返回上一步" typed at a text step goes back (it is not saved as the
+    measures), "◀ Back" goes back again, and a changed answer is what the Visit holds."""
+    case_id = open_case(harness, world)
+    me = world.users["teacher"]
+    teacher = speaking(harness, me, "en")
+    await teacher.send(f"/visit {case_id}")
+    assert "◀ Back" not in teacher.buttons()  # the first question asked
+    await teacher.tap("🏠 Home visit, today")
+    assert teacher.last == "Briefly, the family's situation?"
+    # back over the steps the one-tap answer skipped (method, date, people): to the method
+    await teacher.tap("◀ Back")
+    assert teacher.last.startswith("How did you persuade?")
+    await teacher.tap("🏠 Home visit, today")
+    await teacher.send("父母在外打工")
+    await teacher.tap("Hesitant")
+    await teacher.tap("Opposed")
+    assert teacher.last == "What did you do or offer? (measures taken)"
+
+    await teacher.send("返回上一步")
+    assert teacher.last == "The student's attitude?"
+    await teacher.tap("◀ Back")
+    assert teacher.last == "The guardian's attitude?"
+    assert "↩ Hesitant" in teacher.buttons()
+    await teacher.tap("Supportive")  # the changed answer
+    await teacher.tap("↩ Opposed")
+    await teacher.send("讲解义务教育法")
+    await teacher.tap("Refused")
+    await teacher.tap("Skip")
+    assert "返回上一步" not in teacher.last
+    await teacher.tap("✅ Confirm")
+    assert teacher.reply_texts[-1] == SCHOOL_VISIT_DONE
+
+    visit = one(harness, Visit)
+    assert (visit.guardian_attitude, visit.student_attitude) == ("supportive", "opposed")
+    assert visit.family_situation == "父母在外打工"
+    assert visit.measures == "讲解义务教育法"
+    assert visit.result == "refused"

@@ -291,11 +291,56 @@ def _check_absences(pupils: dict[int, Student], absences: Sequence[Absence]) -> 
             raise ValidationError("status", _("“{code}” is not a known choice.", code=a.status))
 
 
+def _marks(cw: Casework, class_id: int, day: date) -> list[AttendanceMark]:
+    return list(cw.session.exec(
+        select(AttendanceMark).where(AttendanceMark.class_id == class_id, AttendanceMark.day == day)
+        .order_by(col(AttendanceMark.id))
+    ).all())
+
+
+def recorded_text(cw: Casework, klass: SchoolClass, day: date) -> Text:
+    """What is recorded for the day, as the answered prompt shows it."""
+    marks = _marks(cw, klass.id or 0, day)
+    where = class_text(cw, klass)
+    if not marks:
+        return _("Attendance {klass}, {date}: ✅ all present (recorded).", klass=where, date=_short(day))
+    names = join(
+        _("{name} ({why})", name=_pupil_name(cw, m.student_id), why=excuse_text(m.status, m.reason))
+        for m in marks
+    )
+    return _("Attendance {klass}, {date}: {n} absent — {names} (recorded).",
+             klass=where, date=_short(day), n=len(marks), names=names)
+
+
+def _pupil_name(cw: Casework, student_id: int) -> str:
+    pupil = cw.session.get(Student, student_id)
+    return pupil.name if pupil else "?"
+
+
+def change_preview(cw: Casework, actor: User, class_id: int, day: date) -> tuple[Text, bool]:
+    """What changing an answered day to "all present" would do, and whether it would change
+    anything (a day already all present has nothing to delete)."""
+    klass = check_answerable(cw, actor, class_id, day)
+    marks = _marks(cw, klass.id or 0, day)
+    now = recorded_text(cw, klass, day)
+    if not marks:
+        return now, False
+    return _(
+        "{recorded}\nChange the record of {date} to all present: {n} absence record(s) will be "
+        "deleted ({names}). Confirm?",
+        recorded=now, date=_short(day), n=len(marks),
+        names=join(_pupil_name(cw, m.student_id) for m in marks),
+    ), True
+
+
 def record_attendance(
-    cw: Casework, actor: User, class_id: int, day: date, absences: Sequence[Absence] = ()
+    cw: Casework, actor: User, class_id: int, day: date, absences: Sequence[Absence] = (),
+    *, confirmed_change: bool = False,
 ) -> Recorded:
     """The teacher's answer for a class and day: all present (no absences), or who was
-    away and whether excused. A later answer for the same day replaces the earlier one.
+    away and whether excused. A later answer for the same day replaces the earlier one,
+    but only when the change was confirmed (``confirmed_change``): a stale button on an
+    answered prompt must never erase what was recorded.
 
     Then every pupil away without excuse is checked against the policy's thresholds, and a
     pupil missing at the roll call who is at school today counts as reported.
@@ -304,6 +349,10 @@ def record_attendance(
     check_day(cw, day)
     pupils = {s.id or 0: s for s in roster(cw, klass)}
     _check_absences(pupils, absences)
+    if not confirmed_change and answered(cw, klass.id or 0, day) is not None:
+        raise ValidationError("day", _(
+            "{date} is already answered; to change it, tap “Change the answer” and confirm.",
+            date=_short(day)))
 
     row, before = _answer_day(cw, klass, day, actor, all_present=not absences)
     for old in cw.session.exec(

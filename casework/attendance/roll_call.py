@@ -36,7 +36,7 @@ from casework.attendance import (
 from casework.callbacks import OpenCase, RecordVisit, RollCallAnswer
 from casework.context import Casework
 from casework.errors import IllegalTransition, ValidationError
-from casework.i18n import DEFAULT_LANGUAGE, _
+from casework.i18n import DEFAULT_LANGUAGE, Text, _
 from casework.labels import join, n_
 from casework.notices import case_title
 from casework.policy import Term
@@ -239,12 +239,39 @@ def open_roll_call(
     return klass, rc
 
 
+def roll_call_answered(cw: Casework, actor: User, class_id: int, term_start: date) -> bool:
+    _klass, rc = open_roll_call(cw, actor, class_id, term_start)
+    return rc.answered_by is not None
+
+
+def roll_call_preview(cw: Casework, actor: User, class_id: int, term_start: date) -> tuple[Text, bool]:
+    """What is recorded, and what changing it to "everyone has reported" would do (and
+    whether that would change anything)."""
+    klass, rc = open_roll_call(cw, actor, class_id, term_start)
+    pupils = {s.id or 0: s for s in roster(cw, klass)}
+    missing = [e for e in _entries(cw, rc) if e.status == "missing"]
+    where = class_text(cw, klass)
+    if not missing:
+        return _("Roll call for {klass}: every pupil has reported (recorded).", klass=where), False
+    names = join(pupils[e.student_id].name if e.student_id in pupils else "?" for e in missing)
+    return _(
+        "Roll call for {klass}: {n} not reported — {names} (recorded).\nChange it to everyone "
+        "has reported: {n} pupil(s) will be marked as reported ({names}). Confirm?",
+        klass=where, n=len(missing), names=names,
+    ), True
+
+
 def record_roll_call(
-    cw: Casework, actor: User, class_id: int, term_start: date, missing: Sequence[int] = ()
+    cw: Casework, actor: User, class_id: int, term_start: date, missing: Sequence[int] = (),
+    *, confirmed_change: bool = False,
 ) -> Recorded:
     """Who has not reported (报到) yet; none means everyone has. A later answer replaces the
-    list: a pupil left off it since has reported."""
+    list (a pupil left off it since has reported), but only when the change was confirmed:
+    a stale button on an answered prompt must never erase what was recorded."""
     klass, rc = open_roll_call(cw, actor, class_id, term_start)
+    if rc.answered_by is not None and not confirmed_change:
+        raise ValidationError("term", _(
+            "The roll call is already answered; to change it, tap “Change the answer” and confirm."))
     pupils = {s.id or 0: s for s in roster(cw, klass)}
     if len(set(missing)) != len(missing) or any(s not in pupils for s in missing):
         raise ValidationError("students", _("That pupil is not in this class."))

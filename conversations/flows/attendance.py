@@ -6,7 +6,9 @@
                └─ 📝 Some have not ─ miss ─ [summary] ─ Confirm
 
 The buttons of the prompts (``atd:…`` / ``rc:…``) are answered in ``handlers.attendance``;
-these two flows take over when somebody is away. Two pupils away, one on sick leave, is
+these two flows take over when somebody is away. Started from a confirmed "Change the
+answer" (``change`` in the draft), their Confirm may replace an answer already recorded;
+otherwise the domain refuses to overwrite one. Two pupils away, one on sick leave, is
 7 taps and nothing typed: Some absent, the two names, Done, Sick leave, Unexcused,
 Confirm. The roster is the class's, 8 names a page; typing part of a name narrows it.
 What the answer set off (a case opened, a visit to make) comes back in the same reply,
@@ -89,6 +91,8 @@ def _begin_attendance(turn: Turn, args: dict[str, Any]) -> None:
                                         date.fromisoformat(args["day"]))
     turn.draft["class"] = klass.id
     turn.draft["day"] = args["day"]
+    # started from "Change the answer" confirmed: the summary's Confirm may overwrite
+    turn.draft["change"] = bool(args.get("change"))
 
 
 def _abs_prompt(turn: Turn) -> Text:
@@ -129,6 +133,16 @@ def _store_why(turn: Turn, value: str) -> None:
     turn.draft["reasons"] = {**(turn.draft.get("reasons") or {}), sid: code}
 
 
+def _undo_why(turn: Turn) -> None:
+    """Back to "why absent?": the last reason given is asked again (the step is asked once
+    per pupil, so its answer is undone rather than offered to keep)."""
+    reasons = dict(turn.draft.get("reasons") or {})
+    answered = [sid for sid in turn.draft.get("abs") or [] if sid in reasons]
+    if answered:
+        reasons.pop(answered[-1])
+    turn.draft["reasons"] = reasons
+
+
 def _show_absent(turn: Turn) -> Text | None:
     chosen: list[str] = turn.draft.get("abs") or []
     if not chosen:
@@ -156,7 +170,7 @@ def _finish_attendance(turn: Turn) -> None:
         for sid in turn.draft.get("abs") or []
     ]
     out = prompts.record_attendance(turn.cw, turn.user, int(turn.draft["class"]), _day(turn),
-                                       absences)
+                                    absences, confirmed_change=bool(turn.draft.get("change")))
     send_recorded(turn, out)
 
 
@@ -171,7 +185,7 @@ ATTENDANCE = register(
             Step("abs", _("Absent"), _abs_prompt, "multi", options=_roster_options,
                  search=_roster_search, next=_after, show=_show_absent, editable=False),
             Step("why", _("Reason"), _why_prompt, "choice", options=_why_options,
-                 store=_store_why, next=_after, in_summary=False, editable=False),
+                 store=_store_why, next=_after, in_summary=False, editable=False, undo=_undo_why),
         ),
         finish=_finish_attendance,
     )
@@ -186,6 +200,7 @@ def _begin_roll_call(turn: Turn, args: dict[str, Any]) -> None:
                                            date.fromisoformat(args["term_start"]))
     turn.draft["class"] = klass.id
     turn.draft["term"] = args["term_start"]
+    turn.draft["change"] = bool(args.get("change"))
 
 
 def _miss_prompt(turn: Turn) -> Text:
@@ -206,6 +221,7 @@ def _finish_roll_call(turn: Turn) -> None:
     out = roll_call.record_roll_call(
         turn.cw, turn.user, int(turn.draft["class"]), date.fromisoformat(turn.draft["term"]),
         [int(sid) for sid in turn.draft.get("miss") or []],
+        confirmed_change=bool(turn.draft.get("change")),
     )
     send_recorded(turn, out)
 
