@@ -17,10 +17,10 @@ from sandbox.web import SandboxState, mount
 from tests.conftest import local
 
 
-def test_plus_one_day_ticks_at_each_deadline_in_order() -> None:
-    start = local(2026, 9, 30, 9, 0)
+def _clock_bar(start: datetime, deadlines: list[datetime]) -> tuple[TestClient, list[datetime]]:
+    """The sandbox's clock bar on a clock at ``start`` with these deadlines; the list fills
+    with the instants the bar ticked at."""
     clock = OffsetClock.starting_at(start)
-    deadlines = [local(2026, 9, 30, 17, 30), local(2026, 10, 1, 8, 0)]
     ticks: list[datetime] = []
 
     def next_deadline() -> datetime | None:
@@ -33,7 +33,14 @@ def test_plus_one_day_ticks_at_each_deadline_in_order() -> None:
     app = FastAPI()
     mount(app, SandboxState(FakeTelegram(), clock, on_clock_moved=tick,
                             next_deadline=next_deadline, personas=lambda: []))
-    moved = TestClient(app).post("/sandbox/api/clock", data={"step": "day"})
+    return TestClient(app), ticks
+
+
+def test_plus_one_day_ticks_at_each_deadline_in_order() -> None:
+    start = local(2026, 9, 30, 9, 0)
+    deadlines = [local(2026, 9, 30, 17, 30), local(2026, 10, 1, 8, 0)]
+    client, ticks = _clock_bar(start, deadlines)
+    moved = client.post("/sandbox/api/clock", data={"step": "day"})
     assert moved.status_code == 200
     # a tick where it stood (planning), just after 17:30, just after 08:00 the next day,
     # and at the day's end
@@ -114,21 +121,8 @@ def test_the_date_field_moves_the_clock_on_to_a_chosen_instant_through_what_is_d
     """The page's date field: on to a later instant, each deadline on the way at its time;
     an earlier instant or one without its zone is refused, and the clock stays."""
     start = local(2026, 9, 24, 8, 0)
-    clock = OffsetClock.starting_at(start)
     deadlines = [local(2026, 9, 30, 17, 30), local(2026, 10, 8, 9, 0)]
-    ticks: list[datetime] = []
-
-    def next_deadline() -> datetime | None:
-        now = clock.now()
-        return next((d for d in deadlines if d > now), None)
-
-    async def tick() -> None:
-        ticks.append(clock.now())
-
-    app = FastAPI()
-    mount(app, SandboxState(FakeTelegram(), clock, on_clock_moved=tick,
-                            next_deadline=next_deadline, personas=lambda: []))
-    client = TestClient(app)
+    client, ticks = _clock_bar(start, deadlines)
     assert client.post("/sandbox/api/clock", data={"step": "to", "to": "2026-09-20T08:00+08:00"}).status_code == 409
     assert client.post("/sandbox/api/clock", data={"step": "to", "to": "2026-10-10T08:00"}).status_code == 400
     assert ticks == []
