@@ -47,6 +47,7 @@ from casework.labels import (
 
 __all__ = [
     "LADDER_ORDER",
+    "MAX_EVIDENCE_KINDS",
     "OUTCOME_ORDER",
     "POLICY_DIR",
     "AbsenceAction",
@@ -116,6 +117,9 @@ Outcome = Literal[
     "other",
 ]
 OUTCOME_ORDER: tuple[Outcome, ...] = get_args(Outcome)
+# the bot's propose flow asks for each kind in a step of its own (conversations.flows.outcomes)
+MAX_EVIDENCE_KINDS = 3
+
 EvidenceKind = Literal[
     "class_photo",
     "enrolment_confirmation",
@@ -375,6 +379,12 @@ class OutcomeRule(_Model):
     def _unique(cls, value: list[EvidenceKind]) -> list[EvidenceKind]:
         for i in _duplicates(value):
             raise _rule(_("this kind of evidence is listed twice"), i)
+        if len(value) > MAX_EVIDENCE_KINDS:
+            raise _rule(
+                _("at most {n} kinds of evidence per outcome (the bot asks for each in turn)",
+                  n=MAX_EVIDENCE_KINDS),
+                MAX_EVIDENCE_KINDS,
+            )
         return value
 
 

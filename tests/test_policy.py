@@ -435,8 +435,12 @@ def test_every_profile_names_evidence_and_a_clause_for_every_closing_outcome(nam
         (lambda o: o["deferred"].update(reviewer="school_admin"), "outcomes.deferred.reviewer"),
         (lambda o: o["deceased"].update(evidence=["household_certificate"] * 2), "outcomes.deceased.evidence[1]"),
         (lambda o: o.pop("over_age"), "outcomes.over_age"),
+        (lambda o: o["other"].update(evidence=["class_photo", "enrolment_confirmation",
+                                               "household_certificate", "birth_record"]),
+         "outcomes.other.evidence[3]"),
     ],
-    ids=["reviewer below the township", "evidence listed twice", "an outcome left out"],
+    ids=["reviewer below the township", "evidence listed twice", "an outcome left out",
+         "more kinds of evidence than the bot has steps for"],
 )
 def test_a_closing_rule_that_would_let_one_person_close_is_refused(change: Any, key: str) -> None:
     data = datian_data()

@@ -19,6 +19,7 @@ from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
 from casework.notices import case_title
+from casework.policy import MAX_EVIDENCE_KINDS
 from conversations.engine import Flow, Option, Step, Turn, end, register
 from conversations.flows.fields import (
     ALL_ROLES,
@@ -85,7 +86,7 @@ register(
 
 # --- propose an outcome (销号) ------------------------------------------------------------
 
-MAX_KINDS = 3  # evidence steps ev0…ev2: one per kind the policy names for the outcome
+MAX_KINDS = MAX_EVIDENCE_KINDS  # evidence steps ev0…ev2: one per kind the policy names
 DEFERRALS = ("deferred", "suspended")
 
 
