@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sandbox.fakebot.limits import Limits
 from sandbox.fakebot.protocol import (
@@ -25,16 +26,14 @@ _BLOCKABLE_METHODS = _SEND_METHODS | {
 }
 
 
-@dataclass
-class Injection:
-    """A fault armed with :meth:`FakeTelegram.inject`."""
+@dataclass(kw_only=True)
+class _Armed:
+    """Something armed for the next ``remaining`` calls matching ``method`` and ``chat_id``
+    (``None`` matches anything; ``remaining=None``: until cleared)."""
 
     method: str | None
     chat_id: int | None
-    error_code: int
-    description: str
-    retry_after: int | None
-    remaining: int | None  # None: forever
+    remaining: int | None
     hits: int = 0
 
     def matches(self, method: str, chat_id: int | None) -> bool:
@@ -43,29 +42,41 @@ class Injection:
         if self.method is not None and self.method.lower() != method.lower():
             return False
         return self.chat_id is None or self.chat_id == chat_id
+
+
+_A = TypeVar("_A", bound=_Armed)
+
+
+def _take(armed: list[_A], method: str, chat_id: int | None) -> tuple[_A | None, list[_A]]:
+    """The first of ``armed`` matching the call, counted as used; and what stays armed."""
+    for item in armed:
+        if item.matches(method, chat_id):
+            item.hits += 1
+            if item.remaining is not None:
+                item.remaining -= 1
+            return item, [a for a in armed if a.remaining is None or a.remaining > 0]
+    return None, armed
+
+
+@dataclass(kw_only=True)
+class Injection(_Armed):
+    """A fault armed with :meth:`FakeTelegram.inject`."""
+
+    error_code: int
+    description: str
+    retry_after: int | None
 
     def to_error(self) -> TelegramApiError:
         params = {"retry_after": self.retry_after} if self.retry_after else None
         return TelegramApiError(self.error_code, self.description, params)
 
 
-@dataclass
-class Garble:
+@dataclass(kw_only=True)
+class Garble(_Armed):
     """An unreadable answer armed with :meth:`FakeTelegram.garble_answer`: the call is
     carried out (the message is delivered), then answered 200 with ``body``."""
 
-    method: str | None
-    chat_id: int | None
     body: bytes
-    remaining: int | None  # None: forever
-    hits: int = 0
-
-    def matches(self, method: str, chat_id: int | None) -> bool:
-        if self.remaining is not None and self.remaining <= 0:
-            return False
-        if self.method is not None and self.method.lower() != method.lower():
-            return False
-        return self.chat_id is None or self.chat_id == chat_id
 
 
 class Faults(Limits):
@@ -123,27 +134,14 @@ class Faults(Limits):
         return garble
 
     def _garbled(self, method: str, params: Params) -> bytes | None:
-        chat_id = self._chat_id_of(params)
-        for garble in self._garbles:
-            if garble.matches(method, chat_id):
-                garble.hits += 1
-                if garble.remaining is not None:
-                    garble.remaining -= 1
-                self._garbles = [g for g in self._garbles if g.remaining is None or g.remaining > 0]
-                return garble.body
-        return None
+        garble, self._garbles = _take(self._garbles, method, self._chat_id_of(params))
+        return garble.body if garble is not None else None
 
     def _check_faults(self, method: str, params: Params) -> None:
         chat_id = self._chat_id_of(params)
-        for injection in self._injections:
-            if injection.matches(method, chat_id):
-                injection.hits += 1
-                if injection.remaining is not None:
-                    injection.remaining -= 1
-                self._injections = [
-                    i for i in self._injections if i.remaining is None or i.remaining > 0
-                ]
-                raise injection.to_error()
+        injection, self._injections = _take(self._injections, method, chat_id)
+        if injection is not None:
+            raise injection.to_error()
         if method in _BLOCKABLE_METHODS and chat_id is not None and chat_id in self._blocked:
             raise TelegramApiError(403, "Forbidden: bot was blocked by the user")
         if self.enforce_limits and method in _SEND_METHODS:
