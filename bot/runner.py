@@ -39,19 +39,30 @@ async def _post_init(application: BotApplication) -> None:
     services: Services = application.bot_data["services"]
     services.bot_username = application.bot.username
     log.info("running as @%s with policy %s", services.bot_username, services.policy.name)
-    application.bot_data[SCHEDULER_KEY].start()
-    application.bot_data[OUTBOX_KEY].start()
+    for key in (SCHEDULER_KEY, OUTBOX_KEY):  # the parts this process runs (bot.roles)
+        if key in application.bot_data:
+            application.bot_data[key].start()
 
 
 async def _post_stop(application: BotApplication) -> None:
-    await application.bot_data[SCHEDULER_KEY].shutdown()
-    await application.bot_data[OUTBOX_KEY].stop()
+    if SCHEDULER_KEY in application.bot_data:
+        await application.bot_data[SCHEDULER_KEY].shutdown()
+    if OUTBOX_KEY in application.bot_data:
+        await application.bot_data[OUTBOX_KEY].stop()
     # the updates are done (stop waited for them): the turns' worker threads can go
     application.bot_data["services"].close()
 
 
-def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any) -> BotApplication:
+def make_application(
+    runtime: Runtime, clock: Clock | None = None, *, sender: bool | None = None,
+    scheduler: bool | None = None, **kwargs: Any,
+) -> BotApplication:
+    """The bot; with the outbox sender and the deadline scheduler as the settings say
+    (RUN_SENDER, RUN_SCHEDULER), or as ``sender``/``scheduler`` say (a webhook worker of
+    ``baoxue web`` runs neither)."""
     assert runtime.settings.bot_token
+    sender = runtime.settings.run_sender if sender is None else sender
+    scheduler = runtime.settings.run_scheduler if scheduler is None else scheduler
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
                         conversation_ttl_days=runtime.settings.conversation_ttl_days,
                         operator_chat_id=runtime.settings.operator_chat_id,
@@ -60,15 +71,16 @@ def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any
     kwargs.setdefault("base_url", f"{api}/bot")
     kwargs.setdefault("base_file_url", f"{api}/file/bot")
     application = build_application(runtime.settings.bot_token, services, **kwargs)
-    application.bot_data[SCHEDULER_KEY] = DeadlineScheduler(
-        services, every_s=runtime.settings.tick_seconds
-    )
+    if scheduler:
+        application.bot_data[SCHEDULER_KEY] = DeadlineScheduler(
+            services, every_s=runtime.settings.tick_seconds
+        )
     application.post_init = _post_init
     application.post_stop = _post_stop
     # Limits refuses a rate over Telegram's 30/s here, before the bot starts
-    application.bot_data[OUTBOX_KEY] = SenderTask(
-        application.bot, services, limits=Limits(per_second=runtime.settings.outbox_rate)
-    )
+    limits = Limits(per_second=runtime.settings.outbox_rate)
+    if sender:
+        application.bot_data[OUTBOX_KEY] = SenderTask(application.bot, services, limits=limits)
     return application
 
 

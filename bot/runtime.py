@@ -105,7 +105,10 @@ def boot(settings: Settings | None = None, *, migrate: bool = False) -> Runtime:
     from documents import digest_chart
 
     digest_chart.install()
-    engine = db.make_engine(settings.database_url)
+    pool: dict[str, int] = {}
+    if not settings.database_url.startswith("sqlite"):
+        pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+    engine = db.make_engine(settings.database_url, **pool)
     if migrate:
         db.upgrade(engine)
     from casework.keys import check_keys

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     # messages per second the outbox sender sends, all chats together (OUTBOX_RATE);
     # Telegram allows a bot about 30, so more is refused
     outbox_rate: float = Field(default=25.0, gt=0.0, le=30.0)
+    # which parts a bot process runs besides answering updates (RUN_SENDER, RUN_SCHEDULER):
+    # `baoxue run` runs both unless turned off here, e.g. when `baoxue sender` and
+    # `baoxue scheduler` run as processes of their own; `baoxue web` never runs either
+    run_sender: bool = True
+    run_scheduler: bool = True
+    # webhook worker processes `baoxue web` starts (WEB_WORKERS; also `--workers`)
+    web_workers: int = Field(default=1, ge=1, le=64)
+    # the SQLAlchemy pool of each process on PostgreSQL (DB_POOL_SIZE, DB_MAX_OVERFLOW): a
+    # process holds at most their sum; PostgreSQL's max_connections must cover every process
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=10, ge=0, le=100)
     # an unfinished conversation (a draft with ID and phone numbers) is deleted after this
     # many days untouched (CONVERSATION_TTL_DAYS); the flows that hold such data say so
     conversation_ttl_days: int = Field(default=7, ge=1, le=365)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
 from sqlmodel import Session, col, select
@@ -218,6 +219,61 @@ def run() -> None:
     except StartupError as err:  # e.g. webhook mode without a WEBHOOK_SECRET
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from err
+
+
+def _boot_role(*, token: bool, webhook: bool = False) -> Any:
+    """The runtime for a role's process, migrated; or exit 2 saying what is missing."""
+    settings = get_settings()
+    missing = _missing_for_run(settings) if token else []
+    if webhook and not settings.webhook_url:
+        missing.append("WEBHOOK_URL is not set: `baoxue web` serves Telegram's webhook at "
+                       "WEBHOOK_URL/telegram/webhook. For long polling use `baoxue run`.")
+    if missing:
+        for line in missing:
+            typer.echo(line, err=True)
+        raise typer.Exit(2)
+    from models import db
+
+    rt = boot_or_exit()
+    db.upgrade(rt.engine)
+    logging.getLogger().setLevel(logging.INFO)
+    return rt
+
+
+@app.command("web")
+def web(workers: int = typer.Option(0, "--workers", help="uvicorn worker processes "
+                                    "(default WEB_WORKERS, 1).")) -> None:
+    """Serve Telegram's webhook (BOT_TOKEN, WEBHOOK_URL, WEBHOOK_SECRET) on HOST:PORT with N
+    worker processes, which only answer updates: run `baoxue sender` and `baoxue scheduler`
+    beside them."""
+    rt = _boot_role(token=True, webhook=True)
+    from bot.roles import run_web
+
+    try:
+        run_web(rt, workers or rt.settings.web_workers)
+    except StartupError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from err
+
+
+@app.command("sender")
+def sender() -> None:
+    """Deliver the outbox (BOT_TOKEN), paced under Telegram's limits, until stopped. Any
+    number may run on one database: they share the pacing and send each message once."""
+    rt = _boot_role(token=True)
+    from bot.roles import run_until_signalled, serve_sender
+
+    run_until_signalled(serve_sender, rt)
+
+
+@app.command("scheduler")
+def scheduler() -> None:
+    """Act on due deadlines every TICK_SECONDS until stopped. Any number may run on one
+    database: each due row is claimed by one of them."""
+    rt = _boot_role(token=False)
+    from bot.roles import run_until_signalled, serve_scheduler
+
+    run_until_signalled(serve_scheduler, rt)
 
 
 @app.command("sandbox")

@@ -135,7 +135,8 @@ def cw(session: Session, clock: FrozenClock, policy: Policy, world: World) -> Ca
 
 # the settings the CLI reads from the environment; a test sets the ones it means
 CLI_VARIABLES = ("DATABASE_URL", "ENCRYPTION_KEY", "BAOXUE_ENV", "POLICY", "BOT_TOKEN",
-                 "HOST", "PORT", "SANDBOX_HOST", "WEBHOOK_URL", "WEBHOOK_SECRET")
+                 "HOST", "PORT", "SANDBOX_HOST", "WEBHOOK_URL", "WEBHOOK_SECRET", "RUN_SENDER",
+                 "RUN_SCHEDULER", "WEB_WORKERS")
 
 
 @pytest.fixture
