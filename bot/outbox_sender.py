@@ -39,13 +39,17 @@ What it guarantees, and why:
   repeat per row, for the few rows in flight at the crash (``Limits.max_in_flight``), and
   no message is ever lost.
 
-Any number of processes may run :func:`run_forever` on one database (each webhook worker,
-each ``baoxue sender``): they share one lease (:mod:`bot.leases`), and only its holder
-sends. Telegram's limits are per bot, so a second active sender could not deliver faster,
-only break the pacing; the others stand by and take over within the lease's ``ttl`` when
-the holder stops renewing. A holder whose requests hang past the ``ttl`` may overlap with
-its successor for the rows it had in flight (at most ``Limits.max_in_flight``): the same
-one-repeat bound as a crash. Time is injected (:class:`Timer`): production sleeps for real;
+Any number of processes may run :func:`run_forever` on one database (each ``baoxue
+sender``, the sender of ``baoxue run``), all sending at once: before each message a sender
+claims the row, the chat's turn and a token of the shared rate in one transaction
+(:mod:`bot.outbox_claims`), so each row goes out once, in its chat's order, at one message a
+second per chat (20 a minute to a group) and ``OUTBOX_RATE`` for all senders together, and a
+429's ``retry_after`` holds the chat (or, from several chats at once, everyone) for every
+sender. A sender that dies holding a claim keeps the row and its chat for the claim's
+lease (60 s); then another sender takes it, which may repeat that one message (the crash
+bound above). Rows marked ``urgent`` (a turn's reply whose direct send failed,
+``handlers.turns``) are looked for every second and go before the others.
+Time is injected (:class:`Timer`): production sleeps for real;
 tests use :class:`ClockTimer`, whose sleeping moves the ``FrozenClock`` that the fake Bot API
 also reads, so pacing is checked without waiting.
 """
@@ -68,20 +72,21 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import telegram_request
-from bot.leases import Lease
+from bot import outbox_claims, telegram_request
+from bot.leases import holder_name
 from bot.services import Services
 from casework.clock import Clock, FrozenClock, from_db, to_db
 from casework.i18n import _
 from casework.labels import ROLE_LABELS
 from casework.outbox import enqueue, text_from_json
 from casework.people import supervisor_of
-from models.tables import OutboxMessage, User
+from models.tables import OutboxChat, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +94,6 @@ MAX_GLOBAL_RATE = 30  # Telegram: about 30 messages per second for a bot, all ch
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
 UNREACHABLE_KIND = "recipient_unreachable"
-OUTBOX_LEASE = "outbox_sender"
 
 
 # --- configuration ----------------------------------------------------------------------
@@ -369,8 +373,6 @@ class OutboxSender:
         batch: int = 1000,
         refresh_every: float = 1.0,
         idle_poll: float = 1.0,
-        lease: Lease | None = None,
-        standby_poll: float | None = None,
     ) -> None:
         self.bot = bot
         self.services = services
@@ -382,6 +384,11 @@ class OutboxSender:
         self.retry = retry or RetryPolicy()
         self.timer = timer or timer_for(services.clock)
         self.pacer = Pacer(self.limits)
+        # what this sender shares with the others through the database (bot.outbox_claims)
+        self.holder = holder_name()
+        self.pace = outbox_claims.Pace(rate=self.limits.per_second,
+                                       chat_interval=self.limits.chat_interval,
+                                       group_per_minute=self.limits.group_per_minute)
         self.batch = batch
         self.refresh_every = refresh_every
         self.idle_poll = idle_poll
@@ -389,17 +396,15 @@ class OutboxSender:
         self.telegram_messages = 0  # Telegram messages accepted (a row may be several)
         self.rate_limited = 0  # 429 answers received
         # each recipient's oldest due row, at most one: waiting for its chat to be free
-        # (ready_at, row id, recipient id, chat), then ready, oldest row first (row id, …)
-        self._waiting: list[tuple[float, int, int, int]] = []
-        self._ready: list[tuple[int, int, int]] = []
+        # (ready_at, rank, row id, recipient id, chat), then ready, urgent rows (rank 0: a
+        # turn's reply that could not be sent directly) first, then oldest first
+        self._waiting: list[tuple[float, int, int, int, int]] = []
+        self._ready: list[tuple[int, int, int, int]] = []
         self._known: set[int] = set()  # recipients in the heap or in flight
         self._dirty = True
         self._next_refill = -math.inf
+        self._next_urgent = -math.inf
         self._recent_429s: deque[tuple[float, int]] = deque()
-        self.lease = lease  # None: this sender alone (tests, one-off drains)
-        self.leading = False
-        # how often a standing-by sender asks for the lease (default: a third of its ttl)
-        self.standby_poll = standby_poll
 
     # ---------------------------------------------------------------- running
 
@@ -415,45 +420,14 @@ class OutboxSender:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a failed round (database down…) is logged and retried.
-
-        With a lease, only while holding it: in slices of a third of its ``ttl``, renewing it
-        between them; otherwise standing by and asking again as often.
-        """
-        try:
-            while not stop.is_set():
-                try:
-                    if self.lease is None:
-                        await self._run(until=None, stop=stop, linger=True)
-                    elif self._hold_lease():
-                        renew = self.lease.ttl.total_seconds() / 3
-                        await self._run(until=self.timer.now() + renew, stop=stop, linger=True)
-                    else:
-                        poll = self.standby_poll or self.lease.ttl.total_seconds() / 3
-                        await self._idle(stop, poll)
-                except Exception:
-                    log.exception("outbox sender round failed; retrying")
-                    self._forget_queue()
-                    await self._idle(stop, 5.0)
-        finally:
-            if self.lease is not None and self.leading:
-                try:
-                    self.lease.release()
-                except Exception:
-                    log.exception("outbox sender: releasing the lease failed")
-                self.leading = False
-
-    def _hold_lease(self) -> bool:
-        assert self.lease is not None
-        held = self.lease.acquire()
-        if held and not self.leading:
-            log.info("outbox sender %s took the lease: sending", self.lease.holder)
-            self._forget_queue()
-            # the previous holder's last message to a chat may be less than a second old
-            self.pacer.hold_all(self.timer.now() + self.limits.chat_interval)
-        elif not held and self.leading:
-            log.warning("outbox sender %s lost the lease: standing by", self.lease.holder)
-        self.leading = held
-        return held
+        Other senders may run at the same time: see :mod:`bot.outbox_claims`."""
+        while not stop.is_set():
+            try:
+                await self._run(until=None, stop=stop, linger=True)
+            except Exception:
+                log.exception("outbox sender round failed; retrying")
+                self._forget_queue()
+                await self._idle(stop, 5.0)
 
     def _forget_queue(self) -> None:
         self._waiting.clear()
@@ -480,26 +454,28 @@ class OutboxSender:
                 queued = self._ready or self._waiting
                 if (self._dirty and not queued) or now >= self._next_refill:
                     self._refill(now)
+                if now >= self._next_urgent:
+                    self._refill(now, urgent_only=True)
                 while self._waiting and self._waiting[0][0] <= now:
-                    _at, row_id, recipient_id, chat = heapq.heappop(self._waiting)
-                    heapq.heappush(self._ready, (row_id, recipient_id, chat))
+                    _at, rank, row_id, recipient_id, chat = heapq.heappop(self._waiting)
+                    heapq.heappush(self._ready, (rank, row_id, recipient_id, chat))
                 if self._ready or self._waiting:
                     if self._ready:
-                        row_id, recipient_id, chat = self._ready[0]
+                        rank, row_id, recipient_id, chat = self._ready[0]
                         at = self.pacer.free_at(chat, now)
                     else:
                         at = self._waiting[0][0]
                     if self._ready and at <= now and len(tasks) < self.limits.max_in_flight:
                         heapq.heappop(self._ready)
                         self.pacer.begin(chat, now)
-                        task = asyncio.create_task(self._deliver(row_id, recipient_id, chat))
+                        task = asyncio.create_task(self._deliver(row_id, recipient_id, chat, rank))
                         tasks.add(task)
                         task.add_done_callback(functools.partial(_finished, tasks))
                         continue
                     if tasks and (math.isinf(at) or len(tasks) >= self.limits.max_in_flight):
                         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                         continue
-                    wake = min(at, self._next_refill)
+                    wake = min(at, self._next_refill, self._next_urgent)
                     if until is not None:
                         wake = min(wake, until)
                     await self.timer.sleep(wake - now if math.isfinite(wake) else 0.05)
@@ -519,46 +495,70 @@ class OutboxSender:
                 await asyncio.gather(*tasks, return_exceptions=True)
         return self.sent - sent_before
 
-    def _refill(self, now: float) -> None:
-        """Load each recipient's oldest pending row, if it is due and not already queued.
+    def _refill(self, now: float, *, urgent_only: bool = False) -> None:
+        """Load each recipient's oldest pending row, if it is due, not claimed by another
+        sender and not already queued, ready when its chat is (here and in ``outbox_chat``).
 
         It scans the whole queue, so with plenty to send it runs ten times less often;
         recipients already queued bring their next row themselves (:meth:`_next_due`).
+        Urgent rows (a turn's reply) are looked for every ``refresh_every`` (``urgent_only``).
         """
-        self._dirty = False
-        self.pacer.forget_before(now)
-        due = to_db(self.services.clock.now())
+        self._next_urgent = now + self.refresh_every
+        if not urgent_only:
+            self._dirty = False
+            self.pacer.forget_before(now)
+        clock_now = self.services.clock.now()
+        due = to_db(clock_now)
         heads = (
             select(func.min(OutboxMessage.id))
             .where(OutboxMessage.status == "pending")
             .group_by(col(OutboxMessage.recipient_id))
         )
+        query = (
+            sa_select(col(OutboxMessage.id), col(OutboxMessage.recipient_id),
+                      col(User.telegram_id), col(OutboxMessage.urgent), col(OutboxChat.next_at))
+            .join(User, col(User.id) == col(OutboxMessage.recipient_id), isouter=True)
+            .join(OutboxChat, col(OutboxChat.chat_id) == col(User.telegram_id), isouter=True)
+            .where(col(OutboxMessage.id).in_(heads), col(OutboxMessage.not_before) <= due,
+                   col(OutboxMessage.claim_until).is_(None) | (col(OutboxMessage.claim_until) <= due))
+            .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
+            # at most one head per known recipient is skipped, so `batch` new ones fit
+            .limit(self.batch + len(self._known))
+        )
+        if urgent_only:
+            query = query.where(col(OutboxMessage.urgent))
         with Session(self.services.engine) as session:
-            rows = session.exec(
-                select(OutboxMessage.id, OutboxMessage.recipient_id, User.telegram_id)
-                .join(User, col(User.id) == col(OutboxMessage.recipient_id), isouter=True)
-                .where(col(OutboxMessage.id).in_(heads), col(OutboxMessage.not_before) <= due)
-                .order_by(col(OutboxMessage.id))
-                # at most one head per known recipient is skipped, so `batch` new ones fit
-                .limit(self.batch + len(self._known))
-            ).all()
-        for row_id, recipient_id, telegram_id in rows:
+            rows = session.execute(query).all()
+        for row_id, recipient_id, telegram_id, urgent, next_at in rows:
             if recipient_id in self._known or row_id is None:
                 continue
             chat = int(telegram_id) if telegram_id is not None else 0
             self._known.add(recipient_id)
-            heapq.heappush(
-                self._waiting, (self.pacer.chat_ready(chat, now), row_id, recipient_id, chat)
-            )
-        stocked = len(self._ready) + len(self._waiting) >= self.batch // 2
-        self._next_refill = now + self.refresh_every * (10 if stocked else 1)
+            ready = self.pacer.chat_ready(chat, now)
+            if next_at is not None:  # another sender's last message to the chat, or a 429
+                ready = max(ready, now + (from_db(next_at) - clock_now).total_seconds())
+            heapq.heappush(self._waiting, (ready, 0 if urgent else 1, row_id, recipient_id, chat))
+        if not urgent_only:
+            stocked = len(self._ready) + len(self._waiting) >= self.batch // 2
+            self._next_refill = now + self.refresh_every * (10 if stocked else 1)
 
     # ---------------------------------------------------------------- one delivery
 
-    async def _deliver(self, row_id: int, recipient_id: int, chat: int) -> None:
+    async def _deliver(self, row_id: int, recipient_id: int, chat: int, rank: int = 1) -> None:
         answered = False  # the pacer was told Telegram answered (or the request failed)
         requeue = False
+        claimed = False  # the row, the chat's turn and a token are this sender's (outbox_claims)
+        retry_at: datetime | None = None  # another sender has the chat or the tokens until then
+        self._last_retry_after: float | None = None
+        self._last_hold_all = False
         try:
+            got = outbox_claims.claim(self.services.engine, row_id, recipient_id, chat,
+                                      holder=self.holder, now=self.services.clock.now(),
+                                      pace=self.pace)
+            if not got.taken:
+                retry_at = got.retry_at
+                return
+            claimed = True
             job = self._prepare(row_id)
             if job is None:
                 return
@@ -600,20 +600,39 @@ class OutboxSender:
             now = self.timer.now()
             if not answered:
                 self.pacer.end(chat, now, reached_telegram=False)
-            following = row_id if requeue else self._next_due(recipient_id)
+            if claimed:
+                self._release(row_id, chat, reached=answered)
+            following: tuple[int, int] | None = (row_id, rank) if requeue else None
+            if retry_at is not None:  # the chat's or the bucket's turn comes then
+                following = (row_id, rank)
+                now = now + (retry_at - self.services.clock.now()).total_seconds()
+            elif following is None:
+                following = self._next_due(recipient_id)
             if following is not None:  # a backlog moves at its chat's pace, not the refill's
-                ready = self.pacer.chat_ready(chat, now)
-                heapq.heappush(self._waiting, (ready, following, recipient_id, chat))
+                ready = max(now, self.pacer.chat_ready(chat, now))
+                heapq.heappush(self._waiting, (ready, following[1], following[0], recipient_id, chat))
             else:  # not due (a 429, a backoff) or nothing left: a later refill finds it
                 self._known.discard(recipient_id)
             self._dirty = True
 
-    def _next_due(self, recipient_id: int) -> int | None:
-        """The recipient's oldest pending row if it is due now (one indexed lookup)."""
+    def _release(self, row_id: int, chat: int, *, reached: bool) -> None:
+        """Free the claim and give the chat its next turn, for every sender (a 429 included)."""
+        try:
+            outbox_claims.release(
+                self.services.engine, row_id, chat, holder=self.holder,
+                now=self.services.clock.now(), pace=self.pace, reached=reached,
+                retry_after=self._last_retry_after, hold_all=self._last_hold_all,
+            )
+        except Exception:  # the claim lapses after its lease; the chat is held until then
+            log.exception("outbox row %s: releasing its claim failed", row_id)
+
+    def _next_due(self, recipient_id: int) -> tuple[int, int] | None:
+        """The recipient's oldest pending row if it is due now (one indexed lookup): its id
+        and rank (0: urgent)."""
         try:
             with Session(self.services.engine) as session:
                 head = session.exec(
-                    select(OutboxMessage.id, OutboxMessage.not_before)
+                    select(OutboxMessage.id, OutboxMessage.not_before, OutboxMessage.urgent)
                     .where(
                         OutboxMessage.recipient_id == recipient_id,
                         OutboxMessage.status == "pending",
@@ -624,9 +643,9 @@ class OutboxSender:
         except Exception:
             log.exception("outbox: looking up the next row of user %s failed", recipient_id)
             return None
-        if head is None or from_db(head[1]) > self.services.clock.now():
+        if head is None or head[0] is None or from_db(head[1]) > self.services.clock.now():
             return None
-        return head[0]
+        return head[0], 0 if head[2] else 1
 
     def _prepare(self, row_id: int) -> _Job | None:
         """Read the row and its recipient; fail a row nobody can receive."""
@@ -687,9 +706,11 @@ class OutboxSender:
         self._recent_429s.append((now, chat))
         while self._recent_429s and self._recent_429s[0][0] < now - 1.0:
             self._recent_429s.popleft()
+        self._last_retry_after = seconds
         if len({c for _t, c in self._recent_429s}) >= 3:
             log.warning("429 from several chats at once: holding every chat %.0f s", seconds)
             self.pacer.hold_all(now + seconds)
+            self._last_hold_all = True
         with Session(self.services.engine) as session:
             row = session.get(OutboxMessage, row_id)
             if row is not None and row.status == "pending":
@@ -844,12 +865,8 @@ class SenderTask:
         *,
         limits: Limits | None = None,
         timer: Timer | None = None,
-        lease: Lease | None = None,
     ) -> None:
-        lease = lease or Lease(services.engine, services.clock, OUTBOX_LEASE)
-        self.sender = OutboxSender(
-            bot, services, limits=limits, timer=timer or RealTimer(), lease=lease
-        )
+        self.sender = OutboxSender(bot, services, limits=limits, timer=timer or RealTimer())
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from models.types import EncryptedText
@@ -324,6 +335,12 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
+    # a turn's reply whose direct send failed (handlers.turns): sent before other rows
+    urgent: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                         server_default=false()))
+    # the sender delivering it now, until when (bot.outbox_claims); an expired claim is free
+    claimed_by: str | None = Field(default=None, max_length=120)
+    claim_until: datetime | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -454,6 +471,30 @@ class RollCallEntry(SQLModel, table=True):
     noted_at: datetime
     reported_on: date | None = None
     case_id: int | None = Field(default=None, foreign_key="dropout_case.id")
+
+
+class OutboxChat(SQLModel, table=True):
+    """When the next message to a chat may start, shared by every outbox sender: one a
+    second (from Telegram's answer to the last one), 20 a minute to a group (``recent``:
+    the answer times of the last minute), or later after a 429's retry_after."""
+
+    __tablename__ = "outbox_chat"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    next_at: datetime
+    recent: list[float] = _json()
+
+
+class OutboxBucket(SQLModel, table=True):
+    """The rate of all outbox senders together (``OUTBOX_RATE``), one row: a token bucket
+    kept as its theoretical arrival time (GCRA), and a hold for everyone after 429s from
+    several chats at once."""
+
+    __tablename__ = "outbox_bucket"
+
+    name: str = Field(primary_key=True, max_length=40)
+    tat: datetime
+    held_until: datetime
 
 
 class ProcessLease(SQLModel, table=True):

@@ -28,7 +28,6 @@ from typer.testing import CliRunner
 from bot.leases import Lease
 from bot.outbox_sender import (
     CAPTION_LIMIT,
-    OUTBOX_LEASE,
     UNREACHABLE_KIND,
     ClockTimer,
     Limits,
@@ -45,7 +44,7 @@ from casework.outbox import enqueue
 from casework.people import supervisor_of
 from casework.policy import Policy
 from demo.county import World
-from models.tables import AuditEvent, OutboxMessage, ProcessLease, User
+from models.tables import AuditEvent, OutboxMessage, User
 from sandbox.fakebot import TINY_PNG
 from tests.botkit import rows, speaking
 
@@ -635,25 +634,15 @@ async def test_rows_for_people_who_cannot_be_reached_fail_without_a_send(
 # --- several senders on one database -------------------------------------------------------
 
 
-def leased_sender(harness: Any, *, ttl: float = 30.0, standby_poll: float = 0.05) -> OutboxSender:
-    clock = harness.services.clock
-    return OutboxSender(
-        harness.app.bot, harness.services, timer=ClockTimer(clock),
-        lease=Lease(harness.engine, clock, OUTBOX_LEASE, ttl=timedelta(seconds=ttl)),
-        standby_poll=standby_poll,
-    )
-
-
 async def run_until_sent(harness: Any, senders: list[OutboxSender], ids: list[int],
                          crash: OutboxSender | None = None, crash_after: int = 0) -> None:
     """Run ``senders`` side by side until every row in ``ids`` is sent; ``crash`` stops
-    without giving its lease up once it has sent ``crash_after`` rows."""
+    once it has sent ``crash_after`` rows."""
     stops = {id(s): asyncio.Event() for s in senders}
     tasks = [asyncio.create_task(s.run_forever(stops[id(s)])) for s in senders]
     try:
         for _ in range(20_000):
             if crash is not None and crash.sent >= crash_after and not stops[id(crash)].is_set():
-                crash.lease.release = lambda: None  # type: ignore[method-assign,union-attr]
                 stops[id(crash)].set()
             if set(statuses(harness, ids)) == {"sent"}:
                 break
@@ -670,34 +659,56 @@ async def test_two_senders_on_one_database_send_each_row_once_at_telegrams_pace(
     harness.tg.enforce_limits = True
     users = teachers(harness, 8)
     ids = [i for u in users for i in queue(harness, u, 4)]
-    senders = [leased_sender(harness), leased_sender(harness)]
+    senders = [sender(harness), sender(harness)]
     await run_until_sent(harness, senders, ids)
     assert set(statuses(harness, ids)) == {"sent"}
     for user in users:  # each message once, in order
         assert texts(harness, user) == ["msg 0", "msg 1", "msg 2", "msg 3"]
+    # both sent, each row once, and the fake saw one bot at Telegram's pace: no chat twice
+    # within a second, no second over the rate, no 429
+    assert all(s.sent > 0 for s in senders) and sum(s.sent for s in senders) == len(ids)
     assert_paced(harness)
-    # one of them held the lease and sent everything; the other stood by
-    assert sorted(s.sent for s in senders) == [0, len(ids)]
     assert sum(s.rate_limited for s in senders) == 0
 
 
-async def test_when_the_sending_process_dies_another_takes_over_after_the_lease_runs_out(
+async def test_a_sender_that_dies_holding_a_claim_loses_it_to_another_after_the_lease(
     harness: Any, world: World
 ) -> None:
-    harness.tg.enforce_limits = True
-    users = teachers(harness, 3)
-    ids = [i for u in users for i in queue(harness, u, 5)]
-    first, second = leased_sender(harness), leased_sender(harness, standby_poll=1.0)
-    # the first to ask gets the lease: `first` starts before `second`
-    await run_until_sent(harness, [first, second], ids, crash=first, crash_after=4)
+    from bot import outbox_claims
+
+    users = teachers(harness, 2)
+    ids = [i for u in users for i in queue(harness, u, 2)]
+    clock = harness.services.clock
+    started = clock.now()
+    pace = outbox_claims.Pace(rate=25)
+    # a sender took the first row of users[0] and died before Telegram answered
+    assert outbox_claims.claim(harness.engine, ids[0], users[0].id, users[0].telegram_id,
+                               holder="dead", now=clock.now(), pace=pace).taken
+    survivor = sender(harness)
+    await run_until_sent(harness, [survivor], ids)
     assert set(statuses(harness, ids)) == {"sent"}
-    assert first.sent >= 4 and second.sent == len(ids) - first.sent
-    for user in users:
-        assert texts(harness, user) == [f"msg {i}" for i in range(5)]
-    assert_paced(harness)
-    with Session(harness.engine) as s:
-        lease_row = s.get(ProcessLease, OUTBOX_LEASE)
-    assert lease_row is not None and lease_row.holder == second.lease.holder  # type: ignore[union-attr]
+    assert texts(harness, users[0]) == ["msg 0", "msg 1"]  # in order, once
+    assert texts(harness, users[1]) == ["msg 0", "msg 1"]  # never held up by the dead claim
+    first_to_0 = min(at for at, chat, _m in sends(harness) if chat == users[0].telegram_id)
+    assert first_to_0 >= (started + pace.lease).timestamp()
+
+
+async def test_a_429_holds_the_chat_and_several_hold_everyone_for_every_sender(
+    harness: Any, world: World
+) -> None:
+    users = teachers(harness, 4)
+    for user in users[:3]:
+        harness.tg.inject("sendMessage", user.telegram_id, error_code=429, retry_after=30)
+    ids = [i for u in users[:3] for i in queue(harness, u, 1)]
+    first = sender(harness)
+    assert await first.drain() == 0 and first.rate_limited == 3
+    held_from = harness.services.clock.now().timestamp()
+    late = queue(harness, users[3], 1)
+    # another sender, which got no 429 itself, holds every chat too
+    other = sender(harness)
+    await run_until_sent(harness, [other], ids + late)
+    after = [at for at, chat, _m in sends(harness)]
+    assert len(after) == 4 and min(after) >= held_from + 30 - 1
 
 
 def test_the_lease_goes_to_one_process_at_a_time_and_to_another_once_it_expires(
