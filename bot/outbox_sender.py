@@ -275,10 +275,16 @@ class Part:
     text: str
     photo: bytes | None = None
     markup: InlineKeyboardMarkup | None = None
+    html: bool = False
 
 
 def render(payload: dict[str, Any], lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The row's text and buttons in ``lang``."""
+    """The row's text and buttons in ``lang`` (a turn's reply, ``literal``, was rendered in
+    the user's language when the turn ran: ``casework.urgent``)."""
+    if "literal" in payload:
+        literal = [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row]
+                   for row in payload.get("literal_buttons", [])]
+        return str(payload["literal"]), (InlineKeyboardMarkup(literal) if literal else None)
     lines = [text_from_json(payload["text"]).render(lang)]
     lines += [f"• {text_from_json(line).render(lang)}" for line in payload.get("lines", [])]
     rows = [
@@ -333,6 +339,8 @@ def render_parts(payload: dict[str, Any], lang: str) -> list[Part]:
         parts = [Part(chunk) for chunk in split_text(text, TEXT_LIMIT, TEXT_LIMIT)]
     last = parts[-1]
     parts[-1] = Part(last.text, last.photo, markup)
+    if payload.get("html"):
+        parts = [Part(p.text, p.photo, p.markup, html=True) for p in parts]
     return parts
 
 
@@ -678,7 +686,8 @@ class OutboxSender:
                 chat, part.photo, caption=part.text or None, reply_markup=part.markup
             )
         else:
-            await self.bot.send_message(chat, part.text, reply_markup=part.markup)
+            await self.bot.send_message(chat, part.text, reply_markup=part.markup,
+                                        parse_mode="HTML" if part.html else None)
 
     def _on_accepted(self, row_id: int, job: _Job) -> bool:
         """Record Telegram's acceptance at once; True when the row is complete."""

@@ -32,10 +32,10 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from casework import invites, people
+from casework import invites, people, urgent
 from casework.context import Casework
 from casework.errors import AccessDenied, CaseworkError
 from casework.i18n import Text, _, normalize_language
@@ -250,7 +250,7 @@ async def deliver(
         if query.message is not None:
             chains.append(_edit_tapped(query, [a for a in replies.actions if a.kind in _EDITS], lang))
     others = [a for a in replies.actions if a.kind not in ("answer", "job") and a.kind not in _EDITS]
-    chains.append(_send_in_order(context.bot, update.effective_chat, others, lang))
+    chains.append(_send_or_queue(context, update, others, lang))
     for result in await asyncio.gather(*chains, return_exceptions=True):
         if isinstance(result, BaseException):
             raise result  # the first failure, reported by the error handler
@@ -286,22 +286,73 @@ async def _edit_or_send(query: Any, text: str, markup: InlineKeyboardMarkup) -> 
         await query.get_bot().send_message(query.message.chat.id, text, reply_markup=markup)
 
 
-async def _send_in_order(bot: Bot, chat: Chat | None, actions: list[Action], lang: str) -> None:
+async def _send_or_queue(
+    context: ContextTypes.DEFAULT_TYPE, update: Update, actions: list[Action], lang: str
+) -> None:
+    """Send the turn's new messages; if the Bot API cannot be reached or answers 5xx or 429,
+    what was not sent goes through the outbox (``casework.urgent``): the turn is committed,
+    so the user's next question must not be lost, and the outbox sends it once."""
+    sent: list[tuple[Action, int]] = []  # (action, pieces of it sent)
+    try:
+        await _send_in_order(context.bot, update.effective_chat, actions, lang, sent)
+    except (NetworkError, RetryAfter) as err:
+        if isinstance(err, BadRequest) or update.effective_user is None:
+            raise  # the message itself is wrong: sending it later cannot help
+        if not await _queue_unsent(context, update.effective_user.id, actions, sent, lang):
+            raise
+        log.warning("reply not sent (%s: %s); queued in the outbox", type(err).__name__, err)
+
+
+async def _queue_unsent(context: ContextTypes.DEFAULT_TYPE, telegram_id: int,
+                        actions: list[Action], sent: list[tuple[Action, int]], lang: str) -> bool:
+    """Queue the messages of ``actions`` not in ``sent``; False if some cannot be queued (a
+    file, a reply keyboard) or the user is unknown."""
+    done = dict((id(a), n) for a, n in sent)
+    parts: list[urgent.ReplyPart] = []
+    for action in actions:
+        if action.kind == "set_commands" or (action.kind != "send" and done.get(id(action))):
+            continue  # sent; or the command menu: cosmetic, set again on /start or /language
+        if action.kind != "send" or action.reply_keyboard:
+            return False
+        pieces = limits.split(_text(action.text, lang))
+        buttons = [[(b.label.render(lang), b.data) for b in row] for row in action.buttons or []]
+        for i, piece in enumerate(pieces):
+            if i >= done.get(id(action), 0):
+                parts.append(urgent.ReplyPart(piece, action.html,
+                                              buttons if i == len(pieces) - 1 else []))
+    services = _services(context)
+
+    def work() -> int:
+        with Session(services.engine) as session:
+            queued = urgent.queue_reply(session, telegram_id, parts, services.clock.now())
+            session.commit()
+            return queued
+
+    queued = await asyncio.get_running_loop().run_in_executor(services.workers(), work)
+    return queued == len(parts)
+
+
+async def _send_in_order(bot: Bot, chat: Chat | None, actions: list[Action], lang: str,
+                         sent: list[tuple[Action, int]] | None = None) -> None:
+    """Send ``actions`` in order; ``sent`` notes how many pieces of each went out."""
     if chat is None:
         return
+    sent = [] if sent is None else sent
     for action in actions:
         if action.kind == "send":
             # too long for one message: in pieces, the buttons under the last one
             pieces = limits.split(_text(action.text, lang))
-            for piece in pieces[:-1]:
-                await bot.send_message(chat.id, piece, parse_mode=ParseMode.HTML if action.html else None)
-            await bot.send_message(
-                chat.id,
-                pieces[-1],
-                reply_markup=_markup(action, lang),
-                parse_mode=ParseMode.HTML if action.html else None,
-            )
-        elif action.kind == "set_commands":
+            sent.append((action, 0))
+            for i, piece in enumerate(pieces):
+                last = i == len(pieces) - 1
+                await bot.send_message(
+                    chat.id, piece, reply_markup=_markup(action, lang) if last else None,
+                    parse_mode=ParseMode.HTML if action.html else None,
+                )
+                sent[-1] = (action, i + 1)
+            continue
+        sent.append((action, 0))
+        if action.kind == "set_commands":
             from handlers.menu import commands_for
 
             await _cosmetic("set the command menu", bot.set_my_commands(
@@ -317,6 +368,7 @@ async def _send_in_order(bot: Bot, chat: Chat | None, actions: list[Action], lan
             name, data = action.document
             caption = limits.shorten(_text(action.text, lang), limits.MAX_CAPTION)
             await bot.send_document(chat.id, data, filename=name, caption=caption or None)
+        sent[-1] = (action, 1)
 
 
 async def _cosmetic(what: str, call: Awaitable[Any]) -> None:

@@ -1,0 +1,49 @@
+"""A turn's reply that could not be sent directly, kept in the outbox instead of lost.
+
+The turn is committed before its reply goes out; when the Bot API is unreachable or
+answers 5xx (or 429), the reply's messages not yet sent are queued here, already in the
+words and language the user was about to read, marked urgent so the sender takes them
+before other rows, in their order after anything older for the same person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from casework.clock import to_db
+from models.tables import OutboxMessage, User
+
+KIND = "reply"
+
+
+@dataclass(frozen=True)
+class ReplyPart:
+    """One Telegram message of a reply, as rendered: its text, HTML or not, inline buttons
+    as rows of (label, callback data)."""
+
+    text: str
+    html: bool = False
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+
+
+def queue_reply(session: Session, telegram_id: int, parts: list[ReplyPart], now: datetime) -> int:
+    """Queue ``parts`` for the user with this Telegram id; how many rows (0 for someone
+    the bot does not know: nobody to address a row to)."""
+    user_id = session.execute(
+        select(col(User.id)).where(col(User.telegram_id) == telegram_id)
+    ).scalar()
+    if user_id is None:
+        return 0
+    for part in parts:
+        session.add(OutboxMessage(
+            recipient_id=user_id, kind=KIND, urgent=True,
+            payload={"literal": part.text, "html": part.html,
+                     "literal_buttons": [[{"text": t, "data": d} for t, d in row]
+                                         for row in part.buttons]},
+            not_before=to_db(now), created_at=to_db(now),
+        ))
+    return len(parts)

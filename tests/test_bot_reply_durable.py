@@ -1,0 +1,99 @@
+"""A reply that fails after its turn committed is not lost.
+
+The turn's work is committed before its reply goes out. When the direct send of the next
+question fails because the Bot API cannot be reached or answers 5xx (or 429), the messages
+not yet sent are queued in the outbox, urgent, in the user's language, and the outbox
+sender delivers them exactly once: the user answers the question from that message and the
+flow goes on. A 400 (the message itself is wrong) is not queued: sending it again cannot help.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from casework import urgent
+from models.tables import OutboxMessage
+from tests.botkit import deliver_outbox, open_case, rows, speaking
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
+
+HOW = "How did you persuade?"
+FAMILY = "What is the family's situation?"
+
+
+def new_messages(user: Any) -> list[str]:
+    """What the bot sent (not edited) since the user's last action."""
+    return [e.text for e in user.replies if not e.edited]
+
+
+async def start_visit(harness: Any, world: Any) -> Any:
+    case_id = open_case(harness, world, student_index=1)
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send("/visit")
+    await teacher.tap(f"#{case_id} ")
+    assert teacher.last.startswith(HOW)
+    await teacher.tap("🏠 Home visit, today")
+    return teacher
+
+
+@pytest.mark.parametrize("code", [502, 500])
+async def test_a_next_question_that_failed_with_a_5xx_arrives_once_through_the_outbox(
+    harness: Any, world: Any, code: int
+) -> None:
+    teacher = await start_visit(harness, world)
+    question = teacher.last
+    harness.tg.inject("sendMessage", teacher.chat_id, error_code=code)
+    await teacher.send("父母在外打工，奶奶照看")
+    assert new_messages(teacher) == []  # the direct send failed: nothing arrived yet
+    queued = rows(harness, OutboxMessage, OutboxMessage.kind == urgent.KIND)
+    assert [(r.status, r.urgent) for r in queued] == [("pending", True)]
+
+    assert await deliver_outbox(harness) == 1
+    assert await deliver_outbox(harness) == 0  # once
+    arrived = new_messages(teacher)
+    assert len(arrived) == 1 and arrived[0] != question
+    assert "Sorry" not in arrived[0]  # no apology: nothing went wrong for the user
+    # the question came with its buttons, and answering it carries the flow on
+    buttons = teacher.buttons()
+    assert buttons and "Hesitant" in buttons
+    await teacher.tap("Hesitant")
+    assert teacher.last != arrived[0]
+    assert [r.status for r in rows(harness, OutboxMessage, OutboxMessage.kind == urgent.KIND)] == ["sent"]
+
+
+async def test_a_reply_refused_with_a_400_is_not_queued(harness: Any, world: Any) -> None:
+    teacher = await start_visit(harness, world)
+    harness.tg.inject("sendMessage", teacher.chat_id, error_code=400,
+                      description="Bad Request: can't parse entities")
+    await teacher.send("父母在外打工，奶奶照看")
+    assert rows(harness, OutboxMessage, OutboxMessage.kind == urgent.KIND) == []
+    # reported to the error handler as before (the operator is told; the user hears sorry)
+    assert [type(e).__name__ for e in harness.errors] == ["BadRequest"]
+    harness.errors.clear()
+
+
+async def test_urgent_replies_go_before_older_rows_of_other_people(harness: Any, world: Any) -> None:
+    from sqlmodel import Session
+
+    from casework.i18n import Text
+    from casework.outbox import enqueue
+
+    teacher = await start_visit(harness, world)
+    other = world.users["school_admin"]
+    speaking(harness, other, "en")
+    with Session(harness.engine) as s:
+        enqueue(s, other, Text("older notice"), kind="prompt", now=harness.services.clock.now())
+        s.commit()
+    harness.tg.inject("sendMessage", teacher.chat_id, error_code=502)
+    await teacher.send("父母在外打工，奶奶照看")
+    calls_before = len(harness.tg.calls)
+    older = [r.id for r in rows(harness, OutboxMessage, OutboxMessage.status == "pending")
+             if r.kind != urgent.KIND]
+    assert older  # the notices of the case opened, and the one above
+    await deliver_outbox(harness)
+    sent = [c for c in list(harness.tg.calls)[calls_before:]
+            if c.method == "sendMessage" and c.status == 200]
+    assert len(sent) == len(older) + 1
+    assert int(sent[0].params["chat_id"]) == teacher.chat_id  # the reply first
