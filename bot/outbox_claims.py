@@ -9,8 +9,10 @@ Before a message goes out, one short transaction (:func:`claim`) takes three thi
 2. **the chat's turn** (``outbox_chat``): its next-allowed time must have come (one message a
    second, from Telegram's answer to the last one; 20 a minute to a group; a 429's
    ``retry_after``). While the message is in flight the chat is held for ``lease``;
-3. **a token** from the one shared bucket (``outbox_bucket``, GCRA: starts at least
-   ``1/rate`` apart for all senders together), unless everyone is held after 429s.
+3. **a start time** from the one shared bucket (``outbox_bucket``, GCRA: starts ``1/rate``
+   apart for all senders together), unless everyone is held after 429s. The slot may lie
+   up to ``horizon`` ahead: the sender waits for it, so senders queue for slots instead of
+   racing for the same one.
 
 If any is missing, nothing is taken and the answer says when to ask again. After
 Telegram's answer :func:`release` frees the row's claim and sets the chat's next-allowed
@@ -50,15 +52,17 @@ class Pace:
     chat_interval: float = 1.0
     group_per_minute: int = 20
     lease: timedelta = timedelta(seconds=60)
+    horizon: timedelta = timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """``taken``: send now. Otherwise ask again at ``retry_at``, or never (None: the row
-    is gone, sent, not due, not its recipient's oldest, or another sender's)."""
+    """``taken``: send at ``start_at``. Otherwise ask again at ``retry_at``, or never
+    (None: the row is gone, sent, not due, not its recipient's oldest, or another sender's)."""
 
     taken: bool
     retry_at: datetime | None = None
+    start_at: datetime | None = None
 
 
 def _locked(conn: Connection, table: Any, key: Any, **new: Any) -> Any:
@@ -92,22 +96,27 @@ def claim(engine: Engine, row_id: int, recipient_id: int, chat: int, *, holder: 
         head = (select(func.min(_ROWS.c.id))
                 .where(_ROWS.c.recipient_id == recipient_id, _ROWS.c.status == "pending")
                 .scalar_subquery())
+        # SKIP LOCKED: a row another sender is claiming right now is not waited for
+        free = (select(_ROWS.c.id)
+                .where(_ROWS.c.id == row_id, _ROWS.c.status == "pending",
+                       _ROWS.c.not_before <= to_db(now), _ROWS.c.id == head,
+                       (_ROWS.c.claim_until.is_(None)) | (_ROWS.c.claim_until <= to_db(now)))
+                .with_for_update(skip_locked=True)
+                .scalar_subquery())
         took = conn.execute(
-            update(_ROWS)
-            .where(_ROWS.c.id == row_id, _ROWS.c.status == "pending",
-                   _ROWS.c.not_before <= to_db(now), _ROWS.c.id == head,
-                   (_ROWS.c.claim_until.is_(None)) | (_ROWS.c.claim_until <= to_db(now)))
+            update(_ROWS).where(_ROWS.c.id == free)
             .values(claimed_by=holder, claim_until=to_db(now + pace.lease))
         ).rowcount
         if not took:
             return Claim(False)
         wait = _take_chat(conn, chat, now, pace)
+        start: datetime | None = None
         if wait is None:
-            wait = _take_token(conn, now, pace)
+            wait, start = _take_slot(conn, now, pace)
         if wait is not None:
             conn.rollback()
             return Claim(False, wait)
-    return Claim(True)
+    return Claim(True, start_at=start)
 
 
 def _take_chat(conn: Connection, chat: int, now: datetime, pace: Pace) -> datetime | None:
@@ -124,22 +133,23 @@ def _take_chat(conn: Connection, chat: int, now: datetime, pace: Pace) -> dateti
     return None
 
 
-def _take_token(conn: Connection, now: datetime, pace: Pace) -> datetime | None:
-    """One start from the shared bucket; or the time the next one is free."""
+def _take_slot(conn: Connection, now: datetime, pace: Pace) -> tuple[datetime | None, datetime | None]:
+    """(None, the start time) from the shared bucket; or (when to ask again, None)."""
     row = _bucket(conn)
     held = from_db(row.held_until)
     if held > now:
-        return held
+        return held, None
     tat = from_db(row.tat)
-    if tat > now:  # starts 1/rate apart, all senders together
-        return tat
-    # a start a little late (a sender woke after the slot) does not push every later slot
+    if tat > now + pace.horizon:  # starts 1/rate apart, all senders together
+        return tat - pace.horizon, None
+    # a start a little late (a sender woke after its slot) does not push every later slot
     # back: the grid may lag ``now`` by one slot, so the rate is kept, with at most one
     # start more in any second
     slot = timedelta(seconds=1 / pace.rate)
+    start = max(tat, now - slot)
     conn.execute(update(_BUCKETS).where(_BUCKETS.c.name == BUCKET)
-                 .values(tat=to_db(max(tat, now - slot) + slot)))
-    return None
+                 .values(tat=to_db(start + slot)))
+    return None, max(start, now)
 
 
 def release(engine: Engine, row_id: int, chat: int, *, holder: str, now: datetime, pace: Pace,
@@ -147,17 +157,25 @@ def release(engine: Engine, row_id: int, chat: int, *, holder: str, now: datetim
     """After Telegram's answer (``reached``) or none: free the row's claim, give the chat
     its next-allowed time; a 429's ``retry_after`` holds the chat (``hold_all``: everyone)."""
     with engine.begin() as conn:
-        conn.execute(update(_ROWS).where(_ROWS.c.id == row_id, _ROWS.c.claimed_by == holder)
-                     .values(claimed_by=None, claim_until=None))
-        recent = list(_chat(conn, chat).recent)
-        next_at = now + timedelta(seconds=pace.chat_interval) if reached else now
-        if reached and chat < 0:
-            recent = [t for t in recent if t > now.timestamp() - GROUP_WINDOW] + [now.timestamp()]
-        if retry_after is not None:
-            next_at = max(next_at, now + timedelta(seconds=retry_after))
-        conn.execute(update(_CHATS).where(_CHATS.c.chat_id == chat)
-                     .values(next_at=to_db(next_at), recent=recent))
-        if hold_all and retry_after is not None:
-            _bucket(conn)
-            conn.execute(update(_BUCKETS).where(_BUCKETS.c.name == BUCKET)
-                         .values(held_until=to_db(now + timedelta(seconds=retry_after))))
+        release_in(conn, row_id, chat, holder=holder, now=now, pace=pace, reached=reached,
+                   retry_after=retry_after, hold_all=hold_all)
+
+
+def release_in(conn: Connection, row_id: int, chat: int, *, holder: str, now: datetime,
+               pace: Pace, reached: bool, retry_after: float | None = None,
+               hold_all: bool = False) -> None:
+    """:func:`release` inside the caller's transaction (the one recording the outcome)."""
+    conn.execute(update(_ROWS).where(_ROWS.c.id == row_id, _ROWS.c.claimed_by == holder)
+                 .values(claimed_by=None, claim_until=None))
+    recent = list(_chat(conn, chat).recent)
+    next_at = now + timedelta(seconds=pace.chat_interval) if reached else now
+    if reached and chat < 0:
+        recent = [t for t in recent if t > now.timestamp() - GROUP_WINDOW] + [now.timestamp()]
+    if retry_after is not None:
+        next_at = max(next_at, now + timedelta(seconds=retry_after))
+    conn.execute(update(_CHATS).where(_CHATS.c.chat_id == chat)
+                 .values(next_at=to_db(next_at), recent=recent))
+    if hold_all and retry_after is not None:
+        _bucket(conn)
+        conn.execute(update(_BUCKETS).where(_BUCKETS.c.name == BUCKET)
+                     .values(held_until=to_db(now + timedelta(seconds=retry_after))))

@@ -63,13 +63,14 @@ import functools
 import heapq
 import logging
 import math
+import random
 import time
 import warnings
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -90,6 +91,7 @@ from models.tables import OutboxChat, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 MAX_GLOBAL_RATE = 30  # Telegram: about 30 messages per second for a bot, all chats together
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
@@ -192,7 +194,7 @@ class Pacer:
     while fewer than the limit are in flight or answered within the last second.
     """
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, *, even_spacing: bool = True) -> None:
         self.limits = limits
         self._cap = max(1, math.floor(limits.per_second))
         self._spacing = 1.0 / limits.per_second  # spread a burst evenly over the second
@@ -200,6 +202,8 @@ class Pacer:
         self._busy: dict[int, int] = {}  # chat -> requests in flight
         self._in_flight = 0
         self._next_start = -math.inf  # the even spacing's next slot
+        # off when the shared bucket (bot.outbox_claims) gives the start times instead
+        self._even_spacing = even_spacing
         self._chat_free: dict[int, float] = {}  # chat -> earliest next start
         self._group_answers: dict[int, deque[float]] = {}
         self._all_held_until = -math.inf
@@ -234,7 +238,8 @@ class Pacer:
         self._busy[chat] = self._busy.get(chat, 0) + 1
         self._in_flight += 1
         # slots on a grid, so waking a little late does not slow the whole rate down
-        self._next_start = max(self._next_start, now - self._spacing) + self._spacing
+        if self._even_spacing:
+            self._next_start = max(self._next_start, now - self._spacing) + self._spacing
 
     def end(self, chat: int, now: float, *, reached_telegram: bool = True) -> None:
         """The answer came (or nothing was sent, ``reached_telegram=False``)."""
@@ -391,12 +396,22 @@ class OutboxSender:
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()
         self.timer = timer or timer_for(services.clock)
-        self.pacer = Pacer(self.limits)
+        # In real time the start times come from the shared bucket, reserved up to half a
+        # second ahead; the pacer keeps in-flight and per-chat limits. On virtual time
+        # (ClockTimer: time passes only while the sender sleeps, and two tasks sleeping at
+        # once would each move it) the sender spaces its own starts and takes a slot only
+        # when it is due.
+        virtual = isinstance(self.timer, ClockTimer)
+        self.pacer = Pacer(self.limits, even_spacing=virtual)
         # what this sender shares with the others through the database (bot.outbox_claims)
         self.holder = holder_name()
+        # oldest first, but each sender in its own order within blocks of 256 rows (the ids
+        # XOR a salt of 8 bits): two senders rarely go for the same row at the same moment
+        self._salt = 0 if virtual else random.Random(self.holder).randrange(256)
         self.pace = outbox_claims.Pace(rate=self.limits.per_second,
                                        chat_interval=self.limits.chat_interval,
-                                       group_per_minute=self.limits.group_per_minute)
+                                       group_per_minute=self.limits.group_per_minute,
+                                       horizon=timedelta(0) if virtual else timedelta(seconds=0.5))
         self.batch = batch
         self.refresh_every = refresh_every
         self.idle_poll = idle_poll
@@ -466,10 +481,11 @@ class OutboxSender:
                     self._refill(now, urgent_only=True)
                 while self._waiting and self._waiting[0][0] <= now:
                     _at, rank, row_id, recipient_id, chat = heapq.heappop(self._waiting)
-                    heapq.heappush(self._ready, (rank, row_id, recipient_id, chat))
+                    heapq.heappush(self._ready, (rank, row_id ^ self._salt, recipient_id, chat))
                 if self._ready or self._waiting:
                     if self._ready:
                         rank, row_id, recipient_id, chat = self._ready[0]
+                        row_id ^= self._salt
                         at = self.pacer.free_at(chat, now)
                     else:
                         at = self._waiting[0][0]
@@ -560,14 +576,19 @@ class OutboxSender:
         self._last_retry_after: float | None = None
         self._last_hold_all = False
         try:
-            got = outbox_claims.claim(self.services.engine, row_id, recipient_id, chat,
-                                      holder=self.holder, now=self.services.clock.now(),
-                                      pace=self.pace)
+            # the database steps of a delivery run in threads: several deliveries in flight
+            # overlap their commits, and the loop goes on pacing meanwhile
+            got = await self._db(
+                outbox_claims.claim, self.services.engine, row_id, recipient_id, chat,
+                holder=self.holder, now=self.services.clock.now(), pace=self.pace)
             if not got.taken:
                 retry_at = got.retry_at
                 return
             claimed = True
-            job = self._prepare(row_id)
+            job = await self._db(self._prepare, row_id)
+            wait = (got.start_at - self.services.clock.now()).total_seconds() if got.start_at else 0
+            if wait > 0:  # the slot the shared bucket gave this message is a moment ahead
+                await self.timer.sleep(wait)
             if job is None:
                 return
             error: Exception | None = None
@@ -588,7 +609,12 @@ class OutboxSender:
                 error = None
             if error is None:
                 self.telegram_messages += 1
-                requeue = not self._on_accepted(row_id, job)
+                # recorded with the claim's release, in one commit
+                complete = await self._db(self._on_accepted, row_id, job, chat)
+                claimed = False
+                if complete:
+                    self.sent += 1
+                requeue = not complete
             elif isinstance(error, RetryAfter):
                 self._on_retry_after(row_id, chat, retry_after_seconds(error))
             elif isinstance(error, Forbidden):
@@ -615,13 +641,21 @@ class OutboxSender:
                 following = (row_id, rank)
                 now = now + (retry_at - self.services.clock.now()).total_seconds()
             elif following is None:
-                following = self._next_due(recipient_id)
+                following = await self._db(self._next_due, recipient_id)
             if following is not None:  # a backlog moves at its chat's pace, not the refill's
                 ready = max(now, self.pacer.chat_ready(chat, now))
                 heapq.heappush(self._waiting, (ready, following[1], following[0], recipient_id, chat))
             else:  # not due (a 429, a backoff) or nothing left: a later refill finds it
                 self._known.discard(recipient_id)
             self._dirty = True
+
+    async def _db(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+        """A database step of a delivery: in a worker thread, so deliveries in flight overlap
+        their commits while the loop paces; inline on virtual time (``ClockTimer``), where
+        time must pass only while the sender waits, not while a thread works."""
+        if isinstance(self.timer, ClockTimer):
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     def _release(self, row_id: int, chat: int, *, reached: bool) -> None:
         """Free the claim and give the chat its next turn, for every sender (a 429 included)."""
@@ -689,23 +723,25 @@ class OutboxSender:
             await self.bot.send_message(chat, part.text, reply_markup=part.markup,
                                         parse_mode="HTML" if part.html else None)
 
-    def _on_accepted(self, row_id: int, job: _Job) -> bool:
-        """Record Telegram's acceptance at once; True when the row is complete."""
+    def _on_accepted(self, row_id: int, job: _Job, chat: int) -> bool:
+        """Record Telegram's acceptance at once, and free the claim and give the chat its
+        next turn in the same commit; True when the row is complete. (In a worker thread.)"""
+        now = self.services.clock.now()
         with Session(self.services.engine) as session:
             row = session.get(OutboxMessage, row_id)
-            if row is None:
-                return True
-            if job.last:
-                row.status = "sent"
-                row.sent_at = to_db(self.services.clock.now())
-                row.attempts += 1
-            else:
-                row.payload = {**row.payload, "parts_sent": job.index + 1}
-            session.add(row)
+            if row is not None:
+                if job.last:
+                    row.status = "sent"
+                    row.sent_at = to_db(now)
+                    row.attempts += 1
+                else:
+                    row.payload = {**row.payload, "parts_sent": job.index + 1}
+                session.add(row)
+                session.flush()
+            outbox_claims.release_in(session.connection(), row_id, chat, holder=self.holder,
+                                     now=now, pace=self.pace, reached=True)
             session.commit()
-        if job.last:
-            self.sent += 1
-        return job.last
+        return row is None or job.last
 
     def _on_retry_after(self, row_id: int, chat: int, seconds: float) -> None:
         """Hold the chat and move the row; several chats at once means hold everyone."""
