@@ -20,6 +20,10 @@ from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in eve
 from documents import digest_chart
 from handlers.ptb import BotApplication
 
+# connections to the Bot API a bot process keeps: a few per turn in flight (the turns' worker
+# threads are as many as the database pool) and the replies of the ones just finished
+BOT_HTTP_POOL = 32
+
 
 def build_application(
     token: str,
@@ -36,9 +40,10 @@ def build_application(
         builder = builder.base_url(base_url)
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
-    # the outbox sender reads the HTTP status of each answer off this request (PTB's
-    # default pool size); see bot.telegram_request
-    builder = builder.request(request or AnswerAwareRequest(connection_pool_size=256))
+    # the outbox sender reads the HTTP status of each answer off this request (see
+    # bot.telegram_request). Not PTB's 256 connections: httpcore scans its pool on every
+    # request, and a process's sends are bounded by its turns in flight anyway
+    builder = builder.request(request or AnswerAwareRequest(connection_pool_size=BOT_HTTP_POOL))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if not updater:
