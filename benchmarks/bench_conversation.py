@@ -62,11 +62,24 @@ from sandbox.harness import FAKE_BASE_FILE_URL, FAKE_BASE_URL, ChatUser, fake_bo
 
 class Timings(list[float]):
     """Wall-clock seconds per step, and beside them the CPU seconds of this process: on a
-    shared machine the CPU rates are the comparable ones (everything runs in-process)."""
+    shared machine the CPU rates are the comparable ones (everything runs in-process); and
+    the SQL statements each step ran (the flow's only)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cpu: list[float] = []
+        self.statements: list[int] = []
+
+
+STATEMENTS = [0]  # SQL statements executed on the flow's engine so far
+
+
+def _count_statements(engine: Any) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _counted(*_args: Any) -> None:
+        STATEMENTS[0] += 1
 
 
 def _timed_delivery(app: Any, timings: Timings, profiler: cProfile.Profile | None = None) -> Any:
@@ -74,10 +87,11 @@ def _timed_delivery(app: Any, timings: Timings, profiler: cProfile.Profile | Non
         obj = Update.de_json(update, app.bot)
         if profiler is not None:
             profiler.enable()
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, statements = time.perf_counter(), time.process_time(), STATEMENTS[0]
         await app.process_update(obj)
         timings.append(time.perf_counter() - start)
         timings.cpu.append(time.process_time() - cpu)
+        timings.statements.append(STATEMENTS[0] - statements)
         if profiler is not None:
             profiler.disable()
 
@@ -107,6 +121,7 @@ async def run(url: str | None, users: int, rounds: int, profiler: cProfile.Profi
     """The visit flow, the echo and the durable echo, interleaved in ``rounds`` (a slice of
     the teachers each): a machine that slows down for a while slows all three alike."""
     url, engine, (clock, policy, teachers) = _prepare_db(url, users)
+    _count_statements(engine)
     tg = FakeTelegram(now=lambda: clock.now().timestamp())
     api = create_fake_bot_api(tg)
     services = Services(engine=engine, clock=clock, policy=policy)
@@ -269,6 +284,10 @@ def main() -> None:
     print("per step of the flow (mean ms):  " + "  ".join(
         f"{name} {statistics.mean(res.flow[i::len(STEP_NAMES)]) * 1000:.2f}"
         for i, name in enumerate(STEP_NAMES)))
+    print(f"flow: {1000 * sum(res.flow.cpu) / len(res.flow):.2f} ms CPU per step; SQL statements "
+          f"per step {statistics.mean(res.flow.statements):.1f} (" + "  ".join(
+              f"{name} {statistics.mean(res.flow.statements[i::len(STEP_NAMES)]):.1f}"
+              for i, name in enumerate(STEP_NAMES)) + ")")
     flow_echo = statistics.median(res.round_ratios("flow", "echo"))
     floor_echo = statistics.median(res.round_ratios("floor", "echo"))
     flow_floor = statistics.median(res.round_ratios("flow", "floor"))
