@@ -48,7 +48,6 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlmodel import Session, col  # noqa: E402
 
 from benchmarks import benchdb  # noqa: E402
-from benchmarks.bench_conversation import _visit  # noqa: E402
 from bot.webhook import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from casework import ladder  # noqa: E402
 from casework.context import Casework  # noqa: E402
@@ -65,6 +64,7 @@ from models.tables import (  # noqa: E402
     Visit,
 )
 from sandbox.fakebot import FakeTelegram, create_fake_bot_api  # noqa: E402
+from sandbox.harness import ChatUser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BAOXUE = str(Path(sys.executable).with_name("baoxue"))
@@ -153,6 +153,35 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"worker on port {port} never became healthy")
 
 
+async def button(user: ChatUser, needles: tuple[str, ...], wait: float = 30.0) -> str:
+    """The first button holding one of ``needles``; waits for it a while, for a reply that
+    went through the outbox (its direct send was refused)."""
+    deadline = time.monotonic() + wait
+    while True:
+        for label in user.buttons():
+            if any(n in label for n in needles):
+                return label
+        if time.monotonic() > deadline:
+            raise AssertionError(f"none of {needles} in {user.buttons()}")
+        await asyncio.sleep(0.2)
+
+
+async def visit(tg: FakeTelegram, deliver: Any, teacher: User) -> None:
+    """One teacher records a home visit on their case, defaults accepted: 10 steps."""
+    user = ChatUser(tg, deliver=deliver, enqueue=False, user_id=teacher.telegram_id,
+                    first_name=teacher.display_name, language_code="zh-hans")
+    await user.send("/visit")
+    await user.tap(await button(user, ("#",)))
+    await user.tap(await button(user, ("Home visit", "家访")))
+    await user.send("父母在外务工，由祖母照看")
+    await user.tap(await button(user, ("Hesitant", "犹豫")))
+    await user.tap(await button(user, ("Opposed", "反对")))
+    await user.send("讲解义务教育法，联系资助")
+    await user.tap(await button(user, ("Refused", "拒绝")))
+    await user.tap(await button(user, ("Skip", "跳过")))
+    await user.tap(await button(user, ("Confirm", "确认")))
+
+
 def sender_of(update: dict[str, Any]) -> int:
     for kind in ("message", "callback_query"):
         if kind in update:
@@ -195,7 +224,7 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
 
         async def one(teacher: User) -> None:
             async with gate:
-                await _visit(tg, deliver, teacher)
+                await visit(tg, deliver, teacher)
 
         await asyncio.gather(*(one(t) for t in teachers))
 
@@ -257,6 +286,8 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
         bad_rows = session.execute(select(func.count()).select_from(OutboxMessage)
                                    .where(col(OutboxMessage.status).in_(("dead", "failed")))).scalar_one()
         visits = session.execute(select(func.count()).select_from(Visit)).scalar_one()
+        urgent_replies = session.execute(select(func.count()).select_from(OutboxMessage)
+                                         .where(col(OutboxMessage.kind) == "reply")).scalar_one()
         open_visits = session.execute(select(func.count()).select_from(ConversationState)
                                       .where(col(ConversationState.flow) == "visit")).scalar_one()
     # the outbox's messages are the ones to people not playing the load (supervisors told)
@@ -276,7 +307,8 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
           f"{duplicated}, lost {lost}; 429s at the fake {tg.stats.too_many_requests}")
-    print(f"apologies               {apology_count}")
+    print(f"apologies               {apology_count}; replies sent through the outbox after "
+          f"a refused direct send: {urgent_replies}")
     print(f"domain rows             visits {visits} for {len(teachers)} teachers; "
           f"visit conversations left open {open_visits}")
     ok = (duplicated == 0 and lost == 0 and apology_count == 0 and visits == len(teachers)
