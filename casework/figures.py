@@ -44,9 +44,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from statistics import median
 
 from sqlalchemy import ColumnElement, and_, func, or_, true
@@ -257,9 +259,14 @@ def _time_to(cw: Casework, where: ColumnElement[bool], start: datetime, end: dat
     return distribution(days, DURATION_BUCKETS)
 
 
-def _events(cw: Casework, where: ColumnElement[bool], start: datetime, end: datetime) -> dict[int, list[tuple[datetime, str | None, str]]]:
-    """The state changes before ``end`` of the cases in scope alive in the period, per case
-    (instant, from, to), oldest first. A case closed before the period cannot count."""
+History = list[tuple[datetime, str | None, str]]  # (instant, state left, state entered), oldest first
+
+
+def _histories(cw: Casework, where: ColumnElement[bool], start: datetime,
+               end: datetime) -> Iterator[tuple[int, History]]:
+    """The state changes before ``end`` of each case in scope alive in the period, one case
+    at a time (streamed: memory holds one case's history, not the county's). A case closed
+    before the period cannot count; a visit or an acknowledgement changes no state."""
     alive = select(Case.id).where(
         where, col(Case.created_at) < end,
         or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start),
@@ -267,73 +274,99 @@ def _events(cw: Casework, where: ColumnElement[bool], start: datetime, end: date
     rows = cw.session.exec(
         select(CaseEvent.case_id, CaseEvent.at, CaseEvent.from_state, CaseEvent.to_state)
         .where(col(CaseEvent.case_id).in_(alive), col(CaseEvent.at) < end,
-               col(CaseEvent.to_state).is_not(None))
+               col(CaseEvent.to_state).is_not(None),
+               or_(col(CaseEvent.from_state).is_(None), col(CaseEvent.from_state) != col(CaseEvent.to_state)))
         .order_by(col(CaseEvent.case_id), col(CaseEvent.at), col(CaseEvent.id))
-    ).all()
-    found: dict[int, list[tuple[datetime, str | None, str]]] = defaultdict(list)
-    for case_id, at, frm, to in rows:
-        found[case_id].append((from_db(at), frm, to or ""))
-    return found
+        .execution_options(yield_per=5000)
+    )
+    for case_id, group in groupby(rows, key=itemgetter(0)):
+        yield case_id, [(from_db(at), frm, to or "") for _id, at, frm, to in group]
 
 
-def step_deadlines(cw: Casework, where: ColumnElement[bool], start: datetime, end: datetime,
-                   events: dict[int, list[tuple[datetime, str | None, str]]]) -> tuple[StepDeadlines, ...]:
+StepRow = tuple[str, datetime, datetime, str, datetime | None]  # level, made, due, status, acted
+
+
+def _step_rows(cw: Casework, where: ColumnElement[bool], start: datetime,
+               end: datetime) -> dict[int, list[StepRow]]:
+    """The ``step`` deadlines in scope that fell due in the period (and have fallen due)."""
     until = min(end, cw.now())
-    rows = cw.session.exec(
+    found: dict[int, list[StepRow]] = defaultdict(list)
+    for case_id, created, due_at, payload, status, acted_at in cw.session.exec(
         select(col(Deadline.case_id), col(Deadline.created_at), col(Deadline.due_at),  # type: ignore[call-overload]
                col(Deadline.payload), col(Deadline.status), col(Deadline.acted_at))
         .join(Case, col(Case.id) == col(Deadline.case_id))
         .where(where, Deadline.kind == "step", col(Deadline.due_at) >= start,
                col(Deadline.due_at) < until)
-    ).all()
-    met: Counter[str] = Counter()
-    missed: Counter[str] = Counter()
-    for case_id, created, due_at, payload, status, acted_at in rows:
-        level = str((payload or {}).get("level", ""))
-        made, due = from_db(created), from_db(due_at)
-        history = events.get(case_id or 0, [])
-        i = bisect_left(history, made, key=lambda e: e[0])
-        left = next(((at, to) for at, frm, to in history[i:] if frm == level and to != level), None)
-        if status in ("done", "failed"):
-            missed[level] += 1  # the scheduler reached it with the case still on the level
-        elif left is not None and left[0] <= due:
-            if left[1] != states.PAUSED:
-                met[level] += 1
-        elif status == "cancelled" and acted_at is not None and from_db(acted_at) <= due:
-            pass  # withdrawn in time with the case still there: a reissued notice replaced it
-        else:
-            missed[level] += 1
-    return tuple(StepDeadlines(level, met[level], missed[level])
-                 for level in states.LADDER if met[level] or missed[level])
+    ).all():
+        found[case_id].append((str((payload or {}).get("level", "")), from_db(created), from_db(due_at),
+                               status, from_db(acted_at) if acted_at is not None else None))
+    return found
 
 
-def _state_at(history: Sequence[tuple[datetime, str | None, str]], when: datetime) -> str | None:
+def _deadline_result(row: StepRow, history: History) -> str | None:
+    """``met``, ``missed``, or None (neither) for one step deadline, by the case's history."""
+    level, made, due, status, acted = row
+    i = bisect_left(history, made, key=lambda e: e[0])
+    left = next(((at, to) for at, frm, to in history[i:] if frm == level and to != level), None)
+    if status in ("done", "failed"):
+        return "missed"  # the scheduler reached it with the case still on the level
+    if left is not None and left[0] <= due:
+        return None if left[1] == states.PAUSED else "met"
+    if status == "cancelled" and acted is not None and acted <= due:
+        return None  # withdrawn in time with the case still there: a reissued notice replaced it
+    return "missed"
+
+
+def _state_at(history: History, when: datetime) -> str | None:
     n = bisect_left(history, when, key=lambda e: e[0])
     return history[n - 1][2] if n else None
 
 
-def yields(cw: Casework, start: datetime, end: datetime,
-           events: dict[int, list[tuple[datetime, str | None, str]]]) -> tuple[StepYield, ...]:
+def _levels_worked(history: History, start: datetime) -> tuple[set[str], set[str]]:
+    """The ladder levels a case stood on in the period (its history stops at the period's
+    end), and those it came back to school from (the last level before the return)."""
+    on: set[str] = set()
+    back: set[str] = set()
+    first = _state_at(history, start)
+    if first in states.ACTIVE:
+        on.add(first)
+    last_level = None
+    for at, frm, to in history:
+        if at >= start and to in states.ACTIVE:
+            on.add(to)
+        if at >= start and to == states.RETURNED and frm != to and last_level is not None:
+            back.add(last_level)
+        if to in states.ACTIVE:
+            last_level = to
+    return on, back
+
+
+def steps_and_yields(cw: Casework, where: ColumnElement[bool], start: datetime,
+                     end: datetime) -> tuple[tuple[StepDeadlines, ...], tuple[StepYield, ...]]:
+    """Deadlines met per step and yield per step, in one pass over the cases' histories."""
+    due = _step_rows(cw, where, start, end)
+    results: dict[str, Counter[str]] = {"met": Counter(), "missed": Counter()}
     worked: Counter[str] = Counter()
     returned: Counter[str] = Counter()
-    for history in events.values():
-        on: set[str] = set()
-        back: set[str] = set()
-        first = _state_at(history, start)
-        if first in states.ACTIVE:
-            on.add(first)
-        last_level = None
-        for at, frm, to in history:
-            if at >= start and to in states.ACTIVE:
-                on.add(to)
-            if at >= start and to == states.RETURNED and frm != to and last_level is not None:
-                back.add(last_level)
-            if to in states.ACTIVE:
-                last_level = to
+
+    def count(rows: Sequence[StepRow], history: History) -> None:
+        for row in rows:
+            result = _deadline_result(row, history)
+            if result is not None:
+                results[result][row[0]] += 1
+
+    for case_id, history in _histories(cw, where, start, end):
+        on, back = _levels_worked(history, start)
         worked.update(on)
         returned.update(back)
-    return tuple(StepYield(level, worked[level], returned[level])
-                 for level in states.LADDER if worked[level] or returned[level])
+        count(due.pop(case_id, ()), history)
+    for rows in due.values():  # a case without recorded state changes
+        count(rows, [])
+    met, missed = results["met"], results["missed"]
+    return (tuple(StepDeadlines(level, met[level], missed[level])
+                  for level in states.LADDER if met[level] or missed[level]),
+            tuple(StepYield(level, worked[level], returned[level])
+                  for level in states.LADDER if worked[level] or returned[level]))
 
 
 def redropout(cw: Casework, where: ColumnElement[bool], start: datetime, end: datetime) -> Redropout:
@@ -419,7 +452,7 @@ def compute(cw: Casework, actor: User | None, start: datetime, end: datetime, *,
     check_reader(actor)
     where = scope_condition(cw, actor, township_id)
     start, end = from_db(start), from_db(end)
-    events = _events(cw, where, start, end)
+    deadlines_met, yields = steps_and_yields(cw, where, start, end)
     return Figures(
         scope=scope_name(cw, actor) if township_id is None else _township_name(cw, township_id),
         start=start,
@@ -427,8 +460,8 @@ def compute(cw: Casework, actor: User | None, start: datetime, end: datetime, *,
         reporting_delay=reporting_delay(cw, where, start, end),
         to_return=_time_to(cw, where, start, end, (states.RETURNED,)),
         to_close=_time_to(cw, where, start, end, sorted(CLOSED_STATES)),
-        deadlines=step_deadlines(cw, where, start, end, events),
-        yields=yields(cw, start, end, events),
+        deadlines=deadlines_met,
+        yields=yields,
         redropout=redropout(cw, where, start, end),
         caseload=caseload(cw, where),
         verification=verification_progress(cw, actor, township_id, start, end),
