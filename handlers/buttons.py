@@ -187,6 +187,7 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCase
         "mark_returned": "returned",
         "propose_outcome": "propose",
         "pause": "pause",
+        "hand_over": "handover",
     }
     if action in simple:
         turn.replies.send(simple[action]().message)

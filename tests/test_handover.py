@@ -232,3 +232,37 @@ async def test_across_deployments_by_an_export_file(
     sender_engine.dispose()
     again = invoke("handover", "answer", str(handover_id), "rejected", "--lang", "en")
     assert again.exit_code == 1 and "already been answered" in again.output
+
+
+async def test_the_township_officer_offers_the_case_from_its_card(harness: Any, world: World, songxi: User) -> None:
+    officer = speaking(harness, world.users["township_officer"], "en")
+    receiver = speaking(harness, songxi, "en")
+    case_id = open_case(harness, world)
+    await officer.send(f"/case {case_id}")
+    await officer.tap("🚚 Hand over to another county")
+    assert officer.last == "To which county did the child move?"
+    assert officer.buttons()[0] == "松溪县"
+    await officer.tap("松溪县")
+    assert officer.last == "The child's new address there?"
+    await officer.send(NEW_ADDRESS)
+    assert "• Receiving county: 松溪县" in officer.last and f"• New address: {NEW_ADDRESS}" in officer.last
+    await officer.tap("✅ Confirm")
+    assert officer.reply_texts[1] == (f"Case #{case_id} is offered to 松溪县. It stays with you, still open, "
+                                      "until they accept; you will be told their answer.")
+    assert one(harness, Handover).to_county_id == songxi.scope_id
+    await officer.send(f"/case {case_id}")  # one offer at a time: no second button
+    assert "🚚 Hand over to another county" not in officer.buttons()
+    assert officer.last.endswith(f"Nov 23 offered to another county — {world.users['township_officer'].display_name}")
+    await deliver_outbox(harness)
+    assert receiver.buttons() == ["Accept", "Reject"]
+    # a teacher does not hand over: the township does
+    teacher = speaking(harness, world.users["teacher"], "en")
+    await teacher.send(f"/case {case_id}")
+    assert "🚚 Hand over to another county" not in teacher.buttons()
+
+
+async def test_with_one_county_there_is_no_hand_over_button(harness: Any, world: World) -> None:
+    officer = speaking(harness, world.users["township_officer"], "en")
+    case_id = open_case(harness, world)
+    await officer.send(f"/case {case_id}")
+    assert "⏸ Pause" in officer.buttons() and "🚚 Hand over to another county" not in officer.buttons()
