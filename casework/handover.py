@@ -36,7 +36,17 @@ from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
 from casework.ladder import load_case, record_event, touch
-from models.tables import Case, CaseEvent, County, Guardian, Handover, Student, User, Visit
+from models.tables import (
+    Case,
+    CaseEvent,
+    County,
+    Guardian,
+    Handover,
+    Proposal,
+    Student,
+    User,
+    Visit,
+)
 
 FORMAT = "baoxue-handover"
 VERSION = 1
@@ -184,6 +194,8 @@ def decide(cw: Casework, actor: User, handover_id: int, *, accept: bool) -> Hand
     case = cw.session.get(Case, handover.case_id)
     if case is None:
         raise NotFound(_("There is no such hand-over."))
+    if accept and case.state not in OPEN_STATES:  # closed here while the offer waited
+        raise IllegalTransition(_("Case #{id} is closed: there is nothing to hand over.", id=case.id))
     before = {"county_id": case.county_id, "school_id": case.school_id, "village_id": case.village_id}
     if accept:
         _move(cw, actor, case, handover)
@@ -224,6 +236,12 @@ def _move(cw: Casework, actor: User, case: Case, handover: Handover) -> None:
     case.school_id = case.class_id = case.village_id = None
     case.school_responsible_id = case.village_responsible_id = None
     case.assigned_to_id = actor.id
+    # a proposal of the sending county's people is theirs to pursue no more
+    for proposal in cw.session.exec(select(Proposal).where(
+            Proposal.case_id == case.id, Proposal.status == "pending")).all():
+        proposal.status = "withdrawn"
+        proposal.decision_note = "handed over"
+        cw.session.add(proposal)
     _restart_clock(cw, case)
     touch(cw, case)
     if student is not None:
@@ -355,7 +373,13 @@ def _create_from_file(cw: Casework, actor: User, handover: Handover) -> Case:
     number = child.get("id_number")
     student = cw.session.exec(select(Student).where(
         col(Student.id_number_hash).in_(cipher().lookup_hashes(number)))).first() if number else None
-    if student is None:
+    if student is not None:
+        open_here = cw.session.exec(select(Case.id).where(
+            Case.student_id == student.id, col(Case.state).in_(list(OPEN_STATES)))).first()
+        if open_here is not None:
+            raise IllegalTransition(_("{name} already has an open case here, #{id}: accepting would "
+                                      "make a second one.", name=student.name, id=open_here))
+    else:
         student = Student(**{f: child.get(f) for f in STUDENT_FIELDS if f not in ("key_groups", "enrolled")},
                           key_groups=list(child.get("key_groups") or []),
                           enrolled=bool(child.get("enrolled", True)),

@@ -266,3 +266,31 @@ async def test_with_one_county_there_is_no_hand_over_button(harness: Any, world:
     case_id = open_case(harness, world)
     await officer.send(f"/case {case_id}")
     assert "⏸ Pause" in officer.buttons() and "🚚 Hand over to another county" not in officer.buttons()
+
+
+def test_an_offer_for_a_case_closed_meanwhile_cannot_be_accepted(cw: Any, world: World, songxi: User) -> None:
+    from tests.casedriver import close_out
+
+    u = world.users
+    case_id = ladder.report(cw, u["teacher"], ladder.ReportInput(
+        student_id=world.students_of_class(world.classes[4])[1].id, reasons=("learning",))).case.id
+    offered = handover.offer(cw, u["township_officer"], case_id, songxi.scope_id or 0, NEW_ADDRESS)
+    ladder.mark_returned(cw, u["teacher"], case_id)
+    ladder.confirm_attending(cw, u["teacher"], case_id, True)
+    close_out(cw, u["school_admin"], case_id, [u["township_officer"]])
+    with pytest.raises(IllegalTransition):
+        handover.decide(cw, songxi, offered.id or 0, accept=True)
+    assert cw.session.get(Case, case_id).county_id == world.county.id  # type: ignore[union-attr]
+
+
+def test_a_file_for_a_child_with_an_open_case_here_is_not_made_a_second_case(
+    cw: Any, world: World, songxi: User
+) -> None:
+    u = world.users
+    case_id = ladder.report(cw, u["teacher"], ladder.ReportInput(
+        student_id=world.students_of_class(world.classes[4])[1].id, reasons=("learning",))).case.id
+    _record, data = handover.export_case(cw, u["county_officer"], case_id, to_county="松溪县",
+                                         new_address=NEW_ADDRESS)
+    incoming = handover.import_file(cw, json.loads(json.dumps(data)), songxi.scope_id or 0)
+    with pytest.raises(IllegalTransition):  # the same child (by ID number) is open here already
+        handover.decide(cw, songxi, incoming.id or 0, accept=True)
