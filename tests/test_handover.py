@@ -80,6 +80,12 @@ async def test_the_receiving_county_accepts_and_the_case_moves_with_its_history(
     assert receiver.last == (f"Hand-over from 青松县: case #{case_id}, {student.name}, moved to {NEW_ADDRESS}. "
                              "Accept to take the case and its history; until you do, it stays with them.")
     assert receiver.buttons() == ["Accept", "Reject"]
+    # /transfers lists it again (the message with the buttons may be long gone); not for the sender
+    offer_text = receiver.last
+    await receiver.send("/transfers")
+    assert receiver.last == offer_text and receiver.buttons() == ["Accept", "Reject"]
+    await requester.send("/transfers")
+    assert requester.last == "No transfer request is waiting for your answer."
     # the sending county cannot answer its own offer
     with pytest.raises(AccessDenied):
         act(harness, lambda cw: handover.decide(cw, u["county_officer"], offered.id, accept=True))
