@@ -24,6 +24,7 @@ responsible on the other side), for a case rather than a pupil's unit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -202,20 +203,27 @@ def decide(cw: Casework, actor: User, handover_id: int, *, accept: bool) -> Hand
     else:
         record_event(cw, case, actor, "handover_rejected", from_state=case.state, handover=handover.id)
     requester = cw.session.get(User, handover.requested_by) if handover.requested_by else None
-    if requester is not None:
-        county = cw.session.get(County, handover.to_county_id)
-        student = cw.session.get(Student, case.student_id)
-        params = {"id": case.id, "name": student.name if student else "—",
-                  "county": county.name if county else "—"}
-        text = (_("Case #{id} ({name}) was accepted by {county}: it is theirs now, with its history.", **params)
-                if accept else
-                _("{county} did not accept case #{id} ({name}): it stays with you, still open.", **params))
-        outbox.enqueue(cw.session, requester, text, kind="handover_decision", now=cw.now(),
-                       dedupe_key=f"hnd:{handover.id}:decided")
+    county = cw.session.get(County, handover.to_county_id)
+    _tell_sender(cw, handover, case, [requester] if requester else [], county.name if county else "—",
+                 accepted=accept)
     cw.audit(actor, "handover.accept" if accept else "handover.reject", "case", case.id,
              handover=handover.id, before=before,
              after={"county_id": case.county_id, "school_id": case.school_id, "village_id": case.village_id})
     return handover
+
+
+def _tell_sender(cw: Casework, handover: Handover, case: Case, people: Sequence[User], county: str, *,
+                 accepted: bool) -> None:
+    """The sending side hears the receiving county's answer."""
+    student = cw.session.get(Student, case.student_id)
+    params = {"id": case.id, "name": student.name if student else "—", "county": county}
+    text = (_("Case #{id} ({name}) was accepted by {county}: it is theirs now, with its history.", **params)
+            if accepted else
+            _("{county} did not accept case #{id} ({name}): it stays with you, still open.", **params))
+    for user in people:
+        if user.active and not user.unreachable:
+            outbox.enqueue(cw.session, user, text, kind="handover_decision", now=cw.now(), case_id=case.id,
+                           dedupe_key=f"hnd:{handover.id}:decided:{user.id}")
 
 
 def _restart_clock(cw: Casework, case: Case) -> None:
@@ -451,7 +459,11 @@ def record_answer(cw: Casework, actor: User | None, handover_id: int, *, accepte
                      to_county=handover.other_county)
     else:
         record_event(cw, case, actor, "handover_rejected", from_state=from_state, handover=handover.id)
-    cw.audit(actor, "handover.answer", "case", case.id, handover=handover.id, accepted=accepted)
+    # the county that sent it is told (the answer came by another channel, to the operator)
+    told = receivers(cw, case.county_id)
+    _tell_sender(cw, handover, case, told, handover.other_county or "—", accepted=accepted)
+    cw.audit(actor, "handover.answer", "case", case.id, handover=handover.id, accepted=accepted,
+             told=[u.id for u in told])
     return handover
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from casework import handover, ladder
 from casework.clock import FrozenClock
 from casework.errors import AccessDenied, IllegalTransition
+from casework.outbox import text_from_json
 from casework.scope import can_see_case
 from demo.county import World
 from models.tables import (
@@ -25,6 +26,7 @@ from models.tables import (
     County,
     Deadline,
     Handover,
+    OutboxMessage,
     Student,
     Township,
     User,
@@ -231,6 +233,12 @@ async def test_across_deployments_by_an_export_file(
     with Session(sender_engine) as s:
         closed = s.get(Case, case.id)
         assert closed is not None and closed.state == "transferred" and closed.closed_at is not None
+        # the sending county's officers are told
+        (told,) = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "handover_decision")).all()
+        officer = s.get(User, told.recipient_id)
+        assert officer is not None and officer.role == "county_officer"
+        assert text_from_json(told.payload["text"]).render("en") == (
+            f"Case #{case.id} ({sent_student.name}) was accepted by 松溪县: it is theirs now, with its history.")
         assert s.exec(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)
                       .order_by(col(CaseEvent.id).desc())).first() == "handed_over"
         assert [a.action for a in s.exec(select(AuditEvent).where(col(AuditEvent.action).like("handover.%"))
