@@ -11,7 +11,7 @@ from sqlmodel import select
 from casework import states
 from casework.context import Casework
 from casework.scope import can_see_case, users_for_case
-from models.tables import Case, Deadline, Proposal, User
+from models.tables import Case, County, Deadline, Handover, Proposal, User
 
 # one tap that cannot be undone: shown with what it will do, and done only on a second tap
 CONFIRMED = frozenset({"escalate", "issue_deadline_notice"})
@@ -29,6 +29,7 @@ OFFERED = (
     "resume",
     "reopen",
     "close_out",
+    "hand_over",
 )
 
 
@@ -61,8 +62,18 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         # back at school, the only outcome is 销号, offered as its own button
         if action == "propose_outcome" and case.state in (states.RETURNED, states.RETENTION):
             continue
+        # only where there is another county to hand over to, and one offer at a time
+        if action == "hand_over" and not _may_hand_over(cw, case):
+            continue
         allowed.append(action)
     return allowed
+
+
+def _may_hand_over(cw: Casework, case: Case) -> bool:
+    other = cw.session.exec(select(County.id).where(County.id != case.county_id)).first()
+    waiting = cw.session.exec(select(Handover.id).where(
+        Handover.case_id == case.id, Handover.status == "pending")).first()
+    return other is not None and waiting is None
 
 
 def may_acknowledge(actor: User, ack: Deadline) -> bool:

@@ -26,6 +26,7 @@ too.
     rv:<proposal>                       ReviewEvidence   apr:<proposal>[:y]   Approve
     rej:<proposal>                      Reject           att:<case>:1|0       Attending
     act:<case>:<action>                 CaseAction       trf:ok|no:<request>  TransferAnswer
+    hnd:ok|no:<handover>                HandoverAnswer
     actok:<case>:<action>               ConfirmCaseAction
     atd:<class>:<yyyymmdd>:a|s|e|ay|sy  AttendanceAnswer
     rc:<class>:<term start yyyymmdd>:a|s|e|ay|sy RollCallAnswer
@@ -322,6 +323,26 @@ class TransferAnswer(Callback):
         return cls(request_id, f[0] == "ok")
 
 
+@dataclass(frozen=True)
+class HandoverAnswer(Callback):
+    """The receiving county accepts or rejects a case handed over (``casework.handover``)."""
+
+    PREFIX: ClassVar[str] = "hnd"
+    handover_id: int
+    accept: bool
+
+    def encode(self) -> str:
+        return f"hnd:{'ok' if self.accept else 'no'}:{self.handover_id}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        handover_id = parse_id(f[1]) if f else None
+        if f is None or handover_id is None or f[0] not in ("ok", "no"):
+            return None
+        return cls(handover_id, f[0] == "ok")
+
+
 # --- attendance ---------------------------------------------------------------------------------
 
 ALL_PRESENT, SOME_ABSENT = "a", "s"
@@ -565,7 +586,8 @@ class ConversationTap(Callback):
 
 KINDS: tuple[type[Callback], ...] = (
     Menu, Language, OpenCase, RecordVisit, Acknowledge, Assign, ReviewEvidence, Approve, Reject,
-    Attending, CaseAction, ConfirmCaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
+    Attending, CaseAction, ConfirmCaseAction, TransferAnswer, HandoverAnswer, AttendanceAnswer,
+    RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
 )

@@ -5,7 +5,8 @@ officers get one every week on ``times.county_digest_weekday`` at ``times.county
 (local times in the policy's time zone). Each digest says how many cases were opened,
 came back to school, were closed and moved up the ladder in the period, how many are
 overdue, how the open cases stand by state, village and school, and carries a small
-chart of the open cases over the last weeks.
+chart of the open cases over the last weeks, and ends with the compact block of the
+figures the bureau is judged by (``casework.figures.digest_lines``, the last 30 days).
 
 Everything in a digest is computed with the recipient's own scope filter
 (:func:`casework.scope.visible_cases`): a township officer's digest never counts, names or
@@ -61,7 +62,7 @@ from typing import Any, Literal
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from casework import deadlines, states
+from casework import deadlines, figures, states
 from casework.callbacks import OpenCase
 from casework.clock import from_db
 from casework.context import Casework
@@ -619,6 +620,8 @@ def handle_digest(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     data = digest_data(cw, user, since, due)
     png = _chart_png(data, user.language)
     heading, lines = digest_text(cw, user, scope, data, with_chart=png is not None)
+    # the figures the bureau is judged by, over a window long enough to mean something
+    lines += figures.digest_lines(figures.compute(cw, user, due - figures.DIGEST_WINDOW, due))
     # a button to open each overdue case named, five a row
     opens = [{"text": text_to_json(Text("#{id}", {"id": c.case_id})), "data": OpenCase(c.case_id).encode()}
              for c in data.overdue_cases]

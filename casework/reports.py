@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, func, select
 
-from casework import deadlines, states
+from casework import deadlines, figures, states
 from casework.callbacks import ReportWorkbook
 from casework.clock import from_db
 from casework.context import Casework
@@ -150,6 +150,8 @@ class ReportData:
     by_state_end: Counter[str] = field(default_factory=Counter)
     units: list[UnitRow] = field(default_factory=list)
     cases: list[CaseLine] = field(default_factory=list)
+    # the figures the bureau is judged by, for the same scope and period (their own sheet)
+    kpi: figures.Figures | None = None
 
     @property
     def as_of(self) -> date | None:
@@ -275,6 +277,7 @@ def report_data(cw: Casework, actor: User | None, period: Period) -> ReportData:
             )
         )
     data.units = sorted(units.values(), key=lambda u: u.name)
+    data.kpi = figures.for_period(cw, actor, period)
     return data
 
 

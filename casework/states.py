@@ -78,6 +78,9 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("close_out", _BACK, CLOSED),
         Transition("acknowledge", ACTIVE | {PAUSED}, None),
         Transition("assign", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, None),
+        # the child moved to another county (随迁): offered there, the case stays open until
+        # that county accepts (casework.handover); it keeps its state when it moves
+        Transition("hand_over", _ACTIVE_OR_PAUSED | _PLACED | _BACK, None),
     )
 }
 
@@ -107,6 +110,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     # 003 鸡东 四 学校责任 "对无故一个月未到校学生及时落实专人做好动员劝返工作": the school
     # names the person who persuades (casework.attendance asks its administrator to)
     "assign": OFFICERS | {"school_admin"},
+    "hand_over": frozenset({"township_officer", "county_officer", "admin"}),
 }
 
 # who may be handed a case to persuade (``ladder.assign``): the people who go to the family

@@ -21,6 +21,8 @@ from casework.i18n import _
 from casework.labels import STATE_LABELS
 from casework.personal import Cipher
 from cli.common import boot_or_exit
+from cli.figures import report_app
+from cli.handover import handover_app
 from cli.keys import key_rotate
 from cli.ledger import export_app, import_app
 from cli.outbox import outbox_app
@@ -44,6 +46,8 @@ app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
+app.add_typer(handover_app, name="handover")
 key_app.command("rotate")(key_rotate)
 app.add_typer(user_app, name="user")
 invite_app.command("list")(invite_list)

@@ -15,6 +15,7 @@ from casework import codes
 from casework.i18n import _
 from casework.labels import STATE_LABELS
 from casework.reports import ReportData, word
+from documents import figures_xlsx
 
 DATE_FORMAT = "yyyy-mm-dd"
 
@@ -25,6 +26,13 @@ def title(data: ReportData, lang: str) -> str:
 
 def filename(data: ReportData, lang: str) -> str:
     return f"{title(data, lang)}_{data.period.code}.xlsx".replace(" ", "_").replace(":", "")
+
+
+def period_text(data: ReportData, lang: str) -> str:
+    if data.as_of is not None:  # the period is still running: its figures stop on that day
+        return (f"{data.period.start.isoformat()} – {data.as_of.isoformat()}"
+                f"（{word('as_of', lang)} {data.as_of.isoformat()}）")
+    return f"{data.period.start.isoformat()} – {data.period.end.isoformat()}"
 
 
 def write_report(data: ReportData, lang: str) -> bytes:
@@ -45,11 +53,7 @@ def write_report(data: ReportData, lang: str) -> bytes:
     ws.write_string(1, 0, word("scope", lang), bold)
     ws.write_string(1, 1, data.scope)
     ws.write_string(2, 0, word("period", lang), bold)
-    if data.as_of is not None:  # the period is still running: its figures stop on that day
-        ws.write_string(2, 1, f"{data.period.start.isoformat()} – {data.as_of.isoformat()}"
-                              f"（{word('as_of', lang)} {data.as_of.isoformat()}）")
-    else:
-        ws.write_string(2, 1, f"{data.period.start.isoformat()} – {data.period.end.isoformat()}")
+    ws.write_string(2, 1, period_text(data, lang))
     ws.write_string(3, 0, word("generated", lang), bold)
     ws.write_string(3, 1, f"{data.generated_at:%Y-%m-%d %H:%M}")
     row = 5
@@ -116,6 +120,9 @@ def write_report(data: ReportData, lang: str) -> bytes:
         ws.write_number(r, 8, line.visits, cell)
     if data.cases:
         ws.autofilter(0, 0, len(data.cases), len(keys) - 1)
+    if data.kpi is not None:
+        figures_xlsx.write_sheet(wb, data.kpi, lang, period_text(data, lang),
+                                 f"{data.generated_at:%Y-%m-%d %H:%M}")
     wb.close()
     return out.getvalue()
 

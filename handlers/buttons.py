@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import Message
 
-from casework import actions, callbacks, case_views, ladder, outcomes, transfers
+from casework import actions, callbacks, case_views, handover, ladder, outcomes, transfers
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.validation import clean_text
@@ -155,6 +155,14 @@ def _transfer(turn: engine.Turn, tap: callbacks.TransferAnswer) -> None:
     turn.replies.send(transfers.describe(turn.cw, req, accept=accept))
 
 
+def _handover(turn: engine.Turn, tap: callbacks.HandoverAnswer) -> None:
+    """``hnd:ok:<id>`` / ``hnd:no:<id>``: the receiving county answers a hand-over."""
+    found = handover.decide(turn.cw, turn.user, tap.handover_id, accept=tap.accept)
+    turn.replies.answer()
+    turn.replies.mark_chosen(_("Accept") if tap.accept else _("Reject"))
+    turn.replies.send(handover.describe(turn.cw, found, accept=tap.accept))
+
+
 def _attending(turn: engine.Turn, tap: callbacks.Attending) -> None:
     out = ladder.confirm_attending(turn.cw, turn.user, tap.case_id, tap.attending)
     turn.replies.answer()
@@ -179,6 +187,7 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCase
         "mark_returned": "returned",
         "propose_outcome": "propose",
         "pause": "pause",
+        "hand_over": "handover",
     }
     if action in simple:
         turn.replies.send(simple[action]().message)
@@ -204,6 +213,7 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.Reject: _reject,
     callbacks.Attending: _attending,
     callbacks.TransferAnswer: _transfer,  # a transfer request (casework.transfers)
+    callbacks.HandoverAnswer: _handover,  # a case handed over by another county (casework.handover)
     callbacks.CaseAction: _action,
     callbacks.ConfirmCaseAction: _action,  # an escalation or the notice, confirmed
     callbacks.AttendanceAnswer: attendance.tap_attendance,  # the daily attendance prompt (casework.attendance)

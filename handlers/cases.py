@@ -39,6 +39,7 @@ ACTION_BUTTONS: dict[str, Text] = {
     "resume": _("▶️ Resume"),
     "reopen": _("🔁 Reopen"),
     "close_out": _("🗂 Close out (销号)"),
+    "hand_over": _("🚚 Hand over to another county"),
 }
 
 EVENT_LABELS: dict[str, Text] = {
@@ -58,6 +59,11 @@ EVENT_LABELS: dict[str, Text] = {
     "closed": _("closed out"),
     "acknowledged": _("alert acknowledged"),
     "assigned": _("assigned"),
+    "handover_offered": _("offered to another county"),
+    "handover_exported": _("exported to another county's system"),
+    "handover_rejected": _("hand-over not accepted"),
+    "handed_over": _("handed over to another county"),
+    "visit_imported": _("visit (recorded in the other county)"),
 }
 
 

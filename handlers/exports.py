@@ -36,7 +36,7 @@ from telegram import Document, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from casework import callbacks, forms, ledger, people, reports, transfers, validation
+from casework import callbacks, forms, handover, ledger, people, reports, transfers, validation
 from casework.errors import CaseworkError, ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
@@ -365,11 +365,17 @@ async def _read_and_preview(doc: Document, update: Update, context: ContextTypes
 
 
 def transfers_waiting(turn: engine.Turn, args: list[str]) -> None:
-    """``/transfers``: the transfer requests waiting for this person's answer."""
+    """``/transfers``: the transfer requests, and the cases another county hands over,
+    waiting for this person's answer."""
     waiting = transfers.pending_for(turn.cw, turn.user)
-    if not waiting:
+    offers = handover.pending_for(turn.cw, turn.user)
+    if not waiting and not offers:
         turn.replies.send(_("No transfer request is waiting for your answer."))
         return
+    for offer in offers:
+        turn.replies.send(handover.offer_text(turn.cw, offer), [[
+            Button(_("Accept"), callbacks.HandoverAnswer(offer.id or 0, accept=True).encode()),
+            Button(_("Reject"), callbacks.HandoverAnswer(offer.id or 0, accept=False).encode())]])
     for req in waiting:
         turn.replies.send(transfers.request_text(turn.cw, req), [[
             Button(_("Accept"), callbacks.TransferAnswer(req.id or 0, accept=True).encode()),

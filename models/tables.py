@@ -553,3 +553,32 @@ class SandboxChatMessage(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     body: dict[str, Any] = _json_dict()  # the stored message's fields (sandbox.chatstore)
+
+
+class Handover(SQLModel, table=True):
+    """A case offered to another county because the child moved there (随迁): handed over,
+    never closed, until the receiving county accepts (``casework.handover``).
+
+    ``direction``: ``internal`` (both counties in this deployment: the case moves on
+    acceptance), ``outgoing`` (exported to a file for another deployment; the case stays open
+    here until its answer is recorded), ``incoming`` (imported from such a file: ``payload``
+    holds it, and the child and the case are created here only on acceptance).
+    """
+
+    __tablename__ = "handover"
+
+    id: int | None = Field(default=None, primary_key=True)
+    direction: str = Field(max_length=10)  # internal | outgoing | incoming
+    status: str = Field(default="pending", max_length=10)  # pending | accepted | rejected
+    case_id: int | None = Field(default=None, foreign_key="dropout_case.id", index=True)
+    from_county_id: int | None = Field(default=None, foreign_key="county.id")
+    to_county_id: int | None = Field(default=None, foreign_key="county.id", index=True)
+    # the other deployment's county, as its file or the exporting operator names it
+    other_county: str | None = Field(default=None, max_length=60)
+    new_address: str = Field(max_length=200)  # 现居住地 in the receiving county
+    requested_by: int | None = Field(default=None, foreign_key="app_user.id")  # None: the CLI
+    requested_at: datetime
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime | None = None
+    decision_note: str | None = Field(default=None, max_length=500)
+    payload: dict[str, Any] = _json_dict()  # incoming: the file as imported

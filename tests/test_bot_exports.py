@@ -247,7 +247,7 @@ async def test_stats_month_sends_the_figures_and_the_workbook(harness, world, ma
     (name, data), = documents(harness, officer)
     assert name == "Dropout_control_monthly_report_2026-11.xlsx"
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["Summary", "By unit", "Cases"]
+    assert wb.sheetnames == ["Summary", "By unit", "Cases", "Figures"]  # Figures: tests/test_figures.py
     # /report reports a dropout, with or without words after it: it means one thing
     teacher = speaking(harness, world.users["teacher"], "en")
     await teacher.send("/report")

@@ -53,7 +53,7 @@ def test_export_the_ledger_a_form_and_the_report(
     report = invoke("export", "report", "month", "--lang", "en", "-o", str(tmp_path / "m.xlsx"))
     assert report.exit_code == 0, report.output
     assert report.stdout.splitlines()[0].startswith("Monthly report for")
-    assert load_workbook(tmp_path / "m.xlsx").sheetnames == ["Summary", "By unit", "Cases"]
+    assert load_workbook(tmp_path / "m.xlsx").sheetnames == ["Summary", "By unit", "Cases", "Figures"]
 
     with Session(db.make_engine(database_url)) as s:
         actions = [a.action for a in s.exec(select(AuditEvent).where(AuditEvent.actor_id == None)).all()]  # noqa: E711

@@ -64,7 +64,7 @@ def test_teachers_get_no_reports(cw, world) -> None:  # type: ignore[no-untyped-
 def test_the_workbook_holds_the_figures_units_and_cases(cw, world, made) -> None:  # type: ignore[no-untyped-def]
     data = reports.report_data(cw, world.users["township_officer"], month_of(date(2026, 11, 1)))
     wb = load_workbook(io.BytesIO(report_xlsx.write_report(data, "zh_Hans")))
-    assert wb.sheetnames == ["汇总", "分单位", "个案清单"]
+    assert wb.sheetnames == ["汇总", "分单位", "个案清单", "考核指标"]  # the last: tests/test_figures.py
     summary = [r for r in wb["汇总"].iter_rows(values_only=True)]
     assert summary[0][0] == "控辍保学月报"
     figures = dict(r[:2] for r in summary[6:13])
