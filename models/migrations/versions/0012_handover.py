@@ -1,7 +1,7 @@
 """handover: a case offered to another county (随迁), pending until that county accepts
 
-Revision ID: 0011_handover
-Revises: 0010_sandbox_chat
+Revision ID: 0012_handover
+Revises: 0011_outbox_pacing
 Create Date: 2026-12-07 13:00:00.000000
 
 Hand-written. A child who moved to another county is handed over, not closed: within one
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0011_handover'
-down_revision: str | None = '0010_sandbox_chat'
+revision: str = '0012_handover'
+down_revision: str | None = '0011_outbox_pacing'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
