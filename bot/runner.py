@@ -55,7 +55,8 @@ def make_application(runtime: Runtime, clock: Clock | None = None, **kwargs: Any
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
                         conversation_ttl_days=runtime.settings.conversation_ttl_days,
                         operator_chat_id=runtime.settings.operator_chat_id,
-                        upload_limits=UploadLimits.from_settings(runtime.settings))
+                        upload_limits=UploadLimits.from_settings(runtime.settings),
+                        console_url=runtime.settings.console_url)
     api = runtime.settings.bot_api_url.rstrip("/")
     kwargs.setdefault("base_url", f"{api}/bot")
     kwargs.setdefault("base_file_url", f"{api}/file/bot")
@@ -89,6 +90,13 @@ def run_webhook(runtime: Runtime) -> None:
     app = create_webhook_app(
         application, url=settings.webhook_url, secret=secret, docs=settings.env == "development",
     )
+    # the officers' console on the same server, at /console (CONSOLE_URL points there)
+    from bot.console import CONSOLE_PATH, console_config
+    from web.app import create_console
+
+    app.mount(CONSOLE_PATH, create_console(console_config(
+        runtime, application.bot_data["services"], application.bot,
+        secure=(settings.console_url or "").startswith("https://"))))
     # log_config=None: uvicorn's loggers propagate to the root handlers, which redact
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
 

@@ -162,6 +162,8 @@ class Invite(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "dropout_case"
+    # a county's cases by state: the console's overview and case list
+    __table_args__ = (Index("ix_dropout_case_county_state", "county_id", "state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     student_id: int = Field(foreign_key="student.id", index=True)
@@ -277,6 +279,8 @@ class Deadline(SQLModel, table=True):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
+        # a case's open deadlines by due time: the console's next-due and overdue columns
+        Index("ix_deadline_case_status_due", "case_id", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -512,3 +516,34 @@ class SandboxChatMessage(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     message_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     body: dict[str, Any] = _json_dict()  # the stored message's fields (sandbox.chatstore)
+
+
+# --- the officers' console (web/) -------------------------------------------------------
+
+
+class ConsoleLink(SQLModel, table=True):
+    """A one-time sign-in link the bot gave a user (``/console``): only its hash is kept,
+    it is bound to that user, valid for minutes, and spent by its first use."""
+
+    __tablename__ = "console_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries the session's random id (signed), the
+    database its hash, so logging out or deactivating the user ends it at once."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
