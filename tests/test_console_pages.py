@@ -11,13 +11,21 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from casework import ladder, outcomes
 from models.tables import Case, Guardian, OutboxMessage, Proposal, Student
 from tests.botkit import deliver_outbox
 from tests.casedriver import Run
-from tests.consolekit import audits, client, csrf_of, link_from_bot, make_app, photo_in_telegram, signed_in
+from tests.consolekit import (
+    audits,
+    client,
+    csrf_of,
+    link_from_bot,
+    make_app,
+    photo_in_telegram,
+    signed_in,
+)
 
 PAGES = ("/console/overview", "/console/cases", "/console/cases?state=all", "/console/ladder",
          "/console/reviews", "/console/people", "/console/exports")
