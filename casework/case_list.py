@@ -134,7 +134,8 @@ def next_due_column() -> Any:
 
 
 def due_bounds(cw: Casework) -> dict[str, datetime]:
-    """Where "today" and "this week" end (local midnight, the week ending on Sunday)."""
+    """Where "overdue" begins (now) and "today" and "this week" end (local midnight, the
+    week ending on Sunday night)."""
     today = cw.today()
     tz = cw.policy.tz
     end_today = datetime.combine(today + timedelta(days=1), time(), tzinfo=tz)
@@ -174,8 +175,11 @@ def conditions(cw: Casework, actor: User, f: CaseFilter, next_due: Any) -> list[
     if f.reported_to:
         end = datetime.combine(f.reported_to + timedelta(days=1), time(), tzinfo=tz)
         where.append(col(Case.created_at) < to_db(end))
-    if f.due:
-        where.append(next_due < to_db(due_bounds(cw)[f.due]))
+    if f.due:  # overdue: past; today and this week: still ahead, falling due by then
+        bounds = due_bounds(cw)
+        where.append(next_due < to_db(bounds[f.due]))
+        if f.due != "overdue":
+            where.append(next_due >= to_db(bounds["overdue"]))
     if f.q:
         where.append(col(Student.name).contains(f.q, autoescape=True))
     if f.id_hash:

@@ -46,6 +46,18 @@ EVENT_LABELS: dict[str, Text] = {
     "assigned": _("assigned"),
 }
 
+# what each deadline a case page lists is (reminders are the scheduler's, not listed)
+DEADLINE_LABELS: dict[str, Text] = {
+    "step": _("deadline of this level"),
+    "round": _("next persuasion round due"),
+    "ack": _("alert to be acknowledged"),
+    "promise": _("promised return date"),
+    "retention": _("retention check"),
+    "resume": _("resumes"),
+    "deferral_end": _("end of deferral"),
+    "home_teaching": _("home teaching session due"),
+}
+
 # the actions the console offers on a case page (recording a visit and proposing an outcome
 # take photos and voice notes from a phone: those stay in the bot)
 CONSOLE_ACTIONS = ("acknowledge", "assign", "escalate", "issue_deadline_notice", "pause", "resume")
@@ -132,7 +144,8 @@ def case_page(cw: Casework, actor: User, case_id: int, *, disclose: bool = False
         timeline=events,
         visits=visits_of(cw, case),
         deadlines=list(cw.session.exec(
-            select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "open")
+            select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "open",
+                                   col(Deadline.kind).in_(list(DEADLINE_LABELS)))
             .order_by(col(Deadline.due_at))).all()),
         responsible=_people_in_charge(cw, case),
         actions=[a for a in allowed if a in CONSOLE_ACTIONS],

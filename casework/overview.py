@@ -82,7 +82,11 @@ def overview(cw: Casework, actor: User) -> Overview:
     bounds = {k: to_db(v) for k, v in due_bounds(cw).items()}
 
     def below(bound: str) -> Any:
-        return func.sum(case((nd.c.due < bounds[bound], 1), else_=0))
+        """Cases whose next deadline falls before ``bound``; not yet overdue, but for "overdue"."""
+        due = nd.c.due < bounds[bound]
+        if bound != "overdue":
+            due = and_(due, nd.c.due >= bounds["overdue"])
+        return func.sum(case((due, 1), else_=0))
 
     columns: list[Any] = [col(Case.state), col(Case.school_id), col(Case.village_id), func.count(),
                           below("overdue"), below("today"), below("week")]

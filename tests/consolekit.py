@@ -61,16 +61,20 @@ def audits(engine: Any, action: str, *, allowed: bool | None = None) -> list[Aud
         return list(s.exec(query.order_by(col(AuditEvent.id))).all())
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Server:
     """The console app served by uvicorn on a free loopback port, in a thread of its own
     (the browser tests: Chromium needs a real socket)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, port: int) -> None:
         import uvicorn
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning", lifespan="off"))

@@ -133,6 +133,7 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table,
         except CaseworkError as err:
             return c.error(request, locals().get("ctx"), err)
         return c.render(request, ctx, "case.html", status, p=data, error=error,
+                        deadline_labels=case_page.DEADLINE_LABELS,
                         done=request.query_params.get("done"))
 
     @app.get("/cases/{case_id}")
