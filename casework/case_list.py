@@ -122,14 +122,15 @@ class Page:
     pages: int
 
 
-def next_due_column() -> Any:
-    """The earliest open working deadline of the row's case (a correlated subquery)."""
+def next_due_table() -> Any:
+    """Each case's earliest open working deadline, as a derived table (``case_id``, ``due``)
+    to outer-join: one pass over the open deadlines' partial index (``ix_deadline_open_work``),
+    where a subquery per case would look each case up on its own."""
     return (
-        select(func.min(Deadline.due_at))
-        .where(Deadline.case_id == Case.id, Deadline.status == "open",
-               col(Deadline.kind).in_(deadlines.WORK_KINDS))
-        .correlate(Case)
-        .scalar_subquery()
+        select(col(Deadline.case_id).label("case_id"), func.min(Deadline.due_at).label("due"))
+        .where(Deadline.status == "open", col(Deadline.kind).in_(deadlines.WORK_KINDS))
+        .group_by(col(Deadline.case_id))
+        .subquery("next_due")
     )
 
 
@@ -189,10 +190,22 @@ def conditions(cw: Casework, actor: User, f: CaseFilter, next_due: Any) -> list[
 
 def list_page(cw: Casework, actor: User, f: CaseFilter, *, size: int = PAGE_SIZE) -> Page:
     """One page of the actor's cases under ``f``, audited as a list view of the cases shown."""
-    next_due = next_due_column()
+    nd = next_due_table()
+    next_due = nd.c.due
     where = conditions(cw, actor, f, next_due)
-    base = select(Case.id).join(Student, col(Student.id) == col(Case.student_id)).where(*where)
-    total = cw.session.exec(select(func.count()).select_from(base.subquery())).one()
+
+    def joined(query: Any) -> Any:
+        # the student's row only for what is filtered on it; the deadlines only when needed
+        if f.q or f.id_hash or f.key_group:
+            query = query.join(Student, col(Student.id) == col(Case.student_id))
+        return query.outerjoin(nd, nd.c.case_id == col(Case.id))
+
+    counted = select(func.count()).select_from(Case)
+    if f.due:
+        counted = joined(counted)
+    elif f.q or f.id_hash or f.key_group:
+        counted = counted.join(Student, col(Student.id) == col(Case.student_id))
+    total = cw.session.exec(counted.where(*where)).one()
     order: list[Any] = {
         "due": [next_due.asc().nulls_last()], "-due": [next_due.desc().nulls_last()],
         "id": [col(Case.id)], "-id": [col(Case.id).desc()],
@@ -201,8 +214,7 @@ def list_page(cw: Casework, actor: User, f: CaseFilter, *, size: int = PAGE_SIZE
     pages = max(1, -(-total // size))
     page = min(f.page, pages)
     found = cw.session.exec(
-        select(Case, next_due.label("next_due"))
-        .join(Student, col(Student.id) == col(Case.student_id))
+        joined(select(Case, next_due.label("next_due")))
         .where(*where).order_by(*order, col(Case.id)).offset((page - 1) * size).limit(size)
     ).all()
     cases = [c for c, _due in found]

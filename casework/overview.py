@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
-from casework import deadlines, states
-from casework.case_list import OPEN_STATES, due_bounds
+from casework import states
+from casework.case_list import OPEN_STATES, due_bounds, next_due_table
 from casework.clock import to_db
 from casework.context import Casework
 from casework.scope import visible_cases
-from models.tables import Case, Deadline, School, Township, User, Village
+from models.tables import Case, School, Township, User, Village
 
 WEEKS = 12
 
@@ -60,16 +60,6 @@ class Overview:
     notes: list[str] = field(default_factory=list)
 
 
-def _next_due_by_case() -> Any:
-    """The earliest open working deadline of each case, as a derived table."""
-    return (
-        select(col(Deadline.case_id).label("case_id"), func.min(Deadline.due_at).label("due"))
-        .where(Deadline.status == "open", col(Deadline.kind).in_(deadlines.WORK_KINDS))
-        .group_by(col(Deadline.case_id))
-        .subquery()
-    )
-
-
 def kpi_figures(cw: Casework, actor: User) -> Any:
     """THE PLACE FOR THE KPI BLOCK: the figures the bureau is judged by (``casework.figures``,
     built on its own branch) go here and are shown in the overview's KPI section. Until
@@ -78,7 +68,7 @@ def kpi_figures(cw: Casework, actor: User) -> Any:
 
 
 def overview(cw: Casework, actor: User) -> Overview:
-    nd = _next_due_by_case()
+    nd = next_due_table()
     bounds = {k: to_db(v) for k, v in due_bounds(cw).items()}
 
     def below(bound: str) -> Any:

@@ -279,8 +279,15 @@ class Deadline(SQLModel, table=True):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
-        # a case's open deadlines by due time: the console's next-due and overdue columns
-        Index("ix_deadline_case_status_due", "case_id", "status", "due_at"),
+        # each case's open working deadlines by due time: the console's next-due and overdue
+        # columns read them without touching the table (an index-only scan, already grouped)
+        Index(
+            "ix_deadline_open_work",
+            "case_id",
+            "due_at",
+            postgresql_where=text("status = 'open' AND kind IN ('step', 'round')"),
+            sqlite_where=text("status = 'open' AND kind IN ('step', 'round')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
