@@ -36,10 +36,12 @@ def fake_files(tg: FakeTelegram) -> FileSource:
     return fetch
 
 
-def console_app(services: Services, tg: FakeTelegram, secret: bytes, bot_username: str) -> FastAPI:
+def console_app(services: Services, tg: FakeTelegram, secret: bytes, bot_username: str,
+                refresh_seconds: int = 30) -> FastAPI:
     return create_console(ConsoleConfig(
         engine=services.engine, clock=services.clock, policy=services.policy, secret=secret,
         files=fake_files(tg), base=CONSOLE_PATH, bot_username=lambda: bot_username,
+        refresh_seconds=refresh_seconds,
     ))
 
 

@@ -22,12 +22,13 @@ LINK = re.compile(r"(http://\S+/console/login\?u=\d+&t=[\w-]+)")
 SECRET = b"test console secret, 32 bytes..."
 
 
-def make_app(harness: Any, origin: str = "http://testserver") -> FastAPI:
+def make_app(harness: Any, origin: str = "http://testserver", refresh_seconds: int = 30) -> FastAPI:
     """The console on the harness's database, clock and fake Telegram, mounted at /console;
     the bot's /console links point at ``origin``."""
     harness.services.console_url = origin + CONSOLE
     app = FastAPI()
-    app.mount(CONSOLE, console_app(harness.services, harness.tg, SECRET, "baoxue_test_bot"))
+    app.mount(CONSOLE, console_app(harness.services, harness.tg, SECRET, "baoxue_test_bot",
+                                   refresh_seconds))
     return app
 
 

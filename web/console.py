@@ -62,6 +62,9 @@ class ConsoleConfig:
     # the bot's @username, for invitation links (t.me/<bot>?start=<code>); asked when a
     # link is made (the bot learns its name when it starts, after the console is built)
     bot_username: Callable[[], str] = lambda: ""
+    # how often the overview and the review queue reload their content (≤ 60 s: a new
+    # escalation shows within a minute)
+    refresh_seconds: int = 30
 
 
 @dataclass
@@ -158,6 +161,7 @@ class Console:
             mask_phone=mask_phone,
             here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             quote=quote,
+            refresh_seconds=self.config.refresh_seconds,
             **values,
         )
         return HTMLResponse(html, status_code=status)
