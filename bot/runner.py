@@ -87,16 +87,17 @@ def run_webhook(runtime: Runtime) -> None:
     secret = webhook_secret(settings)
     redact_logs(settings.bot_token, secret, settings.encryption_key)
     application = make_application(runtime)
-    app = create_webhook_app(
-        application, url=settings.webhook_url, secret=secret, docs=settings.env == "development",
-    )
     # the officers' console on the same server, at /console (CONSOLE_URL points there)
-    from bot.console import CONSOLE_PATH, console_config
+    from bot.console import console_config
     from web.app import create_console
 
-    app.mount(CONSOLE_PATH, create_console(console_config(
+    console = create_console(console_config(
         runtime, application.bot_data["services"], application.bot,
-        secure=(settings.console_url or "").startswith("https://"))))
+        secure=(settings.console_url or "").startswith("https://")))
+    app = create_webhook_app(
+        application, url=settings.webhook_url, secret=secret, docs=settings.env == "development",
+        console=console,
+    )
     # log_config=None: uvicorn's loggers propagate to the root handlers, which redact
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)
 

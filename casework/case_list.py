@@ -213,10 +213,14 @@ def list_page(cw: Casework, actor: User, f: CaseFilter, *, size: int = PAGE_SIZE
     }[f.sort]
     pages = max(1, -(-total // size))
     page = min(f.page, pages)
-    found = cw.session.exec(
-        joined(select(Case, next_due.label("next_due")))
+    # the page's ids first (narrow rows to sort), then their cases
+    picked = cw.session.exec(
+        joined(select(col(Case.id), next_due.label("next_due")))
         .where(*where).order_by(*order, col(Case.id)).offset((page - 1) * size).limit(size)
     ).all()
+    by_id = {c.id: c for c in cw.session.exec(
+        select(Case).where(col(Case.id).in_([i for i, _due in picked]))).all()} if picked else {}
+    found = [(by_id[i], d) for i, d in picked]
     cases = [c for c, _due in found]
     titles = notices.case_titles(cw, cases)
     now = cw.now()
