@@ -8,19 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.console import bot_files
 from bot.runtime import boot
 from bot.settings import Settings
 from bot.webhook import create_webhook_app
 from casework.personal import Cipher
+from models import types as model_types
 from sandbox.database import prepare
 from tests.consolekit import SECRET, photo_in_telegram
-from tests.test_sandbox_chats import SEEDED_AT, _chat, _serve, restore_cipher  # noqa: F401  (a fixture)
+from tests.test_sandbox_chats import SEEDED_AT, _chat, _serve
+
+
+@pytest.fixture
+def restore_cipher() -> Iterator[None]:
+    previous = model_types._cipher
+    yield
+    if previous is not None:
+        model_types.install_cipher(previous)
 
 
 async def test_the_webhook_app_serves_the_console_and_the_bot_fetches_its_files(harness) -> None:  # type: ignore[no-untyped-def]
