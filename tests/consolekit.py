@@ -48,8 +48,16 @@ def path_of(link: str) -> str:
     return link.split("://", 1)[1].split("/", 1)[1].join(("/", ""))
 
 
+async def follow(http: httpx.AsyncClient, link: str) -> httpx.Response:
+    """Open the link from the bot, and press its one button (what spends the link)."""
+    page = await http.get(path_of(link))
+    assert page.status_code == 200 and 'data-testid="sign-in"' in page.text
+    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    return await http.post(CONSOLE + "/login", data={"u": query["u"], "t": query["t"]})
+
+
 async def signed_in(http: httpx.AsyncClient, link: str) -> httpx.Response:
-    res = await http.get(path_of(link))
+    res = await follow(http, link)
     assert res.status_code == 303, res.text
     return res
 

@@ -78,6 +78,8 @@ async def test_a_township_officer_finds_the_overdue_case_and_acts_on_it(  # type
         pw, browser, page = await browse(viewport)
         try:
             await page.goto(link)
+            await page.locator('[data-testid="sign-in"]').click()
+            await page.wait_for_url("**/console/overview")
             assert page.url.endswith("/console/overview")
             await page.screenshot(path=str(shots / "1-overview.png"), full_page=True)
             await fits(page, viewport)
@@ -147,6 +149,8 @@ async def test_a_county_officer_rejects_a_proposal_and_the_proposer_hears_it(  #
         page.on("dialog", lambda dialog: dialog.accept())  # "Reject this proposal?"
         try:
             await page.goto(link)
+            await page.locator('[data-testid="sign-in"]').click()
+            await page.wait_for_url("**/console/overview")
             await page.locator('[data-testid="nav-reviews"]').click()
             review = page.locator('[data-testid="review"]')
             assert await review.count() == 1
@@ -187,6 +191,8 @@ async def test_a_school_admin_sees_only_their_schools_cases(  # type: ignore[no-
         pw, browser, page = await browse(viewport)
         try:
             await page.goto(link)
+            await page.locator('[data-testid="sign-in"]').click()
+            await page.wait_for_url("**/console/overview")
             await page.locator('[data-testid="nav-cases"]').click()
             await page.wait_for_url("**/console/cases")
             shown = [await r.get_attribute("data-case")
@@ -197,6 +203,13 @@ async def test_a_school_admin_sees_only_their_schools_cases(  # type: ignore[no-
             response = await page.goto(page.url.replace("/cases", f"/cases/{ids['c']}"))
             assert response is not None and response.status == 403
             await page.screenshot(path=str(shots / "9-school-admin-refused.png"), full_page=True)
+            await page.goto(page.url.split("/console/")[0] + "/console/ladder")
+            counts = page.locator('[data-testid="ladder-counts"]')
+            # the school's one case, at the township's level; the profile's diagram beside it
+            assert "乡镇劝返" in await counts.inner_text()
+            assert await page.locator(".diagram svg").count() == 1
+            await page.screenshot(path=str(shots / "10-ladder.png"), full_page=True)
+            await fits(page, viewport)
         finally:
             await browser.close()
             await pw.stop()

@@ -132,6 +132,8 @@ async def test_the_overview_and_review_queue_refresh_themselves(harness, world, 
         pw, browser, page = await browse({"width": 1280, "height": 800})
         try:
             await page.goto(link)
+            await page.locator('[data-testid="sign-in"]').click()
+            await page.wait_for_url("**/console/overview")
             tile = page.locator('[data-testid="due"] .tile').first.locator("b")
             before = int(await tile.inner_text())
             run.report(student=1)  # a new case, while the page is open

@@ -63,7 +63,10 @@ def test_the_sandbox_serves_the_console_and_opens_it_as_a_persona(db_url: str, t
             by_key = {p["key"]: p for p in personas}
             assert by_key["township_officer1"]["console"] and not by_key["teacher5"]["console"]
             officer = by_key["township_officer1"]["id"]
-            opened = await client.get(f"/sandbox/console/{officer}", follow_redirects=True)
+            page = await client.get(f"/sandbox/console/{officer}", follow_redirects=True)
+            assert page.status_code == 200 and 'data-testid="sign-in"' in page.text
+            form = dict(re.findall(r'name="([ut])" value="([^"]*)"', page.text))
+            opened = await client.post("/console/login", data=form, follow_redirects=True)
             assert opened.status_code == 200 and str(opened.url).endswith("/console/overview")
             assert by_key["township_officer1"]["name"] in opened.text
             refused = await client.get(f"/sandbox/console/{by_key['teacher5']['id']}")

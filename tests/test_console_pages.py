@@ -208,3 +208,31 @@ async def test_a_county_officer_rejects_a_proposal_with_a_reason_and_the_propose
     assert await deliver_outbox(harness) >= 1
     heard = [t for t in proposer.reply_texts if "转学证明不清晰" in t]
     assert len(heard) == 1, proposer.reply_texts
+
+
+async def test_a_search_by_full_id_number_finds_the_child_and_never_puts_the_number_in_a_url(
+    harness, world, engine, clock, policy,  # type: ignore[no-untyped-def]
+) -> None:
+    run = Run(engine, clock, policy, world)
+    ids = cases_in_three_places(harness, run, world)
+    with Session(engine) as s:
+        student = s.get(Student, s.get(Case, ids["a"]).student_id)  # type: ignore[union-attr]
+        number, name = student.id_number, student.name  # type: ignore[union-attr]
+    app = make_app(harness)
+    async with session_for(harness, app, world.users["township_officer"]) as http:
+        page = (await http.get("/console/cases")).text
+        spaced = " ".join((number[:6], number[6:14], number[14:]))  # type: ignore[index]
+        found = await http.post("/console/cases/search", data={"csrf": csrf_of(page), "q": spaced})
+        assert found.status_code == 303
+        where = found.headers["location"]
+        assert number not in where and number[-4:] not in where and "idh=" in where  # type: ignore[operator]
+        listed = (await http.get(where)).text
+        assert re.findall(r'data-case="(\d+)"', listed) == [str(ids["a"])]
+        by_name = await http.post("/console/cases/search", data={"csrf": csrf_of(page), "q": name[1:]})
+        assert "idh=" not in by_name.headers["location"]
+        assert str(ids["a"]) in re.findall(r'data-case="(\d+)"', (await http.get(by_name.headers["location"])).text)
+    # the other township's officer searching the same number finds nothing
+    async with session_for(harness, app, world.users["township_officer2"]) as http:
+        page = (await http.get("/console/cases")).text
+        found = await http.post("/console/cases/search", data={"csrf": csrf_of(page), "q": number})
+        assert re.findall(r'data-case="(\d+)"', (await http.get(found.headers["location"])).text) == []

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from casework import console_access
 from models.tables import ConsoleLink, ConsoleSession
 from tests.casedriver import Run
-from tests.consolekit import audits, client, link_from_bot, make_app, path_of, signed_in
+from tests.consolekit import audits, client, follow, link_from_bot, make_app, path_of, signed_in
 
 
 async def test_an_officer_signs_in_from_the_bots_link_and_out_again(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -28,6 +28,10 @@ async def test_an_officer_signs_in_from_the_bots_link_and_out_again(harness, wor
         stored = s.exec(select(ConsoleLink)).one()
         assert stored.user_id == world.users["township_officer"].id
         assert stored.token_hash == console_access.token_hash(token) and token not in stored.token_hash
+    async with client(app) as preview:  # Telegram fetching the link for a preview
+        for _ in range(2):
+            assert (await preview.get(path_of(link))).status_code == 200
+        assert "set-cookie" not in (await preview.get(path_of(link))).headers
     async with client(app) as http:
         res = await signed_in(http, link)
         assert res.headers["location"] == "/console/overview"
@@ -62,7 +66,7 @@ async def test_a_link_used_twice_is_refused_and_audited(harness, world) -> None:
     async with client(app) as http:
         await signed_in(http, link)
     async with client(app) as other:  # another browser, the same link
-        res = await other.get(path_of(link))
+        res = await follow(other, link)
         assert res.status_code == 403 and "/console" in res.text
         assert (await other.get("/console/overview")).status_code == 401
     refused = audits(harness.engine, "console.sign_in", allowed=False)
@@ -75,7 +79,7 @@ async def test_an_expired_link_is_refused_and_audited(harness, world, clock) -> 
     link = await link_from_bot(officer)
     clock.advance(console_access.LINK_TTL + timedelta(seconds=1))
     async with client(app) as http:
-        res = await http.get(path_of(link))
+        res = await follow(http, link)
         assert res.status_code == 403
         assert (await http.get("/console/overview")).status_code == 401
     refused = audits(harness.engine, "console.sign_in", allowed=False)
@@ -94,10 +98,10 @@ async def test_a_link_of_another_user_is_refused_and_audited(harness, world) -> 
     async with client(app) as http:
         # the officer's token under the county officer's id: refused, and the link survives
         forged = officers_link.replace(f"u={u['township_officer'].id}", f"u={u['county_officer'].id}")
-        assert (await http.get(path_of(forged))).status_code == 403
+        assert (await follow(http, forged)).status_code == 403
         # signed in as the county officer, the township officer's link is refused too
         await signed_in(http, county_link)
-        assert (await http.get(path_of(officers_link))).status_code == 403
+        assert (await follow(http, officers_link)).status_code == 403
         page = await http.get("/console/overview")
         assert u["county_officer"].display_name in page.text
     refused = audits(harness.engine, "console.sign_in", allowed=False)

@@ -42,7 +42,14 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table,
     # --- signing in and out ---------------------------------------------------------
 
     @app.get("/login")
-    def login(request: Request, u: str = "", t: str = "") -> Response:
+    def login_page(request: Request, u: str = "", t: str = "") -> Response:
+        """The link from the bot opens a page with one button; only pressing it spends the
+        link. Telegram (and chat apps, mail scanners) fetch a link to preview it: a GET that
+        signed in would spend the link before its owner ever clicked it."""
+        return c.render(request, None, "login.html", link_user=u[:12], link_token=t[:100])
+
+    @app.post("/login")
+    def login(request: Request, u: Annotated[str, Form()] = "", t: Annotated[str, Form()] = "") -> Response:
         with c.work() as cw_probe:  # who this browser is signed in as, if anyone
             token = c.session_token(request)
             current = console_access.session_user(cw_probe, token) if token else None
