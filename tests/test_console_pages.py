@@ -45,15 +45,17 @@ def cases_in_three_places(harness: Any, run: Run, world: Any) -> dict[str, int]:
     run.do(ladder.escalate, u["school_admin"], a)
     run.do(ladder.escalate, u["school_admin"], a)
     photo = photo_in_telegram(harness)
+    voice = harness.tg._store_file(b"OggS-voice-note", kind="voice", mime_type="audio/ogg")  # noqa: SLF001
     run.visit("village_cadre", a, "home_visit", "refused", participants=("村主任",),
               family_situation="父母外出务工，随祖母生活", measures="讲解义务教育法",
-              evidence=(photo, {"kind": "location", "lat": 26.12345, "lon": 117.54321}),
+              evidence=(photo, {"kind": "voice", "file_id": voice.file_id, "duration": 7},
+                        {"kind": "location", "lat": 26.12345, "lon": 117.54321}),
               latitude=26.12345, longitude=117.54321)
     b = run.do(ladder.report, u["county_officer"], ladder.ReportInput(
         student_id=pupil_of(world, 2).id, reasons=("learning",))).case.id or 0
     c = run.do(ladder.report, u["county_officer"], ladder.ReportInput(
         student_id=pupil_of(world, 0).id, reasons=("family_change",))).case.id or 0
-    return {"a": a, "b": b, "c": c, "photo": photo["file_id"]}
+    return {"a": a, "b": b, "c": c, "photo": photo["file_id"], "voice": voice.file_id}
 
 
 @contextlib.asynccontextmanager
@@ -155,6 +157,16 @@ async def test_the_township_officer_acknowledges_and_assigns_through_the_ladder(
         img = await http.get(f"/console/cases/{ids['a']}/files/{ids['photo']}")
         assert img.status_code == 200 and img.headers["content-type"] == "image/png"
         assert img.content.startswith(b"\x89PNG")
+        # the voice note plays in the page; the documents download as Word and PDF
+        assert f'<audio controls preload="none" src="/console/cases/{ids["a"]}/files/{ids["voice"]}"' in page
+        voice = await http.get(f"/console/cases/{ids['a']}/files/{ids['voice']}")
+        assert voice.status_code == 200 and voice.headers["content-type"] == "audio/ogg"
+        # a file that is no evidence of this case is not fetched, whatever its id
+        stray = photo_in_telegram(harness)["file_id"]
+        assert (await http.get(f"/console/cases/{ids['a']}/files/{stray}")).status_code == 404
+        docx = await http.get(f"/console/cases/{ids['a']}/documents/township_record.docx")
+        assert docx.status_code == 200 and docx.content[:2] == b"PK"
+        assert "attachment;" in docx.headers["content-disposition"]
         confirm = (await http.get(f"/console/cases/{ids['a']}/confirm/acknowledge")).text
         done = await http.post(f"/console/cases/{ids['a']}/act/acknowledge", data={"csrf": csrf_of(confirm)})
         assert done.status_code == 303 and done.headers["location"].endswith("?done=acknowledge")
@@ -236,3 +248,23 @@ async def test_a_search_by_full_id_number_finds_the_child_and_never_puts_the_num
         page = (await http.get("/console/cases")).text
         found = await http.post("/console/cases/search", data={"csrf": csrf_of(page), "q": number})
         assert re.findall(r'data-case="(\d+)"', (await http.get(found.headers["location"])).text) == []
+
+
+def test_the_list_pages_sorts_and_keeps_its_filters_in_the_url(cw, world, clock) -> None:  # type: ignore[no-untyped-def]
+    from casework import case_list
+
+    u = world.users
+    made = [ladder.report(cw, u["teacher"], ladder.ReportInput(student_id=s.id, reasons=("learning",))).case.id
+            for s in world.students_of_class(world.classes[4])]
+    f = case_list.CaseFilter.parse({"sort": "-id", "page": "2", "reason": "learning", "state": "nonsense",
+                                    "unit": "school:x", "due": "soon"})
+    assert (f.state, f.unit, f.due, f.reason, f.page) == ("open", None, None, "learning", 2)
+    assert case_list.CaseFilter.parse(dict(
+        __import__("urllib.parse", fromlist=["x"]).parse_qsl(f.query_string()))) == f
+    page = case_list.list_page(cw, u["school_admin"], f, size=3)
+    assert (page.total, page.page, page.pages) == (4, 2, 2)
+    assert [r.case.id for r in page.rows] == sorted(made)[:1]  # newest first: the oldest is last
+    first = case_list.list_page(cw, u["school_admin"], case_list.CaseFilter(sort="id"), size=3)
+    assert [r.case.id for r in first.rows] == sorted(made)[:3]
+    none = case_list.list_page(cw, u["school_admin"], case_list.CaseFilter(reason="marriage"))
+    assert none.total == 0
