@@ -21,6 +21,14 @@ and the overview, each followed by ``--think`` seconds of reading (0: as fast as
 Every response is checked (200, the page's heading) and timed from request to last byte.
 
 Target (issue 15): p99 ≤ 300 ms for each page.
+
+Measured on 2026-12-07 on the shared 2-core machine (load average 10–16 from other work
+running at the same time), PostgreSQL, 50,000 cases, 2 server processes:
+24 officers, think 1 s — cases p50 2010 ms / p99 5409 ms, overview p50 1446 ms / p99 4252 ms;
+1 officer, no think — cases p50 412 ms, overview p50 617 ms. The target is NOT met on that
+machine; the single-officer figures say each page costs a few hundred ms of a loaded core
+(the county-wide next-deadline join, the count, and the overview's 12-week series scan),
+so a quiet machine and more server processes are needed to judge it; see the issue notes.
 """
 
 from __future__ import annotations
