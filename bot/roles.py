@@ -36,7 +36,9 @@ SENDER_HTTP_POOL = 16
 
 
 def web_app(runtime: Runtime) -> Any:
-    """The FastAPI app of one webhook worker: it answers updates and nothing else."""
+    """The FastAPI app of one webhook worker: it answers updates and serves the officers'
+    console at ``/console``; it sends nothing on its own (no outbox sender, no scheduler)."""
+    from bot.console import console_for
     from bot.logs import redact_logs
     from bot.runner import make_application
     from bot.webhook import create_webhook_app
@@ -48,6 +50,7 @@ def web_app(runtime: Runtime) -> Any:
     application = make_application(runtime, sender=False, scheduler=False)
     app = create_webhook_app(
         application, url=settings.webhook_url, secret=secret, docs=settings.env == "development",
+        console=console_for(runtime, application),
     )
     app.state.application = application  # what the worker runs, for a look from outside
     return app

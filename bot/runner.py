@@ -66,7 +66,8 @@ def make_application(
     services = Services(engine=runtime.engine, clock=clock or SystemClock(), policy=runtime.policy,
                         conversation_ttl_days=runtime.settings.conversation_ttl_days,
                         operator_chat_id=runtime.settings.operator_chat_id,
-                        upload_limits=UploadLimits.from_settings(runtime.settings))
+                        upload_limits=UploadLimits.from_settings(runtime.settings),
+                        console_url=runtime.settings.console_url)
     api = runtime.settings.bot_api_url.rstrip("/")
     kwargs.setdefault("base_url", f"{api}/bot")
     kwargs.setdefault("base_file_url", f"{api}/file/bot")
@@ -98,8 +99,12 @@ def run_webhook(runtime: Runtime) -> None:
     secret = webhook_secret(settings)
     redact_logs(settings.bot_token, secret, settings.encryption_key)
     application = make_application(runtime)
+    # the officers' console on the same server, at /console (CONSOLE_URL points there)
+    from bot.console import console_for
+
     app = create_webhook_app(
         application, url=settings.webhook_url, secret=secret, docs=settings.env == "development",
+        console=console_for(runtime, application),
     )
     # log_config=None: uvicorn's loggers propagate to the root handlers, which redact
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", log_config=None)

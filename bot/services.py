@@ -27,6 +27,8 @@ class Services:
     conversation_ttl_days: int = DEFAULT_CONVERSATION_TTL_DAYS
     # the chat the error handler reports exceptions to (settings OPERATOR_CHAT_ID); None: the log only
     operator_chat_id: int | None = None
+    # the officers' console's address (settings CONSOLE_URL): /console links point there
+    console_url: str | None = None
     _workers: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def workers(self) -> ThreadPoolExecutor:

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     operator_chat_id: int | None = None
     # an uploaded roster is read in a child process under these hard limits (ROSTER_*);
     # a file over one is refused with a message naming it
+    # the officers' console (web/): its public address, where /console's sign-in links point
+    # (CONSOLE_URL, e.g. https://bot.example.org/console); unset, the bot offers no console
+    console_url: str | None = None
+    # the console's cookie-signing secret (CONSOLE_SECRET); unset, it is derived from
+    # ENCRYPTION_KEY, so every worker of one deployment agrees without another secret
+    console_secret: str | None = None
     roster_max_rows: int = Field(default=5000, ge=1)
     roster_max_columns: int = Field(default=40, ge=3)
     roster_max_cells: int = Field(default=200_000, ge=1)

@@ -62,10 +62,11 @@ def _declared_too_large(request: Request, limit: int) -> bool | None:
 
 def create_webhook_app(
     application: Any, *, url: str, secret: str, manage_lifecycle: bool = True,
-    docs: bool = False,
+    docs: bool = False, console: FastAPI | None = None,
 ) -> FastAPI:
     """The FastAPI app serving ``application`` (a built PTB Application) by webhook.
-    ``docs`` serves ``/docs`` and ``/openapi.json`` (development only)."""
+    ``docs`` serves ``/docs`` and ``/openapi.json`` (development only); ``console`` (the
+    officers' console, ``web.app.create_console``) is mounted at ``/console``."""
     expected = secret.encode()
     # turns record their update in the database from now on (handlers.updates)
     application.bot_data[updates.DEDUPE_KEY] = True
@@ -140,4 +141,8 @@ def create_webhook_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "bot": "running" if application.running else "starting"}
 
+    if console is not None:
+        from bot.console import CONSOLE_PATH
+
+        app.mount(CONSOLE_PATH, console)
     return app

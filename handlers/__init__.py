@@ -34,7 +34,7 @@ GUARD, PRIVACY, BOT = -2, -1, 0
 
 def register(application: BotApplication) -> None:
     from handlers import commands as c
-    from handlers import errors, people
+    from handlers import console, errors, people
     from handlers.updates import refuse_forged
 
     # --- the guard ----------------------------------------------------------------------------
@@ -70,6 +70,8 @@ def register(application: BotApplication) -> None:
         ("forms", c.forms_command),
         ("stats", c.stats_command),
         ("import", c.import_command),
+        # the officers' console (web/): a one-time sign-in link
+        ("console", console.console_command),
     ):
         application.add_handler(CommandHandler(name, callback, private), group=BOT)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from casework.callbacks import Language, Menu
+from casework.console_access import CONSOLE_ROLES
 from casework.i18n import Text, _
 from casework.labels import ROLE_LABELS
 from casework.ledger import EXPORT_ROLES
@@ -33,6 +34,7 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
     ("transfers", _("Transfer requests waiting for you"),
      frozenset({*DECIDER_ROLES, *FALLBACK_ROLES, "admin"}) & EVERYONE),
     ("invite", _("Invite a colleague"), frozenset(OFFICERS)),
+    ("console", _("Sign in to the console on a computer"), frozenset(CONSOLE_ROLES)),
     ("users", _("People in my area"), frozenset(MANAGERS)),
     ("invites", _("Open invitations"), frozenset(MANAGERS)),
     ("menu", _("Main menu"), frozenset(

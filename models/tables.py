@@ -173,6 +173,8 @@ class Invite(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "dropout_case"
+    # a county's cases by state: the console's overview and case list
+    __table_args__ = (Index("ix_dropout_case_county_state", "county_id", "state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     student_id: int = Field(foreign_key="student.id", index=True)
@@ -287,6 +289,15 @@ class Deadline(SQLModel, table=True):
             "due_at",
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
+        ),
+        # each case's open working deadlines by due time: the console's next-due and overdue
+        # columns read them without touching the table (an index-only scan, already grouped)
+        Index(
+            "ix_deadline_open_work",
+            "case_id",
+            "due_at",
+            postgresql_where=text("status = 'open' AND kind IN ('step', 'round')"),
+            sqlite_where=text("status = 'open' AND kind IN ('step', 'round')"),
         ),
     )
 
@@ -582,3 +593,34 @@ class Handover(SQLModel, table=True):
     decided_at: datetime | None = None
     decision_note: str | None = Field(default=None, max_length=500)
     payload: dict[str, Any] = _json_dict()  # incoming: the file as imported
+
+
+# --- the officers' console (web/) -------------------------------------------------------
+
+
+class ConsoleLink(SQLModel, table=True):
+    """A one-time sign-in link the bot gave a user (``/console``): only its hash is kept,
+    it is bound to that user, valid for minutes, and spent by its first use."""
+
+    __tablename__ = "console_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries the session's random id (signed), the
+    database its hash, so logging out or deactivating the user ends it at once."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None

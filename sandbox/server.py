@@ -33,6 +33,7 @@ from casework.clock import from_db
 from documents.ladder_diagram import ladder_svg
 from documents.tabular import UploadLimits
 from models.tables import Deadline, User
+from sandbox import console as sandbox_console
 from sandbox import web
 from sandbox.chatstore import ChatStore
 from sandbox.clock import OffsetClock
@@ -216,6 +217,10 @@ def create_app(
     app = FastAPI(title="baoxue sandbox", lifespan=lifespan)
     app.state.sandbox = sandbox
     app.mount("/tg", create_fake_bot_api(sandbox.tg))
+    # the officers' console on the sandbox's own address (/console links point here)
+    sandbox_console.mount(app, runtime, sandbox.services, sandbox.tg,
+                          origin=f"http://{_local_address(host)}:{port}", bot_username=SANDBOX_BOT,
+                          personas=sandbox.personas)
     web.mount(
         app,
         web.SandboxState(

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from casework.console_access import CONSOLE_ROLES
 from casework.i18n import LANGUAGES, Text, _, normalize_language
 from casework.labels import ROLE_LABELS
 from sandbox.clock import OffsetClock
@@ -49,6 +50,7 @@ UI_TEXT: dict[str, Text] = {
     "language": _("中文 / English"),
     "edited": _("edited"),
     "location": _("Location"),
+    "console": _("Open the console as this person"),
     "empty": _("No messages yet. Send /start."),
     "ladder": _("Flow chart"),
     "go_to": _("Go to"),
@@ -203,6 +205,8 @@ def router(state: SandboxState) -> APIRouter:
                 **p,
                 "role_label": _(ROLE_LABELS[p["role"]]).render(lang) if p.get("role") in ROLE_LABELS else "",
                 "bot_messages": len(bot_messages),
+                # the officers' console (sandbox.console): for the roles that have one
+                "console": p.get("role") in CONSOLE_ROLES,
             })
         return {"personas": items}
 

@@ -231,3 +231,41 @@ def test_the_checks_catch_an_upward_import_and_a_cycle() -> None:
     down = Edge("casework.ladder", "casework.deadlines", here, 21)
     assert cycles([down, back]) == [[back, down]]
     assert cycles([down]) == []
+
+
+# --- the officers' console (web/) ----------------------------------------------------------
+
+# the casework modules whose functions change cases, people and invitations
+_WRITERS = ("ladder", "outcomes", "invites", "people")
+
+
+def _calls_into(package: str, modules: tuple[str, ...]) -> set[str]:
+    """``module.function`` for every call ``module.function(...)`` in the package's source."""
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in modules):
+                found.add(f"{node.func.value.id}.{node.func.attr}")
+    return found
+
+
+def test_the_console_imports_the_domain_and_no_adapter() -> None:
+    """web/ (the console) reads and writes through casework only: not a line of handlers/,
+    conversations/ or bot/, so no rule can live in a route that the bot does not share."""
+    web_edges = [e for e in EDGES if _package(e.source) == "web"]
+    targets = {_package(e.target) for e in web_edges}
+    assert "casework" in targets and {"handlers", "conversations", "bot"}.isdisjoint(targets), (
+        sorted(f"{e.where()}: {e.target}" for e in web_edges))
+    assert {"web.app", "web.console", "web.pages", "web.pages_admin"} <= set(MODULES)
+
+
+def test_every_console_action_is_a_casework_function_the_bot_calls_too() -> None:
+    console = _calls_into("web", _WRITERS)
+    bot = _calls_into("handlers", _WRITERS) | _calls_into("conversations", _WRITERS)
+    # what the console changes (the reads, e.g. people.by_id, are allowed to differ)
+    changes = {c for c in console if c.split(".")[1] in {
+        "acknowledge", "assign", "escalate", "issue_deadline_notice", "pause", "resume",
+        "decide_outcome", "create", "revoke", "deactivate"}}
+    assert len(changes) >= 8, sorted(console)
+    assert changes <= bot, f"console actions the bot does not call: {sorted(changes - bot)}"

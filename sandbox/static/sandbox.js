@@ -41,6 +41,19 @@
       li.querySelector(".badge").textContent = current && current.id === p.id ? "" : (unread > 0 ? unread : "");
       li.classList.toggle("active", !!current && current.id === p.id);
       li.onclick = () => select(p.id);
+      if (p.console) {
+        const a = document.createElement("a");
+        a.className = "console-link";
+        a.href = "/sandbox/console/" + p.id;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = "🖥";
+        a.title = W.console;
+        a.setAttribute("aria-label", W.console);
+        a.dataset.testid = "console-" + (p.key || p.id);
+        a.onclick = (ev) => ev.stopPropagation();
+        li.querySelector(".who").appendChild(a);
+      }
       list.appendChild(li);
     });
     if (!current && personas.length) select(personas[0].id);

@@ -1,0 +1,163 @@
+"""The console's overview: open cases by ladder level and by unit, what falls due, and the
+number of open cases over the last weeks, all within the reader's scope (the one rule,
+``casework.scope.visible_cases``).
+
+Two queries whatever the county's size: one groups the open cases by state, school and
+village with their due counts (the rest is summed here), one counts the cases open at the
+end of each week. The figures the bureau is judged by come from elsewhere
+(:func:`kpi_figures`, the one place they plug in).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_
+from sqlmodel import col, select
+
+from casework import states
+from casework.case_list import OPEN_STATES, due_bounds, next_due_table
+from casework.clock import to_db
+from casework.context import Casework
+from casework.scope import visible_cases
+from models.tables import Case, School, Township, User, Village
+
+WEEKS = 12
+
+
+@dataclass
+class Tally:
+    open: int = 0
+    overdue: int = 0
+    today: int = 0
+    week: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.open += other.open
+        self.overdue += other.overdue
+        self.today += other.today
+        self.week += other.week
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    kind: str  # township | school | village
+    id: int
+    name: str
+    tally: Tally
+
+
+@dataclass
+class Overview:
+    total: Tally
+    by_state: list[tuple[str, Tally]]
+    by_unit: dict[str, list[UnitRow]]  # kind → rows, most open first
+    series: list[tuple[datetime, int]]  # (end of week, open cases then)
+    kpi: Any = None  # :func:`kpi_figures`
+    notes: list[str] = field(default_factory=list)
+
+
+def kpi_figures(cw: Casework, actor: User) -> Any:
+    """THE PLACE FOR THE KPI BLOCK: the figures the bureau is judged by (``casework.figures``,
+    built on its own branch) go here and are shown in the overview's KPI section. Until
+    then, nothing: the overview shows the open and overdue counts it has."""
+    return None
+
+
+def overview(cw: Casework, actor: User) -> Overview:
+    nd = next_due_table()
+    bounds = {k: to_db(v) for k, v in due_bounds(cw).items()}
+
+    def below(bound: str) -> Any:
+        """Cases whose next deadline falls before ``bound``; not yet overdue, but for "overdue"."""
+        due = nd.c.due < bounds[bound]
+        if bound != "overdue":
+            due = and_(due, nd.c.due >= bounds["overdue"])
+        return func.sum(case((due, 1), else_=0))
+
+    columns: list[Any] = [col(Case.state), col(Case.school_id), col(Case.village_id), func.count(),
+                          below("overdue"), below("today"), below("week")]
+    rows = cw.session.exec(
+        select(*columns)
+        .outerjoin(nd, nd.c.case_id == col(Case.id))
+        .where(visible_cases(actor), col(Case.state).in_(OPEN_STATES))
+        .group_by(col(Case.state), col(Case.school_id), col(Case.village_id))
+    ).all()
+    total = Tally()
+    by_state: dict[str, Tally] = {}
+    by_school: dict[int, Tally] = {}
+    by_village: dict[int, Tally] = {}
+    for state, school_id, village_id, n, overdue, today, week in rows:
+        t = Tally(int(n), int(overdue or 0), int(today or 0), int(week or 0))
+        total.add(t)
+        by_state.setdefault(state, Tally()).add(t)
+        if school_id is not None:
+            by_school.setdefault(school_id, Tally()).add(t)
+        if village_id is not None:
+            by_village.setdefault(village_id, Tally()).add(t)
+    return Overview(
+        total=total,
+        by_state=[(s, by_state[s]) for s in states.ALL_STATES if s in by_state],
+        by_unit=_units(cw, actor, by_school, by_village, rows),
+        series=_series(cw, actor),
+        kpi=kpi_figures(cw, actor),
+    )
+
+
+def _units(cw: Casework, actor: User, by_school: dict[int, Tally], by_village: dict[int, Tally],
+           rows: Any) -> dict[str, list[UnitRow]]:
+    schools = {s.id: s for s in cw.session.exec(
+        select(School).where(col(School.id).in_(sorted(by_school)))).all()} if by_school else {}
+    villages = {v.id: v for v in cw.session.exec(
+        select(Village).where(col(Village.id).in_(sorted(by_village)))).all()} if by_village else {}
+    out: dict[str, list[UnitRow]] = {}
+    if actor.scope_kind in ("county", "all"):
+        # a case counts once, in the township of its village, else of its school
+        by_township: dict[int, Tally] = {}
+        for _state, school_id, village_id, n, overdue, today, week in rows:
+            village = villages.get(village_id)
+            school = schools.get(school_id)
+            township_id = village.township_id if village else (school.township_id if school else None)
+            if township_id is not None:
+                by_township.setdefault(township_id, Tally()).add(
+                    Tally(int(n), int(overdue or 0), int(today or 0), int(week or 0)))
+        names = {t.id: t.name for t in cw.session.exec(
+            select(Township).where(col(Township.id).in_(sorted(by_township)))).all()}
+        out["township"] = _sorted("township", by_township, names)
+    if actor.scope_kind != "school":
+        out["village"] = _sorted("village", by_village, {i: v.name for i, v in villages.items()})
+    out["school"] = _sorted("school", by_school, {i: s.name for i, s in schools.items()})
+    return out
+
+
+def _sorted(kind: str, tallies: dict[int, Tally], names: dict[Any, str]) -> list[UnitRow]:
+    rows = [UnitRow(kind, i, names.get(i, str(i)), t) for i, t in tallies.items()]
+    return sorted(rows, key=lambda r: (-r.tally.open, r.name))
+
+
+def _series(cw: Casework, actor: User) -> list[tuple[datetime, int]]:
+    """Cases open at the end of each of the last :data:`WEEKS` weeks (today the last)."""
+    today = cw.today()
+    ends = [datetime.combine(today - timedelta(weeks=w) + timedelta(days=1), time(), tzinfo=cw.policy.tz)
+            for w in range(WEEKS - 1, -1, -1)]
+    ends[-1] = min(ends[-1], cw.now())
+    sums = [
+        func.sum(case((and_(col(Case.created_at) < to_db(end),
+                            or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= to_db(end))),
+                       1), else_=0))
+        for end in ends
+    ]
+    found = cw.session.exec(select(*sums).where(visible_cases(actor))).one()
+    return [(end, int(n or 0)) for end, n in zip(ends, found, strict=True)]
+
+
+def ladder_counts(cw: Casework, actor: User) -> Counter[str]:
+    """Open cases per state, for the ladder page (the steps of the profile's diagram)."""
+    found = cw.session.exec(
+        select(Case.state, func.count()).where(visible_cases(actor), col(Case.state).in_(OPEN_STATES))
+        .group_by(col(Case.state))
+    ).all()
+    return Counter({s: int(n) for s, n in found})

@@ -1,0 +1,219 @@
+"""The console's desk pages: People (users and invitations in scope; invite with a link and
+a QR code, deactivate, revoke) and Exports (the ledger with its progress, the periodic
+reports). The rules are casework's (``people``, ``invites``, ``ledger``, ``reports``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Annotated
+
+import segno
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import Response
+
+from casework import console_people, invites, ledger, people, reports
+from casework.errors import CaseworkError, ValidationError
+from casework.i18n import _
+from casework.ledger import LedgerFilter
+from documents import report_xlsx
+from documents.ledger_xlsx import export_ledger
+from web.console import Console
+
+LEDGER_CHUNK = 500
+MAX_JOBS = 200
+
+
+@dataclass
+class ExportJob:
+    """A ledger being made in a thread of this process; its owner polls its progress."""
+
+    user_id: int
+    pct: int = 0
+    name: str = ""
+    data: bytes | None = None
+    error: str | None = None
+    rows: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+def qr_svg(link: str) -> str:
+    """The invitation as a QR code (inline SVG, made here: nothing leaves for a QR service)."""
+    out = BytesIO()
+    segno.make(link, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+    return out.getvalue().decode()
+
+
+def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table
+    jobs: dict[str, ExportJob] = {}
+
+    # --- people -------------------------------------------------------------------------
+
+    def people_page(request: Request, status: int = 200, **extra: object) -> Response:
+        with c.work() as cw:
+            ctx = c.reader(cw, request)
+            data = console_people.people_page(cw, ctx.user)
+        return c.render(request, ctx, "people.html", status, d=data, **extra)
+
+    @app.get("/people")
+    def people_view(request: Request) -> Response:
+        return people_page(request)
+
+    @app.post("/people/invite")
+    def invite(request: Request, csrf: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
+               unit: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "") -> Response:
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                c.check_csrf(cw, ctx, csrf, request.url.path)
+                kind, _sep, raw = unit.partition(":")
+                if not raw.isdigit():
+                    raise ValidationError("scope", _("Choose the unit."))
+                made = invites.create(cw, ctx.user, role=role, scope_kind=kind, scope_id=int(raw),
+                                      display_name=name.strip()[:60] or None)
+                code = made.code
+        except CaseworkError as err:
+            if locals().get("ctx") is None:
+                raise
+            return people_page(request, 400, error=err.render(ctx.lang))
+        link = invite_link(c.config.bot_username(), code)
+        return people_page(request, invited=link, qr=qr_svg(link))
+
+    @app.post("/people/{user_id}/deactivate")
+    def deactivate(request: Request, user_id: int, csrf: Annotated[str, Form()] = "") -> Response:
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                c.check_csrf(cw, ctx, csrf, request.url.path)
+                people.deactivate(cw, ctx.user, user_id)
+        except CaseworkError as err:
+            if locals().get("ctx") is None:
+                raise
+            return people_page(request, 400, error=err.render(ctx.lang))
+        return c.redirect("/people")
+
+    @app.post("/invites/{invite_id}/revoke")
+    def revoke(request: Request, invite_id: int, csrf: Annotated[str, Form()] = "") -> Response:
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                c.check_csrf(cw, ctx, csrf, request.url.path)
+                invites.revoke(cw, ctx.user, invite_id)
+        except CaseworkError as err:
+            if locals().get("ctx") is None:
+                raise
+            return people_page(request, 400, error=err.render(ctx.lang))
+        return c.redirect("/people")
+
+    # --- exports ------------------------------------------------------------------------
+
+    @app.get("/exports")
+    def exports(request: Request) -> Response:
+        with c.work() as cw:
+            ctx = c.reader(cw, request)
+            units = ledger.units_in_scope(cw, ctx.user)
+            may_ledger = ctx.user.role in ledger.EXPORT_ROLES
+            may_report = ctx.user.role in reports.REPORT_ROLES
+        mine = [(k, j) for k, j in jobs.items() if j.user_id == ctx.user.id]
+        return c.render(request, ctx, "exports.html", units=units, may_ledger=may_ledger,
+                        may_report=may_report, jobs=mine)
+
+    @app.post("/exports/ledger")
+    async def start_ledger(request: Request, csrf: Annotated[str, Form()] = "",
+                           state: Annotated[str, Form()] = "open",
+                           unit: Annotated[str, Form()] = "") -> Response:
+        def check() -> tuple[int, str, LedgerFilter]:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                c.check_csrf(cw, ctx, csrf, request.url.path)
+                filt = LedgerFilter(state=state, unit=ledger.Unit.parse(unit) if unit else None)
+                ledger.prepare(cw, ctx.user, filt, lang=ctx.lang)  # refuses what is not theirs
+                return ctx.user.id or 0, ctx.lang, filt
+
+        try:
+            user_id, lang, filt = await asyncio.to_thread(check)
+        except CaseworkError as err:
+            return c.error(request, None, err)
+        if len(jobs) >= MAX_JOBS:  # the oldest finished ones go first
+            for key in [k for k, j in jobs.items() if j.data is not None][: MAX_JOBS // 2]:
+                jobs.pop(key, None)
+        key = secrets.token_urlsafe(12)
+        job = jobs[key] = ExportJob(user_id)
+        threading.Thread(target=_build, args=(c, job, user_id, filt, lang), daemon=True,
+                         name="console-ledger").start()
+        return c.redirect(f"/exports/jobs/{key}")
+
+    @app.get("/exports/jobs/{key}")
+    def job_page(request: Request, key: str) -> Response:
+        with c.work() as cw:
+            ctx = c.reader(cw, request)
+        job = jobs.get(key)
+        if job is None or job.user_id != ctx.user.id:
+            return Response(status_code=404)
+        return c.render(request, ctx, "export_job.html", job=job, key=key)
+
+    @app.get("/exports/jobs/{key}/file")
+    def job_file(request: Request, key: str) -> Response:
+        with c.work() as cw:
+            ctx = c.reader(cw, request)
+        job = jobs.get(key)
+        if job is None or job.user_id != ctx.user.id or job.data is None:
+            return Response(status_code=404)
+        return _download(job.name, job.data,
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    @app.get("/exports/report")
+    def report(request: Request, kind: str = "month") -> Response:
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                period = reports.parse_kind(kind, today=cw.today())
+                data = reports.report_data(cw, ctx.user, period)
+                reports.record_report(cw, ctx.user, data)
+        except CaseworkError as err:
+            return c.error(request, locals().get("ctx"), err)
+        return _download(report_xlsx.filename(data, ctx.lang), report_xlsx.write_report(data, ctx.lang),
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _download(name: str, data: bytes, media: str) -> Response:
+    from urllib.parse import quote
+
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"})
+
+
+def _build(c: Console, job: ExportJob, user_id: int, filt: LedgerFilter, lang: str) -> None:
+    """In a thread: the workbook read chunk by chunk (as the bot's /export does), then audited."""
+
+    def progress(done: int, total: int) -> None:
+        job.pct = min(99, done * 100 // max(total, 1))
+
+    try:
+        with c.work() as cw:
+            actor = people.by_id(cw, user_id)
+            prepared = ledger.prepare(cw, actor, filt, lang=lang)
+            cw.session.rollback()  # the chunks are read in short transactions of their own
+            out = BytesIO()
+            job.rows = export_ledger(cw, actor, prepared, out, progress=progress, chunk=LEDGER_CHUNK)
+        with c.work() as cw:
+            ledger.record_export(cw, people.by_id(cw, user_id), prepared)
+        scope = prepared.scope if prepared.scope != "*" else "all"
+        job.name = f"{ledger.word('title', lang)}_{scope}_{prepared.today.isoformat()}.xlsx".replace(" ", "_")
+        job.data = out.getvalue()
+        job.pct = 100
+    except CaseworkError as err:
+        job.error = err.render(lang)
+    except Exception:  # noqa: BLE001 - shown to its owner as failed; logged for the operator
+        import logging
+
+        logging.getLogger(__name__).exception("console ledger export failed")
+        job.error = _("The export failed. Try again, or ask the operator.").render(lang)
