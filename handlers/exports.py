@@ -149,6 +149,10 @@ def _export_menu(turn: engine.Turn, choice: Choice, view: str = "") -> tuple[str
         ])
         if job.total:
             rows.append([Button(_("📥 Make the workbook"), choice.data("go"))])
+        # the three ledgers of the 2024 notice (handlers.child_register)
+        from handlers.child_register import ledger_buttons
+
+        rows += [[button] for button in ledger_buttons(turn)]
     if view in ("s", "p", "u"):
         rows.append([Button(_("« Back"), choice.data())])
     return "\n".join(lines), rows
