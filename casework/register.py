@@ -481,6 +481,9 @@ def notify_unschooled(cw: Casework, county_id: int) -> int:
 def child_in_scope(cw: Casework, actor: User, child_id: int) -> Child:
     child = cw.session.exec(select(Child).where(Child.id == child_id, visible_children(actor))).first()
     if child is None:
+        if cw.session.get(Child, child_id) is not None:  # a forged button: refused and audited
+            raise AccessDenied(_("There is no such child in your area's register."), actor_id=actor.id,
+                               action="register.view", object_type="register_child", object_id=child_id)
         raise NotFound(_("There is no such child in your area's register."))
     return child
 
