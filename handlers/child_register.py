@@ -125,11 +125,6 @@ def tap_report_child(turn: engine.Turn, tap: callbacks.ReportChild) -> None:
 # --- the three ledgers ------------------------------------------------------------------------
 
 
-def ledger_buttons(turn: engine.Turn) -> list[Button]:
-    return [Button(register_ledgers.TITLES[kind], callbacks.RegisterLedger(kind).encode())
-            for kind in register_ledgers.KINDS]
-
-
 def tap_ledger(turn: engine.Turn, tap: callbacks.RegisterLedger) -> None:
     register_ledgers.prepare(turn.cw, turn.user, tap.kind, lang=turn.lang)  # refused here, if at all
     turn.replies.answer(_("Preparing the ledger…"))
