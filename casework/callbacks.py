@@ -34,6 +34,7 @@ too.
     xp:<state>:<period>:<unit>:<view>   ExportMenu       doc:<case>:<form>    FormFile
     rpt:m|q|y:<period code>             ReportWorkbook
     ru:<page>  rr:<register child>  rl:children|suspected|dropout   Unschooled, ReportChild, RegisterLedger
+    rst:<register child>[:<status>]     RegisterStatus
     mrg:<keep>:<drop>[:y]               MergeStudents
     s|<conversation>[.<key>]|<step>|<choice>    ConversationTap
 """
@@ -580,6 +581,31 @@ class ReportChild(_OneId):
     PREFIX: ClassVar[str] = "rr"
 
 
+# the register's statuses (casework.register.STATUSES), repeated: this module imports no domain
+REGISTER_STATUSES = ("local_school", "county_school", "elsewhere", "not_enrolled", "deferred",
+                     "home_teaching", "over_age", "gone")
+
+
+@dataclass(frozen=True)
+class RegisterStatus(Callback):
+    """A register child's status: without ``status``, the choices; with it, set it."""
+
+    PREFIX: ClassVar[str] = "rst"
+    child_id: int
+    status: str | None = None
+
+    def encode(self) -> str:
+        return f"rst:{self.child_id}" + (f":{self.status}" if self.status else "")
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 1, 2)
+        child_id = parse_id(f[0]) if f else None
+        if f is None or child_id is None or (len(f) == 2 and f[1] not in REGISTER_STATUSES):
+            return None
+        return cls(child_id, f[1] if len(f) == 2 else None)
+
+
 _LEDGERS = ("children", "suspected", "dropout")
 
 
@@ -629,7 +655,7 @@ KINDS: tuple[type[Callback], ...] = (
     Attending, CaseAction, ConfirmCaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
-    Unschooled, ReportChild, RegisterLedger, MergeStudents,
+    Unschooled, ReportChild, RegisterStatus, RegisterLedger, MergeStudents,
 )
 BY_PREFIX: dict[str, tuple[type[Callback], ...]] = {}
 for _kind in KINDS:

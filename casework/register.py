@@ -478,6 +478,24 @@ def notify_unschooled(cw: Casework, county_id: int) -> int:
     return sent
 
 
+def set_status(cw: Casework, actor: User, child_id: int, status: str) -> Child:
+    """The status the village (or an officer above it) found door to door; audited with
+    the one it replaces. A child at a school of ours shows that school whatever is set."""
+    if status not in STATUSES:
+        raise ValidationError("status", _("“{value}” is not a status of the register", value=status))
+    if not actor.active or actor.role not in ("village_cadre", "township_officer", "county_officer", "admin"):
+        raise AccessDenied(_("Only the village cadre and the township and county officers record a "
+                             "child's status."), actor_id=actor.id, action="register.status",
+                           object_type="register_child", object_id=child_id)
+    child = child_in_scope(cw, actor, child_id)
+    before = child.status
+    child.status = status
+    child.updated_at = cw.now_db()
+    cw.session.add(child)
+    cw.audit(actor, "register.status", "register_child", child.id, before=before, after=status)
+    return child
+
+
 def child_in_scope(cw: Casework, actor: User, child_id: int) -> Child:
     child = cw.session.exec(select(Child).where(Child.id == child_id, visible_children(actor))).first()
     if child is None:

@@ -219,6 +219,7 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.ReportWorkbook: exports.tap_report,  # the periodic report's workbook (casework.reports)
     callbacks.Unschooled: child_register.tap_unschooled,  # the register's children with no school
     callbacks.ReportChild: child_register.tap_report_child,
+    callbacks.RegisterStatus: child_register.tap_status,
     callbacks.RegisterLedger: child_register.tap_ledger,  # the three ledgers of the 2024 notice
     callbacks.MergeStudents: child_register.tap_merge,  # /duplicates: merge, confirmed once more
 }

@@ -106,9 +106,10 @@ def _unschooled_page(turn: engine.Turn, page: int) -> None:
                               name=c.name, date=fmt_date(c.birth_date, turn.lang),
                               household=c.household or "—", head=c.household_head or "—",
                               status=register.status_label(e.status))))
+        buttons = [Button(_("✏️ Status of {name}", name=c.name), callbacks.RegisterStatus(c.id or 0).encode())]
         if turn.user.role == "village_cadre":
-            rows.append([Button(_("📝 Report {name}", name=c.name),
-                                callbacks.ReportChild(c.id or 0).encode())])
+            buttons.insert(0, Button(_("📝 Report {name}", name=c.name), callbacks.ReportChild(c.id or 0).encode()))
+        rows.append(buttons)
     if start + PAGE < len(found):
         rows.append([Button(_("More ▸"), callbacks.Unschooled(page + 1).encode())])
     turn.replies.send_text("\n".join(lines), rows)
@@ -120,6 +121,23 @@ def tap_report_child(turn: engine.Turn, tap: callbacks.ReportChild) -> None:
     student = register.student_for(turn.cw, turn.user, tap.id)
     turn.replies.answer()
     engine.start(turn, "report", student=str(student.id))
+
+
+def tap_status(turn: engine.Turn, tap: callbacks.RegisterStatus) -> None:
+    """The status found door to door: the choices, then the status set."""
+    if tap.status is None:
+        child = register.child_in_scope(turn.cw, turn.user, tap.child_id)
+        turn.replies.answer()
+        options = [Button(register.status_label(code), callbacks.RegisterStatus(tap.child_id, code).encode())
+                   for code in register.STATUSES]
+        turn.replies.send(_("What did you find about {name}? A child out of school is reported, not "
+                            "given a status.", name=child.name),
+                          [options[i:i + 2] for i in range(0, len(options), 2)])
+        return
+    child = register.set_status(turn.cw, turn.user, tap.child_id, tap.status)
+    message = _("Status of {name}: {status}.", name=child.name, status=register.status_label(child.status))
+    turn.replies.answer(message)
+    turn.replies.send(message)
 
 
 # --- the three ledgers ------------------------------------------------------------------------

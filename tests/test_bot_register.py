@@ -298,3 +298,33 @@ async def test_only_the_county_officer_merges_and_a_forged_merge_is_refused(harn
     refused = rows(harness, AuditEvent, AuditEvent.allowed == False)  # noqa: E712
     # both the list and the forged merge were refused, and written down
     assert [(r.action, r.actor_id) for r in refused] == [("student.merge", world.users["township_officer"].id)] * 2
+
+
+async def test_the_cadre_records_what_was_found_door_to_door(harness, world) -> None:  # type: ignore[no-untyped-def]
+    officer = speaking(harness, world.users["county_officer"], "en")
+    await officer.send("/register")
+    await upload(officer, extract(household(world)), "户籍.xlsx")
+    await officer.tap("✅ Confirm")
+    child = one(harness, RegisterChild, RegisterChild.name == "刘小满")
+
+    # a cadre of another village cannot touch the child, even with a forged button
+    stranger = speaking(harness, world.users["village_cadre2"], "en")
+    await stranger.send("/unschooled")
+    assert stranger.last.startswith("Every school-age child of your area")
+    await stranger.tap_data(f"rst:{child.id}:gone")
+    assert stranger.last == "There is no such child in your area's register."
+    assert one(harness, RegisterChild, RegisterChild.id == child.id).status is None
+
+    cadre = speaking(harness, world.users["village_cadre"], "en")
+    await cadre.send("/unschooled")
+    assert cadre.buttons() == ["📝 Report 刘小满", "✏️ Status of 刘小满"]
+    await cadre.tap("✏️ Status of 刘小满")
+    assert cadre.last == ("What did you find about 刘小满? A child out of school is reported, not given a "
+                          "status.")
+    await cadre.tap("At school elsewhere")
+    assert cadre.reply_texts[-1] == "Status of 刘小满: At school elsewhere."
+    await cadre.send("/unschooled")
+    assert cadre.last.startswith("Every school-age child of your area")
+    audit = one(harness, AuditEvent, AuditEvent.action == "register.status")
+    assert (audit.actor_id, audit.object_id, audit.detail) == (
+        world.users["village_cadre"].id, child.id, {"before": None, "after": "elsewhere"})

@@ -83,6 +83,7 @@ MAKERS: dict[type[cb.Callback], Callable[[random.Random], cb.Callback]] = {
         _id(r), r.choice(("", f"{r.getrandbits(16):04x}")), r.choice(("stu", "sum", "meth2", "gphone")), _choice(r)),
     cb.Unschooled: lambda r: cb.Unschooled(_id(r)),
     cb.ReportChild: lambda r: cb.ReportChild(_id(r)),
+    cb.RegisterStatus: lambda r: cb.RegisterStatus(_id(r), r.choice((None, *cb.REGISTER_STATUSES))),
     cb.RegisterLedger: lambda r: cb.RegisterLedger(r.choice(("children", "suspected", "dropout"))),
     cb.MergeStudents: lambda r: _merge(_id(r), r.random() < 0.5),
 }
@@ -150,6 +151,7 @@ def _largest() -> list[cb.Callback]:
         cb.ReportWorkbook(_longest_period()),
         cb.ConversationTap(MAX_ID, key, _longest(steps), choice),
         cb.Unschooled(MAX_ID), cb.ReportChild(MAX_ID), cb.RegisterLedger("suspected"),
+        cb.RegisterStatus(MAX_ID, _longest(cb.REGISTER_STATUSES)),
         cb.MergeStudents(MAX_ID, MAX_ID - 1, confirmed=True),
     ]
 
@@ -211,6 +213,8 @@ WIRE = [
     ("ru:1", cb.Unschooled(1)),
     ("rr:7", cb.ReportChild(7)),
     ("rl:children", cb.RegisterLedger("children")),
+    ("rst:7", cb.RegisterStatus(7)),
+    ("rst:7:elsewhere", cb.RegisterStatus(7, "elsewhere")),
     ("mrg:3:4", cb.MergeStudents(3, 4)),
     ("mrg:3:4:y", cb.MergeStudents(3, 4, confirmed=True)),
 ]
@@ -266,6 +270,8 @@ MALFORMED: dict[type[cb.Callback], list[str]] = {
                          "s|1.ab||1", "s:1|stu|1", "S|1|stu|1", *(f"s|{n}.ab12|stu|1" for n in ODD_NUMBERS)],
     cb.Unschooled: ["ru", "ru:", "ru:1:2", *(f"ru:{n}" for n in ODD_NUMBERS)],
     cb.ReportChild: ["rr", "rr:", "rr:1:2", *(f"rr:{n}" for n in ODD_NUMBERS)],
+    cb.RegisterStatus: ["rst", "rst:", "rst:1:", "rst:1:away", "rst:1:Elsewhere", "rst:1:elsewhere:x",
+                        *(f"rst:{n}:gone" for n in ODD_NUMBERS)],
     cb.RegisterLedger: ["rl", "rl:", "rl:ledger", "rl:Children", "rl:children:x"],
     cb.MergeStudents: ["mrg", "mrg:1", "mrg:1:1", "mrg:1:2:n", "mrg:1:2:y:y", *(f"mrg:{n}:2" for n in ODD_NUMBERS),
                        *(f"mrg:1:{n}:y" for n in ODD_NUMBERS)],

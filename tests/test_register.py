@@ -177,3 +177,9 @@ def test_a_child_reported_door_to_door_becomes_a_student_linked_to_the_register(
         register.student_for(cw, world.users["village_cadre2"], child.id or 0)
     assert cw.session.exec(select(func.count()).select_from(Student).where(
         Student.name == "陈小禾")).one() == 1
+
+
+def test_the_statuses_a_button_carries_are_the_registers() -> None:
+    from casework import callbacks
+
+    assert tuple(register.STATUSES) == callbacks.REGISTER_STATUSES
