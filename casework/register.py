@@ -221,8 +221,16 @@ def plan(
     villages = _Villages(cw, county_id)
     today = cw.today()
     seen: dict[str, int] = {}
+    # every child on record by hash, read once: a county's extract has tens of thousands of rows
+    # every child on record by hash: another county's as its county, this county's whole (an
+    # unchanged re-import compares them all), each read once
+    known: dict[str, Child | int] = {h: county for county, h in cw.session.exec(
+        select(Child.county_id, Child.id_number_hash).where(Child.county_id != county_id)).all() if h}
+    for child in cw.session.exec(select(Child).where(Child.county_id == county_id)).all():
+        if child.id_number_hash:
+            known[child.id_number_hash] = child
     planned = [
-        _plan_row(cw, county_id, villages, header.columns, number, cells, today, seen)
+        _plan_row(cw, county_id, villages, header.columns, number, cells, today, seen, known)
         for number, cells in rows
         if any(_text(c) for c in cells)
     ]
@@ -230,7 +238,8 @@ def plan(
 
 
 def _plan_row(cw: Casework, county_id: int, villages: _Villages, columns: dict[str, int],
-              number: int, cells: Sequence[Any], today: date, seen: dict[str, int]) -> Row:
+              number: int, cells: Sequence[Any], today: date, seen: dict[str, int],
+              known: dict[str, Child | int]) -> Row:
     out = Row(number, "error")
 
     def cell(name: str) -> str:
@@ -299,11 +308,12 @@ def _plan_row(cw: Casework, county_id: int, villages: _Villages, columns: dict[s
             fail("id_number", _("the same as row {row}", row=seen[id_number]))
         else:
             seen[id_number] = number
-        existing = cw.session.exec(
-            select(Child).where(col(Child.id_number_hash).in_(cipher().lookup_hashes(id_number)))
-        ).first()
-        if existing is not None and existing.county_id != county_id:
+        # under either key while a key rotation is part-way (casework.keys)
+        match = next((known[h] for h in cipher().lookup_hashes(id_number) if h in known), None)
+        if isinstance(match, int):  # another county's
             fail("id_number", _("this child is in another county's register"))
+        else:
+            existing = match
     out.values = values
     if out.errors:
         return out

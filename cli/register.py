@@ -44,7 +44,11 @@ def import_command(
     operator = _operator(rt, as_user)
     clock = SystemClock()
     try:
-        sheet = tabular.read_table(file.name, file.read_bytes())
+        # a county's extract: more rows than a school's roster (the bot's upload limits)
+        limits = tabular.UploadLimits(rows=register.MAX_ROWS, cells=register.MAX_ROWS * 20,
+                                      uncompressed_bytes=200 * tabular.MB,
+                                      shared_strings_bytes=64 * tabular.MB)
+        sheet = tabular.read_table(file.name, file.read_bytes(), limits)
         with unit_of_work(rt.engine, clock, rt.policy) as cw:
             plan = register.plan(cw, None, county, sheet.headers, sheet.rows)
     except CaseworkError as err:
