@@ -181,6 +181,10 @@ def _load_pair(cw: Casework, actor: User | None, keep_id: int, drop_id: int) -> 
         if len(allowed) != 2:
             raise AccessDenied(_("Both records must be in your area."), actor_id=actor.id,
                                action="student.merge", object_type="student", object_id=drop_id)
+    if keep.id_number_hash and drop.id_number_hash:
+        # two ID numbers are two children (or a wrong number to correct first), never one
+        raise ValidationError("student", _("These two records have different ID numbers: they are "
+                                           "not one child. Correct the wrong number first."))
     return keep, drop
 
 

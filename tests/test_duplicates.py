@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from casework import duplicates, ladder
 from casework.context import Casework
-from casework.errors import AccessDenied
+from casework.errors import AccessDenied, ValidationError
 from demo.county import World
 from models.tables import AttendanceMark, Case, Guardian, RegisterChild, Student
 
@@ -59,6 +59,9 @@ def test_a_merge_moves_everything_and_takes_the_numbers_the_kept_record_lacked(
     assert [(p.keep.id, p.drop.id, p.why) for p in pairs] == [(pupil.id, kept, "name_birth")]
     with pytest.raises(AccessDenied):
         duplicates.merge(cw, world.users["township_officer"], kept, pupil.id or 0)
+    other = world.students_of_class(world.classes[4])[1]
+    with pytest.raises(ValidationError):  # two ID numbers are two children
+        duplicates.merge(cw, officer, other.id or 0, pupil.id or 0)
 
     number, number_hash, klass = pupil.id_number, pupil.id_number_hash, pupil.class_id
     assert number_hash is not None
