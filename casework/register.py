@@ -32,7 +32,7 @@ from casework.callbacks import Unschooled
 from casework.context import Casework
 from casework.errors import AccessDenied, Conflict, NotFound, ValidationError
 from casework.i18n import N_, Text, _
-from casework.labels import join
+from casework.labels import join, n_
 from casework.roster_import import FIELD_LABELS, _text, match_headers, parse_birth_date
 from casework.scope import Units, visible
 from models.tables import (
@@ -477,8 +477,10 @@ def notify_unschooled(cw: Casework, county_id: int) -> int:
         if cadre.unreachable or cadre.scope_id is None:
             continue
         n = counts[cadre.scope_id]
-        text = _("{n} school-age children of your village have no school and no case in the "
-                 "register. Please find each one and report them.", n=n)
+        text = n_("{n} school-age child of your village has no school and no case in the register. "
+                  "Please find the child and report them.",
+                  "{n} school-age children of your village have no school and no case in the "
+                  "register. Please find each one and report them.", n)
         buttons = [[{"text": outbox.text_to_json(_("📋 See the list")),
                      "data": Unschooled(1).encode()}]]
         outbox.enqueue(cw.session, cadre, text, kind="register_unschooled", now=cw.now(),

@@ -24,6 +24,7 @@ from telegram.ext import ContextTypes
 from casework import callbacks, duplicates, people, register, register_ledgers
 from casework.errors import ValidationError
 from casework.i18n import Text, _
+from casework.labels import n_
 from casework.personal import mask_id
 from casework.uow import unit_of_work
 from conversations import engine
@@ -97,8 +98,10 @@ def _unschooled_page(turn: engine.Turn, page: int) -> None:
         return
     start = (page - 1) * PAGE
     shown = found[start:start + PAGE]
-    lines = [turn.t(_("{n} school-age children have no school and no case. Find each one; "
-                      "report those out of school.", n=len(found)))]
+    lines = [turn.t(n_("{n} school-age child has no school and no case. Find the child; report "
+                       "them if out of school.",
+                       "{n} school-age children have no school and no case. Find each one; "
+                       "report those out of school.", len(found)))]
     rows: list[list[Button]] = []
     for e in shown:
         c = e.child
@@ -193,9 +196,11 @@ def duplicates_command(turn: engine.Turn, args: list[str]) -> None:
     if not pairs:
         turn.replies.send(_("No possible duplicates in your area."))
         return
-    turn.replies.send(_("{n} possible duplicates. Merging moves the cases and guardians of one "
-                        "record to the other and deletes it; you will be asked to confirm.",
-                        n=len(pairs)))
+    turn.replies.send(n_("{n} possible duplicate. Merging moves the cases and guardians of one "
+                         "record to the other and deletes it; you will be asked to confirm.",
+                         "{n} possible duplicates. Merging moves the cases and guardians of one "
+                         "record to the other and deletes it; you will be asked to confirm.",
+                         len(pairs)))
     for p in pairs:
         text = "\n".join([turn.t(WHY[p.why]), _record(turn, p.keep), _record(turn, p.drop)])
         turn.replies.send_text(text, [[

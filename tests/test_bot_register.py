@@ -85,11 +85,11 @@ async def test_an_extract_is_imported_the_cadre_is_told_and_reports_a_child(harn
     # school, 何小东 is at school elsewhere)
     cadre = speaking(harness, world.users["village_cadre"], "en")
     assert await deliver_outbox(harness) == 1
-    assert cadre.last == ("1 school-age children of your village have no school and no case in the "
-                          "register. Please find each one and report them.")
+    assert cadre.last == ("1 school-age child of your village has no school and no case in the "
+                          "register. Please find the child and report them.")
     await cadre.tap("📋 See the list")
     assert cadre.last.split("\n") == [
-        "1 school-age children have no school and no case. Find each one; report those out of school.",
+        "1 school-age child has no school and no case. Find the child; report them if out of school.",
         "• 刘小满, born Mar 8, 2016, household S02 (刘大成): Not yet checked",
     ]
     await cadre.tap("📝 Report 刘小满")
@@ -268,7 +268,7 @@ async def test_the_county_officer_merges_two_records_of_one_child(harness, world
 
     officer = speaking(harness, world.users["county_officer"], "en")
     await officer.send("/duplicates")
-    assert officer.reply_texts[0].startswith("1 possible duplicates.")
+    assert officer.reply_texts[0].startswith("1 possible duplicate. Merging moves")
     assert officer.reply_texts[1].split("\n")[0] == "same name and date of birth"
     await officer.tap(f"Keep #{pupil.id}, merge #{twin} into it")
     assert officer.last.startswith(f"Merge #{twin} into #{pupil.id}? 1 cases and 1 guardians move to "
