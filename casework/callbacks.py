@@ -34,6 +34,9 @@ too.
     inv:p:<offset>  inv:r|R:<invite>  inv:x     InvitesPage, RevokeInvite, InvitesCancel
     xp:<state>:<period>:<unit>:<view>   ExportMenu       doc:<case>:<form>    FormFile
     rpt:m|q|y:<period code>             ReportWorkbook
+    ru:<page>  rr:<register child>  rl:children|suspected|dropout   Unschooled, ReportChild, RegisterLedger
+    rst:<register child>[:<status>]     RegisterStatus
+    mrg:<keep>:<drop>[:y]               MergeStudents
     s|<conversation>[.<key>]|<step>|<choice>    ConversationTap
 """
 
@@ -582,6 +585,90 @@ class ConversationTap(Callback):
         return cls(conversation_id, key, step, choice)
 
 
+# --- the register of school-age children and duplicates (casework.register, .duplicates) ----
+
+
+@dataclass(frozen=True)
+class Unschooled(_OneId):
+    """The unschooled children of one's area, a page of them (``id``: the page, from 1)."""
+
+    PREFIX: ClassVar[str] = "ru"
+
+
+@dataclass(frozen=True)
+class ReportChild(_OneId):
+    """A register child reported door to door: the report flow for them."""
+
+    PREFIX: ClassVar[str] = "rr"
+
+
+# the register's statuses (casework.register.STATUSES), repeated: this module imports no domain
+REGISTER_STATUSES = ("local_school", "county_school", "elsewhere", "not_enrolled", "deferred",
+                     "home_teaching", "over_age", "gone")
+
+
+@dataclass(frozen=True)
+class RegisterStatus(Callback):
+    """A register child's status: without ``status``, the choices; with it, set it."""
+
+    PREFIX: ClassVar[str] = "rst"
+    child_id: int
+    status: str | None = None
+
+    def encode(self) -> str:
+        return f"rst:{self.child_id}" + (f":{self.status}" if self.status else "")
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 1, 2)
+        child_id = parse_id(f[0]) if f else None
+        if f is None or child_id is None or (len(f) == 2 and f[1] not in REGISTER_STATUSES):
+            return None
+        return cls(child_id, f[1] if len(f) == 2 else None)
+
+
+_LEDGERS = ("children", "suspected", "dropout")
+
+
+@dataclass(frozen=True)
+class RegisterLedger(Callback):
+    """One of the three ledgers of the 2024 notice as a workbook."""
+
+    PREFIX: ClassVar[str] = "rl"
+    kind: str
+
+    def encode(self) -> str:
+        return f"rl:{self.kind}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 1)
+        return cls(f[0]) if f is not None and f[0] in _LEDGERS else None
+
+
+@dataclass(frozen=True)
+class MergeStudents(Callback):
+    """Merge ``drop`` into ``keep``: unconfirmed, what it does is asked once more."""
+
+    PREFIX: ClassVar[str] = "mrg"
+    keep: int
+    drop: int
+    confirmed: bool = False
+
+    def encode(self) -> str:
+        return f"mrg:{self.keep}:{self.drop}" + (":y" if self.confirmed else "")
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2, 3)
+        if f is None or (len(f) == 3 and f[2] != "y"):
+            return None
+        keep, drop = parse_id(f[0]), parse_id(f[1])
+        if keep is None or drop is None or keep == drop:
+            return None
+        return cls(keep, drop, len(f) == 3)
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 KINDS: tuple[type[Callback], ...] = (
@@ -590,6 +677,7 @@ KINDS: tuple[type[Callback], ...] = (
     RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
+    Unschooled, ReportChild, RegisterStatus, RegisterLedger, MergeStudents,
 )
 BY_PREFIX: dict[str, tuple[type[Callback], ...]] = {}
 for _kind in KINDS:

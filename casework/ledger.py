@@ -183,6 +183,8 @@ WORDS: dict[str, ContextText] = {
     "all_states": p_("ledger", "all cases"),
     "open": p_("ledger", "open cases"),
     "closed": p_("ledger", "closed cases"),
+    "active": p_("ledger", "cases on the ladder"),
+    "summary_sheet": p_("ledger", "About this file"),
     "state": p_("ledger", "State"),
     "period": p_("ledger", "Period"),
     "unit": p_("ledger", "Unit"),
@@ -204,6 +206,8 @@ STATE_GROUPS: dict[str, tuple[str, ...]] = {
     "all": states.ALL_STATES,
     "open": OPEN_STATES,
     "closed": CLOSED_STATES,
+    # on the ladder or paused on it: the 疑似辍学 and 辍学 ledgers (casework.register_ledgers)
+    "active": (*states.LADDER, states.PAUSED),
 }
 
 
@@ -240,6 +244,8 @@ class LedgerFilter:
     state: str = "all"
     period: Period | None = None
     unit: Unit | None = None
+    # only cases standing on these ladder levels (a paused case keeps its level)
+    levels: tuple[str, ...] = ()
 
     def states(self) -> tuple[str, ...]:
         return STATE_GROUPS.get(self.state) or (self.state,)
@@ -325,7 +331,8 @@ class LedgerJob:
         parts = []
         f = self.filter
         if f.state in STATE_GROUPS:
-            parts.append(word({"all": "all_states", "open": "open", "closed": "closed"}[f.state], self.lang))
+            parts.append(word({"all": "all_states", "open": "open", "closed": "closed",
+                               "active": "active"}[f.state], self.lang))
         else:
             parts.append(_(STATE_LABELS[f.state]).render(self.lang))
         if f.period is not None:
@@ -359,6 +366,8 @@ def conditions(cw: Casework, actor: User | None, filt: LedgerFilter) -> list[Any
         where.append(or_(col(Case.closed_at).is_(None), col(Case.closed_at) >= start))
     if filt.unit is not None:
         where.append(cases_within(filt.unit.kind, filt.unit.id))
+    if filt.levels:
+        where.append(col(Case.level).in_(list(filt.levels)))
     return where
 
 

@@ -110,10 +110,15 @@ class HeaderMatch:
     missing: tuple[str, ...]  # required fields without a column
 
 
-def match_headers(headers: Sequence[Any]) -> HeaderMatch:
+def match_headers(
+    headers: Sequence[Any],
+    aliases: dict[str, tuple[str, ...]] | None = None,
+    required: Sequence[str] = REQUIRED,
+) -> HeaderMatch:
     """Map header cells to fields: exact alias first, then the longest alias a header
-    contains ("监护人联系电话" → phone); the first column wins a field named twice."""
-    exact = {alias: f for f, aliases in ALIASES.items() for alias in aliases}
+    contains ("监护人联系电话" → phone); the first column wins a field named twice.
+    ``aliases`` and ``required``: another file's columns (the household register's)."""
+    exact = {alias: f for f, names in (aliases or ALIASES).items() for alias in names}
     by_length = sorted(exact.items(), key=lambda item: -len(item[0]))
     columns: dict[str, int] = {}
     ignored: list[str] = []
@@ -128,7 +133,7 @@ def match_headers(headers: Sequence[Any]) -> HeaderMatch:
             ignored.append(str(raw).strip())
             continue
         columns[found] = i
-    missing = tuple(f for f in REQUIRED if f not in columns)
+    missing = tuple(f for f in required if f not in columns)
     return HeaderMatch(columns, tuple(ignored), missing)
 
 

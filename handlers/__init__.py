@@ -61,6 +61,10 @@ def register(application: BotApplication) -> None:
         ("case", c.case_command),
         ("review", c.review_command),
         ("transfers", c.transfers_command),
+        # the register of school-age children and duplicates (handlers.child_register)
+        ("register", c.register_command),
+        ("unschooled", c.unschooled_command),
+        ("duplicates", c.duplicates_command),
         # people
         ("invite", c.invite_command),
         ("users", people.users_command),

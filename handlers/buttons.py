@@ -19,7 +19,7 @@ from casework.i18n import Text, _
 from casework.validation import clean_text
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, exports, menu, people, review
+from handlers import attendance, cases, child_register, exports, menu, people, review
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -227,6 +227,11 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.ExportMenu: exports.tap_export,  # /export: the filter menu, and making the workbook
     callbacks.FormFile: exports.tap_form,  # /forms: one form of a case, as Word and PDF
     callbacks.ReportWorkbook: exports.tap_report,  # the periodic report's workbook (casework.reports)
+    callbacks.Unschooled: child_register.tap_unschooled,  # the register's children with no school
+    callbacks.ReportChild: child_register.tap_report_child,
+    callbacks.RegisterStatus: child_register.tap_status,
+    callbacks.RegisterLedger: child_register.tap_ledger,  # the three ledgers of the 2024 notice
+    callbacks.MergeStudents: child_register.tap_merge,  # /duplicates: merge, confirmed once more
 }
 
 

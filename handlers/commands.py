@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from casework import callbacks, ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
-from handlers import cases, exports, menu, onboarding, review
+from handlers import cases, child_register, exports, menu, onboarding, review
 from handlers.turns import run_turn
 
 # --- commands -------------------------------------------------------------------------
@@ -132,6 +132,10 @@ forms_command = _command(exports.case_forms)
 stats_command = _command(exports.stats)  # the periodic report; /report reports a child
 import_command = _command(exports.import_roster)
 transfers_command = _command(exports.transfers_waiting)
+# the register of school-age children and duplicates (handlers.child_register)
+register_command = _command(child_register.register_command)
+unschooled_command = _command(child_register.unschooled_command)
+duplicates_command = _command(child_register.duplicates_command)
 
 
 # --- buttons --------------------------------------------------------------------------
@@ -178,7 +182,7 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     def turn_fn(turn: engine.Turn) -> None:
         # a roster file is read by a job of its own; any other message goes to the flow
-        if not exports.roster_file(turn, msg.document):
+        if not child_register.takes_extract(turn, msg.document) and not exports.roster_file(turn, msg.document):
             buttons.route_message(turn, msg)
 
     await run_turn(update, context, turn_fn)

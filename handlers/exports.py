@@ -42,6 +42,8 @@ from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
 from casework.ladder import load_case
 from casework.periods import Period, month_of, parse_period, quarter_of, year_of
+from casework.register_ledgers import KINDS as REGISTER_LEDGERS
+from casework.register_ledgers import TITLES as REGISTER_TITLES
 from casework.roster_import import IMPORT_ROLES
 from casework.uow import unit_of_work
 from conversations import engine
@@ -149,6 +151,9 @@ def _export_menu(turn: engine.Turn, choice: Choice, view: str = "") -> tuple[str
         ])
         if job.total:
             rows.append([Button(_("📥 Make the workbook"), choice.data("go"))])
+        # the three ledgers of the 2024 notice (made by handlers.child_register)
+        rows += [[Button(REGISTER_TITLES[kind], callbacks.RegisterLedger(kind).encode())]
+                 for kind in REGISTER_LEDGERS]
     if view in ("s", "p", "u"):
         rows.append([Button(_("« Back"), choice.data())])
     return "\n".join(lines), rows

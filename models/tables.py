@@ -624,3 +624,36 @@ class ConsoleSession(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     ended_at: datetime | None = None
+
+
+# --- the register of every school-age child (适龄儿童台账) --------------------------------
+
+
+class RegisterChild(SQLModel, table=True):
+    """A child of school age (6–15) living in the county, by village and household (户):
+    imported from a household-register extract (户籍) or entered door to door (表1). The
+    2024 notice's 适龄儿童台账 is this table; ``casework.register`` keeps it.
+
+    A student of ours links to it by ID hash (no column needed); ``student_id`` links a
+    child explicitly (one without an ID number, or a merge)."""
+
+    __tablename__ = "register_child"
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int = Field(foreign_key="county.id", index=True)
+    village_id: int = Field(foreign_key="village.id", index=True)
+    household: str | None = Field(default=None, max_length=40)  # 户号
+    household_head: str | None = Field(default=None, max_length=40)  # 户主姓名
+    name: str = Field(max_length=40, index=True)
+    gender: str = Field(max_length=8)
+    birth_date: date
+    id_number: str | None = _encrypted("id_number_hash")
+    id_number_hash: str | None = Field(default=None, max_length=64, unique=True)
+    address: str | None = Field(default=None, max_length=200)  # 户籍地址
+    # codes of casework.register.STATUSES; None: not yet known (待核实)
+    status: str | None = Field(default=None, max_length=16)
+    status_note: str | None = Field(default=None, max_length=200)
+    student_id: int | None = Field(default=None, foreign_key="student.id", index=True)
+    source: str = Field(default="import", max_length=16)  # import | door_to_door
+    created_at: datetime
+    updated_at: datetime

@@ -82,7 +82,16 @@ MAKERS: dict[type[cb.Callback], Callable[[random.Random], cb.Callback]] = {
         r.choice((month_of, quarter_of, year_of))(_month(r))),
     cb.ConversationTap: lambda r: cb.ConversationTap(
         _id(r), r.choice(("", f"{r.getrandbits(16):04x}")), r.choice(("stu", "sum", "meth2", "gphone")), _choice(r)),
+    cb.Unschooled: lambda r: cb.Unschooled(_id(r)),
+    cb.ReportChild: lambda r: cb.ReportChild(_id(r)),
+    cb.RegisterStatus: lambda r: cb.RegisterStatus(_id(r), r.choice((None, *cb.REGISTER_STATUSES))),
+    cb.RegisterLedger: lambda r: cb.RegisterLedger(r.choice(("children", "suspected", "dropout"))),
+    cb.MergeStudents: lambda r: _merge(_id(r), r.random() < 0.5),
 }
+
+
+def _merge(keep: int, confirmed: bool) -> cb.MergeStudents:
+    return cb.MergeStudents(keep, keep - 1 if keep > 1 else 2, confirmed)
 
 
 def test_every_kind_is_registered_and_tested() -> None:
@@ -143,6 +152,9 @@ def _largest() -> list[cb.Callback]:
         cb.FormFile(MAX_ID, _longest(forms.FORMS)),
         cb.ReportWorkbook(_longest_period()),
         cb.ConversationTap(MAX_ID, key, _longest(steps), choice),
+        cb.Unschooled(MAX_ID), cb.ReportChild(MAX_ID), cb.RegisterLedger("suspected"),
+        cb.RegisterStatus(MAX_ID, _longest(cb.REGISTER_STATUSES)),
+        cb.MergeStudents(MAX_ID, MAX_ID - 1, confirmed=True),
     ]
 
 
@@ -202,6 +214,13 @@ WIRE = [
     ("rpt:y:2026", cb.ReportWorkbook(year_of(date(2026, 1, 1)))),
     ("s|9.0a1f|stu|41", cb.ConversationTap(9, "0a1f", "stu", "41")),
     ("s|9|sum|!ok", cb.ConversationTap(9, "", "sum", "!ok")),
+    ("ru:1", cb.Unschooled(1)),
+    ("rr:7", cb.ReportChild(7)),
+    ("rl:children", cb.RegisterLedger("children")),
+    ("rst:7", cb.RegisterStatus(7)),
+    ("rst:7:elsewhere", cb.RegisterStatus(7, "elsewhere")),
+    ("mrg:3:4", cb.MergeStudents(3, 4)),
+    ("mrg:3:4:y", cb.MergeStudents(3, 4, confirmed=True)),
 ]
 
 
@@ -254,6 +273,13 @@ MALFORMED: dict[type[cb.Callback], list[str]] = {
                         "rpt:x:2026", "rpt:m:2026-11:x", "rpt:m:9999-12", "rpt:q:9999Q4", "rpt:m:0000-01", "rpt:m:２０２６-11", "rpt:m:last-month", "rpt:month:2026-11"],
     cb.ConversationTap: ["s", "s|", "s|1", "s|1|stu", "s|x|stu|1", "s|1.|stu|1", "s|1.XYZ|stu|1", "s|1.ab|st u|1",
                          "s|1.ab||1", "s:1|stu|1", "S|1|stu|1", *(f"s|{n}.ab12|stu|1" for n in ODD_NUMBERS)],
+    cb.Unschooled: ["ru", "ru:", "ru:1:2", *(f"ru:{n}" for n in ODD_NUMBERS)],
+    cb.ReportChild: ["rr", "rr:", "rr:1:2", *(f"rr:{n}" for n in ODD_NUMBERS)],
+    cb.RegisterStatus: ["rst", "rst:", "rst:1:", "rst:1:away", "rst:1:Elsewhere", "rst:1:elsewhere:x",
+                        *(f"rst:{n}:gone" for n in ODD_NUMBERS)],
+    cb.RegisterLedger: ["rl", "rl:", "rl:ledger", "rl:Children", "rl:children:x"],
+    cb.MergeStudents: ["mrg", "mrg:1", "mrg:1:1", "mrg:1:2:n", "mrg:1:2:y:y", *(f"mrg:{n}:2" for n in ODD_NUMBERS),
+                       *(f"mrg:1:{n}:y" for n in ODD_NUMBERS)],
 }
 
 

@@ -1,3 +1,11 @@
 """Importing this package registers every flow with the engine."""
 
-from conversations.flows import attendance, handover, invite, outcomes, report, visit  # noqa: F401
+from conversations.flows import (  # noqa: F401
+    attendance,
+    handover,
+    invite,
+    outcomes,
+    register_import,
+    report,
+    visit,
+)

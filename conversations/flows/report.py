@@ -1,9 +1,14 @@
 """Report a suspected dropout (表4 for a teacher, 表1 for a village cadre).
 
-    stu ─┬─ (a student in scope, picked or found by typing part of the name) ──┐
-         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ gname ─ grel ─ gphone ───────┤
-                                                                               │
+    stu ─┬─ (a student in scope, picked or found by typing part of the name) ──────────┐
+         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ gname ─ grel ─ gphone ─ [dup] ──────┤
+                                                                                       │
     since ─ why ─ where ─ grp ─ gchk ─ note ─ photo ─ [summary] ─ Confirm → ladder.report
+
+``dup`` is asked only when children in the person's scope may be the new one (the same ID
+number; the same name and birth date in the county; the same guardian phone:
+``casework.duplicates``): they pick one, or confirm a new child. A child picked from the
+register's list of unschooled children (``/unschooled``) starts at ``since``.
 
 A cadre's roster starts with "➕ A child who never enrolled" on every page (表1: the
 children found door to door). A student who already has an open case is refused when
@@ -17,12 +22,12 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from casework import codes, ladder, roster, states, transfers, validation
+from casework import codes, duplicates, ladder, roster, states, transfers, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import join
 from casework.personal import mask_id, mask_phone
-from conversations.engine import Flow, Option, Step, Turn, register
+from conversations.engine import HISTORY, Flow, Option, Step, Turn, register
 from conversations.flows.fields import (
     ALL_ROLES,
     code_options,
@@ -166,6 +171,59 @@ def _keep_groups(turn: Turn) -> Option | None:
     return Option("keep", _("Keep: {groups}", groups=join(codes.label("key_group", c) for c in current)))
 
 
+def _begin(turn: Turn, args: dict[str, object]) -> None:
+    """A child picked before the flow (the register's "report" button): the student step is
+    answered (and checked, as a tap on it would be)."""
+    student = args.get("student")
+    if student is None:
+        return
+    _store_student(turn, str(student))
+    turn.draft["_visited"] = ["stu"]
+    turn.draft[HISTORY] = ["stu"]
+    assert turn.conv is not None
+    turn.conv.step = _after_student(turn)
+
+
+def _matches(turn: Turn) -> list[duplicates.Match]:
+    d = turn.draft
+    return turn.once("dup", lambda: duplicates.registration_matches(
+        turn.cw, turn.user, name=d.get("nname") or "", birth_date=date.fromisoformat(d["nbirth"]),
+        id_number=draft_sealed(turn, "nid"), phone=draft_sealed(turn, "gphone"),
+        village_id=turn.user.scope_id or 0))
+
+
+def _after_contact(turn: Turn) -> str:
+    return "dup" if turn.user.scope_kind == "village" and _matches(turn) else "since"
+
+
+MATCH_REASONS = {
+    "id": _("same ID number"),
+    "name_birth": _("same name and date of birth"),
+    "phone": _("same guardian phone"),
+}
+
+
+def _match_options(turn: Turn) -> list[Option]:
+    options = [Option(str(m.student.id), _("{child} — {why}", child=_student_label(turn, m.student),
+                                           why=join(MATCH_REASONS[w] for w in m.why)))
+               for m in _matches(turn)]
+    return [*options, Option(NEW_CHILD, _("➕ None of these: a new child"))]
+
+
+def _store_match(turn: Turn, value: str) -> None:
+    # the child on record (refused if it has an open case), or the new child after all
+    _store_student(turn, value)
+    turn.draft["dup"] = value
+
+
+def _show_match(turn: Turn) -> Text:
+    picked = turn.draft.get("dup")
+    if picked in (None, NEW_CHILD):
+        return _("A new child")
+    student = turn.cw.session.get(Student, int(picked))
+    return _student_label(turn, student) if student is not None else Text("—")
+
+
 def _finish(turn: Turn) -> None:
     d = turn.draft
     new_child = None
@@ -234,8 +292,13 @@ REPORT = register(
             Step("grel", _("Relation"), lambda t: _("The guardian is the child's…"), "choice",
                  options=mapping_options(RELATIONS), next="gphone", show=show_mapping(RELATIONS, "grel")),
             Step("gphone", _("Guardian's phone"), lambda t: _("The guardian's phone number?"), "text",
-                 parse=lambda t, v: validation.phone(v), skippable=True, next="since",
+                 parse=lambda t, v: validation.phone(v), skippable=True, next=_after_contact,
                  store=store_sealed("gphone"), show=lambda t: mask_phone(draft_sealed(t, "gphone"))),
+            Step("dup", _("Possible match"),
+                 lambda t: _("These children on record may be the same child. Pick the one it is, "
+                             "or confirm a new child."),
+                 "choice", options=_match_options, store=_store_match, next="since", show=_show_match,
+                 editable=False),
             Step("since", _("Absent since"), lambda t: _("Since when has the child been absent? (e.g. 11-21)"),
                  "date", options=recent_days, parse=_parse_since, store=store_date("since"),
                  show=show_date("since"), next="why"),
@@ -254,6 +317,7 @@ REPORT = register(
                  skippable=True, next=None, show=show_attached("photo")),
         ),
         finish=_finish,
+        begin=_begin,
         personal_data=True,
     )
 )
