@@ -33,6 +33,7 @@ too.
     inv:p:<offset>  inv:r|R:<invite>  inv:x     InvitesPage, RevokeInvite, InvitesCancel
     xp:<state>:<period>:<unit>:<view>   ExportMenu       doc:<case>:<form>    FormFile
     rpt:m|q|y:<period code>             ReportWorkbook
+    vf:n|d|q|r|a|x|y|o|e:<id>             VerifyTap
     s|<conversation>[.<key>]|<step>|<choice>    ConversationTap
 """
 
@@ -525,6 +526,35 @@ class ReportWorkbook(Callback):
         return cls(period) if period is not None else None
 
 
+# --- verification rounds (核查) --------------------------------------------------------------------
+
+# n: the next child to verify in a round; d: verify this child; q: a round's dispositions
+# waiting for review; r: one disposition to review; a: approve it; x: reject it (a reason is asked); y / o: the candidate match
+# confirmed / denied; e: the round's list exported
+VERIFY_ACTIONS = frozenset("ndqraxyoe")
+
+
+@dataclass(frozen=True)
+class VerifyTap(Callback):
+    """``vf:<action>:<id>``: a round (n, e) or one child of it (the others); what it names is
+    checked where it is used (``casework.verification``)."""
+
+    PREFIX: ClassVar[str] = "vf"
+    action: str
+    id: int
+
+    def encode(self) -> str:
+        return f"vf:{self.action}:{self.id}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        row = parse_id(f[1]) if f else None
+        if f is None or row is None or f[0] not in VERIFY_ACTIONS or len(f[0]) != 1:
+            return None
+        return cls(f[0], row)
+
+
 # --- a conversation's buttons ----------------------------------------------------------------------
 
 CONVERSATION_PREFIX = "s"
@@ -567,7 +597,7 @@ KINDS: tuple[type[Callback], ...] = (
     Menu, Language, OpenCase, RecordVisit, Acknowledge, Assign, ReviewEvidence, Approve, Reject,
     Attending, CaseAction, ConfirmCaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
-    ExportMenu, FormFile, ReportWorkbook, ConversationTap,
+    ExportMenu, FormFile, ReportWorkbook, VerifyTap, ConversationTap,
 )
 BY_PREFIX: dict[str, tuple[type[Callback], ...]] = {}
 for _kind in KINDS:
