@@ -61,6 +61,7 @@ def register(application: BotApplication) -> None:
         ("case", c.case_command),
         ("review", c.review_command),
         ("transfers", c.transfers_command),
+        ("verify", c.verify_command),  # verification rounds (handlers.verification)
         # people
         ("invite", c.invite_command),
         ("users", people.users_command),

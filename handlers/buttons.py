@@ -19,7 +19,7 @@ from casework.i18n import Text, _
 from casework.validation import clean_text
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, exports, menu, people, review
+from handlers import attendance, cases, exports, menu, people, review, verification
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -217,6 +217,7 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.ExportMenu: exports.tap_export,  # /export: the filter menu, and making the workbook
     callbacks.FormFile: exports.tap_form,  # /forms: one form of a case, as Word and PDF
     callbacks.ReportWorkbook: exports.tap_report,  # the periodic report's workbook (casework.reports)
+    callbacks.VerifyTap: verification.tap,  # verification rounds (casework.verification)
 }
 
 

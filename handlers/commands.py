@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from casework import callbacks, ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
-from handlers import cases, exports, menu, onboarding, review
+from handlers import cases, exports, menu, onboarding, review, verification
 from handlers.turns import run_turn
 
 # --- commands -------------------------------------------------------------------------
@@ -132,6 +132,7 @@ forms_command = _command(exports.case_forms)
 stats_command = _command(exports.stats)  # the periodic report; /report reports a child
 import_command = _command(exports.import_roster)
 transfers_command = _command(exports.transfers_waiting)
+verify_command = _command(verification.verify)  # verification rounds (核查)
 
 
 # --- buttons --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ E = VerificationEntry
 
 @dataclass(frozen=True)
 class UnitProgress:
-    name: str
+    name: Text
     total: int
     verified: int  # a disposition given (waiting for review or approved)
     approved: int
@@ -72,22 +72,22 @@ def progress(cw: Casework, user: User, *, since: date | None = None,
     for rid, per in counts.items():
         rnd = cw.session.get(VerificationRound, rid)
         assert rnd is not None
-        units = sorted((UnitProgress(names.get(k, "—"), *v) for k, v in per.items()),
-                       key=lambda u: (u.verified - u.total, u.name))
+        units = sorted((UnitProgress(names.get(k, Text("—")), *v) for k, v in per.items()),
+                       key=lambda u: (u.verified - u.total, u.name.params.get("name", "")))
         out.append(RoundProgress(rnd, tuple(units)))
     return sorted(out, key=lambda r: (r.round.due_on, r.round.id or 0))
 
 
-def _names(cw: Casework, keys: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    names: dict[tuple[str, int], str] = {}
+def _names(cw: Casework, keys: set[tuple[str, int]]) -> dict[tuple[str, int], Text]:
+    names: dict[tuple[str, int], Text] = {}
     for letter, model in (("s", School), ("v", Village), ("t", Township)):
         ids = [i for k, i in keys if k == letter and i]
         if ids:
             table: Any = model
             for uid, name in cw.session.execute(sa_select(col(table.id), col(table.name)).where(table.id.in_(ids))).all():
-                names[(letter, uid)] = name
+                names[(letter, uid)] = Text("{name}", {"name": name})
     if ("t", 0) in keys:
-        names[("t", 0)] = _("county, to assign").render("zh_Hans")
+        names[("t", 0)] = _("county, to assign")
     return names
 
 
