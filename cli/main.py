@@ -25,6 +25,7 @@ from cli.ledger import export_app, import_app
 from cli.outbox import outbox_app
 from cli.people import invite_list, invite_revoke, user_app
 from cli.scheduler import deadlines_app
+from cli.verification import verification_app
 
 app = typer.Typer(help="控辍保学 casework bot: administration commands.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -43,6 +44,7 @@ app.add_typer(deadlines_app, name="deadlines")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+app.add_typer(verification_app, name="verification")
 key_app.command("rotate")(key_rotate)
 app.add_typer(user_app, name="user")
 invite_app.command("list")(invite_list)
