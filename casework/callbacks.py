@@ -33,7 +33,7 @@ too.
     inv:p:<offset>  inv:r|R:<invite>  inv:x     InvitesPage, RevokeInvite, InvitesCancel
     xp:<state>:<period>:<unit>:<view>   ExportMenu       doc:<case>:<form>    FormFile
     rpt:m|q|y:<period code>             ReportWorkbook
-    vf:n|d|q|r|a|x|y|o|e:<id>             VerifyTap
+    vf:n|d|q|r|a|x|y|o|e:<id>           VerifyTap        vfv:<entry>:<village> VerifyAssign
     s|<conversation>[.<key>]|<step>|<choice>    ConversationTap
 """
 
@@ -555,6 +555,25 @@ class VerifyTap(Callback):
         return cls(f[0], row)
 
 
+@dataclass(frozen=True)
+class VerifyAssign(Callback):
+    """``vfv:<entry>:<village>``: a child no unit could be found for, passed by the township
+    officer to one of its villages (checked in ``casework.verification.work.assign``)."""
+
+    PREFIX: ClassVar[str] = "vfv"
+    entry_id: int
+    village_id: int
+
+    def encode(self) -> str:
+        return f"vfv:{self.entry_id}:{self.village_id}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        entry, village = (parse_id(f[0]), parse_id(f[1])) if f else (None, None)
+        return cls(entry, village) if entry is not None and village is not None else None
+
+
 # --- a conversation's buttons ----------------------------------------------------------------------
 
 CONVERSATION_PREFIX = "s"
@@ -597,7 +616,8 @@ KINDS: tuple[type[Callback], ...] = (
     Menu, Language, OpenCase, RecordVisit, Acknowledge, Assign, ReviewEvidence, Approve, Reject,
     Attending, CaseAction, ConfirmCaseAction, TransferAnswer, AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
-    ExportMenu, FormFile, ReportWorkbook, VerifyTap, ConversationTap,
+    ExportMenu, FormFile, ReportWorkbook, VerifyTap, VerifyAssign,
+    ConversationTap,
 )
 BY_PREFIX: dict[str, tuple[type[Callback], ...]] = {}
 for _kind in KINDS:

@@ -218,6 +218,7 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.FormFile: exports.tap_form,  # /forms: one form of a case, as Word and PDF
     callbacks.ReportWorkbook: exports.tap_report,  # the periodic report's workbook (casework.reports)
     callbacks.VerifyTap: verification.tap,  # verification rounds (casework.verification)
+    callbacks.VerifyAssign: verification.tap_assign,  # an unplaced child passed to a village
 }
 
 

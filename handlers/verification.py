@@ -24,7 +24,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from casework import codes
-from casework.callbacks import VerifyTap
+from casework.callbacks import VerifyAssign, VerifyTap
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import join, n_
@@ -86,8 +86,23 @@ def show_next(turn: engine.Turn, round_id: int) -> None:
             Button(_("✅ Same child"), VerifyTap("y", entry.id or 0).encode()),
             Button(_("❌ Not our pupil"), VerifyTap("o", entry.id or 0).encode())]])
         return
-    turn.replies.send(head)
+    villages = work.assignable_villages(turn.cw, turn.user, entry)
+    if villages:  # no unit was found for the child: verify it yourself, or pass it to a village
+        buttons = [Button(_("➡ {village}", village=v.name), VerifyAssign(entry.id or 0, v.id or 0).encode())
+                   for v in villages[:12]]
+        turn.replies.send(_("{head} No village or school was found for this child: pass it to a village, "
+                            "or verify it yourself below.", head=head),
+                          [buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    else:
+        turn.replies.send(head)
     engine.start(turn, "vdisp", entry=entry.id)
+
+
+def tap_assign(turn: engine.Turn, t: VerifyAssign) -> None:
+    said = work.assign(turn.cw, turn.user, t.entry_id, t.village_id)
+    turn.replies.answer()
+    turn.replies.mark_chosen(said)
+    turn.replies.send(said, flows.next_button(_round_id(turn, t.entry_id)))
 
 
 def waiting(turn: engine.Turn) -> bool:

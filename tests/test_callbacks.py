@@ -80,6 +80,7 @@ MAKERS: dict[type[cb.Callback], Callable[[random.Random], cb.Callback]] = {
     cb.ReportWorkbook: lambda r: cb.ReportWorkbook(
         r.choice((month_of, quarter_of, year_of))(_month(r))),
     cb.VerifyTap: lambda r: cb.VerifyTap(r.choice(sorted(cb.VERIFY_ACTIONS)), _id(r)),
+    cb.VerifyAssign: lambda r: cb.VerifyAssign(_id(r), _id(r)),
     cb.ConversationTap: lambda r: cb.ConversationTap(
         _id(r), r.choice(("", f"{r.getrandbits(16):04x}")), r.choice(("stu", "sum", "meth2", "gphone")), _choice(r)),
 }
@@ -141,7 +142,7 @@ def _largest() -> list[cb.Callback]:
                       _longest(["m9998-12", "q9998Q4", "y9998"]), f"c{MAX_ID}", _longest(cb.EXPORT_VIEWS)),
         cb.FormFile(MAX_ID, _longest(forms.FORMS)),
         cb.ReportWorkbook(_longest_period()),
-        cb.VerifyTap("n", MAX_ID),
+        cb.VerifyTap("n", MAX_ID), cb.VerifyAssign(MAX_ID, MAX_ID),
         cb.ConversationTap(MAX_ID, key, _longest(steps), choice),
     ]
 
@@ -200,6 +201,7 @@ WIRE = [
     ("rpt:y:2026", cb.ReportWorkbook(year_of(date(2026, 1, 1)))),
     ("vf:n:3", cb.VerifyTap("n", 3)),
     ("vf:a:12", cb.VerifyTap("a", 12)),
+    ("vfv:12:4", cb.VerifyAssign(12, 4)),
     ("s|9.0a1f|stu|41", cb.ConversationTap(9, "0a1f", "stu", "41")),
     ("s|9|sum|!ok", cb.ConversationTap(9, "", "sum", "!ok")),
 ]
@@ -251,6 +253,7 @@ MALFORMED: dict[type[cb.Callback], list[str]] = {
     cb.FormFile: ["doc", "doc:1", "doc:1:", "doc:1:Notice", "doc:1:notice:x", *(f"doc:{n}:notice" for n in ODD_NUMBERS)],
     cb.ReportWorkbook: ["rpt", "rpt:m", "rpt:m:2026-13", "rpt:m:2026Q4", "rpt:q:2026-11", "rpt:y:2026-11",
                         "rpt:x:2026", "rpt:m:2026-11:x", "rpt:m:9999-12", "rpt:q:9999Q4", "rpt:m:0000-01", "rpt:m:２０２６-11", "rpt:m:last-month", "rpt:month:2026-11"],
+    cb.VerifyAssign: ["vfv", "vfv:1", "vfv:1:", "vfv::2", "vfv:1:2:3", "vfv:x:2", *(f"vfv:1:{n}" for n in ODD_NUMBERS)],
     cb.VerifyTap: ["vf", "vf:n", "vf:n:", "vf:z:1", "vf:nn:1", "vf:N:1", "vf:n:1:x", *(f"vf:n:{n}" for n in ODD_NUMBERS)],
     cb.ConversationTap: ["s", "s|", "s|1", "s|1|stu", "s|x|stu|1", "s|1.|stu|1", "s|1.XYZ|stu|1", "s|1.ab|st u|1",
                          "s|1.ab||1", "s:1|stu|1", "S|1|stu|1", *(f"s|{n}.ab12|stu|1" for n in ODD_NUMBERS)],

@@ -148,3 +148,33 @@ def test_quarterly_sample_is_a_round_of_our_cases(cw, world) -> None:  # type: i
     assert out.round.source == "sample" and len(entries) == 3
     assert {e.class_id for e in entries} == {world.classes[4].id}
     assert all(e.match == "id" and e.batch.startswith("案件#") for e in entries)
+
+
+def test_a_denied_candidate_and_an_unplaced_child_go_where_the_address_says(cw, world) -> None:  # type: ignore[no-untyped-def]
+    pupil = world.students[16]
+    headers = ["姓名", "身份证号", "性别", "出生日期", "户籍地址"]
+    rows = [(2, [pupil.name, "", "男", pupil.birth_date.isoformat(), "青松县溪口村5组"]),
+            (3, ["江小河", "", "男", "2015-06-01", "青松县梅林镇"]),
+            (4, ["海小波", "", "女", "2014-06-01", "外省某市"])]
+    importing.import_round(cw, world.users["county_officer"], name="x", due_on=DUE, headers=headers, rows=rows)
+    candidate, in_town, nowhere = cw.session.exec(select(VerificationEntry).order_by(VerificationEntry.row_number)).all()
+    teacher, officer = world.users["teacher"], world.users["township_officer"]
+    assert candidate.class_id == world.classes[4].id
+    with pytest.raises(IllegalTransition):  # not before the match is settled
+        work.propose(cw, teacher, candidate.id, "local_school")
+    work.resolve_candidate(cw, teacher, candidate.id, same=False)
+    assert (candidate.class_id, candidate.village_id, candidate.match) == (None, world.villages[1].id, "none")
+    with pytest.raises(AccessDenied):  # no longer the teacher's
+        work.load_entry(cw, teacher, candidate.id)
+    # the township officer sees the child the address placed only in the township, and passes it on
+    assert (in_town.township_id, in_town.village_id) == (world.townships[0].id, None)
+    assert [v.name for v in work.assignable_villages(cw, officer, in_town)] == ["上坪村", "溪口村"]
+    with pytest.raises(AccessDenied):  # another township's village
+        work.assign(cw, officer, in_town.id, world.villages[2].id)
+    work.assign(cw, officer, in_town.id, world.villages[0].id)
+    assert work.load_entry(cw, world.users["village_cadre"], in_town.id).village_id == world.villages[0].id
+    # a child placed nowhere is the county's; the township does not see it
+    assert (nowhere.township_id, nowhere.village_id, nowhere.school_id) == (None, None, None)
+    with pytest.raises(AccessDenied):
+        work.load_entry(cw, officer, nowhere.id)
+    assert work.load_entry(cw, world.users["county_officer"], nowhere.id)

@@ -28,10 +28,18 @@ from casework.labels import n_
 from casework.outbox import enqueue, text_to_json
 from casework.outcomes import check_reviewer
 from casework.policy import review_level
-from casework.scope import visible_entries
+from casework.scope import unit_within, visible_entries
 from casework.verification.categories import DETAILS, DISPOSITIONS, DROPOUT, label
 from casework.verification.importing import due_text, reassign_by_address, responsible
-from models.tables import Case, Student, User, VerificationEntry, VerificationRound
+from models.tables import (
+    Case,
+    Student,
+    Township,
+    User,
+    VerificationEntry,
+    VerificationRound,
+    Village,
+)
 
 VERIFY_ROLES = frozenset({"teacher", "school_admin", "village_cadre", "township_officer",
                           "county_officer", "admin"})
@@ -150,6 +158,49 @@ def resolve_candidate(cw: Casework, actor: User, entry_id: int, same: bool) -> T
     cw.session.add(entry)
     return _("Noted: {name} is not our pupil; the child goes to the unit of the registered residence.",
              name=entry.name)
+
+
+# --- a child no unit was found for, passed to a village ------------------------------------------
+
+ASSIGN_ROLES = frozenset({"township_officer", "county_officer", "admin"})
+
+
+def assignable_villages(cw: Casework, actor: User, entry: VerificationEntry) -> list[Village]:
+    """The villages the actor may pass an unassigned child to: those of the entry's township
+    (or of the county, for a child nobody could place), within the actor's scope."""
+    if actor.role not in ASSIGN_ROLES or entry.village_id is not None or entry.school_id is not None:
+        return []
+    query = select(Village).join(Township, col(Township.id) == col(Village.township_id)).where(
+        Township.county_id == entry.county_id)
+    if entry.township_id is not None:
+        query = query.where(Village.township_id == entry.township_id)
+    found = cw.session.exec(query.order_by(col(Village.id))).all()
+    return [v for v in found if unit_within(cw.session, actor, "village", v.id)]
+
+
+def assign(cw: Casework, actor: User, entry_id: int, village_id: int) -> Text:
+    """The township officer passes a child the list's address placed nowhere to a village,
+    whose cadre is told."""
+    from casework.callbacks import VerifyTap
+
+    entry = load_entry(cw, actor, entry_id, "verification.assign")
+    if entry.status != "open":
+        raise IllegalTransition(_("{name} was already verified.", name=entry.name))
+    village = next((v for v in assignable_villages(cw, actor, entry) if v.id == village_id), None)
+    if village is None:
+        raise _deny(actor, "verification.assign", entry_id)
+    entry.village_id, entry.township_id = village.id, village.township_id
+    cw.session.add(entry)
+    cw.audit(actor, "verification.assign", "verification_entry", entry.id, village_id=village.id)
+    rnd = round_of(cw, entry)
+    for user in responsible(cw, entry.county_id, village.township_id, village.id, None, None):
+        if user.active and user.telegram_id is not None and user.id != actor.id:
+            text = _("{name} of “{round}” was passed to you to verify, due {due}.", name=entry.name,
+                     round=rnd.name, due=due_text(rnd.due_on))
+            button = {"text": text_to_json(_("▶ Start verifying")), "data": VerifyTap("n", rnd.id or 0).encode()}
+            enqueue(cw.session, user, text, kind="verification", now=cw.now(),
+                    buttons=[[button]])  # type: ignore[list-item]
+    return _("{name} passed to {village}.", name=entry.name, village=village.name)
 
 
 # --- the disposition -----------------------------------------------------------------------------
