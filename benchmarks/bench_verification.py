@@ -29,6 +29,7 @@ import argparse
 import io
 import multiprocessing
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -120,11 +121,14 @@ def _phase(name: str, url: str, key: str, path: str, out: Any) -> None:
         return
     sheet = tabular.read_table("list.xlsx", data)
     queries = {"student": 0, "all": 0}
+    kinds: dict[str, int] = {}
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         queries["all"] += 1
-        if " FROM student" in statement:
+        if re.search(r"\bFROM student\b", statement):
             queries["student"] += 1
+        head = " ".join(statement.split()[:3])
+        kinds[head] = kinds.get(head, 0) + 1
 
     event.listen(engine, "before_cursor_execute", count)
     start_rss = _rss_mib()
@@ -133,7 +137,7 @@ def _phase(name: str, url: str, key: str, path: str, out: Any) -> None:
         from casework.verification import importing
 
         with unit_of_work(engine, clock, policy) as cw:
-            result = importing.import_round(cw, None, name="benchmark", due_on=date(2026, 12, 18),
+            result = importing.import_round(cw, None, name="benchmark", due_on=date(2026, 12, 18), county_id=1,
                                             headers=sheet.headers, rows=sheet.rows)
             n = result.rows
             extra: dict[str, Any] = {"by ID": result.by_id, "candidates": result.candidates, "unmatched": result.unmatched,
@@ -150,6 +154,8 @@ def _phase(name: str, url: str, key: str, path: str, out: Any) -> None:
                 extra = {"file MiB": round(len(buf.getvalue()) / 2**20, 1)}
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     extra.update({"queries": queries["all"], "on student": queries["student"]})
+    if os.environ.get("BENCH_SQL"):
+        print(sorted(kinds.items(), key=lambda kv: -kv[1])[:8])
     out.put((name, n, wall, cpu, start_rss, _rss_mib(), extra))
 
 
@@ -182,8 +188,10 @@ def main() -> None:
         queue = ctx.Queue()
         child = ctx.Process(target=_phase, args=(phase, url, key, path, queue))
         child.start()
-        name, n, wall, cpu, start_rss, peak, extra = queue.get()
         child.join()
+        if child.exitcode != 0 or queue.empty():
+            sys.exit(f"{phase} failed (exit code {child.exitcode})")
+        name, n, wall, cpu, start_rss, peak, extra = queue.get()
         facts = ", ".join(f"{k} {v}" for k, v in extra.items())
         print(f"{name:>6}: {n} rows in {wall:.2f} s wall / {cpu:.2f} s CPU = {n / wall:,.0f} rows/s "
               f"({n / max(cpu, 1e-9):,.0f} per CPU s); RSS {start_rss:.0f} → peak {peak:.0f} MiB"

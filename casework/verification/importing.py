@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, literal
+from sqlalchemy import Integer, bindparam, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
@@ -368,10 +368,12 @@ def import_round(
     cw.session.flush()
     result = Imported(rnd, len(checked), 0, 0, 0, 0, 0, 0, 0, 0, 0)
     first_of: dict[Any, VerificationEntry] = {}
+    duplicates: list[tuple[int, int]] = []  # (row, the row it repeats)
+    table: Any = VerificationEntry.__table__  # type: ignore[attr-defined]
     for start in range(0, len(checked), BATCH):
         batch = checked[start : start + BATCH]
         by_id, candidates = _match_batch(cw, county, batch)
-        made: list[tuple[VerificationEntry, VerificationEntry | None]] = []
+        values: list[dict[str, Any]] = []
         for row in batch:
             entry = _entry(rnd, row, id_col, county)
             key: Any = ("id", row.id_number) if row.id_number else ("nb", row.name, row.birth_date, row.hukou)
@@ -381,17 +383,24 @@ def import_round(
                 entry.match, entry.status = "duplicate", "duplicate"
                 for unit in ("township_id", "village_id", "school_id", "class_id"):
                     setattr(entry, unit, getattr(first, unit))
+                duplicates.append((row.number, first.row_number))
                 result.duplicates += 1
             else:
                 first_of[key] = entry
                 _assign(entry, row, by_id.get(row.number), candidates.get(row.number), places, result)
-            made.append((entry, first))
-            cw.session.add(entry)
-        cw.session.flush()
-        for entry, first in made:
-            if first is not None:
-                entry.duplicate_of = first.id
-        cw.session.flush()
+            values.append(entry.model_dump(exclude={"id"}))
+        # one multi-row INSERT per batch (the ORM would insert row by row: the table refers
+        # to itself through duplicate_of)
+        cw.session.execute(table.insert(), values)
+    if duplicates:
+        ids = dict(cw.session.execute(
+            sa_select(col(VerificationEntry.row_number), col(VerificationEntry.id)).where(
+                col(VerificationEntry.round_id) == rnd.id,
+                col(VerificationEntry.row_number).in_({first for _row, first in duplicates}))).all())
+        cw.session.execute(
+            table.update().where(table.c.round_id == rnd.id, table.c.row_number == bindparam("row"))
+            .values(duplicate_of=bindparam("first")),
+            [{"row": row, "first": ids[first]} for row, first in duplicates])
     plan_reminders(cw, rnd)
     cw.audit(actor, "verification.import", "verification_round", rnd.id, rows=result.rows,
              by_id=result.by_id, candidates=result.candidates, duplicates=result.duplicates,
