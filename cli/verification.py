@@ -64,11 +64,12 @@ def import_command(
     from casework.uow import unit_of_work
     from casework.verification import importing
     from documents import tabular
+    from documents.verification_xlsx import list_limits
 
     rt = boot_or_exit()
     operator = _operator(rt, as_user)
     try:
-        sheet = tabular.read_table(file.name, file.read_bytes())
+        sheet = tabular.read_table(file.name, file.read_bytes(), list_limits())
         with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
             out = importing.import_round(cw, None, name=name, due_on=_due(due), headers=sheet.headers,
                                          rows=sheet.rows, county_id=_county(rt, county), file_name=file.name)

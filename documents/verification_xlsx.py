@@ -7,11 +7,33 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+
+from documents.tabular import MB, UploadLimits
+
+LIST_ROWS = 50_000  # casework.verification.importing.MAX_ROWS
+LIST_COLUMNS = 20
+
+
+def list_limits(base: UploadLimits | None = None) -> UploadLimits:
+    """The limits on reading a suspect list: a roster's (a class has tens of pupils, the
+    settings keep it small) raised to what a county's list from the province may hold
+    (tens of thousands of children, a dozen columns)."""
+    base = base or UploadLimits()
+    return replace(
+        base,
+        rows=max(base.rows, LIST_ROWS),
+        cells=max(base.cells, LIST_ROWS * LIST_COLUMNS),
+        uncompressed_bytes=max(base.uncompressed_bytes, 120 * MB),
+        shared_strings_bytes=max(base.shared_strings_bytes, 60 * MB),
+        seconds=max(base.seconds, 120.0),
+        memory_bytes=max(base.memory_bytes, 1024 * MB),
+    )
 
 
 def write_xlsx(headers: list[str], rows: Iterable[list[str]], out: BinaryIO, *, title: str) -> int:

@@ -35,7 +35,7 @@ from conversations import engine
 from conversations.flows import verification as flows
 from conversations.replies import Button
 from documents import tabular
-from documents.verification_xlsx import write_xlsx
+from documents.verification_xlsx import list_limits, write_xlsx
 from handlers.turns import run_turn
 from models.tables import User, VerificationRound
 
@@ -242,7 +242,7 @@ async def _read_and_import(file_id: str, filename: str, name: str, due_on: date,
     sheet: tabular.Sheet | None = None
     try:
         sheet = await asyncio.get_running_loop().run_in_executor(
-            PARSE_POOL, PARSE, filename, data, context.application.bot_data["services"].upload_limits)
+            PARSE_POOL, PARSE, filename, data, list_limits(context.application.bot_data["services"].upload_limits))
     except ValidationError as err:
         refusal = err.text
 

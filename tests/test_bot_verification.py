@@ -283,3 +283,44 @@ async def test_the_reminder_before_the_due_date_and_the_progress_in_the_digest(h
         reminders = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "verification_due",
                                                        OutboxMessage.recipient_id == world.users["teacher"].id)).all()
     assert len(reminders) == 2
+
+
+async def test_the_quarterly_re_check_and_a_child_passed_to_a_village(harness, world) -> None:  # type: ignore[no-untyped-def]
+    from casework import ladder
+    from tests.botkit import act
+
+    u = world.users
+    for pupil in world.students_of_class(world.classes[4])[:3]:
+        act(harness, lambda cw, p=pupil: ladder.report(
+            cw, cw.session.get(User, u["teacher"].id), ladder.ReportInput(student_id=p.id, reasons=("work",))))
+    county = speaking(harness, u["county_officer"], "en")
+    await county.send("/verify sample")
+    assert county.last.endswith("How many suspected and closed cases should be re-checked?")
+    await county.send("2")
+    await county.send("2026年第四季度复核")
+    await county.send("2026-12-31")
+    await county.tap("✅ Confirm")
+    assert county.reply_texts[-1] == "Re-check “2026年第四季度复核” drawn: 2 cases, due 12/31; the units are told."
+    sampled = entries(harness)
+    assert len(sampled) == 2 and {e.class_id for e in sampled} == {world.classes[4].id}
+    await county.send("/export 核查")
+    assert county.buttons() == ["📥 Export the list"]
+
+    # a list whose child only names the township: the township officer passes it to a village
+    act(harness, lambda cw: importing.import_round(
+        cw, cw.session.get(User, u["county_officer"].id), name="补充名单", due_on=DUE,
+        headers=["姓名", "出生日期", "户籍地址"], rows=[(2, ["江小河", "2015-06-01", "青松县梅林镇"])]))
+    officer = speaking(harness, u["township_officer"], "en")
+    cadre = speaking(harness, u["village_cadre"], "en")
+    await deliver_outbox(harness)
+    assert officer.last == "You have 1 child to verify, due 11/27 (补充名单)."
+    await officer.tap("▶ Start verifying")
+    assert officer.reply_texts[0] == ("1 child left, due 11/27. No village or school was found for this child: "
+                                      "pass it to a village, or verify it yourself below.")
+    assert officer.buttons(officer.replies[0].message_id) == ["➡ 上坪村", "➡ 溪口村"]
+    await officer.tap("➡ 上坪村")
+    assert officer.reply_texts[-1] == "江小河 passed to 上坪村."
+    await deliver_outbox(harness)
+    assert cadre.last == "江小河 of “补充名单” was passed to you to verify, due 11/27."
+    await cadre.tap("▶ Start verifying")
+    assert cadre.last.startswith("江小河, —, born 2015-06-01")

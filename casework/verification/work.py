@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlmodel import col, select
 
 from casework import codes, evidence, ladder, validation
@@ -73,6 +73,19 @@ def round_of(cw: Casework, entry: VerificationEntry) -> VerificationRound:
 # --- the lists -----------------------------------------------------------------------------------
 
 
+def own_entries(user: User) -> Any:
+    """The children ``user`` is to verify: those they see (the scope rule), less, for the
+    officers above a village or school, the children already placed in one of their units
+    (the township's own are the ones no village or school was found for; the county's, the
+    ones no township was)."""
+    seen = visible_entries(user)
+    if user.role == "township_officer":
+        return and_(seen, col(E.village_id).is_(None), col(E.school_id).is_(None))
+    if user.role in ("county_officer", "admin"):
+        return and_(seen, col(E.township_id).is_(None))
+    return seen
+
+
 @dataclass(frozen=True)
 class MyRound:
     round: VerificationRound
@@ -85,15 +98,15 @@ def my_rounds(cw: Casework, actor: User) -> list[MyRound]:
     if not actor.active or actor.role not in VERIFY_ROLES:
         return []
     rows = cw.session.exec(
-        select(E.round_id, E.status, func.count()).where(visible_entries(actor), E.status != "duplicate")
-        .group_by(col(E.round_id), col(E.status))
+        select(E.round_id, func.count()).where(visible_entries(actor), E.status != "duplicate")
+        .group_by(col(E.round_id))
     ).all()
-    totals: dict[int, list[int]] = {}
-    for round_id, status, n in rows:
-        slot = totals.setdefault(round_id, [0, 0])
-        slot[1] += int(n)
-        if status == "open":
-            slot[0] += int(n)
+    totals: dict[int, list[int]] = {round_id: [0, int(n)] for round_id, n in rows}
+    mine = cw.session.exec(
+        select(E.round_id, func.count()).where(own_entries(actor), E.status == "open").group_by(col(E.round_id))
+    ).all()
+    for round_id, n in mine:
+        totals.setdefault(round_id, [0, 0])[0] = int(n)
     found = []
     for round_id, (open_n, total) in totals.items():
         rnd = cw.session.get(VerificationRound, round_id)
@@ -104,7 +117,7 @@ def my_rounds(cw: Casework, actor: User) -> list[MyRound]:
 
 def next_open(cw: Casework, actor: User, round_id: int) -> tuple[VerificationEntry | None, int]:
     """The next child the actor has to verify in the round (in list order), and how many are left."""
-    query = select(E).where(E.round_id == round_id, E.status == "open", visible_entries(actor))
+    query = select(E).where(E.round_id == round_id, E.status == "open", own_entries(actor))
     left = cw.session.exec(select(func.count()).select_from(query.subquery())).one()
     entry = cw.session.exec(query.order_by(col(E.row_number)).limit(1)).first()
     if entry is not None:
@@ -304,7 +317,7 @@ def _tell_reviewers_when_done(cw: Casework, actor: User, entry: VerificationEntr
     from casework.callbacks import VerifyTap
 
     left = cw.session.exec(select(func.count()).select_from(
-        select(E.id).where(E.round_id == entry.round_id, E.status == "open", visible_entries(actor)).subquery()
+        select(E.id).where(E.round_id == entry.round_id, E.status == "open", own_entries(actor)).subquery()
     )).one()
     if left:
         return
