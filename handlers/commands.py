@@ -110,6 +110,15 @@ def _invite(turn: engine.Turn, args: list[str]) -> None:
     engine.start(turn, "invite")
 
 
+def _export(turn: engine.Turn, args: list[str]) -> None:
+    """``/export``: the ledger's menu; ``/export 核查``: the verification rounds, each with
+    its list to send back up (``handlers.verification``)."""
+    if args and args[0].lower() in ("verification", "verify", "核查", "核查名单"):
+        verification.verify(turn, [])
+    else:
+        exports.export(turn, args)
+
+
 def _case_number(turn: engine.Turn, args: list[str]) -> int | None:
     if not args:
         return None
@@ -127,7 +136,7 @@ case_command = _command(_case)
 invite_command = _command(_invite)
 review_command = _command(_review)
 # files (handlers.exports)
-export_command = _command(exports.export)
+export_command = _command(_export)
 forms_command = _command(exports.case_forms)
 stats_command = _command(exports.stats)  # the periodic report; /report reports a child
 import_command = _command(exports.import_roster)

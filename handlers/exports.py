@@ -155,13 +155,7 @@ def _export_menu(turn: engine.Turn, choice: Choice, view: str = "") -> tuple[str
 
 
 def export(turn: engine.Turn, args: list[str]) -> None:
-    """``/export``: the menu, open cases of the whole area preselected; ``/export 核查``: the
-    verification rounds, each with its export (``handlers.verification``)."""
-    if args and args[0].lower() in ("verification", "verify", "核查", "核查名单"):
-        from handlers import verification
-
-        verification.verify(turn, [])
-        return
+    """``/export``: the menu, open cases of the whole area preselected."""
     text, rows = _export_menu(turn, Choice())
     turn.replies.send_text(text, rows)
 
