@@ -84,7 +84,8 @@ def _seed(url: str, key: str, students: int) -> None:
         for serial in range(students):
             female = serial % 2 == 0
             birth = date(2011, 1, 1) + timedelta(days=serial % 3000)
-            body = f"430521{birth:%Y%m%d}{(serial // 3000) * 2 + (0 if female else 1):03d}"
+            # another (real) county code than the demo's, so no number repeats one of the demo's
+            body = f"430524{birth:%Y%m%d}{(serial // 3000) * 2 + (0 if female else 1):03d}"
             number = body + id_check_digit(body)
             class_id, school_id = rng.choice(classes)
             village = rng.choice(villages[school_township[school_id]])
@@ -211,6 +212,8 @@ def main() -> None:
     child = ctx.Process(target=_seed, args=(url, key, args.students))
     child.start()
     child.join()
+    if child.exitcode != 0:
+        sys.exit("seeding failed")
     print(f"seeded {args.students} pupils in {time.perf_counter() - t0:.1f} s ({engine.dialect.name})")
     path = os.path.join(tempfile.mkdtemp(), "list.xlsx")
     child = ctx.Process(target=_make_list, args=(url, key, args.rows, path))
