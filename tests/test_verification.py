@@ -184,3 +184,18 @@ def test_a_denied_candidate_and_an_unplaced_child_go_where_the_address_says(cw, 
     with pytest.raises(AccessDenied):
         work.load_entry(cw, officer, nowhere.id)
     assert work.load_entry(cw, world.users["county_officer"], nowhere.id)
+
+
+def test_the_profile_names_the_evidence_of_each_disposition() -> None:
+    from pathlib import Path
+
+    from casework.policy import parse_policy
+
+    text = (Path(__file__).parents[1] / "casework" / "policies" / "datian.toml").read_text(encoding="utf-8")
+    assert parse_policy(text).verification.evidence_for("hukou") == ["household_certificate"]
+    stricter = text.replace('dropout = [] }', 'dropout = ["written_statement"] }\nreviewer = "county_officer"')
+    policy = parse_policy(stricter)
+    assert policy.verification.evidence_for("dropout") == ["written_statement"]
+    assert policy.verification.reviewer == "county_officer"
+    with pytest.raises(Exception, match=r"verification\.evidence\.over_age\[1\]"):
+        parse_policy(text.replace('over_age = ["birth_record"]', 'over_age = ["birth_record", "birth_record"]'))
