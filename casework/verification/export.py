@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -47,7 +48,6 @@ def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterato
     """The rows in the list's order, read chunk by chunk; audited once, as an export."""
     rnd = job.round
     names: dict[int, str] = {}
-    firsts: dict[int, VerificationEntry] = {}
 
     def who(user_id: int | None) -> str:
         if user_id is None:
@@ -58,6 +58,8 @@ def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterato
         return names[user_id]
 
     last, count = 0, 0
+    # what a later row naming the same child repeats: only the answer, not the whole row
+    answers: dict[int, tuple[int, list[str]]] = {}
     while True:
         chunk = cw.session.exec(
             select(VerificationEntry).where(VerificationEntry.round_id == rnd.id,
@@ -68,28 +70,35 @@ def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterato
         for entry in chunk:
             last = entry.row_number
             count += 1
-            firsts[entry.id or 0] = entry
-            answer = entry
-            if entry.duplicate_of is not None:
-                answer = firsts.get(entry.duplicate_of) or cw.session.get(VerificationEntry, entry.duplicate_of) or entry
             cells = list(entry.cells) + [""] * max(0, len(rnd.headers) - len(entry.cells))
             if rnd.id_column is not None and rnd.id_column < len(cells):
                 cells[rnd.id_column] = entry.id_raw or ""
-            disposition = DISPOSITIONS.get(answer.disposition or "")
-            detail = DETAILS.get(answer.disposition or "", {}).get(answer.detail or "")
-            status = STATUS.get(answer.status)
-            note = answer.note or ""
-            if entry.duplicate_of is not None:
-                note = _("Named twice: see row {row}.", row=answer.row_number).render(lang)
-            yield [
-                *cells,
-                _(disposition).render(lang) if disposition else "",
-                _(detail).render(lang) if detail else "",
-                str(sum(1 for e in answer.evidence if e.get("kind") in ("photo", "document"))),
-                who(answer.proposed_by),
-                who(answer.decided_by),
-                _(status).render(lang) if status else "",
-                f"#{answer.case_id}" if answer.case_id else "",
-                note,
-            ]
+            if entry.duplicate_of is not None and entry.duplicate_of in answers:
+                first_row, answer = answers[entry.duplicate_of]
+                note = _("Named twice: see row {row}.", row=first_row).render(lang)
+                yield [*cells, *answer[:-1], note]
+                continue
+            answer = _answer(entry, who, lang)
+            answers[entry.id or 0] = (entry.row_number, answer)
+            yield [*cells, *answer]
+        for entry in chunk:  # read in chunks: the rows already written are not kept
+            cw.session.expunge(entry)
     cw.audit(actor, "verification.export", "verification_round", rnd.id, rows=count)
+
+
+def _answer(entry: VerificationEntry, who: Any, lang: str) -> list[str]:
+    """The columns after the province's: disposition, detail, evidence count, verifier,
+    reviewer, review, case, note."""
+    disposition = DISPOSITIONS.get(entry.disposition or "")
+    detail = DETAILS.get(entry.disposition or "", {}).get(entry.detail or "")
+    status = STATUS.get(entry.status)
+    return [
+        _(disposition).render(lang) if disposition else "",
+        _(detail).render(lang) if detail else "",
+        str(sum(1 for e in entry.evidence if e.get("kind") in ("photo", "document"))),
+        who(entry.proposed_by),
+        who(entry.decided_by),
+        _(status).render(lang) if status else "",
+        f"#{entry.case_id}" if entry.case_id else "",
+        entry.note or "",
+    ]
