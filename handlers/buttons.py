@@ -261,6 +261,7 @@ _TOOL_WORDS: dict[str, str] = {
     "report month": "stats", "monthly report": "stats",
     "导出": "export", "台账": "export", "ledger": "export", "export": "export",
     "审核": "review", "review": "review",
+    "核查": "verify", "核查名单": "verify", "verify": "verify",
     "菜单": "menu", "menu": "menu", "帮助": "help", "help": "help",
 }
 
@@ -285,6 +286,8 @@ def _typed_tool(turn: engine.Turn, text: str) -> bool:
         exports.stats(turn, ["quarter" if "季" in word or "quarter" in word else "month"])
     elif tool == "export":
         exports.export(turn, [])
+    elif tool == "verify":
+        verification.verify(turn, [])
     else:
         review.list_queue(turn)
     return True

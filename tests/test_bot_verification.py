@@ -305,6 +305,9 @@ async def test_the_quarterly_re_check_and_a_child_passed_to_a_village(harness, w
     assert len(sampled) == 2 and {e.class_id for e in sampled} == {world.classes[4].id}
     await county.send("/export 核查")
     assert county.buttons() == ["📥 Export the list"]
+    teacher = speaking(harness, u["teacher"], "en")
+    await teacher.send("核查")  # the word opens the tool, as 导出 opens the ledger
+    assert teacher.last == "“2026年第四季度复核”, due 12/31: 2 children left to verify of 2."
 
     # a list whose child only names the township: the township officer passes it to a village
     act(harness, lambda cw: importing.import_round(
