@@ -198,7 +198,7 @@ async def test_cli_invite_and_joining_in_chinese(harness, world, db_url, monkeyp
     assert (user.role, user.scope_kind, user.scope_id, user.display_name) == (
         "village_cadre", "village", village.id, "吴建国")
     commands = harness.tg.visible_commands(cadre.chat_id, "en")
-    assert [c for c, _ in commands] == ["report", "visit", "cases", "case", "forms", "menu", "language", "help",
+    assert [c for c, _ in commands] == ["report", "visit", "cases", "case", "forms", "verify", "menu", "language", "help",
                                        "cancel"]
     assert harness.tg.visible_commands(cadre.chat_id, "zh") == commands
     assert commands[:3] == [("report", "报告疑似辍学"), ("visit", "记录劝返情况"), ("cases", "我的个案")]
