@@ -21,6 +21,14 @@ process, so its peak RSS is its own:
   table are counted: one or two per batch, not per row), assigned, written, the people
   told, committed;
 - ``export``: ``baoxue export verification`` into an XLSX file.
+
+Measured 2026-12-07 on the shared 2-core machine (load average 11–17, so the CPU-second
+rates are the comparable ones), 20,000 rows against 20,000 pupils:
+
+    SQLite      import 13.4 s CPU (1,489 rows per CPU s), peak RSS 221 MiB, 80 queries on student
+                export  4.6 s CPU (4,324 rows per CPU s), peak RSS 153 MiB
+    PostgreSQL  import 11.5 s CPU (1,735 rows per CPU s; 556 rows/s wall), peak RSS 223 MiB
+                export  4.6 s CPU (4,333 rows per CPU s; 1,392 rows/s wall), peak RSS 159 MiB
 """
 
 from __future__ import annotations
