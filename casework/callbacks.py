@@ -37,6 +37,7 @@ too.
     ru:<page>  rr:<register child>  rl:children|suspected|dropout   Unschooled, ReportChild, RegisterLedger
     rst:<register child>[:<status>]     RegisterStatus
     mrg:<keep>:<drop>[:y]               MergeStudents
+    vf:n|d|q|r|a|x|y|o|e:<id>           VerifyTap        vfv:<entry>:<village> VerifyAssign
     s|<conversation>[.<key>]|<step>|<choice>    ConversationTap
 """
 
@@ -549,6 +550,54 @@ class ReportWorkbook(Callback):
         return cls(period) if period is not None else None
 
 
+# --- verification rounds (核查) --------------------------------------------------------------------
+
+# n: the next child to verify in a round; d: verify this child; q: a round's dispositions
+# waiting for review; r: one disposition to review; a: approve it; x: reject it (a reason is asked); y / o: the candidate match
+# confirmed / denied; e: the round's list exported
+VERIFY_ACTIONS = frozenset("ndqraxyoe")
+
+
+@dataclass(frozen=True)
+class VerifyTap(Callback):
+    """``vf:<action>:<id>``: a round (n, e) or one child of it (the others); what it names is
+    checked where it is used (``casework.verification``)."""
+
+    PREFIX: ClassVar[str] = "vf"
+    action: str
+    id: int
+
+    def encode(self) -> str:
+        return f"vf:{self.action}:{self.id}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        row = parse_id(f[1]) if f else None
+        if f is None or row is None or f[0] not in VERIFY_ACTIONS or len(f[0]) != 1:
+            return None
+        return cls(f[0], row)
+
+
+@dataclass(frozen=True)
+class VerifyAssign(Callback):
+    """``vfv:<entry>:<village>``: a child no unit could be found for, passed by the township
+    officer to one of its villages (checked in ``casework.verification.work.assign``)."""
+
+    PREFIX: ClassVar[str] = "vfv"
+    entry_id: int
+    village_id: int
+
+    def encode(self) -> str:
+        return f"vfv:{self.entry_id}:{self.village_id}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        entry, village = (parse_id(f[0]), parse_id(f[1])) if f else (None, None)
+        return cls(entry, village) if entry is not None and village is not None else None
+
+
 # --- a conversation's buttons ----------------------------------------------------------------------
 
 CONVERSATION_PREFIX = "s"
@@ -678,6 +727,8 @@ KINDS: tuple[type[Callback], ...] = (
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
     Unschooled, ReportChild, RegisterStatus, RegisterLedger, MergeStudents,
+    ExportMenu, FormFile, ReportWorkbook, VerifyTap, VerifyAssign,
+    ConversationTap,
 )
 BY_PREFIX: dict[str, tuple[type[Callback], ...]] = {}
 for _kind in KINDS:

@@ -97,6 +97,7 @@ SOURCES: Mapping[str, str] = {
     "door_to_door": N_("Door-to-door survey"),  # 入户摸排
     "roll_call": N_("Term-start roll call"),  # 开学报到核查
     "attendance_streak": N_("Attendance streak"),  # 连续缺勤
+    "verification": N_("Verification list"),  # 核查名单
 }
 
 GENDERS: Mapping[str, str] = {"male": N_("Male"), "female": N_("Female")}  # 男 / 女

@@ -71,6 +71,7 @@ from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS, join
 from casework.outbox import enqueue, text_to_json
 from casework.personal import mask_name
 from casework.scope import visible_cases
+from casework.verification.progress import progress, progress_lines
 from models.tables import (
     Case,
     CaseEvent,
@@ -168,6 +169,8 @@ class DigestData:
     by_school: tuple[UnitCount, ...]
     per_day: tuple[DayCount, ...]  # the chart: CHART_WEEKS weeks ending on the period's end
     overdue_cases: tuple[OverdueCase, ...] = ()  # most days overdue first
+    # the verification rounds not yet due, how far each unit is (casework.verification)
+    verification: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -366,6 +369,7 @@ def digest_data(
         by_school=_units(cw, open_cases, "school"),
         per_day=tuple(per_day),
         overdue_cases=_overdue_cases(cw, histories, overdue, end),
+        verification=tuple(progress_lines(progress(cw, user, since=cal.local_date(start)))),
     )
 
 
@@ -432,7 +436,7 @@ def digest_text(
         lines.append(_("…and {n} more.", n=data.overdue - len(data.overdue_cases)))
     if data.open == 0:
         lines.append(_("Open cases: none."))
-        return heading, lines
+        return heading, [*lines, *data.verification]
     lines.append(
         _(
             "Open cases: {n}, of them {out} still out of school.",
@@ -461,7 +465,7 @@ def digest_text(
                 weeks=len(data.per_day) // 7,
             )
         )
-    return heading, lines
+    return heading, [*lines, *data.verification]
 
 
 # --- the chart hook ---------------------------------------------------------------------

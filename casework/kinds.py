@@ -25,6 +25,8 @@ from casework import deadlines, digest, ladder_timers, reports
 from casework.attendance import prompts, roll_call
 from casework.context import Casework
 from casework.deadlines import Kind
+from casework.verification import importing as verification_import
+from casework.verification import work as verification_work
 
 __all__ = ["KINDS", "PLANNERS", "Kind", "Planner"]
 
@@ -60,6 +62,8 @@ KINDS: dict[str, Kind] = _table(
     # the officers' digests and the periodic reports
     Kind(digest.KIND, digest.handle_digest, caseless=True),
     Kind(reports.KIND, reports.handle_report, caseless=True),
+    # a verification round's reminders before its due date (casework.verification)
+    Kind(verification_import.REMINDER_KIND, verification_work.on_reminder, caseless=True),
 )
 
 # run at the start of every tick, in this order; each creates its upcoming calendar jobs

@@ -183,24 +183,31 @@ def load_review(cw: Casework, actor: User, proposal_id: int) -> tuple[Proposal, 
     case = load_case(cw, actor, proposal.case_id, "decide_outcome")
     if proposal.status != "pending":
         raise IllegalTransition(_("This proposal was already decided."))
-    if proposal.proposed_by == actor.id:
+    check_reviewer(actor, proposal.proposed_by, actions.required_reviewer(cw, proposal),
+                   action="decide_outcome", object_type="case", object_id=case.id)
+    return proposal, case
+
+
+def check_reviewer(actor: User, proposer_id: int | None, reviewer: str, *, action: str,
+                   object_type: str, object_id: int | None) -> None:
+    """The second person of every review (销号, a verification's disposition): never the
+    proposer, and at ``reviewer``'s rank or above; a refusal is audited."""
+    if proposer_id == actor.id:
         raise AccessDenied(
             _("You made this proposal; another person must review it."),
             actor_id=actor.id,
-            action="decide_outcome",
-            object_type="case",
-            object_id=case.id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
         )
-    reviewer = actions.required_reviewer(cw, proposal)
     if states.ROLE_RANK[actor.role] < states.ROLE_RANK[reviewer]:
         raise AccessDenied(
             _("Only a {role} or above can decide this.", role=_(_role_label(reviewer))),
             actor_id=actor.id,
-            action="decide_outcome",
-            object_type="case",
-            object_id=case.id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
         )
-    return proposal, case
 
 
 def decide_outcome(

@@ -413,9 +413,70 @@ class Outcomes(_Model):
         """The lowest role that may decide a proposal: the policy's level for the outcome,
         and never below the level above a township proposer (the county); a county
         officer's proposal goes to another county officer (or the operator)."""
-        default = "township_officer" if _RANK[proposer_role] < _RANK["township_officer"] else "county_officer"
-        named = self.rule(outcome).reviewer or "township_officer"
-        return named if _RANK[named] >= _RANK[default] else default
+        return review_level(self.rule(outcome).reviewer, proposer_role)
+
+
+def review_level(named: str | None, proposer_role: str) -> str:
+    """The lowest role that may review what ``proposer_role`` proposed: ``named`` (the
+    township if None), never below the level above a township proposer (the county)."""
+    default = "township_officer" if _RANK[proposer_role] < _RANK["township_officer"] else "county_officer"
+    level = named or "township_officer"
+    return level if _RANK[level] >= _RANK[default] else default
+
+
+# 核查 dispositions, the national categories of the suspect lists (see
+# casework.verification.categories for their labels and sub-categories)
+Disposition = Literal[
+    "local_school", "elsewhere", "hukou", "over_age", "abroad", "illness", "unreachable", "dropout",
+]
+DISPOSITION_ORDER: tuple[Disposition, ...] = get_args(Disposition)
+# Seed silent on verification evidence; what a county bureau accepts in practice: the
+# register record for a child at school, the receiving school's confirmation for one at
+# school elsewhere (issue #14), a 派出所/社区 certificate for 户籍 causes and for leaving
+# the country, the ID or household page for over age, a diagnosis for illness or
+# disability, a signed statement where nobody can be found. A confirmed dropout needs
+# nothing: it opens a case at once, and hiding one is the abuse to prevent.
+DEFAULT_VERIFICATION_EVIDENCE: dict[str, list[str]] = {
+    "local_school": ["enrolment_confirmation"],
+    "elsewhere": ["enrolment_confirmation"],
+    "hukou": ["household_certificate"],
+    "over_age": ["birth_record"],
+    "abroad": ["household_certificate"],
+    "illness": ["medical_certificate"],
+    "unreachable": ["written_statement"],
+    "dropout": [],
+}
+
+
+class Verification(_Model):
+    """核查: the evidence each disposition of a suspect list needs, and who reviews them
+    (the township by default; never the person who gave the disposition)."""
+
+    evidence: dict[Disposition, list[EvidenceKind]] = Field(
+        default_factory=lambda: dict(DEFAULT_VERIFICATION_EVIDENCE)  # type: ignore[arg-type]
+    )
+    reviewer: Reviewer | None = None
+
+    @field_validator("evidence")
+    @classmethod
+    def _at_most(cls, value: dict[Disposition, list[EvidenceKind]]) -> dict[Disposition, list[EvidenceKind]]:
+        for code, kinds in value.items():
+            for i in _duplicates(kinds):
+                raise _rule(_("this kind of evidence is listed twice"), code, i)
+            if len(kinds) > MAX_EVIDENCE_KINDS:
+                raise _rule(
+                    _("at most {n} kinds of evidence per outcome (the bot asks for each in turn)",
+                      n=MAX_EVIDENCE_KINDS),
+                    code,
+                )
+        return value
+
+    def evidence_for(self, disposition: str) -> list[str]:
+        """The kinds a disposition needs: the profile's, else the default."""
+        found = self.evidence.get(disposition)  # type: ignore[call-overload]
+        if found is None:
+            found = DEFAULT_VERIFICATION_EVIDENCE.get(disposition, [])
+        return list(found)
 
 
 class HomeTeaching(_Model):
@@ -468,6 +529,7 @@ class Policy(_Model):
     home_teaching: HomeTeaching
     roll_call: RollCall
     reports: Reports
+    verification: Verification = Field(default_factory=Verification)
 
     @field_validator("name")
     @classmethod

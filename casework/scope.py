@@ -14,7 +14,17 @@ from sqlalchemy import ColumnElement, Integer, and_, false, func, literal, or_, 
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from models.tables import Case, School, SchoolClass, Student, TeacherClass, Township, User, Village
+from models.tables import (
+    Case,
+    School,
+    SchoolClass,
+    Student,
+    TeacherClass,
+    Township,
+    User,
+    VerificationEntry,
+    Village,
+)
 
 ROLES = (
     "teacher",
@@ -123,6 +133,25 @@ def visible_cases(user: User) -> ColumnElement[bool]:
 def visible_students(user: User) -> ColumnElement[bool]:
     """A SQL condition on ``Student`` for the students a user may see (rosters, search)."""
     return visible(user, STUDENT_UNITS)
+
+
+ENTRY_UNITS = Units(col(VerificationEntry.county_id), col(VerificationEntry.school_id),
+                    col(VerificationEntry.class_id), col(VerificationEntry.village_id))
+
+
+def visible_entries(user: User) -> ColumnElement[bool]:
+    """A SQL condition on ``VerificationEntry`` (核查): the same rule over the unit the
+    child was assigned to; a child no village or school could be assigned to lies with its
+    township (to assign), which sees it as it sees its villages."""
+    found = visible(user, ENTRY_UNITS)
+    if user.active and user.scope_kind == "township" and user.scope_id is not None:
+        unassigned = and_(
+            col(VerificationEntry.township_id) == user.scope_id,
+            col(VerificationEntry.village_id).is_(None),
+            col(VerificationEntry.school_id).is_(None),
+        )
+        found = or_(found, unassigned)
+    return found
 
 
 def cases_within(kind: str, unit_id: int) -> ColumnElement[bool]:

@@ -29,6 +29,7 @@ from cli.outbox import outbox_app
 from cli.people import invite_list, invite_revoke, user_app
 from cli.register import register_app
 from cli.scheduler import deadlines_app
+from cli.verification import verification_app
 
 app = typer.Typer(help="控辍保学 casework bot: administration commands.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -50,6 +51,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(report_app, name="report")
 app.add_typer(handover_app, name="handover")
 app.add_typer(register_app, name="register")
+app.add_typer(verification_app, name="verification")
 key_app.command("rotate")(key_rotate)
 app.add_typer(user_app, name="user")
 invite_app.command("list")(invite_list)

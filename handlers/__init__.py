@@ -65,6 +65,7 @@ def register(application: BotApplication) -> None:
         ("register", c.register_command),
         ("unschooled", c.unschooled_command),
         ("duplicates", c.duplicates_command),
+        ("verify", c.verify_command),  # verification rounds (handlers.verification)
         # people
         ("invite", c.invite_command),
         ("users", people.users_command),

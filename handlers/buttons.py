@@ -19,7 +19,7 @@ from casework.i18n import Text, _
 from casework.validation import clean_text
 from conversations import engine
 from conversations.replies import Button
-from handlers import attendance, cases, child_register, exports, menu, people, review
+from handlers import attendance, cases, child_register, exports, menu, people, review, verification
 
 
 def route(turn: engine.Turn, data: str) -> None:
@@ -232,6 +232,8 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.RegisterStatus: child_register.tap_status,
     callbacks.RegisterLedger: child_register.tap_ledger,  # the three ledgers of the 2024 notice
     callbacks.MergeStudents: child_register.tap_merge,  # /duplicates: merge, confirmed once more
+    callbacks.VerifyTap: verification.tap,  # verification rounds (casework.verification)
+    callbacks.VerifyAssign: verification.tap_assign,  # an unplaced child passed to a village
 }
 
 
@@ -274,6 +276,7 @@ _TOOL_WORDS: dict[str, str] = {
     "report month": "stats", "monthly report": "stats",
     "导出": "export", "台账": "export", "ledger": "export", "export": "export",
     "审核": "review", "review": "review",
+    "核查": "verify", "核查名单": "verify", "verify": "verify",
     "菜单": "menu", "menu": "menu", "帮助": "help", "help": "help",
 }
 
@@ -298,6 +301,8 @@ def _typed_tool(turn: engine.Turn, text: str) -> bool:
         exports.stats(turn, ["quarter" if "季" in word or "quarter" in word else "month"])
     elif tool == "export":
         exports.export(turn, [])
+    elif tool == "verify":
+        verification.verify(turn, [])
     else:
         review.list_queue(turn)
     return True

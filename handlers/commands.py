@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from casework import callbacks, ladder, validation
 from casework.i18n import _, normalize_language
 from conversations import engine
-from handlers import cases, child_register, exports, menu, onboarding, review
+from handlers import cases, child_register, exports, menu, onboarding, review, verification
 from handlers.turns import run_turn
 
 # --- commands -------------------------------------------------------------------------
@@ -110,6 +110,15 @@ def _invite(turn: engine.Turn, args: list[str]) -> None:
     engine.start(turn, "invite")
 
 
+def _export(turn: engine.Turn, args: list[str]) -> None:
+    """``/export``: the ledger's menu; ``/export 核查``: the verification rounds, each with
+    its list to send back up (``handlers.verification``)."""
+    if args and args[0].lower() in ("verification", "verify", "核查", "核查名单"):
+        verification.verify(turn, [])
+    else:
+        exports.export(turn, args)
+
+
 def _case_number(turn: engine.Turn, args: list[str]) -> int | None:
     if not args:
         return None
@@ -127,7 +136,7 @@ case_command = _command(_case)
 invite_command = _command(_invite)
 review_command = _command(_review)
 # files (handlers.exports)
-export_command = _command(exports.export)
+export_command = _command(_export)
 forms_command = _command(exports.case_forms)
 stats_command = _command(exports.stats)  # the periodic report; /report reports a child
 import_command = _command(exports.import_roster)
@@ -136,6 +145,7 @@ transfers_command = _command(exports.transfers_waiting)
 register_command = _command(child_register.register_command)
 unschooled_command = _command(child_register.unschooled_command)
 duplicates_command = _command(child_register.duplicates_command)
+verify_command = _command(verification.verify)  # verification rounds (核查)
 
 
 # --- buttons --------------------------------------------------------------------------

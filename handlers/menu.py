@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, Text, frozenset[str]]] = [
     ("stats", _("Periodic report: /stats month or quarter"), frozenset(REPORT_ROLES)),
     ("export", _("The ledger as a workbook (台账)"), frozenset(EXPORT_ROLES)),
     ("import", _("Import a class roster"), frozenset(IMPORT_ROLES)),
+    ("verify", _("Verification lists (核查) waiting for you"), EVERYONE),
     ("transfers", _("Transfer requests waiting for you"),
      frozenset({*DECIDER_ROLES, *FALLBACK_ROLES, "admin"}) & EVERYONE),
     ("register", _("Import the register of school-age children"), frozenset({"county_officer"})),

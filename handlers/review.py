@@ -18,9 +18,15 @@ MAX_LISTED = 20
 
 
 def list_queue(turn: engine.Turn) -> None:
+    from handlers import verification
+
     queue = cases.review_queue(turn.cw, turn.user)
+    verifications = verification.waiting(turn)
     if not queue:
-        turn.replies.send(_("Nothing is waiting for your review."))
+        if verifications:
+            verification.review_lines(turn)
+        else:
+            turn.replies.send(_("Nothing is waiting for your review."))
         return
     titles = case_titles(turn.cw, [case for _p, case in queue[:MAX_LISTED]])
     lines = [turn.t(_("Waiting for your review, oldest first:"))]
@@ -33,6 +39,8 @@ def list_queue(turn: engine.Turn) -> None:
     if len(queue) > MAX_LISTED:
         lines.append(turn.t(_("…and {n} more.", n=len(queue) - MAX_LISTED)))
     turn.replies.send_text("\n".join(lines), buttons)
+    if verifications:
+        verification.review_lines(turn)
 
 
 def show(turn: engine.Turn, proposal_id: int) -> None:

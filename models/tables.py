@@ -657,3 +657,73 @@ class RegisterChild(SQLModel, table=True):
     source: str = Field(default="import", max_length=16)  # import | door_to_door
     created_at: datetime
     updated_at: datetime
+
+
+# --- verification rounds (核查): lists pushed down from above --------------------------------
+
+
+class VerificationRound(SQLModel, table=True):
+    """A list of suspected out-of-school children to verify by a date (核查), as the
+    province sent it (``source`` import) or drawn from our own cases for the quarterly
+    re-check (``source`` sample)."""
+
+    __tablename__ = "verification_round"
+
+    id: int | None = Field(default=None, primary_key=True)
+    county_id: int = Field(foreign_key="county.id", index=True)
+    name: str = Field(max_length=80)
+    due_on: date
+    source: str = Field(default="import", max_length=10)  # import | sample
+    file_name: str | None = Field(default=None, max_length=200)
+    # the province's column headers in their order, and which one holds the ID number
+    # (its cells are kept encrypted in the entries, never in ``cells``)
+    headers: list[str] = _json()
+    id_column: int | None = None
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime
+
+
+class VerificationEntry(SQLModel, table=True):
+    """One child of a round: the province's row, what we matched it to, the unit that
+    verifies it, and its disposition with evidence and the township's review."""
+
+    __tablename__ = "verification_entry"
+    __table_args__ = (UniqueConstraint("round_id", "row_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="verification_round.id", index=True)
+    row_number: int
+    cells: list[str] = _json()  # the row as sent, the ID cell blanked (it is ``id_raw``)
+    name: str = Field(max_length=40)
+    gender: str | None = Field(default=None, max_length=8)
+    birth_date: date | None = None
+    id_raw: str | None = _encrypted()  # the ID number as the list wrote it, valid or not
+    id_number_hash: str | None = Field(default=None, max_length=64, index=True)  # a valid one
+    id_status: str = Field(default="valid", max_length=8)  # valid | invalid | missing
+    hukou_address: str | None = Field(default=None, max_length=200)
+    batch: str | None = Field(default=None, max_length=60)  # 来源/批次
+    # id: our student by ID; candidate: same name and birth date, to confirm; none;
+    # duplicate: the list names this child twice (see duplicate_of)
+    match: str = Field(default="none", max_length=10)
+    student_id: int | None = Field(default=None, foreign_key="student.id", index=True)
+    candidate_id: int | None = Field(default=None, foreign_key="student.id")
+    duplicate_of: int | None = Field(default=None, foreign_key="verification_entry.id")
+    # the unit that verifies it: a class (and its school), a school, a village, else the
+    # township (to assign) or the county
+    county_id: int = Field(foreign_key="county.id", index=True)
+    township_id: int | None = Field(default=None, foreign_key="township.id", index=True)
+    village_id: int | None = Field(default=None, foreign_key="village.id", index=True)
+    school_id: int | None = Field(default=None, foreign_key="school.id", index=True)
+    class_id: int | None = Field(default=None, foreign_key="school_class.id", index=True)
+    # open | proposed | approved | duplicate (a rejected disposition is open again)
+    status: str = Field(default="open", max_length=10, index=True)
+    disposition: str | None = Field(default=None, max_length=16)
+    detail: str | None = Field(default=None, max_length=24)
+    note: str | None = Field(default=None, max_length=500)
+    evidence: list[dict[str, Any]] = _json()
+    proposed_by: int | None = Field(default=None, foreign_key="app_user.id")
+    proposed_at: datetime | None = None
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime | None = None
+    decision_note: str | None = Field(default=None, max_length=500)
+    case_id: int | None = Field(default=None, foreign_key="dropout_case.id")

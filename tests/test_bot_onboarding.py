@@ -114,7 +114,9 @@ async def test_officer_invites_a_teacher_who_joins_in_english(harness, world) ->
     # the command menu of their chat: a teacher's commands, in English whatever the app says
     menu = [("report", "Report a suspected dropout"), ("visit", "Record a persuasion visit"),
             ("cases", "My cases"), ("case", "One case, its actions and documents: /case 12"),
-            ("forms", "A case's documents (Word, PDF): /forms 12"), ("menu", "Main menu"), ("language", "Language / 语言"),
+            ("forms", "A case's documents (Word, PDF): /forms 12"),
+            ("verify", "Verification lists (核查) waiting for you"),  # everyone may have children to verify
+            ("menu", "Main menu"), ("language", "Language / 语言"),
             ("help", "Help"), ("cancel", "Cancel what you are doing")]
     assert harness.tg.visible_commands(newcomer.chat_id, "en") == menu
     assert harness.tg.visible_commands(newcomer.chat_id, "zh") == menu
@@ -196,8 +198,8 @@ async def test_cli_invite_and_joining_in_chinese(harness, world, db_url, monkeyp
     assert (user.role, user.scope_kind, user.scope_id, user.display_name) == (
         "village_cadre", "village", village.id, "吴建国")
     commands = harness.tg.visible_commands(cadre.chat_id, "en")
-    assert [c for c, _ in commands] == ["report", "visit", "cases", "case", "forms", "unschooled", "menu",
-                                       "language", "help", "cancel"]
+    assert [c for c, _ in commands] == ["report", "visit", "cases", "case", "forms", "verify", "unschooled",
+                                       "menu", "language", "help", "cancel"]
     assert harness.tg.visible_commands(cadre.chat_id, "zh") == commands
     assert commands[:3] == [("report", "报告疑似辍学"), ("visit", "记录劝返情况"), ("cases", "我的个案")]
     assert texts[1].startswith("您可以使用以下功能：\n/report — 报告疑似辍学\n")

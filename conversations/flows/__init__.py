@@ -7,5 +7,6 @@ from conversations.flows import (  # noqa: F401
     outcomes,
     register_import,
     report,
+    verification,
     visit,
 )
