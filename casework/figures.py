@@ -52,6 +52,7 @@ from operator import itemgetter
 from statistics import median
 
 from sqlalchemy import ColumnElement, and_, func, or_, true
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from casework import states
@@ -61,7 +62,8 @@ from casework.errors import AccessDenied, NotFound
 from casework.i18n import ContextText, Text, _, p_
 from casework.ledger import period_bounds, scope_name
 from casework.periods import Period
-from casework.scope import cases_within, visible_cases
+from casework.scope import cases_within, entries_within, visible_cases, visible_entries
+from casework.verification.categories import label as disposition_label
 from models.tables import Case, CaseEvent, Deadline, Township, User
 
 # who may read the figures: those who get the reports
@@ -439,11 +441,45 @@ def caseload(cw: Casework, where: ColumnElement[bool]) -> Caseload:
 
 def verification_progress(cw: Casework, actor: User | None, township_id: int | None,
                           start: datetime, end: datetime) -> tuple[VerificationRound, ...]:
-    """HOOK for the verification rounds (核查): each round open in the period, its progress
-    and dispositions, within the reader's scope (and township). It returns nothing until
-    the verification work is merged, which fills it from its own tables; everything that
-    shows the figures (digest, workbook, CLI) already shows what it returns."""
-    return ()
+    """Each verification round (核查) open during the period (imported before its end, due
+    on or after its start): its children within the reader's scope (and township), how many
+    have a disposition, how many of those the township approved, and the dispositions
+    given. Children the list named twice are left out (they are worked once)."""
+    from models.tables import VerificationEntry as E
+    from models.tables import VerificationRound as Round
+
+    conditions = [col(E.status) != "duplicate", col(Round.created_at) < end,
+                  col(Round.due_on) >= start.date()]
+    if actor is not None:
+        conditions.append(visible_entries(actor))
+    if township_id is not None:
+        conditions.append(entries_within("township", township_id))
+    rows = cw.session.execute(
+        sa_select(col(Round.id), col(Round.name), col(Round.due_on), col(E.status),
+               col(E.disposition), func.count())
+        .join(Round, col(Round.id) == col(E.round_id))
+        .where(*conditions)
+        .group_by(col(Round.id), col(Round.name), col(Round.due_on), col(E.status),
+                  col(E.disposition))
+    ).all()
+    per: dict[int, tuple[str, date]] = {}
+    totals: Counter[int] = Counter()
+    disposed: Counter[int] = Counter()
+    reviewed: Counter[int] = Counter()
+    kinds: dict[int, Counter[str]] = defaultdict(Counter)
+    for rid, name, due_on, status, disposition, n in rows:
+        per[rid] = (name, due_on)
+        totals[rid] += n
+        if status in ("proposed", "approved"):
+            disposed[rid] += n
+            kinds[rid][disposition or "?"] += n
+        if status == "approved":
+            reviewed[rid] += n
+    return tuple(
+        VerificationRound(name=name, due_on=due_on, total=totals[rid], disposed=disposed[rid],
+                          reviewed=reviewed[rid], by_disposition=tuple(sorted(kinds[rid].items())))
+        for rid, (name, due_on) in sorted(per.items(), key=lambda kv: (kv[1][1], kv[0]))
+    )
 
 
 def compute(cw: Casework, actor: User | None, start: datetime, end: datetime, *,
@@ -538,6 +574,8 @@ def text_lines(fig: Figures, level_label: Callable[[str], Text]) -> list[Text]:
         lines.append(_("Verification {name}: {disposed} of {total} given a disposition, {reviewed} "
                        "reviewed", name=v.name, disposed=v.disposed, total=v.total,
                        reviewed=v.reviewed))
+        for code, n in v.by_disposition:
+            lines.append(Text("  {label}: {n}", {"label": disposition_label(code), "n": n}))
     return lines
 
 
@@ -556,10 +594,8 @@ def digest_lines(fig: Figures) -> list[Text]:
         _("Caseload: {mean} cases per person on average, at most {max}.",
           mean=_one_decimal(fig.caseload.mean), max=fig.caseload.max),
     ]
-    for v in fig.verification:
-        lines.append(_("Verification {name}: {disposed} of {total} given a disposition, {reviewed} "
-                       "reviewed", name=v.name, disposed=v.disposed, total=v.total,
-                       reviewed=v.reviewed))
+    # the verification rounds are not repeated here: the digest lists them per unit
+    # (casework.verification.progress)
     return lines
 
 

@@ -154,6 +154,17 @@ def visible_entries(user: User) -> ColumnElement[bool]:
     return found
 
 
+def entries_within(kind: str, unit_id: int) -> ColumnElement[bool]:
+    """A SQL condition on ``VerificationEntry``: the children of a round inside one unit
+    (figures narrowed to a township), those left with the township to assign included."""
+    found = _within(kind, unit_id, None, ENTRY_UNITS)
+    if kind == "township":
+        found = or_(found, and_(col(VerificationEntry.township_id) == unit_id,
+                                col(VerificationEntry.village_id).is_(None),
+                                col(VerificationEntry.school_id).is_(None)))
+    return found
+
+
 def cases_within(kind: str, unit_id: int) -> ColumnElement[bool]:
     """A SQL condition on ``Case``: the cases inside one unit (an export narrowed to it)."""
     return _within(kind, unit_id, None, CASE_UNITS)

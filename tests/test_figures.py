@@ -16,7 +16,15 @@ from casework.context import Casework
 from casework.errors import AccessDenied
 from casework.periods import month_of
 from demo.county import World
-from models.tables import Case, CaseEvent, Deadline, SchoolClass, Student
+from models.tables import (
+    Case,
+    CaseEvent,
+    Deadline,
+    SchoolClass,
+    Student,
+    VerificationEntry,
+    VerificationRound,
+)
 from tests.conftest import local
 from tests.ledgerkit import make_cases
 
@@ -163,7 +171,7 @@ def test_every_figure_of_the_county_for_november(cw: Casework, world: World, his
     assert (load.cases, load.workers, load.unassigned, load.max) == (4, 4, 1, 2)
     assert load.mean == 1.25 and load.median == 1.0
     assert load.top[0] == (world.users["teacher"].display_name, 2)
-    assert fig.verification == ()  # the hook, until the verification rounds are merged
+    assert fig.verification == ()  # no verification round in this history
 
 
 def test_a_township_officer_counts_only_their_township(cw: Casework, world: World, history: History) -> None:
@@ -308,3 +316,43 @@ def test_baoxue_report_kpi(cli_env: Any, engine: Any, world: World, history: His
         audited = s.exec(select(AuditEvent).where(AuditEvent.action == "report.kpi")).all()
     assert [(a.actor_id, a.detail["period"]) for a in audited] == [
         (None, "2026-11"), (officer.id, "2026-11"), (None, "2026-11")]
+
+
+def test_verification_rounds_in_the_figures(session: Session, cw: Casework, world: World) -> None:
+    """A round's progress and dispositions, counted by hand: in 梅林镇 an open child, one at
+    school here (given, not yet reviewed) and one confirmed out of school (approved), plus
+    the list's second naming of that child (left out); in the other township one approved.
+    A round that was over before November is not counted."""
+    county = world.county.id or 0
+    t1, t2 = world.townships[0], world.townships[1]
+    v1 = next(v for v in world.villages if v.township_id == t1.id)
+    s2 = next(s for s in world.schools if s.township_id == t2.id)
+    live = VerificationRound(county_id=county, name="2026年秋季核查", due_on=date(2026, 11, 30),
+                             created_at=to_db(_at(11, 2)))
+    over = VerificationRound(county_id=county, name="春季核查", due_on=date(2026, 10, 20),
+                             created_at=to_db(_at(9, 1)))
+    session.add_all([live, over])
+    session.flush()
+
+    def entry(rnd: VerificationRound, n: int, status: str, disposition: str | None = None,
+              **unit: int | None) -> None:
+        session.add(VerificationEntry(round_id=rnd.id or 0, row_number=n, name=f"儿童{n}",
+                                      county_id=county, status=status, disposition=disposition,
+                                      **unit))
+
+    entry(live, 1, "open", village_id=v1.id)
+    entry(live, 2, "proposed", "local_school", village_id=v1.id)
+    entry(live, 3, "approved", "dropout", village_id=v1.id)
+    entry(live, 4, "duplicate", village_id=v1.id)
+    entry(live, 5, "approved", "elsewhere", school_id=s2.id)
+    entry(over, 1, "approved", "dropout", village_id=v1.id)
+    session.commit()
+
+    whole = figures.for_period(cw, world.users["county_officer"], NOVEMBER).verification
+    assert [(v.name, v.total, v.disposed, v.reviewed) for v in whole] == [("2026年秋季核查", 4, 3, 2)]
+    assert whole[0].by_disposition == (("dropout", 1), ("elsewhere", 1), ("local_school", 1))
+    mine = figures.for_period(cw, world.users["township_officer1"], NOVEMBER).verification
+    assert [(v.total, v.disposed, v.reviewed) for v in mine] == [(3, 2, 1)]
+    narrowed = figures.for_period(cw, world.users["county_officer"], NOVEMBER,
+                                  township_id=t2.id).verification
+    assert [(v.total, v.disposed, v.reviewed) for v in narrowed] == [(1, 1, 1)]
