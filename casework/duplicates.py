@@ -37,6 +37,7 @@ from models.tables import (
     Student,
     TransferRequest,
     User,
+    VerificationEntry,
     Village,
 )
 from models.types import cipher
@@ -261,6 +262,11 @@ def merge(cw: Casework, actor: User | None, keep_id: int, drop_id: int) -> Merge
                     .where(col(TransferRequest.student_id) == drop.id).values(student_id=keep.id))
     cw.session.exec(update(RegisterChild)
                     .where(col(RegisterChild.student_id) == drop.id).values(student_id=keep.id))
+    # a verification list's child matched (or offered as a candidate) to the dropped record
+    cw.session.exec(update(VerificationEntry)
+                    .where(col(VerificationEntry.student_id) == drop.id).values(student_id=keep.id))
+    cw.session.exec(update(VerificationEntry)
+                    .where(col(VerificationEntry.candidate_id) == drop.id).values(candidate_id=keep.id))
     cw.session.flush()
     cw.session.exec(delete(Student).where(col(Student.id) == drop.id))
     cw.session.expunge(drop)

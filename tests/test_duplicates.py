@@ -14,7 +14,15 @@ from casework import duplicates, ladder
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
 from demo.county import World
-from models.tables import AttendanceMark, Case, Guardian, RegisterChild, Student
+from models.tables import (
+    AttendanceMark,
+    Case,
+    Guardian,
+    RegisterChild,
+    Student,
+    VerificationEntry,
+    VerificationRound,
+)
 
 
 def test_registration_matches_stay_inside_the_scope(cw: Casework, world: World) -> None:
@@ -54,6 +62,16 @@ def test_a_merge_moves_everything_and_takes_the_numbers_the_kept_record_lacked(
                          created_at=cw.now_db(), updated_at=cw.now_db())
     cw.session.add(link)
     cw.session.flush()
+    listed = VerificationRound(county_id=world.county.id or 0, name="核查", due_on=date(2026, 12, 31),
+                               created_at=cw.now_db())
+    cw.session.add(listed)
+    cw.session.flush()
+    matched = VerificationEntry(round_id=listed.id or 0, row_number=1, name=pupil.name,
+                                county_id=world.county.id or 0, match="id", student_id=pupil.id)
+    offered = VerificationEntry(round_id=listed.id or 0, row_number=2, name=pupil.name,
+                                county_id=world.county.id or 0, match="candidate", candidate_id=pupil.id)
+    cw.session.add_all([matched, offered])
+    cw.session.flush()
 
     pairs = duplicates.candidates(cw, officer)
     assert [(p.keep.id, p.drop.id, p.why) for p in pairs] == [(pupil.id, kept, "name_birth")]
@@ -76,4 +94,7 @@ def test_a_merge_moves_everything_and_takes_the_numbers_the_kept_record_lacked(
     assert sorted(g.ordinal for g in cw.session.exec(select(Guardian).where(Guardian.student_id == kept)).all()) == [1, 2]
     assert cw.session.exec(select(AttendanceMark.student_id)).all() == [kept]
     assert cw.session.get(RegisterChild, link.id).student_id == kept  # type: ignore[union-attr]
+    # a verification list's child follows the record it was matched or offered to
+    assert cw.session.get(VerificationEntry, matched.id).student_id == kept  # type: ignore[union-attr]
+    assert cw.session.get(VerificationEntry, offered.id).candidate_id == kept  # type: ignore[union-attr]
     assert [c.student_id for c in cw.session.exec(select(Case)).all()] == [kept]
