@@ -21,6 +21,13 @@ def student_of(cw: Casework, case: Case) -> Student:
     return student
 
 
+def awaiting_enrolment(cw: Casework, case: Case) -> bool:
+    """A case whose child has never been enrolled: it ends in enrolment at a school
+    (``casework.enrolment``), not in a return to a school the child never had."""
+    student = cw.session.get(Student, case.student_id)
+    return student is not None and not student.enrolled and case.school_id is None
+
+
 def guardians(cw: Casework, student: Student) -> list[Guardian]:
     """The child's guardians, in the order they were recorded."""
     return list(cw.session.exec(

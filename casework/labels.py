@@ -29,6 +29,7 @@ ROLE_LABELS: dict[str, str] = {
 
 # Every state of the case lifecycle (DESIGN §3): the ladder first, then the exits.
 STATE_LABELS: dict[str, str] = {
+    "enrolment": N_("organising enrolment"),
     "suspected": N_("suspected dropout"),
     "school_persuasion": N_("school persuasion"),
     "township_persuasion": N_("township persuasion"),

@@ -262,7 +262,9 @@ def report(cw: Casework, actor: User, data: ReportInput) -> Outcome:
     if units["county_id"] is None:
         raise ValidationError("student", _("This student has no class or village on record."))
     now = cw.now_db()
-    first = cw.policy.first_level.state
+    first: str = cw.policy.first_level.state
+    if data.new_child is not None and cw.policy.enrolment is not None:
+        first = states.ENROLMENT  # a child who never enrolled: organised into school (表2)
     case = Case(
         student_id=student.id or 0,
         state=first,
@@ -298,10 +300,13 @@ def report(cw: Casework, actor: User, data: ReportInput) -> Outcome:
         guardian_contact_checked=data.guardian_contact_checked,
     )
     cw.audit(actor, "case.report", "case", case.id, student_id=student.id)
+    opened = _("Case #{id} opened for {name}.", id=case.id, name=student.name)
+    if first == states.ENROLMENT:
+        opened = _("Case #{id} opened: organising {name}'s enrolment.", id=case.id, name=student.name)
     return Outcome(
         case,
         event,
-        _("Case #{id} opened for {name}.", id=case.id, name=student.name),
+        opened,
         made,
         told,
     )
@@ -396,6 +401,12 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
             "The visit date is more than {days} days before the case was opened.",
             days=VISIT_BEFORE_OPENING_DAYS,
         ))
+    if data.result == "returned":
+        from casework.case_views import awaiting_enrolment
+
+        if awaiting_enrolment(cw, case):
+            raise ValidationError("result", _(
+                "This child was never enrolled: record the enrolment at a school instead."))
     if data.result == "promised":
         if data.promised_return_on is None:
             raise ValidationError("promised_return_on", _("Give the date they promised."))
@@ -583,8 +594,13 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
 def mark_returned(
     cw: Casework, actor: User, case_id: int, on: date | None = None, note: str | None = None
 ) -> Outcome:
+    from casework.case_views import awaiting_enrolment
+
     case = load_case(cw, actor, case_id, "mark_returned")
     check_transition(case, "mark_returned")
+    if awaiting_enrolment(cw, case):
+        raise IllegalTransition(_("This child was never enrolled: record the enrolment at a school instead."),
+                                action="mark_returned")
     returned_on = on or cw.today()
     if returned_on > cw.today():
         raise ValidationError("returned_on", _("The date cannot be in the future."))

@@ -141,6 +141,7 @@ ROW_COLUMNS = COLUMNS[1:]
 # sheet names: short enough for Excel's 31-character limit, in both languages
 SHEET_NAMES: dict[str, ContextText] = {
     "summary": p_("ledger sheet", "Summary"),
+    "enrolment": p_("ledger sheet", "Organising enrolment"),
     "suspected": p_("ledger sheet", "Suspected"),
     "school_persuasion": p_("ledger sheet", "School persuasion"),
     "township_persuasion": p_("ledger sheet", "Township persuasion"),
@@ -545,6 +546,7 @@ def iter_rows(
         for k in session.exec(select(SchoolClass)).all()
     }
     level_unit = {s: _unit_kind_of_level(cw, s) for s in states.LADDER}
+    level_unit[states.ENROLMENT] = "township"  # 组织入学 is the township's (seed 000 附件2)
     people: dict[int, tuple[str, str | None]] = {}
     if summary is not None:
         summary.names = {

@@ -191,6 +191,19 @@ def returned(cw: Casework, case: Case, actor: User | None) -> list[User]:
     )
 
 
+def enrolled(cw: Casework, case: Case, school: str, actor: User | None) -> list[User]:
+    """A never-enrolled child is enrolled: both lines are told, the school's now included."""
+    users = [
+        u
+        for u in users_for_case(cw.session, case, ["teacher", "school_admin", "village_cadre", "township_officer"])
+        if actor is None or u.id != actor.id
+    ]
+    return _send(
+        cw, users, case, "enrolled",
+        _("Good news: {title} is enrolled at {school}.", title=case_title(cw, case), school=school),
+    )
+
+
 def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[User]:
     """Tell the reviewers (the policy's level for the outcome, in scope, never the
     proposer); when nobody holds that role here, the next level up is told."""

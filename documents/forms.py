@@ -92,7 +92,7 @@ def _visit_values(n: int, v: VisitInfo) -> dict[str, Any]:
     method = _zh("visit_method", v.method)
     who = "、".join(v.participants)
     ga = _zh("attitude", v.guardian_attitude)
-    sa = _zh("attitude", v.student_attitude)
+    sa = _zh("student_attitude", v.student_attitude)
     ga_full = "；".join(x for x in (ga, v.guardian_attitude_note or "") if x)
     sa_full = "；".join(x for x in (sa, v.student_attitude_note or "") if x)
     result = _zh("visit_result", v.result)

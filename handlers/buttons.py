@@ -177,6 +177,7 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCase
     flows = {
         "record_visit": "visit",
         "mark_returned": "returned",
+        "enrol": "enrol",
         "propose_outcome": "propose",
         "pause": "pause",
     }

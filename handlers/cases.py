@@ -3,7 +3,7 @@ masked, and the actions the user may take on it as buttons."""
 
 from __future__ import annotations
 
-from casework import actions, case_views, cases, codes, forms, states
+from casework import actions, case_views, cases, codes, enrolment, forms, states
 from casework.callbacks import (
     Acknowledge,
     Assign,
@@ -32,6 +32,7 @@ ACTION_BUTTONS: dict[str, Text] = {
     "assign": _("👤 Assign to…"),
     "record_visit": _("🏠 Record a visit"),
     "mark_returned": _("✅ Back at school"),
+    "enrol": _("🏫 Enrolled at a school"),
     "propose_outcome": _("📄 Propose an outcome"),
     "issue_deadline_notice": _("📨 Issue the deadline notice"),
     "escalate": _("⬆️ Escalate"),
@@ -47,6 +48,7 @@ EVENT_LABELS: dict[str, Text] = {
     "escalated": _("escalated"),
     "notice_issued": _("deadline notice issued"),
     "returned": _("back at school"),
+    "enrolled": _("enrolled at a school"),
     "attending": _("still attending"),
     "relapsed": _("absent again"),
     "outcome_proposed": _("outcome proposed"),
@@ -155,10 +157,15 @@ def _summary_lines(turn: Turn, case: Case) -> list[str]:
     if case.state == states.PAUSED and case.resume_on is not None:
         lines.append(t(_("Paused until {date}: {reason}", date=fmt_short(case.resume_on, turn.lang),
                          reason=case.pause_reason or "—")))
+    if enrolment.is_enrolment_case(turn.cw, case):
+        # a child who never enrolled was never absent from a school (表1/表2)
+        lines.append(t(_("Never enrolled; household registration: {hukou}; lives at: {address}",
+                         hukou=student.hukou_address or "—", address=student.current_address or "—")))
+    else:
+        lines.append(t(_("Absent since {date}; whereabouts: {where}",
+                         date=fmt_short(case.absent_since, turn.lang) if case.absent_since else "—",
+                         where=case.whereabouts or "—")))
     lines += [
-        t(_("Absent since {date}; whereabouts: {where}",
-            date=fmt_short(case.absent_since, turn.lang) if case.absent_since else "—",
-            where=case.whereabouts or "—")),
         t(_("Reasons: {reasons}", reasons=join(codes.label("reason", r) for r in case.reasons) if case.reasons
             else "—")),
         # personal data is masked in the chat (DESIGN §5); the full numbers stay in the ledger

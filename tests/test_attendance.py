@@ -645,7 +645,7 @@ async def visit_refused(chat: Any, case_id: int) -> None:
     await chat.tap("🏠 Home visit, today")
     await chat.send("父母在外打工，奶奶照看")
     await chat.tap("Hesitant")
-    await chat.tap("Opposed")
+    await chat.tap("Unwilling to return")
     await chat.send("讲解义务教育法")
     await chat.tap("Refused")
     await chat.tap("Skip")

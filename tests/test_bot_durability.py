@@ -162,7 +162,7 @@ async def test_a_visit_survives_a_restart_mid_flow(harness, world, db_url, clock
     try:
         async with app:
             again = ChatUser(harness.tg, app, user=teacher.user)
-            await again.tap("Opposed")
+            await again.tap("Unwilling to return")
             await again.send("讲解义务教育法，联系资助")
             await again.tap("Refused")
             await again.tap("Skip")

@@ -39,7 +39,9 @@ async def test_a_typical_home_visit_takes_at_most_8_taps_and_2_typed_answers(har
     await teacher.tap("🏠 Home visit, today")
     await teacher.send("父母在外打工，奶奶照看")
     await teacher.tap("Hesitant")
-    await teacher.tap("Opposed")
+    assert teacher.buttons()[:4] == [  # words that fit a child, not a guardian's
+        "Willing to return", "Hesitant", "Unwilling to return", "Did not see the child"]
+    await teacher.tap("Unwilling to return")
     await teacher.send("讲解义务教育法，承诺课后辅导")
     await teacher.tap("Refused")
     assert teacher.last == (
@@ -173,7 +175,7 @@ async def test_an_edit_that_changes_the_branch_leaves_no_stale_answer(harness, w
     await teacher.tap("📞 Phone call, today")
     await teacher.send("家长在外地")
     await teacher.tap("Could not be reached")
-    await teacher.tap("Could not be reached")
+    await teacher.tap("Did not see the child")
     await teacher.send("留言请家长回电")
     await teacher.tap("Promised to return")
     await teacher.tap("Next school day")
@@ -211,6 +213,7 @@ async def test_a_township_round_says_where_the_case_stands_in_chinese(harness, w
     await cadre.tap("👥 今天联合劝返")
     await cadre.send("母亲已回家")
     await cadre.tap("支持返校")
+    assert "愿意返校" in cadre.buttons() and "支持返校" not in cadre.buttons()
     await cadre.tap("犹豫")
     await cadre.send("村里协调车辆接送")
     await cadre.tap("拒绝返校")
@@ -243,7 +246,7 @@ async def test_back_twice_and_change_an_answer_in_a_visit(harness, world) -> Non
     await teacher.tap("🏠 Home visit, today")
     await teacher.send("父母在外打工")
     await teacher.tap("Hesitant")
-    await teacher.tap("Opposed")
+    await teacher.tap("Unwilling to return")
     assert teacher.last == "What did you do or offer? (measures taken)"
 
     await teacher.send("返回上一步")
@@ -252,7 +255,7 @@ async def test_back_twice_and_change_an_answer_in_a_visit(harness, world) -> Non
     assert teacher.last == "The guardian's attitude?"
     assert "↩ Hesitant" in teacher.buttons()
     await teacher.tap("Supportive")  # the changed answer
-    await teacher.tap("↩ Opposed")
+    await teacher.tap("↩ Unwilling to return")
     await teacher.send("讲解义务教育法")
     await teacher.tap("Refused")
     await teacher.tap("Skip")

@@ -110,7 +110,7 @@ def test_the_school_record_has_a_block_per_school_visit(cw, world, made) -> None
     assert rows[first][-1] == "2026年11月17日"
     second = labels.index("劝返方式", first + 1)
     assert "家访(√)" in rows[second][2] and rows[second][-1] == "2026年11月18日"
-    assert any(r[1] == "家访记录" and r[2] == "学生态度" and r[3] == "反对；说不想读书" for r in rows)
+    assert any(r[1] == "家访记录" and r[2] == "学生态度" and r[3] == "不愿返校；说不想读书" for r in rows)
 
 
 def test_the_register_sheet_holds_the_whole_record_in_order(cw, world, made) -> None:  # type: ignore[no-untyped-def]

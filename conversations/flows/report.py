@@ -1,12 +1,15 @@
 """Report a suspected dropout (表4 for a teacher, 表1 for a village cadre).
 
-    stu ─┬─ (a student in scope, picked or found by typing part of the name) ──┐
-         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ gname ─ grel ─ gphone ───────┤
-                                                                               │
-    since ─ why ─ where ─ grp ─ gchk ─ note ─ photo ─ [summary] ─ Confirm → ladder.report
+    stu ─┬─ (a student in scope) ─ since ─ why ─ where ─ grp ─ gchk ─┬─ note ─ photo ─ [summary]
+         │                                                            │   Confirm → ladder.report
+         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ eth ─ hukou ─ addr ─┤
+                     gname ─ grel ─ gphone ─ why ─ grp ───────────────┘
 
 A cadre's roster starts with "➕ A child who never enrolled" on every page (表1: the
-children found door to door). A student who already has an open case is refused when
+children found door to door). Such a child opens an enrolment case (组织入学, 表2): the
+flow asks what 表1/表2 hold (民族, 户籍地址, 现住址) and not "since when absent", where
+the child is (at the address just given) or whether the guardian was reached (their
+details were just given). A student who already has an open case is refused when
 picked, not after the whole form.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -57,6 +61,10 @@ RELATIONS = {
     "grandmother": _("Grandmother"),
     "other": _("Other relative"),
 }
+HAN = "汉族"  # the ethnicity as the ID card and 表1 write it, whatever the reader's language
+SAME_ADDRESS = "same"
+GENERAL = "general"
+
 CONTACT_CHECK = {
     "reached": _("Reached the guardian"),
     "unreachable": _("Could not reach the guardian"),
@@ -133,6 +141,29 @@ def _after_student(turn: Turn) -> str:
     return "since"
 
 
+def _new(turn: Turn) -> bool:
+    return bool(turn.draft.get("stu") == NEW_CHILD)
+
+
+def _parse_ethnicity(turn: Turn, text: str) -> str:
+    return HAN if text == "han" else validation.free_text(text, field="ethnicity", max_len=20)
+
+
+def _parse_address(field: str) -> Any:
+    def parse(turn: Turn, text: str) -> str:
+        if text == SAME_ADDRESS and turn.draft.get("hukou"):
+            return str(turn.draft["hukou"])
+        return validation.free_text(text, field=field, max_len=200)
+
+    return parse
+
+
+def _why_prompt(turn: Turn) -> Text:
+    if _new(turn):
+        return _("Why has the child not enrolled? Choose all that apply, then Done.")
+    return _("Why? Choose all that apply, then Done.")
+
+
 def _parse_since(turn: Turn, text: str) -> date:
     return validation.parse_date(text, today=turn.cw.today(), field="date", max_past_days=400)
 
@@ -160,10 +191,18 @@ def _keep_groups(turn: Turn) -> Option | None:
     """One tap to keep the groups on record; once the selection changes, Done takes it."""
     student = _student(turn)
     current = turn.draft.get("grp") or []
+    if student is None and _new(turn) and not current:
+        # 表2's 对象类别 ends with 一般: most children found door to door are in no key group
+        return Option(GENERAL, _("✓ {group}", group=codes.label("key_group", GENERAL)))
     if student is None or not current or sorted(current) != sorted(student.key_groups):
         return None
     # the code stays short: the engine keeps the selection as it stands
     return Option("keep", _("Keep: {groups}", groups=join(codes.label("key_group", c) for c in current)))
+
+
+def _store_groups(turn: Turn, value: list[str]) -> None:
+    # the one-tap default of a new child arrives as the (empty) selection: 一般
+    turn.draft["grp"] = list(value) or ([GENERAL] if _new(turn) else [])
 
 
 def _finish(turn: Turn) -> None:
@@ -179,6 +218,9 @@ def _finish(turn: Turn) -> None:
             guardian_relation=d["grel"],
             guardian_phone=draft_sealed(turn, "gphone"),
             id_number=draft_sealed(turn, "nid"),
+            ethnicity=d.get("eth") or None,
+            hukou_address=d.get("hukou") or None,
+            current_address=d.get("addr") or None,
         )
         asked = transfers.registration_match(turn.cw, turn.user, new_child.id_number, new_child.village_id)
         if asked is not None:
@@ -214,7 +256,8 @@ REPORT = register(
         name="report",
         title=_("Report a suspected dropout"),
         roles=REPORTERS,
-        summary_title=lambda turn: _("Report a suspected dropout — summary"),
+        summary_title=lambda turn: _("Register a child who never enrolled — summary") if _new(turn)
+        else _("Report a suspected dropout — summary"),
         steps=(
             Step("stu", _("Student"), lambda t: _("Which student? Pick from the list, or type part of the name."),
                  "choice", options=_students, search=_search, default=_new_child, store=_store_student,
@@ -227,24 +270,34 @@ REPORT = register(
             Step("nbirth", _("Date of birth"), lambda t: _("Date of birth? (e.g. 2013-05-06)"), "date",
                  parse=_parse_birth, store=store_date("nbirth"), show=show_date("nbirth"), next="nid"),
             Step("nid", _("ID number"), lambda t: _("Resident ID number? (Skip if the child has none)"), "text",
-                 parse=_parse_id, skippable=True, next="gname", store=store_sealed("nid"),
+                 parse=_parse_id, skippable=True, next="eth", store=store_sealed("nid"),
                  show=lambda t: mask_id(draft_sealed(t, "nid"))),
+            Step("eth", _("Ethnicity"), lambda t: _("Ethnicity (民族)? Tap or type."), "text",
+                 options=lambda t: [Option("han", _("Han (汉族)"))], parse=_parse_ethnicity, next="hukou"),
+            Step("hukou", _("Household registration address"),
+                 lambda t: _("Household registration address (户籍地址)?"), "text",
+                 parse=_parse_address("hukou_address"), next="addr"),
+            Step("addr", _("Current address"), lambda t: _("Where does the child live now (现住址)? Tap or type."),
+                 "text", options=lambda t: [Option(SAME_ADDRESS, _("Same as the household registration address"))],
+                 parse=_parse_address("current_address"), next="gname"),
             Step("gname", _("Guardian"), lambda t: _("The guardian's name?"), "text",
                  parse=lambda t, v: validation.person_name(v, field="guardian_name"), next="grel"),
             Step("grel", _("Relation"), lambda t: _("The guardian is the child's…"), "choice",
                  options=mapping_options(RELATIONS), next="gphone", show=show_mapping(RELATIONS, "grel")),
             Step("gphone", _("Guardian's phone"), lambda t: _("The guardian's phone number?"), "text",
-                 parse=lambda t, v: validation.phone(v), skippable=True, next="since",
+                 parse=lambda t, v: validation.phone(v), skippable=True, next="why",
                  store=store_sealed("gphone"), show=lambda t: mask_phone(draft_sealed(t, "gphone"))),
             Step("since", _("Absent since"), lambda t: _("Since when has the child been absent? (e.g. 11-21)"),
                  "date", options=recent_days, parse=_parse_since, store=store_date("since"),
                  show=show_date("since"), next="why"),
-            Step("why", _("Reasons"), lambda t: _("Why? Choose all that apply, then Done."), "multi",
-                 options=code_options("reason"), next="where", show=show_codes("reason", "why")),
+            Step("why", _("Reasons"), _why_prompt, "multi",
+                 options=code_options("reason"), next=lambda t: "grp" if _new(t) else "where",
+                 show=show_codes("reason", "why")),
             Step("where", _("Whereabouts"), lambda t: _("Where is the child now? Choose or type."), "text",
                  options=mapping_options(WHEREABOUTS), parse=_parse_where, next="grp"),
             Step("grp", _("Key groups"), lambda t: _("Key groups (对象类别)? Choose all that apply, then Done."),
-                 "multi", options=code_options("key_group"), default=_keep_groups, next="gchk",
+                 "multi", options=code_options("key_group"), default=_keep_groups, store=_store_groups,
+                 next=lambda t: "note" if _new(t) else "gchk",
                  show=show_codes("key_group", "grp")),
             Step("gchk", _("Guardian contact"), lambda t: _("Have you reached the guardian?"), "choice",
                  options=mapping_options(CONTACT_CHECK), next="note", show=show_mapping(CONTACT_CHECK, "gchk")),

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import cases, codes, ladder, states, validation
+from casework import case_views, cases, codes, ladder, states, validation
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
 from casework.notices import case_title
@@ -47,6 +47,12 @@ QUICK_LABELS = {
     "home_visit": _("🏠 Home visit, today"),
     "phone": _("📞 Phone call, today"),
     "joint_visit": _("👥 Joint visit, today"),
+}
+
+
+ENROLMENT_RESULTS: dict[str, Text] = {
+    "promised": _("Promised to enrol"),
+    "refused": _("Refused to enrol"),
 }
 
 
@@ -126,6 +132,9 @@ def _store_case(turn: Turn, value: str) -> None:
 
 
 def _method_prompt(turn: Turn) -> Text:
+    if _awaiting_enrolment(turn):
+        return _("How did you talk the family into enrolling the child? (with {people})",
+                 people=join(_companions(turn)))
     return _("How did you persuade? (with {people})", people=join(_companions(turn)))
 
 
@@ -206,6 +215,26 @@ def _promise_options(turn: Turn) -> list[Option]:
         Option(first.isoformat(), _("Next school day ({date})", date=fmt_short(first, turn.lang))),
         Option(week.isoformat(), _("A week later ({date})", date=fmt_short(week, turn.lang))),
     ]
+
+
+def _awaiting_enrolment(turn: Turn) -> bool:
+    def read() -> bool:
+        case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
+        return case is not None and case_views.awaiting_enrolment(turn.cw, case)
+
+    return bool(turn.once("visit.awaiting_enrolment", read))
+
+
+def _result_options(turn: Turn) -> list[Option]:
+    """A never-enrolled child is not "back at school" after a visit: the enrolment at a named
+    school is recorded from the case card; the family may promise to enrol the child."""
+    if not _awaiting_enrolment(turn):
+        return code_options("visit_result")(turn)
+    return [Option(code, ENROLMENT_RESULTS.get(code) or codes.label("visit_result", code))
+            for code in codes.CODE_LISTS["visit_result"] if code != "returned"]
+
+
+
 
 
 def _after_result(turn: Turn) -> str:
@@ -291,10 +320,11 @@ VISIT = register(
             Step("gatt", _("Guardian's attitude"), lambda t: _("The guardian's attitude?"), "choice",
                  options=code_options("attitude"), next="satt", show=show_code("attitude", "gatt")),
             Step("satt", _("Student's attitude"), lambda t: _("The student's attitude?"), "choice",
-                 options=code_options("attitude"), next="meas", show=show_code("attitude", "satt")),
+                 options=code_options("student_attitude"), next="meas",
+                 show=show_code("student_attitude", "satt")),
             Step("meas", _("Measures taken"), lambda t: _("What did you do or offer? (measures taken)"), "text",
                  parse=_parse_text("measures"), next="res"),
-            Step("res", _("Result"), lambda t: _("The result?"), "choice", options=code_options("visit_result"),
+            Step("res", _("Result"), lambda t: _("The result?"), "choice", options=_result_options,
                  next=_after_result, show=show_code("visit_result", "res")),
             Step("prom", _("Promised return date"), lambda t: _("By what date did they promise the child will be back?"),
                  "date", options=_promise_options, parse=_parse_promise, store=store_date("prom"),
