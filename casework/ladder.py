@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes, deadlines, notices, states
+from casework import codes, deadlines, notices, participants, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
@@ -432,7 +432,8 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
         round=case.current_round,
         visit_date=data.visit_date,
         method=data.method,
-        participants=list(data.participants) or [actor.display_name],
+        # each person once, the recording user first (typed "郝柏玉" is "郝柏玉（上坪村）")
+        participants=participants.distinct(data.participants, actor.display_name),
         family_situation=data.family_situation,
         guardian_attitude=data.guardian_attitude,
         guardian_attitude_note=data.guardian_attitude_note,

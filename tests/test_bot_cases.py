@@ -98,9 +98,13 @@ async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harn
         f"Nov 23 reported — {world.users['teacher'].display_name}",
         f"Nov 23 escalated → school persuasion — {head}",
         f"Nov 23 escalated → township persuasion — {head}",
-        f"Nov 23 alert acknowledged — {world.users['township_officer'].display_name}",
+        f"Nov 23 acknowledged the alert — {world.users['township_officer'].display_name}",
         f"Nov 23 visit recorded (round 1: Joint visit, Refused) — {cadre}",
         f"Nov 23 visit recorded (round 2: Joint visit, Refused) — {cadre}",
+        "",
+        # the last visit in full, before anyone goes again (issue #12)
+        f"Last visit: Nov 23, Joint visit, with {cadre}, 王主任",
+        "• Result: Refused",
     ])
     assert student.id_number not in shown and guardian.phone not in shown
     # a teacher may visit, report the return or propose an outcome; escalating is not theirs;
@@ -111,7 +115,14 @@ async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harn
 
     officer = speaking(harness, world.users["township_officer"], "en")
     await officer.send(f"/case {township}")
-    assert officer.last == shown
+    # the township's step is the township's to reach the family: the officer reads the numbers
+    # in full (the teacher above, whose step it is not, reads them masked), and it is audited
+    assert officer.last == shown.replace(
+        f"{student.id_number[:6]}********{student.id_number[-4:]}", student.id_number).replace(
+        f"{guardian.phone[:3]}****{guardian.phone[-4:]}", guardian.phone)
+    disclosed = rows(harness, AuditEvent, AuditEvent.action == "personal.disclose")
+    assert [(a.actor_id, a.object_id, a.detail["where"]) for a in disclosed] == [
+        (world.users["township_officer"].id, township, "case_card")]
     assert officer.buttons() == ["🏠 Record a visit", "👤 Assign to…", "✅ Back at school",
                                  "📄 Propose an outcome", "📨 Issue the deadline notice", "⬆️ Escalate",
                                  "⏸ Pause", *forms]

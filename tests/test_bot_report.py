@@ -13,7 +13,15 @@ from datetime import date
 from sqlmodel import Session, func, select
 
 from demo.county import invented_id_number
-from models.tables import Case, CaseEvent, ConversationState, Guardian, OutboxMessage, Student
+from models.tables import (
+    AuditEvent,
+    Case,
+    CaseEvent,
+    ConversationState,
+    Guardian,
+    OutboxMessage,
+    Student,
+)
 from tests.botkit import conversation, deliver_outbox, one, open_case, rows, speaking
 
 SUMMARY_EN = "Report a suspected dropout — summary"
@@ -249,14 +257,17 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     summary = cadre.last
     assert summary.startswith("Register a child who never enrolled — summary")
     for line in ("• Student: New child: 王小明", "• Gender: Male", "• Date of birth: May 6, 2013",
-                 f"• ID number: {good_id[:6]}********{good_id[-4:]}", "• Ethnicity: 汉族",
+                 f"• ID number: {good_id}", "• Ethnicity: 汉族",
                  "• Household registration address: 青松县梅林镇上坪村3组12号",
                  "• Current address: 青松县梅林镇上坪村3组12号", "• Guardian: 王大山",
-                 "• Relation: Father", "• Guardian's phone: 138****8000",
+                 "• Relation: Father", "• Guardian's phone: 13800138000",
                  "• Key groups: Left-behind child", "• Photo: —"):
         assert line in summary.split("\n"), (line, summary)
     assert "Absent since" not in summary and "Guardian contact" not in summary
-    assert good_id not in summary and "13800138000" not in summary  # masked in the chat
+    # the cadre who typed them reads them back in full to catch a typo, and that is audited
+    shown = rows(harness, AuditEvent, AuditEvent.action == "personal.disclose")
+    assert {(a.actor_id, a.detail["shown"], a.detail["where"]) for a in shown} == {
+        (cadre_user.id, "id_number", "report_summary"), (cadre_user.id, "guardian_phone", "report_summary")}
     assert counts(harness) == before
 
     await cadre.tap("✅ Confirm")

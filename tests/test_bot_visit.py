@@ -90,7 +90,7 @@ async def test_another_date_other_people_a_promise_and_a_location_pin(harness, w
     assert teacher.last.split("\n")[0] == "The date 2026-11-30 is in the future."
     assert conversation(harness, me).step == "date"
     await teacher.send("11-21")
-    assert teacher.last == "Who took part? Tap to keep, or type names separated by commas."
+    assert teacher.last == "Who took part? Tap to keep, add last visit's companions, or type names separated by commas."
     assert teacher.buttons()[0] == f"✓ {me.display_name}"
     await teacher.send("王主任，李 娜、邹红")
     await teacher.send("父亲从城里回来了")
@@ -152,7 +152,7 @@ async def test_the_visit_date_is_typed_the_usual_ways(harness, world, typed: str
     await teacher.tap("📅 Another date or other people…")
     await teacher.tap("Home visit")
     await teacher.send(typed)
-    assert teacher.last == "Who took part? Tap to keep, or type names separated by commas."
+    assert teacher.last == "Who took part? Tap to keep, add last visit's companions, or type names separated by commas."
     assert conversation(harness, world.users["teacher"]).draft["date"] == "2026-11-21"
 
 
@@ -208,9 +208,14 @@ async def test_a_township_round_says_where_the_case_stands_in_chinese(harness, w
     await cadre.send("/visit")
     assert cadre.last == "哪个个案？（截止日期近的在前）"
     await cadre.tap(f"#{case_id} ")
-    # the last round's companion is offered again
-    assert cadre.last == f"您是如何劝返的？（参与人：{cadre_user.display_name}、王主任）"
-    await cadre.tap("👥 今天联合劝返")
+    # the user alone: the last round's companion is not assumed to have come again...
+    assert cadre.last == f"您是如何劝返的？（参与人：{cadre_user.display_name}）"
+    await cadre.tap("📅 其他日期或人员…")
+    await cadre.tap("联合劝返")
+    await cadre.tap("今天")
+    # ...but offered as a one-tap addition
+    assert cadre.buttons()[:2] == [f"✓ {cadre_user.display_name}", "➕ 王主任"]
+    await cadre.tap("➕ 王主任")
     await cadre.send("母亲已回家")
     await cadre.tap("支持返校")
     assert "愿意返校" in cadre.buttons() and "支持返校" not in cadre.buttons()

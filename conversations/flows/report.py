@@ -21,11 +21,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes, ladder, roster, states, transfers, validation
+from casework import codes, contact, ladder, roster, states, transfers, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import join
-from casework.personal import mask_id, mask_phone
 from conversations.engine import Flow, Option, Step, Turn, register
 from conversations.flows.fields import (
     ALL_ROLES,
@@ -205,6 +204,22 @@ def _store_groups(turn: Turn, value: list[str]) -> None:
     turn.draft["grp"] = list(value) or ([GENERAL] if _new(turn) else [])
 
 
+def _typed_back(name: str) -> Any:
+    """The number the user typed, in full on their own summary (so a typo can be seen before
+    Confirm), each showing audited (casework.contact)."""
+
+    def show(turn: Turn) -> str | None:
+        value = draft_sealed(turn, name)
+        key = f"report.disclosed.{name}"
+        if value and key not in turn.memo:  # once a turn, however often the summary asks
+            turn.memo[key] = True
+            contact.typed_back(turn.cw, turn.user, "id_number" if name == "nid" else "guardian_phone",
+                               where="report_summary")
+        return value
+
+    return show
+
+
 def _finish(turn: Turn) -> None:
     d = turn.draft
     new_child = None
@@ -271,7 +286,7 @@ REPORT = register(
                  parse=_parse_birth, store=store_date("nbirth"), show=show_date("nbirth"), next="nid"),
             Step("nid", _("ID number"), lambda t: _("Resident ID number? (Skip if the child has none)"), "text",
                  parse=_parse_id, skippable=True, next="eth", store=store_sealed("nid"),
-                 show=lambda t: mask_id(draft_sealed(t, "nid"))),
+                 show=_typed_back("nid")),
             Step("eth", _("Ethnicity"), lambda t: _("Ethnicity (民族)? Tap or type."), "text",
                  options=lambda t: [Option("han", _("Han (汉族)"))], parse=_parse_ethnicity, next="hukou"),
             Step("hukou", _("Household registration address"),
@@ -286,7 +301,7 @@ REPORT = register(
                  options=mapping_options(RELATIONS), next="gphone", show=show_mapping(RELATIONS, "grel")),
             Step("gphone", _("Guardian's phone"), lambda t: _("The guardian's phone number?"), "text",
                  parse=lambda t, v: validation.phone(v), skippable=True, next="why",
-                 store=store_sealed("gphone"), show=lambda t: mask_phone(draft_sealed(t, "gphone"))),
+                 store=store_sealed("gphone"), show=_typed_back("gphone")),
             Step("since", _("Absent since"), lambda t: _("Since when has the child been absent? (e.g. 11-21)"),
                  "date", options=recent_days, parse=_parse_since, store=store_date("since"),
                  show=show_date("since"), next="why"),
