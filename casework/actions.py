@@ -21,6 +21,7 @@ CONFIRMED = frozenset({"escalate", "issue_deadline_notice"})
 OFFERED = (
     "acknowledge",
     "record_visit",
+    "record_home_teaching",
     "assign",
     "mark_returned",
     "enrol",

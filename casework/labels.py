@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from casework.i18n import N_, Text, gettext_for, ngettext_for
+from babel.dates import format_skeleton
+
+from casework.i18n import N_, Text, gettext_for, ngettext_for, normalize_language
 
 ROLE_LABELS: dict[str, str] = {
     "teacher": N_("teacher"),
@@ -109,6 +112,27 @@ class JoinedText(Text):
         return separator.join(
             item.render(lang) if isinstance(item, Text) else item for item in self.items
         )
+
+
+_BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
+
+
+@dataclass(frozen=True)
+class DayText(Text):
+    """A day as the chat writes it, in the reader's language: 12月14日 / Dec 14. One style
+    for every message (files keep ISO dates)."""
+
+    day: date | None = None
+
+    def render(self, lang: str | None = None) -> str:
+        if self.day is None:
+            return "—"
+        locale = _BABEL_LOCALES.get(normalize_language(lang), "zh_Hans_CN")
+        return str(format_skeleton("MMMd", self.day, locale=locale))
+
+
+def day_text(day: date | None) -> DayText:
+    return DayText("", day=day)
 
 
 def n_(singular: str, plural: str, n: int, **params: Any) -> PluralText:

@@ -23,7 +23,7 @@ from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, day_text
 from casework.scope import can_see_case, can_see_student, student_units, users_for_case
 from models.tables import Case, CaseEvent, Deadline, Guardian, Proposal, Student, User, Visit
 
@@ -510,9 +510,9 @@ def where_it_stands(cw: Casework, case: Case) -> Text:
     )
 
 
-def _short(cw: Casework, when: datetime) -> str:
-    local = from_db(when).astimezone(cw.policy.tz).date()
-    return f"{local.month:02d}-{local.day:02d}"
+def _short(cw: Casework, when: datetime) -> Text:
+    """A deadline's day as every chat message writes a day (12月14日 / Dec 14)."""
+    return day_text(from_db(when).astimezone(cw.policy.tz).date())
 
 
 def escalate(cw: Casework, actor: User | None, case_id: int, reason: str = "manual") -> Outcome:

@@ -14,7 +14,15 @@ from typing import Any
 from sqlmodel import col, select
 
 from casework import codes
-from casework.callbacks import Acknowledge, Assign, Attending, OpenCase, RecordVisit, ReviewEvidence
+from casework.callbacks import (
+    Acknowledge,
+    Assign,
+    Attending,
+    CaseAction,
+    OpenCase,
+    RecordVisit,
+    ReviewEvidence,
+)
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
@@ -380,5 +388,6 @@ def home_teaching_due(cw: Casework, case: Case, users: list[User]) -> list[User]
             title=case_title(cw, case),
             hours=cw.policy.home_teaching.min_class_hours,
         ),
-        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+        buttons=[[_button(_("📚 Record the session"), CaseAction(case.id or 0, "record_home_teaching").encode())],
+                 [_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )

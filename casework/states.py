@@ -84,6 +84,8 @@ TRANSITIONS: dict[str, Transition] = {
         # proposes 销号 after a return; the case closes when a reviewer approves
         Transition("close_out", _BACK, CLOSED),
         Transition("acknowledge", ACTIVE | {PAUSED}, None),
+        # a 送教上门 session (seed 002 二(三)), recorded while the child is taught at home
+        Transition("record_home_teaching", frozenset({HOME_TEACHING}), None),
         Transition("assign", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, None),
     )
 }
@@ -114,6 +116,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "reopen": OFFICERS | {"school_admin"},
     "close_out": OFFICERS | {"school_admin"},
     "acknowledge": ALL_ROLES,
+    # the school sends the teachers (seed 002 二(三) "辖区学校要……开展送教上门")
+    "record_home_teaching": OFFICERS | {"teacher", "school_admin"},
     # 003 鸡东 四 学校责任 "对无故一个月未到校学生及时落实专人做好动员劝返工作": the school
     # names the person who persuades (casework.attendance asks its administrator to)
     "assign": OFFICERS | {"school_admin"},

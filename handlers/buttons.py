@@ -178,6 +178,7 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCase
         "record_visit": "visit",
         "mark_returned": "returned",
         "enrol": "enrol",
+        "record_home_teaching": "hometeach",
         "propose_outcome": "propose",
         "pause": "pause",
     }

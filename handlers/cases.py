@@ -3,7 +3,17 @@ masked, and the actions the user may take on it as buttons."""
 
 from __future__ import annotations
 
-from casework import actions, case_views, cases, codes, contact, enrolment, forms, states
+from casework import (
+    actions,
+    case_views,
+    cases,
+    codes,
+    contact,
+    enrolment,
+    forms,
+    home_teaching,
+    states,
+)
 from casework.callbacks import (
     Acknowledge,
     Assign,
@@ -30,6 +40,7 @@ ACTION_BUTTONS: dict[str, Text] = {
     "acknowledge": _("👌 Acknowledge the alert"),
     "assign": _("👤 Assign to…"),
     "record_visit": _("🏠 Record a visit"),
+    "record_home_teaching": _("📚 Record a home-teaching session"),
     "mark_returned": _("✅ Back at school"),
     "enrol": _("🏫 Enrolled at a school"),
     "propose_outcome": _("📄 Propose an outcome"),
@@ -48,6 +59,7 @@ EVENT_LABELS: dict[str, Text] = {
     "notice_issued": _("deadline notice issued"),
     "returned": _("back at school"),
     "enrolled": _("enrolled at a school"),
+    "home_teaching_session": _("home-teaching session"),
     "attending": _("still attending"),
     "relapsed": _("absent again"),
     "outcome_proposed": _("outcome proposed"),
@@ -178,6 +190,8 @@ def _summary_lines(turn: Turn, case: Case) -> list[str]:
         t(_("State: {state}; {round}; next deadline {due}", state=_(STATE_LABELS[case.state]),
             round=round_text(turn.cw, case), due=fmt_due(turn.cw, case, turn.lang))),
     ]
+    if case.state == states.HOME_TEACHING:
+        lines.append(t(home_teaching.tally_text(home_teaching.tally(turn.cw, case, turn.cw.today()))))
     if case.state == states.PAUSED and case.resume_on is not None:
         lines.append(t(_("Paused until {date}: {reason}", date=fmt_short(case.resume_on, turn.lang),
                          reason=case.pause_reason or "—")))
