@@ -12,6 +12,7 @@ translatable separator (``join``) and labels looked up by code (``label``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -19,7 +20,16 @@ from typing import Any
 
 from babel.dates import format_skeleton
 
-from casework.i18n import N_, Text, gettext_for, ngettext_for, normalize_language
+from casework.i18n import (
+    N_,
+    ContextText,
+    Text,
+    _,
+    gettext_for,
+    ngettext_for,
+    normalize_language,
+    p_,
+)
 
 ROLE_LABELS: dict[str, str] = {
     "teacher": N_("teacher"),
@@ -114,6 +124,20 @@ class JoinedText(Text):
         )
 
 
+# a grade as a class name writes it: 七年级（1）班 in Chinese, Grade 7 Class 1 in English
+GRADE_NUMERALS: dict[int, ContextText] = {
+    1: p_("grade", "1"), 2: p_("grade", "2"), 3: p_("grade", "3"),
+    4: p_("grade", "4"), 5: p_("grade", "5"), 6: p_("grade", "6"),
+    7: p_("grade", "7"), 8: p_("grade", "8"), 9: p_("grade", "9"),
+}
+
+
+def grade_text(grade: int | None) -> Text:
+    if grade is None:
+        return Text("?")
+    return GRADE_NUMERALS.get(grade) or Text("{n}", {"n": grade})
+
+
 _BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
 
 
@@ -152,6 +176,18 @@ def label(labels: Mapping[str, str], code: str) -> Text:
 
 def role_text(role: str) -> Text:
     return label(ROLE_LABELS, role)
+
+
+_WITH_UNIT = re.compile(r"^(.*?)\s*[（(]([^（）()]*)[）)]\s*$")
+
+
+def person_role(name: str, role: str) -> Text:
+    """A user and their role in one bracket: "郝柏玉（上坪村，村干部）", never the double
+    "郝柏玉（上坪村）（村干部）" a display name with its unit would give."""
+    found = _WITH_UNIT.match(name)
+    if found and found.group(1):
+        return _("{name} ({unit}, {role})", name=found.group(1), unit=found.group(2), role=role_text(role))
+    return _("{name} ({role})", name=name, role=role_text(role))
 
 
 def state_text(state: str) -> Text:

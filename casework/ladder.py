@@ -432,8 +432,8 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
         round=case.current_round,
         visit_date=data.visit_date,
         method=data.method,
-        # each person once, the recording user first (typed "郝柏玉" is "郝柏玉（上坪村）")
-        participants=participants.distinct(data.participants, actor.display_name),
+        # each person once (typed "郝柏玉" is "郝柏玉（上坪村）"); nobody named: the recorder
+        participants=participants.distinct(data.participants) or [actor.display_name],
         family_situation=data.family_situation,
         guardian_attitude=data.guardian_attitude,
         guardian_attitude_note=data.guardian_attitude_note,

@@ -26,7 +26,7 @@ from casework.callbacks import (
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import ROLE_LABELS, STATE_LABELS
+from casework.labels import ROLE_LABELS, STATE_LABELS, day_text, grade_text
 from casework.outbox import enqueue, text_to_json
 from casework.policy import Level
 from casework.scope import users_for_case
@@ -79,7 +79,7 @@ def case_titles(cw: Casework, cases: Iterable[Case]) -> dict[int, Text]:
             school = schools.get(case.school_id or 0)
             where = _(
                 "Grade {grade} Class {section}, {school}",
-                grade=klass[1] if klass else "?",
+                grade=grade_text(klass[1] if klass else None),
                 section=klass[2] if klass else "?",
                 school=school[1] if school else "",
             )
@@ -99,7 +99,7 @@ def history_lines(cw: Casework, case: Case) -> list[Text]:
     return [
         _(
             "{date} {level} round {round}: {method}, {result}",
-            date=v.visit_date.isoformat(),
+            date=day_text(v.visit_date),
             level=_(STATE_LABELS[v.level]),
             round=v.round,
             method=codes.label("visit_method", v.method),
@@ -275,9 +275,8 @@ def assigned(cw: Casework, case: Case, assignee: User) -> list[User]:
     )
 
 
-def _local_day(cw: Casework, deadline: Deadline) -> str:
-    day = from_db(deadline.due_at).astimezone(cw.policy.tz).date()
-    return f"{day.month:02d}-{day.day:02d}"
+def _local_day(cw: Casework, deadline: Deadline) -> Text:
+    return day_text(from_db(deadline.due_at).astimezone(cw.policy.tz).date())
 
 
 def reminder(

@@ -29,7 +29,7 @@ from casework.labels import STATE_LABELS, join
 from casework.ladder import load_case
 from casework.notices import case_title
 from conversations.engine import Turn
-from conversations.formatting import fmt_due, fmt_due_at, fmt_short, round_text
+from conversations.formatting import due_phrase, fmt_due, fmt_short, round_text
 from conversations.replies import Button
 from models.tables import Case, CaseEvent
 
@@ -87,8 +87,8 @@ def list_cases(turn: Turn) -> None:
         title = turn.t(item.title)
         state = turn.t(_(STATE_LABELS[case.state]))
         lines.append(
-            turn.t(_("{title} — {state}, {round}, due {due}", title=title, state=state,
-                     round=round_text(turn.cw, case), due=fmt_due_at(turn.cw, item.next_due, turn.lang)))
+            turn.t(_("{title} — {state}, {round}, {due}", title=title, state=state,
+                     round=round_text(turn.cw, case), due=due_phrase(turn.cw, item.next_due, turn.lang)))
         )
         buttons.append(Button(Text("#{id}", {"id": case.id}), OpenCase(case.id or 0).encode()))
     if page.total > MAX_LISTED:

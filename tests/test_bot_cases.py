@@ -33,7 +33,7 @@ async def test_my_cases_lists_the_cases_in_scope_nearest_deadline_first(harness,
         "Your open cases, nearest deadline first:",
         f"#{suspected} {pupils[1].name} (Grade 7 Class 1, 梅林中学) — suspected dropout, no visit yet, due Nov 24",
         f"#{township} {pupils[2].name} (Grade 7 Class 1, 梅林中学) — township persuasion, round 2 of 5, due Nov 30",
-        f"#{paused} {pupils[3].name} (Grade 7 Class 1, 梅林中学) — paused, no visit yet, due —",
+        f"#{paused} {pupils[3].name} (Grade 7 Class 1, 梅林中学) — paused, no visit yet, no deadline",
     ])
     assert teacher.buttons() == [f"#{suspected}", f"#{township}", f"#{paused}"]  # not #{other}
 
@@ -152,12 +152,12 @@ async def test_a_case_in_chinese(harness, world) -> None:  # type: ignore[no-unt
     await officer.send("/cases")
     assert officer.last.split("\n")[:2] == [
         "您负责的未结个案（截止日期近的在前）：",
-        f"#{suspected} {pupil.name}（梅林中学7年级1班）— 疑似辍学，尚未劝返，11月24日前",
+        f"#{suspected} 梅林中学七年级（1）班{pupil.name}— 疑似辍学，尚未劝返，11月24日前",
     ]
     await officer.tap(f"#{suspected}")
     shown = officer.last
     assert shown.split("\n")[:6] == [
-        f"#{suspected} {pupil.name}（梅林中学7年级1班）",
+        f"#{suspected} 梅林中学七年级（1）班{pupil.name}",
         "状态：疑似辍学；尚未劝返；下一截止日期：11月24日",
         "缺课起始日：11月20日；去向：在家",
         "原因：学习困难/厌学",

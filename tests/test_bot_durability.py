@@ -197,7 +197,7 @@ async def test_joining_survives_a_restart(harness, world, db_url, clock, policy)
         async with app:
             again = ChatUser(harness.tg, app, user=newcomer.user)
             await again.tap("English")
-            assert again.reply_texts[-1] == "You are all set.\nWang, village cadre. What would you like to do?"
+            assert again.reply_texts[-1] == "You are all set.\nWang (village cadre). What would you like to do?"
     finally:
         harness.services.engine.dispose()
 

@@ -98,7 +98,7 @@ async def test_a_never_enrolled_child_opens_an_enrolment_case_and_ends_enrolled_
     assert officer.buttons()[0] == "由学校编班"
     await officer.tap("由学校编班")
     await officer.tap("今天")
-    assert officer.last.startswith("个案#1 李小花")
+    assert officer.last.startswith("个案#1 上坪村未入学儿童李小花：已入学")
     await officer.tap("✅ 确认")
     assert officer.reply_texts[-1] == "个案#1：李小花已在梅林中心小学入学，已安排保学回访。"
 

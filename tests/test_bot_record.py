@@ -83,7 +83,7 @@ async def test_the_history_names_who_was_assigned_by_whom_and_dates_visits_by_wh
     assert f"11月23日 已确认收到 — {officer.display_name}" in card
     assert not any("已确认提醒" in line or "system" in line for line in card)
     # dated by the visit, Saturday 11-21, not by the recording on Monday 11-23
-    assert any(line.startswith("11月21日 ") and "第1轮" in line for line in card)
+    assert any(line.startswith("11月21日 ") and "第1次" in line for line in card)
     # the last visit in full
     at = card.index(f"最近一次劝返：11月21日，家访，参加人员：{cadre.display_name}")
     assert card[at + 1:] == [

@@ -124,7 +124,7 @@ async def test_teacher_reports_from_the_roster_edits_a_field_and_the_school_admi
     assert (message.recipient_id, message.kind) == (admin.id, "level_entered")
     admin_chat = harness.user(admin)
     assert await deliver_outbox(harness) == 1
-    assert admin_chat.last == f"个案#1 {student.name}（梅林中学7年级1班）已进入“疑似辍学”阶段。"
+    assert admin_chat.last == f"个案#1 梅林中学七年级（1）班{student.name}已进入“疑似辍学”阶段。"
     assert admin_chat.buttons() == ["查看个案"]
     assert one(harness, OutboxMessage).status == "sent"
 
@@ -298,7 +298,7 @@ async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: igno
     student = world.students_of_class(world.classes[4])[1]
     await teacher.send("/report")
     assert teacher.last == "哪位学生？请从列表中选择，或输入姓名中的几个字。"
-    assert f"{student.name} · 7年级1班" in teacher.buttons()
+    assert f"{student.name} · 七年级（1）班" in teacher.buttons()
     await teacher.tap(student.name)
     assert teacher.last == "孩子从哪天开始缺课？（如 11-21）"
     assert teacher.buttons()[:2] == ["今天（11月23日）", "上一个上课日（11月20日）"]
@@ -318,7 +318,7 @@ async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: igno
     await teacher.tap("完成")
     assert teacher.last == "\n".join([
         "报告疑似辍学——信息汇总",
-        f"• 学生：{student.name} · 7年级1班",
+        f"• 学生：{student.name} · 七年级（1）班",
         "• 缺课起始日：2026年11月20日",
         "• 原因：学习困难/厌学",
         "• 去向：在家",

@@ -226,7 +226,7 @@ async def test_a_township_round_says_where_the_case_stands_in_chinese(harness, w
     assert f"• 方式、日期和人员：联合劝返，2026年11月23日，参加人员：{cadre_user.display_name}、王主任" in cadre.last
     await cadre.tap("✅ 确认")
     # datian: the township has five recorded rounds (表3); this was the second
-    assert cadre.reply_texts[1] == "劝返已记录——乡镇劝返，第2轮（共5轮）；下一步：11月30日前完成。"
+    assert cadre.reply_texts[1] == "劝返已记录——乡镇劝返，第2次（共5次）；下一步：11月30日前完成。"
 
     visits = rows(harness, Visit)
     assert [(v.level, v.round, v.method) for v in visits] == [

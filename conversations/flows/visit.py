@@ -38,7 +38,7 @@ from conversations.flows.fields import (
     store_date,
     today_or_yesterday,
 )
-from conversations.formatting import fmt_date, fmt_due_at, fmt_short
+from conversations.formatting import due_phrase, fmt_date, fmt_short
 from models.tables import Case, Visit
 
 OTHER = "other"
@@ -65,8 +65,8 @@ def _open_cases(turn: Turn) -> list[cases.ListedCase]:
 def _case_option(turn: Turn, item: cases.ListedCase) -> Option:
     return Option(
         str(item.case.id),
-        _("{title} · {state} · due {due}", title=item.title,
-          state=_(STATE_LABELS[item.case.state]), due=fmt_due_at(turn.cw, item.next_due, turn.lang)),
+        _("{title} · {state} · {due}", title=item.title,
+          state=_(STATE_LABELS[item.case.state]), due=due_phrase(turn.cw, item.next_due, turn.lang)),
     )
 
 
