@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the project uses: a CJK font for the PDFs, Chromium for the browser tests
-SYSTEM_PACKAGES := fonts-wqy-microhei chromium
+SYSTEM_PACKAGES := fonts-wqy-microhei fonts-noto-color-emoji chromium
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -84,7 +84,7 @@ from bot.leases import holder_name
 from bot.services import Services
 from casework.clock import Clock, FrozenClock, from_db, to_db
 from casework.i18n import _
-from casework.labels import ROLE_LABELS
+from casework.labels import person_role
 from casework.outbox import enqueue, text_from_json
 from casework.people import supervisor_of
 from models.tables import OutboxChat, OutboxMessage, User
@@ -787,11 +787,10 @@ class OutboxSender:
                     session,
                     supervisor,
                     _(
-                        "{name} ({role}) has blocked the bot, so reminders and alerts to them "
+                        "{person} has blocked the bot, so reminders and alerts to them "
                         "have stopped. Please reach them another way and ask them to open the "
                         "bot again.",
-                        name=user.display_name,
-                        role=_(ROLE_LABELS.get(user.role, user.role)),
+                        person=person_role(user.display_name, user.role),
                     ),
                     kind=UNREACHABLE_KIND,
                     now=self.services.clock.now(),

@@ -9,6 +9,7 @@ from datetime import date
 from sqlmodel import select
 
 from casework import states
+from casework.case_views import awaiting_enrolment
 from casework.context import Casework
 from casework.scope import can_see_case, users_for_case
 from models.tables import Case, County, Deadline, Handover, Proposal, User
@@ -20,8 +21,10 @@ CONFIRMED = frozenset({"escalate", "issue_deadline_notice"})
 OFFERED = (
     "acknowledge",
     "record_visit",
+    "record_home_teaching",
     "assign",
     "mark_returned",
+    "enrol",
     "propose_outcome",
     "issue_deadline_notice",
     "escalate",
@@ -53,6 +56,9 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
             not cw.policy.has_level("deadline_notice")
             or (case.state == "deadline_notice" and case.notice_issued_at is not None)
         ):
+            continue
+        # a child who never had a school is enrolled, not "back"; an enrolled one is back
+        if action in ("mark_returned", "enrol") and (action == "enrol") != awaiting_enrolment(cw, case):
             continue
         if action == "close_out" and case.state == states.RETURNED:
             continue

@@ -21,6 +21,13 @@ def student_of(cw: Casework, case: Case) -> Student:
     return student
 
 
+def awaiting_enrolment(cw: Casework, case: Case) -> bool:
+    """A case whose child has never been enrolled: it ends in enrolment at a school
+    (``casework.enrolment``), not in a return to a school the child never had."""
+    student = cw.session.get(Student, case.student_id)
+    return student is not None and not student.enrolled and case.school_id is None
+
+
 def guardians(cw: Casework, student: Student) -> list[Guardian]:
     """The child's guardians, in the order they were recorded."""
     return list(cw.session.exec(
@@ -35,6 +42,7 @@ class TimelineEntry:
     event: CaseEvent
     visit: Visit | None
     actor: User | None
+    assignee: User | None = None  # an "assigned" event: who was handed the case
 
 
 def timeline(cw: Casework, case: Case) -> list[TimelineEntry]:
@@ -48,9 +56,19 @@ def timeline(cw: Casework, case: Case) -> list[TimelineEntry]:
             event,
             visits.get(event.data.get("visit_id")) if event.kind == "visit" else None,
             cw.session.get(User, event.actor_id) if event.actor_id else None,
+            cw.session.get(User, event.data["assignee_id"])
+            if event.kind == "assigned" and event.data.get("assignee_id") else None,
         )
         for event in events
     ]
+
+
+def last_visit(cw: Casework, case: Case) -> Visit | None:
+    """The case's most recent visit by the day it happened (then by when it was recorded)."""
+    return cw.session.exec(
+        select(Visit).where(Visit.case_id == case.id)
+        .order_by(col(Visit.visit_date).desc(), col(Visit.recorded_at).desc(), col(Visit.id).desc())
+    ).first()
 
 
 def assignees(cw: Casework, case: Case) -> list[User]:

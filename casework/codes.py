@@ -82,6 +82,15 @@ ATTITUDES: Mapping[str, str] = {
     "unreachable": N_("Could not be reached"),  # 联系不上
 }
 
+# the student's 态度, in the same codes as the guardian's (表3/表4 have one column each), in
+# words that fit a child: a child is willing or not, a guardian supports or opposes
+STUDENT_ATTITUDES: Mapping[str, str] = {
+    "supportive": N_("Willing to return"),  # 愿意返校
+    "hesitant": N_("Hesitant"),  # 犹豫
+    "opposed": N_("Unwilling to return"),  # 不愿返校
+    "unreachable": N_("Did not see the child"),  # 未见到学生本人
+}
+
 # 劝返效果
 VISIT_RESULTS: Mapping[str, str] = {
     "returned": N_("Returned"),  # 已返校
@@ -109,6 +118,7 @@ CODE_LISTS: Mapping[str, Mapping[str, str]] = {
     "evidence_kind": EVIDENCE_KINDS,
     "visit_method": VISIT_METHODS,
     "attitude": ATTITUDES,
+    "student_attitude": STUDENT_ATTITUDES,
     "visit_result": VISIT_RESULTS,
     "source": SOURCES,
     "gender": GENDERS,

@@ -199,6 +199,13 @@ def schedule_retention(cw: Casework, case: Case, returned_on: date) -> list[Dead
     return made
 
 
+def schedule_home_teaching(cw: Casework, case: Case, after: date) -> list[Deadline]:
+    """The next session's reminder, a period (``[home_teaching] every``) after ``after``."""
+    start = cw.calendars.at_local(after, cw.policy.times.reminder_time)
+    due = cw.calendars.due_at(start, cw.policy.home_teaching.every)
+    return [_add(cw, case, "home_teaching", max(due, cw.now()))]
+
+
 def schedule_outcome(cw: Casework, case: Case) -> list[Deadline]:
     if case.state == "home_teaching":
         first = cw.calendars.due_at(cw.now(), cw.policy.home_teaching.every)

@@ -211,7 +211,8 @@ def _deferral(cw: Casework, case: Case) -> Proposal | None:
 def available(cw: Casework, case: Case) -> list[str]:
     """The forms this case has now, in the order of ``FORMS`` (scope is the caller's)."""
     reached = _reached(cw, case)
-    enrolled = case.school_id is not None
+    # a never-enrolled child's case keeps its 表2 after the enrolment, and never had a 表4
+    enrolled = case.school_id is not None and states.ENROLMENT not in reached
     found = ["register"]
     if enrolled:
         found.append("school_record")
@@ -325,10 +326,11 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
             select(Visit).where(Visit.case_id == case.id).order_by(col(Visit.id))
         ).all()
     )
+    never_enrolled = case.school_id is None or states.ENROLMENT in _reached(cw, case)
     if form == "school_record":
         shown = tuple(v for v in visits if v.level in SCHOOL_LEVELS)
     elif form == "township_record":
-        shown = tuple(v for v in visits if v.level in TOWNSHIP_LEVELS or case.school_id is None)
+        shown = tuple(v for v in visits if v.level in TOWNSHIP_LEVELS or never_enrolled)
     else:
         shown = visits
     child = ChildInfo(
@@ -340,7 +342,7 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
         health=student.health,
         id_number=disclosure.id_number(student.id_number),
         student_number=disclosure.student_number(student.student_number),
-        enrolled=case.school_id is not None,
+        enrolled=not never_enrolled,
         county=_name(cw, County, case.county_id),
         township=_name(cw, Township, township_id),
         village=village.name if village else "",

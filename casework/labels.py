@@ -12,11 +12,24 @@ translatable separator (``join``) and labels looked up by code (``label``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from casework.i18n import N_, Text, gettext_for, ngettext_for
+from babel.dates import format_skeleton
+
+from casework.i18n import (
+    N_,
+    ContextText,
+    Text,
+    _,
+    gettext_for,
+    ngettext_for,
+    normalize_language,
+    p_,
+)
 
 ROLE_LABELS: dict[str, str] = {
     "teacher": N_("teacher"),
@@ -29,6 +42,7 @@ ROLE_LABELS: dict[str, str] = {
 
 # Every state of the case lifecycle (DESIGN §3): the ladder first, then the exits.
 STATE_LABELS: dict[str, str] = {
+    "enrolment": N_("organising enrolment"),
     "suspected": N_("suspected dropout"),
     "school_persuasion": N_("school persuasion"),
     "township_persuasion": N_("township persuasion"),
@@ -110,6 +124,41 @@ class JoinedText(Text):
         )
 
 
+# a grade as a class name writes it: 七年级（1）班 in Chinese, Grade 7 Class 1 in English
+GRADE_NUMERALS: dict[int, ContextText] = {
+    1: p_("grade", "1"), 2: p_("grade", "2"), 3: p_("grade", "3"),
+    4: p_("grade", "4"), 5: p_("grade", "5"), 6: p_("grade", "6"),
+    7: p_("grade", "7"), 8: p_("grade", "8"), 9: p_("grade", "9"),
+}
+
+
+def grade_text(grade: int | None) -> Text:
+    if grade is None:
+        return Text("?")
+    return GRADE_NUMERALS.get(grade) or Text("{n}", {"n": grade})
+
+
+_BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "en": "en"}
+
+
+@dataclass(frozen=True)
+class DayText(Text):
+    """A day as the chat writes it, in the reader's language: 12月14日 / Dec 14. One style
+    for every message (files keep ISO dates)."""
+
+    day: date | None = None
+
+    def render(self, lang: str | None = None) -> str:
+        if self.day is None:
+            return "—"
+        locale = _BABEL_LOCALES.get(normalize_language(lang), "zh_Hans_CN")
+        return str(format_skeleton("MMMd", self.day, locale=locale))
+
+
+def day_text(day: date | None) -> DayText:
+    return DayText("", day=day)
+
+
 def n_(singular: str, plural: str, n: int, **params: Any) -> PluralText:
     """Mark a plural string (extraction keyword ``n_:1,2``); ``{n}`` is always available."""
     return PluralText(singular, {"n": n, **params}, plural=plural, n=n)
@@ -127,6 +176,18 @@ def label(labels: Mapping[str, str], code: str) -> Text:
 
 def role_text(role: str) -> Text:
     return label(ROLE_LABELS, role)
+
+
+_WITH_UNIT = re.compile(r"^(.*?)\s*[（(]([^（）()]*)[）)]\s*$")
+
+
+def person_role(name: str, role: str) -> Text:
+    """A user and their role in one bracket: "郝柏玉（上坪村，村干部）", never the double
+    "郝柏玉（上坪村）（村干部）" a display name with its unit would give."""
+    found = _WITH_UNIT.match(name)
+    if found and found.group(1):
+        return _("{name} ({unit}, {role})", name=found.group(1), unit=found.group(2), role=role_text(role))
+    return _("{name} ({role})", name=name, role=role_text(role))
 
 
 def state_text(state: str) -> Text:

@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes, deadlines, notices, states
+from casework import codes, deadlines, notices, participants, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, day_text
 from casework.scope import can_see_case, can_see_student, student_units, users_for_case
 from models.tables import Case, CaseEvent, Deadline, Guardian, Proposal, Student, User, Visit
 
@@ -262,7 +262,9 @@ def report(cw: Casework, actor: User, data: ReportInput) -> Outcome:
     if units["county_id"] is None:
         raise ValidationError("student", _("This student has no class or village on record."))
     now = cw.now_db()
-    first = cw.policy.first_level.state
+    first: str = cw.policy.first_level.state
+    if (data.new_child is not None or not student.enrolled) and cw.policy.enrolment is not None:
+        first = states.ENROLMENT  # a child who never enrolled: organised into school (表2)
     case = Case(
         student_id=student.id or 0,
         state=first,
@@ -298,10 +300,13 @@ def report(cw: Casework, actor: User, data: ReportInput) -> Outcome:
         guardian_contact_checked=data.guardian_contact_checked,
     )
     cw.audit(actor, "case.report", "case", case.id, student_id=student.id)
+    opened = _("Case #{id} opened for {name}.", id=case.id, name=student.name)
+    if first == states.ENROLMENT:
+        opened = _("Case #{id} opened: organising {name}'s enrolment.", id=case.id, name=student.name)
     return Outcome(
         case,
         event,
-        _("Case #{id} opened for {name}.", id=case.id, name=student.name),
+        opened,
         made,
         told,
     )
@@ -396,6 +401,12 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
             "The visit date is more than {days} days before the case was opened.",
             days=VISIT_BEFORE_OPENING_DAYS,
         ))
+    if data.result == "returned":
+        from casework.case_views import awaiting_enrolment
+
+        if awaiting_enrolment(cw, case):
+            raise ValidationError("result", _(
+                "This child was never enrolled: record the enrolment at a school instead."))
     if data.result == "promised":
         if data.promised_return_on is None:
             raise ValidationError("promised_return_on", _("Give the date they promised."))
@@ -421,7 +432,8 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
         round=case.current_round,
         visit_date=data.visit_date,
         method=data.method,
-        participants=list(data.participants) or [actor.display_name],
+        # each person once (typed "郝柏玉" is "郝柏玉（上坪村）"); nobody named: the recorder
+        participants=participants.distinct(data.participants) or [actor.display_name],
         family_situation=data.family_situation,
         guardian_attitude=data.guardian_attitude,
         guardian_attitude_note=data.guardian_attitude_note,
@@ -498,9 +510,9 @@ def where_it_stands(cw: Casework, case: Case) -> Text:
     )
 
 
-def _short(cw: Casework, when: datetime) -> str:
-    local = from_db(when).astimezone(cw.policy.tz).date()
-    return f"{local.month:02d}-{local.day:02d}"
+def _short(cw: Casework, when: datetime) -> Text:
+    """A deadline's day as every chat message writes a day (12月14日 / Dec 14)."""
+    return day_text(from_db(when).astimezone(cw.policy.tz).date())
 
 
 def escalate(cw: Casework, actor: User | None, case_id: int, reason: str = "manual") -> Outcome:
@@ -583,8 +595,13 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
 def mark_returned(
     cw: Casework, actor: User, case_id: int, on: date | None = None, note: str | None = None
 ) -> Outcome:
+    from casework.case_views import awaiting_enrolment
+
     case = load_case(cw, actor, case_id, "mark_returned")
     check_transition(case, "mark_returned")
+    if awaiting_enrolment(cw, case):
+        raise IllegalTransition(_("This child was never enrolled: record the enrolment at a school instead."),
+                                action="mark_returned")
     returned_on = on or cw.today()
     if returned_on > cw.today():
         raise ValidationError("returned_on", _("The date cannot be in the future."))

@@ -40,7 +40,7 @@ from casework.deadlines import WORK_KINDS
 from casework.disclosure import Disclosure
 from casework.errors import AccessDenied, ValidationError
 from casework.i18n import N_, ContextText, _, gettext_for, normalize_language, p_
-from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS
+from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS, grade_text
 from casework.periods import Period
 from casework.relations import relation_label
 from casework.scope import cases_within, unit_within, visible_cases
@@ -141,6 +141,7 @@ ROW_COLUMNS = COLUMNS[1:]
 # sheet names: short enough for Excel's 31-character limit, in both languages
 SHEET_NAMES: dict[str, ContextText] = {
     "summary": p_("ledger sheet", "Summary"),
+    "enrolment": p_("ledger sheet", "Organising enrolment"),
     "suspected": p_("ledger sheet", "Suspected"),
     "school_persuasion": p_("ledger sheet", "School persuasion"),
     "township_persuasion": p_("ledger sheet", "Township persuasion"),
@@ -550,10 +551,11 @@ def iter_rows(
     schools = {s.id: (s.name, s.township_id) for s in session.exec(select(School)).all()}
     villages = {v.id: (v.name, v.township_id) for v in session.exec(select(Village)).all()}
     classes = {
-        k.id: labels.klass.format(grade=k.grade, section=k.section)
+        k.id: labels.klass.format(grade=grade_text(k.grade).render(labels._lang), section=k.section)
         for k in session.exec(select(SchoolClass)).all()
     }
     level_unit = {s: _unit_kind_of_level(cw, s) for s in states.LADDER}
+    level_unit[states.ENROLMENT] = "township"  # 组织入学 is the township's (seed 000 附件2)
     people: dict[int, tuple[str, str | None]] = {}
     if summary is not None:
         summary.names = {

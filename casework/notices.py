@@ -14,11 +14,19 @@ from typing import Any
 from sqlmodel import col, select
 
 from casework import codes
-from casework.callbacks import Acknowledge, Assign, Attending, OpenCase, RecordVisit, ReviewEvidence
+from casework.callbacks import (
+    Acknowledge,
+    Assign,
+    Attending,
+    CaseAction,
+    OpenCase,
+    RecordVisit,
+    ReviewEvidence,
+)
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import ROLE_LABELS, STATE_LABELS
+from casework.labels import ROLE_LABELS, STATE_LABELS, day_text, grade_text
 from casework.outbox import enqueue, text_to_json
 from casework.policy import Level
 from casework.scope import users_for_case
@@ -71,7 +79,7 @@ def case_titles(cw: Casework, cases: Iterable[Case]) -> dict[int, Text]:
             school = schools.get(case.school_id or 0)
             where = _(
                 "Grade {grade} Class {section}, {school}",
-                grade=klass[1] if klass else "?",
+                grade=grade_text(klass[1] if klass else None),
                 section=klass[2] if klass else "?",
                 school=school[1] if school else "",
             )
@@ -91,7 +99,7 @@ def history_lines(cw: Casework, case: Case) -> list[Text]:
     return [
         _(
             "{date} {level} round {round}: {method}, {result}",
-            date=v.visit_date.isoformat(),
+            date=day_text(v.visit_date),
             level=_(STATE_LABELS[v.level]),
             round=v.round,
             method=codes.label("visit_method", v.method),
@@ -191,6 +199,19 @@ def returned(cw: Casework, case: Case, actor: User | None) -> list[User]:
     )
 
 
+def enrolled(cw: Casework, case: Case, school: str, actor: User | None) -> list[User]:
+    """A never-enrolled child is enrolled: both lines are told, the school's now included."""
+    users = [
+        u
+        for u in users_for_case(cw.session, case, ["teacher", "school_admin", "village_cadre", "township_officer"])
+        if actor is None or u.id != actor.id
+    ]
+    return _send(
+        cw, users, case, "enrolled",
+        _("Good news: {title} is enrolled at {school}.", title=case_title(cw, case), school=school),
+    )
+
+
 def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[User]:
     """Tell the reviewers (the policy's level for the outcome, in scope, never the
     proposer); when nobody holds that role here, the next level up is told."""
@@ -254,9 +275,8 @@ def assigned(cw: Casework, case: Case, assignee: User) -> list[User]:
     )
 
 
-def _local_day(cw: Casework, deadline: Deadline) -> str:
-    day = from_db(deadline.due_at).astimezone(cw.policy.tz).date()
-    return f"{day.month:02d}-{day.day:02d}"
+def _local_day(cw: Casework, deadline: Deadline) -> Text:
+    return day_text(from_db(deadline.due_at).astimezone(cw.policy.tz).date())
 
 
 def reminder(
@@ -367,5 +387,6 @@ def home_teaching_due(cw: Casework, case: Case, users: list[User]) -> list[User]
             title=case_title(cw, case),
             hours=cw.policy.home_teaching.min_class_hours,
         ),
-        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+        buttons=[[_button(_("📚 Record the session"), CaseAction(case.id or 0, "record_home_teaching").encode())],
+                 [_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )

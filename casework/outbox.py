@@ -10,8 +10,8 @@ from typing import Any
 from sqlmodel import Session
 
 from casework.clock import to_db
-from casework.i18n import Text
-from casework.labels import JoinedText, PluralText
+from casework.i18n import ContextText, Text
+from casework.labels import DayText, JoinedText, PluralText
 from models.tables import OutboxMessage, User
 
 
@@ -26,6 +26,10 @@ def text_to_json(text: Text) -> dict[str, Any]:
         data["plural"], data["n"] = text.plural, text.n
     elif isinstance(text, JoinedText):
         data["items"] = [_param_to_json(item) for item in text.items]
+    elif isinstance(text, ContextText):  # a grade numeral (七), a form's own word
+        data["context"] = text.context
+    elif isinstance(text, DayText):  # a day, written in the reader's language when sent
+        data["day"] = text.day.isoformat() if text.day else None
     return data
 
 
@@ -49,6 +53,10 @@ def text_from_json(data: dict[str, Any]) -> Text:
         return PluralText(data["msgid"], params, plural=data["plural"], n=int(data["n"]))
     if "items" in data:
         return JoinedText(data["msgid"], items=tuple(_param_from_json(i) for i in data["items"]))
+    if "context" in data:
+        return ContextText(data["msgid"], params, context=data["context"])
+    if "day" in data:
+        return DayText(data["msgid"], day=date.fromisoformat(data["day"]) if data["day"] else None)
     return Text(data["msgid"], params)
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "AbsenceThreshold",
     "CalendarConfig",
     "Duration",
+    "EnrolmentLevel",
     "Escalation",
     "HomeTeaching",
     "LadderState",
@@ -94,6 +95,10 @@ LadderState = Literal[
     "county_escalation",
     "judicial",
 ]
+# a never-enrolled child's case (组织入学, 附件表2) stands on this step first; it is not a
+# rung of the dropout ladder: the profile's [enrolment] section says where it goes after
+ENROLMENT: Literal["enrolment"] = "enrolment"
+CaseLevel = LadderState | Literal["enrolment"]
 LADDER_ORDER: tuple[LadderState, ...] = (
     "suspected",
     "school_persuasion",
@@ -293,7 +298,7 @@ class AbsenceThreshold(_Model):
 class Level(_Model):
     """One rung of the ladder: who acts, how long they have, who is told on entry."""
 
-    state: LadderState
+    state: CaseLevel
     deadline: Duration | None = None
     rounds: Annotated[int, Field(ge=1)] | None = None
     round_interval: Duration | None = None
@@ -317,6 +322,27 @@ class Level(_Model):
     def is_terminal(self) -> bool:
         """Nothing makes this level expire (the end of the ladder)."""
         return self.deadline is None and self.rounds is None
+
+
+class EnrolmentLevel(Level):
+    """Organising a never-enrolled child's enrolment (组织入学, 附件表2): who acts, how long
+    they have, who is told, and the ladder level it goes to when the deadline passes (never
+    the school's persuasion: the child has no school)."""
+
+    state: CaseLevel = ENROLMENT
+    then: LadderState
+
+    @model_validator(mode="after")
+    def _enrolment(self) -> EnrolmentLevel:
+        if self.state != ENROLMENT:
+            raise _rule(_("the enrolment step's state must be enrolment"), "state")
+        if self.then in ("suspected", "school_persuasion"):
+            raise _rule(
+                _("a child with no school cannot go to {state}", state=self.then), "then"
+            )
+        if self.deadline is None and self.rounds is None:
+            raise _rule(_("nothing makes this level expire: give it a deadline or a rounds count"))
+        return self
 
 
 class Reminders(_Model):
@@ -522,6 +548,9 @@ class Policy(_Model):
     calendar: CalendarConfig
     absence: list[AbsenceThreshold]
     ladder: list[Level]
+    # optional so that a county's own file may leave it out: a never-enrolled child's case
+    # then starts on the ladder's first level, as a dropout's would
+    enrolment: EnrolmentLevel | None = None
     reminders: Reminders
     escalation: Escalation
     retention: Retention
@@ -541,6 +570,7 @@ class Policy(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         self._check_ladder()
+        self._check_enrolment()
         self._check_absence()
         if self.outcomes.deferral_min_joint_rounds and not self.has_level("township_persuasion"):
             raise _rule(
@@ -565,6 +595,8 @@ class Policy(_Model):
             )
         seen: dict[str, int] = {}
         for i, level in enumerate(self.ladder):
+            if level.state == ENROLMENT:
+                raise _rule(_("enrolment is not a ladder level: put it in [enrolment]"), "ladder", i, "state")
             if level.state in seen:
                 raise _rule(
                     _(
@@ -612,6 +644,12 @@ class Policy(_Model):
                     "round_interval",
                 )
 
+    def _check_enrolment(self) -> None:
+        if self.enrolment is not None and not self.has_level(self.enrolment.then):
+            raise _rule(
+                _("the ladder has no {state} level", state=self.enrolment.then), "enrolment", "then"
+            )
+
     def _check_absence(self) -> None:
         if not self.absence:
             raise _rule(_("at least one absence threshold is needed to open cases"), "absence")
@@ -633,16 +671,18 @@ class Policy(_Model):
     @property
     def states(self) -> tuple[LadderState, ...]:
         """The ladder states this policy uses, in order."""
-        return tuple(level.state for level in self.ladder)
+        return tuple(level.state for level in self.ladder if level.state != ENROLMENT)
 
     @property
     def first_level(self) -> Level:
         return self.ladder[0]
 
-    def has_level(self, state: LadderState) -> bool:
+    def has_level(self, state: CaseLevel) -> bool:
         return any(level.state == state for level in self.ladder)
 
-    def level(self, state: LadderState) -> Level:
+    def level(self, state: CaseLevel) -> Level:
+        if state == ENROLMENT and self.enrolment is not None:
+            return self.enrolment
         for level in self.ladder:
             if level.state == state:
                 return level
@@ -652,12 +692,15 @@ class Policy(_Model):
             state=state,
         )
 
-    def next_level(self, state: LadderState) -> Level | None:
+    def next_level(self, state: CaseLevel) -> Level | None:
         """The next level this policy has after ``state`` in LADDER_ORDER (None at the end).
 
         ``state`` need not be in this policy's ladder: a case moved by hand to a level
-        the county skips still climbs to the right place.
+        the county skips still climbs to the right place. After the enrolment step comes
+        the level its section names.
         """
+        if state == ENROLMENT and self.enrolment is not None:
+            return self.level(self.enrolment.then)
         if state not in LADDER_ORDER:
             raise PolicyError(
                 _("{state} is not a ladder level", state=state_text(state)),
@@ -1057,6 +1100,17 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
         )
     for i, level in enumerate(policy.ladder, start=1):
         add(_level_text(policy, i, level), level.clause)
+    if policy.enrolment is not None:
+        parts: list[Text | str] = list(level_facts(policy.enrolment))
+        parts.append(_("then → {state}", state=state_text(policy.enrolment.then)))
+        add(
+            _(
+                "A child who never enrolled: {state} — {details}; it ends in enrolment at a named school",
+                state=state_text(ENROLMENT),
+                details=JoinedText(CLAUSE_SEPARATOR, items=tuple(parts)),
+            ),
+            policy.enrolment.clause,
+        )
     if policy.reminders.lead:
         add(
             _(

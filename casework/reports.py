@@ -60,7 +60,7 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
 # how late a scheduled report may still go out (after downtime)
 MAX_LATE = timedelta(days=10)
 
-PERSUADING = frozenset(states.LADDER) | {states.PAUSED}
+PERSUADING = states.ACTIVE | {states.PAUSED}
 BACK = frozenset({states.RETURNED, states.RETENTION, states.CLOSED})
 PLACED = frozenset({states.HOME_TEACHING, states.DEFERRED, states.TRANSFERRED, states.CLOSED_OTHER})
 

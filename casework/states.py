@@ -19,7 +19,11 @@ LADDER = (
     "county_escalation",  # 县教育局 / 领导小组
     "judicial",  # 司法督促 / 法院
 )
-ACTIVE = frozenset(LADDER)
+# a never-enrolled child's case starts here (组织入学, 附件表2), not on the dropout ladder:
+# its visits never move it into the school's persuasion, and it ends in enrolment at a
+# named school (``casework.enrolment``) or climbs to the level the profile's [enrolment] names
+ENROLMENT = "enrolment"
+ACTIVE = frozenset(LADDER) | {ENROLMENT}
 
 RETURNED = "returned"  # 返校: back, first retention check pending
 RETENTION = "retention"  # 保学: back and confirmed attending at least once
@@ -32,7 +36,7 @@ PAUSED = "paused"  # clock stopped, with a reason and a resume date
 
 OUTCOME_STATES = frozenset({HOME_TEACHING, DEFERRED, TRANSFERRED, CLOSED_OTHER})
 FINAL = frozenset({CLOSED, TRANSFERRED, CLOSED_OTHER})
-ALL_STATES = (*LADDER, RETURNED, RETENTION, CLOSED, *sorted(OUTCOME_STATES), PAUSED)
+ALL_STATES = (ENROLMENT, *LADDER, RETURNED, RETENTION, CLOSED, *sorted(OUTCOME_STATES), PAUSED)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ TRANSITIONS: dict[str, Transition] = {
             "deadline_notice",
         ),
         Transition("mark_returned", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, RETURNED),
+        # a never-enrolled child enrolled at a named school: then followed up as a return is
+        # (casework.enrolment checks that the child was never enrolled)
+        Transition("enrol", _ACTIVE_OR_PAUSED, RETURNED),
         Transition("confirm_attending", frozenset({RETURNED, RETENTION}), RETENTION),
         # a returned child stopped coming again: the school persuades anew
         Transition("relapse", frozenset({RETURNED, RETENTION}), "school_persuasion"),
@@ -77,6 +84,8 @@ TRANSITIONS: dict[str, Transition] = {
         # proposes 销号 after a return; the case closes when a reviewer approves
         Transition("close_out", _BACK, CLOSED),
         Transition("acknowledge", ACTIVE | {PAUSED}, None),
+        # a 送教上门 session (seed 002 二(三)), recorded while the child is taught at home
+        Transition("record_home_teaching", frozenset({HOME_TEACHING}), None),
         Transition("assign", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, None),
         # the child moved to another county (随迁): offered there, the case stays open until
         # that county accepts (casework.handover); it keeps its state when it moves
@@ -97,6 +106,9 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "escalate": OFFICERS | {"school_admin"},
     "issue_deadline_notice": OFFICERS,
     "mark_returned": ALL_ROLES,
+    # the village and the township organise enrolment (seed 000 附件2 乡（镇）用); the school
+    # that takes the child may record it too
+    "enrol": OFFICERS | {"village_cadre", "school_admin"},
     "confirm_attending": ALL_ROLES,
     "relapse": ALL_ROLES,
     "propose_outcome": ALL_ROLES,
@@ -107,6 +119,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "reopen": OFFICERS | {"school_admin"},
     "close_out": OFFICERS | {"school_admin"},
     "acknowledge": ALL_ROLES,
+    # the school sends the teachers (seed 002 二(三) "辖区学校要……开展送教上门")
+    "record_home_teaching": OFFICERS | {"teacher", "school_admin"},
     # 003 鸡东 四 学校责任 "对无故一个月未到校学生及时落实专人做好动员劝返工作": the school
     # names the person who persuades (casework.attendance asks its administrator to)
     "assign": OFFICERS | {"school_admin"},

@@ -19,6 +19,7 @@ from casework.callbacks import TransferAnswer
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound
 from casework.i18n import Text, _
+from casework.labels import grade_text
 from casework.scope import can_see_student, visible_students
 from models.tables import School, SchoolClass, Student, TransferRequest, User, Village
 
@@ -48,7 +49,7 @@ def _destination(cw: Casework, req: TransferRequest) -> Text:
         klass = cw.session.get(SchoolClass, req.to_class_id)
         school = cw.session.get(School, req.to_school_id) if req.to_school_id else None
         if klass is not None and school is not None:
-            return _("grade {grade} class {section} of {school}", grade=klass.grade,
+            return _("grade {grade} class {section} of {school}", grade=grade_text(klass.grade),
                      section=klass.section, school=school.name)
     if req.to_village_id is not None:
         village = cw.session.get(Village, req.to_village_id)

@@ -11,6 +11,7 @@ from casework.clock import from_db
 from casework.context import Casework
 from casework.deadlines import next_due
 from casework.i18n import Text, _
+from casework.labels import grade_text
 from models.tables import Case
 
 _BABEL_LOCALE = {"zh_Hans": "zh_Hans_CN", "en": "en"}
@@ -30,7 +31,7 @@ def fmt_short(value: date, lang: str) -> str:
 
 
 def class_label(grade: int, section: int) -> Text:
-    return _("Grade {grade} Class {section}", grade=grade, section=section)
+    return _("Grade {grade} Class {section}", grade=grade_text(grade), section=section)
 
 
 def fmt_due(cw: Casework, case: Case, lang: str) -> str:
@@ -43,6 +44,13 @@ def fmt_due_at(cw: Casework, due: datetime | None, lang: str) -> str:
     if due is None:
         return "—"
     return fmt_short(cw.calendars.local_date(from_db(due)), lang)
+
+
+def due_phrase(cw: Casework, due: datetime | None, lang: str) -> Text:
+    """"due Nov 24" / "11月24日前", or "no deadline": never "due —" (—前)."""
+    if due is None:
+        return _("no deadline")
+    return _("due {date}", date=fmt_due_at(cw, due, lang))
 
 
 def round_text(cw: Casework, case: Case) -> Text:

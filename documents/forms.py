@@ -16,7 +16,7 @@ from casework.context import Casework
 from casework.disclosure import Disclosure
 from casework.forms import CaseForm, DeferralInfo, EventInfo, VisitInfo
 from casework.i18n import _, gettext_for
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, grade_text
 from casework.relations import relation_label
 from documents.layout import Document, layout
 from documents.render_docx import render_docx
@@ -92,7 +92,7 @@ def _visit_values(n: int, v: VisitInfo) -> dict[str, Any]:
     method = _zh("visit_method", v.method)
     who = "、".join(v.participants)
     ga = _zh("attitude", v.guardian_attitude)
-    sa = _zh("attitude", v.student_attitude)
+    sa = _zh("student_attitude", v.student_attitude)
     ga_full = "；".join(x for x in (ga, v.guardian_attitude_note or "") if x)
     sa_full = "；".join(x for x in (sa, v.student_attitude_note or "") if x)
     result = _zh("visit_result", v.result)
@@ -151,7 +151,7 @@ def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str,
     last = data.all_visits[-1] if data.all_visits else None
     back = data.state in BACK_STATES
     result = form_result(data)
-    grade_class = f"{child.grade}年级{child.section}班" if child.grade else ""
+    grade_class = f"{grade_text(child.grade).render(ZH)}年级（{child.section}）班" if child.grade else ""
     values: dict[str, Any] = {
         "county": child.county,
         "township": child.township,

@@ -13,7 +13,7 @@ import xlsxwriter
 
 from casework import codes
 from casework.i18n import _
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, grade_text
 from casework.reports import ReportData, word
 from documents import figures_xlsx
 
@@ -110,7 +110,7 @@ def write_report(data: ReportData, lang: str) -> bytes:
         ws.write_number(r, 0, line.case_id, cell)
         ws.write_string(r, 1, line.name, cell)
         ws.write_string(r, 2, line.school or word("not_enrolled", lang), cell)
-        ws.write_string(r, 3, klass.format(grade=line.grade, section=line.section)
+        ws.write_string(r, 3, klass.format(grade=grade_text(line.grade).render(lang), section=line.section)
                         if line.grade else "", cell)
         ws.write_string(r, 4, line.village, cell)
         _date(ws, r, 5, line.reported_on, day, cell)

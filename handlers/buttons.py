@@ -185,6 +185,8 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCase
     flows = {
         "record_visit": "visit",
         "mark_returned": "returned",
+        "enrol": "enrol",
+        "record_home_teaching": "hometeach",
         "propose_outcome": "propose",
         "pause": "pause",
         "hand_over": "handover",

@@ -3,7 +3,17 @@ masked, and the actions the user may take on it as buttons."""
 
 from __future__ import annotations
 
-from casework import actions, case_views, cases, codes, forms, states
+from casework import (
+    actions,
+    case_views,
+    cases,
+    codes,
+    contact,
+    enrolment,
+    forms,
+    home_teaching,
+    states,
+)
 from casework.callbacks import (
     Acknowledge,
     Assign,
@@ -18,11 +28,10 @@ from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
 from casework.ladder import load_case
 from casework.notices import case_title
-from casework.personal import mask_id, mask_phone
 from conversations.engine import Turn
-from conversations.formatting import fmt_due, fmt_due_at, fmt_short, round_text
+from conversations.formatting import due_phrase, fmt_due, fmt_short, round_text
 from conversations.replies import Button
-from models.tables import Case, CaseEvent, Visit
+from models.tables import Case, CaseEvent
 
 MAX_LISTED = 30
 _OPEN_STATES = frozenset(states.ALL_STATES) - states.FINAL
@@ -31,7 +40,9 @@ ACTION_BUTTONS: dict[str, Text] = {
     "acknowledge": _("👌 Acknowledge the alert"),
     "assign": _("👤 Assign to…"),
     "record_visit": _("🏠 Record a visit"),
+    "record_home_teaching": _("📚 Record a home-teaching session"),
     "mark_returned": _("✅ Back at school"),
+    "enrol": _("🏫 Enrolled at a school"),
     "propose_outcome": _("📄 Propose an outcome"),
     "issue_deadline_notice": _("📨 Issue the deadline notice"),
     "escalate": _("⬆️ Escalate"),
@@ -48,6 +59,8 @@ EVENT_LABELS: dict[str, Text] = {
     "escalated": _("escalated"),
     "notice_issued": _("deadline notice issued"),
     "returned": _("back at school"),
+    "enrolled": _("enrolled at a school"),
+    "home_teaching_session": _("home-teaching session"),
     "attending": _("still attending"),
     "relapsed": _("absent again"),
     "outcome_proposed": _("outcome proposed"),
@@ -57,7 +70,7 @@ EVENT_LABELS: dict[str, Text] = {
     "resumed": _("resumed"),
     "reopened": _("reopened"),
     "closed": _("closed out"),
-    "acknowledged": _("alert acknowledged"),
+    "acknowledged": _("acknowledged the alert"),
     "assigned": _("assigned"),
     "handover_offered": _("offered to another county"),
     "handover_exported": _("exported to another county's system"),
@@ -80,8 +93,8 @@ def list_cases(turn: Turn) -> None:
         title = turn.t(item.title)
         state = turn.t(_(STATE_LABELS[case.state]))
         lines.append(
-            turn.t(_("{title} — {state}, {round}, due {due}", title=title, state=state,
-                     round=round_text(turn.cw, case), due=fmt_due_at(turn.cw, item.next_due, turn.lang)))
+            turn.t(_("{title} — {state}, {round}, {due}", title=title, state=state,
+                     round=round_text(turn.cw, case), due=due_phrase(turn.cw, item.next_due, turn.lang)))
         )
         buttons.append(Button(Text("#{id}", {"id": case.id}), OpenCase(case.id or 0).encode()))
     if page.total > MAX_LISTED:
@@ -95,6 +108,7 @@ def show_case(turn: Turn, case_id: int) -> None:
     and the actions this user may take on it as buttons."""
     case = cases.view_case(turn.cw, turn.user, case_id)
     lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
+    lines += _last_visit(turn, case)
     buttons = [Button(ACTION_BUTTONS[a], _action_data(case.id or 0, a))
                for a in actions.allowed_actions(turn.cw, turn.user, case)]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
@@ -150,6 +164,30 @@ def _action_data(case_id: int, action: str) -> str:
     return CaseAction(case_id, action).encode()
 
 
+def _last_visit(turn: Turn, case: Case) -> list[str]:
+    """The last visit in full (表3/表4's columns): what the next visitor needs to know."""
+    visit = case_views.last_visit(turn.cw, case)
+    if visit is None:
+        return []
+    t = turn.t
+    lines = ["", t(_("Last visit: {date}, {method}, with {people}", date=fmt_short(visit.visit_date, turn.lang),
+                     method=codes.label("visit_method", visit.method), people=join(visit.participants or [])))]
+    shown: list[tuple[Text, str | Text | None]] = [
+        (_("Family situation"), visit.family_situation),
+        (_("Guardian's attitude"), codes.label("attitude", visit.guardian_attitude) if visit.guardian_attitude else None),
+        (_("Student's attitude"),
+         codes.label("student_attitude", visit.student_attitude) if visit.student_attitude else None),
+        (_("Measures taken"), visit.measures),
+        (_("Result"), codes.label("visit_result", visit.result)),
+        (_("Promised return date"), fmt_short(visit.promised_return_on, turn.lang) if visit.promised_return_on else None),
+        (_("Next step"), visit.next_step),
+    ]
+    for label, value in shown:
+        if value:
+            lines.append(t(_("• {label}: {value}", label=label, value=value)))
+    return lines
+
+
 def _summary_lines(turn: Turn, case: Case) -> list[str]:
     t = turn.t
     student = case_views.student_of(turn.cw, case)
@@ -158,21 +196,33 @@ def _summary_lines(turn: Turn, case: Case) -> list[str]:
         t(_("State: {state}; {round}; next deadline {due}", state=_(STATE_LABELS[case.state]),
             round=round_text(turn.cw, case), due=fmt_due(turn.cw, case, turn.lang))),
     ]
+    if case.state == states.HOME_TEACHING:
+        lines.append(t(home_teaching.tally_text(home_teaching.tally(turn.cw, case, turn.cw.today()))))
     if case.state == states.PAUSED and case.resume_on is not None:
         lines.append(t(_("Paused until {date}: {reason}", date=fmt_short(case.resume_on, turn.lang),
                          reason=case.pause_reason or "—")))
+    if enrolment.is_enrolment_case(turn.cw, case):
+        # a child who never enrolled was never absent from a school (表1/表2)
+        lines.append(t(_("Never enrolled; household registration: {hukou}; lives at: {address}",
+                         hukou=student.hukou_address or "—", address=student.current_address or "—")))
+    else:
+        lines.append(t(_("Absent since {date}; whereabouts: {where}",
+                         date=fmt_short(case.absent_since, turn.lang) if case.absent_since else "—",
+                         where=case.whereabouts or "—")))
     lines += [
-        t(_("Absent since {date}; whereabouts: {where}",
-            date=fmt_short(case.absent_since, turn.lang) if case.absent_since else "—",
-            where=case.whereabouts or "—")),
         t(_("Reasons: {reasons}", reasons=join(codes.label("reason", r) for r in case.reasons) if case.reasons
             else "—")),
-        # personal data is masked in the chat (DESIGN §5); the full numbers stay in the ledger
-        t(_("ID number: {id}", id=mask_id(student.id_number) or "—")),
     ]
+    # masked in the chat (DESIGN §5) except to whoever must reach the family now (audited)
+    shown = contact.for_case(turn.cw, turn.user, case, where="case_card")
+    lines.append(t(_("ID number: {id}", id=shown.id_number(student.id_number) or "—")))
     for g in case_views.guardians(turn.cw, student):
-        lines.append(t(_("Guardian: {name} ({phone})", name=g.name, phone=mask_phone(g.phone) or "—")))
+        lines.append(t(_("Guardian: {name} ({phone})", name=g.name, phone=shown.phone(g.phone) or "—")))
     return lines
+
+
+# who acted when the scheduler did (an escalation on a deadline)
+SYSTEM = _("the system")
 
 
 def _timeline(turn: Turn, case: Case) -> list[str]:
@@ -180,16 +230,21 @@ def _timeline(turn: Turn, case: Case) -> list[str]:
     for entry in case_views.timeline(turn.cw, case):
         event, actor = entry.event, entry.actor
         label = EVENT_LABELS.get(event.kind, Text(event.kind))
-        day = fmt_short(turn.cw.calendars.local_date(from_db(event.at)), turn.lang)
-        lines.append(
-            f"{day} {turn.t(label)}{_detail(turn, event, entry.visit)} — "
-            f"{actor.display_name if actor else turn.t(_('system'))}"
-        )
+        # a visit is dated by when it happened, not by when it was typed in
+        when = entry.visit.visit_date if entry.visit is not None else turn.cw.calendars.local_date(from_db(event.at))
+        lines.append(turn.t(_("{day} {what}{detail} — {who}", day=fmt_short(when, turn.lang), what=label,
+                              detail=_detail(turn, event, entry), who=actor.display_name if actor else SYSTEM)))
     return lines
 
 
-def _detail(turn: Turn, event: CaseEvent, visit: Visit | None) -> str:
-    """What a timeline line adds to its label: the round and result, the level moved to…"""
+def _detail(turn: Turn, event: CaseEvent, entry: case_views.TimelineEntry) -> str:
+    """What a timeline line adds to its label: the round and result, the level moved to,
+    who was assigned…"""
+    visit = entry.visit
+    if event.kind == "assigned" and entry.assignee is not None:
+        return turn.t(_(" to {name}", name=entry.assignee.display_name))
+    if event.kind == "enrolled" and event.data.get("school"):
+        return turn.t(_(" ({school})", school=event.data["school"]))
     if visit is not None:
         return turn.t(_(" (round {round}: {method}, {result})", round=visit.round,
                         method=codes.label("visit_method", visit.method),

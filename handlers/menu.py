@@ -5,7 +5,7 @@ from __future__ import annotations
 from casework.callbacks import Language, Menu
 from casework.console_access import CONSOLE_ROLES
 from casework.i18n import Text, _
-from casework.labels import ROLE_LABELS
+from casework.labels import person_role
 from casework.ledger import EXPORT_ROLES
 from casework.reports import REPORT_ROLES
 from casework.roster_import import IMPORT_ROLES
@@ -65,8 +65,8 @@ def show_menu(turn: Turn, note: Text | None = None, *, unfinished: Text | None =
         lines.append(turn.t(_("Your “{flow}” is kept where you left it: tap Continue, or send "
                               "/cancel to drop it.", flow=unfinished)))
     lines.append(
-        turn.t(_("{name}, {role}. What would you like to do?", name=turn.user.display_name,
-                 role=_(ROLE_LABELS[role])))
+        # one bracket for unit and role: 郝柏玉（上坪村，村干部）
+        turn.t(_("{person}. What would you like to do?", person=person_role(turn.user.display_name, role)))
     )
     rows = [
         [Button(_("📝 Report a suspected dropout"), Menu("report").encode())],

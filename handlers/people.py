@@ -24,7 +24,7 @@ from casework.callbacks import (
 from casework.clock import from_db
 from casework.errors import AccessDenied
 from casework.i18n import _
-from casework.labels import role_text
+from casework.labels import person_role, role_text
 from conversations.engine import Turn
 from conversations.formatting import fmt_short
 from conversations.replies import Button
@@ -89,9 +89,9 @@ def tap_user(turn: Turn, tap: UsersPage | DeactivateUser | UsersCancel) -> None:
             held = people.open_cases_held(turn.cw.session, user)
             turn.replies.answer()
             turn.replies.send(
-                _("Deactivate {name} ({role})? They will no longer be able to use the bot, and "
+                _("Deactivate {person}? They will no longer be able to use the bot, and "
                   "the invitations they made stop working. Open cases they hold: {n}.",
-                  name=user.display_name, role=role_text(user.role), n=len(held)),
+                  person=person_role(user.display_name, user.role), n=len(held)),
                 [[Button(_("✅ Yes, deactivate"), DeactivateUser(user_id, confirmed=True).encode()),
                   Button(_("Cancel"), UsersCancel().encode())]],
             )

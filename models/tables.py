@@ -259,6 +259,22 @@ class Visit(SQLModel, table=True):
     recorded_at: datetime
 
 
+class HomeTeachingSession(SQLModel, table=True):
+    """One 送教上门 session (seed 002 二(三): weekly, at least 2 class hours each): when, how
+    long, who taught and what."""
+
+    __tablename__ = "home_teaching_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="dropout_case.id", index=True)
+    session_date: date
+    class_hours: int  # 学时
+    teacher: str = Field(max_length=60)
+    content: str = Field(max_length=1000)
+    recorded_by: int = Field(foreign_key="app_user.id")
+    recorded_at: datetime
+
+
 class Proposal(SQLModel, table=True):
     """A proposed closing outcome (销号 after a return, home teaching, deferral, transfer,
     deceased, …) with its evidence, and the review by a second person (never the proposer)."""

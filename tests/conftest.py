@@ -199,6 +199,40 @@ def invoke(*args: str, input: str | None = None) -> Result:
     return result
 
 
+# --- every message of the suite, read in Chinese ---------------------------------------------
+
+_SEEN_MSGIDS: set[tuple[str | None, str]] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every catalog lookup of the run is noted (tests.zh_check.Recording), whatever language
+    the test reads; at the end each is read in Chinese for English left in it."""
+    from casework import i18n
+    from tests import zh_check
+
+    real = i18n.translations
+
+    def recording(lang: str) -> object:
+        return zh_check.Recording(real(lang), _SEEN_MSGIDS)
+
+    recording.cache_clear = real.cache_clear  # type: ignore[attr-defined]  (tests reload catalogs)
+    i18n.translations = recording  # type: ignore[assignment]
+    session.config._zh_real_translations = real  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests import zh_check
+
+    real = getattr(session.config, "_zh_real_translations", None)
+    if real is None or not _SEEN_MSGIDS:
+        return
+    english = zh_check.untranslated(_SEEN_MSGIDS, real("zh_Hans"))
+    print(f"\nzh_Hans: {len(_SEEN_MSGIDS)} messages the suite used, read in Chinese")
+    if english:
+        print("English left in the Chinese of messages the suite sent:\n" + "\n".join(english))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # --- the bot through the fake Bot API ---------------------------------------------------
 
 
@@ -229,6 +263,35 @@ class BotHarness:
 
         self.build = build
         self.app = build()
+        # every message and button the bot sends, by chat; read at the end of the test in the
+        # language of its reader (the database is not read while a turn may hold it)
+        self.sent: list[tuple[int, list[str]]] = []
+        self.tg.observers.append(self._observe)
+
+    def _observe(self, event: object) -> None:
+        from tests import zh_check
+
+        if event.from_bot and event.kind != "deleted":  # type: ignore[attr-defined]
+            self.sent.append((event.chat_id, zh_check.texts_of(event)))  # type: ignore[attr-defined]
+
+    def zh_texts(self) -> list[str]:
+        """What readers of Chinese were sent: chats of users whose language is zh_Hans, and of
+        people not registered whose Telegram language is not English (as the bot reads it)."""
+        from sqlmodel import Session, col, select
+
+        from models.tables import User
+
+        chats = {chat for chat, _texts in self.sent}
+        with Session(self.engine) as s:
+            known = dict(s.exec(select(User.telegram_id, User.language)
+                                .where(col(User.telegram_id).in_(list(chats)))).all())
+        def chinese(chat: int) -> bool:
+            if chat in known:
+                return known[chat] == "zh_Hans"
+            fake = self.tg.users.get(chat)
+            return not ((fake.language_code if fake else None) or "").startswith("en")
+
+        return [text for chat, texts in self.sent if chinese(chat) for text in texts]
 
     def user(self, db_user: object | None = None, **fields: object):  # type: ignore[no-untyped-def]
         """A ChatUser; for a seeded user, with their Telegram id and language."""
@@ -254,3 +317,7 @@ async def harness(engine: Engine, clock: FrozenClock, policy: Policy, world: Wor
     async with h.app:
         yield h
     assert h.errors == [], h.errors  # type: ignore[attr-defined]
+    from tests import zh_check
+
+    english = zh_check.problems(h.zh_texts())
+    assert not english, "English in a Chinese reply:\n" + "\n".join(english)

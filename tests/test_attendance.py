@@ -196,7 +196,7 @@ async def test_prompts_come_on_school_days_only(harness, world) -> None:  # type
     make_up = [m for m in rows(harness, OutboxMessage, OutboxMessage.recipient_id == teacher.id)
                if ":20261010:" in m.payload["buttons"][0][0]["data"]]
     assert text_of(make_up[0]) == (
-        "Attendance today for Grade 7 Class 1, 梅林中学 (10-10)?\n"
+        "Attendance today for Grade 7 Class 1, 梅林中学 (Oct 10)?\n"
         "• Today, Saturday, is a make-up school day (调休).")
 
 
@@ -214,7 +214,7 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
 
     tick(harness, 2026, 11, 23, 9, 0)  # Monday
     await deliver(harness)
-    assert teacher.last == "Attendance today for Grade 7 Class 1, 梅林中学 (11-23)?"
+    assert teacher.last == "Attendance today for Grade 7 Class 1, 梅林中学 (Nov 23)?"
     assert teacher.buttons() == ["✅ All present", SOME_ABSENT]
 
     await teacher.tap(SOME_ABSENT)
@@ -236,9 +236,9 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
 
     case = rows(harness, Case)[0]
     assert teacher.reply_texts[-1] == (
-        f"Recorded, thank you. Grade 7 Class 1, 梅林中学, 11-23: 2 absent — {sick.name} (sick "
+        f"Recorded, thank you. Grade 7 Class 1, 梅林中学, Nov 23: 2 absent — {sick.name} (sick "
         f"leave), {truant.name} (unexcused).\n"
-        f"{truant.name}: case #{case.id} opened (absent without excuse since 11-23).\n"
+        f"{truant.name}: case #{case.id} opened (absent without excuse since Nov 23).\n"
         "Told: school administrator.")
     assert teacher.buttons() == ["Open case"]
 
@@ -259,7 +259,7 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
     await deliver(harness)
     assert admin.last == (
         f"Case #{case.id} {truant.name} (Grade 7 Class 1, 梅林中学) is now at suspected dropout.\n"
-        f"• Absent without excuse for 1 school day since 11-23; reported from the daily "
+        f"• Absent without excuse for 1 school day since Nov 23; reported from the daily "
         f"attendance by {me.display_name}.")
     assert admin.buttons() == ["Open case"]
 
@@ -269,7 +269,7 @@ async def test_some_absent_two_pupils_one_excused_one_not_opens_a_datian_case_th
     before = mark(harness)
     await absent_today(teacher, (truant, UNEXCUSED))
     assert teacher.reply_texts[-1] == (
-        f"Recorded, thank you. Grade 7 Class 1, 梅林中学, 11-24: 1 absent — {truant.name} "
+        f"Recorded, thank you. Grade 7 Class 1, 梅林中学, Nov 24: 1 absent — {truant.name} "
         "(unexcused).")
     assert outbox(harness, world, before) == []
     assert streak(harness, truant) == streaks.Streak(2, date(2026, 11, 23))
@@ -298,9 +298,9 @@ async def test_a_stale_all_present_on_an_answered_prompt_erases_nothing_without_
     assert not any(t.startswith("Thank you!") for t in teacher.reply_texts)
     prompt = teacher._resolve(prompt.message_id)
     assert prompt.content == (
-        f"Attendance Grade 7 Class 1, 梅林中学, 11-23: 1 absent — {truant.name} (unexcused) "
+        f"Attendance Grade 7 Class 1, 梅林中学, Nov 23: 1 absent — {truant.name} (unexcused) "
         "(recorded).\n"
-        f"Change the record of 11-23 to all present: 1 absence record(s) will be deleted "
+        f"Change the record of Nov 23 to all present: 1 absence record(s) will be deleted "
         f"({truant.name}). Confirm?")
     assert teacher.buttons(prompt) == [
         "✅ Confirm: change to all present", "📝 Change the list of absent pupils"]
@@ -309,9 +309,9 @@ async def test_a_stale_all_present_on_an_answered_prompt_erases_nothing_without_
     await teacher.tap("✅ Confirm: change to all present", message=prompt)
     assert rows(harness, AttendanceMark) == []
     assert [d.all_present for d in rows(harness, AttendanceDay)] == [True]
-    assert teacher.reply_texts[-1] == "Thank you! Grade 7 Class 1, 梅林中学, 11-23: all present."
+    assert teacher.reply_texts[-1] == "Thank you! Grade 7 Class 1, 梅林中学, Nov 23: all present."
     prompt = teacher._resolve(prompt.message_id)
-    assert prompt.content == "Attendance Grade 7 Class 1, 梅林中学, 11-23: ✅ all present (recorded)."
+    assert prompt.content == "Attendance Grade 7 Class 1, 梅林中学, Nov 23: ✅ all present (recorded)."
     assert teacher.buttons(prompt) == ["✏️ Change the answer"]
 
     # change it back: the list again, and its Confirm is the confirmation
@@ -330,7 +330,7 @@ async def test_a_stale_all_present_on_an_answered_prompt_erases_nothing_without_
         prompts.record_attendance(cw, cw.session.get(User, world.users["teacher"].id),
                                   world.classes[4].id, date(2026, 11, 23))
 
-    with pytest.raises(ValidationError, match="11-23 的出勤已经记录"):
+    with pytest.raises(ValidationError, match="11月23日 的出勤已经记录"):
         act(harness, overwrite)
     assert len(rows(harness, AttendanceMark)) == 1
 
@@ -349,8 +349,8 @@ async def test_in_chinese_the_stale_tap_says_what_would_be_deleted(harness, worl
     await teacher.tap("✅ 确认")
     await teacher.tap("✅ 全部出勤", message=prompt)
     assert teacher._resolve(prompt.message_id).content == (
-        f"梅林中学7年级1班 11-23 出勤（已记录）：缺勤 1 人——{truant.name}（无故缺课）。\n"
-        f"把 11-23 的记录改为全部出勤：将删除 1 条缺勤记录（{truant.name}）。确认修改吗？")
+        f"梅林中学七年级（1）班 11月23日 出勤（已记录）：缺勤 1 人——{truant.name}（无故缺课）。\n"
+        f"把 11月23日 的记录改为全部出勤：将删除 1 条缺勤记录（{truant.name}）。确认修改吗？")
     assert teacher.buttons(prompt) == ["✅ 确认改为全部出勤", "📝 重新填写缺勤名单"]
     assert len(rows(harness, AttendanceMark)) == 1
 
@@ -387,11 +387,11 @@ async def test_jidong_seven_school_days_ask_for_a_visit_and_twenty_two_for_a_nam
                 # the case opens now (the profile's suspected level starts at 7 days) and the
                 # teacher is asked to visit or call, with the button to record it
                 assert teacher.reply_texts[-1] == (
-                    f"Recorded, thank you. Grade 7 Class 1, 梅林中学, 11-10: 1 absent — "
+                    f"Recorded, thank you. Grade 7 Class 1, 梅林中学, Nov 10: 1 absent — "
                     f"{truant.name} (unexcused).\n"
-                    f"{truant.name}: case #{case.id} opened (absent without excuse since 11-02).\n"
+                    f"{truant.name}: case #{case.id} opened (absent without excuse since Nov 2).\n"
                     f"#{case.id} {truant.name} (Grade 7 Class 1, 梅林中学): absent without excuse "
-                    "for 7 school days since 11-02. Please visit the home or call the guardian, "
+                    "for 7 school days since Nov 2. Please visit the home or call the guardian, "
                     "and record it.")
                 assert teacher.buttons() == ["Record a visit", "Open case"]
                 assert (case.source, case.absent_since) == ("attendance_streak", date(2026, 11, 2))
@@ -399,7 +399,7 @@ async def test_jidong_seven_school_days_ask_for_a_visit_and_twenty_two_for_a_nam
                 assert admin.last == (
                     f"Case #{case.id} {truant.name} (Grade 7 Class 1, 梅林中学) is now at suspected "
                     "dropout.\n"
-                    "• Absent without excuse for 7 school days since 11-02: the home is to be "
+                    "• Absent without excuse for 7 school days since Nov 2: the home is to be "
                     "visited or the guardian called.")
                 assert admin.buttons() == ["Record a visit", "Open case"]
             if n == 22:
@@ -413,12 +413,12 @@ async def test_jidong_seven_school_days_ask_for_a_visit_and_twenty_two_for_a_nam
 
     # 22 school days ("一个月"): the school administrator names the person who persuades
     assert teacher.reply_texts[-1].endswith(
-        f"{truant.name}: absent without excuse for 22 school days since 11-02; school "
+        f"{truant.name}: absent without excuse for 22 school days since Nov 2; school "
         "administrator asked to name a person to persuade the family.")
     await deliver(harness)
     assert admin.last == (
         f"#{case.id} {truant.name} (Grade 7 Class 1, 梅林中学): absent without excuse for 22 "
-        "school days since 11-02. Please name the person who will persuade the family.")
+        "school days since Nov 2. Please name the person who will persuade the family.")
     await admin.tap("Assign to…")
     assert admin.last == f"Assign case #{case.id} to:"
     await admin.tap(me.display_name)
@@ -444,8 +444,8 @@ async def test_a_teacher_who_has_not_answered_by_the_cutoff_is_reminded_once(
     harness.services.clock.set(local(2026, 11, 23, 10, 0))
     await punctual.tap("✅ All present")
     assert punctual.reply_texts == [
-        "Attendance Grade 7 Class 2, 梅林中学, 11-23: ✅ all present (recorded).",
-        "Thank you! Grade 7 Class 2, 梅林中学, 11-23: all present.",
+        "Attendance Grade 7 Class 2, 梅林中学, Nov 23: ✅ all present (recorded).",
+        "Thank you! Grade 7 Class 2, 梅林中学, Nov 23: all present.",
     ]
     # the answered prompt shows the answer and offers only to change it (asked before it overwrites)
     assert punctual.buttons() == ["✏️ Change the answer"]
@@ -460,9 +460,9 @@ async def test_a_teacher_who_has_not_answered_by_the_cutoff_is_reminded_once(
     assert outbox(harness, world, before, only={"teacher", "teacher6"}) == [
         "11-23 11:00 attendance_cutoff → teacher"]
     await deliver(harness)
-    assert teacher.last == "Reminder: today's attendance for Grade 7 Class 1, 梅林中学 (11-23) is not in yet."
+    assert teacher.last == "Reminder: today's attendance for Grade 7 Class 1, 梅林中学 (Nov 23) is not in yet."
     await teacher.tap("✅ All present")  # on the reminder
-    assert teacher.reply_texts[-1] == "Thank you! Grade 7 Class 1, 梅林中学, 11-23: all present."
+    assert teacher.reply_texts[-1] == "Thank you! Grade 7 Class 1, 梅林中学, Nov 23: all present."
 
     # the next day: a new prompt, and nothing left over from Monday
     before = mark(harness)
@@ -509,7 +509,7 @@ async def test_qiaocheng_a_pupil_not_reported_by_the_end_of_the_first_week_is_re
     await deliver(harness)
     assert teacher.last == (
         "Term-start roll call (报到) for Grade 7 Class 1, 梅林中学: has every pupil reported? "
-        "Whoever has not reported by 09-08 will be registered as a suspected dropout.")
+        "Whoever has not reported by Sep 8 will be registered as a suspected dropout.")
     prompt = teacher.keyboard_message()
     assert prompt is not None
     await teacher.tap("📝 Some have not")
@@ -521,7 +521,7 @@ async def test_qiaocheng_a_pupil_not_reported_by_the_end_of_the_first_week_is_re
     await teacher.tap("✅ Confirm")
     assert teacher.reply_texts[-1] == (
         f"Roll call for Grade 7 Class 1, 梅林中学: 2 pupils have not reported ({missing.name}, "
-        f"{late.name}). Whoever has not reported by 09-08 will be registered as a suspected "
+        f"{late.name}). Whoever has not reported by Sep 8 will be registered as a suspected "
         "dropout; a pupil counts as reported as soon as the daily attendance has them at school.")
     # issue #12: a stale ✅ on the answered prompt overwrites nothing; it asks first
     await teacher.tap("✅ Everyone has reported", message=prompt)
@@ -568,18 +568,18 @@ async def test_qiaocheng_a_pupil_not_reported_by_the_end_of_the_first_week_is_re
     # the other five classes of 梅林中学 never answered: the administrator hears it once
     unanswered = last_to(harness, world.users["school_admin"], "roll_call_unanswered")
     assert text_of(unanswered) == (
-        "The term-start roll call was not answered by 09-08 for the classes below, so nobody in "
+        "The term-start roll call was not answered by Sep 8 for the classes below, so nobody in "
         "them could be registered. Check who has not reported and report them with /report.\n"
         + "\n".join(f"• Grade {g} Class {c}, 梅林中学" for g, c in
                     ((7, 2), (8, 1), (8, 2), (9, 1), (9, 2))))
     assert teacher.last == (
         f"#{case.id} {missing.name} (Grade 7 Class 1, 梅林中学): had not reported (报到) when the "
-        "term-start roll call closed on 09-08. Registered as a suspected dropout and followed "
+        "term-start roll call closed on Sep 8. Registered as a suspected dropout and followed "
         "like an absence.")
     assert teacher.buttons() == ["Record a visit", "Open case"]
     assert text_of(last_to(harness, world.users["school_admin"], "level_entered")) == (
         f"Case #{case.id} {missing.name} (Grade 7 Class 1, 梅林中学) is now at suspected dropout.\n"
-        "• Had not reported (报到) when the term-start roll call closed on 09-08.")
+        "• Had not reported (报到) when the term-start roll call closed on Sep 8.")
     assert admin.reply_texts[-2] == text_of(last_to(harness, world.users["school_admin"], "level_entered"))
 
 
@@ -645,7 +645,7 @@ async def visit_refused(chat: Any, case_id: int) -> None:
     await chat.tap("🏠 Home visit, today")
     await chat.send("父母在外打工，奶奶照看")
     await chat.tap("Hesitant")
-    await chat.tap("Opposed")
+    await chat.tap("Unwilling to return")
     await chat.send("讲解义务教育法")
     await chat.tap("Refused")
     await chat.tap("Skip")
@@ -779,7 +779,7 @@ async def check_the_end(harness: Any, world: World, case: Case, day: str) -> Non
     assert text_of(alert) == (
         f"Escalation: case #{case.id} {truant.name} (Grade 7 Class 1, 梅林中学) is now at county "
         "escalation. Please acknowledge.\n"
-        f"• {first.isoformat()} school persuasion round 1: Home visit, Refused")
+        f"• {first:%b} {first.day} school persuasion round 1: Home visit, Refused")
     # delivered, in the officer's language (Chinese), with the buttons to take it on
     shown = harness.tg.last_bot_message(world.users["county_officer"].telegram_id)
     text, markup = render(alert.payload, "zh_Hans")

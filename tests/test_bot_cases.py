@@ -33,7 +33,7 @@ async def test_my_cases_lists_the_cases_in_scope_nearest_deadline_first(harness,
         "Your open cases, nearest deadline first:",
         f"#{suspected} {pupils[1].name} (Grade 7 Class 1, 梅林中学) — suspected dropout, no visit yet, due Nov 24",
         f"#{township} {pupils[2].name} (Grade 7 Class 1, 梅林中学) — township persuasion, round 2 of 5, due Nov 30",
-        f"#{paused} {pupils[3].name} (Grade 7 Class 1, 梅林中学) — paused, no visit yet, due —",
+        f"#{paused} {pupils[3].name} (Grade 7 Class 1, 梅林中学) — paused, no visit yet, no deadline",
     ])
     assert teacher.buttons() == [f"#{suspected}", f"#{township}", f"#{paused}"]  # not #{other}
 
@@ -98,9 +98,13 @@ async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harn
         f"Nov 23 reported — {world.users['teacher'].display_name}",
         f"Nov 23 escalated → school persuasion — {head}",
         f"Nov 23 escalated → township persuasion — {head}",
-        f"Nov 23 alert acknowledged — {world.users['township_officer'].display_name}",
+        f"Nov 23 acknowledged the alert — {world.users['township_officer'].display_name}",
         f"Nov 23 visit recorded (round 1: Joint visit, Refused) — {cadre}",
         f"Nov 23 visit recorded (round 2: Joint visit, Refused) — {cadre}",
+        "",
+        # the last visit in full, before anyone goes again (issue #12)
+        f"Last visit: Nov 23, Joint visit, with {cadre}, 王主任",
+        "• Result: Refused",
     ])
     assert student.id_number not in shown and guardian.phone not in shown
     # a teacher may visit, report the return or propose an outcome; escalating is not theirs;
@@ -111,7 +115,14 @@ async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harn
 
     officer = speaking(harness, world.users["township_officer"], "en")
     await officer.send(f"/case {township}")
-    assert officer.last == shown
+    # the township's step is the township's to reach the family: the officer reads the numbers
+    # in full (the teacher above, whose step it is not, reads them masked), and it is audited
+    assert officer.last == shown.replace(
+        f"{student.id_number[:6]}********{student.id_number[-4:]}", student.id_number).replace(
+        f"{guardian.phone[:3]}****{guardian.phone[-4:]}", guardian.phone)
+    disclosed = rows(harness, AuditEvent, AuditEvent.action == "personal.disclose")
+    assert [(a.actor_id, a.object_id, a.detail["where"]) for a in disclosed] == [
+        (world.users["township_officer"].id, township, "case_card")]
     assert officer.buttons() == ["🏠 Record a visit", "👤 Assign to…", "✅ Back at school",
                                  "📄 Propose an outcome", "📨 Issue the deadline notice", "⬆️ Escalate",
                                  "⏸ Pause", *forms]
@@ -141,12 +152,12 @@ async def test_a_case_in_chinese(harness, world) -> None:  # type: ignore[no-unt
     await officer.send("/cases")
     assert officer.last.split("\n")[:2] == [
         "您负责的未结个案（截止日期近的在前）：",
-        f"#{suspected} {pupil.name}（梅林中学7年级1班）— 疑似辍学，尚未劝返，11月24日前",
+        f"#{suspected} 梅林中学七年级（1）班{pupil.name}— 疑似辍学，尚未劝返，11月24日前",
     ]
     await officer.tap(f"#{suspected}")
     shown = officer.last
     assert shown.split("\n")[:6] == [
-        f"#{suspected} {pupil.name}（梅林中学7年级1班）",
+        f"#{suspected} 梅林中学七年级（1）班{pupil.name}",
         "状态：疑似辍学；尚未劝返；下一截止日期：11月24日",
         "缺课起始日：11月20日；去向：在家",
         "原因：学习困难/厌学",

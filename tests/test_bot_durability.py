@@ -162,7 +162,7 @@ async def test_a_visit_survives_a_restart_mid_flow(harness, world, db_url, clock
     try:
         async with app:
             again = ChatUser(harness.tg, app, user=teacher.user)
-            await again.tap("Opposed")
+            await again.tap("Unwilling to return")
             await again.send("讲解义务教育法，联系资助")
             await again.tap("Refused")
             await again.tap("Skip")
@@ -197,7 +197,7 @@ async def test_joining_survives_a_restart(harness, world, db_url, clock, policy)
         async with app:
             again = ChatUser(harness.tg, app, user=newcomer.user)
             await again.tap("English")
-            assert again.reply_texts[-1] == "You are all set.\nWang, village cadre. What would you like to do?"
+            assert again.reply_texts[-1] == "You are all set.\nWang (village cadre). What would you like to do?"
     finally:
         harness.services.engine.dispose()
 

@@ -107,7 +107,7 @@ async def test_officer_invites_a_teacher_who_joins_in_english(harness, world) ->
     assert texts[1].startswith("What you can do:\n/report — Report a suspected dropout\n"
                                "/visit — Record a persuasion visit\n/cases — My cases\n")
     assert "/invite" not in texts[1]  # a teacher does not invite
-    assert texts[2] == "You are all set.\nLi Ming, teacher. What would you like to do?"
+    assert texts[2] == "You are all set.\nLi Ming (teacher). What would you like to do?"
     assert newcomer.buttons() == ["📝 Report a suspected dropout", "🏠 Record a persuasion visit",
                                   "📋 My cases", "🌐 Language / 语言"]
 
@@ -320,7 +320,7 @@ async def test_opening_the_link_again_after_joining_shows_the_menu(harness, worl
     await newcomer.share_contact()
     await newcomer.tap("English")
     await newcomer.start(code)
-    assert newcomer.reply_texts == ["Qian, teacher. What would you like to do?"]
+    assert newcomer.reply_texts == ["Qian (teacher). What would you like to do?"]
     with Session(harness.engine) as s:
         assert len(s.exec(select(User).where(User.telegram_id == newcomer.id)).all()) == 1
 

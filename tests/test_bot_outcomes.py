@@ -173,7 +173,7 @@ async def test_a_deferral_is_rejected_with_a_reason_and_the_proposer_reads_it_in
     assert [e["evidence_kind"] for e in proposal.evidence] == ["guardian_application", "medical_certificate"]
 
     await deliver_outbox(harness)
-    assert officer.last == (f"个案#{case_id} {pupil.name}（梅林中学7年级1班）申请审核：缓学。"
+    assert officer.last == (f"个案#{case_id} 梅林中学七年级（1）班{pupil.name}申请审核：缓学。"
                             "理由：身体原因，需休养一学期。佐证材料：2个文件。")
     await officer.tap("🔎 查看佐证材料")
     assert [r.message.kind for r in officer.replies] == ["text", "photo", "photo", "text"]
@@ -193,7 +193,7 @@ async def test_a_deferral_is_rejected_with_a_reason_and_the_proposer_reads_it_in
     assert rows(harness, ConversationState) == []
 
     await deliver_outbox(harness)
-    assert teacher.last == (f"您对个案#{case_id} {pupil.name}（梅林中学7年级1班）提出的处理意见（缓学）"
+    assert teacher.last == (f"您对个案#{case_id} 梅林中学七年级（1）班{pupil.name}提出的处理意见（缓学）"
                             "已被驳回：请先完成三次联合劝返")
     decision = one(harness, OutboxMessage, OutboxMessage.kind == "decision")
     assert (decision.recipient_id, decision.status) == (world.users["teacher"].id, "sent")

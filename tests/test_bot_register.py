@@ -93,24 +93,23 @@ async def test_an_extract_is_imported_the_cadre_is_told_and_reports_a_child(harn
         "• 刘小满, born Mar 8, 2016, household S02 (刘大成): Not yet checked",
     ]
     await cadre.tap("📝 Report 刘小满")
-    assert cadre.last == "Since when has the child been absent? (e.g. 11-21)"
+    # a child who never enrolled is an enrolment case: no "since when absent", no whereabouts
+    assert cadre.last == "Why has the child not enrolled? Choose all that apply, then Done."
     student = one(harness, Student, Student.name == "刘小满")
     assert (student.enrolled, student.village_id) == (False, world.villages[0].id)
     assert conversation(harness, world.users["village_cadre"]).draft["stu"] == str(student.id)
     assert one(harness, RegisterChild, RegisterChild.name == "刘小满").student_id == student.id
 
     # once reported, the child has a case and is no longer listed
-    await cadre.send("11-16")
     await cadre.tap("Family poverty")
     await cadre.tap("Done")
-    await cadre.tap("At home")
     await cadre.tap("Left-behind child")
     await cadre.tap("Done")
-    await cadre.tap("Reached the guardian")
     await cadre.tap("Skip")
     await cadre.tap("Skip")
     await cadre.tap("✅ Confirm")
-    assert one(harness, Case).student_id == student.id
+    case = one(harness, Case)
+    assert (case.student_id, case.state) == (student.id, "enrolment")
     await cadre.send("/unschooled")
     assert cadre.last == ("Every school-age child of your area in the register is at school, "
                           "accounted for, or has a case.")
@@ -182,6 +181,9 @@ async def _register_new_child(cadre, name: str, birth: date, id_number: str | No
         await cadre.send(id_number)
     else:
         await cadre.tap("Skip")
+    await cadre.tap("Han (汉族)")
+    await cadre.send("上坪村三组")
+    await cadre.tap("Same as the household registration address")
     await cadre.send("王大山")
     await cadre.tap("Father")
     if phone:
@@ -226,7 +228,7 @@ async def test_a_cadre_sees_possible_matches_in_the_village_and_picks_one(harnes
     assert cadre.buttons()[:2] == [f"{mine.name} · Grade 7 Class 1 — same guardian phone",
                                    "➕ None of these: a new child"]
     await cadre.tap("➕ None of these: a new child")
-    assert cadre.last == "Since when has the child been absent? (e.g. 11-21)"
+    assert cadre.last == "Why has the child not enrolled? Choose all that apply, then Done."
     assert conversation(harness, cadre_user).draft["stu"] == "new"
 
 
@@ -236,15 +238,12 @@ async def test_a_match_outside_the_cadres_village_is_never_shown(harness, world)
     elsewhere = next(p for p in world.students if p.village_id not in (None, world.villages[0].id))
     # the same name and birth date, and the same ID number, as a child of another village
     await _register_new_child(cadre, elsewhere.name, elsewhere.birth_date, elsewhere.id_number, None)
-    assert cadre.last == "Since when has the child been absent? (e.g. 11-21)"  # no match step
+    assert cadre.last == "Why has the child not enrolled? Choose all that apply, then Done."  # no match step
     assert elsewhere.name not in " ".join(cadre.reply_texts)
-    await cadre.send("11-16")
     await cadre.tap("Family poverty")
     await cadre.tap("Done")
-    await cadre.tap("At home")
     await cadre.tap("Left-behind child")
     await cadre.tap("Done")
-    await cadre.tap("Reached the guardian")
     await cadre.tap("Skip")
     await cadre.tap("Skip")
     await cadre.tap("✅ Confirm")

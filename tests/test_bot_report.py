@@ -13,7 +13,15 @@ from datetime import date
 from sqlmodel import Session, func, select
 
 from demo.county import invented_id_number
-from models.tables import Case, CaseEvent, ConversationState, Guardian, OutboxMessage, Student
+from models.tables import (
+    AuditEvent,
+    Case,
+    CaseEvent,
+    ConversationState,
+    Guardian,
+    OutboxMessage,
+    Student,
+)
 from tests.botkit import conversation, deliver_outbox, one, open_case, rows, speaking
 
 SUMMARY_EN = "Report a suspected dropout — summary"
@@ -116,7 +124,7 @@ async def test_teacher_reports_from_the_roster_edits_a_field_and_the_school_admi
     assert (message.recipient_id, message.kind) == (admin.id, "level_entered")
     admin_chat = harness.user(admin)
     assert await deliver_outbox(harness) == 1
-    assert admin_chat.last == f"个案#1 {student.name}（梅林中学7年级1班）已进入“疑似辍学”阶段。"
+    assert admin_chat.last == f"个案#1 梅林中学七年级（1）班{student.name}已进入“疑似辍学”阶段。"
     assert admin_chat.buttons() == ["查看个案"]
     assert one(harness, OutboxMessage).status == "sent"
 
@@ -220,37 +228,50 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     await refused(other_day, "The birth date 2013-05-06 does not match the ID number, which says 2013-05-07.",
                   "nid")
     await cadre.send(good_id)
+    # 表1/表2 ask for the ethnicity and both addresses
+    assert cadre.last == "Ethnicity (民族)? Tap or type."
+    await cadre.tap("Han (汉族)")
+    assert cadre.last == "Household registration address (户籍地址)?"
+    await cadre.send("青松县梅林镇上坪村3组12号")
+    await cadre.tap("Same as the household registration address")
     await cadre.send("王大山")
     await cadre.tap("Father")
     await refused("12345", "A mobile number has 11 digits and starts with 13 to 19.", "gphone")
     await refused("5912345678", "This is neither a mobile number (11 digits) nor a landline number with its "
                   "area code.", "gphone")
     await cadre.send("138 0013 8000")
-    await refused("11-31", "There is no such date as 11-31.", "since")
-    await cadre.send("11-18")
+    # never absent from a school it never had: no "since when", no whereabouts, and the
+    # guardian just described is not asked about again
+    assert cadre.last == "Why has the child not enrolled? Choose all that apply, then Done."
     await cadre.tap("Family poverty")
     await cadre.tap("Done")
-    await cadre.tap("Unknown")
     assert not any(b.startswith("Keep") for b in cadre.buttons())  # a new child has no groups to keep
+    assert cadre.buttons()[0] == "✓ General"  # 表2's 一般, one tap
     await cadre.tap("Left-behind child")
     await cadre.tap("Done")
-    await cadre.tap("Reached the guardian")
+    assert cadre.last == "Anything else to note? Type it, or Skip."
     await cadre.tap("Skip")
     assert cadre.buttons() == ["Skip", "◀ Back", "Cancel"]  # no photo yet: Skip, not Done
     await cadre.tap("Skip")
 
     summary = cadre.last
-    assert summary.startswith(SUMMARY_EN)
+    assert summary.startswith("Register a child who never enrolled — summary")
     for line in ("• Student: New child: 王小明", "• Gender: Male", "• Date of birth: May 6, 2013",
-                 f"• ID number: {good_id[:6]}********{good_id[-4:]}", "• Guardian: 王大山",
-                 "• Relation: Father", "• Guardian's phone: 138****8000", "• Absent since: Nov 18, 2026",
+                 f"• ID number: {good_id}", "• Ethnicity: 汉族",
+                 "• Household registration address: 青松县梅林镇上坪村3组12号",
+                 "• Current address: 青松县梅林镇上坪村3组12号", "• Guardian: 王大山",
+                 "• Relation: Father", "• Guardian's phone: 13800138000",
                  "• Key groups: Left-behind child", "• Photo: —"):
         assert line in summary.split("\n"), (line, summary)
-    assert good_id not in summary and "13800138000" not in summary  # masked in the chat
+    assert "Absent since" not in summary and "Guardian contact" not in summary
+    # the cadre who typed them reads them back in full to catch a typo, and that is audited
+    shown = rows(harness, AuditEvent, AuditEvent.action == "personal.disclose")
+    assert {(a.actor_id, a.detail["shown"], a.detail["where"]) for a in shown} == {
+        (cadre_user.id, "id_number", "report_summary"), (cadre_user.id, "guardian_phone", "report_summary")}
     assert counts(harness) == before
 
     await cadre.tap("✅ Confirm")
-    assert cadre.reply_texts[1] == "Case #1 opened for 王小明."
+    assert cadre.reply_texts[1] == "Case #1 opened: organising 王小明's enrolment."
     officer = world.users["township_officer"]
     # no school to tell for a child who never enrolled: the township officer is told
     assert cadre.reply_texts[2] == f"Told: {officer.display_name}."
@@ -263,12 +284,13 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     assert (guardian.name, guardian.relation, guardian.phone) == ("王大山", "father", "13800138000")
     case = one(harness, Case)
     assert (case.source, case.school_id, case.village_id) == ("door_to_door", None, world.villages[0].id)
-    assert (case.reasons, case.absent_since) == (["poverty"], date(2026, 11, 18))
-    assert one(harness, CaseEvent).data == {"guardian_contact_checked": True}
+    assert (case.reasons, case.absent_since, case.state) == (["poverty"], None, "enrolment")
+    assert (student.ethnicity, student.hukou_address, student.current_address) == (
+        "汉族", "青松县梅林镇上坪村3组12号", "青松县梅林镇上坪村3组12号")
 
     officer_chat = speaking(harness, officer, "en")
     assert await deliver_outbox(harness) == 1
-    assert officer_chat.last == "Case #1 王小明 (not enrolled, 上坪村) is now at suspected dropout."
+    assert officer_chat.last == "Case #1 王小明 (not enrolled, 上坪村) is now at organising enrolment."
 
 
 async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -276,7 +298,7 @@ async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: igno
     student = world.students_of_class(world.classes[4])[1]
     await teacher.send("/report")
     assert teacher.last == "哪位学生？请从列表中选择，或输入姓名中的几个字。"
-    assert f"{student.name} · 7年级1班" in teacher.buttons()
+    assert f"{student.name} · 七年级（1）班" in teacher.buttons()
     await teacher.tap(student.name)
     assert teacher.last == "孩子从哪天开始缺课？（如 11-21）"
     assert teacher.buttons()[:2] == ["今天（11月23日）", "上一个上课日（11月20日）"]
@@ -296,7 +318,7 @@ async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: igno
     await teacher.tap("完成")
     assert teacher.last == "\n".join([
         "报告疑似辍学——信息汇总",
-        f"• 学生：{student.name} · 7年级1班",
+        f"• 学生：{student.name} · 七年级（1）班",
         "• 缺课起始日：2026年11月20日",
         "• 原因：学习困难/厌学",
         "• 去向：在家",
@@ -341,12 +363,21 @@ async def test_bad_answers_are_explained_in_chinese(harness, world) -> None:  # 
     good_id = invented_id_number(date(2013, 5, 6), 9, female=False)
     await refused(good_id[:-1] + ("0" if good_id[-1] != "0" else "1"), "身份证号码的校验位不正确。", "nid")
     await cadre.send(good_id)
+    assert cadre.last == "民族？请点选或输入。"
+    await cadre.send("苗族")  # typed: kept as written
+    assert cadre.last == "户籍地址？"
+    await cadre.send("青松县梅林镇上坪村3组12号")
+    assert cadre.last == "现住址？请点选或输入。"
+    await cadre.send("青松县城关镇新华路8号")
     await cadre.send("王大山")
     await cadre.tap("父亲")
     assert cadre.last == "监护人的联系电话？"
     await refused("12345", "手机号码为11位，以13至19开头。", "gphone")
     await cadre.send("13800138000")
-    assert cadre.last == "孩子从哪天开始缺课？（如 11-21）"
+    assert cadre.last == "未入学原因？可多选，选好后点“完成”。"
+    conv = conversation(harness, cadre_user)
+    assert conv is not None
+    assert (conv.draft["eth"], conv.draft["addr"]) == ("苗族", "青松县城关镇新华路8号")
     assert counts(harness) == before
 
 

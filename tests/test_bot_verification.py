@@ -157,11 +157,14 @@ async def test_a_200_child_list_is_verified_reviewed_and_sent_back_up(harness, w
     assert cadre.last == "Every child of this list in your care is verified. Thank you."
 
     cases = rows(harness, Case, col(Case.source) == "verification")
-    assert len(cases) == 2 and {c.state for c in cases} == {"suspected"}
+    assert len(cases) == 2
     linked = {e.case_id for e in entries(harness) if e.case_id}
     assert linked == {c.id for c in cases}
     new_child = next(c for c in cases if c.id != first_case)
     assert rows(harness, Student, Student.id == new_child.student_id)[0].enrolled is False
+    # the pupil is a suspected dropout; the child we had no record of never enrolled here: an
+    # enrolment case (组织入学), not a return to a school it never had
+    assert {c.id: c.state for c in cases} == {first_case: "suspected", new_child.id: "enrolment"}
 
     # the township reviews: told once per verifier, the evidence shown, one sent back
     await deliver_outbox(harness)

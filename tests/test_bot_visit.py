@@ -15,7 +15,7 @@ import pytest
 from models.tables import Case, Deadline, Visit
 from tests.botkit import conversation, one, open_case, rows, speaking, to_township
 
-SCHOOL_VISIT_DONE = "Visit recorded — school persuasion, visit 1; next step due by 11-26."
+SCHOOL_VISIT_DONE = "Visit recorded — school persuasion, visit 1; next step due by Nov 26."
 
 
 async def test_a_typical_home_visit_takes_at_most_8_taps_and_2_typed_answers(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +39,9 @@ async def test_a_typical_home_visit_takes_at_most_8_taps_and_2_typed_answers(har
     await teacher.tap("🏠 Home visit, today")
     await teacher.send("父母在外打工，奶奶照看")
     await teacher.tap("Hesitant")
-    await teacher.tap("Opposed")
+    assert teacher.buttons()[:4] == [  # words that fit a child, not a guardian's
+        "Willing to return", "Hesitant", "Unwilling to return", "Did not see the child"]
+    await teacher.tap("Unwilling to return")
     await teacher.send("讲解义务教育法，承诺课后辅导")
     await teacher.tap("Refused")
     assert teacher.last == (
@@ -88,7 +90,7 @@ async def test_another_date_other_people_a_promise_and_a_location_pin(harness, w
     assert teacher.last.split("\n")[0] == "The date 2026-11-30 is in the future."
     assert conversation(harness, me).step == "date"
     await teacher.send("11-21")
-    assert teacher.last == "Who took part? Tap to keep, or type names separated by commas."
+    assert teacher.last == "Who took part? Tap to keep, add last visit's companions, or type names separated by commas."
     assert teacher.buttons()[0] == f"✓ {me.display_name}"
     await teacher.send("王主任，李 娜、邹红")
     await teacher.send("父亲从城里回来了")
@@ -150,7 +152,7 @@ async def test_the_visit_date_is_typed_the_usual_ways(harness, world, typed: str
     await teacher.tap("📅 Another date or other people…")
     await teacher.tap("Home visit")
     await teacher.send(typed)
-    assert teacher.last == "Who took part? Tap to keep, or type names separated by commas."
+    assert teacher.last == "Who took part? Tap to keep, add last visit's companions, or type names separated by commas."
     assert conversation(harness, world.users["teacher"]).draft["date"] == "2026-11-21"
 
 
@@ -173,7 +175,7 @@ async def test_an_edit_that_changes_the_branch_leaves_no_stale_answer(harness, w
     await teacher.tap("📞 Phone call, today")
     await teacher.send("家长在外地")
     await teacher.tap("Could not be reached")
-    await teacher.tap("Could not be reached")
+    await teacher.tap("Did not see the child")
     await teacher.send("留言请家长回电")
     await teacher.tap("Promised to return")
     await teacher.tap("Next school day")
@@ -206,11 +208,17 @@ async def test_a_township_round_says_where_the_case_stands_in_chinese(harness, w
     await cadre.send("/visit")
     assert cadre.last == "哪个个案？（截止日期近的在前）"
     await cadre.tap(f"#{case_id} ")
-    # the last round's companion is offered again
-    assert cadre.last == f"您是如何劝返的？（参与人：{cadre_user.display_name}、王主任）"
-    await cadre.tap("👥 今天联合劝返")
+    # the user alone: the last round's companion is not assumed to have come again...
+    assert cadre.last == f"您是如何劝返的？（参与人：{cadre_user.display_name}）"
+    await cadre.tap("📅 其他日期或人员…")
+    await cadre.tap("联合劝返")
+    await cadre.tap("今天")
+    # ...but offered as a one-tap addition
+    assert cadre.buttons()[:2] == [f"✓ {cadre_user.display_name}", "➕ 王主任"]
+    await cadre.tap("➕ 王主任")
     await cadre.send("母亲已回家")
     await cadre.tap("支持返校")
+    assert "愿意返校" in cadre.buttons() and "支持返校" not in cadre.buttons()
     await cadre.tap("犹豫")
     await cadre.send("村里协调车辆接送")
     await cadre.tap("拒绝返校")
@@ -218,7 +226,7 @@ async def test_a_township_round_says_where_the_case_stands_in_chinese(harness, w
     assert f"• 方式、日期和人员：联合劝返，2026年11月23日，参加人员：{cadre_user.display_name}、王主任" in cadre.last
     await cadre.tap("✅ 确认")
     # datian: the township has five recorded rounds (表3); this was the second
-    assert cadre.reply_texts[1] == "劝返已记录——乡镇劝返，第2轮（共5轮）；下一步：11-30前完成。"
+    assert cadre.reply_texts[1] == "劝返已记录——乡镇劝返，第2次（共5次）；下一步：11月30日前完成。"
 
     visits = rows(harness, Visit)
     assert [(v.level, v.round, v.method) for v in visits] == [
@@ -243,7 +251,7 @@ async def test_back_twice_and_change_an_answer_in_a_visit(harness, world) -> Non
     await teacher.tap("🏠 Home visit, today")
     await teacher.send("父母在外打工")
     await teacher.tap("Hesitant")
-    await teacher.tap("Opposed")
+    await teacher.tap("Unwilling to return")
     assert teacher.last == "What did you do or offer? (measures taken)"
 
     await teacher.send("返回上一步")
@@ -252,7 +260,7 @@ async def test_back_twice_and_change_an_answer_in_a_visit(harness, world) -> Non
     assert teacher.last == "The guardian's attitude?"
     assert "↩ Hesitant" in teacher.buttons()
     await teacher.tap("Supportive")  # the changed answer
-    await teacher.tap("↩ Opposed")
+    await teacher.tap("↩ Unwilling to return")
     await teacher.send("讲解义务教育法")
     await teacher.tap("Refused")
     await teacher.tap("Skip")

@@ -85,7 +85,7 @@ def test_the_township_record_lists_the_township_rounds_on_the_printed_grid(cw, w
     rows = table_cells(doc)
     # merged cells repeat their text in python-docx: the label column spans the section
     assert rows[0][:4] == ["学生信息", "学生姓名", student.name, "性别"]
-    assert rows[1][1] == "就读学校" and rows[1][2] == "梅林中学" and rows[1][-1] == "7年级1班"
+    assert rows[1][1] == "就读学校" and rows[1][2] == "梅林中学" and rows[1][-1] == "七年级（1）班"
     assert rows[5][0] == "动员情况记录" and rows[5][1] == "次　数"
     # five rounds printed, the first filled from the township's joint visit (not the school's)
     assert [r[1] for r in rows[6:11]] == ["第一次", "第二次", "第三次", "第四次", "第五次"]
@@ -110,7 +110,7 @@ def test_the_school_record_has_a_block_per_school_visit(cw, world, made) -> None
     assert rows[first][-1] == "2026年11月17日"
     second = labels.index("劝返方式", first + 1)
     assert "家访(√)" in rows[second][2] and rows[second][-1] == "2026年11月18日"
-    assert any(r[1] == "家访记录" and r[2] == "学生态度" and r[3] == "反对；说不想读书" for r in rows)
+    assert any(r[1] == "家访记录" and r[2] == "学生态度" and r[3] == "不愿返校；说不想读书" for r in rows)
 
 
 def test_the_register_sheet_holds_the_whole_record_in_order(cw, world, made) -> None:  # type: ignore[no-untyped-def]

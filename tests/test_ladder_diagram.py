@@ -37,7 +37,7 @@ def test_every_level_is_drawn_with_its_deadline_and_rounds(name: str) -> None:
         if level.deadline is not None:
             assert f"期限：{level.deadline.text().render('zh_Hans')}" in joined
         if level.rounds is not None:
-            assert f"最多{level.rounds}轮" in joined
+            assert f"最多{level.rounds}次" in joined
     # one arrow between consecutive levels, plus the one from the absence box
     arrows = ET.fromstring(svg).findall(f"{SVG}line")
     assert len(arrows) == len(policy.ladder) - 1 + (1 if policy.absence else 0)

@@ -73,7 +73,7 @@ def test_county_ledger_holds_every_case_in_full_with_the_register_columns(cw, wo
     assert row[col("birth_date")] == datetime.combine(student.birth_date, datetime.min.time())
     assert ws.cell(2, col("birth_date") + 1).is_date
     assert row[col("absent_since")] == datetime(2026, 11, 15)
-    assert row[col("school")] == "梅林中学" and row[col("class")] == "7年级1班"
+    assert row[col("school")] == "梅林中学" and row[col("class")] == "七年级（1）班"
     assert row[col("township")] == "梅林镇"
     assert row[col("reasons")] == "学习困难/厌学"
     assert row[col("persuaded")] == "是" and row[col("visits")] == 2

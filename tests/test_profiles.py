@@ -130,7 +130,7 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
     run.at(2026, 10, 8, 10, 0)
     out = run.visit("village_cadre", case, "home_visit", "refused")
     assert out.message.render("en") == (
-        "Visit recorded — township persuasion, round 1 of 5; next step due by 10-14."
+        "Visit recorded — township persuasion, round 1 of 5; next step due by Oct 14."
     )
     # round 2 within 5 working days of Thu 10-08: 9, 10 (Sat, 调休), 12, 13, 14
 

@@ -74,7 +74,7 @@ def test_the_workbook_holds_the_figures_units_and_cases(cw, world, made) -> None
     assert units[1] == ("梅林中学", 3, 1, 1, 0, 5, 2)
     cases = list(wb["个案清单"].iter_rows(min_row=2, values_only=True))
     assert [c[0] for c in cases] == [made.meilin_township, made.meilin_school, made.meilin_back]
-    assert cases[0][3] == "7年级1班"
+    assert cases[0][3] == "七年级（1）班"
     assert report_xlsx.filename(data, "zh_Hans") == "控辍保学月报_2026-11.xlsx"
 
 

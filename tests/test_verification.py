@@ -119,7 +119,8 @@ def test_disposition_review_case_and_export(cw, world) -> None:  # type: ignore[
     said = work.propose(cw, cadre, entries[1].id, "dropout", reasons=("work",), note="在外打工，未入学")
     assert "is open on the ladder" in said.render("en")
     case = cw.session.get(Case, entries[1].case_id)
-    assert case is not None and case.source == "verification" and case.state == "suspected"
+    # a child we had no record of, never enrolled here: an enrolment case (组织入学)
+    assert case is not None and case.source == "verification" and case.state == "enrolment"
     with pytest.raises(AccessDenied):  # nobody reviews their own, nor below the township
         work.decide(cw, teacher, pupil.id, True)
     work.decide(cw, officer, pupil.id, False, note="请补学籍截图")

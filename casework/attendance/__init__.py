@@ -70,6 +70,7 @@ from casework import states
 from casework.context import Casework
 from casework.errors import AccessDenied
 from casework.i18n import N_, Text, _
+from casework.labels import day_text, grade_text
 from casework.outbox import enqueue, text_to_json
 from casework.scope import teacher_class_ids
 from models.tables import (
@@ -114,8 +115,9 @@ class Recorded:
 # --- small helpers ------------------------------------------------------------------------
 
 
-def _short(d: date) -> str:
-    return f"{d.month:02d}-{d.day:02d}"
+def _short(d: date) -> Text:
+    """A day as every chat message writes it (11月23日 / Nov 23)."""
+    return day_text(d)
 
 
 def _button(label: Text, data: str) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def class_text(cw: Casework, klass: SchoolClass) -> Text:
     school = cw.session.get(School, klass.school_id)
     return _(
         "Grade {grade} Class {section}, {school}",
-        grade=klass.grade,
+        grade=grade_text(klass.grade),
         section=klass.section,
         school=school.name if school else "",
     )

@@ -389,9 +389,9 @@ def record_attendance(
     return result
 
 
-def _local_time(cw: Casework, when: datetime) -> str:
+def _local_time(cw: Casework, when: datetime) -> Text:
     local = from_db(when).astimezone(cw.policy.tz)
-    return f"{_short(local.date())} {local:%H:%M}"
+    return Text("{day} {time}", {"day": _short(local.date()), "time": f"{local:%H:%M}"})
 
 
 def _answer_text(cw: Casework, klass: SchoolClass, day: date, pupils: dict[int, Student],

@@ -2,7 +2,9 @@
 
 from conversations.flows import (  # noqa: F401
     attendance,
+    enrol,
     handover,
+    home_teaching,
     invite,
     outcomes,
     register_import,

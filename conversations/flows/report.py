@@ -1,9 +1,10 @@
 """Report a suspected dropout (表4 for a teacher, 表1 for a village cadre).
 
-    stu ─┬─ (a student in scope, picked or found by typing part of the name) ──────────┐
-         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ gname ─ grel ─ gphone ─ [dup] ──────┤
-                                                                                       │
-    since ─ why ─ where ─ grp ─ gchk ─ note ─ photo ─ [summary] ─ Confirm → ladder.report
+    stu ─┬─ (a student in scope) ─ since ─ why ─ where ─ grp ─ gchk ─┬─ note ─ photo ─ [summary]
+         │                                                            │   Confirm → ladder.report
+         └─ ➕ new ─ nname ─ ngen ─ nbirth ─ nid ─ eth ─ hukou ─ addr ─┤
+                     gname ─ grel ─ gphone ─ [dup] ─ why ─ grp ─────────┘
+    ([dup]: children on record that may be the same child; picking one joins the path above at since)
 
 ``dup`` is asked only when children in the person's scope may be the new one (the same ID
 number; the same name and birth date in the county; the same guardian phone:
@@ -11,7 +12,10 @@ number; the same name and birth date in the county; the same guardian phone:
 register's list of unschooled children (``/unschooled``) starts at ``since``.
 
 A cadre's roster starts with "➕ A child who never enrolled" on every page (表1: the
-children found door to door). A student who already has an open case is refused when
+children found door to door). Such a child opens an enrolment case (组织入学, 表2): the
+flow asks what 表1/表2 hold (民族, 户籍地址, 现住址) and not "since when absent", where
+the child is (at the address just given) or whether the guardian was reached (their
+details were just given). A student who already has an open case is refused when
 picked, not after the whole form.
 """
 
@@ -19,14 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes, duplicates, ladder, roster, states, transfers, validation
+from casework import codes, contact, duplicates, ladder, roster, states, transfers, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
 from casework.labels import join
-from casework.personal import mask_id, mask_phone
 from conversations.engine import HISTORY, Flow, Option, Step, Turn, register
 from conversations.flows.fields import (
     ALL_ROLES,
@@ -62,6 +66,10 @@ RELATIONS = {
     "grandmother": _("Grandmother"),
     "other": _("Other relative"),
 }
+HAN = "汉族"  # the ethnicity as the ID card and 表1 write it, whatever the reader's language
+SAME_ADDRESS = "same"
+GENERAL = "general"
+
 CONTACT_CHECK = {
     "reached": _("Reached the guardian"),
     "unreachable": _("Could not reach the guardian"),
@@ -135,7 +143,36 @@ def _after_student(turn: Turn) -> str:
     student = _student(turn)
     if student is not None and "grp" not in turn.draft:
         turn.draft["grp"] = list(student.key_groups)
-    return "since"
+    # a child on record who never enrolled (door to door, or from the register) is an
+    # enrolment case: no "since when absent", no whereabouts
+    return "why" if student is not None and not student.enrolled else "since"
+
+
+def _new(turn: Turn) -> bool:
+    """A child who never enrolled: typed in now, or on record as never enrolled."""
+    if turn.draft.get("stu") == NEW_CHILD:
+        return True
+    student = _student(turn)
+    return student is not None and not student.enrolled
+
+
+def _parse_ethnicity(turn: Turn, text: str) -> str:
+    return HAN if text == "han" else validation.free_text(text, field="ethnicity", max_len=20)
+
+
+def _parse_address(field: str) -> Any:
+    def parse(turn: Turn, text: str) -> str:
+        if text == SAME_ADDRESS and turn.draft.get("hukou"):
+            return str(turn.draft["hukou"])
+        return validation.free_text(text, field=field, max_len=200)
+
+    return parse
+
+
+def _why_prompt(turn: Turn) -> Text:
+    if _new(turn):
+        return _("Why has the child not enrolled? Choose all that apply, then Done.")
+    return _("Why? Choose all that apply, then Done.")
 
 
 def _parse_since(turn: Turn, text: str) -> date:
@@ -165,6 +202,9 @@ def _keep_groups(turn: Turn) -> Option | None:
     """One tap to keep the groups on record; once the selection changes, Done takes it."""
     student = _student(turn)
     current = turn.draft.get("grp") or []
+    if _new(turn) and not current:
+        # 表2's 对象类别 ends with 一般: most children found door to door are in no key group
+        return Option(GENERAL, _("✓ {group}", group=codes.label("key_group", GENERAL)))
     if student is None or not current or sorted(current) != sorted(student.key_groups):
         return None
     # the code stays short: the engine keeps the selection as it stands
@@ -193,7 +233,7 @@ def _matches(turn: Turn) -> list[duplicates.Match]:
 
 
 def _after_contact(turn: Turn) -> str:
-    return "dup" if turn.user.scope_kind == "village" and _matches(turn) else "since"
+    return "dup" if turn.user.scope_kind == "village" and _matches(turn) else "why"
 
 
 MATCH_REASONS = {
@@ -210,6 +250,15 @@ def _match_options(turn: Turn) -> list[Option]:
     return [*options, Option(NEW_CHILD, _("➕ None of these: a new child"))]
 
 
+def _after_match(turn: Turn) -> str:
+    if _new(turn):
+        return "why"
+    student = _student(turn)
+    if student is not None and "grp" not in turn.draft:
+        turn.draft["grp"] = list(student.key_groups)
+    return "since"
+
+
 def _store_match(turn: Turn, value: str) -> None:
     # the child on record (refused if it has an open case), or the new child after all
     _store_student(turn, value)
@@ -222,6 +271,27 @@ def _show_match(turn: Turn) -> Text:
         return _("A new child")
     student = turn.cw.session.get(Student, int(picked))
     return _student_label(turn, student) if student is not None else Text("—")
+
+
+def _store_groups(turn: Turn, value: list[str]) -> None:
+    # the one-tap default of a new child arrives as the (empty) selection: 一般
+    turn.draft["grp"] = list(value) or ([GENERAL] if _new(turn) else [])
+
+
+def _typed_back(name: str) -> Any:
+    """The number the user typed, in full on their own summary (so a typo can be seen before
+    Confirm), each showing audited (casework.contact)."""
+
+    def show(turn: Turn) -> str | None:
+        value = draft_sealed(turn, name)
+        key = f"report.disclosed.{name}"
+        if value and key not in turn.memo:  # once a turn, however often the summary asks
+            turn.memo[key] = True
+            contact.typed_back(turn.cw, turn.user, "id_number" if name == "nid" else "guardian_phone",
+                               where="report_summary")
+        return value
+
+    return show
 
 
 def _finish(turn: Turn) -> None:
@@ -237,6 +307,9 @@ def _finish(turn: Turn) -> None:
             guardian_relation=d["grel"],
             guardian_phone=draft_sealed(turn, "gphone"),
             id_number=draft_sealed(turn, "nid"),
+            ethnicity=d.get("eth") or None,
+            hukou_address=d.get("hukou") or None,
+            current_address=d.get("addr") or None,
         )
         asked = transfers.registration_match(turn.cw, turn.user, new_child.id_number, new_child.village_id)
         if asked is not None:
@@ -272,7 +345,8 @@ REPORT = register(
         name="report",
         title=_("Report a suspected dropout"),
         roles=REPORTERS,
-        summary_title=lambda turn: _("Report a suspected dropout — summary"),
+        summary_title=lambda turn: _("Register a child who never enrolled — summary") if _new(turn)
+        else _("Report a suspected dropout — summary"),
         steps=(
             Step("stu", _("Student"), lambda t: _("Which student? Pick from the list, or type part of the name."),
                  "choice", options=_students, search=_search, default=_new_child, store=_store_student,
@@ -285,29 +359,40 @@ REPORT = register(
             Step("nbirth", _("Date of birth"), lambda t: _("Date of birth? (e.g. 2013-05-06)"), "date",
                  parse=_parse_birth, store=store_date("nbirth"), show=show_date("nbirth"), next="nid"),
             Step("nid", _("ID number"), lambda t: _("Resident ID number? (Skip if the child has none)"), "text",
-                 parse=_parse_id, skippable=True, next="gname", store=store_sealed("nid"),
-                 show=lambda t: mask_id(draft_sealed(t, "nid"))),
+                 parse=_parse_id, skippable=True, next="eth", store=store_sealed("nid"),
+                 show=_typed_back("nid")),
+            Step("eth", _("Ethnicity"), lambda t: _("Ethnicity (民族)? Tap or type."), "text",
+                 options=lambda t: [Option("han", _("Han (汉族)"))], parse=_parse_ethnicity, next="hukou"),
+            Step("hukou", _("Household registration address"),
+                 lambda t: _("Household registration address (户籍地址)?"), "text",
+                 parse=_parse_address("hukou_address"), next="addr"),
+            Step("addr", _("Current address"), lambda t: _("Where does the child live now (现住址)? Tap or type."),
+                 "text", options=lambda t: [Option(SAME_ADDRESS, _("Same as the household registration address"))],
+                 parse=_parse_address("current_address"), next="gname"),
             Step("gname", _("Guardian"), lambda t: _("The guardian's name?"), "text",
                  parse=lambda t, v: validation.person_name(v, field="guardian_name"), next="grel"),
             Step("grel", _("Relation"), lambda t: _("The guardian is the child's…"), "choice",
                  options=mapping_options(RELATIONS), next="gphone", show=show_mapping(RELATIONS, "grel")),
             Step("gphone", _("Guardian's phone"), lambda t: _("The guardian's phone number?"), "text",
                  parse=lambda t, v: validation.phone(v), skippable=True, next=_after_contact,
-                 store=store_sealed("gphone"), show=lambda t: mask_phone(draft_sealed(t, "gphone"))),
+                 store=store_sealed("gphone"), show=_typed_back("gphone")),
             Step("dup", _("Possible match"),
                  lambda t: _("These children on record may be the same child. Pick the one it is, "
                              "or confirm a new child."),
-                 "choice", options=_match_options, store=_store_match, next="since", show=_show_match,
+                 "choice", options=_match_options, store=_store_match,
+                 next=_after_match, show=_show_match,
                  editable=False),
             Step("since", _("Absent since"), lambda t: _("Since when has the child been absent? (e.g. 11-21)"),
                  "date", options=recent_days, parse=_parse_since, store=store_date("since"),
                  show=show_date("since"), next="why"),
-            Step("why", _("Reasons"), lambda t: _("Why? Choose all that apply, then Done."), "multi",
-                 options=code_options("reason"), next="where", show=show_codes("reason", "why")),
+            Step("why", _("Reasons"), _why_prompt, "multi",
+                 options=code_options("reason"), next=lambda t: "grp" if _new(t) else "where",
+                 show=show_codes("reason", "why")),
             Step("where", _("Whereabouts"), lambda t: _("Where is the child now? Choose or type."), "text",
                  options=mapping_options(WHEREABOUTS), parse=_parse_where, next="grp"),
             Step("grp", _("Key groups"), lambda t: _("Key groups (对象类别)? Choose all that apply, then Done."),
-                 "multi", options=code_options("key_group"), default=_keep_groups, next="gchk",
+                 "multi", options=code_options("key_group"), default=_keep_groups, store=_store_groups,
+                 next=lambda t: "note" if _new(t) else "gchk",
                  show=show_codes("key_group", "grp")),
             Step("gchk", _("Guardian contact"), lambda t: _("Have you reached the guardian?"), "choice",
                  options=mapping_options(CONTACT_CHECK), next="note", show=show_mapping(CONTACT_CHECK, "gchk")),

@@ -8,9 +8,10 @@
 A typical home visit with the defaults accepted takes 7 taps and 2 typed answers after
 /visit (case, method, guardian attitude, student attitude, result, evidence skip,
 confirm; family situation and measures typed); from the menu button it is 8 taps.
-The cases are offered nearest deadline first. Participants default to the user and
-whoever came along on the case's last visit; the next step has a default the summary
-lets the user edit.
+The cases are offered nearest deadline first. Participants default to the user alone;
+whoever came along on the case's last visit is offered as a one-tap addition on the
+"other people" branch, and nobody is listed twice (typing one's own name included).
+The next step has a default the summary lets the user edit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import cases, codes, ladder, states, validation
+from casework import case_views, cases, codes, ladder, participants, states, validation
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
 from casework.notices import case_title
@@ -37,7 +38,7 @@ from conversations.flows.fields import (
     store_date,
     today_or_yesterday,
 )
-from conversations.formatting import fmt_date, fmt_due_at, fmt_short
+from conversations.formatting import due_phrase, fmt_date, fmt_short
 from models.tables import Case, Visit
 
 OTHER = "other"
@@ -50,6 +51,12 @@ QUICK_LABELS = {
 }
 
 
+ENROLMENT_RESULTS: dict[str, Text] = {
+    "promised": _("Promised to enrol"),
+    "refused": _("Refused to enrol"),
+}
+
+
 def _open_cases(turn: Turn) -> list[cases.ListedCase]:
     return turn.once("visit.open_cases", lambda: cases.list_cases(
         turn.cw, turn.user, states_in=states.ACTIVE))
@@ -58,8 +65,8 @@ def _open_cases(turn: Turn) -> list[cases.ListedCase]:
 def _case_option(turn: Turn, item: cases.ListedCase) -> Option:
     return Option(
         str(item.case.id),
-        _("{title} · {state} · due {due}", title=item.title,
-          state=_(STATE_LABELS[item.case.state]), due=fmt_due_at(turn.cw, item.next_due, turn.lang)),
+        _("{title} · {state} · {due}", title=item.title,
+          state=_(STATE_LABELS[item.case.state]), due=due_phrase(turn.cw, item.next_due, turn.lang)),
     )
 
 
@@ -84,16 +91,20 @@ def _case_lookup(turn: Turn, code: str) -> Option | None:
 
 
 def _companions(turn: Turn) -> list[str]:
-    """The user, plus whoever came along on the last visit of this case."""
-    me = turn.user.display_name
+    """Whoever came along on the case's last visit besides the user: offered as one-tap
+    additions, never assumed (a cadre's visit alone is not the teacher's)."""
     case_id = turn.draft.get("case")
-    last = None
-    if case_id:
+    if not case_id:
+        return []
+
+    def read() -> list[str]:
         last = turn.cw.session.exec(
-            select(Visit).where(Visit.case_id == int(case_id)).order_by(col(Visit.recorded_at).desc())
+            select(Visit).where(Visit.case_id == int(case_id))
+            .order_by(col(Visit.visit_date).desc(), col(Visit.recorded_at).desc())
         ).first()
-    others = [p for p in (last.participants if last else []) if p != me]
-    return [me, *others]
+        return participants.distinct(last.participants if last else [], turn.user.display_name)[1:]
+
+    return list(turn.once("visit.companions", read))
 
 
 def _begin(turn: Turn, args: dict[str, Any]) -> None:
@@ -126,7 +137,10 @@ def _store_case(turn: Turn, value: str) -> None:
 
 
 def _method_prompt(turn: Turn) -> Text:
-    return _("How did you persuade? (with {people})", people=join(_companions(turn)))
+    if _awaiting_enrolment(turn):
+        return _("How did you talk the family into enrolling the child? (with {people})",
+                 people=turn.user.display_name)
+    return _("How did you persuade? (with {people})", people=turn.user.display_name)
 
 
 def _method_options(turn: Turn) -> list[Option]:
@@ -142,7 +156,7 @@ def _store_method(turn: Turn, value: str) -> None:
         turn.draft["_visited"] = [v for v in turn.draft.get("_visited", []) if v not in OTHER_STEPS]
         return
     turn.draft["date"] = turn.cw.today().isoformat()
-    turn.draft["who"] = _companions(turn)
+    turn.draft["who"] = [turn.user.display_name]
 
 
 def _after_method(turn: Turn) -> str:
@@ -168,22 +182,36 @@ def _parse_visit_date(turn: Turn, text: str) -> date:
     return parse_past_date(turn, text, field="visit_date", max_past_days=60)
 
 
-USUAL = "*"  # the default button: the usual companions (never a valid typed name)
+USUAL = "*"  # the default button: the user alone (never a valid typed name)
+ADD = "+"  # "+<n>": the user and the n-th companion of the last visit; "+*": all of them
 
 
 def _who_default(turn: Turn) -> Option | None:
-    return Option(USUAL, _("✓ {people}", people=join(_companions(turn))))
+    return Option(USUAL, _("✓ {people}", people=turn.user.display_name))
+
+
+def _who_options(turn: Turn) -> list[Option]:
+    others = _companions(turn)
+    found = [Option(f"{ADD}{i}", _("➕ {name}", name=name)) for i, name in enumerate(others)]
+    if len(others) > 1:
+        found.append(Option(f"{ADD}*", _("➕ {people}", people=join(others))))
+    return found
 
 
 def _store_who(turn: Turn, value: list[str] | str) -> None:
-    turn.draft["who"] = _companions(turn) if value == USUAL else value
+    turn.draft["who"] = [turn.user.display_name] if value == USUAL else value
 
 
 def _parse_people(turn: Turn, text: str) -> list[str]:
+    me = turn.user.display_name
+    if text.startswith(ADD):
+        others = _companions(turn)
+        picked = others if text == f"{ADD}*" else others[int(text[1:]):int(text[1:]) + 1] if text[1:].isdigit() else []
+        return participants.distinct(picked, me)
     names = [n.strip() for n in text.replace("，", ",").replace("、", ",").split(",") if n.strip()]
     cleaned = [validation.person_name(n, field="participants") for n in names]
-    me = turn.user.display_name
-    return cleaned if me in cleaned else [me, *cleaned]
+    # the user typing their own name, or a name twice, is still one person
+    return participants.distinct(cleaned, me)
 
 
 def _parse_text(field: str) -> Any:
@@ -206,6 +234,26 @@ def _promise_options(turn: Turn) -> list[Option]:
         Option(first.isoformat(), _("Next school day ({date})", date=fmt_short(first, turn.lang))),
         Option(week.isoformat(), _("A week later ({date})", date=fmt_short(week, turn.lang))),
     ]
+
+
+def _awaiting_enrolment(turn: Turn) -> bool:
+    def read() -> bool:
+        case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
+        return case is not None and case_views.awaiting_enrolment(turn.cw, case)
+
+    return bool(turn.once("visit.awaiting_enrolment", read))
+
+
+def _result_options(turn: Turn) -> list[Option]:
+    """A never-enrolled child is not "back at school" after a visit: the enrolment at a named
+    school is recorded from the case card; the family may promise to enrol the child."""
+    if not _awaiting_enrolment(turn):
+        return code_options("visit_result")(turn)
+    return [Option(code, ENROLMENT_RESULTS.get(code) or codes.label("visit_result", code))
+            for code in codes.CODE_LISTS["visit_result"] if code != "returned"]
+
+
+
 
 
 def _after_result(turn: Turn) -> str:
@@ -283,18 +331,20 @@ VISIT = register(
                  options=code_options("visit_method"), next="date", in_summary=False),
             Step("date", _("Date"), lambda t: _("On what date? (e.g. 11-21)"), "date", options=today_or_yesterday,
                  parse=_parse_visit_date, store=store_date("date"), next="who", in_summary=False),
-            Step("who", _("Participants"), lambda t: _("Who took part? Tap to keep, or type names separated by commas."),
-                 "text", parse=_parse_people, default=_who_default, store=_store_who, next="fam",
+            Step("who", _("Participants"),
+                 lambda t: _("Who took part? Tap to keep, add last visit's companions, or type names separated by commas."),
+                 "text", options=_who_options, parse=_parse_people, default=_who_default, store=_store_who, next="fam",
                  in_summary=False),
             Step("fam", _("Family situation"), lambda t: _("Briefly, the family's situation?"), "text",
                  parse=_parse_text("family_situation"), next="gatt"),
             Step("gatt", _("Guardian's attitude"), lambda t: _("The guardian's attitude?"), "choice",
                  options=code_options("attitude"), next="satt", show=show_code("attitude", "gatt")),
             Step("satt", _("Student's attitude"), lambda t: _("The student's attitude?"), "choice",
-                 options=code_options("attitude"), next="meas", show=show_code("attitude", "satt")),
+                 options=code_options("student_attitude"), next="meas",
+                 show=show_code("student_attitude", "satt")),
             Step("meas", _("Measures taken"), lambda t: _("What did you do or offer? (measures taken)"), "text",
                  parse=_parse_text("measures"), next="res"),
-            Step("res", _("Result"), lambda t: _("The result?"), "choice", options=code_options("visit_result"),
+            Step("res", _("Result"), lambda t: _("The result?"), "choice", options=_result_options,
                  next=_after_result, show=show_code("visit_result", "res")),
             Step("prom", _("Promised return date"), lambda t: _("By what date did they promise the child will be back?"),
                  "date", options=_promise_options, parse=_parse_promise, store=store_date("prom"),

@@ -116,6 +116,9 @@ class FakeTelegram(Clients, Faults, BotSettings):
         self._next_media_group = 1
         self._seq = 0
         self._events: list[ChatEvent] = []
+        # told of every event as it happens (a test reads each message in the language its
+        # reader had at that moment)
+        self.observers: list[Callable[[ChatEvent], None]] = []
         self._waiters: set[asyncio.Future[None]] = set()
         self._poll_generation = 0
         self._last_activity = time.monotonic()

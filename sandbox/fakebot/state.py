@@ -39,6 +39,7 @@ class TelegramState:
     _next_user_id: int
     _seq: int
     _events: list[ChatEvent]
+    observers: list[Callable[[ChatEvent], None]]
     _waiters: set[asyncio.Future[None]]
     _last_activity: float
 
@@ -165,6 +166,8 @@ class TelegramState:
             message=msg,
         )
         self._events.append(event)
+        for observe in self.observers:
+            observe(event)
         self._notify()
         return event
 
