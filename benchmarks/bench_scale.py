@@ -49,6 +49,7 @@ from sqlmodel import Session, col  # noqa: E402
 
 from benchmarks import benchdb  # noqa: E402
 from bot.webhook import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
+from casework import kinds as _kinds  # noqa: E402,F401  (every deadline kind)
 from casework import ladder  # noqa: E402
 from casework.context import Casework  # noqa: E402
 from casework.i18n import Text  # noqa: E402
@@ -306,7 +307,8 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
     print(f"turn latency            p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (target p99 ≤ 250)")
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
-          f"{duplicated}, lost {lost}; 429s at the fake {tg.stats.too_many_requests}")
+          f"{duplicated}, lost {lost} (of which still pending when the drain timed out: "
+          f"{pending}; dead or failed: {bad_rows}); 429s at the fake {tg.stats.too_many_requests}")
     print(f"apologies               {apology_count}; replies sent through the outbox after "
           f"a refused direct send: {urgent_replies}")
     print(f"domain rows             visits {visits} for {len(teachers)} teachers; "
