@@ -89,6 +89,7 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
     cpu: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
+    retried: int = 0  # POSTs sent again after a transport error, as Telegram would
 
 
 FIRST_TEACHER = 930_000_000
@@ -198,8 +199,15 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def post(port: int, update: dict[str, Any]) -> None:
-            answer = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", json=update,
-                                       headers={SECRET_HEADER: SECRET})
+            for attempt in range(5):  # a dropped keep-alive connection: Telegram sends again
+                try:
+                    answer = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+                                               json=update, headers={SECRET_HEADER: SECRET})
+                    break
+                except httpx.TransportError:
+                    outcome.retried += 1
+                    if attempt == 4:
+                        raise
             outcome.statuses[answer.status_code] = outcome.statuses.get(answer.status_code, 0) + 1
             outcome.posts += 1
 
@@ -303,7 +311,8 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
     mode = "redelivered to a second worker" if o.redeliver else "each update once"
     print(f"--- {o.workers} worker(s), {mode}")
     print(f"steps                   {o.steps} ({o.posts} POSTs; answers {o.statuses}) "
-          f"in {o.elapsed:.1f} s: {o.steps / o.elapsed:.1f} steps/s")
+          f"in {o.elapsed:.1f} s: {o.steps / o.elapsed:.1f} steps/s; re-sent after a "
+          f"transport error {o.retried}")
     print(f"turn latency            p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (target p99 ≤ 250)")
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
