@@ -49,6 +49,7 @@ from sqlmodel import Session, col  # noqa: E402
 
 from benchmarks import benchdb  # noqa: E402
 from bot.webhook import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
+from casework import kinds as _kinds  # noqa: E402,F401  (every deadline kind)
 from casework import ladder  # noqa: E402
 from casework.context import Casework  # noqa: E402
 from casework.i18n import Text  # noqa: E402
@@ -88,6 +89,7 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
     cpu: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
+    retried: int = 0  # POSTs sent again after a transport error, as Telegram would
 
 
 FIRST_TEACHER = 930_000_000
@@ -197,8 +199,15 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def post(port: int, update: dict[str, Any]) -> None:
-            answer = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", json=update,
-                                       headers={SECRET_HEADER: SECRET})
+            for attempt in range(5):  # a dropped keep-alive connection: Telegram sends again
+                try:
+                    answer = await client.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}",
+                                               json=update, headers={SECRET_HEADER: SECRET})
+                    break
+                except httpx.TransportError:
+                    outcome.retried += 1
+                    if attempt == 4:
+                        raise
             outcome.statuses[answer.status_code] = outcome.statuses.get(answer.status_code, 0) + 1
             outcome.posts += 1
 
@@ -302,11 +311,13 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
     mode = "redelivered to a second worker" if o.redeliver else "each update once"
     print(f"--- {o.workers} worker(s), {mode}")
     print(f"steps                   {o.steps} ({o.posts} POSTs; answers {o.statuses}) "
-          f"in {o.elapsed:.1f} s: {o.steps / o.elapsed:.1f} steps/s")
+          f"in {o.elapsed:.1f} s: {o.steps / o.elapsed:.1f} steps/s; re-sent after a "
+          f"transport error {o.retried}")
     print(f"turn latency            p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (target p99 ≤ 250)")
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
-          f"{duplicated}, lost {lost}; 429s at the fake {tg.stats.too_many_requests}")
+          f"{duplicated}, lost {lost} (of which still pending when the drain timed out: "
+          f"{pending}; dead or failed: {bad_rows}); 429s at the fake {tg.stats.too_many_requests}")
     print(f"apologies               {apology_count}; replies sent through the outbox after "
           f"a refused direct send: {urgent_replies}")
     print(f"domain rows             visits {visits} for {len(teachers)} teachers; "
