@@ -12,9 +12,10 @@ from datetime import date
 
 from sqlmodel import Session, func, select
 
+from casework.personal import mask_name
 from demo.county import invented_id_number
 from models.tables import Case, CaseEvent, ConversationState, Guardian, OutboxMessage, Student
-from tests.botkit import conversation, deliver_outbox, one, open_case, rows, speaking
+from tests.botkit import conversation, deliver_outbox, one, open_case, rows, run_agenda, speaking
 
 SUMMARY_EN = "Report a suspected dropout — summary"
 
@@ -115,10 +116,12 @@ async def test_teacher_reports_from_the_roster_edits_a_field_and_the_school_admi
     message = one(harness, OutboxMessage)
     assert (message.recipient_id, message.kind) == (admin.id, "level_entered")
     admin_chat = harness.user(admin)
+    assert await deliver_outbox(harness) == 0  # news waits for the admin's agenda (casework.agenda)
+    run_agenda(harness)
     assert await deliver_outbox(harness) == 1
-    assert admin_chat.last == f"个案#1 {student.name}（梅林中学7年级1班）已进入“疑似辍学”阶段。"
-    assert admin_chat.buttons() == ["查看个案"]
-    assert one(harness, OutboxMessage).status == "sent"
+    assert admin_chat.last.split("\n")[1] == f"• 个案#1 {student.name}（梅林中学7年级1班）已进入“疑似辍学”阶段。"
+    assert admin_chat.buttons() == [f"#1 {mask_name(student.name)}"]
+    assert [m.status for m in rows(harness, OutboxMessage)] == ["folded", "sent"]  # the news, the agenda
 
 
 async def test_a_pupil_is_found_by_typing_part_of_the_name_within_scope(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -267,8 +270,9 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     assert one(harness, CaseEvent).data == {"guardian_contact_checked": True}
 
     officer_chat = speaking(harness, officer, "en")
+    run_agenda(harness)
     assert await deliver_outbox(harness) == 1
-    assert officer_chat.last == "Case #1 王小明 (not enrolled, 上坪村) is now at suspected dropout."
+    assert officer_chat.last.split("\n")[1] == "• Case #1 王小明 (not enrolled, 上坪村) is now at suspected dropout."
 
 
 async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: ignore[no-untyped-def]

@@ -1,3 +1,3 @@
 """Importing this package registers every flow with the engine."""
 
-from conversations.flows import attendance, invite, outcomes, report, visit  # noqa: F401
+from conversations.flows import attendance, delivery, invite, outcomes, report, visit  # noqa: F401
