@@ -180,3 +180,29 @@ async def test_a_promise_moves_the_deadline_and_its_day_asks_whether_the_child_i
     assert case.state == "returned" and case.returned_on == promised
     assert teacher.last.startswith(f"Case #{case_id}: the child is back at school.")
 
+
+
+async def test_the_end_of_the_holiday_data_is_told_to_the_county_and_the_admin_in_the_chat(harness, world) -> None:  # type: ignore[no-untyped-def]
+    from casework.calendars import covered
+
+    assert not covered(2027)  # chinesecalendar's data ends with 2026
+    county = speaking(harness, world.users["county_officer"], "en")
+    admin = speaking(harness, world.users["admin"], "en")
+    teacher = speaking(harness, world.users["teacher"], "en")
+    # early September: 2027 is months away, nobody is told yet
+    _tick(harness, _local(harness, date(2026, 9, 7), time(9, 0)))
+    await deliver_outbox(harness)
+    assert not any("holiday calendar" in t for t in _texts(harness, county))
+    # 60 days before 2027: told, once each, with what to do
+    _tick(harness, _local(harness, date(2026, 11, 2), time(9, 0)))
+    _tick(harness, _local(harness, date(2026, 11, 3), time(9, 0)))
+    await deliver_outbox(harness)
+    for chat in (county, admin):
+        said = [t for t in _texts(harness, chat) if "holiday calendar" in t]
+        assert said == [
+            "The holiday calendar ends before 2027: from 1 January 2027 the bot counts working days as Monday "
+            "to Friday, so a deadline may fall on a public holiday or skip a make-up working day (调休). What to "
+            "do: when the State Council publishes the 2027 holidays, add them to the policy profile "
+            "(calendar.extra_holidays, and the make-up days to calendar.extra_workdays), check it with "
+            "“baoxue policy check datian”, and restart the bot; or update the chinesecalendar package."]
+    assert not any("holiday calendar" in t for t in _texts(harness, teacher))
