@@ -79,8 +79,9 @@ async def test_reminders_wait_for_the_agenda_one_line_per_case(harness, world, c
     assert len(new) == 1, [m.content for m in new]
     lines = new[0].content.split("\n")
     assert lines[0] == f"Your work for {day_before:%m-%d} (08:30): 3 cases."
-    assert [line.split(" — ")[0] for line in lines[1:]] == [f"• Reminder: case #{c} " + line.split(f"#{c} ")[1].split(" — ")[0]
-                                                           for c, line in zip(made, lines[1:], strict=True)]
+    assert len(lines) == 4
+    for case_id, line in zip(made, lines[1:], strict=True):
+        assert line.startswith(f"• Reminder: case #{case_id} ") and line.endswith(f"is due by {due_day:%m-%d}."), line
     assert [b.split(" ")[0] for b in teacher.buttons(new[0])] == [f"#{c}" for c in made]
     assert {m.status for m in rows(harness, OutboxMessage, OutboxMessage.kind == "reminder")} == {agenda.FOLDED}
     await teacher.tap(f"#{made[1]}", message=new[0])

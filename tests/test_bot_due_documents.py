@@ -134,8 +134,9 @@ async def test_the_notice_goes_to_its_issuer_its_delivery_is_recorded_and_its_la
     _tick(harness, _local(harness, due_on, time(9, 0)))
     await deliver_outbox(harness)
     asked = [t for t in _texts(harness, officer) if "Is the child back at school?" in t]
+    pupil = world.students_of_class(world.classes[4])[1]  # open_case's pupil
     assert asked == [f"Today ({due_on:%m-%d}) is the last day the notice to return to school gives "
-                     f"the guardian of {asked[0].split('guardian of ')[1].split('. Is')[0]}. "
+                     f"the guardian of #{case_id} {pupil.name} (Grade 7 Class 1, 梅林中学). "
                      "Is the child back at school?"]
     assert officer.buttons() == ["✅ Yes, back at school", "❌ No, not back", "Open case"]
     await officer.tap("❌ No, not back")
