@@ -98,8 +98,8 @@ def _overdue_by_person(cw: Casework, end: datetime) -> tuple[dict[int, list[int]
     mine: dict[int, list[int]] = defaultdict(list)
     for case_id, _due in sorted(overdue.items(), key=lambda item: (item[1], item[0])):
         case = cw.session.get(Case, case_id)
-        if case is None or case.level is None:
-            continue
+        if case is None or case.level is None or not cw.policy.has_level(case.level):  # type: ignore[arg-type]
+            continue  # a level another profile had: the digests still count it
         level = cw.policy.level(case.level)  # type: ignore[arg-type]
         for user in users_for_case(cw.session, case, level.responsible):
             mine[user.id or 0].append(case_id)
