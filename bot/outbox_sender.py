@@ -87,6 +87,8 @@ from casework.i18n import _
 from casework.labels import person_role
 from casework.outbox import enqueue, text_from_json
 from casework.people import supervisor_of
+from casework.uow import unit_of_work
+from documents.attachments import render_attachment
 from models.tables import OutboxChat, OutboxMessage, User
 
 log = logging.getLogger(__name__)
@@ -275,12 +277,15 @@ class Pacer:
 
 @dataclass(frozen=True)
 class Part:
-    """One Telegram message of an outbox row: a photo (with caption) or a text."""
+    """One Telegram message of an outbox row: a photo (with caption), a text, or a file
+    (``attachment``: a spec rendered only when this part is sent, see :meth:`OutboxSender._attach`)."""
 
     text: str
     photo: bytes | None = None
     markup: InlineKeyboardMarkup | None = None
     html: bool = False
+    attachment: dict[str, Any] | None = None
+    document: tuple[str, bytes] | None = None  # (file name, bytes), once rendered
 
 
 def render(payload: dict[str, Any], lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -333,6 +338,8 @@ def render_parts(payload: dict[str, Any], lang: str) -> list[Part]:
 
     With ``photo_b64`` (a digest's chart) the photo goes first, captioned with as much of the
     text as fits in a caption (1024 characters); the rest follows as text messages.
+    ``attachments`` (``documents.attachments``) follow the text as files, one part each: the
+    buttons stay on the text, which is what the reader answers.
     """
     text, markup = render(payload, lang)
     photo_b64 = payload.get("photo_b64")
@@ -346,6 +353,7 @@ def render_parts(payload: dict[str, Any], lang: str) -> list[Part]:
     parts[-1] = Part(last.text, last.photo, markup)
     if payload.get("html"):
         parts = [Part(p.text, p.photo, p.markup, html=True) for p in parts]
+    parts += [Part("", attachment=dict(spec)) for spec in payload.get("attachments", [])]
     return parts
 
 
@@ -589,7 +597,18 @@ class OutboxSender:
             wait = (got.start_at - self.services.clock.now()).total_seconds() if got.start_at else 0
             if wait > 0:  # the slot the shared bucket gave this message is a moment ahead
                 await self.timer.sleep(wait)
+            if job is not None and job.part.attachment is not None:
+                # a form is rendered (database reads, a PDF) off the event loop
+                job = await asyncio.to_thread(self._attach, row_id, job)
             if job is None:
+                return
+            if job.part.attachment is not None and job.part.document is None:
+                # the file no longer applies (the recipient lost the scope…): nothing to send
+                self.pacer.end(chat, self.timer.now(), reached_telegram=False)
+                answered = True
+                complete = await self._db(self._on_accepted, row_id, job, chat)
+                claimed = False
+                requeue = not complete
                 return
             error: Exception | None = None
             with telegram_request.watching() as statuses:
@@ -714,8 +733,37 @@ class OutboxSender:
             index = min(int(row.payload.get("parts_sent", 0)), len(parts) - 1)
             return _Job(parts[index], index, index == len(parts) - 1)
 
+    def _attach(self, row_id: int, job: _Job) -> _Job:
+        """Render the file of an attachment part for the row's recipient, in their language
+        and with what their role may see (``documents.attachments``, audited as an export)."""
+        assert job.part.attachment is not None
+        with Session(self.services.engine) as session:
+            row = session.get(OutboxMessage, row_id)
+            user = session.get(User, row.recipient_id) if row is not None else None
+        if user is None:
+            return job
+        try:
+            with unit_of_work(self.services.engine, self.services.clock, self.services.policy) as cw:
+                recipient = cw.session.get(User, user.id)
+                assert recipient is not None
+                rendered = render_attachment(cw, recipient, job.part.attachment)
+        except Exception:
+            log.exception("outbox row %s: its attachment could not be made; sent without it", row_id)
+            rendered = None
+        if rendered is None:
+            return job
+        name, data, caption = rendered
+        text = caption.render(user.language) if caption is not None else ""
+        part = Part(text, attachment=job.part.attachment, document=(name, data))
+        return _Job(part, job.index, job.last)
+
     async def _send(self, chat: int, part: Part) -> None:
-        if part.photo is not None:
+        if part.document is not None:
+            name, data = part.document
+            await self.bot.send_document(
+                chat, data, filename=name, caption=part.text or None, reply_markup=part.markup
+            )
+        elif part.photo is not None:
             await self.bot.send_photo(
                 chat, part.photo, caption=part.text or None, reply_markup=part.markup
             )

@@ -266,6 +266,44 @@ class Attending(Callback):
 
 
 @dataclass(frozen=True)
+class ChildBack(Callback):
+    """The answer to "is the child back?" on a date a promise or a notice set
+    (``casework.return_check``): yes records the return, no lets the ladder go on."""
+
+    PREFIX: ClassVar[str] = "back"
+    case_id: int
+    back: bool
+
+    def encode(self) -> str:
+        return f"back:{self.case_id}:{1 if self.back else 0}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        case_id = parse_id(f[0]) if f else None
+        if f is None or case_id is None or f[1] not in ("1", "0"):
+            return None
+        return cls(case_id, f[1] == "1")
+
+
+@dataclass(frozen=True)
+class RecordDelivery(Callback):
+    """Record that the notice reached the guardian (送达回执: date and photo)."""
+
+    PREFIX: ClassVar[str] = "dlv"
+    case_id: int
+
+    def encode(self) -> str:
+        return f"dlv:{self.case_id}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 1)
+        case_id = parse_id(f[0]) if f else None
+        return None if f is None or case_id is None else cls(case_id)
+
+
+@dataclass(frozen=True)
 class _CaseWord(Callback):
     """``<prefix>:<case>:<word>``."""
 
@@ -722,8 +760,8 @@ class MergeStudents(Callback):
 
 KINDS: tuple[type[Callback], ...] = (
     Menu, Language, OpenCase, RecordVisit, Acknowledge, Assign, ReviewEvidence, Approve, Reject,
-    Attending, CaseAction, ConfirmCaseAction, TransferAnswer, HandoverAnswer, AttendanceAnswer,
-    RollCallAnswer,
+    Attending, ChildBack, RecordDelivery, CaseAction, ConfirmCaseAction, TransferAnswer, HandoverAnswer,
+    AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
     ExportMenu, FormFile, ReportWorkbook, ConversationTap,
     Unschooled, ReportChild, RegisterStatus, RegisterLedger, MergeStudents,

@@ -37,7 +37,6 @@ from casework.clock import from_db, to_db
 from casework.context import Casework
 from casework.policy import Duration, Level
 from casework.scope import users_for_case
-from casework.states import ACTIVE
 from models.tables import Case, Deadline, Visit
 
 WORK_KINDS = ("step", "round")
@@ -175,7 +174,32 @@ def after_visit(cw: Casework, case: Case, level: Level, visit: Visit) -> list[De
         due = cw.calendars.at_local(visit.promised_return_on, cw.policy.times.deadline_time)
         if due > cw.now():
             made.append(_add(cw, case, "promise", due, visit_id=visit.id))
+        made += _keep_promise(cw, case, level, visit.promised_return_on)
     return made
+
+
+def _keep_promise(cw: Casework, case: Case, level: Level, promised: date) -> list[Deadline]:
+    """The family promised the child back by ``promised``: no deadline of this level falls
+    before that day plus the policy's grace (the next visit, the level's end). A row already
+    later stays; a moved row's reminders are made again for its new date."""
+    cw.session.flush()
+    until = cw.calendars.due_at(
+        cw.calendars.at_local(promised, cw.policy.times.deadline_time), cw.policy.promise.grace
+    )
+    moved: list[Deadline] = []
+    for row in [*open_of_kind(cw, case, "step"), *open_of_kind(cw, case, "round")]:
+        if from_db(row.due_at) >= until:
+            continue
+        row.due_at = to_db(until)
+        row.payload = {**row.payload, "promise": promised.isoformat()}
+        cw.session.add(row)
+        for reminder in open_of_kind(cw, case, "reminder"):
+            if reminder.payload.get("target_id") == row.id:
+                reminder.status = "cancelled"
+                reminder.acted_at = cw.now_db()
+                cw.session.add(reminder)
+        moved += [row, *_reminders(cw, case, row, level)]
+    return moved
 
 
 def _cancel_round(cw: Casework, case: Case) -> None:
@@ -188,6 +212,13 @@ def _cancel_round(cw: Casework, case: Case) -> None:
         if reminder.payload.get("target_id") in ids:
             reminder.status = "cancelled"
             cw.session.add(reminder)
+
+
+def schedule_guardian_check(cw: Casework, case: Case, due_on: date) -> Deadline:
+    """The notice was issued: on the guardian's last day (``due_on``), at the reminder time,
+    the responsible are asked whether the child is back (``casework.return_check``)."""
+    at = max(cw.calendars.at_local(due_on, cw.policy.times.reminder_time), cw.now())
+    return _add(cw, case, "return_check", at, due_on=due_on.isoformat())
 
 
 def schedule_retention(cw: Casework, case: Case, returned_on: date) -> list[Deadline]:
@@ -382,6 +413,9 @@ def on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     assert case is not None
     if case.state != deadline.payload.get("level"):
         return "stale"
+    if any(from_db(step.due_at) <= from_db(deadline.due_at) for step in open_of_kind(cw, case, "step")):
+        # the level's own deadline falls now too: the case moves up, which says it all
+        return "the step decides"
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
     users = users_for_case(cw.session, case, level.responsible)
     notices.visit_overdue(cw, case, users, deadline)
@@ -393,10 +427,21 @@ def on_reminder(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     target = cw.session.get(Deadline, deadline.payload.get("target_id"))
     if target is None or target.status != "open" or case.state != deadline.payload.get("level"):
         return "stale"
+    if _asked_that_day(cw, case, target, deadline):
+        return "folded into the return check"
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
     users = users_for_case(cw.session, case, level.responsible)
     notices.reminder(cw, case, users, target, deadline)
     return f"reminded {len(users)}"
+
+
+def _asked_that_day(cw: Casework, case: Case, target: Deadline, reminder: Deadline) -> bool:
+    """On the guardian's last day the responsible are asked "is the child back?": the
+    step's own reminder of that day would only say the same thing twice."""
+    if target.kind != "step":
+        return False
+    day = cw.calendars.local_date(from_db(reminder.due_at)).isoformat()
+    return any(row.payload.get("due_on") == day for row in open_of_kind(cw, case, "return_check"))
 
 
 def on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
@@ -418,16 +463,6 @@ def on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
         roles=[next_role],
     )
     return f"climbed to {next_role}"
-
-
-def on_promise(cw: Casework, deadline: Deadline, case: Case | None) -> str:
-    assert case is not None
-    if case.state not in ACTIVE:
-        return "stale"
-    level = cw.policy.level(case.level)  # type: ignore[arg-type]
-    users = users_for_case(cw.session, case, level.responsible)
-    notices.promise_due(cw, case, users)
-    return f"promise check to {len(users)}"
 
 
 def on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:

@@ -237,12 +237,19 @@ def _moved_up(to_state: str, from_state: str | None) -> bool:
 def _overdue(cw: Casework, user: User, histories: Sequence[_Case], end: datetime) -> dict[int, datetime]:
     """Cases with an unanswered step or round deadline due by ``end`` (see the module doc),
     each with its earliest such deadline."""
-    current = {h.case.id: h.case.state for h in histories if h.case.state in states.ACTIVE}
+    current = {h.case.id or 0: h.case.state for h in histories if h.case.state in states.ACTIVE}
     if not current:
         return {}
     on_ladder = select(Case.id).where(
         visible_cases(user), col(Case.state).in_(list(states.ACTIVE))
     )
+    return overdue_among(cw, on_ladder, current, end)
+
+
+def overdue_among(cw: Casework, on_ladder: Any, current: dict[int, str], end: datetime) -> dict[int, datetime]:
+    """Of the cases ``on_ladder`` (a select of case ids) standing at ``current`` (id → state),
+    those overdue by ``end`` (the module doc's rule), each with its earliest such deadline.
+    The digests ask for one officer's cases; ``casework.agenda`` for all it plans for."""
     rows = cw.session.exec(
         select(Deadline)
         .where(col(Deadline.case_id).in_(on_ladder))
@@ -268,10 +275,16 @@ def _overdue(cw: Casework, user: User, histories: Sequence[_Case], end: datetime
 def _overdue_cases(cw: Casework, histories: Sequence[_Case], overdue: dict[int, datetime],
                    end: datetime) -> tuple[OverdueCase, ...]:
     """The overdue cases to name, most days overdue first (only those listed are read)."""
-    by_id = {h.case.id: h.case for h in histories}
+    return name_overdue(cw, {h.case.id or 0: h.case for h in histories}, overdue, end)
+
+
+def name_overdue(cw: Casework, by_id: dict[int, Case], overdue: dict[int, datetime], end: datetime,
+                 limit: int = OVERDUE_LISTED) -> tuple[OverdueCase, ...]:
+    """The first ``limit`` of ``overdue`` (case id → deadline), most days overdue first, as
+    digest lines name them (the name masked); only those named are read."""
     tz = cw.policy.tz
     today = from_db(end).astimezone(tz).date()
-    ranked = sorted(overdue.items(), key=lambda item: (item[1], item[0]))[:OVERDUE_LISTED]
+    ranked = sorted(overdue.items(), key=lambda item: (item[1], item[0]))[:limit]
     student_ids = [by_id[cid].student_id for cid, _due in ranked]
     names = dict(cw.session.exec(select(Student.id, Student.name).where(col(Student.id).in_(student_ids))).all())
     return tuple(
@@ -376,6 +389,12 @@ def digest_data(
 # --- the text ---------------------------------------------------------------------------
 
 
+def overdue_line(c: OverdueCase) -> Text:
+    """One overdue case as a digest (and an agenda) names it."""
+    return _("#{id} {name} — {state}, {days} days overdue", id=c.case_id, name=c.name,
+             state=_(STATE_LABELS.get(c.state, c.state)), days=c.days)
+
+
 def _unit_items(units: Sequence[UnitCount], none_label: Text) -> Text:
     shown: list[Text] = [
         _("{name} {n}", name=u.name if u.unit_id is not None else none_label, n=u.cases)
@@ -427,11 +446,7 @@ def digest_text(
         ),
         _("Overdue now: {n} (a step or visit deadline has passed).", n=data.overdue),
     ]
-    lines += [
-        _("#{id} {name} — {state}, {days} days overdue", id=c.case_id, name=c.name,
-          state=_(STATE_LABELS.get(c.state, c.state)), days=c.days)
-        for c in data.overdue_cases
-    ]
+    lines += [overdue_line(c) for c in data.overdue_cases]
     if data.overdue > len(data.overdue_cases):
         lines.append(_("…and {n} more.", n=data.overdue - len(data.overdue_cases)))
     if data.open == 0:

@@ -36,6 +36,7 @@ from casework.disclosure import Disclosure
 from casework.errors import IllegalTransition
 from casework.i18n import N_, _
 from casework.ladder import load_case
+from casework.notices import attachment_for_level as attachment_for_level  # where it used to be
 from casework.validation import age_on
 from models.tables import (
     Case,
@@ -225,18 +226,6 @@ def available(cw: Casework, case: Case) -> list[str]:
     if _deferral(cw, case) is not None:
         found.append("deferral")
     return found
-
-
-def attachment_for_level(case: Case, level_state: str, fmt: str = "pdf") -> dict[str, object] | None:
-    """The form an alert about ``case`` entering ``level_state`` carries, as an outbox
-    attachment spec (``documents.attachments``): the school's 表5 written report when
-    an enrolled child's case comes to the township, the notice when it reaches
-    ``deadline_notice``; ``None`` for other levels."""
-    if level_state == "township_persuasion" and case.school_id is not None:
-        return {"type": "form", "form": "report", "case_id": case.id, "format": fmt}
-    if level_state == "deadline_notice":
-        return {"type": "form", "form": "notice", "case_id": case.id, "format": fmt}
-    return None
 
 
 def notice_issuer(cw: Casework) -> str:

@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from casework import deadlines, digest, ladder_timers, reports
+from casework import (
+    agenda,
+    calendar_notice,
+    deadlines,
+    digest,
+    ladder_timers,
+    reports,
+    return_check,
+)
 from casework.attendance import prompts, roll_call
 from casework.context import Casework
 from casework.deadlines import Kind
@@ -48,7 +56,8 @@ KINDS: dict[str, Kind] = _table(
     Kind("round", deadlines.on_round),
     Kind("reminder", deadlines.on_reminder),
     Kind("ack", deadlines.on_ack),
-    Kind("promise", deadlines.on_promise),
+    Kind("promise", return_check.on_promise),  # "is the child back?" (casework.return_check)
+    Kind(return_check.KIND, return_check.on_notice_due),
     Kind("retention", deadlines.on_retention),
     Kind("resume", ladder_timers.on_resume),
     Kind("deferral_end", deadlines.on_deferral_end),
@@ -61,13 +70,18 @@ KINDS: dict[str, Kind] = _table(
     Kind(roll_call.RC_CLOSE, roll_call.on_roll_call_close, caseless=True),
     # the officers' digests and the periodic reports
     Kind(digest.KIND, digest.handle_digest, caseless=True),
+    # each person's agenda: the held reminders and news, the overdue work (casework.agenda)
+    Kind(agenda.KIND, agenda.handle_agenda, caseless=True),
+    # the holiday data runs out: the county officers and admins are told (casework.calendar_notice)
+    Kind(calendar_notice.KIND, calendar_notice.handle, caseless=True),
     Kind(reports.KIND, reports.handle_report, caseless=True),
     # a verification round's reminders before its due date (casework.verification)
     Kind(verification_import.REMINDER_KIND, verification_work.on_reminder, caseless=True),
 )
 
 # run at the start of every tick, in this order; each creates its upcoming calendar jobs
-PLANNERS: tuple[Planner, ...] = (prompts.plan, digest.plan_digests, reports.plan_reports)
+PLANNERS: tuple[Planner, ...] = (prompts.plan, digest.plan_digests, reports.plan_reports, agenda.plan_agenda,
+                                 calendar_notice.plan)
 
 # handed down to casework.deadlines, which checks and dispatches rows by it
 deadlines.install_kinds(KINDS)

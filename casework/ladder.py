@@ -410,7 +410,8 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
     if data.result == "promised":
         if data.promised_return_on is None:
             raise ValidationError("promised_return_on", _("Give the date they promised."))
-        validation.promised_return(data.promised_return_on, visit_day=data.visit_date, today=cw.today())
+        validation.promised_return(data.promised_return_on, visit_day=data.visit_date, today=cw.today(),
+                                   horizon=cw.policy.promise.max_days)
     for text_field in ("family_situation", "measures", "next_step"):
         value = getattr(data, text_field)
         if value:
@@ -533,6 +534,9 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
     from_state = case.state
     below = users_for_case(cw.session, case, cw.policy.level(case.level).responsible)  # type: ignore[arg-type]
     made, told = _enter_level(cw, case, nxt.state, actor=actor)
+    if nxt.state == "township_persuasion":
+        # the village persuades with the township from now on: told today, not at round 1's reminder
+        told += notices.village_told(cw, case, nxt, [u.id for u in told], actor)
     touch(cw, case)
     event = record_event(cw, case, actor, "escalated", from_state=from_state, reason=reason)
     told += notices.moved_up(cw, case, from_state, [u for u in below if u not in told])
@@ -569,7 +573,12 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
     case.notice_due_on = (
         from_db(step.due_at).astimezone(cw.policy.tz).date() if step is not None else None
     )
+    if case.notice_due_on is not None:
+        made.append(deadlines.schedule_guardian_check(cw, case, case.notice_due_on))
     touch(cw, case)
+    cw.session.flush()
+    # the paper goes to whoever issued it, now, with the step to record its delivery
+    notices.notice_to_issuer(cw, case, actor)
     event = record_event(
         cw,
         case,

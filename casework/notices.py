@@ -8,7 +8,8 @@ acknowledge, assign, open the case, record a visit, review the evidence, attendi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import col, select
@@ -20,19 +21,21 @@ from casework.callbacks import (
     Attending,
     CaseAction,
     OpenCase,
+    RecordDelivery,
     RecordVisit,
     ReviewEvidence,
 )
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import ROLE_LABELS, STATE_LABELS, day_text, grade_text
-from casework.outbox import enqueue, text_to_json
+from casework.labels import ROLE_LABELS, STATE_LABELS, DayText, day_text, grade_text, n_
+from casework.outbox import HELD, enqueue, held, text_to_json
 from casework.policy import Level
 from casework.scope import users_for_case
 from models.tables import (
     Case,
     Deadline,
+    OutboxMessage,
     Proposal,
     School,
     SchoolClass,
@@ -119,11 +122,25 @@ def _send(
     lines: list[Text] | None = None,
     buttons: list[list[dict[str, object]]] | None = None,
     dedupe: str | None = None,
+    attachments: list[dict[str, object]] | None = None,
+    merge: Merge | None = None,
 ) -> list[User]:
+    """Queue ``text`` to each of ``users`` (once each). With ``merge``, a message of the same
+    kind already queued to that person at this very instant (the scheduler's run acting on
+    several cases at once) takes this case as one more line and buttons row instead."""
     told: list[User] = []
+    hold = held(kind, cw.policy.times.agenda)
     for user in users:
         if user.unreachable or user in told:
             continue
+        if merge is not None and _merged(cw, user, kind, case, merge, attachments):
+            told.append(user)
+            continue
+        key = f"{dedupe}:{user.id}" if dedupe else None
+        if key is not None and cw.session.exec(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+        ).first() is not None:
+            continue  # already told (one reminder per case and day)
         msg = enqueue(
             cw.session,
             user,
@@ -132,10 +149,18 @@ def _send(
             now=cw.now(),
             case_id=case.id,
             buttons=buttons,  # type: ignore[arg-type]
-            dedupe_key=f"{dedupe}:{user.id}" if dedupe else None,
+            dedupe_key=key,
         )
+        if hold:
+            msg.status = HELD  # waits for the person's next agenda (casework.agenda)
         if lines:
             msg.payload = {**msg.payload, "lines": [text_to_json(t) for t in lines]}
+        if attachments:
+            # files rendered for each reader when sent (documents.attachments)
+            msg.payload = {**msg.payload, "attachments": attachments}
+        if merge is not None:
+            msg.payload = {**msg.payload, "merge": {"id": case.id, "line": text_to_json(merge.line),
+                                                    "row": merge.row}}
         told.append(user)
     return told
 
@@ -154,6 +179,9 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
             [_button(_("Acknowledge"), Acknowledge(case.id or 0).encode()), _button(_("Assign to…"), Assign(case.id or 0).encode())],
             [_button(_("Open case"), OpenCase(case.id or 0).encode())],
         ]
+        # the township's alert carries the school's written report (表5) as a file; the
+        # notice is sent when it is issued (casework.notice_delivery), not before
+        spec = _report_attachment(case, level)
         return _send(
             cw,
             users,
@@ -162,6 +190,8 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
             _("Escalation: case {title} is now at {state}. Please acknowledge.", title=title, state=state),
             lines=history_lines(cw, case),
             buttons=buttons,
+            attachments=[spec] if spec else None,
+            merge=_alert_merge(cw, case, state),
         )
     return _send(
         cw,
@@ -171,6 +201,130 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
         _("Case {title} is now at {state}.", title=title, state=state),
         buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )
+
+
+MERGED = 30  # cases in one merged message, a row of buttons each (Telegram takes 100 buttons)
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How a message becomes one line of a merged one: its ``line``, its buttons ``row``, and
+    the merged message's heading for ``n`` cases."""
+
+    line: Text
+    row: list[dict[str, object]]
+    heading: Callable[[int], Text]
+
+
+def _merged(cw: Casework, user: User, kind: str, case: Case, merge: Merge,
+            attachments: list[dict[str, object]] | None) -> bool:
+    """Add ``case`` to the message of ``kind`` queued to ``user`` at this instant, if there
+    is one (and it has room); True if it did."""
+    cw.session.flush()
+    row = cw.session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.recipient_id == user.id, OutboxMessage.kind == kind,
+            OutboxMessage.status == "pending", OutboxMessage.created_at == cw.now_db(),
+        ).order_by(col(OutboxMessage.id).desc())
+    ).first()
+    if row is None or row.case_id == case.id or "merge" not in row.payload:
+        return False
+    payload = dict(row.payload)
+    cases: list[dict[str, Any]] = list(payload.get("cases") or [payload["merge"]])
+    if len(cases) >= MERGED or any(c.get("id") == case.id for c in cases):
+        return False
+    cases.append({"id": case.id, "line": text_to_json(merge.line), "row": merge.row})
+    payload["cases"] = cases
+    payload["text"] = text_to_json(merge.heading(len(cases)))
+    payload["lines"] = [c["line"] for c in cases]
+    payload["buttons"] = [c["row"] for c in cases]
+    if attachments:
+        payload["attachments"] = [*payload.get("attachments", []), *attachments]
+    row.payload = payload
+    cw.session.add(row)
+    return True
+
+
+def send_merged(cw: Casework, users: Iterable[User], case: Case, kind: str, text: Text, *,
+                buttons: list[list[dict[str, object]]], merge: Merge, dedupe: str | None = None) -> list[User]:
+    """A message that several cases at once make one of (see :class:`Merge`)."""
+    return _send(cw, users, case, kind, text, buttons=buttons, merge=merge, dedupe=dedupe)
+
+
+def _alert_merge(cw: Casework, case: Case, state: Text) -> Merge:
+    return Merge(
+        _("{title} is now at {state}.", title=case_title(cw, case), state=state),
+        [_button(Text("✅ #{id}", {"id": case.id}), Acknowledge(case.id or 0).encode()),
+         _button(Text("#{id}", {"id": case.id}), OpenCase(case.id or 0).encode())],
+        lambda n: n_("Escalation: {n} case needs you. Please acknowledge it.",
+                     "Escalations: {n} cases need you. Please acknowledge each.", n),
+    )
+
+
+def _report_attachment(case: Case, level: Level) -> dict[str, object] | None:
+    if level.state == "deadline_notice":
+        return None  # the notice goes out when it is issued (notice_to_issuer), not before
+    return attachment_for_level(case, level.state)
+
+
+def attachment_for_level(case: Case, level_state: str, fmt: str = "pdf") -> dict[str, object] | None:
+    """The form an alert about ``case`` entering ``level_state`` carries, as an outbox
+    attachment spec (``documents.attachments``): the school's 表5 written report when
+    an enrolled child's case comes to the township, the notice when it reaches
+    ``deadline_notice``; ``None`` for other levels."""
+    if level_state == "township_persuasion" and case.school_id is not None:
+        return {"type": "form", "form": "report", "case_id": case.id, "format": fmt}
+    if level_state == "deadline_notice":
+        return {"type": "form", "form": "notice", "case_id": case.id, "format": fmt}
+    return None
+
+
+def notice_to_issuer(cw: Casework, case: Case, issuer: User) -> list[User]:
+    """The notice to return to school, as a file, to whoever just issued it, with the
+    button that records its delivery to the guardian (``casework.notice_delivery``)."""
+    return _send(
+        cw, [issuer], case, "notice_document",
+        _("The notice to return to school for case {title} is attached. Print it, hand it to the "
+          "guardian, and record the delivery (送达回执: the date and a photo of the signed receipt).",
+          title=case_title(cw, case)),
+        buttons=[[_button(_("📬 Record the delivery"), RecordDelivery(case.id or 0).encode())],
+                 [_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+        attachments=[{"type": "form", "form": "notice", "case_id": case.id, "format": "pdf"}],
+    )
+
+
+def village_told(
+    cw: Casework, case: Case, level: Level, alerted: list[int | None], actor: User | None
+) -> list[User]:
+    """The village cadre persuades with the township from now on: told the day the township
+    step starts on their case, with its first visit's date, not at its first reminder."""
+    cadres = [u for u in users_for_case(cw.session, case, ["village_cadre"])
+              if u.id not in alerted and (actor is None or u.id != actor.id)]
+    if not cadres:
+        return []
+    cw.session.flush()
+    first = min((from_db(d.due_at) for d in cw.session.exec(
+        select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "open",
+                               col(Deadline.kind).in_(["round", "step"]))).all()), default=None)
+    text = (
+        _("The township has taken up case {title} ({state}); you persuade the family with the township. "
+          "First visit due by {date}.", title=case_title(cw, case), state=_(STATE_LABELS[level.state]),
+          date=_day(cw, first))
+        if first is not None
+        else _("The township has taken up case {title} ({state}); you persuade the family with the township.",
+               title=case_title(cw, case), state=_(STATE_LABELS[level.state]))
+    )
+    return _send(
+        cw, cadres, case, "township_started", text,
+        buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode()),
+                  _button(_("Open case"), OpenCase(case.id or 0).encode())]],
+        dedupe=f"twp:{case.id}:{case.version}",
+    )
+
+
+def _day(cw: Casework, when: Any) -> DayText:
+    """A deadline's day as the chat writes dates (12月14日 / Dec 14)."""
+    return day_text(from_db(when).astimezone(cw.policy.tz).date())
 
 
 def moved_up(cw: Casework, case: Case, from_state: str, users: list[User]) -> list[User]:
@@ -290,6 +444,15 @@ def reminder(
         step = _("visit {round}", round=target.payload.get("round"))
     else:
         step = _(STATE_LABELS[case.state])
+    if target.kind == "step" and case.state == "deadline_notice" and case.notice_issued_at is not None:
+        # the guardian's deadline, not the officer's: said so, with what to do if the child is back
+        return _send(
+            cw, users, case, "reminder",
+            _("The notice to return to school gives the guardian of {title} until {date}. "
+              "If the child is back, record it.", title=case_title(cw, case), date=_local_day(cw, target)),
+            buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+            dedupe=_one_a_day(cw, case, reminder_row),
+        )
     return _send(
         cw,
         users,
@@ -302,8 +465,14 @@ def reminder(
             date=_local_day(cw, target),
         ),
         buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode())]],
-        dedupe=f"rem:{reminder_row.id}",
+        dedupe=_one_a_day(cw, case, reminder_row),
     )
+
+
+def _one_a_day(cw: Casework, case: Case, reminder_row: Deadline) -> str:
+    """One reminder per case, person and day: the last visit's and the level's deadline
+    falling on the same day make one reminder, not two."""
+    return f"rem:{case.id}:{cw.calendars.local_date(from_db(reminder_row.due_at)).isoformat()}"
 
 
 def visit_overdue(cw: Casework, case: Case, users: list[User], deadline: Deadline) -> list[User]:
@@ -343,17 +512,6 @@ def unacknowledged(cw: Casework, case: Case, users: list[User], alerted: list[st
     )
 
 
-def promise_due(cw: Casework, case: Case, users: list[User]) -> list[User]:
-    return _send(
-        cw,
-        users,
-        case,
-        "promise_due",
-        _("Today is the day the family promised {title} would be back. Is the child at school?", title=case_title(cw, case)),
-        buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode()), _button(_("Open case"), OpenCase(case.id or 0).encode())]],
-    )
-
-
 def retention_check(cw: Casework, case: Case, users: list[User], n: int) -> list[User]:
     return _send(
         cw,
@@ -362,6 +520,14 @@ def retention_check(cw: Casework, case: Case, users: list[User], n: int) -> list
         "retention_check",
         _("Check-in {n}: is {title} still attending school?", n=n, title=case_title(cw, case)),
         buttons=[[_button(_("Yes, attending"), Attending(case.id or 0, attending=True).encode()), _button(_("No, absent again"), Attending(case.id or 0, attending=False).encode())]],
+        merge=Merge(
+            _("Check-in {n}: is {title} still attending school?", n=n, title=case_title(cw, case)),
+            [_button(Text("✅ #{id}", {"id": case.id}), Attending(case.id or 0, attending=True).encode()),
+             _button(Text("❌ #{id}", {"id": case.id}), Attending(case.id or 0, attending=False).encode())],
+            lambda count: n_("Check-in: is this child still attending school? ✅ yes, ❌ absent again.",
+                             "Check-ins: are these {n} children still attending school? ✅ yes, ❌ absent again.",
+                             count),
+        ),
     )
 
 

@@ -4,6 +4,7 @@ them, rendered in the recipient's language only when the sender delivers them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -13,6 +14,17 @@ from casework.clock import to_db
 from casework.i18n import ContextText, Text
 from casework.labels import DayText, JoinedText, PluralText
 from models.tables import OutboxMessage, User
+
+# a message that waits for its recipient's next agenda (``casework.agenda``) instead of being
+# sent on its own; the agenda folds it into one message. The sender sends "pending" only.
+HELD = "held"
+FOLDED = "folded"
+HELD_KINDS = frozenset({"reminder", "overdue", "level_entered", "moved_up", "returned", "home_teaching"})
+
+
+def held(kind: str, agenda_times: Sequence[object]) -> bool:
+    """Whether a message of ``kind`` waits for the agenda (a policy with agenda times)."""
+    return kind in HELD_KINDS and bool(agenda_times)
 
 
 def text_to_json(text: Text) -> dict[str, Any]:

@@ -257,6 +257,9 @@ class Times(_Model):
     township_digest: time
     county_digest_weekday: int = Field(ge=0, le=6)
     county_digest: time
+    # the slots of each person's agenda (``casework.agenda``): one message per slot with the
+    # day's and the overdue work; empty, every reminder goes out on its own
+    agenda: list[time] = Field(default_factory=lambda: [time(8, 30), time(16, 0)], max_length=4)
 
     @field_validator("timezone")
     @classmethod
@@ -280,6 +283,14 @@ class Times(_Model):
                 "attendance_cutoff",
             )
         return self
+
+    @field_validator("agenda")
+    @classmethod
+    def _agenda_ascending(cls, value: list[time]) -> list[time]:
+        for i in range(1, len(value)):
+            if value[i] <= value[i - 1]:
+                raise _rule(_("the agenda times must be in ascending order"), i)
+        return value
 
     @property
     def tz(self) -> ZoneInfo:
@@ -519,6 +530,15 @@ class HomeTeaching(_Model):
         return value
 
 
+class Promise(_Model):
+    """A family's promise that the child will be back by a date (recorded with a visit):
+    at most ``max_days`` ahead, it moves the case's next deadline to that date plus
+    ``grace``, and on that date the responsible are asked whether the child came back."""
+
+    max_days: int = Field(default=30, ge=1, le=60)
+    grace: Duration = Field(default_factory=lambda: Duration(amount=1, unit="working_days"))
+
+
 class RollCall(_Model):
     """Term-start roll call of pupils who have not reported (开学报到登记)."""
 
@@ -559,6 +579,7 @@ class Policy(_Model):
     roll_call: RollCall
     reports: Reports
     verification: Verification = Field(default_factory=Verification)
+    promise: Promise = Field(default_factory=Promise)
 
     @field_validator("name")
     @classmethod

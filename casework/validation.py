@@ -266,18 +266,20 @@ PROMISE_HORIZON_DAYS = 60
 
 
 def promised_return(
-    when: date, *, visit_day: date, today: date, field: str = "promised_return_on", shown: str | None = None
+    when: date, *, visit_day: date, today: date, field: str = "promised_return_on", shown: str | None = None,
+    horizon: int = PROMISE_HORIZON_DAYS,
 ) -> date:
     """The date a family promised the child will be back: not before the visit, and at most
-    ``PROMISE_HORIZON_DAYS`` from today. ``shown`` is the date as the reader writes it (the
-    chat's own format); ISO otherwise."""
+    ``horizon`` days from today (the policy's ``promise.max_days``; ``PROMISE_HORIZON_DAYS``
+    at most). ``shown`` is the date as the reader writes it (the chat's own format); ISO
+    otherwise."""
     if when < visit_day:
         raise ValidationError(field, _("The promised date is before the visit."))
-    if (when - today).days > PROMISE_HORIZON_DAYS:
+    if (when - today).days > min(horizon, PROMISE_HORIZON_DAYS):
         raise ValidationError(
             field,
             _("{date} is more than {days} days away. Please check the date.",
-              date=shown or when.isoformat(), days=PROMISE_HORIZON_DAYS),
+              date=shown or when.isoformat(), days=min(horizon, PROMISE_HORIZON_DAYS)),
         )
     return when
 

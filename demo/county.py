@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from casework import deadlines, ladder, outcomes, states
 from casework.clock import FrozenClock
 from casework.context import Casework
+from casework.outbox import HELD
 from casework.policy import Level, Policy
 from models.tables import (
     Case,
@@ -280,7 +281,8 @@ def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
     walker.set(end)
     deadlines.run_due(cw)
     session.flush()
-    for message in session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).all():
+    # (held ones too: news that would wait for an agenda is history as well)
+    for message in session.exec(select(OutboxMessage).where(col(OutboxMessage.status).in_(["pending", HELD]))).all():
         message.status = "sent"
         message.last_error = "demo history (seeded)"
         session.add(message)

@@ -13,7 +13,17 @@ from typing import Any
 
 from telegram import Message
 
-from casework import actions, callbacks, case_views, handover, ladder, outcomes, transfers
+from casework import (
+    actions,
+    callbacks,
+    case_views,
+    handover,
+    ladder,
+    notice_delivery,
+    outcomes,
+    return_check,
+    transfers,
+)
 from casework.errors import AccessDenied
 from casework.i18n import Text, _
 from casework.validation import clean_text
@@ -169,6 +179,20 @@ def _attending(turn: engine.Turn, tap: callbacks.Attending) -> None:
     turn.replies.send(out.message)
 
 
+def _child_back(turn: engine.Turn, tap: callbacks.ChildBack) -> None:
+    """The answer to "is the child back?" (``casework.return_check``)."""
+    message = return_check.answer(turn.cw, turn.user, tap.case_id, tap.back)
+    # the message may ask about several cases (one row each): its buttons stay
+    turn.replies.answer(message)
+    turn.replies.send(message)
+
+
+def _delivery(turn: engine.Turn, tap: callbacks.RecordDelivery) -> None:
+    notice_delivery.check_deliverable(turn.cw, turn.user, tap.case_id)
+    turn.replies.answer()
+    engine.start(turn, "delivery", case_id=tap.case_id)
+
+
 def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCaseAction) -> None:
     case_id, action = tap.case_id, tap.action
     turn.replies.answer()
@@ -214,6 +238,8 @@ _ROUTES: dict[type[callbacks.Callback], Callable[[engine.Turn, Any], None]] = {
     callbacks.Approve: _approve,
     callbacks.Reject: _reject,
     callbacks.Attending: _attending,
+    callbacks.ChildBack: _child_back,  # "is the child back?" on a promise's or a notice's day
+    callbacks.RecordDelivery: _delivery,  # the notice's 送达回执
     callbacks.TransferAnswer: _transfer,  # a transfer request (casework.transfers)
     callbacks.HandoverAnswer: _handover,  # a case handed over by another county (casework.handover)
     callbacks.CaseAction: _action,

@@ -58,6 +58,8 @@ EVENT_LABELS: dict[str, Text] = {
     "visit": _("visit recorded"),
     "escalated": _("escalated"),
     "notice_issued": _("deadline notice issued"),
+    "notice_delivered": _("notice delivered to the guardian"),
+    "not_back": _("not back on the set day"),
     "returned": _("back at school"),
     "enrolled": _("enrolled at a school"),
     "home_teaching_session": _("home-teaching session"),

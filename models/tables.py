@@ -348,6 +348,14 @@ class OutboxMessage(SQLModel, table=True):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # the messages waiting for their recipient's next agenda (casework.agenda)
+        Index(
+            "ix_outbox_held",
+            "recipient_id",
+            "id",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -356,7 +364,7 @@ class OutboxMessage(SQLModel, table=True):
     kind: str = Field(max_length=32)
     payload: dict[str, Any] = _json_dict()  # {"text": <Text as JSON>, "buttons": [...]}
     dedupe_key: str | None = Field(default=None, sa_column=Column(String(120), unique=True))
-    status: str = Field(default="pending", max_length=10)  # pending | sent | failed | dead
+    status: str = Field(default="pending", max_length=10)  # pending | sent | failed | dead | held | folded
     attempts: int = 0
     not_before: datetime
     created_at: datetime

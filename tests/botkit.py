@@ -99,3 +99,17 @@ async def deliver_outbox(harness: Any) -> int:
 def pending_outbox(harness: Any, recipient: User) -> list[OutboxMessage]:
     return rows(harness, OutboxMessage, OutboxMessage.recipient_id == recipient.id,
                 OutboxMessage.status == "pending")
+
+
+def run_agenda(harness: Any, *, first: bool = False) -> str:
+    """The agenda slot comes now (``casework.agenda``): each person's held messages are
+    folded into one message each (``first``: the day's first slot, with the overdue work)."""
+    from casework import agenda
+    from casework.clock import to_db
+    from models.tables import Deadline
+
+    def run(cw: Any) -> str:
+        row = Deadline(kind=agenda.KIND, due_at=to_db(cw.now()), payload={"first": first}, created_at=cw.now_db())
+        return agenda.handle_agenda(cw, row, None)
+
+    return str(act(harness, run))

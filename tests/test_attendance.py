@@ -690,6 +690,7 @@ async def test_a_datian_case_runs_from_the_first_unexcused_day_to_the_county(
         "11-05 08:00 reminder → school_admin",
         # still away: written report to the township (表5), which must acknowledge
         "11-05 17:30 escalation_alert → township_officer",
+        "11-05 17:30 township_started → village_cadre",  # who persuades with the township, told today
         "11-05 17:30 moved_up → teacher",
         "11-05 17:30 moved_up → school_admin",
         # acknowledged the next morning; round 1 of 5 falls due a working week later
@@ -731,6 +732,7 @@ async def test_the_same_case_across_national_day_2026(harness, world) -> None:  
         "10-08 08:00 reminder → teacher",
         "10-08 08:00 reminder → school_admin",
         "10-08 17:30 escalation_alert → township_officer",
+        "10-08 17:30 township_started → village_cadre",
         "10-08 17:30 moved_up → teacher",
         "10-08 17:30 moved_up → school_admin",
         # round 1: 10-09, 10-10 (调休), 10-12, 10-13, 10-14

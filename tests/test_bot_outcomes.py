@@ -20,6 +20,7 @@ from tests.botkit import (
     one,
     open_case,
     rows,
+    run_agenda,
     speaking,
     to_township,
 )
@@ -50,7 +51,11 @@ async def test_back_at_school_from_the_case_and_the_others_are_told(harness, wor
     assert [d.kind for d in rows(harness, Deadline, Deadline.status == "open")] == ["retention"] * 3
     admin = speaking(harness, world.users["school_admin"], "en")
     await deliver_outbox(harness)
-    assert admin.last == f"Good news: #{case_id} {pupil.name} (Grade 7 Class 1, 梅林中学) is back at school."
+    assert admin.last is None  # good news waits for the admin's next agenda (casework.agenda)
+    run_agenda(harness)
+    await deliver_outbox(harness)
+    assert admin.last.split("\n")[1] == (
+        f"• Good news: #{case_id} {pupil.name} (Grade 7 Class 1, 梅林中学) is back at school.")
 
 
 async def test_home_teaching_needs_the_named_evidence_and_the_township_reviews_it(harness, world) -> None:  # type: ignore[no-untyped-def]

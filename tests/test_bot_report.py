@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlmodel import Session, func, select
 
+from casework.personal import mask_name
 from demo.county import invented_id_number
 from models.tables import (
     AuditEvent,
@@ -22,7 +23,7 @@ from models.tables import (
     OutboxMessage,
     Student,
 )
-from tests.botkit import conversation, deliver_outbox, one, open_case, rows, speaking
+from tests.botkit import conversation, deliver_outbox, one, open_case, rows, run_agenda, speaking
 
 SUMMARY_EN = "Report a suspected dropout — summary"
 
@@ -123,10 +124,12 @@ async def test_teacher_reports_from_the_roster_edits_a_field_and_the_school_admi
     message = one(harness, OutboxMessage)
     assert (message.recipient_id, message.kind) == (admin.id, "level_entered")
     admin_chat = harness.user(admin)
+    assert await deliver_outbox(harness) == 0  # news waits for the admin's agenda (casework.agenda)
+    run_agenda(harness)
     assert await deliver_outbox(harness) == 1
-    assert admin_chat.last == f"个案#1 梅林中学七年级（1）班{student.name}已进入“疑似辍学”阶段。"
-    assert admin_chat.buttons() == ["查看个案"]
-    assert one(harness, OutboxMessage).status == "sent"
+    assert admin_chat.last.split("\n")[1] == f"• 个案#1 梅林中学七年级（1）班{student.name}已进入“疑似辍学”阶段。"
+    assert admin_chat.buttons() == [f"#1 {mask_name(student.name)}"]
+    assert [m.status for m in rows(harness, OutboxMessage)] == ["folded", "sent"]  # the news, the agenda
 
 
 async def test_a_pupil_is_found_by_typing_part_of_the_name_within_scope(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -289,8 +292,9 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
         "汉族", "青松县梅林镇上坪村3组12号", "青松县梅林镇上坪村3组12号")
 
     officer_chat = speaking(harness, officer, "en")
+    run_agenda(harness)
     assert await deliver_outbox(harness) == 1
-    assert officer_chat.last == "Case #1 王小明 (not enrolled, 上坪村) is now at organising enrolment."
+    assert officer_chat.last.split("\n")[1] == "• Case #1 王小明 (not enrolled, 上坪村) is now at organising enrolment."
 
 
 async def test_teacher_reports_in_chinese(harness, world) -> None:  # type: ignore[no-untyped-def]

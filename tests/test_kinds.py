@@ -141,7 +141,7 @@ def test_a_process_that_imports_only_the_scheduler_knows_every_kind_and_planner(
     ).stdout.splitlines()
     assert set(out[0].split()) == set(kinds.KINDS)
     assert {"periodic_report", "digest", "attendance_prompt"} <= set(out[0].split())
-    assert out[1].split() == ["plan", "plan_digests", "plan_reports"]
+    assert out[1].split() == ["plan", "plan_digests", "plan_reports", "plan_agenda", "plan"]
 
 
 def test_a_kind_is_registered_once() -> None:

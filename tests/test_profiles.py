@@ -105,6 +105,7 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
         "reminder → school_admin",
         "reminder → teacher",
         "reminder → teacher",
+        "township_started → village_cadre",  # the cadre persuades with the township from today
     ]
     # township, from Wed 09-23: round 1 within 5 working days = 24, 28, 29, 30 Sep,
     # 8 Oct (中秋 25–27 and 国庆 1–7 skipped); the level's 25 working days end 11-04:
@@ -303,6 +304,7 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
         "reminder → school_admin",
         "reminder → teacher",
         "reminder → teacher",
+        "township_started → village_cadre",
     ]
     run.at(2026, 11, 9, 9, 0)
     run.do(ladder.acknowledge, run.user("township_officer"), case)
@@ -440,9 +442,9 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
         "reminder: reminded 2",
         "promise: promise check to 2",
     ]
-    assert [m for m in run.messages(mark) if m.startswith("promise")] == [
-        "promise_due → school_admin",
-        "promise_due → teacher",
+    assert [m for m in run.messages(mark) if m.startswith("return_check")] == [  # "is the child back?"
+        "return_check → school_admin",
+        "return_check → teacher",
     ]
     run.at(2026, 11, 27, 10, 0)
     run.visit("school_admin", case, "phone", "unreachable")
@@ -454,6 +456,7 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
         "escalation_alert → township_officer",
         "moved_up → school_admin",
         "moved_up → teacher",
+        "township_started → village_cadre",
     ]
     run.at(2026, 11, 30, 9, 0)
     run.do(ladder.acknowledge, run.user("township_officer"), case)
@@ -595,6 +598,7 @@ def test_jidong_ladder_runs_into_2027_on_the_weekday_fallback(
         "escalation_alert → township_officer",
         "moved_up → school_admin",
         "moved_up → teacher",
+        "township_started → village_cadre",
     ]
     run.at(2027, 1, 19, 9, 0)
     run.do(ladder.acknowledge, run.user("township_officer"), case)

@@ -136,6 +136,7 @@ CAUGHT_UP_MESSAGES = sorted(
     + ["escalation_alert → county_officer"]  # c's alert, unacknowledged, climbs
     + ["reminder → teacher", "reminder → school_admin"] * 2  # b's reminders
     + ["escalation_alert → township_officer", "moved_up → school_admin", "moved_up → teacher"]
+    + ["township_started → village_cadre"]  # b: the cadre persuades with the township now
     + ["reminder → village_cadre", "reminder → township_officer"] * 2  # c's round reminders
 )
 

@@ -23,12 +23,13 @@ PROPER = frozenset({
 }) | frozenset({
     # what an operator types in a policy file or a command, quoted back to them as written
     "true", "false", "state", "name", "ladder", "suspected", "enrolment", "datian", "Asia",
-    "Shanghai", "month", "quarter",
+    "Shanghai", "month", "quarter", "chinesecalendar",
 })
 _SKIP = re.compile(
     r"(?:https?://|t\.me/)\S+"  # links
     r"|/[a-z_]+(?:@\w+)?(?: (?:new|sample|month|quarter))?"  # commands, with their sub-command
     r"|\b[A-Z]+(?:_[A-Z]+)+\b"  # setting names (CONSOLE_URL)
+    r"|\bbaoxue(?: [a-z_-]+)+"  # an operator's command line, quoted (baoxue policy check)
     r"|\b[\w.-]+\.(?:xlsx|docx|pdf|csv|svg|png|jpg|toml)\b"  # file names
     r"|[\w.+-]+@[\w-]+\.[\w.]+"  # e-mail addresses
     r"|\b[A-Za-z]{2,3}-\d[\w-]*"  # references like QS-2026-…
@@ -74,7 +75,7 @@ def problems(texts: Iterable[str]) -> list[str]:
 # --- every msgid the suite looked up, read in Chinese ---------------------------------------
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-_IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\[[a-z_.]+\]")  # round_interval, [enrolment]
+_IDENTIFIER = re.compile(r"\b[a-z]+(?:\.[a-z]+)*(?:_[a-z]+)+\b|\[[a-z_.]+\]")  # round_interval, calendar.extra_holidays, [enrolment]
 
 
 def template_words(template: str) -> list[str]:

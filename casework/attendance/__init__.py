@@ -71,7 +71,7 @@ from casework.context import Casework
 from casework.errors import AccessDenied
 from casework.i18n import N_, Text, _
 from casework.labels import day_text, grade_text
-from casework.outbox import enqueue, text_to_json
+from casework.outbox import HELD, enqueue, text_to_json
 from casework.scope import teacher_class_ids
 from models.tables import (
     Case,
@@ -261,7 +261,7 @@ def _tell(
                 col(OutboxMessage.id) > after,
                 OutboxMessage.case_id == case.id,
                 OutboxMessage.recipient_id == user.id,
-                OutboxMessage.status == "pending",
+                col(OutboxMessage.status).in_(["pending", HELD]),
             )
             .order_by(col(OutboxMessage.id))
         ).first()
@@ -274,6 +274,8 @@ def _tell(
             payload["lines"] = [*payload.get("lines", []), text_to_json(line)]
             payload["buttons"] = [*new_rows, *payload.get("buttons", [])]
             earlier.payload = payload  # a new dict: the JSON column sees the change
+            # the absence asks for something now: the message goes out now, not with the agenda
+            earlier.status = "pending"
             cw.session.add(earlier)
         told.append(user)
 

@@ -2,6 +2,7 @@
 
 from conversations.flows import (  # noqa: F401
     attendance,
+    delivery,
     enrol,
     handover,
     home_teaching,

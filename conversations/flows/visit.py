@@ -222,6 +222,7 @@ def _parse_promise(turn: Turn, text: str) -> date:
     today = turn.cw.today()
     when = validation.parse_date(text, today=today, field="promised_return_on", allow_future=True)
     return validation.promised_return(when, visit_day=draft_date(turn, "date") or today, today=today,
+                                      horizon=turn.cw.policy.promise.max_days,
                                       shown=fmt_date(when, turn.lang))
 
 
