@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes
+from casework import bodies, codes
 from casework.callbacks import Acknowledge, Assign, Attending, OpenCase, RecordVisit, ReviewEvidence
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import ROLE_LABELS, STATE_LABELS
+from casework.labels import STATE_LABELS, role_text
 from casework.outbox import enqueue, text_to_json
-from casework.policy import Level
+from casework.policy import Document, Level
 from casework.scope import users_for_case
 from models.tables import (
     Case,
@@ -133,7 +133,7 @@ def _send(
 
 
 def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = None) -> list[User]:
-    users = users_for_case(cw.session, case, level.notify)
+    users = bodies.people(cw, case, level.notify)
     if not users and case.school_id is None:
         # a child who never enrolled (表1) has no school to tell: the township answers for it
         users = users_for_case(cw.session, case, ["township_officer"])
@@ -141,12 +141,33 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
     users = [u for u in users if actor is None or u.id != actor.id]
     title = case_title(cw, case)
     state = _(STATE_LABELS[level.state])
+    namers: list[User] = []
+    if level.names_persuader is not None:
+        # one message to each namer: the month mark and the question, with the button
+        namers = _send(
+            cw,
+            bodies.people(cw, case, [level.names_persuader]),
+            case,
+            "name_persuader",
+            _(
+                "Case {title} is now at {state}: please name the person (专人) who will "
+                "persuade the family; they will then own the case.",
+                title=title,
+                state=state,
+            ),
+            lines=history_lines(cw, case),
+            buttons=[
+                [_button(_("👤 Name the person…"), Assign(case.id or 0).encode())],
+                [_button(_("Open case"), OpenCase(case.id or 0).encode())],
+            ],
+        )
+        users = [u for u in users if u not in namers]
     if level.requires_ack:
         buttons = [
             [_button(_("Acknowledge"), Acknowledge(case.id or 0).encode()), _button(_("Assign to…"), Assign(case.id or 0).encode())],
             [_button(_("Open case"), OpenCase(case.id or 0).encode())],
         ]
-        return _send(
+        return namers + _send(
             cw,
             users,
             case,
@@ -155,12 +176,46 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
             lines=history_lines(cw, case),
             buttons=buttons,
         )
-    return _send(
+    return namers + _send(
         cw,
         users,
         case,
         "level_entered",
         _("Case {title} is now at {state}.", title=title, state=state),
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+    )
+
+
+def document_issued(cw: Casework, case: Case, document: Document, actor: User) -> list[User]:
+    """A level's paper is on file: its level's parties are told (not the issuer)."""
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    users = [u for u in bodies.people(cw, case, level.notify) if u.id != actor.id]
+    return _send(
+        cw,
+        users,
+        case,
+        "document_issued",
+        _("{document} issued for case {title} by {name}.", document=document.title(),
+          title=case_title(cw, case), name=actor.display_name),
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+    )
+
+
+def held_for_document(cw: Casework, case: Case, document: Document, users: list[User]) -> list[User]:
+    """The level's time is up but its paper is not on file: the case waits, and its issuers
+    are asked again (no ladder skips a level silently)."""
+    return _send(
+        cw,
+        users,
+        case,
+        "held",
+        _(
+            "Case {title}: the time at {state} is up, but {document} is not on file, so the "
+            "case cannot go up. Please issue it.",
+            title=case_title(cw, case),
+            state=_(STATE_LABELS[case.state]),
+            document=document.title(),
+        ),
         buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
     )
 
@@ -197,11 +252,12 @@ def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[Use
     from casework import actions, states
 
     required = actions.required_reviewer(cw, proposal)
-    ladder_up = [r for r in ("township_officer", "county_officer", "admin")
-                 if states.ROLE_RANK[r] >= states.ROLE_RANK[required]]
+    ladder_up = [required] if bodies.is_body(required) else [
+        r for r in ("township_officer", "county_officer", "admin")
+        if states.ROLE_RANK[r] >= states.ROLE_RANK[required]]
     users: list[User] = []
     for role in ladder_up:
-        users = [u for u in users_for_case(cw.session, case, [role]) if u.id != proposal.proposed_by]
+        users = [u for u in bodies.people(cw, case, [role]) if u.id != proposal.proposed_by]
         if users:
             break
     files = sum(1 for item in proposal.evidence if item.get("kind") in ("photo", "document"))
@@ -311,7 +367,7 @@ def unacknowledged(cw: Casework, case: Case, users: list[User], alerted: list[st
         "escalation_alert",
         _(
             "Not acknowledged in time by the {role}: case {title} ({state}) comes to you.",
-            role=_(ROLE_LABELS[alerted[0]]) if alerted else "",
+            role=role_text(alerted[0]) if alerted else "",
             title=case_title(cw, case),
             state=_(STATE_LABELS[case.state]),
         ),

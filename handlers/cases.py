@@ -34,6 +34,7 @@ ACTION_BUTTONS: dict[str, Text] = {
     "mark_returned": _("✅ Back at school"),
     "propose_outcome": _("📄 Propose an outcome"),
     "issue_deadline_notice": _("📨 Issue the deadline notice"),
+    "issue_document": _("📨 Issue the paper"),
     "escalate": _("⬆️ Escalate"),
     "pause": _("⏸ Pause"),
     "resume": _("▶️ Resume"),
@@ -46,6 +47,7 @@ EVENT_LABELS: dict[str, Text] = {
     "visit": _("visit recorded"),
     "escalated": _("escalated"),
     "notice_issued": _("deadline notice issued"),
+    "document_issued": _("paper issued"),
     "returned": _("back at school"),
     "attending": _("still attending"),
     "relapsed": _("absent again"),
@@ -89,7 +91,7 @@ def show_case(turn: Turn, case_id: int) -> None:
     and the actions this user may take on it as buttons."""
     case = cases.view_case(turn.cw, turn.user, case_id)
     lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
-    buttons = [Button(ACTION_BUTTONS[a], _action_data(case.id or 0, a))
+    buttons = [Button(_action_label(turn, case, a), _action_data(case.id or 0, a))
                for a in actions.allowed_actions(turn.cw, turn.user, case)]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     # the case's documents, as /forms N would list them
@@ -103,6 +105,19 @@ def show_case(turn: Turn, case_id: int) -> None:
         if actions.may_decide(turn.cw, turn.user, case, proposal):
             rows.insert(0, [Button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())])
     turn.replies.send_text("\n".join(lines), rows)
+
+
+def _action_label(turn: Turn, case: Case, action: str) -> Text:
+    """The button's words; a paper is named as the county's seed names it."""
+    policy = turn.cw.policy
+    level = None
+    if action == "issue_deadline_notice":
+        level = policy.level("deadline_notice")
+    elif action == "issue_document":
+        level = policy.level(case.level)  # type: ignore[arg-type]
+    if level is not None and level.document is not None:
+        return _("📨 Issue the {document}", document=level.document.title())
+    return ACTION_BUTTONS[action]
 
 
 def ask_confirmation(turn: Turn, case_id: int, action: str) -> None:

@@ -62,7 +62,7 @@ def test_upgrade_seed_and_list_the_demo_cases(env: pytest.MonkeyPatch) -> None:
     assert seeded.exit_code == 0, seeded.output
     assert seeded.stdout.strip() == (
         "seeded 青松县: 2 townships, 4 villages, 3 schools, 12 classes, 396 students, "
-        "27 user handles"
+        "31 user handles"
     )
     again = invoke("demo", "seed")
     assert again.exit_code == 0
