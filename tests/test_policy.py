@@ -16,8 +16,8 @@ from casework.errors import PolicyError
 from casework.i18n import Text
 from casework.labels import ROLE_LABELS, STATE_LABELS, UNIT_LABELS, duration_text, join
 from casework.policy import (
-    LADDER_ORDER,
     BODIES,
+    LADDER_ORDER,
     OUTCOME_ORDER,
     POLICY_DIR,
     Duration,
