@@ -476,3 +476,47 @@ def test_a_closing_rule_that_would_let_one_person_close_is_refused(change: Any, 
     with pytest.raises(PolicyError) as err:
         validate_policy(data)
     assert err.value.detail["key"] == key
+
+
+# ---------------------------------------------------------------------------- bodies, papers
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        # a body the seed names must be mapped to the role its people hold
+        (lambda d: d["ladder"][3].update(responsible=["county_government"]),
+         "ladder[3].responsible[0]"),
+        (lambda d: d["escalation"].update(ack_chain=["township_officer", "city_bureau"]),
+         "escalation.ack_chain[1]"),
+        # the notice level names the notice it issues
+        (lambda d: d["ladder"][3].pop("document"), "ladder[3].document"),
+        (lambda d: d["outcomes"]["deferred"].update(reviewer="mayor"), "outcomes.deferred.reviewer"),
+    ],
+    ids=["unmapped body acts", "unmapped body in the chain", "notice without its paper",
+         "unknown reviewer"],
+)
+def test_bodies_and_papers_are_checked_on_load(change: Any, key: str) -> None:
+    data = datian_data()
+    change(data)
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == key
+
+
+def test_a_mapped_body_acts_and_the_papers_gate_the_levels_above() -> None:
+    data = datian_data()
+    data["bodies"] = {"county_government": "county_officer"}
+    data["ladder"][3]["responsible"] = ["county_government"]
+    policy = validate_policy(data)
+    assert policy.role_of("county_government") == "county_officer"
+    assert policy.role_of("township_officer") == "township_officer"
+    # nothing is needed on file below the notice; above it, the notice
+    assert policy.documents_before("deadline_notice") == []
+    assert [d.kind for d in policy.documents_before("county_escalation")] == ["deadline_notice"]
+    assert [d.kind for d in policy.documents_before("judicial")] == ["deadline_notice"]
+    lines = describe(policy, "en")
+    assert any(line.startswith("4. Return-to-school notice with a deadline — responsible: county government;")
+               and "issues the Deadline notice to return to school" in line for line in lines)
+    assert any(line.startswith("6. Judicial enforcement") and
+               "only with on file: Deadline notice to return to school" in line for line in lines)

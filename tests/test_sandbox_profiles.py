@@ -256,7 +256,7 @@ def test_the_sandbox_starts_under_each_profile(
 
         seen = asyncio.run(_serve_a_while(runtime, _free_port(), SEEDED_AT))
         assert seen["page"] == 200
-        assert [p["key"] for p in seen["personas"]] == list(sandbox_server.PERSONA_KEYS)
+        assert [p["key"] for p in seen["personas"]] == list(sandbox_server.persona_keys(policy))
         # the clock runs on from where the county was seeded (a minute is plenty for start-up)
         assert SEEDED_AT <= seen["clock"] < SEEDED_AT + timedelta(minutes=1)
         assert seen["moved"] == 200
@@ -335,7 +335,7 @@ def test_baoxue_sandbox_starts_under_tongnan(tmp_path: Path, restore_cipher: Non
         status, page = _get(url + "/")
         assert status == 200 and "青松县" in page
         personas = json.loads(_get(url + "/sandbox/api/personas")[1])["personas"]
-        assert [p["key"] for p in personas] == list(sandbox_server.PERSONA_KEYS)
+        assert [p["key"] for p in personas] == list(sandbox_server.persona_keys(load_named("tongnan")))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
