@@ -116,7 +116,7 @@ def _action_label(turn: Turn, case: Case, action: str) -> Text:
     elif action == "issue_document":
         level = policy.level(case.level)  # type: ignore[arg-type]
     if level is not None and level.document is not None:
-        return _("📨 Issue the {document}", document=level.document.title())
+        return _("📨 Issue: {document}", document=level.document.title())
     return ACTION_BUTTONS[action]
 
 
