@@ -1163,7 +1163,9 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
     for outcome in oc.named():
         rule = oc.rule(outcome)
         reviewer = (
-            _("reviewed by a {role} or above", role=role_text(rule.reviewer))
+            _("reviewed by the {body}", body=role_text(rule.reviewer))
+            if rule.reviewer in BODIES
+            else _("reviewed by a {role} or above", role=role_text(rule.reviewer))
             if rule.reviewer is not None
             else _("reviewed by the township (a township officer's proposal by the county)")
         )
