@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from casework import bodies, states
+from casework import bodies, papers, states
 from casework.context import Casework
 from casework.scope import can_see_case
 from models.tables import Case, Deadline, Proposal, User
@@ -50,7 +50,7 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         if action == "escalate" and cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
             continue
         if action == "issue_deadline_notice" and (
-            not may_issue_notice(cw, actor, case)
+            not papers.may_issue_notice(cw, actor, case)
             or (case.state == "deadline_notice" and case.notice_issued_at is not None)
         ):
             continue
@@ -68,16 +68,8 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
     return allowed
 
 
-def may_issue_notice(cw: Casework, actor: User, case: Case) -> bool:
-    from casework import ladder  # the ladder imports this module
-
-    return ladder.may_issue_notice(cw, actor, case)
-
-
 def _may_issue_document(cw: Casework, actor: User, case: Case) -> bool:
     """The level's paper (not the notice), by the level's responsible, not yet on file."""
-    from casework import ladder
-
     if case.state not in states.ACTIVE:
         return False
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
@@ -85,7 +77,7 @@ def _may_issue_document(cw: Casework, actor: User, case: Case) -> bool:
     if document is None or document.kind == "deadline_notice":
         return False
     return bodies.acts_for(cw.policy, actor, level.responsible) and (
-        document.kind not in ladder.documents_on_file(cw, case)
+        document.kind not in papers.documents_on_file(cw, case)
     )
 
 

@@ -24,7 +24,7 @@ from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS
-from casework.policy import Document
+from casework.papers import documents_on_file, may_issue_notice, missing_documents
 from casework.scope import can_see_case, can_see_student, student_units
 from models.tables import Case, CaseEvent, Deadline, Guardian, Proposal, Student, User, Visit
 
@@ -552,19 +552,6 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
     )
 
 
-def may_issue_notice(cw: Casework, actor: User, case: Case) -> bool:
-    """The notice is issued by the party the policy's notice level names (datian's township,
-    lipu's school, jidong's county government), from the level just below it or on it."""
-    if not cw.policy.has_level("deadline_notice"):
-        return False
-    level = cw.policy.level("deadline_notice")
-    below = cw.policy.next_level(case.level)  # type: ignore[arg-type]
-    where = case.state == "deadline_notice" or (
-        case.state in states.ACTIVE and below is not None and below.state == "deadline_notice"
-    )
-    return where and (bodies.acts_for(cw.policy, actor, level.responsible) or actor.role == "admin")
-
-
 def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
     """The notice level's issuer gives the guardian the notice (限期复学通知书 / 劝返复学通知书 /
     责令限期改正); the guardian's deadline starts today."""
@@ -839,30 +826,6 @@ def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome
 
 
 # --- the papers a ladder needs on file --------------------------------------------------
-
-
-def documents_on_file(cw: Casework, case: Case) -> set[str]:
-    """The kinds of paper issued on this case since it was opened (the notice, a penalty
-    decision, the legal documents)."""
-    kinds = {
-        str(e.data.get("document"))
-        for e in cw.session.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == case.id,
-                col(CaseEvent.kind).in_(["notice_issued", "document_issued"]),
-            )
-        ).all()
-    }
-    if case.notice_issued_at is not None:
-        kinds.add("deadline_notice")
-    return kinds
-
-
-def missing_documents(cw: Casework, case: Case, state: str) -> list[Document]:
-    """What must be issued before the case may enter ``state`` and is not (no ladder skips
-    a level silently: a legal step needs the notice, or the county's equivalent, on file)."""
-    on_file = documents_on_file(cw, case)
-    return [d for d in cw.policy.documents_before(state) if d.kind not in on_file]
 
 
 def issue_document(cw: Casework, actor: User, case_id: int) -> Outcome:

@@ -8,7 +8,7 @@ up. Registered in ``casework.kinds``.
 
 from __future__ import annotations
 
-from casework import bodies, deadlines, ladder, notices
+from casework import bodies, deadlines, ladder, notices, papers
 from casework.context import Casework
 from models.tables import Case, Deadline
 
@@ -21,7 +21,7 @@ def on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
         return "top of ladder"
     nxt = cw.policy.next_level(case.level)  # type: ignore[arg-type]
     assert nxt is not None
-    missing = ladder.missing_documents(cw, case, nxt.state)
+    missing = papers.missing_documents(cw, case, nxt.state)
     if missing:
         # the paper is not on file: the case waits here, its issuers are asked again
         # every ack_grace, and no level is skipped

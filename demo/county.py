@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from casework import deadlines, ladder, outcomes, states
+from casework import deadlines, ladder, outcomes, papers, states
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.policy import Level, Policy
@@ -430,7 +430,7 @@ class _Walk:
         if case.state not in states.TRANSITIONS["issue_deadline_notice"].sources:
             return False
         issuer = self.person(policy.level("deadline_notice").responsible[0], case_id)
-        if not ladder.may_issue_notice(self.cw, issuer, case):
+        if not papers.may_issue_notice(self.cw, issuer, case):
             return False
         ladder.issue_deadline_notice(self.cw, issuer, case_id)
         return True
@@ -443,7 +443,7 @@ class _Walk:
         nxt = self.cw.policy.next_level(case.level)  # type: ignore[arg-type]
         if nxt is None:
             return
-        for document in ladder.missing_documents(self.cw, case, nxt.state):
+        for document in papers.missing_documents(self.cw, case, nxt.state):
             if document.kind == "deadline_notice":
                 self.deadline_notice(case_id)
             else:
