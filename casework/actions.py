@@ -8,10 +8,10 @@ from datetime import date
 
 from sqlmodel import select
 
-from casework import states
+from casework import bodies, papers, states
 from casework.case_views import awaiting_enrolment
 from casework.context import Casework
-from casework.scope import can_see_case, users_for_case
+from casework.scope import can_see_case
 from models.tables import Case, County, Deadline, Handover, Proposal, User
 
 # one tap that cannot be undone: shown with what it will do, and done only on a second tap
@@ -27,6 +27,7 @@ OFFERED = (
     "enrol",
     "propose_outcome",
     "issue_deadline_notice",
+    "issue_document",
     "escalate",
     "pause",
     "resume",
@@ -53,12 +54,14 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
         if action == "escalate" and cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
             continue
         if action == "issue_deadline_notice" and (
-            not cw.policy.has_level("deadline_notice")
+            not papers.may_issue_notice(cw, actor, case)
             or (case.state == "deadline_notice" and case.notice_issued_at is not None)
         ):
             continue
         # a child who never had a school is enrolled, not "back"; an enrolled one is back
         if action in ("mark_returned", "enrol") and (action == "enrol") != awaiting_enrolment(cw, case):
+            continue
+        if action == "issue_document" and not _may_issue_document(cw, actor, case):
             continue
         if action == "close_out" and case.state == states.RETURNED:
             continue
@@ -82,6 +85,19 @@ def _may_hand_over(cw: Casework, case: Case) -> bool:
     return other is not None and waiting is None
 
 
+def _may_issue_document(cw: Casework, actor: User, case: Case) -> bool:
+    """The level's paper (not the notice), by the level's responsible, not yet on file."""
+    if case.state not in states.ACTIVE:
+        return False
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    document = level.document
+    if document is None or document.kind == "deadline_notice":
+        return False
+    return bodies.acts_for(cw.policy, actor, level.responsible) and (
+        document.kind not in papers.documents_on_file(cw, case)
+    )
+
+
 def may_acknowledge(actor: User, ack: Deadline) -> bool:
     """The alert went to ``ack``'s roles: one of them, or an officer above them, takes it."""
     roles = [r for r in ack.payload.get("roles", []) if r in states.ROLE_RANK]
@@ -102,6 +118,13 @@ def pending_proposal(cw: Casework, case: Case) -> Proposal | None:
     ).first()
 
 
+def may_review(cw: Casework, actor: User, reviewer: str) -> bool:
+    """A body's proposals are decided by its people; a role's by that role or above."""
+    if bodies.is_body(reviewer):
+        return bodies.fits(cw.policy, actor, reviewer)
+    return states.ROLE_RANK[actor.role] >= states.ROLE_RANK[reviewer]
+
+
 def required_reviewer(cw: Casework, proposal: Proposal) -> str:
     """The lowest role that may decide ``proposal`` (the policy's level for its outcome,
     the county for a township officer's own proposal)."""
@@ -119,7 +142,7 @@ def may_decide(cw: Casework, actor: User, case: Case, proposal: Proposal | None 
     return (
         actor.active
         and actor.role in states.ACTION_ROLES["decide_outcome"]
-        and states.ROLE_RANK[actor.role] >= states.ROLE_RANK[required_reviewer(cw, proposal)]
+        and may_review(cw, actor, required_reviewer(cw, proposal))
         and case.state in states.TRANSITIONS["decide_outcome"].sources
         and can_see_case(cw.session, actor, case)
     )
@@ -147,7 +170,7 @@ def preview(cw: Casework, actor: User, case: Case, action: str) -> Preview | Non
         assert level is not None  # allowed_actions offers no escalation at the top
     else:
         level = cw.policy.level("deadline_notice")
-    told = [u.display_name for u in users_for_case(cw.session, case, level.notify) if u.id != actor.id]
+    told = [u.display_name for u in bodies.people(cw, case, level.notify) if u.id != actor.id]
     due = None
     if action == "issue_deadline_notice" and level.deadline is not None:
         due = cw.calendars.due_at(cw.now(), level.deadline).astimezone(cw.policy.tz).date()

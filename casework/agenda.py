@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import deadlines, digest, states
+from casework import bodies, deadlines, digest, states
 from casework.callbacks import OpenCase
 from casework.clock import from_db, to_db
 from casework.context import Casework
@@ -37,7 +37,6 @@ from casework.i18n import Text, _
 from casework.labels import day_text, n_
 from casework.outbox import FOLDED, HELD, HELD_KINDS, enqueue, text_from_json, text_to_json
 from casework.personal import mask_name
-from casework.scope import users_for_case
 from models.tables import Case, Deadline, OutboxMessage, Student, User
 
 log = logging.getLogger(__name__)
@@ -101,7 +100,7 @@ def _overdue_by_person(cw: Casework, end: datetime) -> tuple[dict[int, list[int]
         if case is None or case.level is None or not cw.policy.has_level(case.level):  # type: ignore[arg-type]
             continue  # a level another profile had: the digests still count it
         level = cw.policy.level(case.level)  # type: ignore[arg-type]
-        for user in users_for_case(cw.session, case, level.responsible):
+        for user in bodies.responsible(cw, case, level):
             mine[user.id or 0].append(case_id)
     return mine, overdue
 

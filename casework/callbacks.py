@@ -763,9 +763,9 @@ KINDS: tuple[type[Callback], ...] = (
     Attending, ChildBack, RecordDelivery, CaseAction, ConfirmCaseAction, TransferAnswer, HandoverAnswer,
     AttendanceAnswer, RollCallAnswer,
     UsersPage, DeactivateUser, UsersCancel, InvitesPage, RevokeInvite, InvitesCancel,
-    ExportMenu, FormFile, ReportWorkbook, ConversationTap,
+    ExportMenu, FormFile, ReportWorkbook,
     Unschooled, ReportChild, RegisterStatus, RegisterLedger, MergeStudents,
-    ExportMenu, FormFile, ReportWorkbook, VerifyTap, VerifyAssign,
+    VerifyTap, VerifyAssign,
     ConversationTap,
 )
 BY_PREFIX: dict[str, tuple[type[Callback], ...]] = {}

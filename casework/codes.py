@@ -51,6 +51,7 @@ OUTCOMES: Mapping[str, str] = {
     "deceased": N_("Deceased"),  # 死亡
     "moved_abroad": N_("Moved abroad"),  # 出国（境）
     "over_age": N_("Over compulsory-school age"),  # 超龄
+    "exempted": N_("Exempted from enrolment"),  # 免予入学
     "retained": N_("Back and staying at school (close out)"),  # 返校巩固，销号
     "other": N_("Other"),  # 其他
 }

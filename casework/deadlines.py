@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from casework import notices
+from casework import bodies, notices
 from casework.clock import from_db, to_db
 from casework.context import Casework
 from casework.policy import Duration, Level
@@ -128,7 +128,11 @@ def schedule_level(
     """The deadlines of a level the case has just entered."""
     made: list[Deadline] = []
     if level.deadline is not None:
-        step = _add(cw, case, "step", cw.calendars.due_at(start, level.deadline), level=level.state)
+        begin = start
+        if level.counts_from_absence and case.absent_since is not None:
+            # "无故一个月未到校": the month is the child's, from the first day away
+            begin = min(start, cw.calendars.at_local(case.absent_since, time(12, 0)))
+        step = _add(cw, case, "step", cw.calendars.due_at(begin, level.deadline), level=level.state)
         made += [step, *_reminders(cw, case, step, level)]
     if level.round_interval is not None and (level.rounds is None or level.rounds > 0):
         rnd = _add(
@@ -148,10 +152,18 @@ def schedule_level(
                 "ack",
                 cw.calendars.due_at(start, cw.policy.escalation.ack_grace),
                 level=level.state,
-                roles=list(level.notify),
+                # the roles rank who may take it (actions.may_acknowledge); the parties
+                # say where it climbs from (on_ack)
+                roles=[cw.policy.role_of(p) for p in level.notify],
+                parties=list(level.notify),
             )
         )
     return made
+
+
+def add_step(cw: Casework, case: Case, due: datetime) -> Deadline:
+    """A level's step deadline again (a case held for a missing paper)."""
+    return _add(cw, case, "step", due, level=case.level)
 
 
 def after_visit(cw: Casework, case: Case, level: Level, visit: Visit) -> list[Deadline]:
@@ -417,7 +429,7 @@ def on_round(cw: Casework, deadline: Deadline, case: Case | None) -> str:
         # the level's own deadline falls now too: the case moves up, which says it all
         return "the step decides"
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
-    users = users_for_case(cw.session, case, level.responsible)
+    users = bodies.responsible(cw, case, level)
     notices.visit_overdue(cw, case, users, deadline)
     return f"overdue notice to {len(users)}"
 
@@ -430,7 +442,7 @@ def on_reminder(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     if _asked_that_day(cw, case, target, deadline):
         return "folded into the return check"
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
-    users = users_for_case(cw.session, case, level.responsible)
+    users = bodies.responsible(cw, case, level)
     notices.reminder(cw, case, users, target, deadline)
     return f"reminded {len(users)}"
 
@@ -445,24 +457,30 @@ def _asked_that_day(cw: Casework, case: Case, target: Deadline, reminder: Deadli
 
 
 def on_ack(cw: Casework, deadline: Deadline, case: Case | None) -> str:
+    """Nobody took the alert in time: it climbs the policy's own chain from the highest
+    party it went to, to the next party that has someone for this case; past the top of
+    the chain it goes nowhere (the system administrator only where the chain names them)."""
     assert case is not None
     chain = list(cw.policy.escalation.ack_chain)
-    alerted = list(deadline.payload.get("roles", []))
+    alerted = list(deadline.payload.get("parties") or deadline.payload.get("roles", []))
     top = max((chain.index(r) for r in alerted if r in chain), default=-1)
-    if top + 1 >= len(chain):
-        return "no one higher"
-    next_role = chain[top + 1]
-    users = users_for_case(cw.session, case, [next_role])
-    notices.unacknowledged(cw, case, users, alerted)
-    _add(
-        cw,
-        case,
-        "ack",
-        cw.calendars.due_at(cw.now(), cw.policy.escalation.ack_grace),
-        level=case.level,
-        roles=[next_role],
-    )
-    return f"climbed to {next_role}"
+    for party in chain[top + 1 :]:
+        users = bodies.people(cw, case, [party])
+        if not users:
+            continue
+        highest = max(alerted, key=lambda p: chain.index(p) if p in chain else -1, default=None)
+        notices.unacknowledged(cw, case, users, [highest] if highest else [])
+        _add(
+            cw,
+            case,
+            "ack",
+            cw.calendars.due_at(cw.now(), cw.policy.escalation.ack_grace),
+            level=case.level,
+            roles=[cw.policy.role_of(party)],
+            parties=[party],
+        )
+        return f"climbed to {party}"
+    return "no one higher"
 
 
 def on_retention(cw: Casework, deadline: Deadline, case: Case | None) -> str:

@@ -597,6 +597,9 @@ def plan_digests(cw: Casework) -> None:
     officers = cw.session.exec(
         select(User)
         .where(col(User.role).in_(list(RECIPIENTS.values())))
+        # the bureau's and the township's own officers: a body's people (县人民政府, 市教育局,
+        # 区扶贫工作领导小组) hear of the cases their steps name, not the daily oversight
+        .where(col(User.body).is_(None))
         .where(col(User.active).is_(True), col(User.unreachable).is_(False))
         .where(col(User.telegram_id).is_not(None))
         .order_by(col(User.id))

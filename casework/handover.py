@@ -73,10 +73,12 @@ def _county(cw: Casework, county_id: int | None) -> County:
 
 
 def receivers(cw: Casework, county_id: int) -> list[User]:
-    """The people who answer an offer to ``county_id``: its county officers."""
+    """The people who answer an offer to ``county_id``: its education bureau's county
+    officers (not the people who act for another body, casework.bodies)."""
     return list(cw.session.exec(
         select(User).where(User.role == "county_officer", User.scope_kind == "county",
-                           User.scope_id == county_id, col(User.active).is_(True))
+                           User.scope_id == county_id, col(User.active).is_(True),
+                           col(User.body).is_(None))
         .order_by(col(User.id))
     ).all())
 
@@ -86,7 +88,7 @@ def _may_decide(actor: User, handover: Handover) -> bool:
         return False
     if actor.role == "admin" and actor.scope_kind == "all":
         return True
-    return (actor.role == "county_officer" and actor.scope_kind == "county"
+    return (actor.role == "county_officer" and actor.scope_kind == "county" and actor.body is None
             and actor.scope_id == handover.to_county_id)
 
 

@@ -37,7 +37,29 @@ ROLE_LABELS: dict[str, str] = {
     "village_cadre": N_("village cadre"),
     "township_officer": N_("township officer"),
     "county_officer": N_("county officer"),
+    "judicial_officer": N_("judicial officer"),
     "admin": N_("system administrator"),
+}
+
+# the papers a ladder level issues, named as the seeds name them (casework.policy.Document)
+DOCUMENT_LABELS: dict[str, str] = {
+    # 000 大田 四(二)《限期复学通知书》
+    "deadline_notice": N_("Deadline notice to return to school"),
+    # 004 荔浦 四(一)《劝返复学通知书》, issued by the school
+    "return_notice": N_("Notice to return to school"),
+    # 003 鸡东 四 / 001 谯城 (二) 责令限期改正
+    "correction_order": N_("Order to correct within a deadline"),
+    # 003 鸡东 四 县法院责任 教育行政处罚决定
+    "penalty_decision": N_("Administrative penalty decision on education"),
+    # 001 谯城 (二) 由区司法部门依法发送相关司法文书
+    "legal_documents": N_("Legal documents"),
+}
+
+# the bodies a policy may name (casework.policy.Body), read wherever a role is
+BODY_LABELS: dict[str, str] = {
+    "county_government": N_("county government"),
+    "city_bureau": N_("city education bureau"),
+    "poverty_group": N_("district poverty-alleviation leading group"),
 }
 
 # Every state of the case lifecycle (DESIGN §3): the ladder first, then the exits.
@@ -175,7 +197,8 @@ def label(labels: Mapping[str, str], code: str) -> Text:
 
 
 def role_text(role: str) -> Text:
-    return label(ROLE_LABELS, role)
+    """A role's name, or a body's (a policy names either where someone acts or is told)."""
+    return label(BODY_LABELS if role in BODY_LABELS else ROLE_LABELS, role)
 
 
 _WITH_UNIT = re.compile(r"^(.*?)\s*[（(]([^（）()]*)[）)]\s*$")

@@ -18,13 +18,14 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes, deadlines, notices, participants, states
+from casework import bodies, codes, deadlines, notices, participants, states
 from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, day_text
-from casework.scope import can_see_case, can_see_student, student_units, users_for_case
+from casework.papers import documents_on_file, may_issue_notice, missing_documents
+from casework.scope import can_see_case, can_see_student, student_units
 from models.tables import Case, CaseEvent, Deadline, Guardian, Proposal, Student, User, Visit
 
 # --- inputs and results -----------------------------------------------------------------
@@ -196,6 +197,10 @@ def _enter_level(
     level = cw.policy.level(level_state)  # type: ignore[arg-type]
     made = deadlines.schedule_level(cw, case, level, start=cw.now())
     told = notices.level_entered(cw, case, level, actor=actor)
+    if level.names_persuader is not None:
+        # 鸡东 四 "落实专人做好动员劝返工作": the school names the person (notices.level_entered
+        # asks them), who then owns the case (bodies.responsible)
+        case.assigned_to_id = None
     if actor is not None:
         # whoever moved the case here has taken it: not asked to acknowledge their own action
         cw.session.flush()
@@ -420,8 +425,10 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
     from_state = case.state
     made: list[Deadline] = []
     told: list[User] = []
-    if case.state == "suspected":
-        # the first persuasion starts the school's step; its clock runs from here
+    if case.state == "suspected" and not cw.policy.level("suspected").holds_until_deadline:
+        # the first persuasion starts the school's step; its clock runs from here (not
+        # where the level runs its full time: jidong's teacher visits or calls at 7 days,
+        # and only the month mark brings in the school's named person)
         case_made, case_told = _enter_level(cw, case, "school_persuasion")
         made += case_made
         told += case_told
@@ -531,8 +538,19 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
         raise IllegalTransition(
             _("Case #{id} is already at the top of the ladder.", id=case.id)
         )
+    missing = missing_documents(cw, case, nxt.state)
+    if missing:
+        raise IllegalTransition(
+            _(
+                "Case #{id} cannot go to {state}: {document} is not on file yet.",
+                id=case.id,
+                state=_(STATE_LABELS[nxt.state]),
+                document=missing[0].title(),
+            ),
+            state=case.state,
+        )
     from_state = case.state
-    below = users_for_case(cw.session, case, cw.policy.level(case.level).responsible)  # type: ignore[arg-type]
+    below = bodies.people(cw, case, cw.policy.level(case.level).responsible)  # type: ignore[arg-type]
     made, told = _enter_level(cw, case, nxt.state, actor=actor)
     if nxt.state == "township_persuasion":
         # the village persuades with the township from now on: told today, not at round 1's reminder
@@ -551,11 +569,21 @@ def escalate_case(cw: Casework, case: Case, actor: User | None, *, reason: str) 
 
 
 def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
-    """The township issues the 限期复学通知书; the guardian's deadline starts today."""
+    """The notice level's issuer gives the guardian the notice (限期复学通知书 / 劝返复学通知书 /
+    责令限期改正); the guardian's deadline starts today."""
     case = load_case(cw, actor, case_id, "issue_deadline_notice")
     check_transition(case, "issue_deadline_notice")
     if case.notice_issued_at is not None and case.state == "deadline_notice":
         raise IllegalTransition(_("The notice for case #{id} was already issued.", id=case.id))
+    if not cw.policy.has_level("deadline_notice"):
+        raise IllegalTransition(_("This county's ladder has no deadline notice."))
+    if not may_issue_notice(cw, actor, case):
+        raise AccessDenied(
+            _("Your role does not allow this action."),
+            actor_id=actor.id, action="issue_deadline_notice", object_type="case", object_id=case.id,
+        )
+    document = cw.policy.level("deadline_notice").document
+    assert document is not None  # the policy's rule for the notice level
     from_state = case.state
     made: list[Deadline] = []
     told: list[User] = []
@@ -586,13 +614,15 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
         "notice_issued",
         from_state=from_state,
         due_on=case.notice_due_on.isoformat() if case.notice_due_on else None,
+        document=document.kind,
     )
     cw.audit(actor, "case.notice", "case", case.id)
     return Outcome(
         case,
         event,
         _(
-            "Deadline notice issued for case #{id}; the guardian must bring the child back by {date}.",
+            "{document} issued for case #{id}; the guardian must bring the child back by {date}.",
+            document=document.title(),
             id=case.id,
             date=case.notice_due_on.isoformat() if case.notice_due_on else "—",
         ),
@@ -805,6 +835,9 @@ def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome
     case.assigned_to_id = assignee.id
     if assignee.role == "village_cadre":
         case.village_responsible_id = assignee.id
+    if assignee.role in ("teacher", "school_admin"):
+        # the school's named person (专人) answers for the case on the school's line
+        case.school_responsible_id = assignee.id
     touch(cw, case)
     event = record_event(cw, case, actor, "assigned", from_state=case.state, assignee_id=assignee.id)
     told = notices.assigned(cw, case, assignee)
@@ -813,6 +846,43 @@ def assign(cw: Casework, actor: User, case_id: int, assignee_id: int) -> Outcome
         case,
         event,
         _("Case #{id} assigned to {name}.", id=case.id, name=assignee.display_name),
+        [],
+        told,
+    )
+
+
+# --- the papers a ladder needs on file --------------------------------------------------
+
+
+def issue_document(cw: Casework, actor: User, case_id: int) -> Outcome:
+    """The level's responsible issue the paper the level names (jidong's county bureau its
+    教育行政处罚决定, qiaocheng's 区司法部门 the 司法文书): recorded on file, which lets the case
+    climb past this level when its time runs out, and answers the level's alert."""
+    case = load_case(cw, actor, case_id, "issue_document")
+    check_transition(case, "issue_document")
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    document = level.document
+    if document is None or document.kind == "deadline_notice":
+        raise IllegalTransition(_("Case #{id} has no paper to issue at this level.", id=case.id))
+    if not bodies.acts_for(cw.policy, actor, level.responsible) and actor.role != "admin":
+        raise AccessDenied(
+            _("Your role does not allow this action."),
+            actor_id=actor.id, action="issue_document", object_type="case", object_id=case.id,
+        )
+    if document.kind in documents_on_file(cw, case):
+        raise IllegalTransition(
+            _("{document} for case #{id} was already issued.", document=document.title(), id=case.id)
+        )
+    _close_acks(cw, case, actor, "document issued")
+    touch(cw, case)
+    event = record_event(cw, case, actor, "document_issued", from_state=case.state,
+                         document=document.kind)
+    told = notices.document_issued(cw, case, document, actor)
+    cw.audit(actor, "case.document", "case", case.id, document=document.kind)
+    return Outcome(
+        case,
+        event,
+        _("{document} issued for case #{id} and on file.", document=document.title(), id=case.id),
         [],
         told,
     )

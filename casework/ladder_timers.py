@@ -8,7 +8,7 @@ up. Registered in ``casework.kinds``.
 
 from __future__ import annotations
 
-from casework import ladder
+from casework import bodies, deadlines, ladder, notices, papers
 from casework.context import Casework
 from models.tables import Case, Deadline
 
@@ -19,6 +19,18 @@ def on_step(cw: Casework, deadline: Deadline, case: Case | None) -> str:
         return "stale"
     if cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
         return "top of ladder"
+    nxt = cw.policy.next_level(case.level)  # type: ignore[arg-type]
+    assert nxt is not None
+    missing = papers.missing_documents(cw, case, nxt.state)
+    if missing:
+        # the paper is not on file: the case waits here, its issuers are asked again
+        # every ack_grace, and no level is skipped
+        document = missing[0]
+        issuing = next(lv for lv in cw.policy.ladder if lv.document == document)
+        users = bodies.people(cw, case, issuing.responsible)
+        notices.held_for_document(cw, case, document, users)
+        deadlines.add_step(cw, case, cw.calendars.due_at(cw.now(), cw.policy.escalation.ack_grace))
+        return f"held: {document.kind} not on file"
     deadline.status = "done"  # before escalating, which cancels the case's open rows
     ladder.escalate_case(cw, case, None, reason="deadline_passed")
     return f"escalated to {case.state}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from casework import codes
+from casework import bodies, codes
 from casework.callbacks import (
     Acknowledge,
     Assign,
@@ -28,9 +28,9 @@ from casework.callbacks import (
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import ROLE_LABELS, STATE_LABELS, DayText, day_text, grade_text, n_
+from casework.labels import STATE_LABELS, DayText, day_text, grade_text, n_, role_text
 from casework.outbox import HELD, enqueue, held, text_to_json
-from casework.policy import Level
+from casework.policy import Document, Level
 from casework.scope import users_for_case
 from models.tables import (
     Case,
@@ -166,7 +166,7 @@ def _send(
 
 
 def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = None) -> list[User]:
-    users = users_for_case(cw.session, case, level.notify)
+    users = bodies.people(cw, case, level.notify)
     if not users and case.school_id is None:
         # a child who never enrolled (表1) has no school to tell: the township answers for it
         users = users_for_case(cw.session, case, ["township_officer"])
@@ -174,6 +174,27 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
     users = [u for u in users if actor is None or u.id != actor.id]
     title = case_title(cw, case)
     state = _(STATE_LABELS[level.state])
+    namers: list[User] = []
+    if level.names_persuader is not None:
+        # one message to each namer: the month mark and the question, with the button
+        namers = _send(
+            cw,
+            bodies.people(cw, case, [level.names_persuader]),
+            case,
+            "name_persuader",
+            _(
+                "Case {title} is now at {state}: please name the person (专人) who will "
+                "persuade the family; they will then own the case.",
+                title=title,
+                state=state,
+            ),
+            lines=history_lines(cw, case),
+            buttons=[
+                [_button(_("👤 Name the person…"), Assign(case.id or 0).encode())],
+                [_button(_("Open case"), OpenCase(case.id or 0).encode())],
+            ],
+        )
+        users = [u for u in users if u not in namers]
     if level.requires_ack:
         buttons = [
             [_button(_("Acknowledge"), Acknowledge(case.id or 0).encode()), _button(_("Assign to…"), Assign(case.id or 0).encode())],
@@ -182,7 +203,7 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
         # the township's alert carries the school's written report (表5) as a file; the
         # notice is sent when it is issued (casework.notice_delivery), not before
         spec = _report_attachment(case, level)
-        return _send(
+        return namers + _send(
             cw,
             users,
             case,
@@ -193,7 +214,7 @@ def level_entered(cw: Casework, case: Case, level: Level, actor: User | None = N
             attachments=[spec] if spec else None,
             merge=_alert_merge(cw, case, state),
         )
-    return _send(
+    return namers + _send(
         cw,
         users,
         case,
@@ -282,11 +303,14 @@ def attachment_for_level(case: Case, level_state: str, fmt: str = "pdf") -> dict
 def notice_to_issuer(cw: Casework, case: Case, issuer: User) -> list[User]:
     """The notice to return to school, as a file, to whoever just issued it, with the
     button that records its delivery to the guardian (``casework.notice_delivery``)."""
+    level = cw.policy.level("deadline_notice") if cw.policy.has_level("deadline_notice") else None
+    document: Text = level.document.title() if level is not None and level.document else _(
+        "The notice to return to school")
     return _send(
         cw, [issuer], case, "notice_document",
-        _("The notice to return to school for case {title} is attached. Print it, hand it to the "
-          "guardian, and record the delivery (送达回执: the date and a photo of the signed receipt).",
-          title=case_title(cw, case)),
+        _("{document} for case {title} is attached. Print it, hand it to the guardian, and record "
+          "the delivery (送达回执: the date and a photo of the signed receipt).",
+          document=document, title=case_title(cw, case)),
         buttons=[[_button(_("📬 Record the delivery"), RecordDelivery(case.id or 0).encode())],
                  [_button(_("Open case"), OpenCase(case.id or 0).encode())]],
         attachments=[{"type": "form", "form": "notice", "case_id": case.id, "format": "pdf"}],
@@ -325,6 +349,40 @@ def village_told(
 def _day(cw: Casework, when: Any) -> DayText:
     """A deadline's day as the chat writes dates (12月14日 / Dec 14)."""
     return day_text(from_db(when).astimezone(cw.policy.tz).date())
+
+
+def document_issued(cw: Casework, case: Case, document: Document, actor: User) -> list[User]:
+    """A level's paper is on file: its level's parties are told (not the issuer)."""
+    level = cw.policy.level(case.level)  # type: ignore[arg-type]
+    users = [u for u in bodies.people(cw, case, level.notify) if u.id != actor.id]
+    return _send(
+        cw,
+        users,
+        case,
+        "document_issued",
+        _("{document} issued for case {title} by {name}.", document=document.title(),
+          title=case_title(cw, case), name=actor.display_name),
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+    )
+
+
+def held_for_document(cw: Casework, case: Case, document: Document, users: list[User]) -> list[User]:
+    """The level's time is up but its paper is not on file: the case waits, and its issuers
+    are asked again (no ladder skips a level silently)."""
+    return _send(
+        cw,
+        users,
+        case,
+        "held",
+        _(
+            "Case {title}: the time at {state} is up, but {document} is not on file, so the "
+            "case cannot go up. Please issue it.",
+            title=case_title(cw, case),
+            state=_(STATE_LABELS[case.state]),
+            document=document.title(),
+        ),
+        buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
+    )
 
 
 def moved_up(cw: Casework, case: Case, from_state: str, users: list[User]) -> list[User]:
@@ -372,11 +430,12 @@ def approval_requested(cw: Casework, case: Case, proposal: Proposal) -> list[Use
     from casework import actions, states
 
     required = actions.required_reviewer(cw, proposal)
-    ladder_up = [r for r in ("township_officer", "county_officer", "admin")
-                 if states.ROLE_RANK[r] >= states.ROLE_RANK[required]]
+    ladder_up = [required] if bodies.is_body(required) else [
+        r for r in ("township_officer", "county_officer", "admin")
+        if states.ROLE_RANK[r] >= states.ROLE_RANK[required]]
     users: list[User] = []
     for role in ladder_up:
-        users = [u for u in users_for_case(cw.session, case, [role]) if u.id != proposal.proposed_by]
+        users = [u for u in bodies.people(cw, case, [role]) if u.id != proposal.proposed_by]
         if users:
             break
     files = sum(1 for item in proposal.evidence if item.get("kind") in ("photo", "document"))
@@ -500,7 +559,7 @@ def unacknowledged(cw: Casework, case: Case, users: list[User], alerted: list[st
         "escalation_alert",
         _(
             "Not acknowledged in time by the {role}: case {title} ({state}) comes to you.",
-            role=_(ROLE_LABELS[alerted[0]]) if alerted else "",
+            role=role_text(alerted[0]) if alerted else "",
             title=case_title(cw, case),
             state=_(STATE_LABELS[case.state]),
         ),

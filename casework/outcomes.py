@@ -20,8 +20,9 @@ from casework import codes, deadlines, ladder, notices, states
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
-from casework.labels import STATE_LABELS
+from casework.labels import STATE_LABELS, role_text
 from casework.ladder import Outcome, load_case
+from casework.policy import Policy
 from models.tables import Case, Proposal, User
 
 
@@ -39,6 +40,10 @@ OUTCOME_TO_STATE = {
     "moved_abroad": states.CLOSED_OTHER,
     "over_age": states.CLOSED_OTHER,
     "other": states.CLOSED_OTHER,
+    # 大田 表3's result 辍学: persuasion failed, the child is on the 辍学 ledger (a closing,
+    # reviewed like every other); 鸡东's 免予入学 (the expert committee's assessment)
+    "dropped_out": states.CLOSED_OTHER,
+    "exempted": states.CLOSED_OTHER,
     "retained": states.CLOSED,  # 销号 after the return and the retention check-ins
 }
 # a case still being persuaded, or placed (home teaching, deferral), may end this way
@@ -68,18 +73,28 @@ def _check_outcome_applies(case: Case, outcome: str) -> None:
         )
 
 
-def proposable_outcomes(case: Case) -> list[str]:
-    """The outcomes a proposal on this case may name now, in the order the bot offers them."""
-    order = ("retained", "home_teaching", "deferred", "suspended", "transferred", "deceased",
-             "moved_abroad", "over_age", "other")
+def proposable_outcomes(case: Case, policy: Policy) -> list[str]:
+    """The outcomes a proposal on this case may name now (those the policy names), in the
+    order the bot offers them."""
+    order = ("retained", "home_teaching", "deferred", "suspended", "transferred", "dropped_out",
+             "exempted", "deceased", "moved_abroad", "over_age", "other")
+    named = set(policy.outcomes.named()) | {"suspended"}
     found = []
-    for outcome in order:
+    for outcome in [o for o in order if o in named]:
         try:
             _check_outcome_applies(case, outcome)
         except IllegalTransition:
             continue
         found.append(outcome)
     return found
+
+
+def _named(policy: Policy, outcome: str) -> bool:
+    try:
+        policy.outcomes.rule(outcome)
+    except KeyError:
+        return False
+    return True
 
 
 def evidence_kinds(cw: Casework, outcome: str) -> list[str]:
@@ -109,7 +124,7 @@ def propose_outcome(
 
     case = load_case(cw, actor, case_id, "close_out" if outcome == "retained" else "propose_outcome")
     ladder.check_transition(case, "propose_outcome")
-    if outcome not in OUTCOME_TO_STATE:
+    if outcome not in OUTCOME_TO_STATE or not _named(cw.policy, outcome):
         raise ValidationError("outcome", _("“{code}” is not a known choice.", code=outcome))
     _check_outcome_applies(case, outcome)
     reason = proof.meaningful(validation.free_text(reason, field="reason"), field="reason")
@@ -183,15 +198,16 @@ def load_review(cw: Casework, actor: User, proposal_id: int) -> tuple[Proposal, 
     case = load_case(cw, actor, proposal.case_id, "decide_outcome")
     if proposal.status != "pending":
         raise IllegalTransition(_("This proposal was already decided."))
-    check_reviewer(actor, proposal.proposed_by, actions.required_reviewer(cw, proposal),
+    check_reviewer(cw, actor, proposal.proposed_by, actions.required_reviewer(cw, proposal),
                    action="decide_outcome", object_type="case", object_id=case.id)
     return proposal, case
 
 
-def check_reviewer(actor: User, proposer_id: int | None, reviewer: str, *, action: str,
+def check_reviewer(cw: Casework, actor: User, proposer_id: int | None, reviewer: str, *, action: str,
                    object_type: str, object_id: int | None) -> None:
     """The second person of every review (销号, a verification's disposition): never the
-    proposer, and at ``reviewer``'s rank or above; a refusal is audited."""
+    proposer, and at ``reviewer``'s rank or above (or of the body ``reviewer`` names); a
+    refusal is audited."""
     if proposer_id == actor.id:
         raise AccessDenied(
             _("You made this proposal; another person must review it."),
@@ -200,9 +216,11 @@ def check_reviewer(actor: User, proposer_id: int | None, reviewer: str, *, actio
             object_type=object_type,
             object_id=object_id,
         )
-    if states.ROLE_RANK[actor.role] < states.ROLE_RANK[reviewer]:
+    from casework import actions
+
+    if not actions.may_review(cw, actor, reviewer):
         raise AccessDenied(
-            _("Only a {role} or above can decide this.", role=_(_role_label(reviewer))),
+            _("Only a {role} or above can decide this.", role=role_text(reviewer)),
             actor_id=actor.id,
             action=action,
             object_type=object_type,
@@ -259,12 +277,6 @@ def approval_preview(cw: Casework, case: Case, proposal: Proposal) -> Text:
         id=case.id,
         state=_(STATE_LABELS[target]),
     )
-
-
-def _role_label(role: str) -> str:
-    from casework.labels import ROLE_LABELS
-
-    return ROLE_LABELS[role]
 
 
 def _apply_outcome(

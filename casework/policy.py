@@ -34,6 +34,7 @@ from casework.i18n import Text, _
 from casework.labels import (
     ACTION_LABELS,
     CLAUSE_SEPARATOR,
+    DOCUMENT_LABELS,
     REPORT_LABELS,
     WEEKDAY_LABELS,
     JoinedText,
@@ -53,6 +54,10 @@ __all__ = [
     "AbsenceAction",
     "AbsenceThreshold",
     "CalendarConfig",
+    "BODIES",
+    "Body",
+    "Document",
+    "DocumentKind",
     "Duration",
     "EnrolmentLevel",
     "Escalation",
@@ -63,6 +68,7 @@ __all__ = [
     "Outcome",
     "OutcomeRule",
     "Outcomes",
+    "Party",
     "Policy",
     "Reminders",
     "Reports",
@@ -85,7 +91,25 @@ __all__ = [
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
 Role = Literal[
-    "teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"
+    "teacher",
+    "school_admin",
+    "village_cadre",
+    "township_officer",
+    "county_officer",
+    "judicial_officer",
+    "admin",
+]
+# Bodies the seeds name that are not one of the roles (DESIGN §2): a profile maps each it
+# uses to a role ([bodies]); a deployment marks the people who act for it (User.body).
+Body = Literal["county_government", "city_bureau", "poverty_group"]
+BODIES: tuple[Body, ...] = get_args(Body)
+# who acts or is told on a level: a role (its people who act for no body) or a body
+Party = Role | Body
+# the papers a level's responsible issue and that must be on file before the case climbs
+# past it (DESIGN: no ladder skips a level silently)
+DocumentKind = Literal["deadline_notice", "penalty_decision", "legal_documents"]
+DocumentName = Literal[
+    "deadline_notice", "return_notice", "correction_order", "penalty_decision", "legal_documents"
 ]
 LadderState = Literal[
     "suspected",
@@ -120,6 +144,9 @@ Outcome = Literal[
     "moved_abroad",
     "over_age",
     "other",
+    # named by some seeds only: 000 大田 表3 "动员结果……辍学", 003 鸡东 五(一)五 "免予入学"
+    "dropped_out",
+    "exempted",
 ]
 OUTCOME_ORDER: tuple[Outcome, ...] = get_args(Outcome)
 # the bot's propose flow asks for each kind in a step of its own (conversations.flows.outcomes)
@@ -143,6 +170,7 @@ _RANK = {
     "school_admin": 1,
     "township_officer": 2,
     "county_officer": 3,
+    "judicial_officer": 3,
     "admin": 4,
 }
 
@@ -306,16 +334,40 @@ class AbsenceThreshold(_Model):
     clause: str
 
 
+class Document(_Model):
+    """The paper a level's responsible issue: its kind (what it does on the ladder) and
+    its name as the seed names it (``casework.labels.DOCUMENT_LABELS``: 限期复学通知书,
+    劝返复学通知书, 责令限期改正通知书, 教育行政处罚决定书, 司法文书)."""
+
+    kind: DocumentKind
+    name: DocumentName
+
+    def title(self) -> Text:
+        return label(DOCUMENT_LABELS, self.name)
+
+
 class Level(_Model):
-    """One rung of the ladder: who acts, how long they have, who is told on entry."""
+    """One rung of the ladder: who acts, how long they have, who is told on entry.
+
+    ``responsible`` and ``notify`` name roles or the bodies of ``Policy.bodies``.
+    ``holds_until_deadline``: the level runs its full time (jidong's month mark), a visit
+    does not start the next level. ``counts_from_absence``: its deadline counts from the
+    child's first day of absence, not from when the case reached the level. ``names_persuader``: on entry this party is asked to name
+    the person (专人) who persuades and then owns the case. ``document``: what the level's
+    responsible issue; the case climbs past the level only with it on file.
+    """
 
     state: CaseLevel
     deadline: Duration | None = None
     rounds: Annotated[int, Field(ge=1)] | None = None
     round_interval: Duration | None = None
-    responsible: list[Role] = Field(min_length=1)
-    notify: list[Role]
+    responsible: list[Party] = Field(min_length=1)
+    notify: list[Party]
     requires_ack: bool = False
+    holds_until_deadline: bool = False
+    counts_from_absence: bool = False
+    names_persuader: Party | None = None
+    document: Document | None = None
     clause: str
 
     @model_validator(mode="after")
@@ -371,14 +423,15 @@ class Reminders(_Model):
 
 
 class Escalation(_Model):
-    """An alert nobody acknowledges within ``ack_grace`` climbs ``ack_chain``."""
+    """An alert nobody acknowledges within ``ack_grace`` climbs ``ack_chain`` (roles or
+    bodies); past its top it goes nowhere: the system administrator only if listed."""
 
     ack_grace: Duration
-    ack_chain: list[Role] = Field(min_length=1)
+    ack_chain: list[Party] = Field(min_length=1)
 
     @field_validator("ack_chain")
     @classmethod
-    def _unique(cls, value: list[Role]) -> list[Role]:
+    def _unique(cls, value: list[Party]) -> list[Party]:
         for i in _duplicates(value):
             raise _rule(_("this role is listed twice"), i)
         return value
@@ -408,8 +461,20 @@ class OutcomeRule(_Model):
     """
 
     evidence: list[EvidenceKind] = Field(min_length=1)
-    reviewer: Reviewer | None = None
+    # a role, or a body the seed names (tongnan's 区扶贫工作领导小组 approves deferral)
+    reviewer: str | None = None
     clause: str
+
+    @field_validator("reviewer")
+    @classmethod
+    def _known_reviewer(cls, value: str | None) -> str | None:
+        choices = (*get_args(Reviewer), *BODIES)
+        if value is not None and value not in choices:
+            raise _rule(
+                _("must be one of {choices}, not {value}", choices=", ".join(choices),
+                  value=repr(value))
+            )
+        return value
 
     @field_validator("evidence")
     @classmethod
@@ -437,20 +502,33 @@ class Outcomes(_Model):
     moved_abroad: OutcomeRule
     over_age: OutcomeRule
     other: OutcomeRule
+    # only where the seed names them
+    dropped_out: OutcomeRule | None = None
+    exempted: OutcomeRule | None = None
 
     def rule(self, outcome: str) -> OutcomeRule:
-        """The rule for a proposed outcome code (休学 "suspended" follows deferral)."""
+        """The rule for a proposed outcome code (休学 "suspended" follows deferral); a
+        KeyError for one this policy does not name."""
         key = "deferred" if outcome == "suspended" else outcome
         if key not in OUTCOME_ORDER:
             raise KeyError(outcome)
-        rule: OutcomeRule = getattr(self, key)
+        rule: OutcomeRule | None = getattr(self, key)
+        if rule is None:
+            raise KeyError(outcome)
         return rule
+
+    def named(self) -> tuple[Outcome, ...]:
+        """The outcomes this policy names, in order."""
+        return tuple(o for o in OUTCOME_ORDER if getattr(self, o) is not None)
 
     def reviewer_role(self, outcome: str, proposer_role: str) -> str:
         """The lowest role that may decide a proposal: the policy's level for the outcome,
         and never below the level above a township proposer (the county); a county
         officer's proposal goes to another county officer (or the operator)."""
-        return review_level(self.rule(outcome).reviewer, proposer_role)
+        named = self.rule(outcome).reviewer
+        if named in BODIES:
+            return named  # the body decides, whoever proposed (never the proposer)
+        return review_level(named, proposer_role)
 
 
 def review_level(named: str | None, proposer_role: str) -> str:
@@ -564,6 +642,8 @@ class Policy(_Model):
     title_en: str
     seed: str
     document: str = ""
+    # each body the profile names, mapped to the role its people hold
+    bodies: dict[Body, Role] = {}
     times: Times
     calendar: CalendarConfig
     absence: list[AbsenceThreshold]
@@ -592,6 +672,7 @@ class Policy(_Model):
     def _consistent(self) -> Policy:
         self._check_ladder()
         self._check_enrolment()
+        self._check_bodies()
         self._check_absence()
         if self.outcomes.deferral_min_joint_rounds and not self.has_level("township_persuasion"):
             raise _rule(
@@ -671,6 +752,34 @@ class Policy(_Model):
                 _("the ladder has no {state} level", state=self.enrolment.then), "enrolment", "then"
             )
 
+    def _check_bodies(self) -> None:
+        def check(party: str | None, *path: str | int) -> None:
+            if party in BODIES and party not in self.bodies:
+                raise _rule(
+                    _("{body} is not mapped to a role under [bodies]", body=party), *path
+                )
+
+        for i, level in enumerate(self.ladder):
+            for key in ("responsible", "notify"):
+                for j, party in enumerate(getattr(level, key)):
+                    check(party, "ladder", i, key, j)
+            check(level.names_persuader, "ladder", i, "names_persuader")
+        for j, party in enumerate(self.escalation.ack_chain):
+            check(party, "escalation", "ack_chain", j)
+        for outcome in self.outcomes.named():
+            check(self.outcomes.rule(outcome).reviewer, "outcomes", outcome, "reviewer")
+        kinds = [lv.document.kind for lv in self.ladder if lv.document is not None]
+        if _duplicates(kinds):
+            raise _rule(_("two levels issue the same kind of document"), "ladder")
+        notice = self.ladder_index("deadline_notice")
+        if notice is not None and self.ladder[notice].document is None:
+            raise _rule(
+                _("the deadline notice level must name the notice it issues (document)"),
+                "ladder",
+                notice,
+                "document",
+            )
+
     def _check_absence(self) -> None:
         if not self.absence:
             raise _rule(_("at least one absence threshold is needed to open cases"), "absence")
@@ -697,6 +806,23 @@ class Policy(_Model):
     @property
     def first_level(self) -> Level:
         return self.ladder[0]
+
+    def ladder_index(self, state: str) -> int | None:
+        return next((i for i, lv in enumerate(self.ladder) if lv.state == state), None)
+
+    def documents_before(self, state: str) -> list[Document]:
+        """The papers that must be on file before a case enters ``state``: those of every
+        level below it (a level the profile has; one it lacks issues nothing)."""
+        rank = LADDER_ORDER.index(state)
+        return [
+            lv.document
+            for lv in self.ladder
+            if lv.document is not None and LADDER_ORDER.index(lv.state) < rank
+        ]
+
+    def role_of(self, party: str) -> str:
+        """The role a party's people hold (a body's mapped role, a role itself)."""
+        return self.bodies.get(party, party)  # type: ignore[call-overload, no-any-return]
 
     def has_level(self, state: CaseLevel) -> bool:
         return any(level.state == state for level in self.ladder)
@@ -1025,11 +1151,24 @@ def level_facts(level: Level) -> list[Text]:
         parts.append(_("at most {rounds} rounds", rounds=level.rounds))
     if level.round_interval is not None:
         parts.append(_("next round within {duration}", duration=level.round_interval.text()))
+    if level.counts_from_absence:
+        parts.append(_("counted from the first day of absence"))
+    if level.holds_until_deadline:
+        parts.append(_("runs its full time: a visit does not end it"))
+    if level.names_persuader is not None:
+        parts.append(
+            _("{party} names the person who persuades", party=role_text(level.names_persuader))
+        )
+    if level.document is not None:
+        parts.append(_("issues the {document}", document=level.document.title()))
     return parts
 
 
 def _level_text(policy: Policy, index: int, level: Level) -> Text:
     parts: list[Text | str] = list(level_facts(level))
+    needed = policy.documents_before(level.state)
+    if needed:
+        parts.append(_("only with on file: {documents}", documents=join(d.title() for d in needed)))
     nxt = policy.next_level(level.state)
     if nxt is not None:
         parts.append(_("then → {state}", state=state_text(nxt.state)))
@@ -1159,10 +1298,12 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
     else:
         add(_("No retention check-ins after a child returns"))
     oc = policy.outcomes
-    for outcome in OUTCOME_ORDER:
+    for outcome in oc.named():
         rule = oc.rule(outcome)
         reviewer = (
-            _("reviewed by a {role} or above", role=role_text(rule.reviewer))
+            _("reviewed by the {body}", body=role_text(rule.reviewer))
+            if rule.reviewer in BODIES
+            else _("reviewed by a {role} or above", role=role_text(rule.reviewer))
             if rule.reviewer is not None
             else _("reviewed by the township (a township officer's proposal by the county)")
         )

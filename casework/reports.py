@@ -404,6 +404,8 @@ def handle_report(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     recipients = cw.session.exec(
         select(User)
         .where(col(User.role).in_(list(RECIPIENTS.get(kind, ()))))
+        # the offices' own officers; a body's people (casework.bodies) hear of their steps
+        .where(col(User.body).is_(None))
         .where(col(User.active).is_(True), col(User.unreachable).is_(False))
         .where(col(User.telegram_id).is_not(None))
         .order_by(col(User.id))

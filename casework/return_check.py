@@ -21,7 +21,7 @@ from typing import Literal
 
 from sqlmodel import col, select
 
-from casework import deadlines, ladder, notices, states
+from casework import bodies, deadlines, ladder, notices, states
 from casework.callbacks import ChildBack, OpenCase
 from casework.clock import from_db, to_db
 from casework.context import Casework
@@ -29,7 +29,6 @@ from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, DayText, day_text, n_
 from casework.notices import case_title
 from casework.outbox import text_to_json
-from casework.scope import users_for_case
 from models.tables import Case, CaseEvent, Deadline, User
 
 Why = Literal["promise", "notice"]
@@ -45,7 +44,7 @@ def ask(cw: Casework, case: Case, why: Why, day: date) -> list[User]:
     """Ask the responsible of the case's level whether the child is back; one message each
     (a second row for the same case, reason and day asks nobody twice)."""
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
-    users = [u for u in users_for_case(cw.session, case, level.responsible) if not u.unreachable]
+    users = [u for u in bodies.responsible(cw, case, level) if not u.unreachable]
     title = case_title(cw, case)
     text: Text
     if why == "promise":

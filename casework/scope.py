@@ -32,6 +32,7 @@ ROLES = (
     "village_cadre",
     "township_officer",
     "county_officer",
+    "judicial_officer",
     "admin",
 )
 
@@ -42,6 +43,8 @@ ROLE_SCOPE = {
     "village_cadre": "village",
     "township_officer": "township",
     "county_officer": "county",
+    # 司法所 / 区司法部门: the county's legal step (DESIGN §2)
+    "judicial_officer": "county",
     "admin": "all",
 }
 

@@ -60,10 +60,13 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("record_visit", ACTIVE, None),
         # to the policy's next level: deadline passed, rounds used up, or by hand
         Transition("escalate", ACTIVE - {"judicial"}, None),
-        # the township issues the 限期复学通知书 (from its persuasion or on that level)
+        # the paper a level names (教育行政处罚决定, 司法文书) issued by its responsible
+        Transition("issue_document", ACTIVE, None),
+        # the notice (限期复学通知书 / 劝返复学通知书 / 责令限期改正) by whom the policy names,
+        # from the level below it or on that level
         Transition(
             "issue_deadline_notice",
-            frozenset({"township_persuasion", "deadline_notice"}),
+            frozenset({"school_persuasion", "township_persuasion", "deadline_notice"}),
             "deadline_notice",
         ),
         Transition("mark_returned", _ACTIVE_OR_PAUSED | {HOME_TEACHING, DEFERRED}, RETURNED),
@@ -96,7 +99,15 @@ TRANSITIONS: dict[str, Transition] = {
 # which roles may take each action (scope is checked separately, on every call)
 OFFICERS = frozenset({"township_officer", "county_officer", "admin"})
 ALL_ROLES = frozenset(
-    {"teacher", "school_admin", "village_cadre", "township_officer", "county_officer", "admin"}
+    {
+        "teacher",
+        "school_admin",
+        "village_cadre",
+        "township_officer",
+        "county_officer",
+        "judicial_officer",
+        "admin",
+    }
 )
 ACTION_ROLES: dict[str, frozenset[str]] = {
     "report": ALL_ROLES,
@@ -104,7 +115,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "start_persuasion": ALL_ROLES,
     "record_visit": ALL_ROLES,
     "escalate": OFFICERS | {"school_admin"},
-    "issue_deadline_notice": OFFICERS,
+    # the notice's issuer is the one the policy's notice level names (lipu: the school;
+    # jidong: the county government), checked in ladder.issue_deadline_notice
+    "issue_deadline_notice": OFFICERS | {"school_admin"},
+    # a level's other paper (教育行政处罚决定, 司法文书), by the level's responsible
+    "issue_document": OFFICERS | {"school_admin", "judicial_officer"},
     "mark_returned": ALL_ROLES,
     # the village and the township organise enrolment (seed 000 附件2 乡（镇）用); the school
     # that takes the child may record it too
@@ -139,5 +154,6 @@ ROLE_RANK = {
     "school_admin": 1,
     "township_officer": 2,
     "county_officer": 3,
+    "judicial_officer": 3,
     "admin": 4,
 }

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from casework import deadlines, ladder, outcomes, states
+from casework import deadlines, ladder, outcomes, papers, states
 from casework.clock import FrozenClock
 from casework.context import Casework
 from casework.outbox import HELD
@@ -215,8 +215,23 @@ def seed_world(
     _user(session, now_db, "county_officer", f"{_name(rng)}（县教育局）", "county_officer", "county",
           county.id, tid + 400, "13300000001", world)
     _user(session, now_db, "admin", "系统管理员", "admin", "all", None, tid + 500, "13300000002", world)
+    # the judicial office and the bodies the seeds name (casework.bodies), one person each,
+    # with a role and the county's scope; a profile that names none of them leaves them idle
+    _user(session, now_db, "judicial_officer", f"{_name(rng)}（县司法局）", "judicial_officer",
+          "county", county.id, tid + 600, "13300000003", world)
+    for i, (body, office) in enumerate(DEMO_BODIES.items(), start=1):
+        _user(session, now_db, body, f"{_name(rng)}（{office}）", "county_officer", "county",
+              county.id, tid + 600 + i, f"1330000001{i}", world).body = body
     session.flush()
     return world
+
+
+# the bodies of casework.policy.Body, by the office their demo person sits in
+DEMO_BODIES = {
+    "county_government": "县人民政府",
+    "city_bureau": "市教育局",
+    "poverty_group": "区扶贫工作领导小组",
+}
 
 
 def seed_demo(session: Session, clock: FrozenClock, policy: Policy) -> World:
@@ -378,6 +393,7 @@ class _Walk:
         start = case.level
         rounds = self.level(case_id).rounds
         if rounds is None:
+            self.papers_for(case_id)
             ladder.escalate(self.cw, by, case_id)
             return
         for _ in range(rounds):
@@ -403,24 +419,48 @@ class _Walk:
         policy = self.cw.policy
         case = self.cw.session.get(Case, case_id)
         assert case is not None
-        if not policy.has_level("deadline_notice") or \
-                case.state not in states.TRANSITIONS["issue_deadline_notice"].sources:
+        if not policy.has_level("deadline_notice"):
             return False
-        allowed = states.ACTION_ROLES["issue_deadline_notice"]
-        named = policy.level("deadline_notice").responsible
-        role = next((r for r in named if r in allowed), "township_officer")
-        ladder.issue_deadline_notice(self.cw, self.person(role, case_id), case_id)
+        # a case still below the level the notice is issued from is first moved up to it
+        # (jidong's month mark and the school's named person come before the notice)
+        order = policy.states
+        for _ in range(len(order)):
+            nxt = policy.next_level(case.level)  # type: ignore[arg-type]
+            if nxt is None or order.index(nxt.state) >= order.index("deadline_notice"):
+                break
+            self.step_up(case_id, self.lead(case_id))
+        if case.state not in states.TRANSITIONS["issue_deadline_notice"].sources:
+            return False
+        issuer = self.person(policy.level("deadline_notice").responsible[0], case_id)
+        if not papers.may_issue_notice(self.cw, issuer, case):
+            return False
+        ladder.issue_deadline_notice(self.cw, issuer, case_id)
         return True
 
+    def papers_for(self, case_id: int) -> None:
+        """Whatever must be on file before the case climbs, issued by who the ladder names
+        (the notice by its issuer, a level's paper by the level's lead)."""
+        case = self.cw.session.get(Case, case_id)
+        assert case is not None
+        nxt = self.cw.policy.next_level(case.level)  # type: ignore[arg-type]
+        if nxt is None:
+            return
+        for document in papers.missing_documents(self.cw, case, nxt.state):
+            if document.kind == "deadline_notice":
+                self.deadline_notice(case_id)
+            else:
+                ladder.issue_document(self.cw, self.lead(case_id), case_id)
+
     def climb(self, case_id: int) -> None:
-        """The county officer moves the case up two levels by hand (or to the top): from
-        the level above the school that is the top or one below it, so that one case
-        shows the whole ladder by the end of the walk."""
-        for _ in range(2):
+        """The county officer moves the case up by hand to the top, each paper the ladder
+        needs issued on the way by who the ladder names, so that one case shows the whole
+        ladder by the end of the walk."""
+        for _ in range(len(self.cw.policy.ladder)):
             case = self.cw.session.get(Case, case_id)
             assert case is not None
             if self.cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
                 return
+            self.papers_for(case_id)
             ladder.escalate(self.cw, self.world.users["county_officer"], case_id)
 
 
@@ -445,8 +485,14 @@ def demo_user_keys(session: Session) -> dict[str, User]:
         users = session.exec(select(User).where(User.role == role).order_by(col(User.id))).all()
         for i, user in enumerate(users, start=1):
             keyed[f"{role}{i}"] = user
-    for role in ("county_officer", "admin"):
-        first = session.exec(select(User).where(User.role == role).order_by(col(User.id))).first()
+    for role in ("county_officer", "judicial_officer", "admin"):
+        first = session.exec(
+            select(User).where(User.role == role, col(User.body).is_(None)).order_by(col(User.id))
+        ).first()
         if first is not None:
             keyed[role] = first
+    for body in DEMO_BODIES:
+        member = session.exec(select(User).where(User.body == body).order_by(col(User.id))).first()
+        if member is not None:
+            keyed[body] = member
     return keyed

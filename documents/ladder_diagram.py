@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from casework.codes import EVIDENCE_KINDS, OUTCOMES
 from casework.i18n import Text, _
 from casework.labels import ACTION_LABELS, duration_text, join, label, state_text
-from casework.policy import OUTCOME_ORDER, Level, Policy, level_facts
+from casework.policy import Level, Policy, level_facts
 
 WIDTH = 760
 MARGIN = 24
@@ -153,7 +153,7 @@ def ladder_svg(policy: Policy, lang: str) -> str:
         _("Closing a case (销号) takes evidence and another person's review:").render(lang),
         SIDE_W - 2 * PAD,
     )
-    for outcome in OUTCOME_ORDER:
+    for outcome in policy.outcomes.named():
         rule = policy.outcomes.rule(outcome)
         exit_lines += wrap(
             _("· {outcome}: {evidence}", outcome=label(OUTCOMES, outcome),

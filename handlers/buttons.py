@@ -204,6 +204,7 @@ def _action(turn: engine.Turn, tap: callbacks.CaseAction | callbacks.ConfirmCase
         "resume": lambda: ladder.resume(turn.cw, turn.user, case_id),
         "escalate": lambda: ladder.escalate(turn.cw, turn.user, case_id),
         "issue_deadline_notice": lambda: ladder.issue_deadline_notice(turn.cw, turn.user, case_id),
+        "issue_document": lambda: ladder.issue_document(turn.cw, turn.user, case_id),
         "reopen": lambda: ladder.reopen(turn.cw, turn.user, case_id),
     }
     flows = {

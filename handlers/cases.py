@@ -45,6 +45,7 @@ ACTION_BUTTONS: dict[str, Text] = {
     "enrol": _("🏫 Enrolled at a school"),
     "propose_outcome": _("📄 Propose an outcome"),
     "issue_deadline_notice": _("📨 Issue the deadline notice"),
+    "issue_document": _("📨 Issue the paper"),
     "escalate": _("⬆️ Escalate"),
     "pause": _("⏸ Pause"),
     "resume": _("▶️ Resume"),
@@ -60,6 +61,7 @@ EVENT_LABELS: dict[str, Text] = {
     "notice_issued": _("deadline notice issued"),
     "notice_delivered": _("notice delivered to the guardian"),
     "not_back": _("not back on the set day"),
+    "document_issued": _("paper issued"),
     "returned": _("back at school"),
     "enrolled": _("enrolled at a school"),
     "home_teaching_session": _("home-teaching session"),
@@ -111,7 +113,7 @@ def show_case(turn: Turn, case_id: int) -> None:
     case = cases.view_case(turn.cw, turn.user, case_id)
     lines = _summary_lines(turn, case) + ["", turn.t(_("Timeline:"))] + _timeline(turn, case)
     lines += _last_visit(turn, case)
-    buttons = [Button(ACTION_BUTTONS[a], _action_data(case.id or 0, a))
+    buttons = [Button(_action_label(turn, case, a), _action_data(case.id or 0, a))
                for a in actions.allowed_actions(turn.cw, turn.user, case)]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     # the case's documents, as /forms N would list them
@@ -125,6 +127,19 @@ def show_case(turn: Turn, case_id: int) -> None:
         if actions.may_decide(turn.cw, turn.user, case, proposal):
             rows.insert(0, [Button(_("🔎 Review the evidence"), ReviewEvidence(proposal.id or 0).encode())])
     turn.replies.send_text("\n".join(lines), rows)
+
+
+def _action_label(turn: Turn, case: Case, action: str) -> Text:
+    """The button's words; a paper is named as the county's seed names it."""
+    policy = turn.cw.policy
+    level = None
+    if action == "issue_deadline_notice":
+        level = policy.level("deadline_notice")
+    elif action == "issue_document":
+        level = policy.level(case.level)  # type: ignore[arg-type]
+    if level is not None and level.document is not None:
+        return _("📨 Issue: {document}", document=level.document.title())
+    return ACTION_BUTTONS[action]
 
 
 def ask_confirmation(turn: Turn, case_id: int, action: str) -> None:

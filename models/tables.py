@@ -134,6 +134,9 @@ class User(SQLModel, table=True):
     # county | township | village | school | classes | all; teachers' classes are in TeacherClass
     scope_kind: str = Field(max_length=10)
     scope_id: int | None = None
+    # the body this person acts for (casework.policy.Body: 县人民政府, 市教育局, 区扶贫工作领导
+    # 小组), or None for the role's own office; the policy says which steps are a body's
+    body: str | None = Field(default=None, max_length=20)
     language: str = Field(default="zh_Hans", max_length=8)
     active: bool = True
     # set when onboarding finished; an inactive user with it set was switched off

@@ -30,6 +30,7 @@ from bot.app import build_application
 from bot.runtime import Runtime
 from bot.services import Services
 from casework.clock import from_db
+from casework.policy import Policy
 from documents.ladder_diagram import ladder_svg
 from documents.tabular import UploadLimits
 from models.tables import Deadline, User
@@ -47,6 +48,16 @@ TICK_EVERY_S = 15.0
 # the demo county's people offered as personas, in this order
 PERSONA_KEYS = ("teacher5", "school_admin2", "village_cadre1", "village_cadre2",
                 "township_officer1", "county_officer")
+# offered too where the running profile names them: the judicial office, the bodies
+EXTRA_PERSONA_KEYS = ("judicial_officer", "county_government", "city_bureau", "poverty_group")
+
+
+def persona_keys(policy: Policy) -> tuple[str, ...]:
+    """The personas the page offers under ``policy``: the six, and whoever of the judicial
+    office and the seeds' bodies acts or is told on its ladder."""
+    named = {p for level in policy.ladder for p in (*level.responsible, *level.notify)}
+    named |= set(policy.escalation.ack_chain) | set(policy.bodies)
+    return PERSONA_KEYS + tuple(k for k in EXTRA_PERSONA_KEYS if k in named)
 
 
 class Sandbox:
@@ -88,6 +99,7 @@ class Sandbox:
         reach them); the chosen few are offered as personas on the page."""
         from demo.county import demo_user_keys
 
+        offered = persona_keys(self.runtime.policy)
         with Session(self.runtime.engine) as session:
             keyed = demo_user_keys(session)
             key_of = {u.id: k for k, u in keyed.items()}
@@ -99,10 +111,10 @@ class Sandbox:
                 )
                 self.tg.private_chat(fake)
                 key = key_of.get(user.id)
-                if key in PERSONA_KEYS:
+                if key in offered:
                     people.append({"id": fake.id, "key": key, "name": user.display_name,
-                                   "role": user.role})
-        return sorted(people, key=lambda p: PERSONA_KEYS.index(p["key"]))
+                                   "role": user.role, "body": user.body})
+        return sorted(people, key=lambda p: offered.index(p["key"]))
 
     def personas(self) -> list[dict[str, Any]]:
         return self._persona_ids

@@ -37,7 +37,8 @@ def case_timeline(session: Session, policy: Policy, case_id: int, lang: str) -> 
         if user_id not in people:
             user = session.get(User, user_id)
             people[user_id] = {"id": user_id, "name": user.display_name if user else None,
-                               "role": user.role if user else None}
+                               "role": user.role if user else None,
+                               "body": user.body if user else None}
         return people[user_id]
 
     events = session.exec(

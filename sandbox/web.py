@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from casework.console_access import CONSOLE_ROLES
 from casework.i18n import LANGUAGES, Text, _, normalize_language
-from casework.labels import ROLE_LABELS
+from casework.labels import ROLE_LABELS, role_text
 from sandbox.clock import OffsetClock
 from sandbox.fakebot import FakeTelegram, FakeUser, StoredMessage
 
@@ -203,7 +203,8 @@ def router(state: SandboxState) -> APIRouter:
             bot_messages = [m for m in chat.messages.values() if m.from_bot and not m.deleted]
             items.append({
                 **p,
-                "role_label": _(ROLE_LABELS[p["role"]]).render(lang) if p.get("role") in ROLE_LABELS else "",
+                "role_label": role_text(p.get("body") or p["role"]).render(lang)
+                if p.get("role") in ROLE_LABELS else "",
                 "bot_messages": len(bot_messages),
                 # the officers' console (sandbox.console): for the roles that have one
                 "console": p.get("role") in CONSOLE_ROLES,

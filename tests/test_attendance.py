@@ -359,7 +359,7 @@ async def test_in_chinese_the_stale_tap_says_what_would_be_deleted(harness, worl
 
 
 @jidong
-async def test_jidong_seven_school_days_ask_for_a_visit_and_twenty_two_for_a_named_persuader(
+async def test_jidong_seven_school_days_ask_for_a_visit_and_the_month_mark_for_a_named_persuader(
     harness, world  # type: ignore[no-untyped-def]
 ) -> None:
     everyone_online(harness, world)
@@ -407,26 +407,31 @@ async def test_jidong_seven_school_days_ask_for_a_visit_and_twenty_two_for_a_nam
         day += timedelta(days=1)
         tick(harness, day.year, day.month, day.day, 0, 0)
     assert day == date(2026, 12, 1)  # the 22nd school day: Tuesday 12-01
-    assert [n for n, told in alerts if told] == [7, 22]
+    # the school is told once, when the case opens at 7 days; the month is the ladder's own
+    # mark (the suspected level's deadline, counted from the first day away), not a second
+    # absence threshold, and nothing is said to anyone above the school before it
+    assert [n for n, told in alerts if told] == [7]
     assert dict(alerts)[7] == ["11-10 09:00 level_entered → school_admin"]
-    assert dict(alerts)[22] == ["12-01 09:00 absence_alert → school_admin"]
+    assert rows(harness, Case)[0].state == "suspected"
 
-    # 22 school days ("一个月"): the school administrator names the person who persuades
-    assert teacher.reply_texts[-1].endswith(
-        f"{truant.name}: absent without excuse for 22 school days since Nov 2; school "
-        "administrator asked to name a person to persuade the family.")
+    # the end of the 22nd school day away: the school administrator names the 专人
+    tick(harness, 2026, 12, 1, 17, 30)
     await deliver(harness)
+    assert rows(harness, Case)[0].state == "school_persuasion"
     assert admin.last == (
-        f"#{case.id} {truant.name} (Grade 7 Class 1, 梅林中学): absent without excuse for 22 "
-        "school days since Nov 2. Please name the person who will persuade the family.")
-    await admin.tap("Assign to…")
+        f"Case #{case.id} {truant.name} (Grade 7 Class 1, 梅林中学) is now at school persuasion: "
+        "please name the dedicated person who will persuade the family; they will then own "
+        "the case.")
+    assert admin.buttons() == ["👤 Name the person…", "Open case"]
+    await admin.tap("👤 Name the person…")
     assert admin.last == f"Assign case #{case.id} to:"
     await admin.tap(me.display_name)
     assert admin.last == f"Case #{case.id} assigned to {me.display_name}."
     assigned = rows(harness, Case)[0]
     assert assigned.assigned_to_id == me.id
     events = [(e.kind, e.data.get("school_days")) for e in rows(harness, CaseEvent)]
-    assert events[:3] == [("reported", None), ("absence_threshold", 7), ("absence_threshold", 22)]
+    assert events[:4] == [("reported", None), ("absence_threshold", 7), ("escalated", None),
+                          ("assigned", None)]
 
 
 # --- the cut-off ----------------------------------------------------------------------------------
@@ -628,9 +633,18 @@ async def run_datian_story(harness: Any, world: World, first: date) -> tuple[lis
                 case = rows(harness, Case, Case.id == case_id)[0]
                 pending = [d for d in rows(harness, Deadline, Deadline.case_id == case_id,
                                            Deadline.kind == "ack", Deadline.status == "open")]
-                if pending and "township_officer" in pending[0].payload["roles"]:
+                if pending and "township_officer" in pending[0].payload["roles"] and \
+                        case.state != "deadline_notice":
                     harness.services.clock.set(local(day.year, day.month, day.day, 9, 30))
                     await township.tap("Acknowledge")
+                    await deliver(harness)
+                if case.state == "deadline_notice" and case.notice_issued_at is None:
+                    # the morning after the level is reached, the township issues the notice
+                    # (no climbing past it without): the guardian's 7 days start then
+                    harness.services.clock.set(local(day.year, day.month, day.day, 9, 40))
+                    await township.send(f"/case {case_id}")
+                    await township.tap("📨 Issue: Deadline notice to return to school")
+                    await township.tap("✅ Issue the notice")
                     await deliver(harness)
         if case_id is not None and rows(harness, Case, Case.id == case_id)[0].state == "county_escalation":
             break
@@ -678,7 +692,7 @@ async def test_a_datian_case_runs_from_the_first_unexcused_day_to_the_county(
     log, case = await run_datian_story(harness, world, date(2026, 11, 2))
     prompts, ladder_log = split(log)
     # a prompt every school day at 09:00, answered each time, so never a cut-off reminder
-    assert prompts == school_days(("11-02", "12-17"))
+    assert prompts == school_days(("11-02", "12-18"))
     assert ladder_log == [
         # Monday: the answer at 09:05 opens the case (大田: one unexcused day, that same day)
         "11-02 09:05 level_entered → school_admin",
@@ -708,20 +722,23 @@ async def test_a_datian_case_runs_from_the_first_unexcused_day_to_the_county(
         "12-10 17:30 escalation_alert → township_officer",
         "12-10 17:30 escalation_alert → school_admin",
         "12-10 17:30 moved_up → village_cadre",
-        "12-16 08:00 reminder → township_officer",
+        # the township issues the 限期复学通知书 the next morning (12-11), and gets the notice
+        # to print at once: the guardian's seven calendar days run from then; on the last
+        # day the township is asked whether the child is back, then the county bureau
+        "12-11 09:40 notice_document → township_officer",
         "12-17 08:00 reminder → township_officer",
-        # seven calendar days later: the county education bureau
-        "12-17 17:30 escalation_alert → county_officer",
-        "12-17 17:30 moved_up → township_officer",
+        "12-18 08:00 return_check → township_officer",
+        "12-18 17:30 escalation_alert → county_officer",
+        "12-18 17:30 moved_up → township_officer",
     ]
-    await check_the_end(harness, world, case, "12-17")
+    await check_the_end(harness, world, case, "12-18")
 
 
 async def test_the_same_case_across_national_day_2026(harness, world) -> None:  # type: ignore[no-untyped-def]
     log, case = await run_datian_story(harness, world, date(2026, 9, 28))
     prompts, ladder_log = split(log)
     # no prompt from 10-01 to 10-07 (国庆); one on Saturday 10-10 (调休)
-    assert prompts == school_days(("09-28", "09-30"), ("10-08", "11-18"), extra=("10-10",))
+    assert prompts == school_days(("09-28", "09-30"), ("10-08", "11-19"), extra=("10-10",))
     assert "10-10" in prompts and not any("10-01" <= p <= "10-07" for p in prompts)
     assert ladder_log == [
         "09-28 09:05 level_entered → school_admin",
@@ -749,12 +766,14 @@ async def test_the_same_case_across_national_day_2026(harness, world) -> None:  
         "11-11 17:30 escalation_alert → township_officer",
         "11-11 17:30 escalation_alert → school_admin",
         "11-11 17:30 moved_up → village_cadre",
-        "11-17 08:00 reminder → township_officer",
+        # the notice issued on the morning of 11-12 (to its issuer at once): seven days from then
+        "11-12 09:40 notice_document → township_officer",
         "11-18 08:00 reminder → township_officer",
-        "11-18 17:30 escalation_alert → county_officer",
-        "11-18 17:30 moved_up → township_officer",
+        "11-19 08:00 return_check → township_officer",
+        "11-19 17:30 escalation_alert → county_officer",
+        "11-19 17:30 moved_up → township_officer",
     ]
-    await check_the_end(harness, world, case, "11-18")
+    await check_the_end(harness, world, case, "11-19")
 
 
 async def check_the_end(harness: Any, world: World, case: Case, day: str) -> None:
@@ -770,7 +789,7 @@ async def check_the_end(harness: Any, world: World, case: Case, day: str) -> Non
         ("escalated", "township_persuasion"),
         ("acknowledged", "township_persuasion"),
         ("escalated", "deadline_notice"),
-        ("acknowledged", "deadline_notice"),
+        ("notice_issued", "deadline_notice"),  # issuing it answers the township's alert
         ("escalated", "county_escalation"),
     ]
     alert = last_to(harness, world.users["county_officer"], "escalation_alert")

@@ -124,7 +124,7 @@ async def test_a_case_shows_its_timeline_masked_and_the_actions_of_the_role(harn
     assert [(a.actor_id, a.object_id, a.detail["where"]) for a in disclosed] == [
         (world.users["township_officer"].id, township, "case_card")]
     assert officer.buttons() == ["🏠 Record a visit", "👤 Assign to…", "✅ Back at school",
-                                 "📄 Propose an outcome", "📨 Issue the deadline notice", "⬆️ Escalate",
+                                 "📄 Propose an outcome", "📨 Issue: Deadline notice to return to school", "⬆️ Escalate",
                                  "⏸ Pause", *forms]
 
     # a paused case: why and until when; no visit, but Resume for the officer

@@ -98,7 +98,7 @@ async def test_the_notice_goes_to_its_issuer_its_delivery_is_recorded_and_its_la
     officer = speaking(harness, world.users["township_officer"], "en")
     before = len(_documents(harness, officer))
     await officer.send(f"/case {case_id}")
-    await officer.tap("📨 Issue the deadline notice")
+    await officer.tap("📨 Issue: Deadline notice to return to school")
     await officer.tap("✅ Issue the notice")
     case = one(harness, Case, Case.id == case_id)
     assert case.notice_due_on is not None
@@ -109,7 +109,7 @@ async def test_the_notice_goes_to_its_issuer_its_delivery_is_recorded_and_its_la
     assert [(caption, data[:4]) for _n, caption, data in files] == [
         (f"Return-to-school notice — case #{case_id}", b"%PDF")]
     note = harness.tg.bot_messages(officer.chat_id)[-2]
-    assert note.content.startswith(f"The notice to return to school for case #{case_id} ")
+    assert note.content.startswith(f"Deadline notice to return to school for case #{case_id} ")
     assert officer.buttons(note) == ["📬 Record the delivery", "Open case"]
 
     # 送达回执: the date and a photo of the signed receipt, kept as the event's evidence

@@ -136,15 +136,16 @@ async def test_cancel_changes_nothing_and_forged_taps_outside_the_area_are_refus
     await officer.send("/help")
     assert "/users — People in my area" in officer.reply_texts[0]
 
-    # the county officer's 21 people come in pages
+    # the county officer's 25 people (the judicial office and the three bodies' people
+    # included) come in pages
     set_language(harness.engine, u["county_officer"], "en")
     county = harness.user(u["county_officer"], language_code="en")
     await county.send("/users")
-    assert county.reply_texts[0].startswith("People in your area (21):")
+    assert county.reply_texts[0].startswith("People in your area (25):")
     assert len(county.buttons()) == 16 and county.buttons()[-1] == "Next page ▶"
     await county.tap("Next page ▶")
-    assert county.reply_texts[-1].startswith("People in your area (21):")
-    assert len(county.buttons()) == 6
+    assert county.reply_texts[-1].startswith("People in your area (25):")
+    assert len(county.buttons()) == 10
 
 
 async def test_an_officer_lists_and_revokes_an_open_invitation(  # type: ignore[no-untyped-def]

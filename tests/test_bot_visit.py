@@ -126,7 +126,7 @@ async def test_another_date_other_people_a_promise_and_a_location_pin(harness, w
     assert "• Next step: 11月26日电话确认是否到校" in teacher.last
     await teacher.tap("✅ Confirm")
     # the promise (11-26) moves the school's deadline to that day plus a working day's grace
-    assert teacher.reply_texts[1] == SCHOOL_VISIT_DONE.replace("11-26", "11-27")
+    assert teacher.reply_texts[1] == SCHOOL_VISIT_DONE.replace("Nov 26", "Nov 27")
 
     visit = one(harness, Visit)
     assert (visit.visit_date, visit.method, visit.result) == (date(2026, 11, 21), "joint_visit", "promised")

@@ -62,7 +62,7 @@ def test_upgrade_seed_and_list_the_demo_cases(env: pytest.MonkeyPatch) -> None:
     assert seeded.exit_code == 0, seeded.output
     assert seeded.stdout.strip() == (
         "seeded 青松县: 2 townships, 4 villages, 3 schools, 12 classes, 396 students, "
-        "27 user handles"
+        "31 user handles"
     )
     again = invoke("demo", "seed")
     assert again.exit_code == 0
@@ -130,10 +130,14 @@ def test_policy_check_prints_the_ladder(env: pytest.MonkeyPatch) -> None:
         "the proposer",
         "Closing as “Other” needs: Written statement of the facts, signed; "
         "reviewed by the township (a township officer's proposal by the county); never by the proposer",
+        # 表3's result 辍学, reviewed above the township that records it
+        "Closing as “Dropped out” needs: Written statement of the facts, signed; "
+        "reviewed by a county officer or above; never by the proposer",
     ]
     tongnan = invoke("policy", "check", "tongnan", "--lang", "en").stdout.splitlines()
     assert ("Closing as “Deferred enrolment” needs: Guardian's written application, Written statement "
-            "of the facts, signed; reviewed by a county officer or above; never by the proposer") in tongnan
+            "of the facts, signed; reviewed by the district poverty-alleviation leading group; never by "
+            "the proposer") in tongnan
     # the operator is warned about the year the holiday data does not cover
     assert lines[-1].startswith("! ") and "2027" in lines[-1]
 

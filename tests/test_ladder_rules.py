@@ -468,8 +468,15 @@ def test_the_top_of_the_ladder_cannot_be_escalated(run: Run) -> None:
     run.start(2026, 11, 23, 9, 0)
     case = run.report("teacher")
     officer = run.user("county_officer")
-    for _level in ("school_persuasion", "township_persuasion", "deadline_notice",
-                   "county_escalation", "judicial"):
+    for _level in ("school_persuasion", "township_persuasion", "deadline_notice"):
+        run.do(ladder.escalate, officer, case)
+    # past the notice level only with the notice on file (no level skipped silently)
+    assert _refused(run, case, IllegalTransition, ladder.escalate, officer, case) == (
+        f"Case #{case} cannot go to county escalation: Deadline notice to return to school "
+        "is not on file yet."
+    )
+    run.do(ladder.issue_deadline_notice, run.user("township_officer"), case)
+    for _level in ("county_escalation", "judicial"):
         run.do(ladder.escalate, officer, case)
     assert run.case(case).state == "judicial"
     assert _refused(run, case, IllegalTransition, ladder.escalate, officer, case) == (

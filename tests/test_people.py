@@ -195,7 +195,8 @@ def test_user_and_invite_commands() -> None:
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["#", "status", "role", "unit", "name"]
-    assert len(lines) == 1 + 23
+    # 23 people, the judicial office and the three bodies' people (casework.bodies)
+    assert len(lines) == 1 + 27
     teacher = next(line for line in lines[1:] if "梅林中学 7-1" in line)
     teacher_id = int(teacher.split()[0])
     assert teacher.split()[1:3] == ["active", "teacher"]
@@ -221,7 +222,7 @@ def test_user_and_invite_commands() -> None:
     assert done.exit_code == 0, done.output
     assert "is deactivated: the bot will no longer work for them." in done.stdout
     assert "open case" in done.stdout
-    assert len(invoke("user", "list").stdout.splitlines()) == 1 + 22
+    assert len(invoke("user", "list").stdout.splitlines()) == 1 + 26
     everyone = invoke("user", "list", "--all").stdout
     assert f"{teacher_id:>4}  deactivated" in everyone
     twice = invoke("user", "deactivate", str(teacher_id), "--yes", "--lang", "en")

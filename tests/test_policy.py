@@ -16,6 +16,7 @@ from casework.errors import PolicyError
 from casework.i18n import Text
 from casework.labels import ROLE_LABELS, STATE_LABELS, UNIT_LABELS, duration_text, join
 from casework.policy import (
+    BODIES,
     LADDER_ORDER,
     OUTCOME_ORDER,
     POLICY_DIR,
@@ -69,7 +70,8 @@ def test_profile_loads_and_is_consistent(name: str) -> None:
     assert policy.times.timezone == "Asia/Shanghai"
     assert str(policy.tz) == "Asia/Shanghai"
     assert policy.first_level.state == "suspected"
-    assert policy.ladder[-1].state == "judicial"
+    # tongnan's ladder ends at the 区扶贫工作领导小组 (no court step in its seed)
+    assert policy.ladder[-1].state == ("county_escalation" if name == "tongnan" else "judicial")
     assert policy.ladder[-1].is_terminal
     assert [t.start for t in policy.calendar.terms] == [
         date(2026, 3, 2),
@@ -80,7 +82,14 @@ def test_profile_loads_and_is_consistent(name: str) -> None:
         Duration(amount=1, unit="working_days"),
         Duration(amount=0, unit="working_days"),
     ]
-    assert policy.escalation.ack_chain == ["township_officer", "county_officer", "admin"]
+    # an unacknowledged alert climbs the profile's own chain, never to the system admin
+    assert policy.escalation.ack_chain == {
+        "datian": ["township_officer", "county_officer"],
+        "qiaocheng": ["school_admin", "township_officer", "county_officer"],
+        "tongnan": ["township_officer", "county_officer", "poverty_group"],
+        "jidong": ["school_admin", "township_officer", "county_officer", "county_government"],
+        "lipu": ["school_admin", "township_officer", "city_bureau"],
+    }[name]
     assert [d.amount for d in policy.retention.check_after] == [7, 14, 28]
     assert policy.times.deadline_time == time(17, 30)
     assert policy.times.county_digest_weekday == 0
@@ -114,7 +123,7 @@ def test_describe_reads_like_the_ladder() -> None:
         "Reminders before each deadline: 1 working day before, on the morning of the due day"
         in (joined)
     )
-    assert "township officer → county officer → system administrator" in joined
+    assert "township officer → county officer" in joined and "system administrator" not in joined
     assert "7 calendar days, 14 calendar days, 28 calendar days" in joined
     assert "Term 2026年秋季学期: 2026-09-01 to 2027-01-22" in joined
     assert any(
@@ -158,8 +167,12 @@ def test_tongnan() -> None:
     assert not p.has_level("deadline_notice")
     assert p.outcomes.deferral_min_joint_rounds == 3
     # 二(四) the district's 扶贫工作领导小组 decides deferral, even on a school's proposal
-    assert p.outcomes.reviewer_role("deferred", "school_admin") == "county_officer"
-    assert p.outcomes.reviewer_role("suspended", "teacher") == "county_officer"
+    assert p.outcomes.reviewer_role("deferred", "school_admin") == "poverty_group"
+    assert p.outcomes.reviewer_role("suspended", "teacher") == "poverty_group"
+    assert p.bodies == {"poverty_group": "county_officer"}
+    # no 限期复学通知书 and no court step: the township's report to the group is the top
+    assert p.states[-1] == "county_escalation"
+    assert "poverty_group" in p.level("county_escalation").notify
     assert p.outcomes.reviewer_role("transferred", "school_admin") == "township_officer"
     assert p.home_teaching.every == Duration(amount=7, unit="calendar_days")
     assert p.home_teaching.min_class_hours == 2
@@ -168,11 +181,21 @@ def test_tongnan() -> None:
 
 def test_jidong() -> None:
     p = load_named("jidong")
-    assert [(a.school_days, a.action) for a in p.absence] == [
-        (7, "home_visit"),
-        (22, "assign_persuader"),
-    ]
-    assert p.level("suspected").deadline == Duration(amount=15, unit="school_days")
+    # 7 school days open the case (the teacher visits or calls); the month is the ladder's:
+    # the 22nd school day of absence, counted from the first day away, not cut short by a
+    # visit; then the school administrator names the 专人
+    assert [(a.school_days, a.action) for a in p.absence] == [(7, "home_visit")]
+    suspected = p.level("suspected")
+    assert suspected.deadline == Duration(amount=21, unit="school_days")
+    assert suspected.holds_until_deadline and suspected.counts_from_absence
+    assert p.level("school_persuasion").names_persuader == "school_admin"
+    notice = p.level("deadline_notice")
+    assert notice.responsible == ["county_government"]
+    assert notice.document is not None and notice.document.name == "correction_order"
+    penalty = p.level("county_escalation").document
+    assert penalty is not None and penalty.kind == "penalty_decision"
+    assert [d.kind for d in p.documents_before("judicial")] == ["deadline_notice", "penalty_decision"]
+    assert p.outcomes.rule("exempted").evidence == ["assessment", "medical_certificate"]
     assert p.reports.quarterly
 
 
@@ -182,6 +205,8 @@ def test_lipu() -> None:
     notice = p.level("deadline_notice")
     assert notice.deadline == Duration(amount=7, unit="calendar_days")
     assert notice.responsible == ["school_admin"]
+    assert notice.document is not None and notice.document.name == "return_notice"
+    assert p.level("county_escalation").notify == ["township_officer", "city_bureau"]
     assert not p.has_level("township_persuasion")
     assert p.next_level("school_persuasion") == notice
 
@@ -192,8 +217,9 @@ def test_ladder_navigation() -> None:
     assert p.next_level("township_persuasion") == p.level("county_escalation")
     # a level the county skips still climbs to the right place
     assert p.next_level("deadline_notice") == p.level("county_escalation")
+    assert p.next_level("county_escalation") is None
     assert p.next_level("judicial") is None
-    assert p.has_level("judicial") and not p.has_level("deadline_notice")
+    assert not p.has_level("judicial") and not p.has_level("deadline_notice")
     with pytest.raises(PolicyError) as err:
         p.level("deadline_notice")
     assert "deadline" in err.value.render("en")
@@ -413,7 +439,7 @@ def test_every_outcome_and_evidence_kind_has_a_label() -> None:
 @pytest.mark.parametrize("name", PROFILES)
 def test_every_profile_names_evidence_and_a_clause_for_every_closing_outcome(name: str) -> None:
     outcomes = load_named(name).outcomes
-    for outcome in OUTCOME_ORDER:
+    for outcome in outcomes.named():
         rule = outcomes.rule(outcome)
         assert rule.evidence and rule.clause, (name, outcome)
     # the same proof for the same fact in every county (the issue's examples)
@@ -423,7 +449,9 @@ def test_every_profile_names_evidence_and_a_clause_for_every_closing_outcome(nam
     assert outcomes.moved_abroad.evidence == ["household_certificate"]
     assert outcomes.rule("suspended") == outcomes.deferred
     # nobody below the township reviews, and a township proposal always goes to the county
-    for outcome in OUTCOME_ORDER:
+    for outcome in outcomes.named():
+        if outcomes.rule(outcome).reviewer in BODIES:  # tongnan's group decides deferral
+            continue
         assert outcomes.reviewer_role(outcome, "teacher") in ("township_officer", "county_officer")
         assert outcomes.reviewer_role(outcome, "township_officer") == "county_officer"
         assert outcomes.reviewer_role(outcome, "county_officer") == "county_officer"
@@ -448,3 +476,47 @@ def test_a_closing_rule_that_would_let_one_person_close_is_refused(change: Any, 
     with pytest.raises(PolicyError) as err:
         validate_policy(data)
     assert err.value.detail["key"] == key
+
+
+# ---------------------------------------------------------------------------- bodies, papers
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        # a body the seed names must be mapped to the role its people hold
+        (lambda d: d["ladder"][3].update(responsible=["county_government"]),
+         "ladder[3].responsible[0]"),
+        (lambda d: d["escalation"].update(ack_chain=["township_officer", "city_bureau"]),
+         "escalation.ack_chain[1]"),
+        # the notice level names the notice it issues
+        (lambda d: d["ladder"][3].pop("document"), "ladder[3].document"),
+        (lambda d: d["outcomes"]["deferred"].update(reviewer="mayor"), "outcomes.deferred.reviewer"),
+    ],
+    ids=["unmapped body acts", "unmapped body in the chain", "notice without its paper",
+         "unknown reviewer"],
+)
+def test_bodies_and_papers_are_checked_on_load(change: Any, key: str) -> None:
+    data = datian_data()
+    change(data)
+    with pytest.raises(PolicyError) as err:
+        validate_policy(data)
+    assert err.value.detail["key"] == key
+
+
+def test_a_mapped_body_acts_and_the_papers_gate_the_levels_above() -> None:
+    data = datian_data()
+    data["bodies"] = {"county_government": "county_officer"}
+    data["ladder"][3]["responsible"] = ["county_government"]
+    policy = validate_policy(data)
+    assert policy.role_of("county_government") == "county_officer"
+    assert policy.role_of("township_officer") == "township_officer"
+    # nothing is needed on file below the notice; above it, the notice
+    assert policy.documents_before("deadline_notice") == []
+    assert [d.kind for d in policy.documents_before("county_escalation")] == ["deadline_notice"]
+    assert [d.kind for d in policy.documents_before("judicial")] == ["deadline_notice"]
+    lines = describe(policy, "en")
+    assert any(line.startswith("4. Return-to-school notice with a deadline — responsible: county government;")
+               and "issues the Deadline notice to return to school" in line for line in lines)
+    assert any(line.startswith("6. Judicial enforcement") and
+               "only with on file: Deadline notice to return to school" in line for line in lines)

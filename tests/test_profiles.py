@@ -170,8 +170,8 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
     run.at(2026, 11, 4, 9, 0)
     out = run.do(ladder.issue_deadline_notice, run.user("township_officer"), case)
     assert out.message.render("en") == (
-        f"Deadline notice issued for case #{case}; the guardian must bring the child back "
-        "by 2026-11-11."
+        f"Deadline notice to return to school issued for case #{case}; the guardian must "
+        "bring the child back by 2026-11-11."
     )
     assert run.case(case).notice_due_on == date(2026, 11, 11)
     # issuing the notice answers the alert: nothing is left to climb, nothing to acknowledge
@@ -279,9 +279,10 @@ def test_datian_ladder_across_mid_autumn_and_national_day(
 def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
     engine: Engine, clock: FrozenClock, world: World
 ) -> None:
-    """谯城: school (3 working days) → township and district told, 3 rounds in 15 working
-    days → 责令限期改正 (7 days; its alert climbs to the district unacknowledged) → 区司法
-    documents (10 working days) → judicial → the child is found enrolled elsewhere."""
+    """谯城: school (3 working days) → township and district told, 1–2 家访 in 10 working
+    days → 责令限期改正 by the township (7 days from the order; its alert climbs to the
+    district unacknowledged) → the 区司法部门 sends the legal documents (10 working days)
+    → judicial → the child is found enrolled elsewhere."""
     run = _run("qiaocheng", engine, clock, world)
     run.start(2026, 11, 2, 9, 0)  # Monday; November 2026 has no holidays
 
@@ -311,43 +312,62 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
 
     run.at(2026, 11, 12, 10, 0)  # round 2 due 13, 16, 17, 18, 19 Nov
     run.visit("village_cadre", case, "home_visit", "refused", student_attitude="opposed")
-    run.at(2026, 11, 19, 10, 0)  # round 3 due 20, 23, 24, 25, 26 Nov
-    run.visit("township_officer", case, "joint_visit", "refused")
 
-    # round 3 is missed, then the level's 15 working days run out (Fri 11-27)
+    # （四）"每学期开学初要协助各中小学校开展 1-2 次劝学家访": the second 家访 is missed, then
+    # the level's 10 working days run out (Fri 11-20)
     mark = run.mark()
-    assert run.tick(2026, 11, 26, 17, 30)[-1] == "round: overdue notice to 2"
+    assert run.tick(2026, 11, 19, 17, 30)[-1] == "round: overdue notice to 2"
     assert [m for m in run.messages(mark) if m.startswith("overdue")] == [
         "overdue → township_officer",
         "overdue → village_cadre",
     ]
     mark = run.mark()
-    assert run.tick(2026, 11, 27, 17, 30)[-1] == "step: escalated to deadline_notice"
+    assert run.tick(2026, 11, 20, 17, 30)[-1] == "step: escalated to deadline_notice"
     assert run.messages(mark) == [
         "escalation_alert → school_admin",
         "escalation_alert → township_officer",
         "moved_up → village_cadre",
-        "reminder → township_officer",
+        "reminder → township_officer",  # the morning of the level's last day
         "reminder → village_cadre",
     ]
 
-    # nobody acknowledges the order within a working day (Mon 11-30): it climbs to the
-    # next role of the chain above the township officer, the district
+    # nobody acknowledges within a working day (Mon 11-23): it climbs the profile's chain
+    # above the township officer, to the district bureau
     mark = run.mark()
-    assert run.tick(2026, 11, 30, 17, 30) == ["ack: climbed to county_officer"]
+    assert run.tick(2026, 11, 23, 17, 30) == ["ack: climbed to county_officer"]
     assert run.messages(mark) == ["escalation_alert → county_officer"]
-    run.at(2026, 12, 1, 9, 0)
+    run.at(2026, 11, 24, 9, 0)
     run.do(ladder.acknowledge, run.user("county_officer"), case)
+    # the district's officer cannot go past the township's order: the 区司法部门 step needs it
+    with pytest.raises(IllegalTransition):
+        run.do(ladder.escalate, run.user("county_officer"), case)
+    # the township orders the correction (责令限期改正): the guardian's 7 days start now
+    out = run.do(ladder.issue_deadline_notice, run.user("township_officer"), case)
+    assert "《责令限期改正通知书》已下达" in out.message.render("zh_Hans")
+    assert run.case(case).notice_due_on == date(2026, 12, 1)
 
-    # 7 calendar days from Fri 11-27 → Fri 12-04; then 10 working days → Fri 12-18
+    # overdue (Tue 12-01): the 区司法部门 sends the legal documents, the bureau is told
     mark = run.mark()
-    assert run.tick(2026, 12, 4, 17, 30)[-1] == "step: escalated to county_escalation"
-    assert "moved_up → township_officer" in run.messages(mark)
-    run.at(2026, 12, 7, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
-    assert run.tick(2026, 12, 18, 17, 30)[-1] == "step: escalated to judicial"
-    run.at(2026, 12, 21, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    assert run.tick(2026, 12, 1, 17, 30)[-1] == "step: escalated to county_escalation"
+    assert run.messages(mark) == [
+        "escalation_alert → county_officer",
+        "escalation_alert → judicial_officer",
+        "moved_up → township_officer",
+        "reminder → township_officer",  # the working day before (no tick ran in between)
+        "return_check → township_officer",  # the guardian's last day: is the child back?
+    ]
+    run.at(2026, 12, 2, 9, 0)
+    run.do(ladder.acknowledge, run.user("judicial_officer"), case)
+    with pytest.raises(AccessDenied):  # the education bureau's officer does not send them
+        run.do(ladder.issue_document, run.user("county_officer"), case)
+    mark = run.mark()
+    out = run.do(ladder.issue_document, run.user("judicial_officer"), case)
+    assert out.message.render("en").startswith("Legal documents issued")
+    assert run.messages(mark) == ["document_issued → county_officer"]
+    # 10 working days from Tue 12-01: 2–4, 7–11, 14–15 Dec
+    assert run.tick(2026, 12, 15, 17, 30)[-1] == "step: escalated to judicial"
+    run.at(2026, 12, 16, 9, 0)
+    run.do(ladder.acknowledge, run.user("judicial_officer"), case)
 
     # the family moved; the school sends the receiving school's 学籍 confirmation, and the
     # township reviews it before the case closes (nobody closes a case alone)
@@ -367,26 +387,25 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
     assert run.deadlines(case) == [
         "step suspected 2026-11-03 17:30 cancelled",
         "step school_persuasion 2026-11-06 17:30 done",
-        # 15 working days from Fri 11-06: 9–13, 16–20, 23–27 Nov
-        "step township_persuasion 2026-11-27 17:30 done",
+        # 10 working days from Fri 11-06: 9–13, 16–20 Nov
+        "step township_persuasion 2026-11-20 17:30 done",
         "round township_persuasion #1 2026-11-13 17:30 cancelled",  # 9–13 Nov
-        "round township_persuasion #2 2026-11-19 17:30 cancelled",
-        "round township_persuasion #3 2026-11-26 17:30 done",
-        "step deadline_notice 2026-12-04 17:30 done",
-        "step county_escalation 2026-12-18 17:30 done",  # 7–11, 14–18 Dec
+        "round township_persuasion #2 2026-11-19 17:30 done",
+        "step deadline_notice 2026-11-27 17:30 cancelled",  # restarted by the order
+        "step deadline_notice 2026-12-01 17:30 done",
+        "step county_escalation 2026-12-15 17:30 done",
     ]
     assert run.deadlines(case, ("ack",)) == [
         "ack township_persuasion township_officer,county_officer 2026-11-09 17:30 done",
-        "ack deadline_notice township_officer,school_admin 2026-11-30 17:30 done",
-        "ack deadline_notice county_officer 2026-12-01 17:30 done",
-        "ack county_escalation county_officer 2026-12-07 17:30 done",
-        "ack judicial county_officer 2026-12-21 17:30 done",
+        "ack deadline_notice township_officer,school_admin 2026-11-23 17:30 done",
+        "ack deadline_notice county_officer 2026-11-24 17:30 done",
+        "ack county_escalation judicial_officer,county_officer 2026-12-02 17:30 done",
+        "ack judicial judicial_officer,county_officer 2026-12-16 17:30 done",
     ]
     assert run.visits(case) == [
         "2026-11-03 school_persuasion #1 phone unreachable",
         "2026-11-05 school_persuasion #2 home_visit refused",
         "2026-11-12 township_persuasion #1 home_visit refused",
-        "2026-11-19 township_persuasion #2 joint_visit refused",
     ]
     assert run.events(case) == [
         "teacher: reported - → suspected",
@@ -395,13 +414,14 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
         "scheduler: escalated school_persuasion → township_persuasion (deadline_passed)",
         "township_officer: acknowledged township_persuasion → township_persuasion",
         "village_cadre: visit township_persuasion → township_persuasion",
-        "township_officer: visit township_persuasion → township_persuasion",
         "scheduler: escalated township_persuasion → deadline_notice (deadline_passed)",
         "county_officer: acknowledged deadline_notice → deadline_notice",
+        "township_officer: notice_issued deadline_notice → deadline_notice",
         "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
-        "county_officer: acknowledged county_escalation → county_escalation",
+        "judicial_officer: acknowledged county_escalation → county_escalation",
+        "judicial_officer: document_issued county_escalation → county_escalation",
         "scheduler: escalated county_escalation → judicial (deadline_passed)",
-        "county_officer: acknowledged judicial → judicial",
+        "judicial_officer: acknowledged judicial → judicial",
         "school_admin: outcome_proposed judicial → judicial",
         "township_officer: outcome judicial → transferred",
     ]
@@ -410,11 +430,12 @@ def test_qiaocheng_ladder_to_judicial_documents_and_a_verified_transfer(
 # ---------------------------------------------------------------------------- tongnan
 
 
-def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
+def test_tongnan_ladder_joint_rounds_the_group_and_an_approved_deferral(
     engine: Engine, clock: FrozenClock, world: World
 ) -> None:
-    """潼南: 即辍即劝 (1 working day) → school (3) → joint persuasion, 3 rounds → district →
-    court → the district approves a deferral (缓学) after ≥ 3 joint rounds."""
+    """潼南: 即辍即劝 (1 working day) → school (3) → joint persuasion, 3 rounds → the
+    township reports to the 区扶贫工作领导小组 (the top: no notice, no court step), which
+    approves a deferral (缓学) after ≥ 3 joint rounds while persuasion goes on."""
     run = _run("tongnan", engine, clock, world)
     run.start(2026, 11, 23, 9, 0)  # Monday
 
@@ -468,39 +489,42 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
     run.at(2026, 12, 14, 10, 0)
     mark = run.mark()
     run.visit("village_cadre", case, "joint_visit", "refused")
-    # "经联合劝返3次以上": the third joint round refused sends the case to the district
+    # "经联合劝返3次以上": the third joint round refused — the township reports to the
+    # 区扶贫工作领导小组, the top of this ladder (no 限期复学通知书, no court step)
     assert run.case(case).state == "county_escalation"
     assert run.messages(mark) == [
-        "escalation_alert → county_officer",
+        "escalation_alert → poverty_group",
+        "escalation_alert → township_officer",
         "moved_up → school_admin",
-        "moved_up → township_officer",
         "moved_up → village_cadre",
     ]
     run.at(2026, 12, 15, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    run.do(ladder.acknowledge, run.user("poverty_group"), case)
+    with pytest.raises(IllegalTransition):  # nothing above the group
+        run.do(ladder.escalate, run.user("county_officer"), case)
 
-    # 10 working days from Mon 12-14: 15–18, 21–25, 28 Dec → the court
-    assert run.tick(2026, 12, 28, 17, 30)[-1] == "step: escalated to judicial"
-    run.at(2026, 12, 29, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    # "并继续做好劝返复学工作": persuasion goes on, a round due every 10 working days
+    assert "round 2026-12-28 17:30" in run.open_deadlines(case)
 
-    # after the ruling the pupil still refuses: the school proposes a deferral, which the
-    # district (county_officer in this profile) must approve
+    # the pupil still refuses: the school proposes a deferral, which only the group decides
+    # (not the education bureau's county officer)
     run.at(2026, 12, 30, 10, 0)
     mark = run.mark()
     proposed = run.do(
         outcomes.propose_outcome, run.user("school_admin"), case, "deferred",
-        reason="经法院判决裁定，监护人已履行义务，学生本人拒不返校", evidence=EVIDENCE,
+        reason="经联合劝返3次，监护人已履行义务，学生本人拒不返校", evidence=EVIDENCE,
         until_on=date(2027, 2, 26),
     )
-    assert proposed.case.state == "judicial"
+    assert proposed.case.state == "county_escalation"
     assert proposed.proposal is not None and proposed.proposal.status == "pending"
-    assert run.messages(mark) == ["approval_request → county_officer"]
+    assert run.messages(mark) == ["approval_request → poverty_group"]
+    with pytest.raises(AccessDenied):
+        run.do(outcomes.decide_outcome, run.user("county_officer"), proposed.proposal.id, True)
 
     run.at(2026, 12, 31, 10, 0)
     mark = run.mark()
     decided = run.do(
-        outcomes.decide_outcome, run.user("county_officer"), proposed.proposal.id, True,
+        outcomes.decide_outcome, run.user("poverty_group"), proposed.proposal.id, True,
         note="同意缓学，继续做好劝返",
     )
     assert decided.case.state == "deferred"
@@ -523,7 +547,7 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
         "round township_persuasion #1 2026-12-04 17:30 cancelled",  # 30 Nov–4 Dec
         "round township_persuasion #2 2026-12-09 17:30 cancelled",
         "round township_persuasion #3 2026-12-15 17:30 cancelled",
-        "step county_escalation 2026-12-28 17:30 done",
+        "round county_escalation #1 2026-12-28 17:30 cancelled",  # 15–18, 21–25, 28 Dec
     ]
     assert run.visits(case) == [
         "2026-11-25 school_persuasion #1 home_visit promised",
@@ -543,11 +567,9 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
         "township_officer: visit township_persuasion → township_persuasion",
         "village_cadre: visit township_persuasion → township_persuasion",
         "scheduler: escalated township_persuasion → county_escalation (rounds_used_up)",
-        "county_officer: acknowledged county_escalation → county_escalation",
-        "scheduler: escalated county_escalation → judicial (deadline_passed)",
-        "county_officer: acknowledged judicial → judicial",
-        "school_admin: outcome_proposed judicial → judicial",
-        "county_officer: outcome judicial → deferred",
+        "poverty_group: acknowledged county_escalation → county_escalation",
+        "school_admin: outcome_proposed county_escalation → county_escalation",
+        "poverty_group: outcome county_escalation → deferred",
     ]
 
 
@@ -557,125 +579,160 @@ def test_tongnan_ladder_joint_rounds_court_and_an_approved_deferral(
 def test_jidong_ladder_runs_into_2027_on_the_weekday_fallback(
     engine: Engine, clock: FrozenClock, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """鸡东: 15 school days → a named person (10 working days) → township and county told,
-    3 rounds → 责令入学 (7 days) → county → court → returned → 销号, from 2026-12-14 into
-    2027, which chinesecalendar does not cover: Monday–Friday count, with a warning."""
+    """鸡东: 7 school days → the teacher visits (the level holds) → the month mark, the 22nd
+    school day away → the school names a 专人 (10 working days) → township and county told,
+    3 rounds → the county government's 责令限期改正 (7 days) → the bureau's 教育行政处罚决定
+    → court → returned → 销号, from 2026-12-14 into 2027, which chinesecalendar does not
+    cover: Monday–Friday count, with a warning."""
     caplog.set_level(logging.WARNING, logger="casework.calendars")
     run = _run("jidong", engine, clock, world)
     run.start(2026, 12, 14, 9, 0)  # Monday
 
+    # away since Thu 12-03: the 7th school day was Fri 12-11, the case opens on Monday
     case = run.report("teacher", reasons=("work",), absent_since=date(2026, 12, 3))
-    # 15 school days from Mon 12-14: 15–18 (4), 21–25 (9), 28–31 (13), Fri 2027-01-01
-    # (14: a weekday, and 2027 has no holiday data), Mon 01-04 (15)
-    assert run.deadlines(case) == ["step suspected 2027-01-04 17:30 open"]
+    # the month counts from the first day away: 21 school days after Thu 12-03 — 4, 7–11,
+    # 14–18, 21–25, 28–31 Dec, Fri 2027-01-01 (a weekday: 2027 has no holiday data)
+    assert run.deadlines(case) == ["step suspected 2027-01-01 17:30 open"]
     warnings = [r for r in caplog.records if r.name == "casework.calendars"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     assert "no holiday data for 2027" in warnings[0].getMessage()
 
-    # the reminder the working day before the due day falls on 01-01 itself
+    # the class teacher visits: recorded, but the month mark is not pre-empted (no school
+    # step, no alert to the township or the county before the month is up)
+    run.at(2026, 12, 15, 10, 0)
     mark = run.mark()
-    assert run.tick(2027, 1, 4, 17, 30) == [
+    run.visit("teacher", case, "home_visit", "refused")
+    assert run.case(case).state == "suspected"
+    assert run.messages(mark) == []
+    assert run.deadlines(case) == ["step suspected 2027-01-01 17:30 open"]
+
+    # the month mark: the school administrator is asked to name the 专人
+    mark = run.mark()
+    assert run.tick(2027, 1, 1, 17, 30) == [
+        "reminder: reminded 1",  # Thu 12-31 08:00
         "reminder: reminded 1",  # Fri 2027-01-01 08:00
-        "reminder: reminded 1",  # Mon 2027-01-04 08:00
         "step: escalated to school_persuasion",
     ]
     assert run.messages(mark) == [
-        "level_entered → school_admin",
         "moved_up → teacher",
+        "name_persuader → school_admin",
         "reminder → teacher",
         "reminder → teacher",
     ]
+    run.at(2027, 1, 4, 9, 0)
+    mark = run.mark()
+    run.do(ladder.assign, run.user("school_admin"), case, run.user("teacher").id)
+    assert run.messages(mark) == ["assigned → teacher"]
+    assert run.case(case).assigned_to_id == run.user("teacher").id
     run.at(2027, 1, 5, 10, 0)
     run.visit("teacher", case, "home_visit", "refused")
     run.at(2027, 1, 11, 10, 0)
-    run.visit("school_admin", case, "phone", "unreachable")
+    run.visit("teacher", case, "phone", "unreachable")
 
-    # 10 working days from Mon 01-04: 5–8, 11–15, 18 Jan → the township, county told
+    # 10 working days from Fri 01-01: 4–8, 11–15 Jan; the reminders went to the 专人 alone;
+    # then the township, the county bureau told (劝返后仍不返校的……向县教育局上报)
     mark = run.mark()
-    assert run.tick(2027, 1, 18, 17, 30)[-1] == "step: escalated to township_persuasion"
-    assert [m for m in run.messages(mark) if not m.startswith("reminder")] == [
+    assert run.tick(2027, 1, 15, 17, 30)[-1] == "step: escalated to township_persuasion"
+    assert run.messages(mark) == [
         "escalation_alert → county_officer",
         "escalation_alert → township_officer",
         "moved_up → school_admin",
         "moved_up → teacher",
+        "reminder → teacher",
+        "reminder → teacher",
         "township_started → village_cadre",
     ]
-    run.at(2027, 1, 19, 9, 0)
+    run.at(2027, 1, 18, 9, 0)
     run.do(ladder.acknowledge, run.user("township_officer"), case)
-    run.at(2027, 1, 22, 10, 0)  # round 2 due 25–29 Jan
+    run.at(2027, 1, 22, 10, 0)
     run.visit("village_cadre", case, "home_visit", "refused")
-    run.at(2027, 1, 29, 10, 0)  # round 3 due 1–5 Feb (no 春节 data: weekdays count)
+    run.at(2027, 1, 29, 10, 0)
     run.visit("township_officer", case, "joint_visit", "refused")
     run.at(2027, 2, 4, 10, 0)
     mark = run.mark()
     run.visit("village_cadre", case, "home_visit", "refused")
+    # 四 县人民政府 "责令送子女……入学": the county government's step, alerted to it
     assert run.case(case).state == "deadline_notice"
     assert run.messages(mark) == [
-        "escalation_alert → school_admin",
+        "escalation_alert → county_government",
         "escalation_alert → township_officer",
         "moved_up → village_cadre",
     ]
+    # the township cannot issue the county government's order
+    with pytest.raises(AccessDenied):
+        run.do(ladder.issue_deadline_notice, run.user("township_officer"), case)
     run.at(2027, 2, 5, 9, 0)
-    run.do(ladder.acknowledge, run.user("township_officer"), case)
+    out = run.do(ladder.issue_deadline_notice, run.user("county_government"), case)
+    assert "《责令限期改正通知书》已下达" in out.message.render("zh_Hans")
 
-    # 7 calendar days from Thu 02-04 → Thu 02-11; 10 working days → 12, 15–19, 22–25 Feb
-    assert run.tick(2027, 2, 11, 17, 30)[-1] == "step: escalated to county_escalation"
-    run.at(2027, 2, 12, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
-    assert run.tick(2027, 2, 25, 17, 30)[-1] == "step: escalated to judicial"
-    run.at(2027, 2, 26, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
-
-    # the spring term has begun and the child is back
-    run.at(2027, 3, 1, 9, 0)
-    run.do(ladder.mark_returned, run.user("school_admin"), case)
-    assert run.open_deadlines(case) == [
-        "retention 2027-03-08 08:00",
-        "retention 2027-03-15 08:00",
-        "retention 2027-03-29 08:00",
-    ]
+    # 7 calendar days from Fri 02-05 → Fri 02-12: the bureau's step, which must issue its
+    # 教育行政处罚决定 before the court; its time up without it, the case waits
     mark = run.mark()
-    assert run.tick(2027, 3, 8, 8, 0) == ["retention: check-in sent"]
-    assert run.messages(mark) == ["retention_check → teacher"]
+    assert run.tick(2027, 2, 12, 17, 30)[-1] == "step: escalated to county_escalation"
+    assert "escalation_alert → county_officer" in run.messages(mark)
+    run.at(2027, 2, 15, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    with pytest.raises(IllegalTransition):  # no court without the penalty decision
+        run.do(ladder.escalate, run.user("county_officer"), case)
+    # 15 working days from Fri 02-12: 15–19, 22–26 Feb, 1–5 Mar
+    mark = run.mark()
+    assert run.tick(2027, 3, 5, 17, 30)[-1] == "step: held: penalty_decision not on file"
+    assert "held → county_officer" in run.messages(mark)
+    assert run.case(case).state == "county_escalation"
     run.at(2027, 3, 8, 9, 0)
+    run.do(ladder.issue_document, run.user("county_officer"), case)
+    # the next working day's deadline finds it on file: the court step
+    mark = run.mark()
+    assert run.tick(2027, 3, 8, 17, 30)[-1] == "step: escalated to judicial"
+    assert sorted(m for m in run.messages(mark) if m.startswith("escalation")) == [
+        "escalation_alert → county_officer",
+        "escalation_alert → judicial_officer",
+    ]
+    run.at(2027, 3, 9, 9, 0)
+    run.do(ladder.acknowledge, run.user("county_officer"), case)
+
+    # the child is back
+    run.at(2027, 3, 10, 9, 0)
+    run.do(ladder.mark_returned, run.user("school_admin"), case)
+    mark = run.mark()
+    assert run.tick(2027, 3, 17, 8, 0) == ["retention: check-in sent"]
+    assert run.messages(mark) == ["retention_check → teacher"]
+    run.at(2027, 3, 17, 9, 0)
     run.do(ladder.confirm_attending, run.user("teacher"), case, True)
-    run.at(2027, 3, 9, 10, 0)
+    run.at(2027, 3, 18, 10, 0)
     assert run.close_out(case) == "township_officer"
     assert run.case(case).state == "closed"
-    assert run.open_deadlines(case) == []
 
     assert run.deadlines(case) == [
-        "step suspected 2027-01-04 17:30 done",
-        "step school_persuasion 2027-01-18 17:30 done",
-        # 15 working days from Mon 01-18: 19–22, 25–29 Jan, 1–5, 8 Feb
-        "step township_persuasion 2027-02-08 17:30 cancelled",
-        "round township_persuasion #1 2027-01-25 17:30 cancelled",  # 19–22, 25 Jan
+        "step suspected 2027-01-01 17:30 done",
+        "step school_persuasion 2027-01-15 17:30 done",
+        # 15 working days from Fri 01-15: 18–22, 25–29 Jan, 1–5 Feb
+        "step township_persuasion 2027-02-05 17:30 cancelled",
+        "round township_persuasion #1 2027-01-22 17:30 cancelled",
         "round township_persuasion #2 2027-01-29 17:30 cancelled",
         "round township_persuasion #3 2027-02-05 17:30 cancelled",
-        "step deadline_notice 2027-02-11 17:30 done",
-        "step county_escalation 2027-02-25 17:30 done",
-    ]
-    assert run.visits(case) == [
-        "2027-01-05 school_persuasion #1 home_visit refused",
-        "2027-01-11 school_persuasion #2 phone unreachable",
-        "2027-01-22 township_persuasion #1 home_visit refused",
-        "2027-01-29 township_persuasion #2 joint_visit refused",
-        "2027-02-04 township_persuasion #3 home_visit refused",
+        "step deadline_notice 2027-02-11 17:30 cancelled",  # restarted by the order
+        "step deadline_notice 2027-02-12 17:30 done",
+        "step county_escalation 2027-03-05 17:30 done",
+        "step county_escalation 2027-03-08 17:30 done",  # held a working day
     ]
     assert run.events(case) == [
         "teacher: reported - → suspected",
+        "teacher: visit suspected → suspected",
         "scheduler: escalated suspected → school_persuasion (deadline_passed)",
+        "school_admin: assigned school_persuasion → school_persuasion",
         "teacher: visit school_persuasion → school_persuasion",
-        "school_admin: visit school_persuasion → school_persuasion",
+        "teacher: visit school_persuasion → school_persuasion",
         "scheduler: escalated school_persuasion → township_persuasion (deadline_passed)",
         "township_officer: acknowledged township_persuasion → township_persuasion",
         "village_cadre: visit township_persuasion → township_persuasion",
         "township_officer: visit township_persuasion → township_persuasion",
         "village_cadre: visit township_persuasion → township_persuasion",
         "scheduler: escalated township_persuasion → deadline_notice (rounds_used_up)",
-        "township_officer: acknowledged deadline_notice → deadline_notice",
+        "county_government: notice_issued deadline_notice → deadline_notice",
         "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
         "county_officer: acknowledged county_escalation → county_escalation",
+        "county_officer: document_issued county_escalation → county_escalation",
         "scheduler: escalated county_escalation → judicial (deadline_passed)",
         "county_officer: acknowledged judicial → judicial",
         "school_admin: returned judicial → returned",
@@ -691,9 +748,10 @@ def test_jidong_ladder_runs_into_2027_on_the_weekday_fallback(
 def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
     engine: Engine, clock: FrozenClock, world: World
 ) -> None:
-    """荔浦: the school persuades 3 times (every 3 working days) → its own 劝返复学通知书
-    (one week) → township and city bureau, 3 rounds in 15 working days → enforcement →
-    home teaching approved by the township, with its weekly session reminder."""
+    """荔浦: the school persuades 3 times (every 3 working days) → the school issues its own
+    劝返复学通知书 (one week) → township and 市教育局, 3 rounds in 15 working days →
+    enforcement led by the 市教育局 → home teaching approved by the township, with its
+    weekly session reminder."""
     run = _run("lipu", engine, clock, world)
     run.start(2026, 11, 23, 9, 0)  # Monday
 
@@ -715,48 +773,58 @@ def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
     run.visit("school_admin", case, "home_visit", "refused", measures="下达劝返复学通知书")
     assert run.case(case).state == "deadline_notice"
     assert run.messages(mark) == ["escalation_alert → school_admin", "moved_up → teacher"]
+    # 四(一) "各学校要依法向其法定监护人下达《劝返复学通知书》": the SCHOOL issues it (its
+    # issuing answers the alert); the guardian's week starts then
     run.at(2026, 12, 3, 9, 0)
-    run.do(ladder.acknowledge, run.user("school_admin"), case)
+    out = run.do(ladder.issue_deadline_notice, run.user("school_admin"), case)
+    assert out.message.render("zh_Hans") == (
+        f"案件#{case}的《劝返复学通知书》已下达；监护人须在2026-12-10前送孩子返校。"
+    )
+    assert out.message.render("en").startswith("Notice to return to school issued")
 
-    # one week from Wed 12-02 → Wed 12-09: the school reports to township and city bureau
+    # one week from Thu 12-03 → Thu 12-10: the school reports to the township AND the
+    # 市教育局, both alerted
     mark = run.mark()
-    assert run.tick(2026, 12, 9, 17, 30) == [
+    assert run.tick(2026, 12, 10, 17, 30) == [
         "reminder: reminded 1",
-        "reminder: reminded 1",
+        "reminder: folded into the return check",  # the last day asks "is the child back?"
+        "return_check: return check to 1",
         "step: escalated to county_escalation",
     ]
     assert run.messages(mark) == [
-        "escalation_alert → county_officer",
+        "escalation_alert → city_bureau",
         "escalation_alert → township_officer",
         "moved_up → school_admin",
         "reminder → school_admin",
-        "reminder → school_admin",
+        "return_check → school_admin",
     ]
-    run.at(2026, 12, 10, 9, 0)
+    run.at(2026, 12, 11, 9, 0)
     run.do(ladder.acknowledge, run.user("township_officer"), case)
     run.at(2026, 12, 15, 10, 0)  # round 2 due 16, 17, 18, 21, 22 Dec
     run.visit("village_cadre", case, "home_visit", "refused")
     run.at(2026, 12, 22, 10, 0)  # round 3 due 23, 24, 25, 28, 29 Dec
     run.visit("township_officer", case, "joint_visit", "refused")
     mark = run.mark()
-    assert run.tick(2026, 12, 29, 17, 30)[-1] == "round: overdue notice to 3"
+    assert run.tick(2026, 12, 29, 17, 30)[-1] == "round: overdue notice to 2"
     assert [m for m in run.messages(mark) if m.startswith("overdue")] == [
-        "overdue → county_officer",
         "overdue → township_officer",
         "overdue → village_cadre",
     ]
+    # 15 working days from Thu 12-10: 11, 14–18, 21–25, 28–31 Dec → the 市教育局's step,
+    # the judicial office told
     mark = run.mark()
-    assert run.tick(2026, 12, 30, 17, 30)[-1] == "step: escalated to judicial"
+    assert run.tick(2026, 12, 31, 17, 30)[-1] == "step: escalated to judicial"
     assert [m for m in run.messages(mark) if not m.startswith("reminder")] == [
-        "escalation_alert → county_officer",
+        "escalation_alert → city_bureau",
+        "escalation_alert → judicial_officer",
         "moved_up → township_officer",
         "moved_up → village_cadre",
     ]
-    run.at(2026, 12, 31, 9, 0)
-    run.do(ladder.acknowledge, run.user("county_officer"), case)
+    run.at(2026, 12, 31, 18, 0)
+    run.do(ladder.acknowledge, run.user("city_bureau"), case)
 
     # the assessment finds the child cannot attend: home teaching, approved by the township
-    run.at(2026, 12, 31, 10, 0)
+    run.at(2027, 1, 4, 10, 0)
     mark = run.mark()
     proposed = run.do(
         outcomes.propose_outcome, run.user("school_admin"), case, "home_teaching",
@@ -764,17 +832,17 @@ def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
     )
     assert proposed.proposal is not None
     assert run.messages(mark) == ["approval_request → township_officer"]
-    run.at(2026, 12, 31, 11, 0)
+    run.at(2027, 1, 4, 11, 0)
     mark = run.mark()
     run.do(outcomes.decide_outcome, run.user("township_officer"), proposed.proposal.id, True)
     assert run.case(case).state == "home_teaching"
     assert run.messages(mark) == ["decision → school_admin"]
-    assert run.open_deadlines(case) == ["home_teaching 2027-01-07 17:30"]
+    assert run.open_deadlines(case) == ["home_teaching 2027-01-11 17:30"]
 
     mark = run.mark()
-    assert run.tick(2027, 1, 7, 17, 30) == ["home_teaching: session reminder sent"]
+    assert run.tick(2027, 1, 11, 17, 30) == ["home_teaching: session reminder sent"]
     assert run.messages(mark) == ["home_teaching → teacher"]
-    assert run.open_deadlines(case) == ["home_teaching 2027-01-14 17:30"]
+    assert run.open_deadlines(case) == ["home_teaching 2027-01-18 17:30"]
 
     assert run.deadlines(case) == [
         "step suspected 2026-11-24 17:30 cancelled",
@@ -782,10 +850,10 @@ def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
         "round school_persuasion #1 2026-11-27 17:30 cancelled",
         "round school_persuasion #2 2026-11-27 17:30 cancelled",
         "round school_persuasion #3 2026-12-02 17:30 cancelled",
-        "step deadline_notice 2026-12-09 17:30 done",
-        # 15 working days from Wed 12-09: 10, 11, 14–18, 21–25, 28, 29, 30 Dec
-        "step county_escalation 2026-12-30 17:30 done",
-        "round county_escalation #1 2026-12-16 17:30 cancelled",  # 10, 11, 14, 15, 16
+        "step deadline_notice 2026-12-09 17:30 cancelled",  # restarted by the notice
+        "step deadline_notice 2026-12-10 17:30 done",
+        "step county_escalation 2026-12-31 17:30 done",
+        "round county_escalation #1 2026-12-17 17:30 cancelled",  # 11, 14, 15, 16, 17
         "round county_escalation #2 2026-12-22 17:30 cancelled",
         "round county_escalation #3 2026-12-29 17:30 done",
     ]
@@ -802,13 +870,13 @@ def test_lipu_ladder_school_notice_city_rounds_and_approved_home_teaching(
         "teacher: visit school_persuasion → school_persuasion",
         "school_admin: visit school_persuasion → school_persuasion",
         "scheduler: escalated school_persuasion → deadline_notice (rounds_used_up)",
-        "school_admin: acknowledged deadline_notice → deadline_notice",
+        "school_admin: notice_issued deadline_notice → deadline_notice",
         "scheduler: escalated deadline_notice → county_escalation (deadline_passed)",
         "township_officer: acknowledged county_escalation → county_escalation",
         "village_cadre: visit county_escalation → county_escalation",
         "township_officer: visit county_escalation → county_escalation",
         "scheduler: escalated county_escalation → judicial (deadline_passed)",
-        "county_officer: acknowledged judicial → judicial",
+        "city_bureau: acknowledged judicial → judicial",
         "school_admin: outcome_proposed judicial → judicial",
         "township_officer: outcome judicial → home_teaching",
     ]
@@ -850,18 +918,15 @@ def test_an_unacknowledged_alert_climbs_the_chain_one_level_at_a_time(
         f"ack:{case}", f"assign:{case}", f"case:{case}"
     ]
 
-    # the county officer does not acknowledge either (grace from Fri 17:30 → Mon 11-30)
+    # the county officer does not acknowledge either (grace from Fri 17:30 → Mon 11-30):
+    # the top of datian's own chain, so nobody is left to tell — never the system
+    # administrator, whom the profile does not name — and nothing more is scheduled
     mark = run.mark()
-    assert run.tick(2026, 11, 30, 17, 30) == ["ack: climbed to admin"]
-    assert run.messages(mark) == ["escalation_alert → admin"]
-    # the top of the chain: nobody left to tell, and nothing more is scheduled
-    mark = run.mark()
-    assert run.tick(2026, 12, 1, 17, 30) == ["ack: no one higher"]
+    assert run.tick(2026, 11, 30, 17, 30) == ["ack: no one higher"]
     assert run.messages(mark) == []
     assert run.deadlines(case, ("ack",)) == [
         "ack township_persuasion township_officer 2026-11-27 17:30 done",
         "ack township_persuasion county_officer 2026-11-30 17:30 done",
-        "ack township_persuasion admin 2026-12-01 17:30 done",
     ]
     # the case itself did not move: an unacknowledged alert is not an escalation
     assert run.case(case).state == "township_persuasion"

@@ -73,18 +73,22 @@ SPREAD: dict[str, dict[str, int]] = {
     # county and the top (the notice's 7 days are over), the rest at the township
     "datian": {"school_persuasion": 2, "township_persuasion": 6, "county_escalation": 1,
                "judicial": 1, "returned": 1, "closed": 1},
-    "qiaocheng": {"school_persuasion": 2, "township_persuasion": 6, "county_escalation": 1,
-                  "judicial": 1, "returned": 1, "closed": 1},
-    # no notice level: the notice case instead finishes its three joint rounds and goes to
-    # the district (county_escalation); the climbing one is at the top
-    "tongnan": {"school_persuasion": 2, "township_persuasion": 6, "county_escalation": 1,
-                "judicial": 1, "returned": 1, "closed": 1},
-    # 15 school days at the suspected level: the first case is still there
-    "jidong": {"suspected": 1, "school_persuasion": 1, "township_persuasion": 6,
-               "county_escalation": 1, "judicial": 1, "returned": 1, "closed": 1},
-    # no township level: after the school's three rounds the cases go to the notice level,
-    # whose week has passed for all but the latest, and on to the township and the city
-    "lipu": {"school_persuasion": 2, "deadline_notice": 1, "county_escalation": 6,
+    # the township's 1-2 家访 take 10 working days: five cases wait at the notice level for
+    # the 责令限期改正 (never past it without), the climbing one is at the top
+    "qiaocheng": {"school_persuasion": 2, "township_persuasion": 1, "deadline_notice": 5,
+                  "county_escalation": 1, "judicial": 1, "returned": 1, "closed": 1},
+    # no notice level and no court step: the notice case finishes its three joint rounds and
+    # goes to the 区扶贫工作领导小组 (county_escalation, the top), as does the climbing one
+    "tongnan": {"school_persuasion": 2, "township_persuasion": 6, "county_escalation": 2,
+                "returned": 1, "closed": 1},
+    # the month mark: a visit does not end the suspected level, so three cases are still
+    # there; the others were moved up by hand
+    "jidong": {"suspected": 3, "township_persuasion": 5, "county_escalation": 1,
+               "judicial": 1, "returned": 1, "closed": 1},
+    # no township level: after the school's three rounds the cases go to the notice level and
+    # wait there for the school's 劝返复学通知书; the noticed one went on to the township and
+    # the 市教育局
+    "lipu": {"school_persuasion": 2, "deadline_notice": 6, "county_escalation": 1,
              "judicial": 1, "returned": 1, "closed": 1},
 }
 
@@ -164,11 +168,12 @@ def assert_timeline_of_the_top_case(timeline: dict[str, Any], policy: Policy) ->
     """The sandbox's read-only timeline of the case the county officer moved up by hand:
     its state, its events up the profile's ladder, its deadlines, who was told what."""
     case = timeline["case"]
-    assert (case["id"], case["state"], case["level"]) == (TOP_CASE, "judicial", "judicial")
+    top = policy.states[-1]
+    assert (case["id"], case["state"], case["level"]) == (TOP_CASE, top, top)
     assert case["ladder"] == list(policy.states)
     events = timeline["events"]
     assert events[0]["kind"] == "reported" and events[0]["by"]["role"] == "teacher"
-    assert events[-1]["kind"] == "escalated" and events[-1]["to"] == "judicial"
+    assert events[-1]["kind"] == "escalated" and events[-1]["to"] == top
     assert [e["at"] for e in events] == sorted(e["at"] for e in events)
     ups = [e for e in events if e["kind"] == "escalated"]
     # by hand: the school administrator, the county officer; by a passed deadline: no one
@@ -251,7 +256,7 @@ def test_the_sandbox_starts_under_each_profile(
 
         seen = asyncio.run(_serve_a_while(runtime, _free_port(), SEEDED_AT))
         assert seen["page"] == 200
-        assert [p["key"] for p in seen["personas"]] == list(sandbox_server.PERSONA_KEYS)
+        assert [p["key"] for p in seen["personas"]] == list(sandbox_server.persona_keys(policy))
         # the clock runs on from where the county was seeded (a minute is plenty for start-up)
         assert SEEDED_AT <= seen["clock"] < SEEDED_AT + timedelta(minutes=1)
         assert seen["moved"] == 200
@@ -283,7 +288,7 @@ def test_demo_seed_works_under_each_profile(
     assert seeded.exit_code == 0, seeded.output
     assert seeded.stdout.strip() == (
         "seeded 青松县: 2 townships, 4 villages, 3 schools, 12 classes, 396 students, "
-        "27 user handles"
+        "31 user handles"
     )
     engine = _engine_of(database_url)
     try:
@@ -330,7 +335,7 @@ def test_baoxue_sandbox_starts_under_tongnan(tmp_path: Path, restore_cipher: Non
         status, page = _get(url + "/")
         assert status == 200 and "青松县" in page
         personas = json.loads(_get(url + "/sandbox/api/personas")[1])["personas"]
-        assert [p["key"] for p in personas] == list(sandbox_server.PERSONA_KEYS)
+        assert [p["key"] for p in personas] == list(sandbox_server.persona_keys(load_named("tongnan")))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -23,7 +23,7 @@ PROPER = frozenset({
 }) | frozenset({
     # what an operator types in a policy file or a command, quoted back to them as written
     "true", "false", "state", "name", "ladder", "suspected", "enrolment", "datian", "Asia",
-    "Shanghai", "month", "quarter", "chinesecalendar",
+    "Shanghai", "month", "quarter", "chinesecalendar", "document", "bodies",
 })
 _SKIP = re.compile(
     r"(?:https?://|t\.me/)\S+"  # links

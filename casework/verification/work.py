@@ -366,7 +366,7 @@ def load_review(cw: Casework, actor: User, entry_id: int) -> VerificationEntry:
         raise IllegalTransition(_("This proposal was already decided."))
     if actor.role not in REVIEW_ROLES:
         raise _deny(actor, "verification.decide", entry_id)
-    check_reviewer(actor, entry.proposed_by, reviewer_role(cw, entry), action="verification.decide",
+    check_reviewer(cw, actor, entry.proposed_by, reviewer_role(cw, entry), action="verification.decide",
                    object_type="verification_entry", object_id=entry.id)
     return entry
 

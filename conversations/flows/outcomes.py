@@ -99,7 +99,7 @@ def _open_case(turn: Turn) -> Case:
 
 def _outcome_options(turn: Turn) -> list[Option]:
     return [Option(code, codes.label("outcome", code))
-            for code in turn.once("propose.outcomes", lambda: outcomes.proposable_outcomes(_open_case(turn)))]
+            for code in turn.once("propose.outcomes", lambda: outcomes.proposable_outcomes(_open_case(turn), turn.cw.policy))]
 
 
 def _kinds(turn: Turn) -> list[str]:
@@ -148,7 +148,7 @@ def _show_evidence(index: int) -> Any:
 def _begin_propose(turn: Turn, args: dict[str, Any]) -> None:
     case = ladder.load_case(turn.cw, turn.user, _open_case(turn).id or 0,
                             "close_out" if args.get("outcome") == "retained" else "propose_outcome")
-    offered = outcomes.proposable_outcomes(case)
+    offered = outcomes.proposable_outcomes(case, turn.cw.policy)
     preset = args.get("outcome")
     if preset is not None:
         offered = [o for o in offered if o == preset]
