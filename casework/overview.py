@@ -1,11 +1,12 @@
 """The console's overview: open cases by ladder level and by unit, what falls due, and the
 number of open cases over the last weeks, all within the reader's scope (the one rule,
-``casework.scope.visible_cases``).
+``casework.scope.visible_cases``), and the figures the bureau is judged by
+(``casework.figures``, the last 30 days).
 
 Two queries whatever the county's size: one groups the open cases by state, school and
 village with their due counts (the rest is summed here), one counts the cases open at the
-end of each week. The figures the bureau is judged by come from elsewhere
-(:func:`kpi_figures`, the one place they plug in).
+end of each week. The figures come from ``casework.figures`` (:func:`kpi_figures`): no
+figure is defined here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
 
-from casework import states
+from casework import figures, states
 from casework.case_list import OPEN_STATES, due_bounds, next_due_table
 from casework.clock import to_db
 from casework.context import Casework
@@ -56,15 +57,18 @@ class Overview:
     by_state: list[tuple[str, Tally]]
     by_unit: dict[str, list[UnitRow]]  # kind → rows, most open first
     series: list[tuple[datetime, int]]  # (end of week, open cases then)
-    kpi: Any = None  # :func:`kpi_figures`
+    kpi: figures.Figures | None = None  # :func:`kpi_figures`
     notes: list[str] = field(default_factory=list)
 
 
-def kpi_figures(cw: Casework, actor: User) -> Any:
-    """THE PLACE FOR THE KPI BLOCK: the figures the bureau is judged by (``casework.figures``,
-    built on its own branch) go here and are shown in the overview's KPI section. Until
-    then, nothing: the overview shows the open and overdue counts it has."""
-    return None
+def kpi_figures(cw: Casework, actor: User) -> figures.Figures | None:
+    """The figures the bureau is judged by, for the reader's scope over the last 30 days
+    (the digests' window), as ``casework.figures`` defines them; None for a reader the
+    figures are not for."""
+    if actor.role not in figures.FIGURE_ROLES:
+        return None
+    end = cw.now()
+    return figures.compute(cw, actor, end - figures.DIGEST_WINDOW, end)
 
 
 def overview(cw: Casework, actor: User) -> Overview:

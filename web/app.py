@@ -1,5 +1,6 @@
 """The console as an app of its own (``create_console``): the shared parts (``web.console``)
-and the pages (``web.pages``, ``web.pages_admin``), to be mounted at ``/console``."""
+and the pages (``web.pages``, ``web.pages_admin``, ``web.pages_verification``), to be
+mounted at ``/console``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from casework.i18n import gettext_for, normalize_language
-from web import pages, pages_admin, security
+from web import pages, pages_admin, pages_verification, security
 from web.console import HERE, Console, ConsoleConfig, CsrfRefused, SignInRequired, set_headers
 
 
@@ -39,4 +40,5 @@ def create_console(config: ConsoleConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages.register(app, console)
     pages_admin.register(app, console)
+    pages_verification.register(app, console)
     return app

@@ -17,6 +17,7 @@ from casework import (
     case_list,
     case_page,
     console_access,
+    figures,
     ladder,
     ledger,
     outcomes,
@@ -97,7 +98,8 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table,
         with c.work() as cw:
             ctx = c.reader(cw, request)
             data = overview_.overview(cw, ctx.user)
-        return c.render(request, ctx, "overview.html", data=data, chart=_chart(data.series))
+        return c.render(request, ctx, "overview.html", data=data, chart=_chart(data.series),
+                        kpi_percent=figures.percent, kpi_days=figures.days_text)
 
     @app.get("/ladder")
     def ladder_page(request: Request) -> Response:
