@@ -115,7 +115,7 @@ async def test_officer_invites_a_teacher_who_joins_in_english(harness, world) ->
     menu = [("report", "Report a suspected dropout"), ("visit", "Record a persuasion visit"),
             ("cases", "My cases"), ("case", "One case, its actions and documents: /case 12"),
             ("forms", "A case's documents (Word, PDF): /forms 12"),
-            ("verify", "Verification lists (核查) waiting for you"),  # everyone may have children to verify
+            ("verify", "Verification lists waiting for you"),  # everyone may have children to verify
             ("menu", "Main menu"), ("language", "Language / 语言"),
             ("help", "Help"), ("cancel", "Cancel what you are doing")]
     assert harness.tg.visible_commands(newcomer.chat_id, "en") == menu
