@@ -27,12 +27,18 @@ from casework.people import user_unit_label
 from casework.scope import users_for_case
 from models.tables import Case, Deadline, Guardian, Proposal, Student, User, Visit
 
+# what each event of a case's history is called, in the chat's case card and the console
 EVENT_LABELS: dict[str, Text] = {
     "reported": _("reported"),
     "visit": _("visit recorded"),
     "escalated": _("escalated"),
     "notice_issued": _("deadline notice issued"),
+    "notice_delivered": _("notice delivered to the guardian"),
+    "not_back": _("not back on the set day"),
+    "document_issued": _("paper issued"),
     "returned": _("back at school"),
+    "enrolled": _("enrolled at a school"),
+    "home_teaching_session": _("home-teaching session"),
     "attending": _("still attending"),
     "relapsed": _("absent again"),
     "outcome_proposed": _("outcome proposed"),
@@ -42,8 +48,13 @@ EVENT_LABELS: dict[str, Text] = {
     "resumed": _("resumed"),
     "reopened": _("reopened"),
     "closed": _("closed out"),
-    "acknowledged": _("alert acknowledged"),
+    "acknowledged": _("acknowledged the alert"),
     "assigned": _("assigned"),
+    "handover_offered": _("offered to another county"),
+    "handover_exported": _("exported to another county's system"),
+    "handover_rejected": _("hand-over not accepted"),
+    "handed_over": _("handed over to another county"),
+    "visit_imported": _("visit (recorded in the other county)"),
 }
 
 # what each deadline a case page lists is (reminders are the scheduler's, not listed)

@@ -23,6 +23,7 @@ from casework.callbacks import (
     OpenCase,
     ReviewEvidence,
 )
+from casework.case_page import EVENT_LABELS
 from casework.clock import from_db
 from casework.i18n import Text, _
 from casework.labels import STATE_LABELS, join
@@ -53,36 +54,6 @@ ACTION_BUTTONS: dict[str, Text] = {
     "close_out": _("🗂 Close out (销号)"),
     "hand_over": _("🚚 Hand over to another county"),
 }
-
-EVENT_LABELS: dict[str, Text] = {
-    "reported": _("reported"),
-    "visit": _("visit recorded"),
-    "escalated": _("escalated"),
-    "notice_issued": _("deadline notice issued"),
-    "notice_delivered": _("notice delivered to the guardian"),
-    "not_back": _("not back on the set day"),
-    "document_issued": _("paper issued"),
-    "returned": _("back at school"),
-    "enrolled": _("enrolled at a school"),
-    "home_teaching_session": _("home-teaching session"),
-    "attending": _("still attending"),
-    "relapsed": _("absent again"),
-    "outcome_proposed": _("outcome proposed"),
-    "outcome_rejected": _("proposal rejected"),
-    "outcome": _("outcome decided"),
-    "paused": _("paused"),
-    "resumed": _("resumed"),
-    "reopened": _("reopened"),
-    "closed": _("closed out"),
-    "acknowledged": _("acknowledged the alert"),
-    "assigned": _("assigned"),
-    "handover_offered": _("offered to another county"),
-    "handover_exported": _("exported to another county's system"),
-    "handover_rejected": _("hand-over not accepted"),
-    "handed_over": _("handed over to another county"),
-    "visit_imported": _("visit (recorded in the other county)"),
-}
-
 
 def list_cases(turn: Turn) -> None:
     # closed cases pile up over the years: not read at all; the page shown is audited
