@@ -15,7 +15,7 @@ import contextlib
 import re
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,15 +34,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def serve(runtime: Runtime, start: datetime, drive: Drive) -> Any:
-    """Serve the sandbox with its clock at ``start``, run ``drive`` against it, stop it."""
+@contextlib.asynccontextmanager
+async def serving(runtime: Runtime, start: datetime, *, timeout: float = 120.0
+                  ) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """The sandbox served as ``baoxue sandbox`` does, its clock at ``start``, once its bot
+    runs: a client of its HTTP API and the sandbox itself; stopped on the way out."""
     port = free_port()
     app = sandbox_server.create_app(runtime, host="127.0.0.1", port=port, start=start)
     server = sandbox_server._Server(  # noqa: SLF001 - its own server
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"), app.state.sandbox)
     serving = asyncio.create_task(server.serve())
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
             for _ in range(600):
                 assert not serving.done(), "the sandbox stopped while starting"
                 try:
@@ -53,10 +56,16 @@ async def serve(runtime: Runtime, start: datetime, drive: Drive) -> Any:
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the sandbox bot never ran")
-            return await drive(Sandbox(client, await _personas(client)))
+            yield client, app.state.sandbox
     finally:
         server.handle_exit(signal.SIGTERM, None)
         await asyncio.wait_for(serving, 30)
+
+
+async def serve(runtime: Runtime, start: datetime, drive: Drive) -> Any:
+    """Serve the sandbox with its clock at ``start``, run ``drive`` against it, stop it."""
+    async with serving(runtime, start) as (client, _sandbox):
+        return await drive(Sandbox(client, await _personas(client)))
 
 
 async def _personas(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:

@@ -11,8 +11,6 @@ TEST_DATABASE_URL. The same run checks the page's 流程图: the running policy'
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,16 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.runtime import Runtime, boot
 from bot.settings import Settings
 from casework.personal import Cipher
 from documents.ladder_diagram import ladder_svg
 from models import types as model_types
-from sandbox import server as sandbox_server
 from sandbox.database import prepare
 from tests.conftest import local
+from tests.sandboxdriver import serving
 
 SEEDED_AT = local(2026, 11, 23, 9, 0)
 
@@ -42,38 +39,13 @@ def restore_cipher() -> Iterator[None]:
         model_types.install_cipher(previous)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 Step = Callable[[httpx.AsyncClient, Any], Awaitable[dict[str, Any]]]
 
 
 async def _serve(runtime: Runtime, step: Step) -> dict[str, Any]:
     """Serve the sandbox as ``baoxue sandbox`` does, run ``step`` against it, stop it."""
-    port = _free_port()
-    app = sandbox_server.create_app(runtime, host="127.0.0.1", port=port, start=SEEDED_AT)
-    server = sandbox_server._Server(  # noqa: SLF001 - its own server
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"), app.state.sandbox)
-    serving = asyncio.create_task(server.serve())
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(600):
-                assert not serving.done(), "the sandbox stopped while starting"
-                try:
-                    if (await client.get("/healthz")).json().get("bot") == "running":
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the sandbox bot never ran")
-            return await step(client, app.state.sandbox)
-    finally:
-        server.handle_exit(signal.SIGTERM, None)
-        await asyncio.wait_for(serving, 30)
+    async with serving(runtime, SEEDED_AT, timeout=30) as (client, sandbox):
+        return await step(client, sandbox)
 
 
 async def _chat(client: httpx.AsyncClient, user_id: int) -> list[dict[str, Any]]:
