@@ -26,18 +26,13 @@ from casework.callbacks import ChildBack, OpenCase
 from casework.clock import from_db, to_db
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import STATE_LABELS, DayText, day_text, n_
+from casework.labels import STATE_LABELS, day_text, n_
 from casework.notices import case_title
 from casework.outbox import text_to_json
 from models.tables import Case, CaseEvent, Deadline, User
 
 Why = Literal["promise", "notice"]
 KIND = "return_check"  # the guardian's deadline under the notice (promises have their own kind)
-
-
-def _short(day: date) -> DayText:
-    """As the chat writes dates (12月14日 / Dec 14)."""
-    return day_text(day)
 
 
 def ask(cw: Casework, case: Case, why: Why, day: date) -> list[User]:
@@ -49,10 +44,10 @@ def ask(cw: Casework, case: Case, why: Why, day: date) -> list[User]:
     text: Text
     if why == "promise":
         text = _("The family promised {title} would be back at school by today ({date}). Is the child back?",
-                 title=title, date=_short(day))
+                 title=title, date=day_text(day))
     else:
         text = _("Today ({date}) is the last day the notice to return to school gives the guardian of {title}. "
-                 "Is the child back at school?", title=title, date=_short(day))
+                 "Is the child back at school?", title=title, date=day_text(day))
     buttons = [
         [_button(_("✅ Yes, back at school"), ChildBack(case.id or 0, back=True).encode()),
          _button(_("❌ No, not back"), ChildBack(case.id or 0, back=False).encode())],
@@ -115,5 +110,5 @@ def answer(cw: Casework, actor: User, case_id: int, back: bool) -> Text:
     else:
         message = _("Noted: the child of case #{id} is not back. The case stays at {state}; "
                     "if the child is still not back by {date}, it goes on up the ladder.",
-                    id=case.id, state=state, date=_short(cw.calendars.local_date(from_db(due))))
+                    id=case.id, state=state, date=day_text(cw.calendars.local_date(from_db(due))))
     return message
