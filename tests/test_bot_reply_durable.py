@@ -84,7 +84,7 @@ async def test_urgent_replies_go_before_older_rows_of_other_people(harness: Any,
     other = world.users["school_admin"]
     speaking(harness, other, "en")
     with Session(harness.engine) as s:
-        enqueue(s, other, Text("older notice"), kind="prompt", now=harness.services.clock.now())
+        enqueue(s, other, Text("Thank you."), kind="prompt", now=harness.services.clock.now())
         s.commit()
     harness.tg.inject("sendMessage", teacher.chat_id, error_code=502)
     await teacher.send("父母在外打工，奶奶照看")

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from casework.i18n import gettext_for, normalize_language
+from casework.i18n import N_, gettext_for, normalize_language
 from web import pages, pages_admin, pages_verification, security
 from web.console import HERE, Console, ConsoleConfig, CsrfRefused, SignInRequired, set_headers
 
@@ -35,7 +35,7 @@ def create_console(config: ConsoleConfig) -> FastAPI:
         console.refuse_csrf(request)
         return console.render(request, None, "error.html", 403, message=gettext_for(
             normalize_language(request.cookies.get(security.LANG_COOKIE)),
-            "This form has expired. Reload the page and try again."))
+            N_("This form has expired. Reload the page and try again.")))
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages.register(app, console)
