@@ -148,13 +148,19 @@ class EventInfo:
     """A step of the record that is not a visit: a notice issued, a move up the ladder."""
 
     on: date
-    kind: str  # notice_issued | escalated
+    kind: str  # notice_issued | notice_delivered | escalated
     to_state: str | None
     by: str  # who, "" for the scheduler (the deadline passed)
     due_on: date | None = None  # a notice's deadline
+    delivered_on: date | None = None  # the day the notice reached the guardian (送达回执)
+    # the notice's name as the profile's seed gives it (casework.labels.DOCUMENT_LABELS:
+    # 限期复学通知书, lipu's 劝返复学通知书)
+    notice: str = "deadline_notice"
 
 
-RECORD_EVENTS = ("notice_issued", "escalated")
+# the notice's delivery (casework.notice_delivery) is recorded on its own day, which may
+# come after the day it was recorded: the register shows it on the day it was handed over
+RECORD_EVENTS = ("notice_issued", "notice_delivered", "escalated")
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,15 @@ def notice_issuer(cw: Casework) -> str:
         return "township"
     responsible = cw.policy.level("deadline_notice").responsible
     return "school" if responsible[0] in ("teacher", "school_admin") else "township"
+
+
+def notice_document(cw: Casework) -> str:
+    """The name of the notice this policy's deadline_notice level issues (DOCUMENT_LABELS)."""
+    if cw.policy.has_level("deadline_notice"):
+        document = cw.policy.level("deadline_notice").document
+        if document is not None:
+            return document.name
+    return "deadline_notice"
 
 
 def load(
@@ -385,6 +400,7 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
             decision_note=proposal.decision_note,
             proposer_role=proposer.role if proposer is not None else "",
         )
+    notice_name = notice_document(cw)
     events = tuple(
         EventInfo(
             on=_local(cw, e.at) or cw.today(),
@@ -392,6 +408,9 @@ def _read(cw: Casework, case: Case, form: str, disclosure: Disclosure) -> CaseFo
             to_state=e.to_state,
             by=person(e.actor_id),
             due_on=date.fromisoformat(e.data["due_on"]) if (e.data or {}).get("due_on") else None,
+            delivered_on=(date.fromisoformat(e.data["delivered_on"])
+                          if (e.data or {}).get("delivered_on") else None),
+            notice=notice_name,
         )
         for e in session.exec(
             select(CaseEvent)

@@ -16,7 +16,7 @@ from casework.context import Casework
 from casework.disclosure import Disclosure
 from casework.forms import CaseForm, DeferralInfo, EventInfo, VisitInfo
 from casework.i18n import _, gettext_for
-from casework.labels import STATE_LABELS, grade_text
+from casework.labels import DOCUMENT_LABELS, STATE_LABELS, grade_text
 from casework.relations import relation_label
 from documents.layout import Document, layout
 from documents.render_docx import render_docx
@@ -231,7 +231,8 @@ def values_for(data: CaseForm) -> tuple[dict[str, Any], dict[str, list[dict[str,
             school_opinion=school_opinion(d, child.school),
         )
     record = [{**v, "date_key": (info.visit_date, 0)} for v, info in zip(visits, data.visits, strict=True)]
-    record += [{"narrative": _event_narrative(e, child.township), "date_key": (e.on, 1)} for e in data.events]
+    record += [{"narrative": _event_narrative(e, child.township), "date_key": (e.delivered_on or e.on, 1)}
+               for e in data.events]
     record.sort(key=lambda item: item["date_key"])
     for n, item in enumerate(record, start=1):
         item["n"] = n
@@ -281,9 +282,13 @@ def school_opinion(d: DeferralInfo, school: str) -> str:
 
 def _event_narrative(e: EventInfo, township: str) -> str:
     when = cn_date(e.on)
+    notice = gettext_for(ZH, DOCUMENT_LABELS.get(e.notice, e.notice)).strip("《》")
     if e.kind == "notice_issued":
         due = f"，限{cn_date(e.due_on)}前返校" if e.due_on else ""
-        return f"{when}，{e.by}下达限期复学通知书{due}。"  # e.by carries its own brackets
+        return f"{when}，{e.by}下达{notice}{due}。"  # e.by carries its own brackets
+    if e.kind == "notice_delivered":
+        # 送达回执: the day it was handed over, and who recorded the signed receipt
+        return f"{cn_date(e.delivered_on or e.on)}，{notice}送达监护人，送达回执由{e.by}登记。"
     level = gettext_for(ZH, STATE_LABELS.get(e.to_state or "", e.to_state or ""))
     cause = f"由{e.by}上报" if e.by else "劝返期限届满，自动上报"
     return f"{when}，{cause}至{level}。"

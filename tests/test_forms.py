@@ -13,13 +13,13 @@ from docx import Document as read_docx
 from pypdf import PdfReader
 from sqlmodel import select
 
-from casework import codes, forms, ladder, outcomes
+from casework import codes, forms, ladder, notice_delivery, outcomes
 from casework.errors import AccessDenied, IllegalTransition
 from casework.personal import mask_id
 from documents import attachments, layout
 from documents import forms as form_files
 from models.tables import AuditEvent, Case, Guardian
-from tests.casedriver import PROOF
+from tests.casedriver import PROOF, local
 from tests.ledgerkit import make_cases
 
 
@@ -270,6 +270,25 @@ def test_the_register_names_the_contact_phone_the_reason_not_back_and_the_notice
     due = case.notice_due_on
     assert record[-1] == (f"2026年11月23日，{officer.display_name}下达限期复学通知书，"
                           f"限{due.year}年{due.month}月{due.day}日前返校。")
+
+
+def test_the_register_lists_the_notices_delivery_with_its_date_and_recorder(cw, world, made, clock) -> None:  # type: ignore[no-untyped-def]
+    officer = world.users["township_officer"]
+    ladder.issue_deadline_notice(cw, officer, made.meilin_township)
+    cw.session.commit()
+    # handed to the guardian the next day, recorded the day after (the receipt came back late)
+    clock.set(local(2026, 11, 25, 10, 0))
+    admin = world.users["school_admin"]
+    receipt = [{"kind": "photo", "file_id": "RECEIPT", "width": 1280, "height": 960}]
+    notice_delivery.record_delivery(cw, admin, made.meilin_township, date(2026, 11, 24), receipt)
+    cw.session.commit()
+    _name, doc = docx_of(cw, world.users["county_officer"], made.meilin_township, "register")
+    record = [r[2] for r in table_cells(doc) if r[0] == "劝返过程详细记录"]
+    due = cw.session.get(Case, made.meilin_township).notice_due_on
+    assert record[-2:] == [
+        f"2026年11月23日，{officer.display_name}下达限期复学通知书，限{due.year}年{due.month}月{due.day}日前返校。",
+        f"2026年11月24日，限期复学通知书送达监护人，送达回执由{admin.display_name}登记。",
+    ]
 
 
 def test_the_notice_counts_the_visits_it_follows(cw, world, made) -> None:  # type: ignore[no-untyped-def]
