@@ -51,6 +51,9 @@ def allowed_actions(cw: Casework, actor: User, case: Case) -> list[str]:
             may_acknowledge(actor, a) for a in _open_acks(cw, case)
         ):
             continue
+        # a deferred case is visited only where the profile's persuasion goes on during it
+        if action == "record_visit" and case.state not in states.visit_states(cw.policy.deferral.persuasion):
+            continue
         if action == "escalate" and cw.policy.next_level(case.level) is None:  # type: ignore[arg-type]
             continue
         if action == "issue_deadline_notice" and (

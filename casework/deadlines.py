@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from casework import bodies, notices
+from casework import bodies, notices, states
 from casework.clock import from_db, to_db
 from casework.context import Casework
 from casework.policy import Duration, Level
@@ -112,9 +112,9 @@ def _reminders(cw: Casework, case: Case, target: Deadline, level: Level) -> list
         if at <= cw.now() or at >= due or at in seen:
             continue
         seen.add(at)
-        made.append(
-            _add(cw, case, "reminder", at, target_id=target.id, level=level.state, lead=_lead(lead))
-        )
+        # the level its target is on (a deferred case's round: "deferred", see deferral_round)
+        on = target.payload.get("level", level.state)
+        made.append(_add(cw, case, "reminder", at, target_id=target.id, level=on, lead=_lead(lead)))
     return made
 
 
@@ -170,7 +170,10 @@ def after_visit(cw: Casework, case: Case, level: Level, visit: Visit) -> list[De
     """A visit was recorded: the next round is due from its date."""
     made: list[Deadline] = []
     rounds_left = level.rounds is None or case.current_round < level.rounds
-    if level.round_interval is not None and rounds_left:
+    if case.state == states.DEFERRED:
+        start = cw.calendars.at_local(visit.visit_date, time(12, 0))
+        made += deferral_round(cw, case, max(start, cw.now()))
+    elif level.round_interval is not None and rounds_left:
         _cancel_round(cw, case)
         start = cw.calendars.at_local(visit.visit_date, time(12, 0))
         rnd = _add(
@@ -255,8 +258,25 @@ def schedule_outcome(cw: Casework, case: Case) -> list[Deadline]:
         return [_add(cw, case, "home_teaching", first)]
     if case.state == "deferred" and case.outcome_until is not None:
         at = cw.calendars.at_local(case.outcome_until, cw.policy.times.reminder_time)
-        return [_add(cw, case, "deferral_end", at)]
+        return [_add(cw, case, "deferral_end", at), *deferral_round(cw, case, cw.now())]
     return []
+
+
+def deferral_round(cw: Casework, case: Case, start: datetime) -> list[Deadline]:
+    """The next visit due while a deferral runs, where the profile says persuasion goes on
+    during it ([deferral] persuasion: tongnan's "并继续做好劝返复学工作"), with its reminders;
+    the people responsible are those of the level the case was deferred from. Its rows
+    stand on the "deferred" state: a return, an end of the deferral or another outcome
+    leaves them stale."""
+    rule = cw.policy.deferral
+    if not rule.persuasion or rule.round_interval is None or case.level is None:
+        return []
+    if not cw.policy.has_level(case.level):  # type: ignore[arg-type]
+        return []
+    _cancel_round(cw, case)
+    rnd = _add(cw, case, "round", cw.calendars.due_at(start, rule.round_interval),
+               level=states.DEFERRED, round=case.current_round + 1)
+    return [rnd, *_reminders(cw, case, rnd, cw.policy.level(case.level))]  # type: ignore[arg-type]
 
 
 def schedule_resume(cw: Casework, case: Case, resume_on: date) -> list[Deadline]:

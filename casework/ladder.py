@@ -132,6 +132,18 @@ def load_case(cw: Casework, actor: User | None, case_id: int, action: str = "vie
     return case
 
 
+def check_visitable(cw: Casework, case: Case) -> None:
+    """A visit may be recorded: on an active level, or on a deferral where the profile says
+    persuasion goes on during it ([deferral] persuasion)."""
+    check_transition(case, "record_visit")
+    if case.state not in states.visit_states(cw.policy.deferral.persuasion):
+        raise IllegalTransition(
+            _("Case #{id} is {state}; that cannot be done now.", id=case.id, state=_(STATE_LABELS[case.state])),
+            action="record_visit",
+            state=case.state,
+        )
+
+
 def check_transition(case: Case, action: str) -> None:
     transition = states.TRANSITIONS[action]
     if case.state not in transition.sources:
@@ -390,7 +402,7 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
     from casework import validation
 
     case = load_case(cw, actor, case_id, "record_visit")
-    check_transition(case, "record_visit")
+    check_visitable(cw, case)
     codes.require("visit_method", data.method, field="method")
     codes.require("visit_result", data.result, field="result")
     for attitude, name in (
@@ -482,7 +494,9 @@ def record_visit(cw: Casework, actor: User, case_id: int, data: VisitInput) -> O
         returned = _to_returned(cw, case, actor, data.visit_date, note=None)
         return Outcome(case, event, returned.message, made + returned.deadlines, told, visit)
 
-    rounds_left = None if level.rounds is None else level.rounds - case.current_round
+    # a deferred case's visits are its persuasion going on, not rounds that move it up
+    on_level = case.state == level.state
+    rounds_left = None if level.rounds is None or not on_level else level.rounds - case.current_round
     if rounds_left is not None and rounds_left <= 0 and cw.policy.next_level(case.level) is not None:  # type: ignore[arg-type]
         up = escalate_case(cw, case, None, reason="rounds_used_up")
         msg = _(
@@ -502,7 +516,7 @@ def where_it_stands(cw: Casework, case: Case) -> Text:
     due = deadlines.next_due(cw, case)
     state = _(STATE_LABELS[case.state])
     due_text = _("no deadline") if due is None else _("due by {date}", date=_short(cw, due))
-    if level.rounds is not None:
+    if level.rounds is not None and case.state == level.state:
         return _(
             "Visit recorded — {state}, round {round} of {rounds}; next step {due}.",
             state=state,

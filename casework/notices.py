@@ -497,7 +497,7 @@ def reminder(
 ) -> list[User]:
     level = cw.policy.level(case.level)  # type: ignore[arg-type]
     step: Text
-    if target.kind == "round" and level.rounds is not None:
+    if target.kind == "round" and level.rounds is not None and case.state == level.state:
         step = _("visit {round} of {rounds}", round=target.payload.get("round"), rounds=level.rounds)
     elif target.kind == "round":
         step = _("visit {round}", round=target.payload.get("round"))

@@ -56,6 +56,7 @@ __all__ = [
     "CalendarConfig",
     "BODIES",
     "Body",
+    "Deferral",
     "Document",
     "DocumentKind",
     "Duration",
@@ -624,6 +625,28 @@ class RollCall(_Model):
     within: Duration
 
 
+class Deferral(_Model):
+    """While an approved deferral (缓学/休学) runs. ``persuasion``: the persuasion goes on
+    (seed 002 二(四) "可以准许先办理延缓入学或休学手续，并继续做好劝返复学工作"): a visit is due
+    every ``round_interval``, the people responsible on the level the case was deferred
+    from are reminded and told when it is overdue as on the ladder, and visits are recorded;
+    the deferral's end is checked either way. Off by default: a deferral stops the
+    persuasion deadlines, and no visit is recorded on a deferred case."""
+
+    persuasion: bool = False
+    round_interval: Duration | None = None
+    clause: str = "seed silent"
+
+    @model_validator(mode="after")
+    def _interval(self) -> Deferral:
+        if self.persuasion and (self.round_interval is None or self.round_interval.amount < 1):
+            raise _rule(
+                _("persuasion during a deferral needs a round_interval of at least 1"),
+                "round_interval",
+            )
+        return self
+
+
 class Reports(_Model):
     daily: bool
     weekly: bool
@@ -659,6 +682,7 @@ class Policy(_Model):
     roll_call: RollCall
     reports: Reports
     verification: Verification = Field(default_factory=Verification)
+    deferral: Deferral = Field(default_factory=Deferral)
     promise: Promise = Field(default_factory=Promise)
 
     @field_validator("name")
@@ -1322,6 +1346,14 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
                 "Deferral only after at least {rounds} joint persuasion rounds",
                 rounds=oc.deferral_min_joint_rounds,
             )
+        )
+    if policy.deferral.persuasion and policy.deferral.round_interval is not None:
+        add(
+            _(
+                "Persuasion goes on during an approved deferral: a visit due every {every}",
+                every=policy.deferral.round_interval.text(),
+            ),
+            policy.deferral.clause,
         )
     ht = policy.home_teaching
     add(

@@ -95,7 +95,7 @@ def answer(cw: Casework, actor: User, case_id: int, back: bool) -> Text:
         return _("Case #{id}: the return is already recorded.", id=case.id)
     if back:
         return ladder.mark_returned(cw, actor, case_id).message
-    ladder.check_transition(case, "record_visit")
+    ladder.check_visitable(cw, case)
     today = cw.calendars.at_local(cw.today(), time(0, 0))
     if cw.session.exec(select(CaseEvent.id).where(
             CaseEvent.case_id == case.id, CaseEvent.kind == "not_back",

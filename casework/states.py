@@ -56,8 +56,10 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         # a visit on a suspected case starts the school's persuasion (表4)
         Transition("start_persuasion", frozenset({"suspected"}), "school_persuasion"),
-        # a visit is recorded on any active level; it does not move the case by itself
-        Transition("record_visit", ACTIVE, None),
+        # a visit is recorded on any active level; it does not move the case by itself. On
+        # a deferred case only where the profile says persuasion goes on ([deferral]
+        # persuasion, seed 002 "并继续做好劝返复学工作"; see visit_states)
+        Transition("record_visit", ACTIVE | {DEFERRED}, None),
         # to the policy's next level: deadline passed, rounds used up, or by hand
         Transition("escalate", ACTIVE - {"judicial"}, None),
         # the paper a level names (教育行政处罚决定, 司法文书) issued by its responsible
@@ -157,3 +159,9 @@ ROLE_RANK = {
     "judicial_officer": 3,
     "admin": 4,
 }
+
+
+def visit_states(persuasion_while_deferred: bool) -> frozenset[str]:
+    """The states a visit may be recorded in under a profile: the active levels, and a
+    deferral where the profile's [deferral] says persuasion goes on during it."""
+    return ACTIVE | {DEFERRED} if persuasion_while_deferred else ACTIVE

@@ -529,7 +529,37 @@ def test_tongnan_ladder_joint_rounds_the_group_and_an_approved_deferral(
     )
     assert decided.case.state == "deferred"
     assert run.messages(mark) == ["decision → school_admin"]
-    assert run.open_deadlines(case) == ["deferral_end 2027-02-26 08:00"]
+    # "并继续做好劝返复学工作" ([deferral] persuasion): a visit stays due every 10 working days
+    # (2027 on the weekday fallback: 1, 4–8, 11–14 Jan), and the deferral's last day is checked
+    assert run.open_deadlines(case) == [
+        "reminder 2027-01-13 08:00",
+        "reminder 2027-01-14 08:00",
+        "round 2027-01-14 17:30",
+        "deferral_end 2027-02-26 08:00",
+    ]
+    mark = run.mark()
+    assert run.tick(2027, 1, 13, 8, 0) == ["reminder: reminded 3"]
+    assert run.messages(mark) == [
+        "reminder → school_admin",
+        "reminder → township_officer",
+        "reminder → village_cadre",
+    ]
+    run.at(2027, 1, 13, 15, 0)
+    run.visit("village_cadre", case, "joint_visit", "refused")
+    assert run.case(case).state == "deferred"
+    # the next visit 10 working days after it: 14–15, 18–22, 25–27 Jan
+    assert run.open_deadlines(case) == [
+        "reminder 2027-01-26 08:00",
+        "reminder 2027-01-27 08:00",
+        "round 2027-01-27 17:30",
+        "deferral_end 2027-02-26 08:00",
+    ]
+    # nobody visits again: the round passes, its people are told
+    assert run.tick(2027, 1, 27, 17, 30) == [
+        "reminder: reminded 3",
+        "reminder: reminded 3",
+        "round: overdue notice to 3",
+    ]
 
     # the deferral's last day: the school and the township are asked whether the child is back
     mark = run.mark()
@@ -548,6 +578,8 @@ def test_tongnan_ladder_joint_rounds_the_group_and_an_approved_deferral(
         "round township_persuasion #2 2026-12-09 17:30 cancelled",
         "round township_persuasion #3 2026-12-15 17:30 cancelled",
         "round county_escalation #1 2026-12-28 17:30 cancelled",  # 15–18, 21–25, 28 Dec
+        "round deferred #1 2027-01-14 17:30 cancelled",
+        "round deferred #2 2027-01-27 17:30 done",
     ]
     assert run.visits(case) == [
         "2026-11-25 school_persuasion #1 home_visit promised",
@@ -555,6 +587,7 @@ def test_tongnan_ladder_joint_rounds_the_group_and_an_approved_deferral(
         "2026-12-02 township_persuasion #1 joint_visit refused",
         "2026-12-08 township_persuasion #2 joint_visit refused",
         "2026-12-14 township_persuasion #3 joint_visit refused",
+        "2027-01-13 county_escalation #1 joint_visit refused",  # during the deferral
     ]
     assert run.events(case) == [
         "teacher: reported - → suspected",
@@ -570,6 +603,7 @@ def test_tongnan_ladder_joint_rounds_the_group_and_an_approved_deferral(
         "poverty_group: acknowledged county_escalation → county_escalation",
         "school_admin: outcome_proposed county_escalation → county_escalation",
         "poverty_group: outcome county_escalation → deferred",
+        "village_cadre: visit deferred → deferred",
     ]
 
 

@@ -59,7 +59,7 @@ ENROLMENT_RESULTS: dict[str, Text] = {
 
 def _open_cases(turn: Turn) -> list[cases.ListedCase]:
     return turn.once("visit.open_cases", lambda: cases.list_cases(
-        turn.cw, turn.user, states_in=states.ACTIVE))
+        turn.cw, turn.user, states_in=states.visit_states(turn.cw.policy.deferral.persuasion)))
 
 
 def _case_option(turn: Turn, item: cases.ListedCase) -> Option:
@@ -83,7 +83,7 @@ def _case_lookup(turn: Turn, code: str) -> Option | None:
     case_id = validation.parse_id(code)
     if case_id is None:
         return None
-    found = cases.list_cases(turn.cw, turn.user, states_in=states.ACTIVE, case_id=case_id)
+    found = cases.list_cases(turn.cw, turn.user, states_in=states.visit_states(turn.cw.policy.deferral.persuasion), case_id=case_id)
     if not found:
         return None
     turn.memo["visit.picked"] = found[0].case  # held, so the store's load_case needs no query
@@ -111,7 +111,7 @@ def _begin(turn: Turn, args: dict[str, Any]) -> None:
     case_id = turn.conv.case_id if turn.conv else None
     if case_id is not None:
         case = ladder.load_case(turn.cw, turn.user, case_id, "record_visit")
-        if case.state not in states.ACTIVE:  # say so now, not after the whole form
+        if case.state not in states.visit_states(turn.cw.policy.deferral.persuasion):  # say so now
             turn.replies.send(_("Case #{id} is {state}; no visit can be recorded on it now.",
                                 id=case.id, state=_(STATE_LABELS[case.state])))
             end(turn)
