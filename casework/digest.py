@@ -2,7 +2,10 @@
 
 Township officers get one every working day at ``times.township_digest``; county
 officers get one every week on ``times.county_digest_weekday`` at ``times.county_digest``
-(local times in the policy's time zone). Each digest says how many cases were opened,
+(local times in the policy's time zone): the offices' own oversight, in every profile. The
+daily and weekly digests are also the profile's daily and weekly reports: where its
+``[reports] to`` names other readers for them (lipu's 日报/周报 to the township and the 市教育局),
+those people get them too, each counting their own scope. Each digest says how many cases were opened,
 came back to school, were closed and moved up the ladder in the period, how many are
 overdue, how the open cases stand by state, village and school, and carries a small
 chart of the open cases over the last weeks, and ends with the compact block of the
@@ -62,7 +65,7 @@ from typing import Any, Literal
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from casework import deadlines, figures, states
+from casework import bodies, deadlines, figures, states
 from casework.callbacks import OpenCase
 from casework.clock import from_db
 from casework.context import Casework
@@ -545,6 +548,25 @@ def _scope_of(user: User) -> Scope | None:
     return None
 
 
+# the report of the profile's [reports] each digest is: the daily one, the weekly one
+CADENCE: dict[Scope, str] = {"township": "daily", "county": "weekly"}
+
+
+def _named(cw: Casework, scope: Scope) -> tuple[str, ...]:
+    """The parties the profile's [reports] names for this digest's report (lipu's daily and
+    weekly reports to the township and the 市教育局), besides the offices' own officers."""
+    return cw.policy.reports.recipients(CADENCE[scope])
+
+
+def _receives(cw: Casework, user: User, scope: Scope) -> bool:
+    """Does ``user`` get the ``scope`` digest: the office's own officer of that level (every
+    profile: their oversight), or one of the parties the profile names for the report,
+    read in their own scope."""
+    if _scope_of(user) == scope and user.body is None:
+        return True
+    return user.scope_id is not None and bodies.acts_for(cw.policy, user, _named(cw, scope))
+
+
 def _reachable(user: User) -> bool:
     return user.active and not user.unreachable and user.telegram_id is not None
 
@@ -594,12 +616,13 @@ def plan_digests(cw: Casework) -> None:
     planned, and inserts only what is missing (``deadlines.plan_job`` makes a race
     between two workers harmless).
     """
+    # the bureau's and the township's own officers; a body's people (县人民政府, 市教育局,
+    # 区扶贫工作领导小组) hear of the cases their steps name, and get a digest only where the
+    # profile's [reports] names them for its daily or weekly report (_receives)
+    roles = {*RECIPIENTS.values(), *(cw.policy.role_of(p) for s in RECIPIENTS for p in _named(cw, s))}
     officers = cw.session.exec(
         select(User)
-        .where(col(User.role).in_(list(RECIPIENTS.values())))
-        # the bureau's and the township's own officers: a body's people (县人民政府, 市教育局,
-        # 区扶贫工作领导小组) hear of the cases their steps name, not the daily oversight
-        .where(col(User.body).is_(None))
+        .where(col(User.role).in_(sorted(roles)))
         .where(col(User.active).is_(True), col(User.unreachable).is_(False))
         .where(col(User.telegram_id).is_not(None))
         .order_by(col(User.id))
@@ -607,11 +630,11 @@ def plan_digests(cw: Casework) -> None:
     when = {scope: occurrences(cw, scope) for scope in RECIPIENTS}
     wanted: dict[str, tuple[Scope, User, datetime, datetime]] = {}
     for user in officers:
-        scope = _scope_of(user)
-        if scope is None:
-            continue
-        for since, due in when[scope]:
-            wanted[_key(scope, user, due, cw)] = (scope, user, since, due)
+        for scope in RECIPIENTS:
+            if not _receives(cw, user, scope):
+                continue
+            for since, due in when[scope]:
+                wanted[_key(scope, user, due, cw)] = (scope, user, since, due)
     if not wanted:
         return
     planned = set(
@@ -632,7 +655,7 @@ def handle_digest(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     scope: Any = deadline.payload.get("scope")
     if user is None or not _reachable(user):
         return "recipient gone"
-    if scope not in RECIPIENTS or _scope_of(user) != scope:
+    if scope not in RECIPIENTS or not _receives(cw, user, scope):
         return "stale: no longer a recipient"  # moved to another role since planning
     due = from_db(deadline.due_at)
     if cw.now() - due > MAX_LATE[scope]:

@@ -72,6 +72,8 @@ __all__ = [
     "Party",
     "Policy",
     "Reminders",
+    "REPORT_KINDS",
+    "ReportKind",
     "Reports",
     "Retention",
     "Role",
@@ -647,11 +649,52 @@ class Deferral(_Model):
         return self
 
 
+ReportKind = Literal["daily", "weekly", "monthly", "quarterly"]
+REPORT_KINDS: tuple[ReportKind, ...] = get_args(ReportKind)
+# who receives a report the profile turns on without naming its readers: the education
+# offices (the township's daily digest, the county's weekly one, the monthly report to
+# both, the quarterly one to the county)
+DEFAULT_REPORT_RECIPIENTS: dict[str, tuple[Party, ...]] = {
+    "daily": ("township_officer",),
+    "weekly": ("county_officer",),
+    "monthly": ("township_officer", "county_officer"),
+    "quarterly": ("county_officer",),
+}
+# the roles a report is computed for, each in their own scope (casework.reports)
+REPORT_READERS: tuple[Role, ...] = ("school_admin", "township_officer", "county_officer")
+
+
 class Reports(_Model):
+    """The reports the seed requires (daily and weekly: the digests; monthly and quarterly:
+    the periodic reports) and, in ``to``, who receives each: roles, or bodies of
+    ``Policy.bodies`` (lipu's 市教育局), each reading their own scope. A report on without
+    an entry in ``to`` goes to the education offices (``DEFAULT_REPORT_RECIPIENTS``)."""
+
     daily: bool
     weekly: bool
     monthly: bool
     quarterly: bool
+    to: dict[ReportKind, list[Party]] = {}
+    clause: str = "seed silent"
+
+    @model_validator(mode="after")
+    def _named(self) -> Reports:
+        for kind, parties in self.to.items():
+            if not getattr(self, kind):
+                raise _rule(_("the {kind} report is off, so it has nobody to go to", kind=kind), "to", kind)
+            if not parties:
+                raise _rule(_("name at least one recipient"), "to", kind)
+            for i in _duplicates(parties):
+                raise _rule(_("this role is listed twice"), "to", kind, i)
+        return self
+
+    def recipients(self, kind: str) -> tuple[Party, ...]:
+        """Who receives the ``kind`` report ("daily", "weekly", "monthly", "quarterly");
+        nobody when the profile has it off."""
+        if not getattr(self, kind):
+            return ()
+        named = self.to.get(kind)  # type: ignore[call-overload]
+        return tuple(named) if named else DEFAULT_REPORT_RECIPIENTS[kind]
 
 
 # --------------------------------------------------------------------------- policy
@@ -792,6 +835,15 @@ class Policy(_Model):
             check(party, "escalation", "ack_chain", j)
         for outcome in self.outcomes.named():
             check(self.outcomes.rule(outcome).reviewer, "outcomes", outcome, "reviewer")
+        for kind, parties in self.reports.to.items():
+            for j, party in enumerate(parties):
+                check(party, "reports", "to", kind, j)
+                if self.role_of(party) not in REPORT_READERS:
+                    raise _rule(
+                        _("reports go to a school, a township or a county office, not to {party}",
+                          party=party),
+                        "reports", "to", kind, j,
+                    )
         kinds = [lv.document.kind for lv in self.ladder if lv.document is not None]
         if _duplicates(kinds):
             raise _rule(_("two levels issue the same kind of document"), "ladder")
@@ -1376,6 +1428,13 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
     kinds = [k for k in ("daily", "weekly", "monthly", "quarterly") if getattr(rep, k)]
     if kinds:
         add(_("Periodic reports: {kinds}", kinds=join(label(REPORT_LABELS, k) for k in kinds)))
+        quoted = next((k for k in kinds if k in rep.to), None)  # the seed's words once
+        for kind in kinds:
+            add(
+                _("The {kind} report goes to: {parties}", kind=label(REPORT_LABELS, kind),
+                  parties=join(role_text(p) for p in rep.recipients(kind))),
+                rep.clause if kind == quoted else None,
+            )
     else:
         add(_("No periodic reports"))
 

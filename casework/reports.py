@@ -11,7 +11,8 @@ with the list of the cases behind the numbers.
 
 Scheduling: a planner (``plan_reports``) keeps one ``periodic_report`` row per kind for
 the current period, due on the first day of the next period at the county digest time;
-its handler (``handle_report``) queues one message per officer in scope with the key
+its handler (``handle_report``) queues one message per reader the profile's ``[reports] to``
+names for the kind (else the education offices), each for their own scope, with the key
 figures, a button for the workbook, and an ``attachments`` spec for the outbox sender
 (``documents.attachments.render_attachment`` makes the file).
 """
@@ -26,7 +27,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, func, select
 
-from casework import deadlines, figures, states
+from casework import bodies, deadlines, figures, states
 from casework.callbacks import ReportWorkbook
 from casework.clock import from_db
 from casework.context import Casework
@@ -51,12 +52,9 @@ from models.tables import (
 
 KIND = "periodic_report"
 REPORT_ROLES = frozenset({"school_admin", "township_officer", "county_officer", "admin"})
-# who gets each report by the policy's schedule (seed 004: schools report to the township
-# and the bureau monthly; seed 003: the county reviews quarterly)
-RECIPIENTS: dict[str, tuple[str, ...]] = {
-    "month": ("township_officer", "county_officer"),
-    "quarter": ("county_officer",),
-}
+# the period kind of each report of the profile's [reports], whose ``to`` says who gets it
+# (without one: the education offices, policy.DEFAULT_REPORT_RECIPIENTS)
+CADENCE: dict[str, str] = {"month": "monthly", "quarter": "quarterly"}
 # how late a scheduled report may still go out (after downtime)
 MAX_LATE = timedelta(days=10)
 
@@ -401,15 +399,17 @@ def handle_report(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     period = Period(kind, start, end)
     if cw.now() - from_db(deadline.due_at) > MAX_LATE:
         return "too late"
-    recipients = cw.session.exec(
+    # the parties the profile's [reports] names (lipu: the township and the 市教育局), else
+    # the offices' own officers; each reads the report of their own scope
+    parties = cw.policy.reports.recipients(CADENCE.get(kind, kind))
+    candidates = cw.session.exec(
         select(User)
-        .where(col(User.role).in_(list(RECIPIENTS.get(kind, ()))))
-        # the offices' own officers; a body's people (casework.bodies) hear of their steps
-        .where(col(User.body).is_(None))
+        .where(col(User.role).in_(sorted({cw.policy.role_of(p) for p in parties})))
         .where(col(User.active).is_(True), col(User.unreachable).is_(False))
-        .where(col(User.telegram_id).is_not(None))
+        .where(col(User.telegram_id).is_not(None), col(User.scope_id).is_not(None))
         .order_by(col(User.id))
     ).all()
+    recipients = [u for u in candidates if bodies.acts_for(cw.policy, u, parties)]
     sent = 0
     for user in recipients:
         data = report_data(cw, user, period)

@@ -177,6 +177,10 @@ def test_tongnan() -> None:
     assert p.home_teaching.every == Duration(amount=7, unit="calendar_days")
     assert p.home_teaching.min_class_hours == 2
     assert p.roll_call.enabled
+    # 二(四) "并继续做好劝返复学工作": a visit every 10 working days while a deferral runs
+    assert p.deferral.persuasion and p.deferral.round_interval == Duration(amount=10, unit="working_days")
+    assert "并继续做好劝返复学工作" in p.deferral.clause
+    assert not any(load_named(n).deferral.persuasion for n in ("datian", "jidong", "lipu", "qiaocheng"))
 
 
 def test_jidong() -> None:
@@ -202,6 +206,10 @@ def test_jidong() -> None:
 def test_lipu() -> None:
     p = load_named("lipu")
     assert (p.reports.daily, p.reports.weekly, p.reports.monthly) == (True, True, True)
+    # 五(一) "及时上报市教育局和当地乡镇人民政府": each report to the township and the 市教育局
+    for kind in ("daily", "weekly", "monthly"):
+        assert p.reports.recipients(kind) == ("township_officer", "city_bureau")
+    assert p.reports.recipients("quarterly") == ()
     notice = p.level("deadline_notice")
     assert notice.deadline == Duration(amount=7, unit="calendar_days")
     assert notice.responsible == ["school_admin"]
@@ -492,9 +500,16 @@ def test_a_closing_rule_that_would_let_one_person_close_is_refused(change: Any, 
         # the notice level names the notice it issues
         (lambda d: d["ladder"][3].pop("document"), "ladder[3].document"),
         (lambda d: d["outcomes"]["deferred"].update(reviewer="mayor"), "outcomes.deferred.reviewer"),
+        # a report goes to a body the profile maps, to an office, and only when it is on
+        (lambda d: d["reports"].update(to={"monthly": ["city_bureau"]}), "reports.to.monthly[0]"),
+        (lambda d: d["reports"].update(to={"monthly": ["teacher"]}), "reports.to.monthly[0]"),
+        (lambda d: d["reports"].update(to={"daily": ["township_officer"]}), "reports.to.daily"),
+        # persuasion during a deferral needs its interval
+        (lambda d: d.update(deferral={"persuasion": True}), "deferral.round_interval"),
     ],
     ids=["unmapped body acts", "unmapped body in the chain", "notice without its paper",
-         "unknown reviewer"],
+         "unknown reviewer", "report to an unmapped body", "report to a teacher", "report off",
+         "deferral persuasion without interval"],
 )
 def test_bodies_and_papers_are_checked_on_load(change: Any, key: str) -> None:
     data = datian_data()
