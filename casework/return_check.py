@@ -71,7 +71,8 @@ def _button(label: Text, data: str) -> dict[str, object]:
 def on_promise(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     """A ``promise`` row: the day the family promised has come."""
     assert case is not None
-    if case.state not in states.ACTIVE:
+    # a promise made on a visit during a deferral whose persuasion goes on is asked too
+    if case.state not in states.visit_states(cw.policy.deferral.persuasion):
         return "stale"
     told = ask(cw, case, "promise", cw.calendars.local_date(from_db(deadline.due_at)))
     return f"promise check to {len(told)}"
@@ -104,7 +105,11 @@ def answer(cw: Casework, actor: User, case_id: int, back: bool) -> Text:
         cw.audit(actor, "case.not_back", "case", case.id)
     due = deadlines.next_due(cw, case)
     state = _(STATE_LABELS[case.state])
-    if due is None:
+    if due is not None and case.state == states.DEFERRED:
+        # the deferral goes on, and so does its persuasion: nothing climbs the ladder
+        message = _("Noted: the child of case #{id} is not back. The deferral goes on; the next visit is due "
+                    "by {date}.", id=case.id, date=day_text(cw.calendars.local_date(from_db(due))))
+    elif due is None:
         message = _("Noted: the child of case #{id} is not back. The case stays at {state}.",
                     id=case.id, state=state)
     else:

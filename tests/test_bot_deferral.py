@@ -128,6 +128,29 @@ async def test_a_deferred_case_keeps_its_visits_due_and_the_cadre_records_one(ha
     assert about[0].endswith("的第2次劝返应于12月18日前完成。"), about[0]
 
 
+@pytest.mark.parametrize("policy", [load_named("tongnan")], ids=["tongnan"])
+async def test_a_promise_made_during_the_deferral_is_asked_on_its_day(harness, world) -> None:  # type: ignore[no-untyped-def]
+    case_id = deferred(harness, world)
+    me = world.users["village_cadre"]
+    cadre = speaking(harness, me, "zh_Hans")
+    # Wed 25 Nov: the family promises the child back on Mon 30 Nov
+    _tick(harness, _at(date(2026, 11, 25), 10, 0))
+    act(harness, lambda cw: ladder.record_visit(cw, me, case_id, ladder.VisitInput(
+        visit_date=cw.today(), method="home_visit", result="promised", promised_return_on=date(2026, 11, 30))))
+    await deliver_outbox(harness)
+    seen = len(harness.tg.bot_messages(cadre.chat_id))
+    for hour, minute in ((8, 0), (8, 30), (16, 0), (17, 30)):
+        _tick(harness, _at(date(2026, 11, 30), hour, minute))
+    await deliver_outbox(harness)
+    asked = [m for m in harness.tg.bot_messages(cadre.chat_id)[seen:] if m.content.startswith("家长承诺")]
+    assert len(asked) == 1, [m.content for m in harness.tg.bot_messages(cadre.chat_id)[seen:]]
+    await cadre.tap("❌ 未返校", message=asked[0])
+    # the deferral stands and its persuasion goes on: the next visit 10 working days after
+    # the visit of 25 Nov (26, 27 Nov, 30 Nov–4 Dec, 7–9 Dec)
+    assert cadre.last == f"已记录：个案#{case_id}的学生仍未返校。缓学继续，下次劝返须在12月9日前完成。"
+    assert one(harness, Case, Case.id == case_id).state == "deferred"
+
+
 @pytest.mark.parametrize("policy", [load_named("datian")], ids=["datian"])
 async def test_without_the_setting_a_deferral_stops_the_persuasion(harness, world) -> None:  # type: ignore[no-untyped-def]
     case_id = deferred(harness, world)
