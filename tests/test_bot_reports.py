@@ -46,10 +46,12 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
     # calendar's end-of-data notice, which quotes the policy file's setting names)
     bureau = speaking(harness, u["city_bureau"], "en")
     teacher = speaking(harness, u["teacher"], "zh_Hans")
+    # the bureau's own county officer: 荔浦's 市教育局 is the county bureau
+    county = speaking(harness, u["county_officer"], "zh_Hans")
     _report(harness, world, world.students_of_class(world.classes[4])[0])  # 梅林中学
     _report(harness, world, world.students_of_class(world.classes[10])[0])  # 石桥九年制学校
     await deliver_outbox(harness)
-    seen = {c: len(harness.tg.bot_messages(c.chat_id)) for c in (township, bureau, teacher)}
+    seen = {c: len(harness.tg.bot_messages(c.chat_id)) for c in (township, bureau, teacher, county)}
 
     def new(chat) -> list[str]:  # type: ignore[no-untyped-def]
         texts = [m.content for m in harness.tg.bot_messages(chat.chat_id)[seen[chat]:]]
@@ -84,4 +86,6 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
     assert township_month[0].startswith("梅林镇控辍保学月报（2026年11月）"), township_month
     bureau_month = [t for t in new(bureau) if t.startswith("Monthly report")]
     assert bureau_month[0].startswith("Monthly report for 青松县, 2026-11"), bureau_month
+    county_month = [t for t in new(county) if "月报" in t]
+    assert len(county_month) == 1 and county_month[0].startswith("青松县控辍保学月报（2026年11月）"), county_month
     assert not [t for t in new(teacher) if "汇总" in t or "月报" in t]

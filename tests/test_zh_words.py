@@ -36,6 +36,9 @@ def test_the_reading_catches_what_issue_12_found() -> None:
     assert zh_check.template_words("请用 /report 上报，或下载 {name}.xlsx（PDF、Word）：https://t.me/{bot}?start={code}") == []
     # a message written wholly in English (a reader who switched language) is not read
     assert zh_check.problems(["Welcome! To finish joining, share your phone number."]) == []
+    # a policy file's setting, quoted to the officer who must edit it, is not English prose
+    assert zh_check.problems(["请在政策文件中添加（calendar.extra_holidays）"]) == []
+    assert zh_check.problems(["请在政策文件中添加 holidays"]) == ["['holidays']: '请在政策文件中添加 holidays'"]
 
 
 def test_a_grade_and_a_day_keep_their_chinese_through_the_outbox() -> None:

@@ -29,6 +29,7 @@ _SKIP = re.compile(
     r"(?:https?://|t\.me/)\S+"  # links
     r"|/[a-z_]+(?:@\w+)?(?: (?:new|sample|month|quarter))?"  # commands, with their sub-command
     r"|\b[A-Z]+(?:_[A-Z]+)+\b"  # setting names (CONSOLE_URL)
+    r"|\b[a-z]+(?:\.[a-z]+)*(?:_[a-z]+)+\b"  # a policy file's settings (calendar.extra_holidays)
     r"|\bbaoxue(?: [a-z_-]+)+"  # an operator's command line, quoted (baoxue policy check)
     r"|\b[\w.-]+\.(?:xlsx|docx|pdf|csv|svg|png|jpg|toml)\b"  # file names
     r"|[\w.+-]+@[\w-]+\.[\w.]+"  # e-mail addresses
