@@ -319,6 +319,15 @@ class Deadline(SQLModel, table=True):
             postgresql_where=text("status = 'open' AND kind IN ('step', 'round')"),
             sqlite_where=text("status = 'open' AND kind IN ('step', 'round')"),
         ),
+        # the same deadlines in due order: the case list sorted by next deadline walks them
+        # and stops at its page (``casework.case_list.first_deadline``)
+        Index(
+            "ix_deadline_open_work_due",
+            "due_at",
+            "case_id",
+            postgresql_where=text("status = 'open' AND kind IN ('step', 'round')"),
+            sqlite_where=text("status = 'open' AND kind IN ('step', 'round')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
