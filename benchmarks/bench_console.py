@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,9 +128,21 @@ def serve(url: str, port: int) -> None:
 
     configure_encryption(os.environ[KEY_ENV])
     logging.disable(logging.WARNING)
+
+    class RunningClock(FrozenClock):
+        """The seeded day's NOW, running in real time from the server's start: the
+        overview's kept values expire as they would in production."""
+
+        def __init__(self) -> None:
+            super().__init__(NOW)
+            self.started = time.monotonic()
+
+        def now(self) -> datetime:
+            return NOW + timedelta(seconds=time.monotonic() - self.started)
+
     app = FastAPI()
     app.mount("/console", create_console(ConsoleConfig(
-        engine=db.make_engine(url), clock=FrozenClock(NOW), policy=load_named("datian"),
+        engine=db.make_engine(url), clock=RunningClock(), policy=load_named("datian"),
         secret=os.environ[SECRET_ENV].encode())))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
