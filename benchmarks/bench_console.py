@@ -168,6 +168,15 @@ async def officer(n: int, base: str, cookie: str, township: int | None, until: f
                     await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -230,10 +239,15 @@ def main() -> None:
                 for i in range(args.officers)
             ))
 
+        cpu_before = cpu_seconds([p.pid for p in procs])
         asyncio.run(run())
+        cpu = cpu_seconds([p.pid for p in procs]) - cpu_before
         for page, values in times.items():
             print(f"{page:9} {len(values):6} pages  p50 {statistics.median(values):6.1f} ms  "
                   f"p90 {pct(values, 90):6.1f} ms  p99 {pct(values, 99):6.1f} ms  max {max(values):6.1f} ms")
+        pages = sum(len(v) for v in times.values())
+        print(f"server CPU {cpu * 1000 / max(pages, 1):.1f} ms a page (both kinds; the database's "
+              f"own CPU not counted); load average after: {os.getloadavg()[0]:.1f}")
     finally:
         for proc in procs:
             proc.terminate()
