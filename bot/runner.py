@@ -171,10 +171,12 @@ def serve_web(application: BotApplication, app: Any, host: str, port: int) -> No
 
     async def post_stop(app_: BotApplication) -> None:
         server.should_exit = True
-        for t in task:
-            await t
-        if bot_stop is not None:
-            await bot_stop(app_)
+        try:
+            for t in task:
+                await t
+        finally:  # the bot's parts stop even if the web server had failed
+            if bot_stop is not None:
+                await bot_stop(app_)
 
     application.post_init = post_init
     application.post_stop = post_stop

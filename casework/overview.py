@@ -13,16 +13,18 @@ their events: a few hundred ms at county size) and move slowly (weeks, 30 days),
 the page reloads itself every 30 seconds for every officer who leaves it open. Both are
 kept per database and scope in each process (:func:`cached`) and made again when the local day
 changes, when a case event or a case is added anywhere (the ids only grow: two index
-lookups tell), or after :data:`CACHE_TTL` for what changes without an event. Each web
-worker keeps its own: none can show another's stale copy, and none shows one older than
-the last event plus a query. The tallies (what falls due, what is overdue: a grouping of
+lookups tell), or after :data:`CACHE_TTL` for what changes without an event (then the
+kept value is served once more while a thread makes it anew: :class:`ScopeCache`). Each
+web worker keeps its own: none can show another's stale copy, and none shows one older
+than the last event plus a query. The tallies (what falls due, what is overdue: a grouping of
 every open case with its next deadline, ~100 ms at county size) are kept the same way for
 :data:`TALLY_TTL` at most, less than the page's refresh: an escalation, an acknowledgement
-or a new case shows at once (each is an event), a deadline passing within 20 seconds.
+or a new case shows at once (each is an event), a deadline passing within 40 seconds.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import Counter, OrderedDict
@@ -49,9 +51,13 @@ T = TypeVar("T")
 
 class ScopeCache:
     """Values per (what, reader's scope), valid while the local day, the last case event's
-    and the last case's ids stay the same, and for :data:`CACHE_TTL` at most (by the
-    casework clock). One computation per key at a time: the officers whose pages reload
-    together wait for one of them rather than all scanning the county."""
+    and the last case's ids stay the same, and for a time-to-live (by the casework clock).
+
+    One computation per key at a time: the officers whose pages reload together wait for
+    one of them rather than all scanning the county. A value whose time ran out while
+    nothing happened (same day, no new case or event) is still served for as long again
+    while one thread makes it anew in a unit of work of its own: the reader who happens to
+    come then does not wait for the county's figures because a clock ticked."""
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
@@ -59,25 +65,56 @@ class ScopeCache:
         self._locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, cw: Casework, key: tuple[Any, ...], make: Callable[[], T],
+    def _store(self, key: tuple[Any, ...], entry: tuple[Any, datetime, Any]) -> None:
+        with self._guard:
+            self._values[key] = entry
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                old, _v = self._values.popitem(last=False)
+                self._locks.pop(old, None)
+
+    def get(self, cw: Casework, key: tuple[Any, ...], make: Callable[[Casework], T],
             ttl: timedelta = CACHE_TTL) -> T:
         version = data_version(cw)
         now = cw.now()
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
+            found = self._values.get(key)
+        if found is not None and found[0] == version:
+            age = now - found[1]
+            if timedelta(0) <= age < ttl:
+                return found[2]  # type: ignore[no-any-return]
+            if timedelta(0) <= age < 2 * ttl:  # nothing happened, time passed: refresh behind
+                if lock.acquire(blocking=False):
+                    self._refresh(cw, key, make, lock)
+                return found[2]  # type: ignore[no-any-return]
         with lock:
             with self._guard:
                 found = self._values.get(key)
             if found is not None and found[0] == version and timedelta(0) <= now - found[1] < ttl:
-                return found[2]  # type: ignore[no-any-return]
-            value = make()
-            with self._guard:
-                self._values[key] = (version, now, value)
-                self._values.move_to_end(key)
-                while len(self._values) > self.size:
-                    old, _v = self._values.popitem(last=False)
-                    self._locks.pop(old, None)
+                return found[2]  # type: ignore[no-any-return]  # made while this one waited
+            value = make(cw)
+            self._store(key, (version, now, value))
             return value
+
+    def _refresh(self, cw: Casework, key: tuple[Any, ...], make: Callable[[Casework], Any],
+                 lock: threading.Lock) -> None:
+        from casework.uow import unit_of_work
+
+        engine, clock, policy = cw.session.get_bind(), cw.clock, cw.policy
+
+        def run() -> None:
+            try:
+                with unit_of_work(engine, clock, policy) as fresh:  # type: ignore[arg-type]
+                    version, now = data_version(fresh), fresh.now()
+                    value = make(fresh)
+                self._store(key, (version, now, value))
+            except Exception:  # noqa: BLE001 - the next reader makes it in the foreground
+                logging.getLogger(__name__).exception("overview: a kept value not refreshed")
+            finally:
+                lock.release()
+
+        threading.Thread(target=run, name="overview-refresh", daemon=True).start()
 
     def clear(self) -> None:
         with self._guard:
@@ -88,9 +125,9 @@ _CACHES: weakref.WeakKeyDictionary[Any, ScopeCache] = weakref.WeakKeyDictionary(
 _CACHES_GUARD = threading.Lock()
 
 
-def cached(cw: Casework, key: tuple[Any, ...], make: Callable[[], T],
+def cached(cw: Casework, key: tuple[Any, ...], make: Callable[[Casework], T],
            ttl: timedelta = CACHE_TTL) -> T:
-    """``make()``, or its value kept for this database (the engine's cache) and ``key``."""
+    """``make(cw)``, or its value kept for this database (the engine's cache) and ``key``."""
     engine = cw.session.get_bind()
     with _CACHES_GUARD:
         cache = _CACHES.get(engine)
@@ -153,14 +190,16 @@ def kpi_figures(cw: Casework, actor: User) -> figures.Figures | None:
     if actor.role not in figures.FIGURE_ROLES:
         return None
 
-    def make() -> figures.Figures:
+    def make(cw: Casework) -> figures.Figures:
         end = cw.now()
         return figures.compute(cw, actor, end - figures.DIGEST_WINDOW, end)
 
     return cached(cw, ("kpi", *scope_key(actor)), make)
 
 
-def overview(cw: Casework, actor: User) -> Overview:
+def _tallies(cw: Casework, actor: User) -> list[tuple[Any, ...]]:
+    """The open cases grouped by state, school and village, with how many of each group
+    are overdue, fall due today and this week (by their next working deadline)."""
     nd = next_due_table()
     bounds = {k: to_db(v) for k, v in due_bounds(cw).items()}
 
@@ -173,12 +212,16 @@ def overview(cw: Casework, actor: User) -> Overview:
 
     columns: list[Any] = [col(Case.state), col(Case.school_id), col(Case.village_id), func.count(),
                           below("overdue"), below("today"), below("week")]
-    rows = cached(cw, ("tallies", *scope_key(actor)), lambda: list(cw.session.exec(
+    return [tuple(r) for r in cw.session.exec(
         select(*columns)
         .outerjoin(nd, nd.c.case_id == col(Case.id))
         .where(visible_cases(actor), col(Case.state).in_(OPEN_STATES))
         .group_by(col(Case.state), col(Case.school_id), col(Case.village_id))
-    ).all()), ttl=TALLY_TTL)
+    ).all()]
+
+
+def overview(cw: Casework, actor: User) -> Overview:
+    rows = cached(cw, ("tallies", *scope_key(actor)), lambda fresh: _tallies(fresh, actor), ttl=TALLY_TTL)
     total = Tally()
     by_state: dict[str, Tally] = {}
     by_school: dict[int, Tally] = {}
@@ -195,7 +238,7 @@ def overview(cw: Casework, actor: User) -> Overview:
         total=total,
         by_state=[(s, by_state[s]) for s in states.ALL_STATES if s in by_state],
         by_unit=_units(cw, actor, by_school, by_village, rows),
-        series=cached(cw, ("series", *scope_key(actor)), lambda: _series(cw, actor)),
+        series=cached(cw, ("series", *scope_key(actor)), lambda fresh: _series(fresh, actor)),
         kpi=kpi_figures(cw, actor),
     )
 
