@@ -1,6 +1,10 @@
 """Run the bot on the Bot API at BOT_API_URL: long polling with BOT_TOKEN, or behind a
-webhook with WEBHOOK_URL and WEBHOOK_SECRET. Polling serves ``/healthz`` on HOST:PORT too
-(the Dockerfile's HEALTHCHECK asks it); the webhook app has its own. The outbox sender
+webhook with WEBHOOK_URL and WEBHOOK_SECRET. Either way HOST:PORT serves ``/healthz`` (the
+Dockerfile's HEALTHCHECK asks it) and the officers' console at ``/console``: polling runs
+a uvicorn server as a task in the bot's own event loop (:func:`serve_web`; the console
+fetches evidence files through the bot's HTTP client, which lives in that loop), started
+once the bot is initialised and stopped before it shuts down; the stop signals stay the
+bot's. The outbox sender
 (``bot.outbox_sender``) runs as a background task pacing
 messages under Telegram's limits; due deadlines are acted on by the deadline scheduler
 (``bot.scheduler``: an APScheduler job running the database-claimed tick in a worker
@@ -9,10 +13,10 @@ thread every ``TICK_SECONDS``).
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 from telegram import Update
@@ -114,38 +118,76 @@ def _bot_running(application: BotApplication) -> bool:
     return bool(application.running and application.updater and application.updater.running)
 
 
-def serve_health(application: BotApplication, host: str, port: int) -> ThreadingHTTPServer:
-    """``GET /healthz`` in a daemon thread: 200 while the bot polls, 503 before and after
-    (polling has no web server of its own; a container's HEALTHCHECK needs one)."""
+def _quiet_server(config: Any) -> Any:
+    """uvicorn's server without its signal handlers: in the bot's loop, SIGINT and SIGTERM
+    are ``run_polling``'s, which stops the bot and then this server (uvicorn's own would
+    take them, stop the web server alone and leave the bot running)."""
+    import uvicorn
 
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            if self.path.split("?", 1)[0] != "/healthz":
-                self.send_error(404)
-                return
-            running = _bot_running(application)
-            body = json.dumps({"status": "ok" if running else "starting",
-                               "bot": "running" if running else "starting"}).encode()
-            self.send_response(200 if running else 503)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            return  # a probe every 30 s is not news
+    return Server(config)
 
-    server = ThreadingHTTPServer((host, port), Health)
-    threading.Thread(target=server.serve_forever, name="healthz", daemon=True).start()
-    return server
+
+def polling_web_app(application: BotApplication, console: Any | None) -> Any:
+    """``/healthz`` (200 while the bot polls, 503 before and after) and the console."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        running = _bot_running(application)
+        return JSONResponse({"status": "ok" if running else "starting",
+                             "bot": "running" if running else "starting"},
+                            status_code=200 if running else 503)
+
+    if console is not None:
+        from bot.console import CONSOLE_PATH
+
+        app.mount(CONSOLE_PATH, console)
+    return app
+
+
+def serve_web(application: BotApplication, app: Any, host: str, port: int) -> None:
+    """Serve ``app`` on HOST:PORT from the bot's event loop: started after the bot's own
+    ``post_init``, stopped before its ``post_stop`` (which closes what the pages use)."""
+    import uvicorn
+
+    # log_config=None: uvicorn's loggers propagate to the root handlers, which redact
+    server = _quiet_server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                          log_config=None, lifespan="off"))
+    bot_init, bot_stop = application.post_init, application.post_stop
+    task: list[asyncio.Task[None]] = []
+
+    async def post_init(app_: BotApplication) -> None:
+        if bot_init is not None:
+            await bot_init(app_)
+        task.append(asyncio.create_task(server.serve(), name="web"))
+
+    async def post_stop(app_: BotApplication) -> None:
+        server.should_exit = True
+        try:
+            for t in task:
+                await t
+        finally:  # the bot's parts stop even if the web server had failed
+            if bot_stop is not None:
+                await bot_stop(app_)
+
+    application.post_init = post_init
+    application.post_stop = post_stop
 
 
 def run_polling(runtime: Runtime) -> None:
+    from bot.console import console_for
+
     application = make_application(runtime)
-    health = serve_health(application, runtime.settings.host, runtime.settings.port)
-    log.info("health check at http://%s:%s/healthz", runtime.settings.host, runtime.settings.port)
-    try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
-    finally:
-        health.shutdown()
-        health.server_close()
+    settings = runtime.settings
+    serve_web(application, polling_web_app(application, console_for(runtime, application)),
+              settings.host, settings.port)
+    log.info("health check at http://%s:%s/healthz, the console at /console", settings.host, settings.port)
+    application.run_polling(allowed_updates=Update.ALL_TYPES)

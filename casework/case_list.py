@@ -16,7 +16,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import String, and_, cast, exists, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from casework import codes, deadlines, notices, states
@@ -188,36 +189,85 @@ def conditions(cw: Casework, actor: User, f: CaseFilter, next_due: Any) -> list[
     return where
 
 
-def list_page(cw: Casework, actor: User, f: CaseFilter, *, size: int = PAGE_SIZE) -> Page:
-    """One page of the actor's cases under ``f``, audited as a list view of the cases shown."""
-    nd = next_due_table()
-    next_due = nd.c.due
-    where = conditions(cw, actor, f, next_due)
+def _first_deadline() -> tuple[Any, list[Any]]:
+    first = aliased(Deadline, name="first_deadline")
+    other = aliased(Deadline, name="earlier_deadline")
+    earlier = select(col(other.id)).where(
+        col(other.case_id) == col(first.case_id), other.status == "open",
+        col(other.kind).in_(deadlines.WORK_KINDS),
+        or_(col(other.due_at) < col(first.due_at),
+            and_(col(other.due_at) == col(first.due_at), col(other.id) < col(first.id))),
+    )
+    return first, [first.status == "open", col(first.kind).in_(deadlines.WORK_KINDS), ~exists(earlier)]
 
-    def joined(query: Any) -> Any:
-        # the student's row only for what is filtered on it; the deadlines only when needed
+
+_FIRST_DEADLINE = _first_deadline()  # built once: aliasing costs more than the query it serves
+
+
+def first_deadline() -> tuple[Any, list[Any]]:
+    """Each case's earliest open working deadline as a row of its own: an alias of
+    ``Deadline`` and the conditions making its row the case's first (open, working, and no
+    earlier one of the same case; the lower id of two due at once). Joined to the cases, it
+    lets the list walk the deadlines in due order (``ix_deadline_open_work_due``) and stop
+    at the page, where grouping every open deadline of the county by case costs a scan and
+    a sort of them all on every page."""
+    return _FIRST_DEADLINE
+
+
+def list_page(cw: Casework, actor: User, f: CaseFilter, *, size: int = PAGE_SIZE) -> Page:
+    """One page of the actor's cases under ``f``, audited as a list view of the cases shown.
+
+    Sorted by next deadline (the default), the page is read from the cases' first
+    deadlines in due order, then, past them, from the cases with none (by number); sorted
+    otherwise, the page's cases are picked first and their next deadlines read for them
+    alone. The total is a count of the cases matching (an index-only scan when nothing
+    but scope and state is asked)."""
+    first, is_first = first_deadline()
+    due = col(first.due_at)
+    by_due = f.sort in ("due", "-due")
+    where = conditions(cw, actor, f, due)
+
+    def source(query: Any, with_due: bool) -> Any:
+        # the student's row only for what is filtered on it; the deadline when it is needed
         if f.q or f.id_hash or f.key_group:
             query = query.join(Student, col(Student.id) == col(Case.student_id))
-        return query.outerjoin(nd, nd.c.case_id == col(Case.id))
+        if with_due:
+            query = query.join(first, col(first.case_id) == col(Case.id)).where(*is_first)
+        return query.where(*where)
 
-    counted = select(func.count()).select_from(Case)
-    if f.due:
-        counted = joined(counted)
-    elif f.q or f.id_hash or f.key_group:
-        counted = counted.join(Student, col(Student.id) == col(Case.student_id))
-    total = cw.session.exec(counted.where(*where)).one()
-    order: list[Any] = {
-        "due": [next_due.asc().nulls_last()], "-due": [next_due.desc().nulls_last()],
-        "id": [col(Case.id)], "-id": [col(Case.id).desc()],
-        "updated": [col(Case.updated_at)], "-updated": [col(Case.updated_at).desc()],
-    }[f.sort]
+    total = cw.session.exec(source(select(func.count()).select_from(Case), bool(f.due))).one()
     pages = max(1, -(-total // size))
     page = min(f.page, pages)
-    # the page's ids first (narrow rows to sort), then their cases
-    picked = cw.session.exec(
-        joined(select(col(Case.id), next_due.label("next_due")))
-        .where(*where).order_by(*order, col(Case.id)).offset((page - 1) * size).limit(size)
-    ).all()
+    offset = (page - 1) * size
+    picked: list[tuple[int, datetime | None]]
+    order: list[Any]
+    if by_due:
+        order = [due.asc() if f.sort == "due" else due.desc(), col(Case.id)]
+        picked = [(i, d) for i, d in cw.session.exec(
+            source(select(col(Case.id), due), True).order_by(*order).offset(offset).limit(size)).all()]
+        if len(picked) < size and not f.due:  # past the cases with a deadline: those with none
+            with_due = offset + len(picked) if picked else cw.session.exec(
+                source(select(func.count()).select_from(Case), True)).one()
+            none_open = ~exists(select(col(Deadline.id)).where(
+                col(Deadline.case_id) == col(Case.id), Deadline.status == "open",
+                col(Deadline.kind).in_(deadlines.WORK_KINDS)))
+            picked += [(i, None) for i in cw.session.exec(
+                source(select(col(Case.id)), False).where(none_open).order_by(col(Case.id))
+                .offset(max(0, offset - with_due)).limit(size - len(picked))).all()]
+    else:
+        orders: dict[str, list[Any]] = {
+            "id": [col(Case.id)], "-id": [col(Case.id).desc()],
+            "updated": [col(Case.updated_at)], "-updated": [col(Case.updated_at).desc()]}
+        order = orders[f.sort]
+        ids = list(cw.session.exec(
+            source(select(col(Case.id)), bool(f.due)).order_by(*order, col(Case.id))
+            .offset(offset).limit(size)).all())
+        dues = dict(cw.session.exec(
+            select(col(Deadline.case_id), func.min(Deadline.due_at))
+            .where(Deadline.status == "open", col(Deadline.kind).in_(deadlines.WORK_KINDS),
+                   col(Deadline.case_id).in_(ids))
+            .group_by(col(Deadline.case_id))).all()) if ids else {}
+        picked = [(i, dues.get(i)) for i in ids]
     by_id = {c.id: c for c in cw.session.exec(
         select(Case).where(col(Case.id).in_([i for i, _due in picked]))).all()} if picked else {}
     found = [(by_id[i], d) for i, d in picked]

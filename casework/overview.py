@@ -7,14 +7,31 @@ Two queries whatever the county's size: one groups the open cases by state, scho
 village with their due counts (the rest is summed here), one counts the cases open at the
 end of each week. The figures come from ``casework.figures`` (:func:`kpi_figures`): no
 figure is defined here.
+
+The weekly series and the figures are the costly part (a scan of the scope's cases and
+their events: a few hundred ms at county size) and move slowly (weeks, 30 days), while
+the page reloads itself every 30 seconds for every officer who leaves it open. Both are
+kept per database and scope in each process (:func:`cached`) and made again when the local day
+changes, when a case event or a case is added anywhere (the ids only grow: two index
+lookups tell), or after :data:`CACHE_TTL` for what changes without an event (then the
+kept value is served once more while a thread makes it anew: :class:`ScopeCache`). Each
+web worker keeps its own: none can show another's stale copy, and none shows one older
+than the last event plus a query. The tallies (what falls due, what is overdue: a grouping of
+every open case with its next deadline, ~100 ms at county size) are kept the same way for
+:data:`TALLY_TTL` at most, less than the page's refresh: an escalation, an acknowledgement
+or a new case shows at once (each is an event), a deadline passing within 40 seconds.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
+import threading
+import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, func, or_
 from sqlmodel import col, select
@@ -24,9 +41,114 @@ from casework.case_list import OPEN_STATES, due_bounds, next_due_table
 from casework.clock import to_db
 from casework.context import Casework
 from casework.scope import visible_cases
-from models.tables import Case, School, Township, User, Village
+from models.tables import Case, CaseEvent, School, Township, User, Village
 
 WEEKS = 12
+CACHE_TTL = timedelta(minutes=2)
+TALLY_TTL = timedelta(seconds=20)  # what is due and overdue: less than the page's 30-s refresh
+T = TypeVar("T")
+
+
+class ScopeCache:
+    """Values per (what, reader's scope), valid while the local day, the last case event's
+    and the last case's ids stay the same, and for a time-to-live (by the casework clock).
+
+    One computation per key at a time: the officers whose pages reload together wait for
+    one of them rather than all scanning the county. A value whose time ran out while
+    nothing happened (same day, no new case or event) is still served for as long again
+    while one thread makes it anew in a unit of work of its own: the reader who happens to
+    come then does not wait for the county's figures because a clock ticked."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._values: OrderedDict[tuple[Any, ...], tuple[Any, datetime, Any]] = OrderedDict()
+        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _store(self, key: tuple[Any, ...], entry: tuple[Any, datetime, Any]) -> None:
+        with self._guard:
+            self._values[key] = entry
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                old, _v = self._values.popitem(last=False)
+                self._locks.pop(old, None)
+
+    def get(self, cw: Casework, key: tuple[Any, ...], make: Callable[[Casework], T],
+            ttl: timedelta = CACHE_TTL) -> T:
+        version = data_version(cw)
+        now = cw.now()
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+            found = self._values.get(key)
+        if found is not None and found[0] == version:
+            age = now - found[1]
+            if timedelta(0) <= age < ttl:
+                return found[2]  # type: ignore[no-any-return]
+            if timedelta(0) <= age < 2 * ttl:  # nothing happened, time passed: refresh behind
+                if lock.acquire(blocking=False):
+                    self._refresh(cw, key, make, lock)
+                return found[2]  # type: ignore[no-any-return]
+        with lock:
+            with self._guard:
+                found = self._values.get(key)
+            if found is not None and found[0] == version and timedelta(0) <= now - found[1] < ttl:
+                return found[2]  # type: ignore[no-any-return]  # made while this one waited
+            value = make(cw)
+            self._store(key, (version, now, value))
+            return value
+
+    def _refresh(self, cw: Casework, key: tuple[Any, ...], make: Callable[[Casework], Any],
+                 lock: threading.Lock) -> None:
+        from casework.uow import unit_of_work
+
+        engine, clock, policy = cw.session.get_bind(), cw.clock, cw.policy
+
+        def run() -> None:
+            try:
+                with unit_of_work(engine, clock, policy) as fresh:  # type: ignore[arg-type]
+                    version, now = data_version(fresh), fresh.now()
+                    value = make(fresh)
+                self._store(key, (version, now, value))
+            except Exception:  # noqa: BLE001 - the next reader makes it in the foreground
+                logging.getLogger(__name__).exception("overview: a kept value not refreshed")
+            finally:
+                lock.release()
+
+        threading.Thread(target=run, name="overview-refresh", daemon=True).start()
+
+    def clear(self) -> None:
+        with self._guard:
+            self._values.clear()
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, ScopeCache] = weakref.WeakKeyDictionary()
+_CACHES_GUARD = threading.Lock()
+
+
+def cached(cw: Casework, key: tuple[Any, ...], make: Callable[[Casework], T],
+           ttl: timedelta = CACHE_TTL) -> T:
+    """``make(cw)``, or its value kept for this database (the engine's cache) and ``key``."""
+    engine = cw.session.get_bind()
+    with _CACHES_GUARD:
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = ScopeCache()
+    return cache.get(cw, key, make, ttl)
+
+
+def data_version(cw: Casework) -> tuple[date, int, int]:
+    """What the cached values depend on that can change at any moment: the local day, the
+    last case event and the last case (two index lookups)."""
+    last_event = cw.session.exec(select(func.max(CaseEvent.id))).one()
+    last_case = cw.session.exec(select(func.max(Case.id))).one()
+    return cw.today(), int(last_event or 0), int(last_case or 0)
+
+
+def scope_key(actor: User) -> tuple[Any, ...]:
+    """Readers who see the same cases (``casework.scope.visible``: role, scope, and a
+    teacher's own classes) share the cached values."""
+    return (actor.role, actor.scope_kind, actor.scope_id, actor.active,
+            actor.id if actor.scope_kind == "classes" else None)
 
 
 @dataclass
@@ -67,11 +189,17 @@ def kpi_figures(cw: Casework, actor: User) -> figures.Figures | None:
     figures are not for."""
     if actor.role not in figures.FIGURE_ROLES:
         return None
-    end = cw.now()
-    return figures.compute(cw, actor, end - figures.DIGEST_WINDOW, end)
+
+    def make(cw: Casework) -> figures.Figures:
+        end = cw.now()
+        return figures.compute(cw, actor, end - figures.DIGEST_WINDOW, end)
+
+    return cached(cw, ("kpi", *scope_key(actor)), make)
 
 
-def overview(cw: Casework, actor: User) -> Overview:
+def _tallies(cw: Casework, actor: User) -> list[tuple[Any, ...]]:
+    """The open cases grouped by state, school and village, with how many of each group
+    are overdue, fall due today and this week (by their next working deadline)."""
     nd = next_due_table()
     bounds = {k: to_db(v) for k, v in due_bounds(cw).items()}
 
@@ -84,12 +212,16 @@ def overview(cw: Casework, actor: User) -> Overview:
 
     columns: list[Any] = [col(Case.state), col(Case.school_id), col(Case.village_id), func.count(),
                           below("overdue"), below("today"), below("week")]
-    rows = cw.session.exec(
+    return [tuple(r) for r in cw.session.exec(
         select(*columns)
         .outerjoin(nd, nd.c.case_id == col(Case.id))
         .where(visible_cases(actor), col(Case.state).in_(OPEN_STATES))
         .group_by(col(Case.state), col(Case.school_id), col(Case.village_id))
-    ).all()
+    ).all()]
+
+
+def overview(cw: Casework, actor: User) -> Overview:
+    rows = cached(cw, ("tallies", *scope_key(actor)), lambda fresh: _tallies(fresh, actor), ttl=TALLY_TTL)
     total = Tally()
     by_state: dict[str, Tally] = {}
     by_school: dict[int, Tally] = {}
@@ -106,7 +238,7 @@ def overview(cw: Casework, actor: User) -> Overview:
         total=total,
         by_state=[(s, by_state[s]) for s in states.ALL_STATES if s in by_state],
         by_unit=_units(cw, actor, by_school, by_village, rows),
-        series=_series(cw, actor),
+        series=cached(cw, ("series", *scope_key(actor)), lambda fresh: _series(fresh, actor)),
         kpi=kpi_figures(cw, actor),
     )
 

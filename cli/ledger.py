@@ -25,10 +25,10 @@ import typer
 import casework.reports  # noqa: F401  (registers the reports' schedule with the scheduler)
 from bot.runtime import Runtime
 from casework.errors import CaseworkError
-from cli.common import boot_or_exit
+from cli.common import boot_or_exit, export_file
 
 if TYPE_CHECKING:
-    from casework.context import Operator
+    from casework.context import Casework, Operator
     from casework.ledger import Unit
 
 export_app = typer.Typer(help="Files: the ledger, a case's forms, periodic reports.",
@@ -101,45 +101,27 @@ def export_ledger_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """The ledger (台账): a summary sheet and one sheet per state, one row per case."""
-    from sqlmodel import Session
-
-    from bot.private_files import open_private
     from casework import ledger
-    from casework.clock import SystemClock
-    from casework.context import Casework
     from casework.disclosure import Disclosure
     from casework.periods import parse_period
-    from casework.uow import unit_of_work
     from documents.ledger_xlsx import export_ledger
 
     rt = boot_or_exit()
-    operator = _operator(rt, as_user)
-    clock = SystemClock()
-    try:
-        with Session(rt.engine, expire_on_commit=False) as session:
-            cw = Casework(session, clock, rt.policy)
-            filt = ledger.LedgerFilter(
-                state=state,
-                period=parse_period(period, today=cw.today()) if period else None,
-                unit=_unit(unit),
-            )
-            job = ledger.prepare(cw, None, filt, lang=lang,
-                                 disclosure=Disclosure.full() if full else Disclosure.masked())
-            session.rollback()
-            with typer.progressbar(length=max(job.total, 1), label="ledger") as bar:
-                last = [0]
 
-                def progress(done: int, total: int) -> None:
-                    bar.update(done - last[0])
-                    last[0] = done
+    def prepare(cw: Casework) -> ledger.LedgerJob:
+        filt = ledger.LedgerFilter(
+            state=state,
+            period=parse_period(period, today=cw.today()) if period else None,
+            unit=_unit(unit),
+        )
+        return ledger.prepare(cw, None, filt, lang=lang,
+                              disclosure=Disclosure.full() if full else Disclosure.masked())
 
-                with open_private(output) as out:
-                    rows = export_ledger(cw, None, job, out, progress=progress)
-        with unit_of_work(rt.engine, clock, rt.policy, operator=operator) as cw:
-            ledger.record_export(cw, None, job)
-    except CaseworkError as err:
-        raise _fail(err, lang) from err
-    typer.echo(f"{rows} cases written to {output} ({job.disclosure.code})")
+    export_file(rt, output, operator=_operator(rt, as_user), lang=lang, label="ledger",
+                prepare=prepare,
+                write=lambda cw, job, out, progress: export_ledger(cw, None, job, out, progress=progress),
+                record=lambda cw, job: ledger.record_export(cw, None, job),
+                done=lambda job, rows: f"{rows} cases written to {output} ({job.disclosure.code})")
 
 
 @export_app.command("form")

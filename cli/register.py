@@ -14,12 +14,16 @@ or the bot user named with ``--as``; files are written readable by their owner o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
 
 from casework.errors import CaseworkError
-from cli.common import boot_or_exit
+from cli.common import Progress, boot_or_exit, export_file
 from cli.ledger import AS_OPTION, LANG_OPTION, XLSX_OUTPUT, _fail, _operator
+
+if TYPE_CHECKING:
+    from casework.context import Casework
 
 register_app = typer.Typer(help="The register of school-age children, its ledgers, duplicates.",
                            no_args_is_help=True)
@@ -85,32 +89,23 @@ def export_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """One of the three ledgers of the 2024 notice as a workbook."""
-    from sqlmodel import Session
-
-    from bot.private_files import write_private
     from casework import register_ledgers
-    from casework.clock import SystemClock
-    from casework.context import Casework
     from casework.disclosure import Disclosure
-    from casework.uow import unit_of_work
     from documents import register_xlsx
 
     rt = boot_or_exit()
-    operator = _operator(rt, as_user)
-    clock = SystemClock()
-    try:
-        with Session(rt.engine, expire_on_commit=False) as session:
-            cw = Casework(session, clock, rt.policy)
-            job = register_ledgers.prepare(cw, None, kind, lang=lang,
-                                           disclosure=Disclosure.full() if full else Disclosure.masked())
-            session.rollback()
-            data = register_xlsx.export(cw, None, job)
-        with unit_of_work(rt.engine, clock, rt.policy, operator=operator) as cw:
-            register_ledgers.record_export(cw, None, job)
-    except CaseworkError as err:
-        raise _fail(err, lang) from err
-    write_private(output, data)
-    typer.echo(f"{job.rows} rows written to {output} ({job.disclosure.code})")
+
+    def write(cw: Casework, job: register_ledgers.Job, out: BinaryIO, _progress: Progress) -> int:
+        out.write(register_xlsx.export(cw, None, job))
+        return job.rows
+
+    export_file(rt, output, operator=_operator(rt, as_user), lang=lang,
+                prepare=lambda cw: register_ledgers.prepare(
+                    cw, None, kind, lang=lang,
+                    disclosure=Disclosure.full() if full else Disclosure.masked()),
+                write=write,
+                record=lambda cw, job: register_ledgers.record_export(cw, None, job),
+                done=lambda job, rows: f"{rows} rows written to {output} ({job.disclosure.code})")
 
 
 @register_app.command("duplicates")

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
 
 from casework.errors import CaseworkError
-from cli.common import boot_or_exit
+from cli.common import Progress, boot_or_exit, export_file
 from cli.ledger import AS_OPTION, LANG_OPTION, _fail, _operator, export_app
+
+if TYPE_CHECKING:
+    from casework.context import Casework
 
 verification_app = typer.Typer(help="Verification rounds (核查): suspect lists and re-checks.",
                                no_args_is_help=True)
@@ -134,9 +138,6 @@ def export_verification_command(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """A round's list in the province's columns, with every child's disposition."""
-    from bot.private_files import open_private
-    from casework.clock import SystemClock
-    from casework.uow import unit_of_work
     from casework.verification import export
     from documents.verification_xlsx import write_csv, write_xlsx
 
@@ -144,14 +145,12 @@ def export_verification_command(
     if fmt not in (".xlsx", ".csv"):
         raise typer.BadParameter("the file must end in .xlsx or .csv", param_hint="--output")
     rt = boot_or_exit()
-    operator = _operator(rt, as_user)
-    try:
-        with unit_of_work(rt.engine, SystemClock(), rt.policy, operator=operator) as cw:
-            job = export.prepare(cw, None, round_id, lang)
-            with open_private(output) as out:
-                rows = export.rows(cw, None, job, lang)
-                count = (write_xlsx(job.headers, rows, out, title=job.round.name) if fmt == ".xlsx"
-                         else write_csv(job.headers, rows, out))
-    except CaseworkError as err:
-        raise _fail(err, lang) from err
-    typer.echo(f"{count} children written to {output}")
+
+    def write(cw: Casework, job: export.ExportJob, out: BinaryIO, _progress: Progress) -> int:
+        rows = export.rows(cw, None, job, lang)  # audited as they are read
+        return (write_xlsx(job.headers, rows, out, title=job.round.name) if fmt == ".xlsx"
+                else write_csv(job.headers, rows, out))
+
+    export_file(rt, output, operator=_operator(rt, as_user), lang=lang,
+                prepare=lambda cw: export.prepare(cw, None, round_id, lang), write=write,
+                done=lambda _job, count: f"{count} children written to {output}")

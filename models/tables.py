@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     false,
@@ -315,6 +316,15 @@ class Deadline(SQLModel, table=True):
             "ix_deadline_open_work",
             "case_id",
             "due_at",
+            postgresql_where=text("status = 'open' AND kind IN ('step', 'round')"),
+            sqlite_where=text("status = 'open' AND kind IN ('step', 'round')"),
+        ),
+        # the same deadlines in due order: the case list sorted by next deadline walks them
+        # and stops at its page (``casework.case_list.first_deadline``)
+        Index(
+            "ix_deadline_open_work_due",
+            "due_at",
+            "case_id",
             postgresql_where=text("status = 'open' AND kind IN ('step', 'round')"),
             sqlite_where=text("status = 'open' AND kind IN ('step', 'round')"),
         ),
@@ -651,6 +661,28 @@ class ConsoleSession(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     ended_at: datetime | None = None
+
+
+class ExportJob(SQLModel, table=True):
+    """A file the console makes in the background (the ledger): its progress and, when
+    done, the file itself, in the database, so any web worker shows the progress and
+    serves the file (``casework.export_jobs``; kept a day, then deleted)."""
+
+    __tablename__ = "export_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, unique=True)  # random, in the job's URL
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    kind: str = Field(max_length=16)  # ledger
+    status: str = Field(default="running", max_length=8)  # running | done | failed
+    pct: int = 0
+    rows: int = 0
+    name: str = Field(default="", max_length=200)  # the file's name
+    error: str | None = Field(default=None, max_length=300)  # in the owner's language
+    data: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime
+    updated_at: datetime  # the last progress: a job silent for long lost its worker
+    finished_at: datetime | None = None
 
 
 # --- the register of every school-age child (适龄儿童台账) --------------------------------

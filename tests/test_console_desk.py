@@ -107,6 +107,50 @@ async def test_the_ledger_is_made_in_the_background_and_downloaded(harness, worl
     assert len(audits(engine, "ledger.export")) == 1
 
 
+async def test_an_export_started_on_one_worker_is_followed_and_downloaded_on_another(  # type: ignore[no-untyped-def]
+    harness, world, engine, clock, policy,
+) -> None:
+    """Two console instances on one database (two ``baoxue web`` workers): the job is a row,
+    so the worker that did not start it shows its progress and serves its file; a job whose
+    worker stopped reads as failed once it has been silent for long."""
+    from datetime import timedelta
+
+    from casework import export_jobs
+    from casework.uow import unit_of_work
+    from tests.consolekit import client
+
+    run = Run(engine, clock, policy, world)
+    cases_in_three_places(harness, run, world)
+    first, second = make_app(harness), make_app(harness)
+    async with session_for(harness, first, world.users["county_officer"]) as http, client(second) as other:
+        other.cookies = http.cookies
+        page = (await http.get("/console/exports")).text
+        started = await http.post("/console/exports/ledger", data={"csrf": csrf_of(page), "state": "open"})
+        assert started.status_code == 303
+        job = started.headers["location"]
+        for _ in range(200):
+            status = (await other.get(job)).text
+            if 'data-testid="download"' in status:
+                break
+            assert 'data-progress="' in status
+            import asyncio
+
+            await asyncio.sleep(0.05)
+        assert "已生成：共3个个案。" in status
+        book = await other.get(job + "/file")
+        assert book.status_code == 200
+        assert len(load_workbook(io.BytesIO(book.content), read_only=True).sheetnames) >= 2
+        listed = (await other.get("/console/exports")).text
+        assert job.rsplit("/", 1)[1] in listed
+        # a job whose worker died while making it: no news for long, shown as failed
+        with unit_of_work(engine, clock, policy) as cw:
+            lost = export_jobs.start(cw, world.users["county_officer"], "ledger")
+        clock.advance(export_jobs.STALE + timedelta(minutes=1))
+        stopped = (await other.get(f"/console/exports/jobs/{lost}")).text
+        assert "导出在完成前中断" in stopped and 'data-progress="' not in stopped
+        assert (await other.get(f"/console/exports/jobs/{lost}/file")).status_code == 404
+
+
 async def test_the_language_switch_turns_the_pages_english(harness, world) -> None:  # type: ignore[no-untyped-def]
     app = make_app(harness)
     async with session_for(harness, app, world.users["township_officer"]) as http:

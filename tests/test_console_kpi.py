@@ -5,6 +5,7 @@ township's."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -94,3 +95,55 @@ async def test_the_key_figures_in_chinese(harness, world, engine, clock, policy)
     assert 'data-testid="kpi-quick">1 / 1<' in html
     block = html.split('id="kpi"', 1)[1].split("</section>", 1)[0]
     assert "Reported within" not in block and "近 30 天" in block
+
+
+def test_the_overview_keeps_its_slow_parts_until_a_case_moves_or_the_day_turns(  # type: ignore[no-untyped-def]
+    cw, world, clock, monkeypatch,
+) -> None:
+    """The weekly series and the figures (a scan of the scope's cases and events) are
+    computed once per scope while nothing happens; a new case, a case event, a new day or
+    two minutes make them again, so the page reloading every 30 s shows what is true."""
+    from casework import overview
+
+    computed: list[int] = []
+    compute = figures.compute
+
+    def counting(*args: Any, **kwargs: Any) -> figures.Figures:
+        computed.append(1)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "compute", counting)
+    u = world.users
+    county, township = u["county_officer"], u["township_officer"]
+    first = overview.overview(cw, county)
+    assert overview.overview(cw, county).series == first.series
+    overview.overview(cw, township)
+    assert len(computed) == 2  # once per scope, not once per page
+    assert overview.overview(cw, township).kpi is not None and len(computed) == 2
+
+    pupil = world.students_of_class(world.classes[4])[0]  # the school admin's school
+    case_id = ladder.report(cw, u["teacher"], ladder.ReportInput(
+        student_id=pupil.id, reasons=("learning",))).case.id
+    clock.advance(timedelta(seconds=1))
+    again = overview.overview(cw, county)
+    assert len(computed) == 3 and again.series[-1][1] == first.series[-1][1] + 1
+    assert again.total.open == first.total.open + 1
+    ladder.escalate(cw, u["school_admin"], case_id or 0)  # an event, no new case
+    cw.session.commit()  # what a page's unit of work does (the refresh behind reads it)
+    overview.overview(cw, county)
+    assert len(computed) == 4
+    clock.advance(timedelta(minutes=1))
+    overview.overview(cw, county)
+    assert len(computed) == 4
+    # time ran out while nothing happened: the kept figures are served, and made anew behind
+    clock.advance(overview.CACHE_TTL)
+    assert overview.overview(cw, county).kpi is not None
+    cw.session.commit()  # the page's unit of work ends (SQLite: one writer at a time)
+    for thread in [t for t in threading.enumerate() if t.name == "overview-refresh"]:
+        thread.join(30)
+    assert len(computed) == 5
+    overview.overview(cw, county)
+    assert len(computed) == 5  # the fresh one
+    clock.advance(3 * overview.CACHE_TTL)  # long unread: made before the page is shown
+    overview.overview(cw, county)
+    assert len(computed) == 6

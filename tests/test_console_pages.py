@@ -268,3 +268,67 @@ def test_the_list_pages_sorts_and_keeps_its_filters_in_the_url(cw, world, clock)
     assert [r.case.id for r in first.rows] == sorted(made)[:3]
     none = case_list.list_page(cw, u["school_admin"], case_list.CaseFilter(reason="marriage"))
     assert none.total == 0
+
+
+def test_the_list_by_next_deadline_pages_as_a_sort_of_every_case_would(cw, world, clock) -> None:  # type: ignore[no-untyped-def]
+    """The list reads its page from the cases' first deadlines in due order, then the cases
+    with none: every page of every sort equals the page of the whole list sorted at once
+    (ties on the due time, cases without an open deadline, a case with two, filters)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from sqlmodel import col
+
+    from casework import case_list, deadlines
+    from casework.clock import from_db
+    from models.tables import Case, Deadline
+
+    u = world.users
+    made = [ladder.report(cw, u["teacher"], ladder.ReportInput(student_id=s.id, reasons=("learning",))).case.id
+            for s in world.students_of_class(world.classes[4])]
+    made += [ladder.report(cw, u["county_officer"], ladder.ReportInput(
+        student_id=pupil_of(world, i).id, reasons=("family_change",))).case.id for i in (0, 2)]
+    open_work = [Deadline.status == "open", col(Deadline.kind).in_(deadlines.WORK_KINDS)]
+    work = cw.session.exec(select(Deadline).where(*open_work).order_by(col(Deadline.id))).all()
+    assert len({d.case_id for d in work}) == len(made)
+    now = clock.now()
+    # two cases due at the same moment (overdue), one with none open, one with a second, earlier
+    cw.session.execute(update(Deadline).where(col(Deadline.case_id).in_(made[:2]), *open_work)
+                       .values(due_at=now - timedelta(days=1)))
+    cw.session.execute(update(Deadline).where(col(Deadline.case_id) == made[2], *open_work)
+                       .values(status="done"))
+    extra = next(d for d in work if d.case_id == made[3])
+    cw.session.add(Deadline(case_id=made[3], kind=extra.kind, due_at=now + timedelta(hours=1),
+                            created_at=now, status="open", payload=dict(extra.payload)))
+    cw.session.flush()
+
+    def expected(f: case_list.CaseFilter) -> list[tuple[int, object]]:
+        cases = cw.session.exec(select(Case)).all()
+        dues: dict[int, object] = {}
+        for d in cw.session.exec(select(Deadline).where(*open_work)).all():
+            due = from_db(d.due_at)
+            dues[d.case_id] = min(due, dues.get(d.case_id, due))  # type: ignore[type-var]
+        found = [(c.id, dues.get(c.id)) for c in cases if c.id in made and (
+            f.state == "all" or c.state in case_list.OPEN_STATES)
+            and (not f.reason or f.reason in c.reasons)
+            and (f.due != "overdue" or (dues.get(c.id) is not None and dues[c.id] < now))]  # type: ignore[operator]
+        with_due = sorted((x for x in found if x[1] is not None), key=lambda x: (x[1], x[0]))
+        if f.sort == "-due":
+            with_due = sorted(with_due, key=lambda x: x[0])
+            with_due = sorted(with_due, key=lambda x: x[1], reverse=True)  # type: ignore[arg-type,return-value]
+        if f.sort in ("id", "-id"):
+            return sorted(found, key=lambda x: x[0], reverse=f.sort == "-id")
+        return with_due + sorted((x for x in found if x[1] is None), key=lambda x: x[0])
+
+    for params in ({}, {"sort": "-due"}, {"sort": "-id"}, {"reason": "learning"}, {"due": "overdue"},
+                   {"state": "all", "sort": "id"}):
+        f = case_list.CaseFilter.parse(params)
+        want = expected(f)
+        got: list[tuple[int, object]] = []
+        for n in range(1, len(want) // 2 + 2):
+            page = case_list.list_page(cw, u["county_officer"], case_list.CaseFilter.parse(
+                {**params, "page": str(n)}), size=2)
+            assert page.total == len(want), params
+            if n <= page.pages:
+                got += [(r.case.id, r.next_due) for r in page.rows]
+        assert got == want, params

@@ -297,6 +297,13 @@ def test_with_a_token_and_a_key_it_runs_the_bot_and_answers_the_health_check(
                                text=True, timeout=30)
         assert check.returncode == 0, check.stderr
         assert tg.call_count("getMe") >= 1  # it asked the Bot API at BOT_API_URL who it is
+        # the officers' console on the same port, served from the polling bot's own loop
+        console = f"http://127.0.0.1:{container.env['PORT']}/console"
+        with pytest.raises(urllib.error.HTTPError) as signin:
+            urllib.request.urlopen(console + "/overview", timeout=5)  # noqa: S310
+        assert signin.value.code == 401 and "/console" in signin.value.read().decode()
+        with urllib.request.urlopen(console + "/static/console.css", timeout=5) as css:  # noqa: S310
+            assert css.status == 200
 
         # a stranger writes: the real bot, polling the fake over HTTP, answers
         stranger = bot_api.on_loop(tg.add_user, "路人")

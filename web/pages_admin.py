@@ -6,9 +6,7 @@ reports). The rules are casework's (``people``, ``invites``, ``ledger``, ``repor
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
-from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Annotated
 
@@ -16,8 +14,8 @@ import segno
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import Response
 
-from casework import console_people, invites, ledger, people, reports
-from casework.errors import CaseworkError, ValidationError
+from casework import console_people, export_jobs, invites, ledger, people, reports
+from casework.errors import CaseworkError, NotFound, ValidationError
 from casework.i18n import _
 from casework.ledger import LedgerFilter
 from documents import report_xlsx
@@ -25,20 +23,6 @@ from documents.ledger_xlsx import export_ledger
 from web.console import Console
 
 LEDGER_CHUNK = 500
-MAX_JOBS = 200
-
-
-@dataclass
-class ExportJob:
-    """A ledger being made in a thread of this process; its owner polls its progress."""
-
-    user_id: int
-    pct: int = 0
-    name: str = ""
-    data: bytes | None = None
-    error: str | None = None
-    rows: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -53,8 +37,6 @@ def qr_svg(link: str) -> str:
 
 
 def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table
-    jobs: dict[str, ExportJob] = {}
-
     # --- people -------------------------------------------------------------------------
 
     def people_page(request: Request, status: int = 200, **extra: object) -> Response:
@@ -122,7 +104,7 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table
             units = ledger.units_in_scope(cw, ctx.user)
             may_ledger = ctx.user.role in ledger.EXPORT_ROLES
             may_report = ctx.user.role in reports.REPORT_ROLES
-        mine = [(k, j) for k, j in jobs.items() if j.user_id == ctx.user.id]
+            mine = export_jobs.mine(cw, ctx.user)
         return c.render(request, ctx, "exports.html", units=units, may_ledger=may_ledger,
                         may_report=may_report, jobs=mine)
 
@@ -130,45 +112,42 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table
     async def start_ledger(request: Request, csrf: Annotated[str, Form()] = "",
                            state: Annotated[str, Form()] = "open",
                            unit: Annotated[str, Form()] = "") -> Response:
-        def check() -> tuple[int, str, LedgerFilter]:
+        def check() -> tuple[str, int, str, LedgerFilter]:
             with c.work() as cw:
                 ctx = c.reader(cw, request)
                 c.check_csrf(cw, ctx, csrf, request.url.path)
                 filt = LedgerFilter(state=state, unit=ledger.Unit.parse(unit) if unit else None)
                 ledger.prepare(cw, ctx.user, filt, lang=ctx.lang)  # refuses what is not theirs
-                return ctx.user.id or 0, ctx.lang, filt
+                key = export_jobs.start(cw, ctx.user, "ledger")
+                return key, ctx.user.id or 0, ctx.lang, filt
 
         try:
-            user_id, lang, filt = await asyncio.to_thread(check)
+            key, user_id, lang, filt = await asyncio.to_thread(check)
         except CaseworkError as err:
             return c.error(request, None, err)
-        if len(jobs) >= MAX_JOBS:  # the oldest finished ones go first
-            for key in [k for k, j in jobs.items() if j.data is not None][: MAX_JOBS // 2]:
-                jobs.pop(key, None)
-        key = secrets.token_urlsafe(12)
-        job = jobs[key] = ExportJob(user_id)
-        threading.Thread(target=_build, args=(c, job, user_id, filt, lang), daemon=True,
+        threading.Thread(target=_build, args=(c, key, user_id, filt, lang), daemon=True,
                          name="console-ledger").start()
         return c.redirect(f"/exports/jobs/{key}")
 
     @app.get("/exports/jobs/{key}")
     def job_page(request: Request, key: str) -> Response:
-        with c.work() as cw:
-            ctx = c.reader(cw, request)
-        job = jobs.get(key)
-        if job is None or job.user_id != ctx.user.id:
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                job = export_jobs.view(cw, ctx.user, key)
+        except NotFound:
             return Response(status_code=404)
         return c.render(request, ctx, "export_job.html", job=job, key=key)
 
     @app.get("/exports/jobs/{key}/file")
     def job_file(request: Request, key: str) -> Response:
-        with c.work() as cw:
-            ctx = c.reader(cw, request)
-        job = jobs.get(key)
-        if job is None or job.user_id != ctx.user.id or job.data is None:
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                name, data = export_jobs.file(cw, ctx.user, key)
+        except NotFound:
             return Response(status_code=404)
-        return _download(job.name, job.data,
-                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return _download(name, data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
     @app.get("/exports/report")
     def report(request: Request, kind: str = "month") -> Response:
@@ -191,11 +170,18 @@ def _download(name: str, data: bytes, media: str) -> Response:
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"})
 
 
-def _build(c: Console, job: ExportJob, user_id: int, filt: LedgerFilter, lang: str) -> None:
-    """In a thread: the workbook read chunk by chunk (as the bot's /export does), then audited."""
+def _build(c: Console, key: str, user_id: int, filt: LedgerFilter, lang: str) -> None:
+    """In a thread: the workbook read chunk by chunk (as the bot's /export does), then audited;
+    the progress and the file go to the job's row (``casework.export_jobs``), where any
+    worker finds them."""
+    shown = [0]
 
     def progress(done: int, total: int) -> None:
-        job.pct = min(99, done * 100 // max(total, 1))
+        pct = min(99, done * 100 // max(total, 1))
+        if pct >= shown[0] + 5:  # a write per 5 %, not per chunk
+            shown[0] = pct
+            with c.work() as cw:
+                export_jobs.progress(cw, key, pct)
 
     try:
         with c.work() as cw:
@@ -203,17 +189,18 @@ def _build(c: Console, job: ExportJob, user_id: int, filt: LedgerFilter, lang: s
             prepared = ledger.prepare(cw, actor, filt, lang=lang)
             cw.session.rollback()  # the chunks are read in short transactions of their own
             out = BytesIO()
-            job.rows = export_ledger(cw, actor, prepared, out, progress=progress, chunk=LEDGER_CHUNK)
+            rows = export_ledger(cw, actor, prepared, out, progress=progress, chunk=LEDGER_CHUNK)
+        scope = prepared.scope if prepared.scope != "*" else "all"
+        name = f"{ledger.word('title', lang)}_{scope}_{prepared.today.isoformat()}.xlsx".replace(" ", "_")
         with c.work() as cw:
             ledger.record_export(cw, people.by_id(cw, user_id), prepared)
-        scope = prepared.scope if prepared.scope != "*" else "all"
-        job.name = f"{ledger.word('title', lang)}_{scope}_{prepared.today.isoformat()}.xlsx".replace(" ", "_")
-        job.data = out.getvalue()
-        job.pct = 100
+            export_jobs.finish(cw, key, name, rows, out.getvalue())
     except CaseworkError as err:
-        job.error = err.render(lang)
+        with c.work() as cw:
+            export_jobs.fail(cw, key, err.render(lang))
     except Exception:  # noqa: BLE001 - shown to its owner as failed; logged for the operator
         import logging
 
         logging.getLogger(__name__).exception("console ledger export failed")
-        job.error = _("The export failed. Try again, or ask the operator.").render(lang)
+        with c.work() as cw:
+            export_jobs.fail(cw, key, _("The export failed. Try again, or ask the operator.").render(lang))
