@@ -319,5 +319,8 @@ async def harness(engine: Engine, clock: FrozenClock, policy: Policy, world: Wor
     assert h.errors == [], h.errors  # type: ignore[attr-defined]
     from tests import zh_check
 
-    english = zh_check.problems(h.zh_texts())
+    chinese = h.zh_texts()
+    english = zh_check.problems(chinese)
     assert not english, "English in a Chinese reply:\n" + "\n".join(english)
+    iso = zh_check.iso_dates(chinese)
+    assert not iso, "A date written as files write it (12月14日 in a chat):\n" + "\n".join(iso)
