@@ -90,7 +90,7 @@ async def test_a_200_child_list_is_verified_reviewed_and_sent_back_up(harness, w
     await county.tap("✅ Confirm")
     await background.wait()
     summary = county.last
-    assert summary.startswith("Round “2026秋第一批” imported: 200 children, due Nov 27. Matched by ID 3, "
+    assert summary.startswith("Round “2026秋第一批” imported: 200 children, due Nov 27, 2026. Matched by ID 3, "
                               "to confirm by name and birth date 1,"), summary
     assert "named twice 6;" in summary
     listed = entries(harness)
