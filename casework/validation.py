@@ -18,7 +18,7 @@ from stdnum.exceptions import InvalidComponent
 
 from casework.errors import NotFound, ValidationError
 from casework.i18n import _
-from casework.labels import date_text, day_text
+from casework.labels import date_text
 
 MIN_SCHOOL_AGE = 5
 MAX_SCHOOL_AGE = 17
@@ -280,7 +280,7 @@ def promised_return(
         raise ValidationError(
             field,
             _("{date} is more than {days} days away. Please check the date.",
-              date=shown or day_text(when), days=min(horizon, PROMISE_HORIZON_DAYS)),
+              date=shown or date_text(when), days=min(horizon, PROMISE_HORIZON_DAYS)),
         )
     return when
 
