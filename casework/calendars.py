@@ -24,6 +24,7 @@ import chinese_calendar
 
 from casework.errors import PolicyError
 from casework.i18n import Text, _
+from casework.labels import date_text
 from casework.policy import Duration, Policy, Term
 
 logger = logging.getLogger("casework.calendars")
@@ -141,13 +142,13 @@ class Calendars:
             if test(d):
                 return d
             d += timedelta(days=step)
-        last = self.terms[-1].end.isoformat() if self.terms else "-"
+        last = date_text(self.terms[-1].end) if self.terms else "-"
         raise PolicyError(
             _(
                 "No {unit} found within ten years of {date}; the policy's terms end on {last}: "
                 "add the next terms to the policy",
                 unit=unit,
-                date=d.isoformat(),
+                date=date_text(d),
                 last=last,
             ),
             key="calendar.terms",

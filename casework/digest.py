@@ -70,7 +70,7 @@ from casework.callbacks import OpenCase
 from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import N_, Text, _
-from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS, join
+from casework.labels import CLAUSE_SEPARATOR, STATE_LABELS, day_text, join
 from casework.outbox import enqueue, text_to_json
 from casework.personal import mask_name
 from casework.scope import visible_cases
@@ -409,8 +409,11 @@ def _unit_items(units: Sequence[UnitCount], none_label: Text) -> Text:
     return join(shown, CLAUSE_SEPARATOR)
 
 
-def _local(cw: Casework, when: datetime) -> str:
-    return from_db(when).astimezone(cw.policy.tz).strftime("%m-%d %H:%M")
+def _local(cw: Casework, when: datetime) -> Text:
+    """A moment as the chat writes it: 12月7日 16:00 / Dec 7 16:00."""
+    local = from_db(when).astimezone(cw.policy.tz)
+    # Translators: a day (12月7日) and a time of day (16:00)
+    return _("{day} {time}", day=day_text(local.date()), time=local.strftime("%H:%M"))
 
 
 def unit_name(cw: Casework, user: User) -> str:

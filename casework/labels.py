@@ -169,16 +169,23 @@ class DayText(Text):
     for every message (files keep ISO dates)."""
 
     day: date | None = None
+    with_year: bool = False
 
     def render(self, lang: str | None = None) -> str:
         if self.day is None:
             return "—"
         locale = _BABEL_LOCALES.get(normalize_language(lang), "zh_Hans_CN")
-        return str(format_skeleton("MMMd", self.day, locale=locale))
+        return str(format_skeleton("yMMMd" if self.with_year else "MMMd", self.day, locale=locale))
 
 
 def day_text(day: date | None) -> DayText:
     return DayText("", day=day)
+
+
+def date_text(day: date | None) -> DayText:
+    """A day with its year, for dates not near today (a term, a birth date, a policy's
+    holidays): 2026年9月1日 / Sep 1, 2026."""
+    return DayText("", day=day, with_year=True)
 
 
 def n_(singular: str, plural: str, n: int, **params: Any) -> PluralText:

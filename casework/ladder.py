@@ -638,7 +638,7 @@ def issue_deadline_notice(cw: Casework, actor: User, case_id: int) -> Outcome:
             "{document} issued for case #{id}; the guardian must bring the child back by {date}.",
             document=document.title(),
             id=case.id,
-            date=case.notice_due_on.isoformat() if case.notice_due_on else "—",
+            date=day_text(case.notice_due_on),
         ),
         made,
         told,
@@ -759,7 +759,7 @@ def pause(cw: Casework, actor: User, case_id: int, reason: str, resume_on: date)
     return Outcome(
         case,
         event,
-        _("Case #{id} paused until {date}.", id=case.id, date=resume_on.isoformat()),
+        _("Case #{id} paused until {date}.", id=case.id, date=day_text(resume_on)),
         made,
     )
 

@@ -19,6 +19,7 @@ from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import IllegalTransition, ValidationError
 from casework.i18n import _
+from casework.labels import day_text
 from models.tables import Case, CaseEvent, User
 
 KIND = "notice_document"
@@ -43,7 +44,7 @@ def record_delivery(
     issued = cw.calendars.local_date(from_db(case.notice_issued_at))  # type: ignore[arg-type]
     if delivered_on < issued:
         raise ValidationError("delivered_on", _("The notice was issued on {date}; it cannot have been delivered before.",
-                                                date=issued.isoformat()))
+                                                date=day_text(issued)))
     if not any(item.get("kind") in ("photo", "document") for item in evidence):
         raise ValidationError("evidence", _("Send a photo of the signed receipt."))
     event = ladder.record_event(cw, case, actor, EVENT, from_state=case.state, evidence=evidence,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -124,12 +125,17 @@ def _send(
     dedupe: str | None = None,
     attachments: list[dict[str, object]] | None = None,
     merge: Merge | None = None,
+    due: datetime | None = None,
 ) -> list[User]:
     """Queue ``text`` to each of ``users`` (once each). With ``merge``, a message of the same
     kind already queued to that person at this very instant (the scheduler's run acting on
-    several cases at once) takes this case as one more line and buttons row instead."""
+    several cases at once) takes this case as one more line and buttons row instead. A kind
+    the agenda holds is sent at once all the same when the work it names is ``due`` before
+    the next agenda slot (casework.agenda.waits_past)."""
+    from casework.agenda import waits_past
+
     told: list[User] = []
-    hold = held(kind, cw.policy.times.agenda)
+    hold = held(kind, cw.policy.times.agenda) and not waits_past(cw, due)
     for user in users:
         if user.unreachable or user in told:
             continue
@@ -511,6 +517,7 @@ def reminder(
               "If the child is back, record it.", title=case_title(cw, case), date=_local_day(cw, target)),
             buttons=[[_button(_("Open case"), OpenCase(case.id or 0).encode())]],
             dedupe=_one_a_day(cw, case, reminder_row),
+            due=target.due_at,
         )
     return _send(
         cw,
@@ -525,6 +532,7 @@ def reminder(
         ),
         buttons=[[_button(_("Record a visit"), RecordVisit(case.id or 0).encode())]],
         dedupe=_one_a_day(cw, case, reminder_row),
+        due=target.due_at,
     )
 
 

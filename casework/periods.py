@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from casework.errors import ValidationError
 from casework.i18n import Text, _
+from casework.labels import date_text
 
 _MONTH = re.compile(r"(?P<y>\d{4})(?:-|/|\.|年)(?P<m>\d{1,2})月?")
 _QUARTER = re.compile(r"(?P<y>\d{4})(?:-?Q|年第|年Q)(?P<q>[1-4])(?:季度)?", re.IGNORECASE)
@@ -64,7 +65,7 @@ class Period:
             return _("Q{quarter} {year}", quarter=(self.start.month - 1) // 3 + 1, year=self.start.year)
         if self.kind == "year":
             return _("the year {year}", year=self.start.year)
-        return _("{start} to {end}", start=self.start.isoformat(), end=self.end.isoformat())
+        return _("{start} to {end}", start=date_text(self.start), end=date_text(self.end))
 
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.start <= day <= self.end

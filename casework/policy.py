@@ -38,6 +38,7 @@ from casework.labels import (
     REPORT_LABELS,
     WEEKDAY_LABELS,
     JoinedText,
+    date_text,
     duration_text,
     join,
     label,
@@ -269,7 +270,7 @@ class CalendarConfig(_Model):
                 raise _rule(
                     _(
                         "{date} is listed both as an extra holiday and an extra working day",
-                        date=d.isoformat(),
+                        date=date_text(d),
                     ),
                     "extra_workdays",
                     i,
@@ -1305,22 +1306,22 @@ def describe(policy: Policy, lang: str | None = None, *, clauses: bool = False) 
             _(
                 "Term {name}: {start} to {end}",
                 name=term.name,
-                start=term.start.isoformat(),
-                end=term.end.isoformat(),
+                start=date_text(term.start),
+                end=date_text(term.end),
             )
         )
     if policy.calendar.extra_holidays:
         add(
             _(
                 "Extra holidays: {dates}",
-                dates=join(d.isoformat() for d in policy.calendar.extra_holidays),
+                dates=join(date_text(d) for d in policy.calendar.extra_holidays),
             )
         )
     if policy.calendar.extra_workdays:
         add(
             _(
                 "Extra working days: {dates}",
-                dates=join(d.isoformat() for d in policy.calendar.extra_workdays),
+                dates=join(date_text(d) for d in policy.calendar.extra_workdays),
             )
         )
     for th in policy.absence:

@@ -32,7 +32,7 @@ from casework.callbacks import Unschooled
 from casework.context import Casework
 from casework.errors import AccessDenied, Conflict, NotFound, ValidationError
 from casework.i18n import N_, Text, _
-from casework.labels import join, n_
+from casework.labels import date_text, join, n_
 from casework.roster_import import FIELD_LABELS, _text, match_headers, parse_birth_date
 from casework.scope import Units, visible
 from models.tables import (
@@ -272,7 +272,7 @@ def _plan_row(cw: Casework, county_id: int, villages: _Villages, columns: dict[s
             parsed = check("birth_date", lambda: parse_birth_date(cells[raw_birth], today=today))
             if parsed is not None and (parsed[0].year, parsed[0].month) != (birth.year, birth.month):
                 fail("birth_date", _("{date} does not match the ID number, which says {id_date}.",
-                                     date=parsed[0].isoformat(), id_date=birth.isoformat()))
+                                     date=date_text(parsed[0]), id_date=date_text(birth)))
     values["birth_date"] = birth
     gender_raw = cell("gender").lower()
     gender = _GENDERS.get(gender_raw) if gender_raw else None

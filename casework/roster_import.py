@@ -37,7 +37,7 @@ from casework import transfers, validation
 from casework.context import Casework
 from casework.errors import AccessDenied, Conflict, ValidationError
 from casework.i18n import N_, Text, _
-from casework.labels import join
+from casework.labels import date_text, join
 from casework.relations import relation_code
 from casework.scope import can_see_student, unit_within
 from models.tables import Guardian, School, SchoolClass, Student, User, Village
@@ -435,7 +435,7 @@ def _plan_row(
             ):
                 errors.append(_("{field}: {reason}", field=_(FIELD_LABELS["birth_date"]),
                                 reason=_("{date} does not match the ID number, which says {id_date}.",
-                                         date=birth.isoformat(), id_date=in_id.isoformat())))
+                                         date=date_text(birth), id_date=date_text(in_id))))
             birth = in_id
     elif id_number is not None:
         birth = validation.birth_date_from_resident_id(id_number)

@@ -18,6 +18,7 @@ from stdnum.exceptions import InvalidComponent
 
 from casework.errors import NotFound, ValidationError
 from casework.i18n import _
+from casework.labels import date_text
 
 MIN_SCHOOL_AGE = 5
 MAX_SCHOOL_AGE = 17
@@ -107,8 +108,8 @@ def check_birth_date_matches_id(birth: date, id_number: str, *, field: str = "bi
             field,
             _(
                 "The birth date {date} does not match the ID number, which says {id_date}.",
-                date=birth.isoformat(),
-                id_date=in_id.isoformat(),
+                date=date_text(birth),
+                id_date=date_text(in_id),
             ),
         )
 
@@ -220,14 +221,14 @@ def parse_date(
         result = _date_from_text(text, today=today, field=field, allow_future=allow_future)
     if result > today and not allow_future:
         raise ValidationError(
-            field, _("The date {date} is in the future.", date=result.isoformat())
+            field, _("The date {date} is in the future.", date=date_text(result))
         )
     if max_past_days is not None and (today - result).days > max_past_days:
         raise ValidationError(
             field,
             _(
                 "The date {date} is too far back; at most {days} days ago is allowed.",
-                date=result.isoformat(),
+                date=date_text(result),
                 days=max_past_days,
             ),
         )
@@ -279,7 +280,7 @@ def promised_return(
         raise ValidationError(
             field,
             _("{date} is more than {days} days away. Please check the date.",
-              date=shown or when.isoformat(), days=min(horizon, PROMISE_HORIZON_DAYS)),
+              date=shown or date_text(when), days=min(horizon, PROMISE_HORIZON_DAYS)),
         )
     return when
 
@@ -297,7 +298,7 @@ def birth_date(value: date, *, today: date, field: str = "birth_date") -> date:
     """
     if value > today:
         raise ValidationError(
-            field, _("The birth date {date} is in the future.", date=value.isoformat())
+            field, _("The birth date {date} is in the future.", date=date_text(value))
         )
     age = age_on(value, today)
     if not MIN_SCHOOL_AGE <= age <= MAX_SCHOOL_AGE:
@@ -306,7 +307,7 @@ def birth_date(value: date, *, today: date, field: str = "birth_date") -> date:
             _(
                 "A child born on {date} is {age} years old; only ages {min_age} to {max_age} "
                 "can be recorded.",
-                date=value.isoformat(),
+                date=date_text(value),
                 age=age,
                 min_age=MIN_SCHOOL_AGE,
                 max_age=MAX_SCHOOL_AGE,

@@ -114,7 +114,7 @@ def _visit(turn: engine.Turn, tap: callbacks.RecordVisit) -> None:
 def _ack(turn: engine.Turn, tap: callbacks.Acknowledge) -> None:
     case_id = tap.id
     out = ladder.acknowledge(turn.cw, turn.user, case_id)
-    turn.replies.answer(out.message)
+    turn.replies.answer()  # the message says it: no toast saying it too
     turn.replies.send(out.message)
 
 
@@ -124,7 +124,7 @@ def _assign(turn: engine.Turn, tap: callbacks.Assign) -> None:
     assignee = tap.user_id
     if assignee is not None:
         out = ladder.assign(turn.cw, turn.user, case_id, assignee)
-        turn.replies.answer(out.message)
+        turn.replies.answer()  # the message says it: no toast saying it too
         turn.replies.send(out.message)
         return
     people = case_views.assignees(turn.cw, case)
@@ -183,7 +183,7 @@ def _child_back(turn: engine.Turn, tap: callbacks.ChildBack) -> None:
     """The answer to "is the child back?" (``casework.return_check``)."""
     message = return_check.answer(turn.cw, turn.user, tap.case_id, tap.back)
     # the message may ask about several cases (one row each): its buttons stay
-    turn.replies.answer(message)
+    turn.replies.answer()  # the message says it: no toast saying it too
     turn.replies.send(message)
 
 

@@ -139,7 +139,7 @@ def tap_status(turn: engine.Turn, tap: callbacks.RegisterStatus) -> None:
         return
     child = register.set_status(turn.cw, turn.user, tap.child_id, tap.status)
     message = _("Status of {name}: {status}.", name=child.name, status=register.status_label(child.status))
-    turn.replies.answer(message)
+    turn.replies.answer()  # the message says it: no toast saying it too
     turn.replies.send(message)
 
 
@@ -224,5 +224,5 @@ def tap_merge(turn: engine.Turn, tap: callbacks.MergeStudents) -> None:
     plan = duplicates.merge(turn.cw, turn.user, tap.keep, tap.drop)
     message = _("Merged: #{b} is now part of #{a} ({cases} cases moved).", a=tap.keep, b=tap.drop,
                 cases=plan.cases)
-    turn.replies.answer(message)
+    turn.replies.answer()  # the message says it: no toast saying it too
     turn.replies.send(message)

@@ -53,6 +53,7 @@ from documents import forms as form_files
 from documents import report_xlsx, tabular
 from documents.fonts import FontMissing
 from documents.ledger_xlsx import export_ledger
+from handlers import limits
 from handlers.turns import run_turn
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,8 @@ def tap_form(turn: engine.Turn, tap: callbacks.FormFile) -> None:
         log.error("no CJK font: PDF not made", exc_info=True)
         turn.replies.send(_("The PDF could not be made on this server (no Chinese font); the Word file is above."))
         return
-    turn.replies.send_document(name, content, caption)
+    # the same form right below the Word file: its name says what it is, no caption twice
+    turn.replies.send_document(name, content)
 
 
 # --- periodic reports -------------------------------------------------------------------------
@@ -297,9 +299,14 @@ def _send_report(turn: engine.Turn, period: Period) -> None:
     data = reports.report_data(turn.cw, turn.user, period)
     reports.record_report(turn.cw, turn.user, data)
     lines = [turn.t(reports.headline(data)), *(f"• {turn.t(t)}" for t in reports.figure_lines(data))]
-    turn.replies.send_text("\n".join(lines))
-    turn.replies.send_document(report_xlsx.filename(data, turn.lang), report_xlsx.write_report(data, turn.lang),
-                               reports.headline(data))
+    figures = "\n".join(lines)
+    workbook = report_xlsx.filename(data, turn.lang), report_xlsx.write_report(data, turn.lang)
+    if len(figures) <= limits.MAX_CAPTION:
+        # one message: the figures are the workbook's caption, not a text the caption repeats
+        turn.replies.send_document(*workbook, Text("{figures}", {"figures": figures}))
+        return
+    turn.replies.send_text(figures)
+    turn.replies.send_document(*workbook)
 
 
 def stats(turn: engine.Turn, args: list[str]) -> None:

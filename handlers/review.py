@@ -87,5 +87,5 @@ def ask_approval(turn: engine.Turn, proposal_id: int) -> None:
 
 def approve(turn: engine.Turn, proposal_id: int) -> None:
     out = outcomes.decide_outcome(turn.cw, turn.user, proposal_id, approve=True)
-    turn.replies.answer(out.message)
+    turn.replies.answer()  # the message says it: no toast saying it too
     turn.replies.send(out.message)

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -266,6 +267,8 @@ class BotHarness:
         # every message and button the bot sends, by chat; read at the end of the test in the
         # language of its reader (the database is not read while a turn may hold it)
         self.sent: list[tuple[int, list[str]]] = []
+        # the same thing said twice in answer to one action (tests.repeat_check)
+        self.repeats: list[str] = []
         self.tg.observers.append(self._observe)
 
     def _observe(self, event: object) -> None:
@@ -305,7 +308,34 @@ class BotHarness:
         chat_user = ChatUser(self.tg, self.app, **fields)
         if db_user is not None:
             self.tg.private_chat(chat_user.user)  # they opened the chat when they joined
+        self._watch_repeats(chat_user)
         return chat_user
+
+    def _watch_repeats(self, chat_user: Any) -> None:
+        """Each action of ``chat_user`` is read for the same thing said twice in its answer
+        (tests.repeat_check); found at the end of the test."""
+        from tests import repeat_check
+
+        act = chat_user._act
+
+        async def checked(make_update: Any) -> Any:
+            replies = await act(make_update)
+            query = self.tg.callback_queries.get(chat_user._last_query_id or "")
+            toast = query.text if query is not None and chat_user.updates and \
+                "callback_query" in chat_user.updates[-1] else None
+            for pair in repeat_check.repeated(toast, replies):
+                self.repeats.append(f"after {_describe(chat_user.updates[-1])}: {pair}")
+            return replies
+
+        chat_user._act = checked
+
+
+def _describe(update: dict[str, Any]) -> str:
+    """An update as the user did it: the text typed or the button's data tapped."""
+    if "callback_query" in update:
+        return f"tap {update['callback_query'].get('data')!r}"
+    message = update.get("message") or {}
+    return f"message {message.get('text') or '(media)'!r}"
 
 
 @pytest.fixture
@@ -319,5 +349,9 @@ async def harness(engine: Engine, clock: FrozenClock, policy: Policy, world: Wor
     assert h.errors == [], h.errors  # type: ignore[attr-defined]
     from tests import zh_check
 
-    english = zh_check.problems(h.zh_texts())
+    chinese = h.zh_texts()
+    english = zh_check.problems(chinese)
     assert not english, "English in a Chinese reply:\n" + "\n".join(english)
+    assert not h.repeats, "Said twice in answer to one action:\n" + "\n".join(h.repeats)
+    iso = zh_check.iso_dates(chinese)
+    assert not iso, "A date written as files write it (12月14日 in a chat):\n" + "\n".join(iso)

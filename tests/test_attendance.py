@@ -483,8 +483,8 @@ async def test_an_answer_for_another_class_or_a_day_off_is_refused(harness, worl
     # a forged button for 七年级2班, and for Sunday
     for data, said in (
         (f"atd:{other_class}:20261123:a", "You do not take the attendance of this class."),
-        (f"atd:{world.classes[4].id}:20261122:a", "2026-11-22 is not a school day."),
-        (f"atd:{world.classes[4].id}:20261124:s", "2026-11-24 has not come yet."),
+        (f"atd:{world.classes[4].id}:20261122:a", "Nov 22 is not a school day."),
+        (f"atd:{world.classes[4].id}:20261124:s", "Nov 24 has not come yet."),
     ):
         msg = harness.tg.last_bot_message(teacher.chat_id)
         msg.reply_markup = {"inline_keyboard": [[{"text": "forged", "callback_data": data}]]}

@@ -217,9 +217,9 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     await refused("王2明", "A name cannot contain digits.", "nname")
     await cadre.send("王小明")
     await cadre.tap("Male")
-    await refused("2030-01-01", "The date 2030-01-01 is in the future.", "nbirth")
+    await refused("2030-01-01", "The date Jan 1, 2030 is in the future.", "nbirth")
     await refused("13/5/6", "Please write the date like 2026-11-21, 11-21 or 11月21日.", "nbirth")
-    await refused("2023-05-06", "A child born on 2023-05-06 is 3 years old; only ages 5 to 17 can be recorded.",
+    await refused("2023-05-06", "A child born on May 6, 2023 is 3 years old; only ages 5 to 17 can be recorded.",
                   "nbirth")
     await cadre.send("2013-05-06")
     assert cadre.last == "Resident ID number? (Skip if the child has none)"
@@ -228,7 +228,7 @@ async def test_cadre_registers_a_child_who_never_enrolled_and_bad_answers_are_as
     broken = good_id[:-1] + ("0" if good_id[-1] != "0" else "1")
     await refused(broken, "The ID number's check digit is wrong.", "nid")
     other_day = invented_id_number(date(2013, 5, 7), 9, female=False)
-    await refused(other_day, "The birth date 2013-05-06 does not match the ID number, which says 2013-05-07.",
+    await refused(other_day, "The birth date May 6, 2013 does not match the ID number, which says May 7, 2013.",
                   "nid")
     await cadre.send(good_id)
     # 表1/表2 ask for the ethnicity and both addresses
@@ -359,8 +359,8 @@ async def test_bad_answers_are_explained_in_chinese(harness, world) -> None:  # 
     await refused("王2明", "姓名不能包含数字。", "nname")
     await cadre.send("王小明")
     await cadre.tap("男")
-    await refused("2030-01-01", "日期2030-01-01晚于今天。", "nbirth")
-    await refused("13/5/6", "请按 2026-11-21、11-21 或 11月21日 的格式填写日期。", "nbirth")
+    await refused("2030-01-01", "日期2030年1月1日晚于今天。", "nbirth")
+    await refused("13/5/6", "请按 11月21日、2026年11月21日 或 11-21 的格式填写日期。", "nbirth")
     await cadre.send("2013年5月6日")
     assert cadre.last == "居民身份证号码？（没有的请点“跳过”）"
     await refused("4305212013", "身份证号码应为18位，您输入的是10位。", "nid")

@@ -19,6 +19,7 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, col, select
 
 from casework import scheduler
+from casework.labels import date_text
 from casework.verification import importing, work
 from demo.county import World
 from demo.verification_list import Child, suspect_list
@@ -89,7 +90,7 @@ async def test_a_200_child_list_is_verified_reviewed_and_sent_back_up(harness, w
     await county.tap("✅ Confirm")
     await background.wait()
     summary = county.last
-    assert summary.startswith("Round “2026秋第一批” imported: 200 children, due 2026-11-27. Matched by ID 3, "
+    assert summary.startswith("Round “2026秋第一批” imported: 200 children, due Nov 27, 2026. Matched by ID 3, "
                               "to confirm by name and birth date 1,"), summary
     assert "named twice 6;" in summary
     listed = entries(harness)
@@ -132,7 +133,7 @@ async def test_a_200_child_list_is_verified_reviewed_and_sent_back_up(harness, w
 
     await teacher.tap("▶ Next child")  # the pupil whose ID number on the list is wrong
     assert "The ID number on the list is not valid." in teacher.last
-    assert f"Possibly our pupil {pupils[1].name}, born {pupils[1].birth_date.isoformat()}" in teacher.last
+    assert f"Possibly our pupil {pupils[1].name}, born {date_text(pupils[1].birth_date).render('en')}" in teacher.last
     await teacher.tap("✅ Same child")
     await verify_one(teacher, "Confirmed out of school", reason="Left to work", note="随父母在外务工，未返校",
                      photo=False)
@@ -274,7 +275,7 @@ async def test_the_reminder_before_the_due_date_and_the_progress_in_the_digest(h
 
     lines = [text_from_json(t).render("en") for t in digest.payload["lines"]]
     progress = next(line for line in lines if line.startswith("Verification"))
-    assert progress.startswith("Verification “2026秋第一批” (due 2026-11-27): 0 of ")
+    assert progress.startswith("Verification “2026秋第一批” (due Nov 27): 0 of ")
     assert "梅林中学 0/4" in progress
     assert officer.chat_id  # the officer reads it with the chart, as every digest
     # on the due day's morning the second lead time reminds again; after it, nothing more
@@ -329,4 +330,4 @@ async def test_the_quarterly_re_check_and_a_child_passed_to_a_village(harness, w
     await deliver_outbox(harness)
     assert cadre.last == "江小河 of “补充名单” was passed to you to verify, due 11/27."
     await cadre.tap("▶ Start verifying")
-    assert cadre.last.startswith("江小河, —, born 2015-06-01")
+    assert cadre.last.startswith("江小河, —, born Jun 1, 2015")

@@ -87,7 +87,7 @@ async def test_another_date_other_people_a_promise_and_a_location_pin(harness, w
     assert teacher.buttons()[:2] == ["Today (Nov 23)", "Yesterday (Nov 22)"]
 
     await teacher.send("11-30")  # still to come this year: not "a year ago, too far back"
-    assert teacher.last.split("\n")[0] == "The date 2026-11-30 is in the future."
+    assert teacher.last.split("\n")[0] == "The date Nov 30, 2026 is in the future."
     assert conversation(harness, me).step == "date"
     await teacher.send("11-21")
     assert teacher.last == "Who took part? Tap to keep, add last visit's companions, or type names separated by commas."

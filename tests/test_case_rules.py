@@ -64,7 +64,7 @@ def test_a_promised_return_date_is_after_the_visit_and_near() -> None:
         "promised_return_on", "The promised date is before the visit.")
     with pytest.raises(ValidationError) as err:
         validation.promised_return(far + timedelta(days=1), visit_day=today, today=today)
-    assert err.value.render("en") == "2027-01-23 is more than 60 days away. Please check the date."
+    assert err.value.render("en") == "Jan 23, 2027 is more than 60 days away. Please check the date."
     with pytest.raises(ValidationError) as err:  # as the chat writes the date
         validation.promised_return(far + timedelta(days=1), visit_day=today, today=today, shown="Jan 23, 2027")
     assert err.value.render("en") == "Jan 23, 2027 is more than 60 days away. Please check the date."

@@ -35,7 +35,7 @@ def test_import_sample_list_and_export(env: pytest.MonkeyPatch, database_url: st
     good.write_text(HEADER + GOOD, encoding="utf-8")
     done = invoke("verification", "import", str(good), "--name", "第一批", "--due", "2099-12-31", "--lang", "en")
     assert done.exit_code == 0, done.output
-    assert done.output.startswith("#1 Round “第一批” imported: 3 children, due 2099-12-31.")
+    assert done.output.startswith("#1 Round “第一批” imported: 3 children, due Dec 31, 2099.")
     assert "named twice 1;" in done.output and "to villages 1, to township officers to assign 1" in done.output
 
     sample = invoke("verification", "sample", "--size", "5", "--name", "2026Q4复核", "--due", "2099-12-31")

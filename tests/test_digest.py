@@ -134,7 +134,7 @@ def test_a_township_digest_counts_only_the_townships_cases(run: Run) -> None:
         assert "梅林中学" in text
     english = rendered(run, "township_officer1", "township", meilin, "en")
     assert english.splitlines()[:3] == [
-        "Daily digest, 梅林镇, 11-20 18:00 to 11-23 18:00",
+        "Daily digest, 梅林镇, Nov 20 18:00 to Nov 23 18:00",
         "In this period: 1 new, 1 returned to school, 0 closed, 0 moved up the ladder.",
         "Overdue now: 0 (a step or visit deadline has passed).",
     ]
@@ -180,7 +180,7 @@ def test_the_weekly_county_digest_covers_both_townships(run: Run) -> None:
     assert [u.name for u in meilin.by_school] == ["梅林中学"]
 
     english = rendered(run, "county_officer", "county", county, "en")
-    assert english.startswith("Weekly digest, 青松县, 11-16 08:30 to 11-23 08:30\n")
+    assert english.startswith("Weekly digest, 青松县, Nov 16 08:30 to Nov 23 08:30\n")
     assert "1 closed, 1 moved up the ladder" in english
 
 
@@ -426,7 +426,7 @@ def test_the_tick_sends_each_officer_one_digest_in_their_language(
     assert base64.b64decode(by_name["township_officer1"].payload["photo_b64"]) == b"PNG:zh_Hans"
 
     english = _text(by_name["township_officer2"], "en")
-    assert english.startswith("Daily digest, 石桥乡, 11-20 18:00 to 11-23 18:00\n")
+    assert english.startswith("Daily digest, 石桥乡, Nov 20 18:00 to Nov 23 18:00\n")
     assert "In this period: 1 new," in english
     assert "Chart: open cases per day over the last 8 weeks" in english
     chinese = _text(by_name["township_officer1"], "zh_Hans")
@@ -451,7 +451,7 @@ def test_with_the_real_renderer_the_payload_carries_a_png(run: Run, world: World
 
     (part,) = render_parts(message.payload, "en")
     assert part.photo == png
-    assert part.text.startswith("Weekly digest, 青松县, 11-16 08:30 to 11-23 08:30\n")
+    assert part.text.startswith("Weekly digest, 青松县, Nov 16 08:30 to Nov 23 08:30\n")
 
 
 def test_without_a_renderer_or_when_it_fails_the_digest_goes_as_text(

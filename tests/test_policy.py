@@ -125,7 +125,7 @@ def test_describe_reads_like_the_ladder() -> None:
     )
     assert "township officer → county officer" in joined and "system administrator" not in joined
     assert "7 calendar days, 14 calendar days, 28 calendar days" in joined
-    assert "Term 2026年秋季学期: 2026-09-01 to 2027-01-22" in joined
+    assert "Term 2026年秋季学期: Sep 1, 2026 to Jan 22, 2027" in joined
     assert any(
         line.startswith("6. Judicial enforcement") and line.endswith("the last level")
         for line in lines

@@ -122,7 +122,7 @@ def test_check_birth_date_matches_id_refuses_another_date() -> None:
         v.check_birth_date_matches_id(date(2015, 1, 2), ID)
     assert refusal(err) == (
         "birth_date",
-        "The birth date 2015-01-02 does not match the ID number, which says 2015-01-01.",
+        "The birth date Jan 2, 2015 does not match the ID number, which says Jan 1, 2015.",
     )
 
 
@@ -397,25 +397,25 @@ def test_parse_date_max_past_days_is_inclusive() -> None:
         ("13月1日", False, None, "There is no such date as 13月1日."),
         ("2026-02-29", False, None, "There is no such date as 2026-02-29."),
         ("2026-04-31", True, None, "There is no such date as 2026-04-31."),
-        ("2026-11-22", False, None, "The date 2026-11-22 is in the future."),
-        ("2027年1月1日", False, None, "The date 2027-01-01 is in the future."),
+        ("2026-11-22", False, None, "The date Nov 22, 2026 is in the future."),
+        ("2027年1月1日", False, None, "The date Jan 1, 2027 is in the future."),
         (
             "2026-10-21",
             False,
             30,
-            "The date 2026-10-21 is too far back; at most 30 days ago is allowed.",
+            "The date Oct 21, 2026 is too far back; at most 30 days ago is allowed.",
         ),
         (
             "11-22",
             False,
             30,
-            "The date 2025-11-22 is too far back; at most 30 days ago is allowed.",
+            "The date Nov 22, 2025 is too far back; at most 30 days ago is allowed.",
         ),
         (
             "yesterday",
             False,
             0,
-            "The date 2026-11-20 is too far back; at most 0 days ago is allowed.",
+            "The date Nov 20, 2026 is too far back; at most 0 days ago is allowed.",
         ),
     ],
 )
@@ -465,17 +465,17 @@ def test_birth_date_accepts_school_ages(birth: date) -> None:
     [
         (
             date(2021, 11, 22),
-            "A child born on 2021-11-22 is 4 years old; only ages 5 to 17 can be recorded.",
+            "A child born on Nov 22, 2021 is 4 years old; only ages 5 to 17 can be recorded.",
         ),
         (
             date(2008, 11, 21),
-            "A child born on 2008-11-21 is 18 years old; only ages 5 to 17 can be recorded.",
+            "A child born on Nov 21, 2008 is 18 years old; only ages 5 to 17 can be recorded.",
         ),
         (
             date(1015, 1, 1),
-            "A child born on 1015-01-01 is 1011 years old; only ages 5 to 17 can be recorded.",
+            "A child born on Jan 1, 1015 is 1011 years old; only ages 5 to 17 can be recorded.",
         ),
-        (date(2026, 11, 22), "The birth date 2026-11-22 is in the future."),
+        (date(2026, 11, 22), "The birth date Nov 22, 2026 is in the future."),
     ],
 )
 def test_birth_date_refusals(birth: date, reason: str) -> None:

@@ -63,6 +63,29 @@ def english_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(_SKIP.sub(" ", text)) if w not in PROPER]
 
 
+# a date as files write it (2026-12-14): a chat writes 12月14日 (casework.labels.day_text)
+_ISO_DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
+_FILE_NAME = re.compile(r"[\w.\u4e00-\u9fff-]+\.(?:xlsx|docx|pdf|csv|svg|png|jpg|toml|zip)\b")
+
+
+# a sentence showing what to type (请按…的格式, …这样的日期) may show the ISO form people type
+_SENTENCE = re.compile(r"[^。！？\n]+")
+_SYNTAX = ("格式", "这样的日期")
+
+
+def iso_dates(texts: Iterable[str]) -> list[str]:
+    """Each Chinese text with a date written as files write it: outside a file name and a
+    sentence that shows the syntax to type."""
+    found = []
+    for text in texts:
+        if not _CJK.search(text):
+            continue
+        said = (s for s in _SENTENCE.findall(_FILE_NAME.sub(" ", text)) if not any(w in s for w in _SYNTAX))
+        if any(_ISO_DATE.search(s) for s in said):
+            found.append(repr(text))
+    return list(dict.fromkeys(found))
+
+
 def problems(texts: Iterable[str]) -> list[str]:
     """Each text with English in it, with the words."""
     found = []

@@ -38,7 +38,7 @@ from casework.clock import from_db
 from casework.context import Casework
 from casework.errors import ValidationError
 from casework.i18n import Text, _
-from casework.labels import WEEKDAY_LABELS, join
+from casework.labels import WEEKDAY_LABELS, day_text, join
 from models.tables import (
     AttendanceDay,
     AttendanceMark,
@@ -87,15 +87,15 @@ def check_day(cw: Casework, day: date) -> date:
     """A day the attendance can be answered for: a school day, not ahead, not long past."""
     today = cw.today()
     if day > today:
-        raise ValidationError("day", _("{date} has not come yet.", date=day.isoformat()))
+        raise ValidationError("day", _("{date} has not come yet.", date=day_text(day)))
     if day < today - timedelta(days=LATE_ANSWER_DAYS):
         raise ValidationError(
             "day",
             _("{date} is more than {days} days ago; it can no longer be answered.",
-              date=day.isoformat(), days=LATE_ANSWER_DAYS),
+              date=day_text(day), days=LATE_ANSWER_DAYS),
         )
     if not cw.calendars.is_school_day(day):
-        raise ValidationError("day", _("{date} is not a school day.", date=day.isoformat()))
+        raise ValidationError("day", _("{date} is not a school day.", date=day_text(day)))
     return day
 
 

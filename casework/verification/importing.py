@@ -37,7 +37,7 @@ from casework import deadlines, validation
 from casework.context import Casework
 from casework.errors import AccessDenied, ValidationError
 from casework.i18n import N_, Text, _
-from casework.labels import join, n_
+from casework.labels import date_text, join, n_
 from casework.outbox import enqueue
 from casework.roster_import import normalize_header, parse_birth_date
 from casework.scope import STUDENT_UNITS, Units, seeing
@@ -315,7 +315,7 @@ class Imported:
             "to confirm by name and birth date {candidates}, not in our records {unmatched}, "
             "named twice {duplicates}; missing or wrong ID numbers {bad_ids}. To schools {schools}, "
             "to villages {villages}, to township officers to assign {townships}, to the county {county}.",
-            name=self.round.name, rows=self.rows, due=self.round.due_on.isoformat(), by_id=self.by_id,
+            name=self.round.name, rows=self.rows, due=date_text(self.round.due_on), by_id=self.by_id,
             candidates=self.candidates, unmatched=self.unmatched, duplicates=self.duplicates,
             bad_ids=self.id_problems, schools=self.to_school, villages=self.to_village,
             townships=self.to_township, county=self.to_county,

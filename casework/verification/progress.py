@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from casework.context import Casework
 from casework.i18n import Text, _
-from casework.labels import CLAUSE_SEPARATOR, join
+from casework.labels import CLAUSE_SEPARATOR, day_text, join
 from casework.scope import visible_entries
 from models.tables import School, Township, User, VerificationEntry, VerificationRound, Village
 
@@ -105,6 +105,6 @@ def progress_lines(rounds: Sequence[RoundProgress]) -> list[Text]:
         lines.append(_(
             "Verification “{round}” (due {due}): {done} of {total} verified, {approved} approved. "
             "By unit: {units}",
-            round=rp.round.name, due=rp.round.due_on.isoformat(), done=rp.verified, total=rp.total,
+            round=rp.round.name, due=day_text(rp.round.due_on), done=rp.verified, total=rp.total,
             approved=rp.approved, units=join(units, CLAUSE_SEPARATOR)))
     return lines

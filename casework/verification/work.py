@@ -24,7 +24,7 @@ from casework import codes, evidence, ladder, validation
 from casework.context import Casework
 from casework.errors import AccessDenied, IllegalTransition, NotFound, ValidationError
 from casework.i18n import Text, _
-from casework.labels import n_
+from casework.labels import date_text, n_
 from casework.outbox import enqueue, text_to_json
 from casework.outcomes import check_reviewer
 from casework.policy import review_level
@@ -133,7 +133,7 @@ def describe(cw: Casework, entry: VerificationEntry) -> list[Text]:
     lines = [
         _("{name}, {gender}, born {birth}", name=entry.name,
           gender=codes.label("gender", entry.gender) if entry.gender else Text("—"),
-          birth=entry.birth_date.isoformat() if entry.birth_date else "—"),
+          birth=date_text(entry.birth_date)),
         _("ID number: {id}", id=mask_id(entry.id_raw) if entry.id_raw else _("missing")),
         _("Registered residence: {address}", address=entry.hukou_address or "—"),
     ]
@@ -145,7 +145,7 @@ def describe(cw: Casework, entry: VerificationEntry) -> list[Text]:
         child = cw.session.get(Student, entry.candidate_id)
         if child is not None:
             lines.append(_("Possibly our pupil {name}, born {birth}: is this the same child?",
-                           name=child.name, birth=child.birth_date.isoformat()))
+                           name=child.name, birth=date_text(child.birth_date)))
     if entry.decision_note and entry.status == "open":
         lines.append(_("Sent back by the reviewer: {note}", note=entry.decision_note))
     return lines

@@ -11,7 +11,7 @@ from typing import Any
 from casework import codes, validation
 from casework.errors import ValidationError
 from casework.i18n import Text, _
-from casework.labels import join
+from casework.labels import date_text, join
 from casework.personal import SEALED_TAG
 from conversations.engine import Option, Turn
 from conversations.formatting import fmt_date, fmt_short
@@ -89,7 +89,7 @@ def parse_past_date(turn: Turn, text: str, *, field: str, max_past_days: int) ->
     except ValidationError:
         ahead = validation.parse_date(text, today=today, field=field, allow_future=True)
         if today < ahead <= today + timedelta(days=366):
-            raise ValidationError(field, _("The date {date} is in the future.", date=ahead.isoformat())) from None
+            raise ValidationError(field, _("The date {date} is in the future.", date=date_text(ahead))) from None
         raise
 
 
