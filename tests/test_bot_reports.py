@@ -42,8 +42,7 @@ def _report(harness, world, pupil: Student) -> None:  # type: ignore[no-untyped-
 async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the_city_bureau(harness, world) -> None:  # type: ignore[no-untyped-def]
     u = world.users
     township = speaking(harness, u["township_officer"], "zh_Hans")  # 梅林镇
-    # 市教育局, the whole city (in English: a county-level reader in Chinese also gets the
-    # calendar's end-of-data notice, which quotes the policy file's setting names)
+    # 市教育局, the whole city (read in English: both languages are checked)
     bureau = speaking(harness, u["city_bureau"], "en")
     teacher = speaking(harness, u["teacher"], "zh_Hans")
     # the bureau's own county officer: 荔浦's 市教育局 is the county bureau
@@ -62,10 +61,10 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
     _tick(harness, _at(date(2026, 11, 23), 18, 0))
     await deliver_outbox(harness)
     (daily,) = [t for t in new(township) if t.startswith("每日汇总")]
-    assert daily.startswith("每日汇总：梅林镇，11-20 18:00至11-23 18:00\n"), daily
+    assert daily.startswith("每日汇总：梅林镇，11月20日 18:00至11月23日 18:00\n"), daily
     assert "本期：新增1人，" in daily and "石桥" not in daily  # only the township's case
     (daily,) = [t for t in new(bureau) if t.startswith("Daily digest")]
-    assert daily.startswith("Daily digest, 青松县, 11-20 18:00 to 11-23 18:00\n"), daily
+    assert daily.startswith("Daily digest, 青松县, Nov 20 18:00 to Nov 23 18:00\n"), daily
     assert "In this period: 2 new," in daily  # the city's two
     assert not [t for t in new(teacher) if "汇总" in t or "月报" in t]
 
@@ -73,10 +72,10 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
     _tick(harness, _at(date(2026, 11, 30), 8, 30))
     await deliver_outbox(harness)
     (weekly,) = [t for t in new(township) if t.startswith("每周汇总")]
-    assert weekly.startswith("每周汇总：梅林镇，11-23 08:30至11-30 08:30\n"), weekly
+    assert weekly.startswith("每周汇总：梅林镇，11月23日 08:30至11月30日 08:30\n"), weekly
     assert "本期：新增1人，" in weekly
     (weekly,) = [t for t in new(bureau) if t.startswith("Weekly digest")]
-    assert weekly.startswith("Weekly digest, 青松县, 11-23 08:30 to 11-30 08:30\n"), weekly
+    assert weekly.startswith("Weekly digest, 青松县, Nov 23 08:30 to Nov 30 08:30\n"), weekly
     assert "In this period: 2 new," in weekly
 
     # Tue 1 Dec, 08:30: November's monthly report (月报), with its workbook

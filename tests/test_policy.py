@@ -207,8 +207,10 @@ def test_lipu() -> None:
     p = load_named("lipu")
     assert (p.reports.daily, p.reports.weekly, p.reports.monthly) == (True, True, True)
     # 五(一) "及时上报市教育局和当地乡镇人民政府": each report to the township and the 市教育局
-    for kind in ("daily", "weekly", "monthly"):
+    for kind in ("daily", "weekly"):
         assert p.reports.recipients(kind) == ("township_officer", "city_bureau")
+    # 荔浦's 市教育局 is the county bureau: its own county officers get the monthly report too
+    assert p.reports.recipients("monthly") == ("township_officer", "city_bureau", "county_officer")
     assert p.reports.recipients("quarterly") == ()
     notice = p.level("deadline_notice")
     assert notice.deadline == Duration(amount=7, unit="calendar_days")
