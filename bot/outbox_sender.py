@@ -198,7 +198,11 @@ class Pacer:
 
     def __init__(self, limits: Limits, *, even_spacing: bool = True) -> None:
         self.limits = limits
-        self._cap = max(1, math.floor(limits.per_second))
+        # Spacing its own starts, the sender also caps them at its rate. When the shared
+        # bucket (bot.outbox_claims) spaces the starts at the rate instead, this cap only
+        # keeps Telegram's own limit: at the configured rate it would count each message's
+        # wait for its slot and its round trip against the rate, and fall short of it.
+        self._cap = max(1, math.floor(limits.per_second if even_spacing else MAX_GLOBAL_RATE))
         self._spacing = 1.0 / limits.per_second  # spread a burst evenly over the second
         self._answered: deque[float] = deque()  # answer times of the last second, in order
         self._busy: dict[int, int] = {}  # chat -> requests in flight
@@ -426,6 +430,7 @@ class OutboxSender:
         self.sent = 0  # rows delivered completely, over the sender's life
         self.telegram_messages = 0  # Telegram messages accepted (a row may be several)
         self.rate_limited = 0  # 429 answers received
+        self.missed_slots = 0  # slots given up: the sender woke too long after them
         # each recipient's oldest due row, at most one: waiting for its chat to be free
         # (ready_at, rank, row id, recipient id, chat), then ready, urgent rows (rank 0: a
         # turn's reply that could not be sent directly) first, then oldest first
@@ -597,6 +602,10 @@ class OutboxSender:
             wait = (got.start_at - self.services.clock.now()).total_seconds() if got.start_at else 0
             if wait > 0:  # the slot the shared bucket gave this message is a moment ahead
                 await self.timer.sleep(wait)
+            if got.start_at is not None and self._missed(got.start_at):
+                self.missed_slots += 1
+                retry_at = self.services.clock.now()  # a new slot, now: the row goes first
+                return
             if job is not None and job.part.attachment is not None:
                 # a form is rendered (database reads, a PDF) off the event loop
                 job = await asyncio.to_thread(self._attach, row_id, job)
@@ -653,8 +662,8 @@ class OutboxSender:
             now = self.timer.now()
             if not answered:
                 self.pacer.end(chat, now, reached_telegram=False)
-            if claimed:
-                self._release(row_id, chat, reached=answered)
+            if claimed:  # in a thread, as the claim was: a stalled loop bunches the sends
+                await self._db(self._release, row_id, chat, reached=answered)
             following: tuple[int, int] | None = (row_id, rank) if requeue else None
             if retry_at is not None:  # the chat's or the bucket's turn comes then
                 following = (row_id, rank)
@@ -667,6 +676,17 @@ class OutboxSender:
             else:  # not due (a 429, a backoff) or nothing left: a later refill finds it
                 self._known.discard(recipient_id)
             self._dirty = True
+
+    def _missed(self, start_at: datetime) -> bool:
+        """Whether this sender woke too long after its slot (a stalled loop, a slow commit):
+        the slots after it went on to other messages, so sending now would bunch them into
+        one second over Telegram's limit. The slot is given up (the row is claimed again)."""
+        if isinstance(self.timer, ClockTimer):
+            return False  # virtual time: nothing stalls
+        # sends each within ``late`` of their slots put at most (1 + late) × rate slots, plus
+        # the one the bucket may lag by and one at the window's edge, into any second
+        late = max(0.0, (MAX_GLOBAL_RATE - 2) / self.limits.per_second - 1.0)
+        return (self.services.clock.now() - start_at).total_seconds() > late
 
     async def _db(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         """A database step of a delivery: in a worker thread, so deliveries in flight overlap
