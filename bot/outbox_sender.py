@@ -75,25 +75,33 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import outbox_claims, telegram_request
 from bot.leases import holder_name
 from bot.services import Services
+from casework import invites
 from casework.clock import Clock, FrozenClock, from_db, to_db
 from casework.i18n import _
 from casework.labels import person_role
 from casework.outbox import enqueue, text_from_json
 from casework.people import supervisor_of
 from casework.uow import unit_of_work
+from casework.urgent import KIND as REPLY_KIND
 from documents.attachments import render_attachment
 from models.tables import OutboxChat, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 MAX_GLOBAL_RATE = 30  # Telegram: about 30 messages per second for a bot, all chats together
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
@@ -286,16 +294,20 @@ class Part:
 
     text: str
     photo: bytes | None = None
-    markup: InlineKeyboardMarkup | None = None
+    markup: ReplyMarkup | None = None
     html: bool = False
     attachment: dict[str, Any] | None = None
     document: tuple[str, bytes] | None = None  # (file name, bytes), once rendered
+    file: tuple[str, str] | None = None  # ("photo" or "document", a Telegram file id)
 
 
-def render(payload: dict[str, Any], lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+def render(payload: dict[str, Any], lang: str) -> tuple[str, ReplyMarkup | None]:
     """The row's text and buttons in ``lang`` (a turn's reply, ``literal``, was rendered in
     the user's language when the turn ran: ``casework.urgent``)."""
     if "literal" in payload:
+        keyboard = payload.get("literal_keyboard")
+        if keyboard is not None:  # a reply keyboard or its removal, as the Bot API reads it
+            return str(payload["literal"]), _keyboard(keyboard)
         literal = [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row]
                    for row in payload.get("literal_buttons", [])]
         return str(payload["literal"]), (InlineKeyboardMarkup(literal) if literal else None)
@@ -309,6 +321,14 @@ def render(payload: dict[str, Any], lang: str) -> tuple[str, InlineKeyboardMarku
         for row in payload.get("buttons", [])
     ]
     return "\n".join(lines), (InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _keyboard(data: dict[str, Any]) -> ReplyMarkup:
+    if "keyboard" in data:
+        return ReplyKeyboardMarkup.de_json(data, None)
+    if "remove_keyboard" in data:
+        return ReplyKeyboardRemove.de_json(data, None)
+    return InlineKeyboardMarkup.de_json(data, None)
 
 
 def split_text(text: str, first: int, rest: int) -> list[str]:
@@ -346,6 +366,12 @@ def render_parts(payload: dict[str, Any], lang: str) -> list[Part]:
     buttons stay on the text, which is what the reader answers.
     """
     text, markup = render(payload, lang)
+    if "literal_file" in payload:  # a turn's reply: a file Telegram holds, by its id
+        spec = payload["literal_file"]
+        return [Part(text, markup=markup, file=(str(spec["kind"]), str(spec["id"])))]
+    if "literal_document" in payload:  # a turn's reply: a file made for it
+        spec = payload["literal_document"]
+        return [Part(text, markup=markup, document=(str(spec["name"]), base64.b64decode(spec["b64"])))]
     photo_b64 = payload.get("photo_b64")
     if photo_b64:
         chunks = split_text(text, CAPTION_LIMIT, TEXT_LIMIT)
@@ -735,7 +761,10 @@ class OutboxSender:
             if row is None or row.status != "pending":
                 return None  # an operator or another run changed it meanwhile
             user = session.get(User, row.recipient_id)
-            if user is None or user.telegram_id is None or user.unreachable or not user.active:
+            # a turn's reply also goes to someone still joining (its question is how they join)
+            joining = row.kind == REPLY_KIND and user is not None and not invites.is_deactivated(user)
+            if (user is None or user.telegram_id is None or user.unreachable
+                    or not (user.active or joining)):
                 row.status = "failed"
                 row.last_error = "recipient cannot be reached"
                 session.add(row)
@@ -778,7 +807,11 @@ class OutboxSender:
         return _Job(part, job.index, job.last)
 
     async def _send(self, chat: int, part: Part) -> None:
-        if part.document is not None:
+        if part.file is not None:
+            kind, file_id = part.file
+            send = self.bot.send_photo if kind == "photo" else self.bot.send_document
+            await send(chat, file_id, caption=part.text or None, reply_markup=part.markup)
+        elif part.document is not None:
             name, data = part.document
             await self.bot.send_document(
                 chat, data, filename=name, caption=part.text or None, reply_markup=part.markup
