@@ -85,7 +85,6 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import outbox_claims, telegram_request
-from bot.leases import holder_name
 from bot.services import Services
 from casework import invites
 from casework.clock import Clock, FrozenClock, from_db, to_db
@@ -442,7 +441,7 @@ class OutboxSender:
         virtual = isinstance(self.timer, ClockTimer)
         self.pacer = Pacer(self.limits, even_spacing=virtual)
         # what this sender shares with the others through the database (bot.outbox_claims)
-        self.holder = holder_name()
+        self.holder = outbox_claims.holder_name()
         # oldest first, but each sender in its own order within blocks of 256 rows (the ids
         # XOR a salt of 8 bits): two senders rarely go for the same row at the same moment
         self._salt = 0 if virtual else random.Random(self.holder).randrange(256)

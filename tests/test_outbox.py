@@ -25,7 +25,6 @@ import pytest
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from bot.leases import Lease
 from bot.outbox_sender import (
     CAPTION_LIMIT,
     UNREACHABLE_KIND,
@@ -764,19 +763,3 @@ async def test_a_429_holds_the_chat_and_several_hold_everyone_for_every_sender(
     await run_until_sent(harness, [other], ids + late)
     after = [at for at, chat, _m in sends(harness)]
     assert len(after) == 4 and min(after) >= held_from + 30 - 1
-
-
-def test_the_lease_goes_to_one_process_at_a_time_and_to_another_once_it_expires(
-    engine: Any, clock: FrozenClock
-) -> None:
-    a = Lease(engine, clock, "role", ttl=timedelta(seconds=30))
-    b = Lease(engine, clock, "role", ttl=timedelta(seconds=30))
-    assert a.acquire() and not b.acquire()
-    clock.advance(timedelta(seconds=20))
-    assert a.acquire() and not b.acquire()  # renewed: 30 s from now
-    clock.advance(timedelta(seconds=29))
-    assert not b.acquire()
-    clock.advance(timedelta(seconds=2))
-    assert b.acquire() and not a.acquire()  # a stopped renewing: b has it
-    b.release()
-    assert a.acquire()
