@@ -616,14 +616,13 @@ class OutboxSender:
         try:
             # the database steps of a delivery run in threads: several deliveries in flight
             # overlap their commits, and the loop goes on pacing meanwhile
-            got = await self._db(
-                outbox_claims.claim, self.services.engine, row_id, recipient_id, chat,
-                holder=self.holder, now=self.services.clock.now(), pace=self.pace)
+            got, job, failed = await self._db(self._claim_and_prepare, row_id, recipient_id, chat)
             if not got.taken:
                 retry_at = got.retry_at
                 return
             claimed = True
-            job = await self._db(self._prepare, row_id)
+            if failed is not None:
+                raise failed
             wait = (got.start_at - self.services.clock.now()).total_seconds() if got.start_at else 0
             if wait > 0:  # the slot the shared bucket gave this message is a moment ahead
                 await self.timer.sleep(wait)
@@ -752,6 +751,21 @@ class OutboxSender:
         if head is None or head[0] is None or from_db(head[1]) > self.services.clock.now():
             return None
         return head[0], 0 if head[2] else 1
+
+    def _claim_and_prepare(
+        self, row_id: int, recipient_id: int, chat: int
+    ) -> tuple[outbox_claims.Claim, _Job | None, Exception | None]:
+        """Claim the row (:func:`bot.outbox_claims.claim`) and, if taken, read what to send:
+        one trip to a worker thread, and the claim's time read in it, not before waiting for
+        a free thread (a slot reckoned from a stale time is missed before it is waited for)."""
+        got = outbox_claims.claim(self.services.engine, row_id, recipient_id, chat,
+                                  holder=self.holder, now=self.services.clock.now(), pace=self.pace)
+        if not got.taken:
+            return got, None, None
+        try:
+            return got, self._prepare(row_id), None
+        except Exception as err:  # raised by the caller, which holds the claim and frees it
+            return got, None, err
 
     def _prepare(self, row_id: int) -> _Job | None:
         """Read the row and its recipient; fail a row nobody can receive."""
