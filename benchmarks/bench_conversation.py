@@ -159,7 +159,7 @@ async def _visit(tg: FakeTelegram, deliver: Any, teacher: User) -> None:
     await user.tap(_first_containing(user, ("Home visit", "家访")))
     await user.send("父母在外务工，由祖母照看")
     await user.tap(_first_containing(user, ("Hesitant", "犹豫")))
-    await user.tap(_first_containing(user, ("Opposed", "反对")))
+    await user.tap(_first_containing(user, ("Unwilling", "不愿", "Opposed", "反对")))
     await user.send("讲解义务教育法，联系资助")
     await user.tap(_first_containing(user, ("Refused", "拒绝")))
     await user.tap(_first_containing(user, ("Skip", "跳过")))

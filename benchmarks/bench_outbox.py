@@ -134,7 +134,8 @@ async def run(args: argparse.Namespace, senders_n: int) -> int:
             await asyncio.gather(*tasks)
             reporter.cancel()
         sent = sent_now()
-        print(f"senders: {senders_n}; rows sent by each: {[s.sent for s in senders]}")
+        print(f"senders: {senders_n}; rows sent by each: {[s.sent for s in senders]}; slots given "
+              f"up after a late wake: {sum(s.missed_slots for s in senders)}")
 
     with Session(engine) as session:
         by_status = dict(session.exec(

@@ -24,6 +24,9 @@ transaction (``BEGIN IMMEDIATE``) serializes claims anyway.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +44,11 @@ GROUP_WINDOW = 60.0
 _ROWS = OutboxMessage.__table__  # type: ignore[attr-defined]
 _CHATS = OutboxChat.__table__  # type: ignore[attr-defined]
 _BUCKETS = OutboxBucket.__table__  # type: ignore[attr-defined]
+
+
+def holder_name() -> str:
+    """Who this sender is, in the rows it claims: host, pid and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

@@ -75,25 +75,32 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import outbox_claims, telegram_request
-from bot.leases import holder_name
 from bot.services import Services
+from casework import invites
 from casework.clock import Clock, FrozenClock, from_db, to_db
 from casework.i18n import _
 from casework.labels import person_role
 from casework.outbox import enqueue, text_from_json
 from casework.people import supervisor_of
 from casework.uow import unit_of_work
+from casework.urgent import KIND as REPLY_KIND
 from documents.attachments import render_attachment
 from models.tables import OutboxChat, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 MAX_GLOBAL_RATE = 30  # Telegram: about 30 messages per second for a bot, all chats together
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096
@@ -198,7 +205,11 @@ class Pacer:
 
     def __init__(self, limits: Limits, *, even_spacing: bool = True) -> None:
         self.limits = limits
-        self._cap = max(1, math.floor(limits.per_second))
+        # Spacing its own starts, the sender also caps them at its rate. When the shared
+        # bucket (bot.outbox_claims) spaces the starts at the rate instead, this cap only
+        # keeps Telegram's own limit: at the configured rate it would count each message's
+        # wait for its slot and its round trip against the rate, and fall short of it.
+        self._cap = max(1, math.floor(limits.per_second if even_spacing else MAX_GLOBAL_RATE))
         self._spacing = 1.0 / limits.per_second  # spread a burst evenly over the second
         self._answered: deque[float] = deque()  # answer times of the last second, in order
         self._busy: dict[int, int] = {}  # chat -> requests in flight
@@ -282,16 +293,20 @@ class Part:
 
     text: str
     photo: bytes | None = None
-    markup: InlineKeyboardMarkup | None = None
+    markup: ReplyMarkup | None = None
     html: bool = False
     attachment: dict[str, Any] | None = None
     document: tuple[str, bytes] | None = None  # (file name, bytes), once rendered
+    file: tuple[str, str] | None = None  # ("photo" or "document", a Telegram file id)
 
 
-def render(payload: dict[str, Any], lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+def render(payload: dict[str, Any], lang: str) -> tuple[str, ReplyMarkup | None]:
     """The row's text and buttons in ``lang`` (a turn's reply, ``literal``, was rendered in
     the user's language when the turn ran: ``casework.urgent``)."""
     if "literal" in payload:
+        keyboard = payload.get("literal_keyboard")
+        if keyboard is not None:  # a reply keyboard or its removal, as the Bot API reads it
+            return str(payload["literal"]), _keyboard(keyboard)
         literal = [[InlineKeyboardButton(b["text"], callback_data=b["data"]) for b in row]
                    for row in payload.get("literal_buttons", [])]
         return str(payload["literal"]), (InlineKeyboardMarkup(literal) if literal else None)
@@ -305,6 +320,14 @@ def render(payload: dict[str, Any], lang: str) -> tuple[str, InlineKeyboardMarku
         for row in payload.get("buttons", [])
     ]
     return "\n".join(lines), (InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _keyboard(data: dict[str, Any]) -> ReplyMarkup:
+    if "keyboard" in data:
+        return ReplyKeyboardMarkup.de_json(data, None)
+    if "remove_keyboard" in data:
+        return ReplyKeyboardRemove.de_json(data, None)
+    return InlineKeyboardMarkup.de_json(data, None)
 
 
 def split_text(text: str, first: int, rest: int) -> list[str]:
@@ -342,6 +365,12 @@ def render_parts(payload: dict[str, Any], lang: str) -> list[Part]:
     buttons stay on the text, which is what the reader answers.
     """
     text, markup = render(payload, lang)
+    if "literal_file" in payload:  # a turn's reply: a file Telegram holds, by its id
+        spec = payload["literal_file"]
+        return [Part(text, markup=markup, file=(str(spec["kind"]), str(spec["id"])))]
+    if "literal_document" in payload:  # a turn's reply: a file made for it
+        spec = payload["literal_document"]
+        return [Part(text, markup=markup, document=(str(spec["name"]), base64.b64decode(spec["b64"])))]
     photo_b64 = payload.get("photo_b64")
     if photo_b64:
         chunks = split_text(text, CAPTION_LIMIT, TEXT_LIMIT)
@@ -412,7 +441,7 @@ class OutboxSender:
         virtual = isinstance(self.timer, ClockTimer)
         self.pacer = Pacer(self.limits, even_spacing=virtual)
         # what this sender shares with the others through the database (bot.outbox_claims)
-        self.holder = holder_name()
+        self.holder = outbox_claims.holder_name()
         # oldest first, but each sender in its own order within blocks of 256 rows (the ids
         # XOR a salt of 8 bits): two senders rarely go for the same row at the same moment
         self._salt = 0 if virtual else random.Random(self.holder).randrange(256)
@@ -426,6 +455,7 @@ class OutboxSender:
         self.sent = 0  # rows delivered completely, over the sender's life
         self.telegram_messages = 0  # Telegram messages accepted (a row may be several)
         self.rate_limited = 0  # 429 answers received
+        self.missed_slots = 0  # slots given up: the sender woke too long after them
         # each recipient's oldest due row, at most one: waiting for its chat to be free
         # (ready_at, rank, row id, recipient id, chat), then ready, urgent rows (rank 0: a
         # turn's reply that could not be sent directly) first, then oldest first
@@ -586,17 +616,20 @@ class OutboxSender:
         try:
             # the database steps of a delivery run in threads: several deliveries in flight
             # overlap their commits, and the loop goes on pacing meanwhile
-            got = await self._db(
-                outbox_claims.claim, self.services.engine, row_id, recipient_id, chat,
-                holder=self.holder, now=self.services.clock.now(), pace=self.pace)
+            got, job, failed = await self._db(self._claim_and_prepare, row_id, recipient_id, chat)
             if not got.taken:
                 retry_at = got.retry_at
                 return
             claimed = True
-            job = await self._db(self._prepare, row_id)
+            if failed is not None:
+                raise failed
             wait = (got.start_at - self.services.clock.now()).total_seconds() if got.start_at else 0
             if wait > 0:  # the slot the shared bucket gave this message is a moment ahead
                 await self.timer.sleep(wait)
+            if got.start_at is not None and self._missed(got.start_at):
+                self.missed_slots += 1
+                retry_at = self.services.clock.now()  # a new slot, now: the row goes first
+                return
             if job is not None and job.part.attachment is not None:
                 # a form is rendered (database reads, a PDF) off the event loop
                 job = await asyncio.to_thread(self._attach, row_id, job)
@@ -653,8 +686,8 @@ class OutboxSender:
             now = self.timer.now()
             if not answered:
                 self.pacer.end(chat, now, reached_telegram=False)
-            if claimed:
-                self._release(row_id, chat, reached=answered)
+            if claimed:  # in a thread, as the claim was: a stalled loop bunches the sends
+                await self._db(self._release, row_id, chat, reached=answered)
             following: tuple[int, int] | None = (row_id, rank) if requeue else None
             if retry_at is not None:  # the chat's or the bucket's turn comes then
                 following = (row_id, rank)
@@ -667,6 +700,17 @@ class OutboxSender:
             else:  # not due (a 429, a backoff) or nothing left: a later refill finds it
                 self._known.discard(recipient_id)
             self._dirty = True
+
+    def _missed(self, start_at: datetime) -> bool:
+        """Whether this sender woke too long after its slot (a stalled loop, a slow commit):
+        the slots after it went on to other messages, so sending now would bunch them into
+        one second over Telegram's limit. The slot is given up (the row is claimed again)."""
+        if isinstance(self.timer, ClockTimer):
+            return False  # virtual time: nothing stalls
+        # sends each within ``late`` of their slots put at most (1 + late) × rate slots, plus
+        # the one the bucket may lag by and one at the window's edge, into any second
+        late = max(0.0, (MAX_GLOBAL_RATE - 2) / self.limits.per_second - 1.0)
+        return (self.services.clock.now() - start_at).total_seconds() > late
 
     async def _db(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
         """A database step of a delivery: in a worker thread, so deliveries in flight overlap
@@ -708,6 +752,21 @@ class OutboxSender:
             return None
         return head[0], 0 if head[2] else 1
 
+    def _claim_and_prepare(
+        self, row_id: int, recipient_id: int, chat: int
+    ) -> tuple[outbox_claims.Claim, _Job | None, Exception | None]:
+        """Claim the row (:func:`bot.outbox_claims.claim`) and, if taken, read what to send:
+        one trip to a worker thread, and the claim's time read in it, not before waiting for
+        a free thread (a slot reckoned from a stale time is missed before it is waited for)."""
+        got = outbox_claims.claim(self.services.engine, row_id, recipient_id, chat,
+                                  holder=self.holder, now=self.services.clock.now(), pace=self.pace)
+        if not got.taken:
+            return got, None, None
+        try:
+            return got, self._prepare(row_id), None
+        except Exception as err:  # raised by the caller, which holds the claim and frees it
+            return got, None, err
+
     def _prepare(self, row_id: int) -> _Job | None:
         """Read the row and its recipient; fail a row nobody can receive."""
         with Session(self.services.engine) as session:
@@ -715,7 +774,10 @@ class OutboxSender:
             if row is None or row.status != "pending":
                 return None  # an operator or another run changed it meanwhile
             user = session.get(User, row.recipient_id)
-            if user is None or user.telegram_id is None or user.unreachable or not user.active:
+            # a turn's reply also goes to someone still joining (its question is how they join)
+            joining = row.kind == REPLY_KIND and user is not None and not invites.is_deactivated(user)
+            if (user is None or user.telegram_id is None or user.unreachable
+                    or not (user.active or joining)):
                 row.status = "failed"
                 row.last_error = "recipient cannot be reached"
                 session.add(row)
@@ -758,7 +820,11 @@ class OutboxSender:
         return _Job(part, job.index, job.last)
 
     async def _send(self, chat: int, part: Part) -> None:
-        if part.document is not None:
+        if part.file is not None:
+            kind, file_id = part.file
+            send = self.bot.send_photo if kind == "photo" else self.bot.send_document
+            await send(chat, file_id, caption=part.text or None, reply_markup=part.markup)
+        elif part.document is not None:
             name, data = part.document
             await self.bot.send_document(
                 chat, data, filename=name, caption=part.text or None, reply_markup=part.markup

@@ -23,9 +23,13 @@ def student_of(cw: Casework, case: Case) -> Student:
 
 def awaiting_enrolment(cw: Casework, case: Case) -> bool:
     """A case whose child has never been enrolled: it ends in enrolment at a school
-    (``casework.enrolment``), not in a return to a school the child never had."""
-    student = cw.session.get(Student, case.student_id)
-    return student is not None and not student.enrolled and case.school_id is None
+    (``casework.enrolment``), not in a return to a school the child never had. Asked on
+    several steps of a visit: a case at a school needs no query, and otherwise only the one
+    column is read (a student row carries encrypted numbers that would be decrypted)."""
+    if case.school_id is not None:
+        return False
+    enrolled = cw.session.exec(select(Student.enrolled).where(Student.id == case.student_id)).first()
+    return enrolled is not None and not enrolled
 
 
 def guardians(cw: Casework, student: Student) -> list[Guardian]:

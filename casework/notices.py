@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from casework import bodies, codes
@@ -51,29 +52,52 @@ def _button(label: Text, data: str) -> dict[str, object]:
     return {"text": text_to_json(label), "data": data}
 
 
+# Built once (a visit titles its case on four of its ten steps)
+_TITLE_ROWS = (
+    select(  # type: ignore[call-overload]
+        col(Case.student_id), col(Student.name).label("student_name"),
+        col(Case.class_id), col(SchoolClass.grade), col(SchoolClass.section),
+        col(Case.school_id), col(School.name).label("school_name"),
+        col(Case.village_id), col(Village.name).label("village_name"),
+    )
+    .select_from(Case)
+    .outerjoin(Student, col(Student.id) == col(Case.student_id))
+    .outerjoin(SchoolClass, col(SchoolClass.id) == col(Case.class_id))
+    .outerjoin(School, col(School.id) == col(Case.school_id))
+    .outerjoin(Village, col(Village.id) == col(Case.village_id))
+    .where(col(Case.id).in_(bindparam("ids", expanding=True)))
+)
+
+
 def case_title(cw: Casework, case: Case) -> Text:
     """"#12 王小明 (Grade 7 Class 2, 青松中学)" — who the message is about."""
     return case_titles(cw, [case])[case.id or 0]
 
 
 def case_titles(cw: Casework, cases: Iterable[Case]) -> dict[int, Text]:
-    """The titles of cases, by case id: one query each for the names of their students,
-    classes, schools and villages, however many cases there are. Only the columns a title
-    shows are read (a student row carries encrypted numbers that would be decrypted)."""
+    """The titles of cases, by case id: the names of their students, classes, schools and
+    villages in one query however many cases there are (a title is shown on most steps of
+    a visit). Only the columns a title shows are read (a student row carries encrypted
+    numbers that would be decrypted)."""
     cases = list(cases)
-
-    def rows(*columns: Any, ids: Iterable[int | None]) -> dict[int, Any]:
-        wanted = sorted({i for i in ids if i is not None})
-        if not wanted:
-            return {}
-        key = columns[0]
-        return {row[0]: row for row in cw.session.exec(select(*columns).where(col(key).in_(wanted))).all()}
-
-    enrolled = [c for c in cases if c.class_id is not None]
-    students = rows(Student.id, Student.name, ids=(c.student_id for c in cases))
-    classes = rows(SchoolClass.id, SchoolClass.grade, SchoolClass.section, ids=(c.class_id for c in enrolled))
-    schools = rows(School.id, School.name, ids=(c.school_id for c in enrolled))
-    villages = rows(Village.id, Village.name, ids=(c.village_id for c in cases if c.class_id is None))
+    if any(c.id is None for c in cases):
+        cw.session.flush()  # a case added in this turn gets its id (and its row to join)
+    wanted = sorted({c.id for c in cases if c.id is not None})
+    students: dict[int, Any] = {}
+    classes: dict[int, Any] = {}
+    schools: dict[int, Any] = {}
+    villages: dict[int, Any] = {}
+    if wanted:
+        # keyed by the referenced rows' ids, not the case's: a case changed in this turn
+        # (flushed before the query) is titled as it now stands
+        for row in cw.session.exec(_TITLE_ROWS, params={"ids": wanted}).all():
+            students[row.student_id] = (row.student_id, row.student_name)
+            if row.class_id is not None:
+                classes[row.class_id] = (row.class_id, row.grade, row.section)
+            if row.school_id is not None:
+                schools[row.school_id] = (row.school_id, row.school_name)
+            if row.village_id is not None:
+                villages[row.village_id] = (row.village_id, row.village_name)
     titles: dict[int, Text] = {}
     for case in cases:
         student = students.get(case.student_id)

@@ -2,14 +2,17 @@
 
 The turn is committed before its reply goes out; when the Bot API is unreachable or
 answers 5xx (or 429), the reply's messages not yet sent are queued here, already in the
-words and language the user was about to read, marked urgent so the sender takes them
-before other rows, in their order after anything older for the same person.
+words and language the user was about to read (files and reply keyboards too), marked
+urgent so the sender takes them before other rows, in their order after anything older
+for the same person.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -22,12 +25,33 @@ KIND = "reply"
 
 @dataclass(frozen=True)
 class ReplyPart:
-    """One Telegram message of a reply, as rendered: its text, HTML or not, inline buttons
-    as rows of (label, callback data)."""
+    """One Telegram message of a reply, as rendered: its text (a file's caption), HTML or
+    not, inline buttons as rows of (label, callback data); or ``keyboard``, any other
+    keyboard as the Bot API reads it (a reply keyboard, its removal); ``file``, a file
+    Telegram already holds, (photo or document, its file id); ``document``, a file made for
+    this reply, (name, bytes)."""
 
     text: str
     html: bool = False
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)
+    keyboard: dict[str, Any] | None = None
+    file: tuple[str, str] | None = None
+    document: tuple[str, bytes] | None = None
+
+
+def _payload(part: ReplyPart) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "literal": part.text, "html": part.html,
+        "literal_buttons": [[{"text": t, "data": d} for t, d in row] for row in part.buttons],
+    }
+    if part.keyboard is not None:
+        payload["literal_keyboard"] = part.keyboard
+    if part.file is not None:
+        payload["literal_file"] = {"kind": part.file[0], "id": part.file[1]}
+    if part.document is not None:
+        payload["literal_document"] = {"name": part.document[0],
+                                       "b64": base64.b64encode(part.document[1]).decode("ascii")}
+    return payload
 
 
 def queue_reply(session: Session, telegram_id: int, parts: list[ReplyPart], now: datetime) -> int:
@@ -41,9 +65,7 @@ def queue_reply(session: Session, telegram_id: int, parts: list[ReplyPart], now:
     for part in parts:
         session.add(OutboxMessage(
             recipient_id=user_id, kind=KIND, urgent=True,
-            payload={"literal": part.text, "html": part.html,
-                     "literal_buttons": [[{"text": t, "data": d} for t, d in row]
-                                         for row in part.buttons]},
+            payload=_payload(part),
             not_before=to_db(now), created_at=to_db(now),
         ))
     return len(parts)

@@ -305,21 +305,36 @@ async def _send_or_queue(
 
 async def _queue_unsent(context: ContextTypes.DEFAULT_TYPE, telegram_id: int,
                         actions: list[Action], sent: list[tuple[Action, int]], lang: str) -> bool:
-    """Queue the messages of ``actions`` not in ``sent``; False if some cannot be queued (a
-    file, a reply keyboard) or the user is unknown."""
+    """Queue the messages of ``actions`` not in ``sent`` (files and reply keyboards too,
+    each as it would have been sent); False if the user is unknown."""
     done = dict((id(a), n) for a, n in sent)
     parts: list[urgent.ReplyPart] = []
     for action in actions:
         if action.kind == "set_commands" or (action.kind != "send" and done.get(id(action))):
             continue  # sent; or the command menu: cosmetic, set again on /start or /language
-        if action.kind != "send" or action.reply_keyboard:
-            return False
+        markup = _markup(action, lang)
+        # a reply keyboard (or its removal) goes as the Bot API reads it; inline buttons as
+        # (label, data) rows
+        keyboard = (markup.to_dict() if markup is not None
+                    and (action.remove_keyboard or action.reply_keyboard) else None)
+        if action.kind == "file" and action.file is not None:
+            caption = limits.shorten(_text(action.text, lang), limits.MAX_CAPTION)
+            parts.append(urgent.ReplyPart(caption, keyboard=keyboard, file=action.file,
+                                          buttons=_button_rows(action, lang)))
+            continue
+        if action.kind == "document" and action.document is not None:
+            caption = limits.shorten(_text(action.text, lang), limits.MAX_CAPTION)
+            parts.append(urgent.ReplyPart(caption, document=action.document))
+            continue
+        if action.kind != "send":
+            continue
         pieces = limits.split(_text(action.text, lang))
-        buttons = [[(b.label.render(lang), b.data) for b in row] for row in action.buttons or []]
         for i, piece in enumerate(pieces):
             if i >= done.get(id(action), 0):
+                last = i == len(pieces) - 1
                 parts.append(urgent.ReplyPart(piece, action.html,
-                                              buttons if i == len(pieces) - 1 else []))
+                                              _button_rows(action, lang) if last else [],
+                                              keyboard=keyboard if last else None))
     services = _services(context)
 
     def work() -> int:
@@ -330,6 +345,12 @@ async def _queue_unsent(context: ContextTypes.DEFAULT_TYPE, telegram_id: int,
 
     queued = await asyncio.get_running_loop().run_in_executor(services.workers(), work)
     return queued == len(parts)
+
+
+def _button_rows(action: Action, lang: str) -> list[list[tuple[str, str]]]:
+    if action.remove_keyboard or action.reply_keyboard:
+        return []  # _markup sends the reply keyboard, not these
+    return [[(b.label.render(lang), b.data) for b in row] for row in action.buttons or []]
 
 
 async def _send_in_order(bot: Bot, chat: Chat | None, actions: list[Action], lang: str,

@@ -545,18 +545,6 @@ class OutboxBucket(SQLModel, table=True):
     held_until: datetime
 
 
-class ProcessLease(SQLModel, table=True):
-    """A role only one process may play at a time (the outbox sender), held for a while and
-    renewed; a holder that stops renewing loses it to the next process that asks."""
-
-    __tablename__ = "process_lease"
-
-    name: str = Field(primary_key=True, max_length=40)
-    holder: str = Field(max_length=120)
-    expires_at: datetime
-    acquired_at: datetime
-
-
 # --- about the database itself ---------------------------------------------------------
 
 

@@ -97,3 +97,53 @@ async def test_urgent_replies_go_before_older_rows_of_other_people(harness: Any,
             if c.method == "sendMessage" and c.status == 200]
     assert len(sent) == len(older) + 1
     assert int(sent[0].params["chat_id"]) == teacher.chat_id  # the reply first
+
+
+async def test_a_form_whose_send_failed_with_a_502_arrives_once_through_the_outbox(
+    harness: Any, world: Any
+) -> None:
+    from sqlmodel import Session
+
+    from tests.ledgerkit import make_cases
+    from tests.test_bot_exports import documents
+
+    with Session(harness.engine, expire_on_commit=False) as s:
+        made = make_cases(s, harness.services.clock, harness.services.policy, world)
+    officer = speaking(harness, world.users["township_officer"], "en")
+    await officer.send(f"/forms {made.meilin_township}")
+    harness.tg.inject("sendDocument", officer.chat_id, error_code=502)
+    await officer.tap("Written report to the township (表5)")
+    assert documents(harness, officer) == []  # the Word file failed, the PDF waits behind it
+    queued = rows(harness, OutboxMessage, OutboxMessage.kind == urgent.KIND)
+    assert [(r.status, r.urgent) for r in queued] == [("pending", True), ("pending", True)]
+
+    await deliver_outbox(harness)  # (the notices of the cases made above go too)
+    assert await deliver_outbox(harness) == 0  # once
+    assert [r.status for r in rows(harness, OutboxMessage, OutboxMessage.kind == urgent.KIND)] == ["sent"] * 2
+    # after the older notices to the same person (their order kept), in their own order
+    (docx_name, docx), (pdf_name, pdf) = documents(harness, officer)[-2:]
+    assert docx_name.startswith("表5_疑似辍学学生报告单_") and docx_name.endswith(".docx")
+    assert docx.startswith(b"PK") and pdf_name.endswith(".pdf") and pdf.startswith(b"%PDF")
+    captions = [m.content for m in harness.tg.bot_messages(officer.chat_id) if m.media.get("document")]
+    assert captions[-1] == captions[-2] and f"#{made.meilin_township}" in captions[-1]
+
+
+async def test_a_newcomers_phone_prompt_that_failed_with_a_502_arrives_once_with_its_keyboard(
+    harness: Any, world: Any
+) -> None:
+    from tests.test_bot_onboarding import make_invite
+
+    code = make_invite(harness.engine, harness.services.clock, harness.services.policy, world)
+    newcomer = harness.user(first_name="Li", last_name="Ming", language_code="zh-hans")
+    harness.tg.inject("sendMessage", newcomer.chat_id, error_code=502)
+    await newcomer.start(code)
+    assert newcomer.reply_texts == []
+    assert await deliver_outbox(harness) == 1
+    assert await deliver_outbox(harness) == 0  # once
+    # the prompt came with its reply keyboard, and sharing the number carries the joining on
+    assert newcomer.reply_texts == ["欢迎！请点击下方按钮分享您的手机号码，完成加入。"]
+    assert newcomer.keyboard_rows() == [["📱 分享我的手机号码"]]
+    assert newcomer.state.reply_keyboard(newcomer.chat_id)["keyboard"][0][0]["request_contact"]
+    await newcomer.share_contact()
+    assert newcomer.keyboard() == []  # the phone keyboard is gone
+    assert newcomer.last_message.buttons() == [[("中文", "lang:zh_Hans"), ("English", "lang:en")]]

@@ -25,7 +25,6 @@ import pytest
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from bot.leases import Lease
 from bot.outbox_sender import (
     CAPTION_LIMIT,
     UNREACHABLE_KIND,
@@ -189,6 +188,61 @@ def test_a_message_in_flight_counts_until_one_second_after_its_answer() -> None:
     assert pacer.free_at(2, 1.0) == float("inf")  # chat 2 still waits for its answer
     pacer.end(2, 1.0)
     assert pacer.free_at(1, 1.0) == pytest.approx(1.9)
+
+
+def test_when_the_shared_bucket_spaces_the_starts_the_pacer_caps_only_at_telegrams_30() -> None:
+    # in real time the bucket (bot.outbox_claims) paces the starts at the configured rate;
+    # counting each message's wait for its slot and its round trip against that same rate
+    # kept one sender at 91% of it
+    pacer = Pacer(Limits(per_second=2), even_spacing=False)
+    for chat in range(29):
+        pacer.begin(chat, 0.0)
+    assert pacer.free_at(99, 0.0) == 0.0
+    pacer.begin(29, 0.0)
+    assert pacer.free_at(99, 0.0) == float("inf")  # 30 in flight: Telegram's own limit
+
+
+class StallingTimer:
+    """Real-time pacing (not ClockTimer) on the test's frozen clock: the first sleep
+    oversleeps by ``stall`` seconds, as a loop held up by a busy CPU would."""
+
+    def __init__(self, clock: FrozenClock, stall: float) -> None:
+        self.clock, self.stall = clock, stall
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        self.clock.advance(timedelta(seconds=max(0.0, seconds) + self.stall))
+        self.stall = 0.0
+        await asyncio.sleep(0)
+
+
+async def test_a_sender_waking_long_after_its_slot_takes_a_new_one_instead_of_bunching_sends(
+    harness: Any, world: World
+) -> None:
+    from bot import outbox_claims
+
+    harness.tg.enforce_limits = True
+    user = teachers(harness, 1)[0]
+    [row_id] = queue(harness, user, 1)
+    clock = harness.services.clock
+    # other messages hold the shared bucket's next 0.2 s: this one's slot is a moment ahead
+    with harness.engine.begin() as conn:
+        conn.execute(outbox_claims._BUCKETS.insert().values(
+            name=outbox_claims.BUCKET, tat=clock.now() + timedelta(seconds=0.2),
+            held_until=outbox_claims.EPOCH))
+    late = OutboxSender(harness.app.bot, harness.services, timer=StallingTimer(clock, 0.5))
+    late.pacer.begin(user.telegram_id, late.timer.now())
+    await late._deliver(row_id, user.id, user.telegram_id)
+    # woke 0.5 s after its slot: the slots after it went to other messages, so it did not
+    # send then; the row is free for a new claim, its chat not held
+    assert harness.tg.call_count("sendMessage") == 0
+    [row] = rows(harness, OutboxMessage, OutboxMessage.id == row_id)
+    assert (row.status, row.claimed_by) == ("pending", None)
+    assert await late.drain() == 1
+    assert texts(harness, user) == ["msg 0"]
+    assert harness.tg.stats.too_many_requests == 0
 
 
 # --- 429 --------------------------------------------------------------------------------
@@ -709,19 +763,3 @@ async def test_a_429_holds_the_chat_and_several_hold_everyone_for_every_sender(
     await run_until_sent(harness, [other], ids + late)
     after = [at for at, chat, _m in sends(harness)]
     assert len(after) == 4 and min(after) >= held_from + 30 - 1
-
-
-def test_the_lease_goes_to_one_process_at_a_time_and_to_another_once_it_expires(
-    engine: Any, clock: FrozenClock
-) -> None:
-    a = Lease(engine, clock, "role", ttl=timedelta(seconds=30))
-    b = Lease(engine, clock, "role", ttl=timedelta(seconds=30))
-    assert a.acquire() and not b.acquire()
-    clock.advance(timedelta(seconds=20))
-    assert a.acquire() and not b.acquire()  # renewed: 30 s from now
-    clock.advance(timedelta(seconds=29))
-    assert not b.acquire()
-    clock.advance(timedelta(seconds=2))
-    assert b.acquire() and not a.acquire()  # a stopped renewing: b has it
-    b.release()
-    assert a.acquire()
