@@ -8,14 +8,14 @@ from sqlalchemy import inspect
 from models import db
 
 
-def test_0019_drops_the_unused_process_lease_table_and_its_downgrade_makes_it_again(db_url: str) -> None:
+def test_0021_drops_the_unused_process_lease_table_and_its_downgrade_makes_it_again(db_url: str) -> None:
     engine = db.make_engine(db_url)
     try:
         assert "process_lease" not in inspect(engine).get_table_names()
         cfg = db.alembic_config(db_url)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0018_bodies")
+            command.downgrade(cfg, "0020_due_order")
         assert "process_lease" in inspect(engine).get_table_names()
     finally:
         db.upgrade(engine)  # the database is the suite's again, at head

@@ -1,7 +1,7 @@
 """drop process_lease: the outbox senders cooperate through their claims (``bot.outbox_claims``)
 
-Revision ID: 0019_drop_process_lease
-Revises: 0018_bodies
+Revision ID: 0021_drop_process_lease
+Revises: 0020_due_order
 Create Date: 2026-12-07 16:30:00.000000
 
 Hand-written. The lease let one process at a time be the outbox sender; any number of
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0019_drop_process_lease'
-down_revision: str | None = '0018_bodies'
+revision: str = '0021_drop_process_lease'
+down_revision: str | None = '0020_due_order'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
