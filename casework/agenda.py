@@ -10,7 +10,8 @@ How it runs:
 
 - ``casework.notices`` writes the messages of ``outbox.HELD_KINDS`` as usual, but *held*
   (outbox status ``held``): the sender does not send them. A held row keeps its own text.
-  Not held all the same: a message about work due before the next slot (:func:`waits_past`:
+  Not held all the same: a message about work due before the next slot
+  (:func:`casework.agenda_slots.waits_past`:
   a reminder on the evening or the holiday its deadline falls on, a reminder in hours), as
   the profile's deadline must not pass while its reminder waits.
 - :func:`plan_agenda`, a planner, creates one caseless ``agenda`` row per slot on each
@@ -33,6 +34,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from casework import bodies, deadlines, digest, states
+from casework.agenda_slots import next_slot, waits_past
 from casework.callbacks import OpenCase
 from casework.clock import from_db, to_db
 from casework.context import Casework
@@ -51,7 +53,7 @@ MAX_LATE = timedelta(hours=3)
 LISTED = 15
 # which held row speaks for a case when it has several: the most pressing first
 _RANK = {"overdue": 0, "reminder": 1, "home_teaching": 2, "level_entered": 3, "moved_up": 3, "returned": 3}
-__all__ = ["FOLDED", "HELD", "HELD_KINDS", "KIND", "handle_agenda", "plan_agenda"]
+__all__ = ["FOLDED", "HELD", "HELD_KINDS", "KIND", "handle_agenda", "next_slot", "plan_agenda", "waits_past"]
 
 
 # --- the calendar ---------------------------------------------------------------------------
@@ -69,30 +71,6 @@ def _slots(cw: Casework) -> list[tuple[str, datetime]]:
             if due > cw.now() - MAX_LATE:
                 found.append((f"{KIND}:{day.isoformat()}:{at.strftime('%H:%M')}", due))
     return found
-
-
-def next_slot(cw: Casework, after: datetime) -> datetime | None:
-    """The first agenda slot at or after ``after``: today's if one is still ahead and today
-    is a working day, else the next working day's first (``None``: the profile has none)."""
-    cal, times = cw.calendars, cw.policy.times.agenda
-    if not times:
-        return None
-    day = cal.local_date(after)
-    if cal.is_working_day(day):
-        ahead = [due for due in (cal.at_local(day, at) for at in times) if due >= after]
-        if ahead:
-            return min(ahead)
-    return cal.at_local(cal.next_working_day(day), min(times))
-
-
-def waits_past(cw: Casework, due: datetime | None) -> bool:
-    """Whether holding a message about work due at ``due`` for the next slot would bring it
-    after the work is due: such a message goes at once (a reminder on the evening or the
-    holiday its deadline falls on; a profile's reminder in hours)."""
-    if due is None:
-        return False
-    slot = next_slot(cw, cw.now())
-    return slot is not None and from_db(due) <= slot
 
 
 def plan_agenda(cw: Casework) -> None:

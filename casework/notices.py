@@ -17,6 +17,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from casework import bodies, codes
+from casework.agenda_slots import waits_past
 from casework.callbacks import (
     Acknowledge,
     Assign,
@@ -155,9 +156,7 @@ def _send(
     kind already queued to that person at this very instant (the scheduler's run acting on
     several cases at once) takes this case as one more line and buttons row instead. A kind
     the agenda holds is sent at once all the same when the work it names is ``due`` before
-    the next agenda slot (casework.agenda.waits_past)."""
-    from casework.agenda import waits_past
-
+    the next agenda slot (casework.agenda_slots.waits_past)."""
     told: list[User] = []
     hold = held(kind, cw.policy.times.agenda) and not waits_past(cw, due)
     for user in users:
