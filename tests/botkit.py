@@ -4,13 +4,13 @@ the database read back after the bot answered."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.outbox_sender import drain
-from casework import ladder
+from casework import ladder, scheduler
 from casework.uow import unit_of_work
 from demo.county import World
 from models.tables import Case, ConversationState, OutboxMessage, User
@@ -113,3 +113,17 @@ def run_agenda(harness: Any, *, first: bool = False) -> str:
         return agenda.handle_agenda(cw, row, None)
 
     return str(act(harness, run))
+
+
+def tick_at(harness: Any, when: datetime) -> list[str]:
+    """The scheduler's tick at ``when`` (planners included), as the bot runs it: what it acted on."""
+    services = harness.services
+    services.clock.set(when)
+    return [str(a) for a in scheduler.tick(services.engine, services.clock, services.policy).acted]
+
+
+def shanghai_at(day: date, hour: int, minute: int = 0) -> datetime:
+    """``day`` at ``hour:minute`` in the demo county's time (Asia/Shanghai)."""
+    from tests.casedriver import SHANGHAI
+
+    return datetime.combine(day, time(hour, minute), SHANGHAI)

@@ -15,13 +15,13 @@ day with 150 open cases, through the fake Bot API.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
 
-from casework import agenda, ladder, return_check, scheduler
+from casework import agenda, ladder, return_check
 from casework.attendance import prompts
 from casework.clock import FrozenClock, from_db, to_db
 from casework.context import Casework
@@ -29,7 +29,7 @@ from casework.labels import day_text
 from casework.policy import Policy
 from demo.county import World, seed_world
 from models.tables import Case, Deadline, OutboxMessage, User
-from tests.botkit import act, deliver_outbox, rows, speaking
+from tests.botkit import act, deliver_outbox, rows, shanghai_at, speaking, tick_at
 from tests.casedriver import SHANGHAI
 
 TARGET = 6
@@ -48,16 +48,6 @@ def _day(d: date) -> str:
     return day_text(d).render("en")
 
 
-def _tick(harness: Any, when: datetime) -> scheduler.TickReport:
-    services = harness.services
-    services.clock.set(when)
-    return scheduler.tick(services.engine, services.clock, services.policy)
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), SHANGHAI)
-
-
 async def test_reminders_wait_for_the_agenda_one_line_per_case(harness, world, clock) -> None:  # type: ignore[no-untyped-def]
     teacher = speaking(harness, world.users["teacher"], "en")
     pupils = world.students_of_class(world.classes[4])[:3]
@@ -73,13 +63,13 @@ async def test_reminders_wait_for_the_agenda_one_line_per_case(harness, world, c
     step = rows(harness, Deadline, Deadline.case_id == made[0], Deadline.kind == "step", Deadline.status == "open")[0]
     due_day = act(harness, lambda cw: cw.calendars.local_date(from_db(step.due_at)))
     day_before = act(harness, lambda cw: cw.calendars.previous_working_day(due_day))
-    _tick(harness, _at(day_before, 8, 0))
+    tick_at(harness, shanghai_at(day_before, 8, 0))
     await deliver_outbox(harness)
     held = rows(harness, OutboxMessage, OutboxMessage.kind == "reminder",
                 OutboxMessage.recipient_id == world.users["teacher"].id)
     assert len(held) == 3 and {m.status for m in held} == {agenda.HELD}
     assert len(harness.tg.bot_messages(teacher.chat_id)) == seen  # nothing yet
-    _tick(harness, _at(day_before, 8, 30))
+    tick_at(harness, shanghai_at(day_before, 8, 30))
     await deliver_outbox(harness)
     new = harness.tg.bot_messages(teacher.chat_id)[seen:]
     assert len(new) == 1, [m.content for m in new]
@@ -109,7 +99,7 @@ async def test_the_last_visit_and_the_step_due_the_same_day_make_one_reminder(ha
     # four visits, each on the day its round falls due: the fifth round falls on the step's day
     for _ in range(4):
         (rnd,) = rows(harness, Deadline, Deadline.case_id == case_id, Deadline.kind == "round", Deadline.status == "open")
-        _tick(harness, from_db(rnd.due_at) - timedelta(hours=5))
+        tick_at(harness, from_db(rnd.due_at) - timedelta(hours=5))
         act(harness, lambda cw: ladder.record_visit(cw, world.users["village_cadre"], case_id, ladder.VisitInput(
             visit_date=cw.today(), method="joint_visit", result="refused")))
     (rnd,) = rows(harness, Deadline, Deadline.case_id == case_id, Deadline.kind == "round", Deadline.status == "open")
@@ -117,7 +107,7 @@ async def test_the_last_visit_and_the_step_due_the_same_day_make_one_reminder(ha
     await deliver_outbox(harness)
     seen = len(harness.tg.bot_messages(cadre.chat_id))
     for hour, minute in ((8, 0), (8, 30), (16, 0), (17, 30)):
-        _tick(harness, _at(step_day, hour, minute))
+        tick_at(harness, shanghai_at(step_day, hour, minute))
     await deliver_outbox(harness)
     said = [m.content for m in harness.tg.bot_messages(cadre.chat_id)[seen:]]
     about = [line for text in said for line in text.split("\n") if f"#{case_id} " in line]
@@ -148,7 +138,7 @@ async def test_150_open_cases_make_at_most_six_messages_a_person_a_day(harness, 
             if case.state in ("returned", "retention"):
                 asked = cw.session.exec(select(Deadline.id).where(  # a check-in came today: still attending
                     Deadline.case_id == cid, Deadline.kind == "retention", Deadline.status == "done",
-                    col(Deadline.acted_at) >= to_db(_at(today, 0)))).first()
+                    col(Deadline.acted_at) >= to_db(shanghai_at(today, 0)))).first()
                 if asked is not None:
                     ladder.confirm_attending(cw, teacher, cid, attending=True)
             elif case.state == "suspected":
@@ -182,7 +172,7 @@ async def test_150_open_cases_make_at_most_six_messages_a_person_a_day(harness, 
         working = act(harness, lambda cw, d=day: cw.calendars.is_working_day(d))
         slots = ((8, 0), (8, 30), (9, 0), (11, 0), (16, 0), (17, 30), (18, 0)) if working else ((8, 30), (17, 30))
         for hour, minute in slots:
-            _tick(harness, _at(day, hour, minute))
+            tick_at(harness, shanghai_at(day, hour, minute))
             if working and (hour, minute) == (9, 0):
                 for pupil in intake[:6]:
                     case = act(harness, lambda cw, p=pupil: ladder.report(cw, teacher_of[p.class_id or 0], ladder.ReportInput(

@@ -9,26 +9,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, time
 
 import pytest
 
-from casework import agenda, ladder, scheduler
+from casework import agenda, ladder
 from casework.clock import FrozenClock, from_db
 from casework.policy import Duration, Policy, load_named
 from models.tables import Deadline, OutboxMessage
-from tests.botkit import act, deliver_outbox, rows, speaking
+from tests.botkit import act, deliver_outbox, rows, shanghai_at, speaking, tick_at
 from tests.casedriver import SHANGHAI
-
-
-def _tick(harness, when: datetime) -> None:  # type: ignore[no-untyped-def]
-    services = harness.services
-    services.clock.set(when)
-    scheduler.tick(services.engine, services.clock, services.policy)
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), SHANGHAI)
 
 
 class TestAReminderInHours:
@@ -50,7 +40,7 @@ class TestAReminderInHours:
         due = from_db(step.due_at).astimezone(SHANGHAI)
         assert due.time() == time(17, 30)  # the profile's deadline time, after the last slot (16:00)
         seen = len(harness.tg.bot_messages(teacher.chat_id))
-        _tick(harness, _at(due.date(), 16, 30))  # the reminder, an hour before
+        tick_at(harness, shanghai_at(due.date(), 16, 30))  # the reminder, an hour before
         await deliver_outbox(harness)
         said = [m.content for m in harness.tg.bot_messages(teacher.chat_id)[seen:]]
         assert [s for s in said if s.startswith("Reminder:") and f"#{case_id}" in s], said
@@ -68,12 +58,12 @@ async def test_weekend_news_waits_for_monday_an_escalation_does_not(harness, wor
     await deliver_outbox(harness)
     saturday, monday = date(2026, 11, 28), date(2026, 11, 30)
     before = {c.chat_id: len(harness.tg.bot_messages(c.chat_id)) for c in (admin, officer)}
-    clock.set(_at(saturday, 10))
+    clock.set(shanghai_at(saturday, 10))
     # the school's persuasion is over on a Saturday: the township must acknowledge at once
     act(harness, lambda cw: ladder.escalate(cw, u["school_admin"], case_id))
     act(harness, lambda cw: ladder.escalate(cw, u["school_admin"], case_id))
     for hour in (10, 16, 20):
-        _tick(harness, _at(saturday, hour))
+        tick_at(harness, shanghai_at(saturday, hour))
     await deliver_outbox(harness)
     to_officer = [m.content for m in harness.tg.bot_messages(officer.chat_id)[before[officer.chat_id]:]]
     assert any(s.startswith("Escalation:") and f"#{case_id}" in s for s in to_officer), to_officer
@@ -82,10 +72,10 @@ async def test_weekend_news_waits_for_monday_an_escalation_does_not(harness, wor
     assert slots and all(s.date() not in (saturday, saturday + date.resolution) for s in slots), slots
     held = rows(harness, OutboxMessage, OutboxMessage.status == agenda.HELD)
     assert held, "the weekend's news is held"
-    _tick(harness, _at(saturday + date.resolution, 16))  # Sunday afternoon
+    tick_at(harness, shanghai_at(saturday + date.resolution, 16))  # Sunday afternoon
     await deliver_outbox(harness)
     assert rows(harness, OutboxMessage, OutboxMessage.status == agenda.HELD) != []
-    _tick(harness, _at(monday, 8, 30))
+    tick_at(harness, shanghai_at(monday, 8, 30))
     await deliver_outbox(harness)
     assert rows(harness, OutboxMessage, OutboxMessage.status == agenda.HELD) == []
     agendas = [m.content for c in (admin, officer) for m in harness.tg.bot_messages(c.chat_id)
@@ -101,18 +91,18 @@ async def test_news_after_the_last_slot_waits_for_the_next_morning(harness, worl
         student_id=pupil.id, reasons=("learning",)))).case.id
     await deliver_outbox(harness)
     tuesday, wednesday = date(2026, 11, 24), date(2026, 11, 25)
-    _tick(harness, _at(tuesday, 16))  # the day's last slot
+    tick_at(harness, shanghai_at(tuesday, 16))  # the day's last slot
     await deliver_outbox(harness)
-    clock.set(_at(tuesday, 17))
+    clock.set(shanghai_at(tuesday, 17))
     act(harness, lambda cw: ladder.escalate(cw, u["school_admin"], case_id))  # news for the teacher
     seen = len(harness.tg.bot_messages(teacher.chat_id))
     for hour in (17, 20, 23):
-        _tick(harness, _at(tuesday, hour, 30))
+        tick_at(harness, shanghai_at(tuesday, hour, 30))
     await deliver_outbox(harness)
     assert [m.content for m in harness.tg.bot_messages(teacher.chat_id)[seen:]] == []
     assert rows(harness, OutboxMessage, OutboxMessage.recipient_id == u["teacher"].id,
                 OutboxMessage.status == agenda.HELD) != []
-    _tick(harness, _at(wednesday, 8, 30))
+    tick_at(harness, shanghai_at(wednesday, 8, 30))
     await deliver_outbox(harness)
     said = [m.content for m in harness.tg.bot_messages(teacher.chat_id)[seen:]]
     assert len(said) == 1 and said[0].startswith("Your work for Nov 25 (08:30)") and f"#{case_id}" in said[0], said

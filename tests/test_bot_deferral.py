@@ -9,27 +9,16 @@ case, and the deferral's last day is still checked. Under a profile without the 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 import pytest
 
-from casework import ladder, outcomes, scheduler
+from casework import ladder, outcomes
 from casework.clock import from_db
 from casework.policy import load_named
 from models.tables import Case, Deadline, Visit
-from tests.botkit import act, deliver_outbox, one, open_case, rows, speaking
+from tests.botkit import act, deliver_outbox, one, open_case, rows, shanghai_at, speaking, tick_at
 from tests.casedriver import PROOF, SHANGHAI
-
-
-def _tick(harness, when: datetime) -> list[str]:  # type: ignore[no-untyped-def]
-    """The scheduler's tick at ``when`` (planners included), as the bot runs it."""
-    services = harness.services
-    services.clock.set(when)
-    return [str(a) for a in scheduler.tick(services.engine, services.clock, services.policy).acted]
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), SHANGHAI)
 
 
 def _open(harness, case_id: int) -> list[str]:  # type: ignore[no-untyped-def]
@@ -77,8 +66,8 @@ async def test_a_deferred_case_keeps_its_visits_due_and_the_cadre_records_one(ha
     seen = len(harness.tg.bot_messages(cadre.chat_id))
 
     # Fri 4 Dec: the reminder waits for the 08:30 agenda, one line for the case
-    _tick(harness, _at(date(2026, 12, 4), 8, 0))
-    _tick(harness, _at(date(2026, 12, 4), 8, 30))
+    tick_at(harness, shanghai_at(date(2026, 12, 4), 8, 0))
+    tick_at(harness, shanghai_at(date(2026, 12, 4), 8, 30))
     await deliver_outbox(harness)
     new = harness.tg.bot_messages(cadre.chat_id)[seen:]
     assert len(new) == 1, [m.content for m in new]
@@ -116,11 +105,11 @@ async def test_a_deferred_case_keeps_its_visits_due_and_the_cadre_records_one(ha
     # 18th): its people are told in Monday's first agenda
     for day in (17, 18):
         for hour, minute in ((8, 0), (8, 30), (16, 0)):
-            _tick(harness, _at(date(2026, 12, day), hour, minute))
-    assert "round: overdue notice to 3" in _tick(harness, _at(date(2026, 12, 18), 17, 30))
+            tick_at(harness, shanghai_at(date(2026, 12, day), hour, minute))
+    assert "round: overdue notice to 3" in tick_at(harness, shanghai_at(date(2026, 12, 18), 17, 30))
     await deliver_outbox(harness)
     seen = len(harness.tg.bot_messages(cadre.chat_id))
-    _tick(harness, _at(date(2026, 12, 21), 8, 30))
+    tick_at(harness, shanghai_at(date(2026, 12, 21), 8, 30))
     await deliver_outbox(harness)
     new = harness.tg.bot_messages(cadre.chat_id)[seen:]
     about = [line for m in new for line in m.content.split("\n") if f"#{case_id} " in line]
@@ -134,13 +123,13 @@ async def test_a_promise_made_during_the_deferral_is_asked_on_its_day(harness, w
     me = world.users["village_cadre"]
     cadre = speaking(harness, me, "zh_Hans")
     # Wed 25 Nov: the family promises the child back on Mon 30 Nov
-    _tick(harness, _at(date(2026, 11, 25), 10, 0))
+    tick_at(harness, shanghai_at(date(2026, 11, 25), 10, 0))
     act(harness, lambda cw: ladder.record_visit(cw, me, case_id, ladder.VisitInput(
         visit_date=cw.today(), method="home_visit", result="promised", promised_return_on=date(2026, 11, 30))))
     await deliver_outbox(harness)
     seen = len(harness.tg.bot_messages(cadre.chat_id))
     for hour, minute in ((8, 0), (8, 30), (16, 0), (17, 30)):
-        _tick(harness, _at(date(2026, 11, 30), hour, minute))
+        tick_at(harness, shanghai_at(date(2026, 11, 30), hour, minute))
     await deliver_outbox(harness)
     asked = [m for m in harness.tg.bot_messages(cadre.chat_id)[seen:] if m.content.startswith("家长承诺")]
     assert len(asked) == 1, [m.content for m in harness.tg.bot_messages(cadre.chat_id)[seen:]]

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from casework import deadlines, ladder, scheduler
+from casework import deadlines, ladder
 from casework.clock import from_db
 from casework.labels import day_text
 from models.tables import Case, CaseEvent, Deadline
-from tests.botkit import act, deliver_outbox, one, open_case, rows, speaking
+from tests.botkit import act, deliver_outbox, one, open_case, rows, speaking, tick_at
 
 
 def _day(d: date) -> str:
@@ -38,14 +38,6 @@ def _documents(harness, chat) -> list[tuple[str, str, bytes]]:  # type: ignore[n
 
 def _texts(harness, chat) -> list[str]:  # type: ignore[no-untyped-def]
     return [m.content for m in harness.tg.bot_messages(chat.chat_id)]
-
-
-def _tick(harness, when: datetime) -> list[str]:  # type: ignore[no-untyped-def]
-    """The scheduler's tick at ``when`` (planners included), as the bot runs it."""
-    services = harness.services
-    services.clock.set(when)
-    report = scheduler.tick(services.engine, services.clock, services.policy)
-    return [str(a) for a in report.acted]
 
 
 def _local(harness, day: date, at: time) -> datetime:  # type: ignore[no-untyped-def]
@@ -129,7 +121,7 @@ async def test_the_notice_goes_to_its_issuer_its_delivery_is_recorded_and_its_la
     # the day before the guardian's deadline: the guardian's date, not the officer's own
     due_on = case.notice_due_on
     day_before = act(harness, lambda cw: cw.calendars.previous_working_day(due_on))
-    _tick(harness, _local(harness, day_before, time(17, 0)))
+    tick_at(harness, _local(harness, day_before, time(17, 0)))
     await deliver_outbox(harness)
     said = "\n".join(_texts(harness, officer))
     assert (f"The notice to return to school gives the guardian of #{case_id} " in said
@@ -137,7 +129,7 @@ async def test_the_notice_goes_to_its_issuer_its_delivery_is_recorded_and_its_la
     assert "is due by" not in said.split("The notice to return to school gives")[-1]
 
     # the last day: "is the child back?", once, with yes and no
-    _tick(harness, _local(harness, due_on, time(9, 0)))
+    tick_at(harness, _local(harness, due_on, time(9, 0)))
     await deliver_outbox(harness)
     asked = [t for t in _texts(harness, officer) if "Is the child back at school?" in t]
     pupil = world.students_of_class(world.classes[4])[1]  # open_case's pupil
@@ -150,7 +142,7 @@ async def test_the_notice_goes_to_its_issuer_its_delivery_is_recorded_and_its_la
     assert one(harness, CaseEvent, CaseEvent.case_id == case_id, CaseEvent.kind == "not_back")
     # the ladder goes on: the notice's deadline passes and the county takes the case
     assert one(harness, Case, Case.id == case_id).state == "deadline_notice"
-    _tick(harness, _local(harness, due_on, time(17, 31)))
+    tick_at(harness, _local(harness, due_on, time(17, 31)))
     assert one(harness, Case, Case.id == case_id).state == "county_escalation"
 
 
@@ -174,11 +166,11 @@ async def test_a_promise_moves_the_deadline_and_its_day_asks_whether_the_child_i
     assert act(harness, lambda cw: deadlines.next_due(cw, one(harness, Case, Case.id == case_id))) >= from_db(step.due_at)
 
     # the old deadline passes: no escalation, the promise holds
-    _tick(harness, was + timedelta(minutes=1))
+    tick_at(harness, was + timedelta(minutes=1))
     assert one(harness, Case, Case.id == case_id).state == "school_persuasion"
 
     # the promised day: the responsible are asked, once each
-    _tick(harness, _local(harness, promised, time(17, 31)))
+    tick_at(harness, _local(harness, promised, time(17, 31)))
     await deliver_outbox(harness)
     asked = [t for t in _texts(harness, teacher) if t.startswith("The family promised")]
     assert len(asked) == 1 and asked[0].endswith(f"by today ({_day(promised)}). Is the child back?")
@@ -186,7 +178,6 @@ async def test_a_promise_moves_the_deadline_and_its_day_asks_whether_the_child_i
     case = one(harness, Case, Case.id == case_id)
     assert case.state == "returned" and case.returned_on == promised
     assert teacher.last.startswith(f"Case #{case_id}: the child is back at school.")
-
 
 
 async def test_the_end_of_the_holiday_data_is_told_to_the_county_and_the_admin_in_the_chat(harness, world) -> None:  # type: ignore[no-untyped-def]
@@ -197,12 +188,12 @@ async def test_the_end_of_the_holiday_data_is_told_to_the_county_and_the_admin_i
     admin = speaking(harness, world.users["admin"], "en")
     teacher = speaking(harness, world.users["teacher"], "en")
     # early September: 2027 is months away, nobody is told yet
-    _tick(harness, _local(harness, date(2026, 9, 7), time(9, 0)))
+    tick_at(harness, _local(harness, date(2026, 9, 7), time(9, 0)))
     await deliver_outbox(harness)
     assert not any("holiday calendar" in t for t in _texts(harness, county))
     # 60 days before 2027: told, once each, with what to do
-    _tick(harness, _local(harness, date(2026, 11, 2), time(9, 0)))
-    _tick(harness, _local(harness, date(2026, 11, 3), time(9, 0)))
+    tick_at(harness, _local(harness, date(2026, 11, 2), time(9, 0)))
+    tick_at(harness, _local(harness, date(2026, 11, 3), time(9, 0)))
     await deliver_outbox(harness)
     for chat in (county, admin):
         said = [t for t in _texts(harness, chat) if "holiday calendar" in t]

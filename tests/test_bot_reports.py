@@ -10,27 +10,16 @@ gets none of them.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 import pytest
 
-from casework import ladder, scheduler
+from casework import ladder
 from casework.policy import load_named
 from models.tables import Student
-from tests.botkit import act, deliver_outbox, speaking
-from tests.casedriver import SHANGHAI
+from tests.botkit import act, deliver_outbox, shanghai_at, speaking, tick_at
 
 pytestmark = pytest.mark.parametrize("policy", [load_named("lipu")], ids=["lipu"])
-
-
-def _tick(harness, when: datetime) -> list[str]:  # type: ignore[no-untyped-def]
-    services = harness.services
-    services.clock.set(when)
-    return [str(a) for a in scheduler.tick(services.engine, services.clock, services.policy).acted]
-
-
-def _at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), SHANGHAI)
 
 
 def _report(harness, world, pupil: Student) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +47,7 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
         return texts
 
     # Mon 23 Nov, 18:00: the daily report (日报)
-    _tick(harness, _at(date(2026, 11, 23), 18, 0))
+    tick_at(harness, shanghai_at(date(2026, 11, 23), 18, 0))
     await deliver_outbox(harness)
     (daily,) = [t for t in new(township) if t.startswith("每日汇总")]
     assert daily.startswith("每日汇总：梅林镇，11月20日 18:00至11月23日 18:00\n"), daily
@@ -69,7 +58,7 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
     assert not [t for t in new(teacher) if "汇总" in t or "月报" in t]
 
     # Mon 30 Nov, 08:30: the weekly report (周报), to the township as well as the bureau
-    _tick(harness, _at(date(2026, 11, 30), 8, 30))
+    tick_at(harness, shanghai_at(date(2026, 11, 30), 8, 30))
     await deliver_outbox(harness)
     (weekly,) = [t for t in new(township) if t.startswith("每周汇总")]
     assert weekly.startswith("每周汇总：梅林镇，11月23日 08:30至11月30日 08:30\n"), weekly
@@ -79,7 +68,7 @@ async def test_lipus_daily_weekly_and_monthly_reports_reach_the_township_and_the
     assert "In this period: 2 new," in weekly
 
     # Tue 1 Dec, 08:30: November's monthly report (月报), with its workbook
-    _tick(harness, _at(date(2026, 12, 1), 8, 30))
+    tick_at(harness, shanghai_at(date(2026, 12, 1), 8, 30))
     await deliver_outbox(harness)
     township_month = [t for t in new(township) if "月报" in t]
     assert township_month[0].startswith("梅林镇控辍保学月报（2026年11月）"), township_month
