@@ -191,7 +191,8 @@ def conversation_by_id(turn: Turn, conv_id: int) -> ConversationState | None:
     return turn.cw.session.exec(_BY_ID, params={"conv_id": conv_id}).first()
 
 
-def _save(turn: Turn) -> None:
+def save(turn: Turn) -> None:
+    """Keep the conversation's draft and step (a flow's own step handler calls it too)."""
     conv = turn.conv
     assert conv is not None
     conv.version += 1
@@ -239,7 +240,7 @@ def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -
         flow.begin(turn, args)
         if turn.conv is None:  # begin refused (e.g. nothing to pick from)
             return
-    _save(turn)
+    save(turn)
     turn.cw.session.flush()  # the buttons carry the row's id
     if flow.personal_data:
         turn.replies.send(retention_notice(turn))
@@ -353,7 +354,7 @@ def go_back(turn: Turn) -> bool:
     step = turn.flow.step(previous)
     if step.undo is not None:
         step.undo(turn)
-    _save(turn)
+    save(turn)
     prompt(turn)
     return True
 
@@ -457,7 +458,7 @@ def _advance(turn: Turn, step: Step) -> None:
     turn.conv.step = nxt or SUMMARY
     if turn.conv.step == SUMMARY:
         draft.pop("_editing", None)
-    _save(turn)
+    save(turn)
     prompt(turn)
 
 
@@ -530,7 +531,7 @@ def handle_text(turn: Turn, text: str) -> None:
                 return
             conv.draft["_found"] = [(o.code, o.label.render(turn.lang)) for o in found]
             conv.draft["_page"] = 0
-            _save(turn)
+            save(turn)
             prompt(turn, _("{n} found:", n=len(found)))
             return
         prompt(turn, _("Please choose one of the buttons."))
@@ -567,7 +568,7 @@ def handle_media(turn: Turn, item: dict[str, Any]) -> None:
     evidence = list(conv.draft.get(step.name) or [])
     evidence.append(item)
     conv.draft[step.name] = evidence
-    _save(turn)
+    save(turn)
     turn.replies.send(
         _("Received ({n}). Send more, or tap Done.", n=len(evidence)),
         [[Button(_("Done ✓"), _cb(conv, step.name, "!done"))]],
@@ -613,13 +614,13 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
             turn.replies.answer(_("That choice is no longer offered."))
             return
         conv.draft["_page"] = int(page)
-        _save(turn)
+        save(turn)
         turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
         return
     if code == "!sum" and conv.draft.get("_editing"):  # only offered while editing
         conv.step = SUMMARY
         conv.draft.pop("_editing", None)
-        _save(turn)
+        save(turn)
         prompt(turn)
         return
     if code == "!skip" and step.skippable:
@@ -665,7 +666,7 @@ def handle_tap(turn: Turn, step_name: str, code: str) -> None:
         else:
             chosen.append(code)
         conv.draft[step.name] = chosen
-        _save(turn)
+        save(turn)
         turn.replies.edit_keyboard(_option_rows_with_controls(turn, step))
         return
     value: Any = code
@@ -738,7 +739,7 @@ def _tap_summary(turn: Turn, code: str) -> None:
         turn.replies.mark_chosen(Text("✏️ {label}", {"label": step.label}))  # a new summary follows
         conv.step = step.name
         conv.draft["_editing"] = True
-        _save(turn)
+        save(turn)
         prompt(turn)
         return
     turn.replies.answer(_("That choice is no longer offered."))

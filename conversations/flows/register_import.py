@@ -15,8 +15,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.orm.attributes import flag_modified
-
 from casework import register
 from casework.errors import ValidationError
 from casework.i18n import Text, _
@@ -130,7 +128,7 @@ def received(turn: Turn, filename: str, headers: Sequence[Any],
     }
     if not plan.importable:
         turn.draft.pop("rows", None)
-        _save(turn)
+        engine.save(turn)
         note = (_("Nothing was imported: correct the rows with errors and send the file again.")
                 if plan.errors else _("Nothing in this file is new to the register."))
         turn.replies.send_text("\n".join([turn.t(note), *preview_lines(turn)]))
@@ -140,14 +138,6 @@ def received(turn: Turn, filename: str, headers: Sequence[Any],
     turn.draft["fingerprint"] = plan.fingerprint()
     turn.draft["_visited"] = ["file"]
     conv.step = engine.SUMMARY
-    _save(turn)
+    engine.save(turn)
     engine.prompt(turn)
 
-
-def _save(turn: Turn) -> None:
-    conv = turn.conv
-    assert conv is not None
-    conv.version += 1
-    conv.updated_at = turn.cw.now_db()
-    flag_modified(conv, "draft")
-    turn.cw.session.add(conv)

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
 from casework import roster_import, transfers
@@ -270,7 +269,7 @@ def received(
     if not plan.actionable:
         conv.step = "file"
         turn.draft.pop("rows", None)
-        _save(turn)
+        engine.save(turn)
         note = _("Nothing in this file can be imported yet:")
         turn.replies.send_text("\n".join([turn.t(note), *preview_lines(turn)]))
         engine.prompt(turn)
@@ -280,14 +279,6 @@ def received(
     visited = list(turn.draft.get("_visited", []))
     turn.draft["_visited"] = [*visited, *(s for s in ("school", "file") if s not in visited)]
     conv.step = engine.SUMMARY
-    _save(turn)
+    engine.save(turn)
     engine.prompt(turn)
 
-
-def _save(turn: Turn) -> None:
-    conv = turn.conv
-    assert conv is not None
-    conv.version += 1
-    conv.updated_at = turn.cw.now_db()
-    flag_modified(conv, "draft")
-    turn.cw.session.add(conv)
