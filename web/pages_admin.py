@@ -7,22 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from io import BytesIO
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import segno
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import Response
 
 from casework import console_people, export_jobs, invites, ledger, people, reports
+from casework.context import Casework
 from casework.errors import CaseworkError, NotFound, ValidationError
 from casework.i18n import _
 from casework.ledger import LedgerFilter
 from documents import report_xlsx
 from documents.ledger_xlsx import export_ledger
+from models.tables import User
 from web.console import Console
 
 LEDGER_CHUNK = 500
+T = TypeVar("T")
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -45,6 +49,20 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table
             data = console_people.people_page(cw, ctx.user)
         return c.render(request, ctx, "people.html", status, d=data, **extra)
 
+    def people_change(request: Request, csrf: str, change: Callable[[Casework, User], T]) -> T | Response:
+        """``change`` by the signed-in reader, after the form's CSRF check, in one unit of
+        work; a change casework refuses shows the People page again with the reason."""
+        ctx = None
+        try:
+            with c.work() as cw:
+                ctx = c.reader(cw, request)
+                c.check_csrf(cw, ctx, csrf, request.url.path)
+                return change(cw, ctx.user)
+        except CaseworkError as err:
+            if ctx is None:
+                raise
+            return people_page(request, 400, error=err.render(ctx.lang))
+
     @app.get("/people")
     def people_view(request: Request) -> Response:
         return people_page(request)
@@ -52,48 +70,28 @@ def register(app: FastAPI, c: Console) -> None:  # noqa: C901 - one route table
     @app.post("/people/invite")
     def invite(request: Request, csrf: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "",
                unit: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "") -> Response:
-        try:
-            with c.work() as cw:
-                ctx = c.reader(cw, request)
-                c.check_csrf(cw, ctx, csrf, request.url.path)
-                kind, _sep, raw = unit.partition(":")
-                if not raw.isdigit():
-                    raise ValidationError("scope", _("Choose the unit."))
-                made = invites.create(cw, ctx.user, role=role, scope_kind=kind, scope_id=int(raw),
-                                      display_name=name.strip()[:60] or None)
-                code = made.code
-        except CaseworkError as err:
-            if locals().get("ctx") is None:
-                raise
-            return people_page(request, 400, error=err.render(ctx.lang))
+        def make(cw: Casework, user: User) -> str:
+            kind, _sep, raw = unit.partition(":")
+            if not raw.isdigit():
+                raise ValidationError("scope", _("Choose the unit."))
+            return invites.create(cw, user, role=role, scope_kind=kind, scope_id=int(raw),
+                                  display_name=name.strip()[:60] or None).code
+
+        code = people_change(request, csrf, make)
+        if isinstance(code, Response):
+            return code
         link = invite_link(c.config.bot_username(), code)
         return people_page(request, invited=link, qr=qr_svg(link))
 
     @app.post("/people/{user_id}/deactivate")
     def deactivate(request: Request, user_id: int, csrf: Annotated[str, Form()] = "") -> Response:
-        try:
-            with c.work() as cw:
-                ctx = c.reader(cw, request)
-                c.check_csrf(cw, ctx, csrf, request.url.path)
-                people.deactivate(cw, ctx.user, user_id)
-        except CaseworkError as err:
-            if locals().get("ctx") is None:
-                raise
-            return people_page(request, 400, error=err.render(ctx.lang))
-        return c.redirect("/people")
+        refused = people_change(request, csrf, lambda cw, user: people.deactivate(cw, user, user_id))
+        return refused if isinstance(refused, Response) else c.redirect("/people")
 
     @app.post("/invites/{invite_id}/revoke")
     def revoke(request: Request, invite_id: int, csrf: Annotated[str, Form()] = "") -> Response:
-        try:
-            with c.work() as cw:
-                ctx = c.reader(cw, request)
-                c.check_csrf(cw, ctx, csrf, request.url.path)
-                invites.revoke(cw, ctx.user, invite_id)
-        except CaseworkError as err:
-            if locals().get("ctx") is None:
-                raise
-            return people_page(request, 400, error=err.render(ctx.lang))
-        return c.redirect("/people")
+        refused = people_change(request, csrf, lambda cw, user: invites.revoke(cw, user, invite_id))
+        return refused if isinstance(refused, Response) else c.redirect("/people")
 
     # --- exports ------------------------------------------------------------------------
 
