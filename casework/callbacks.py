@@ -44,9 +44,9 @@ too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from casework.errors import ValidationError
 from casework.i18n import LANGUAGES
@@ -246,44 +246,61 @@ class Approve(Callback):
 
 
 @dataclass(frozen=True)
-class Attending(Callback):
+class _IdYesNo(Callback):
+    """``<prefix>:<id>:1|0``: a subclass's two fields, an id and a yes/no, in that order."""
+
+    def encode(self) -> str:
+        row, yes = _two(self)
+        return f"{self.PREFIX}:{row}:{1 if yes else 0}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        row = parse_id(f[0]) if f else None
+        if f is None or row is None or f[1] not in ("1", "0"):
+            return None
+        return cls(row, f[1] == "1")  # type: ignore[call-arg]
+
+
+@dataclass(frozen=True)
+class _OkNo(Callback):
+    """``<prefix>:ok|no:<id>``: a subclass's two fields, an id and an accept, in that order."""
+
+    def encode(self) -> str:
+        row, accept = _two(self)
+        return f"{self.PREFIX}:{'ok' if accept else 'no'}:{row}"
+
+    @classmethod
+    def decode(cls, data: str) -> Self | None:
+        f = _fields(data, cls.PREFIX, 2)
+        row = parse_id(f[1]) if f else None
+        if f is None or row is None or f[0] not in ("ok", "no"):
+            return None
+        return cls(row, f[0] == "ok")  # type: ignore[call-arg]
+
+
+def _two(tap: Callback) -> tuple[Any, Any]:
+    first, second = (getattr(tap, f.name) for f in fields(tap))  # type: ignore[arg-type]
+    return first, second
+
+
+@dataclass(frozen=True)
+class Attending(_IdYesNo):
     """The answer to "is the child back at school?"."""
 
     PREFIX: ClassVar[str] = "att"
     case_id: int
     attending: bool
 
-    def encode(self) -> str:
-        return f"att:{self.case_id}:{1 if self.attending else 0}"
-
-    @classmethod
-    def decode(cls, data: str) -> Self | None:
-        f = _fields(data, cls.PREFIX, 2)
-        case_id = parse_id(f[0]) if f else None
-        if f is None or case_id is None or f[1] not in ("1", "0"):
-            return None
-        return cls(case_id, f[1] == "1")
-
 
 @dataclass(frozen=True)
-class ChildBack(Callback):
+class ChildBack(_IdYesNo):
     """The answer to "is the child back?" on a date a promise or a notice set
     (``casework.return_check``): yes records the return, no lets the ladder go on."""
 
     PREFIX: ClassVar[str] = "back"
     case_id: int
     back: bool
-
-    def encode(self) -> str:
-        return f"back:{self.case_id}:{1 if self.back else 0}"
-
-    @classmethod
-    def decode(cls, data: str) -> Self | None:
-        f = _fields(data, cls.PREFIX, 2)
-        case_id = parse_id(f[0]) if f else None
-        if f is None or case_id is None or f[1] not in ("1", "0"):
-            return None
-        return cls(case_id, f[1] == "1")
 
 
 @dataclass(frozen=True)
@@ -346,43 +363,21 @@ class ConfirmCaseAction(_CaseWord):
 
 
 @dataclass(frozen=True)
-class TransferAnswer(Callback):
+class TransferAnswer(_OkNo):
     """The child's unit accepts or rejects a transfer request (``casework.transfers``)."""
 
     PREFIX: ClassVar[str] = "trf"
     request_id: int
     accept: bool
 
-    def encode(self) -> str:
-        return f"trf:{'ok' if self.accept else 'no'}:{self.request_id}"
-
-    @classmethod
-    def decode(cls, data: str) -> Self | None:
-        f = _fields(data, cls.PREFIX, 2)
-        request_id = parse_id(f[1]) if f else None
-        if f is None or request_id is None or f[0] not in ("ok", "no"):
-            return None
-        return cls(request_id, f[0] == "ok")
-
 
 @dataclass(frozen=True)
-class HandoverAnswer(Callback):
+class HandoverAnswer(_OkNo):
     """The receiving county accepts or rejects a case handed over (``casework.handover``)."""
 
     PREFIX: ClassVar[str] = "hnd"
     handover_id: int
     accept: bool
-
-    def encode(self) -> str:
-        return f"hnd:{'ok' if self.accept else 'no'}:{self.handover_id}"
-
-    @classmethod
-    def decode(cls, data: str) -> Self | None:
-        f = _fields(data, cls.PREFIX, 2)
-        handover_id = parse_id(f[1]) if f else None
-        if f is None or handover_id is None or f[0] not in ("ok", "no"):
-            return None
-        return cls(handover_id, f[0] == "ok")
 
 
 # --- attendance ---------------------------------------------------------------------------------
