@@ -32,12 +32,12 @@ The definitions (a day is a local calendar day in the policy's time zone):
   the period's last instant that has passed, per person answering for them (the person
   assigned, the school's and the village's responsible person; a case with two counts for
   both), and the cases nobody answers for.
+- **Verification rounds (核查)**: each round open during the period, its children in the
+  scope (those named twice left out), how many were given a disposition, how many of those
+  the township approved, and the count of each disposition (:func:`verification_progress`).
 
 Each query reads only the columns it needs, filtered in SQL by the scope, and the rest is
 one pass in Python: fast at county scale (see ``benchmarks/bench_figures.py``).
-
-Verification rounds (核查) are a separate piece of work: :func:`verification_progress` is
-the hook their figures go through (it returns nothing until that work is merged).
 """
 
 from __future__ import annotations
