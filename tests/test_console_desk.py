@@ -216,3 +216,40 @@ async def test_a_refused_action_says_why_and_changes_nothing(harness, world, eng
             "resume": f"个案#{ids['a']}当前处于“乡镇劝返”，现在不能进行此操作。",
         }[action]
         assert run.snapshot(ids["a"]) == before
+
+
+async def test_a_failed_export_reads_as_failed_on_the_exports_list(harness, world, engine, clock, policy) -> None:  # type: ignore[no-untyped-def]
+    """A job that failed (or whose worker died) is listed as failed, not as "in progress 0%";
+    a running one shows how far it is, a finished one that it is ready."""
+    from datetime import timedelta
+
+    from casework import export_jobs
+    from casework.uow import unit_of_work
+
+    officer = world.users["county_officer"]
+    with unit_of_work(engine, clock, policy) as cw:
+        lost = export_jobs.start(cw, officer, "ledger")
+    clock.advance(export_jobs.STALE + timedelta(minutes=1))
+    with unit_of_work(engine, clock, policy) as cw:
+        failed = export_jobs.start(cw, officer, "ledger")
+        export_jobs.fail(cw, failed, "disk full")
+        running = export_jobs.start(cw, officer, "ledger")
+        export_jobs.progress(cw, running, 40)
+        done = export_jobs.start(cw, officer, "ledger")
+        export_jobs.finish(cw, done, "台账.xlsx", 3, b"PK")
+
+    def listed(page: str) -> dict[str, str]:
+        items = re.findall(r'<li><a href="/console/exports/jobs/([^"]+)">(.*?)</li>', page)
+        return {key: re.sub(r"<[^>]+>", "", rest) for key, rest in items}
+
+    app = make_app(harness)
+    async with session_for(harness, app, officer) as http:
+        jobs = listed((await http.get("/console/exports")).text)
+        assert jobs[failed] == jobs[lost] == "台账 · 导出失败：未完成，请重新导出"
+        assert jobs[running] == "台账 · 生成中… 40%"
+        assert jobs[done] == "台账.xlsx · 已生成，可下载"
+        await http.get("/console/lang?to=en&next=/console/exports")
+        jobs = listed((await http.get("/console/exports")).text)
+        assert jobs[failed] == jobs[lost] == "The ledger (台账) · Failed: not finished, start it again"
+        assert jobs[running] == "The ledger (台账) · In progress… 40%"
+        assert jobs[done] == "台账.xlsx · Ready to download"
