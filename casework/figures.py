@@ -580,23 +580,31 @@ def text_lines(fig: Figures, level_label: Callable[[str], Text]) -> list[Text]:
 
 
 def digest_lines(fig: Figures) -> list[Text]:
-    """The compact block of the digests: two lines."""
+    """The figures block of the county and township digests: every figure, one line each
+    (the verification rounds are listed per unit above it, ``casework.verification.progress``)."""
+    from casework.labels import CLAUSE_SEPARATOR, join, state_text
+
     d = fig.reporting_delay
-    quick = d.count("0-3")
+    delays = [(bucket_label(c), n) for c, n in d.buckets]
+    if d.unknown:
+        delays.append((_("absence date unknown"), d.unknown))
     total = fig.deadlines_total()
-    six = fig.redropout.again(6)
-    lines = [
-        _("Figures, last {days} days: reported within 3 days {quick} of {n}; median report → "
-          "return {median} days; deadlines met {share}; re-dropout within 6 months {again} of "
-          "{judged}.", days=(fig.end - fig.start).days, quick=quick, n=d.total,
-          median=days_text(fig.to_return.median), share=percent(total.share),
-          again=six[0], judged=six[1]),
+    six, twelve = fig.redropout.again(6), fig.redropout.again(12)
+    yields = join([_("{level} {returned} of {worked}", level=state_text(y.level), returned=y.returned,
+                     worked=y.worked) for y in fig.yields], CLAUSE_SEPARATOR) if fig.yields else _("none")
+    return [
+        _("Figures, last {days} days. Absence → report: within 3 days {quick} of {n} ({items}).",
+          days=(fig.end - fig.start).days, quick=d.count("0-3"), n=d.total, items=_items(delays)),
+        _("Median days from the report: to the return {back}, to closing {closed}; deadlines met "
+          "{share} ({met} of {due}).", back=days_text(fig.to_return.median),
+          closed=days_text(fig.to_close.median), share=percent(total.share), met=total.met,
+          due=total.met + total.missed),
+        _("Returned to school after each step (returned of the cases on it): {items}.", items=yields),
+        _("Out of school again after a return: within 6 months {a6} of {j6}, within 12 months {a12} "
+          "of {j12}.", a6=six[0], j6=six[1], a12=twelve[0], j12=twelve[1]),
         _("Caseload: {mean} cases per person on average, at most {max}.",
           mean=_one_decimal(fig.caseload.mean), max=fig.caseload.max),
     ]
-    # the verification rounds are not repeated here: the digest lists them per unit
-    # (casework.verification.progress)
-    return lines
 
 
 def _one_decimal(value: float | None) -> str:

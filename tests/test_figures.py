@@ -226,10 +226,27 @@ def test_a_month_is_added_as_people_count_it() -> None:
 def test_the_digest_block_and_the_lines_read_in_both_languages(cw: Casework, world: World,
                                                                history: History) -> None:
     fig = figures.for_period(cw, world.users["county_officer"], NOVEMBER)
+    # every figure of test_every_figure_of_the_county_for_november, one line each
     block = [t.render("en") for t in figures.digest_lines(fig)]
-    assert block[0] == ("Figures, last 30 days: reported within 3 days 1 of 4; median report → "
-                        "return 20 days; deadlines met 71%; re-dropout within 6 months 2 of 3.")
-    assert block[1] == "Caseload: 1.2 cases per person on average, at most 2."
+    assert block == [
+        "Figures, last 30 days. Absence → report: within 3 days 1 of 4 (0–3 days 1; 4–5 days 1; "
+        "6–14 days 0; 15–30 days 1; over 30 days 1; absence date unknown 1).",
+        "Median days from the report: to the return 20, to closing 38; deadlines met 71% (5 of 7).",
+        "Returned to school after each step (returned of the cases on it): suspected dropout 0 of 5; "
+        "school persuasion 1 of 5; township persuasion 1 of 3; return-to-school notice with a "
+        "deadline 1 of 1.",
+        "Out of school again after a return: within 6 months 2 of 3, within 12 months 2 of 2.",
+        "Caseload: 1.2 cases per person on average, at most 2.",
+    ]
+    assert [t.render("zh_Hans") for t in figures.digest_lines(fig)] == [
+        "近 30 天指标。从开始旷课到上报：3 天内 1 / 4（0–3 天 1；4–5 天 1；6–14 天 0；15–30 天 1；"
+        "30 天以上 1；未记录旷课日期 1）。",
+        "从上报起的中位天数：至返校 20 天，至销号 38 天；按期完成率 71%（5 / 7）。",
+        "各环节劝返成效（返校人数 / 经办人数）：疑似辍学 0 / 5；学校劝返 1 / 5；乡镇劝返 1 / 3；"
+        "限期复学通知 1 / 1。",
+        "返校后再次辍学：6 个月内 2 / 3，12 个月内 2 / 2。",
+        "承办量：人均 1.2 件，最多 2 件。",
+    ]
     chinese = "\n".join(t.render("zh_Hans") for t in figures.text_lines(fig, lambda s: s))
     assert "Reporting" not in chinese and "71%" in chinese
 
@@ -277,8 +294,17 @@ def test_the_township_digest_ends_with_the_figures_block(engine: Any, clock: Fro
     # 梅林镇, 10-31 18:00 to 11-30 18:00: reported A (1 day), B (16), D (no date); first
     # returns A 6 days, B 20, E 32; deadlines A met, B school missed, B township and notice
     # met, D missed, E met; no return is six months old yet
-    assert lines[-2] == ("Figures, last 30 days: reported within 3 days 1 of 2; median report → "
-                         "return 20 days; deadlines met 67%; re-dropout within 6 months 0 of 0.")
+    # closed: E (reported 10-01, closed 11-28: 58 days); on each level in the window: A B D
+    # reported, E at the township since October; back after the school A, the township E,
+    # the notice B
+    assert lines[-5:-1] == [
+        "Figures, last 30 days. Absence → report: within 3 days 1 of 2 (0–3 days 1; 4–5 days 0; "
+        "6–14 days 0; 15–30 days 1; over 30 days 0; absence date unknown 1).",
+        "Median days from the report: to the return 20, to closing 58; deadlines met 67% (4 of 6).",
+        "Returned to school after each step (returned of the cases on it): suspected dropout 0 of 3; "
+        "school persuasion 1 of 3; township persuasion 1 of 2; return-to-school notice with a "
+        "deadline 1 of 1.",
+        "Out of school again after a return: within 6 months 0 of 0, within 12 months 0 of 0."]
     assert lines[-1].startswith("Caseload: ")
     assert "石桥" not in "\n".join(lines)
 
