@@ -36,7 +36,7 @@ def list_limits(base: UploadLimits | None = None) -> UploadLimits:
     )
 
 
-def write_xlsx(headers: list[str], rows: Iterable[list[str]], out: BinaryIO, *, title: str) -> int:
+def write_xlsx(headers: list[str], rows: Iterable[list[str | int]], out: BinaryIO, *, title: str) -> int:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31] or "list")
     bold = Font(bold=True)
@@ -48,13 +48,13 @@ def write_xlsx(headers: list[str], rows: Iterable[list[str]], out: BinaryIO, *, 
     sheet.append(head)
     count = 0
     for row in rows:
-        sheet.append(row)  # every cell text: an ID number must not become a float
+        sheet.append(row)  # the list's cells as text (an ID number must not become a float); counts as numbers
         count += 1
     book.save(out)
     return count
 
 
-def write_csv(headers: list[str], rows: Iterable[list[str]], out: BinaryIO) -> int:
+def write_csv(headers: list[str], rows: Iterable[list[str | int]], out: BinaryIO) -> int:
     """UTF-8 with a BOM, which Excel on Chinese Windows opens correctly."""
     text = io.StringIO()
     writer = csv.writer(text)

@@ -218,7 +218,7 @@ async def test_a_200_child_list_is_verified_reviewed_and_sent_back_up(harness, w
     assert len(got) == 201
     assert all(r[7] and r[12] == "approved" for r in got[1:])
     assert got[1][1:3] == [pupils[0].name, pupils[0].id_number]
-    assert got[1][7:13] == ["At school here (registered)", None, "1", teacher_user.display_name,
+    assert got[1][7:13] == ["At school here (registered)", None, 1, teacher_user.display_name,
                             u["township_officer"].display_name, "approved"]
     assert got[2][7:9] == ["Confirmed out of school", None] and got[2][13] == f"#{first_case}"
     assert sum(1 for r in got[1:] if (r[14] or "").startswith("Named twice: see row")) == 6

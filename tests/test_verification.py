@@ -137,9 +137,9 @@ def test_disposition_review_case_and_export(cw, world) -> None:  # type: ignore[
     got = [[c.value for c in row] for row in sheet.iter_rows()]
     assert got[0][:7] == headers and got[0][7:12] == ["处置结果", "具体情形", "佐证材料数", "核查人", "审核人"]
     assert got[1][2] == world.students[16].id_number  # restored from its encrypted column
-    assert got[1][7:13] == ["在本地就读（已注册学籍）", None, "1", teacher.display_name, officer.display_name, "已审核"]
+    assert got[1][7:13] == ["在本地就读（已注册学籍）", None, 1, teacher.display_name, officer.display_name, "已审核"]
     assert got[2][7] == "确属失学辍学" and got[2][12] == "待审核" and got[2][13] == f"#{case.id}"
-    assert got[3][7:13] == [None, None, "0", None, None, "尚未核查"]
+    assert got[3][7:13] == [None, None, 0, None, None, "尚未核查"]
     assert got[4][1] == got[1][1] and got[4][7] == "在本地就读（已注册学籍）" and got[4][14] == "名单重复：见第 2 行。"
     assert cw.session.exec(select(AuditEvent).where(AuditEvent.action == "verification.export")).one()
 

@@ -44,7 +44,7 @@ def prepare(cw: Casework, actor: User | None, round_id: int, lang: str) -> Expor
     return ExportJob(rnd, [*rnd.headers, *extra])
 
 
-def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterator[list[str]]:
+def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterator[list[str | int]]:
     """The rows in the list's order, read chunk by chunk; audited once, as an export."""
     rnd = job.round
     names: dict[int, str] = {}
@@ -59,7 +59,7 @@ def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterato
 
     last, count = 0, 0
     # what a later row naming the same child repeats: only the answer, not the whole row
-    answers: dict[int, tuple[int, list[str]]] = {}
+    answers: dict[int, tuple[int, list[str | int]]] = {}
     while True:
         chunk = cw.session.exec(
             select(VerificationEntry).where(VerificationEntry.round_id == rnd.id,
@@ -86,16 +86,16 @@ def rows(cw: Casework, actor: User | None, job: ExportJob, lang: str) -> Iterato
     cw.audit(actor, "verification.export", "verification_round", rnd.id, rows=count)
 
 
-def _answer(entry: VerificationEntry, who: Any, lang: str) -> list[str]:
-    """The columns after the province's: disposition, detail, evidence count, verifier,
-    reviewer, review, case, note."""
+def _answer(entry: VerificationEntry, who: Any, lang: str) -> list[str | int]:
+    """The columns after the province's: disposition, detail, evidence count (a number, for
+    the county to add up), verifier, reviewer, review, case, note."""
     disposition = DISPOSITIONS.get(entry.disposition or "")
     detail = DETAILS.get(entry.disposition or "", {}).get(entry.detail or "")
     status = STATUS.get(entry.status)
     return [
         _(disposition).render(lang) if disposition else "",
         _(detail).render(lang) if detail else "",
-        str(sum(1 for e in entry.evidence if e.get("kind") in ("photo", "document"))),
+        sum(1 for e in entry.evidence if e.get("kind") in ("photo", "document")),
         who(entry.proposed_by),
         who(entry.decided_by),
         _(status).render(lang) if status else "",
