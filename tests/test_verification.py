@@ -200,3 +200,23 @@ def test_the_profile_names_the_evidence_of_each_disposition() -> None:
     assert policy.verification.reviewer == "county_officer"
     with pytest.raises(Exception, match=r"verification\.evidence\.over_age\[1\]"):
         parse_policy(text.replace('over_age = ["birth_record"]', 'over_age = ["birth_record", "birth_record"]'))
+
+
+def test_nobody_reviews_their_own_disposition(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """The township officer may verify a child the address placed only in the township;
+    that disposition then waits for another person (the county officer), never for them."""
+    importing.import_round(cw, world.users["county_officer"], name="补充", due_on=DUE,
+                           headers=["姓名", "出生日期", "户籍地址"],
+                           rows=[(2, ["江小河", "2015-06-01", "青松县梅林镇"])])
+    entry = cw.session.exec(select(VerificationEntry)).one()
+    officer, county = world.users["township_officer"], world.users["county_officer"]
+    work.propose(cw, officer, entry.id, "unreachable",
+                 proof=[{**PHOTO, "evidence_kind": "written_statement"}])
+    assert work.review_queue(cw, officer) == []
+    with pytest.raises(AccessDenied) as refused:
+        work.decide(cw, officer, entry.id, True)
+    assert refused.value.text.render("en") == "You made this proposal; another person must review it."
+    assert (refused.value.detail["action"], refused.value.detail["actor_id"]) == ("verification.decide", officer.id)
+    assert [e.id for e in work.review_queue(cw, county)] == [entry.id]
+    work.decide(cw, county, entry.id, True)
+    assert (entry.status, entry.proposed_by, entry.decided_by) == ("approved", officer.id, county.id)
