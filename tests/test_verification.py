@@ -157,6 +157,34 @@ def test_quarterly_sample_is_a_round_of_our_cases(cw, world) -> None:  # type: i
     assert all(e.match == "id" and e.batch.startswith("案件#") for e in entries)
 
 
+def test_the_re_check_draws_from_the_suspected_ledger_and_the_closed_cases(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """The pool is the 疑似辍学台账 (a case on the school's steps, or paused on one) and the
+    closed cases; a case at the township or back at school is not drawn."""
+    from datetime import timedelta
+
+    from casework import ladder
+
+    teacher = world.users["teacher"]
+    made = {}
+    for key, s in zip(("new", "school", "paused", "township"), world.students_of_class(world.classes[4]), strict=True):
+        made[key] = ladder.report(cw, teacher, ladder.ReportInput(student_id=s.id, reasons=("work",))).case
+    made["closed"] = ladder.report(cw, world.users["teacher1"], ladder.ReportInput(
+        student_id=world.students_of_class(world.classes[0])[0].id, reasons=("work",))).case
+    for key in ("school", "paused", "township"):
+        ladder.escalate(cw, None, made[key].id)
+    ladder.escalate(cw, None, made["township"].id)
+    ladder.pause(cw, world.users["school_admin"], made["paused"].id, "住院治疗", cw.today() + timedelta(days=20))
+    made["closed"].state = "closed"  # a case closed (销号) after its review
+    cw.session.add(made["closed"])
+    assert [(made[k].state, made[k].level) for k in made] == [
+        ("suspected", "suspected"), ("school_persuasion", "school_persuasion"),
+        ("paused", "school_persuasion"), ("township_persuasion", "township_persuasion"),
+        ("closed", "suspected")]
+    sample.draw_sample(cw, world.users["county_officer"], size=50, name="2026Q4复核", due_on=DUE)
+    drawn = {e.batch for e in cw.session.exec(select(VerificationEntry)).all()}
+    assert drawn == {f"案件#{made[k].id}" for k in ("new", "school", "paused", "closed")}
+
+
 def test_a_denied_candidate_and_an_unplaced_child_go_where_the_address_says(cw, world) -> None:  # type: ignore[no-untyped-def]
     pupil = world.students[16]
     headers = ["姓名", "身份证号", "性别", "出生日期", "户籍地址"]

@@ -7,12 +7,14 @@ from __future__ import annotations
 import random
 from datetime import date
 
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from casework import states
 from casework.context import Casework
 from casework.errors import ValidationError
 from casework.i18n import _
+from casework.register_ledgers import SUSPECTED_LEVELS
 from casework.scope import student_units
 from casework.verification import importing
 from models.tables import Case, Student, User, VerificationEntry, VerificationRound
@@ -20,9 +22,10 @@ from models.types import cipher
 
 HEADERS = ["姓名", "身份证号", "性别", "出生日期", "户籍地址", "来源/批次"]
 ID_COLUMN = 1
-# suspected (still on the first step) and closed ones: a closed case is re-checked to see
-# the child really is where the closing said
-SAMPLED_STATES = frozenset({"suspected"} | states.FINAL)
+# the suspected dropouts of the 疑似辍学台账 (a case on the school's steps, or paused on
+# one) and the closed ones: a closed case is re-checked to see the child really is where
+# the closing said
+CLOSED_STATES = states.FINAL
 MAX_SAMPLE = 2000
 
 
@@ -33,8 +36,11 @@ def draw_sample(cw: Casework, actor: User | None, *, size: int, name: str, due_o
         raise ValidationError("size", _("The sample must have between 1 and {max} cases.", max=MAX_SAMPLE))
     if due_on <= cw.today():
         raise ValidationError("due_on", _("Give a date after today."))
+    suspected = and_(col(Case.state).in_([*SUSPECTED_LEVELS, states.PAUSED]),
+                     col(Case.level).in_(list(SUSPECTED_LEVELS)))
     pool = list(cw.session.exec(select(Case.id, Case.student_id).where(
-        Case.county_id == county, col(Case.state).in_(list(SAMPLED_STATES))).order_by(col(Case.id))).all())
+        Case.county_id == county, or_(suspected, col(Case.state).in_(list(CLOSED_STATES))))
+        .order_by(col(Case.id))).all())
     if not pool:
         raise ValidationError("size", _("There are no suspected or closed cases to re-check."))
     picked = (rng or random.SystemRandom()).sample(pool, min(size, len(pool)))
