@@ -124,6 +124,12 @@ def test_the_three_ledgers_are_views_of_the_same_data(cw: Casework, world: World
                                                             absent_since=date(2026, 11, 2), reasons=("work",)))
     dropout.case.level = dropout.case.state = "township_persuasion"
     cw.session.add(dropout.case)
+    # a child the extract does not hold, found door to door (附件表1) by the cadre of 溪口村
+    found = ladder.report(cw, world.users["village_cadre2"], ladder.ReportInput(
+        new_child=ladder.NewChild(name="赵小溪", gender="female", birth_date=date(2016, 3, 3),
+                                  village_id=world.villages[1].id, guardian_name="赵大田",
+                                  guardian_relation="father"),
+        source="door_to_door", reasons=("poverty",)))
     cw.session.commit()
 
     books = {}
@@ -138,8 +144,12 @@ def test_the_three_ledgers_are_views_of_the_same_data(cw: Casework, world: World
     header = [c.value for c in children[1]]
     assert header[:6] == ["序号", "乡镇（街道）", "村（社区）", "户号", "户主姓名", "姓名"]
     body = {r[5]: r for r in children.iter_rows(min_row=2, values_only=True)}
-    assert set(body) == {world.students[0].name, "陈小禾", "陈小苗", "吴小川", world.students[1].name}
+    assert set(body) == {world.students[0].name, "陈小禾", "陈小苗", "吴小川", world.students[1].name, "赵小溪"}
     status, check = header.index("就读状态"), header.index("需入户核查")
+    source, case_no = header.index("来源"), header.index("个案编号")
+    assert [body["陈小禾"][source], body["赵小溪"][source]] == ["户籍导入", "入户登记"]
+    assert body["赵小溪"][2:4] == ("溪口村", None) and body["赵小溪"][status] == "未入学"
+    assert (body["赵小溪"][case_no], body["赵小溪"][check]) == (found.case.id, None)  # its case is open
     assert body["陈小禾"][status] == "未入学" and body["陈小禾"][check] == "是"
     assert body["吴小川"][status] == "外地就读" and body["吴小川"][check] is None
     # the county officer reads ID numbers in full (as in the ledger export)
