@@ -15,6 +15,7 @@ import xlsxwriter
 from casework.figures import Figures, bucket_label, word
 from casework.i18n import _
 from casework.labels import STATE_LABELS
+from casework.verification.categories import label as disposition_label
 
 
 def _level(level: str, lang: str) -> str:
@@ -118,6 +119,11 @@ def write_sheet(wb: Any, fig: Figures, lang: str, local_period: str, generated: 
             for col_, n in enumerate((v.total, v.disposed, v.reviewed), start=2):
                 ws.write_number(row, col_, n, cell)
             row += 1
+            # the dispositions given, each under the round's "given a disposition"
+            for code, n in v.by_disposition:
+                ws.write_string(row, 0, "  " + disposition_label(code).render(lang), cell)
+                ws.write_number(row, 3, n, cell)
+                row += 1
 
 
 def write_workbook(fig: Figures, lang: str, local_period: str, generated: str) -> bytes:

@@ -382,3 +382,26 @@ def test_verification_rounds_in_the_figures(session: Session, cw: Casework, worl
     narrowed = figures.for_period(cw, world.users["county_officer"], NOVEMBER,
                                   township_id=t2.id).verification
     assert [(v.total, v.disposed, v.reviewed) for v in narrowed] == [(1, 1, 1)]
+
+    # the same figures in the workbook and the command line's lines, dispositions named
+    import io
+
+    from openpyxl import load_workbook
+
+    from casework.i18n import Text
+    from documents import figures_xlsx
+
+    fig = figures.for_period(cw, world.users["county_officer"], NOVEMBER)
+    book = load_workbook(io.BytesIO(figures_xlsx.write_workbook(fig, "zh_Hans", "2026-11", "2026-12-01")))
+    cells = [r[:5] for r in book.active.iter_rows(values_only=True)]
+    at = cells.index(("核查批次", None, None, None, None))
+    assert cells[at + 1:at + 6] == [
+        ("批次名称", "截止日期", "名单人数", "已核查处置", "已复核"),
+        ("2026年秋季核查", "2026-11-30", 4, 3, 2),
+        ("  确属失学辍学", None, None, 1, None),
+        ("  外地就读", None, None, 1, None),
+        ("  在本地就读（已注册学籍）", None, None, 1, None)]
+    lines = [t.render("en") for t in figures.text_lines(fig, Text)]
+    assert lines[-4:] == ["Verification 2026年秋季核查: 3 of 4 given a disposition, 2 reviewed",
+                          "  Confirmed out of school: 1", "  At school elsewhere: 1",
+                          "  At school here (registered): 1"]
