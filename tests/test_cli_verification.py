@@ -9,10 +9,10 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import db
-from models.tables import AuditEvent, VerificationEntry
+from models.tables import AuditEvent, Case, VerificationEntry
 from tests.conftest import invoke
 
 HEADER = "序号,姓名,身份证号,性别,出生日期,户籍地址,来源/批次\n"
@@ -40,11 +40,12 @@ def test_import_sample_list_and_export(env: pytest.MonkeyPatch, database_url: st
 
     sample = invoke("verification", "sample", "--size", "5", "--name", "2026Q4复核", "--due", "2099-12-31")
     assert sample.exit_code == 0, sample.output
-    assert sample.output.strip() == "#2 2026Q4复核: 1 case(s) to re-check, due 2099-12-31"  # the demo has one suspected or closed
+    # the demo's two cases on the school's step and its closed one
+    assert sample.output.strip() == "#2 2026Q4复核: 3 case(s) to re-check, due 2099-12-31"
     listed = invoke("verification", "list")
     assert listed.output.splitlines() == [
         "#1\t第一批\tdue 2099-12-31\timport\t0/2 verified\t0 approved",
-        "#2\t2026Q4复核\tdue 2099-12-31\tsample\t0/1 verified\t0 approved"]
+        "#2\t2026Q4复核\tdue 2099-12-31\tsample\t0/3 verified\t0 approved"]
 
     out = tmp_path / "back.csv"
     exported = invoke("export", "verification", "1", "-o", str(out))
@@ -59,5 +60,10 @@ def test_import_sample_list_and_export(env: pytest.MonkeyPatch, database_url: st
     with Session(engine) as s:
         audit = s.exec(select(AuditEvent).where(AuditEvent.action == "verification.export")).one()
         assert audit.detail["operator"].startswith("os:") and audit.detail["rows"] == 3
-        assert len(s.exec(select(VerificationEntry)).all()) == 4
+        assert len(s.exec(select(VerificationEntry)).all()) == 6
+        drawn = [int(e.batch.removeprefix("案件#")) for e in s.exec(
+            select(VerificationEntry).where(VerificationEntry.round_id == 2)).all()]
+        assert sorted((c.state, c.level) for c in s.exec(select(Case).where(col(Case.id).in_(drawn))).all()) == [
+            ("closed", "school_persuasion"), ("school_persuasion", "school_persuasion"),
+            ("school_persuasion", "school_persuasion")]
     engine.dispose()
