@@ -215,6 +215,31 @@ def test_a_denied_candidate_and_an_unplaced_child_go_where_the_address_says(cw, 
     assert work.load_entry(cw, world.users["county_officer"], nowhere.id)
 
 
+def test_a_child_of_the_register_goes_to_the_village_its_household_register_names(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """Not our pupil, but in the register of school-age children with the same ID number:
+    the child goes to the register's village even when the list's address names only the
+    township (else the township officer would have to place it by hand)."""
+    from demo.county import invented_id_number
+    from models.tables import RegisterChild
+    from models.types import cipher
+
+    number = invented_id_number(date(2015, 6, 1), 801, False)
+    cw.session.add(RegisterChild(county_id=world.county.id, village_id=world.villages[1].id, name="江小河",
+                                 gender="male", birth_date=date(2015, 6, 1), id_number=number,
+                                 id_number_hash=cipher().lookup_hash(number), created_at=cw.now_db(),
+                                 updated_at=cw.now_db()))
+    cw.session.flush()
+    importing.import_round(cw, world.users["county_officer"], name="x", due_on=DUE,
+                           headers=["姓名", "身份证号", "出生日期", "户籍地址"],
+                           rows=[(2, ["江小河", number, "2015-06-01", "青松县梅林镇"]),
+                                 (3, ["海小波", invented_id_number(date(2014, 6, 1), 802, True),
+                                      "2014-06-01", "青松县梅林镇"])])
+    known, unknown = cw.session.exec(select(VerificationEntry).order_by(VerificationEntry.row_number)).all()
+    assert (known.match, known.township_id, known.village_id) == ("none", world.townships[0].id, world.villages[1].id)
+    assert work.load_entry(cw, world.users["village_cadre2"], known.id).name == "江小河"
+    assert (unknown.township_id, unknown.village_id) == (world.townships[0].id, None)  # by the address only
+
+
 def test_the_profile_names_the_evidence_of_each_disposition() -> None:
     from pathlib import Path
 

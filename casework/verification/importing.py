@@ -15,9 +15,10 @@ twice in the list (same ID, or same name, birth date and address without a valid
 a duplicate of the first row: not worked twice, and exported with the first's answer.
 
 Each child goes to the unit that must verify it: the class (and school) of a matched
-pupil, else the village of a matched child, else the village the 户籍 address names
-(among the county's villages), else the township it names (whose officer assigns it),
-else the county.
+pupil, else the village of a matched child, else the village the register of school-age
+children (适龄儿童台账, by the household register) puts the child with that ID number in,
+else the village the 户籍 address names (among the county's villages), else the township
+it names (whose officer assigns it), else the county.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from casework.roster_import import normalize_header, parse_birth_date
 from casework.scope import STUDENT_UNITS, Units, seeing
 from models.tables import (
     County,
+    RegisterChild,
     School,
     SchoolClass,
     Student,
@@ -258,8 +260,10 @@ def _in_county(county_id: int) -> Any:
     return STUDENT_UNITS.county == county_id
 
 
-def _match_batch(cw: Casework, county_id: int, rows: Sequence[Row]) -> tuple[dict[int, _Found], dict[int, _Found]]:
-    """(by ID, candidates by name and birth date), keyed by row number: two queries."""
+def _match_batch(cw: Casework, county_id: int, rows: Sequence[Row]
+                 ) -> tuple[dict[int, _Found], dict[int, _Found], dict[int, int]]:
+    """(by ID, candidates by name and birth date, the village the register of school-age
+    children puts a child in), keyed by row number: three queries at most."""
     by_hash: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         if row.id_number:
@@ -274,6 +278,19 @@ def _match_batch(cw: Casework, county_id: int, rows: Sequence[Row]) -> tuple[dic
         for sid, h, klass, village in found:
             for number in by_hash[h]:
                 by_id[number] = _Found(sid, klass, village)
+    # a child who is not our pupil but is in the register (适龄儿童台账): the village its
+    # household register names, which the list's address text may not
+    in_register: dict[int, int] = {}
+    wanted_hashes = {h: numbers for h, numbers in by_hash.items() if any(n not in by_id for n in numbers)}
+    if wanted_hashes:
+        for h, village in cw.session.execute(
+            sa_select(col(RegisterChild.id_number_hash), col(RegisterChild.village_id))
+            .where(col(RegisterChild.id_number_hash).in_(list(wanted_hashes)),
+                   col(RegisterChild.county_id) == county_id)
+        ).all():
+            for number in wanted_hashes[h]:
+                if number not in by_id:
+                    in_register[number] = village
     rest = [r for r in rows if r.number not in by_id and r.birth_date is not None]
     candidates: dict[int, _Found] = {}
     if rest:
@@ -289,7 +306,7 @@ def _match_batch(cw: Casework, county_id: int, rows: Sequence[Row]) -> tuple[dic
         for sid, name, birth, klass, village in found2:
             for number in wanted.get((name, birth), []):
                 candidates.setdefault(number, _Found(sid, klass, village))
-    return by_id, candidates
+    return by_id, candidates, in_register
 
 
 # --- the import -------------------------------------------------------------------------------
@@ -372,7 +389,7 @@ def import_round(
     table: Any = VerificationEntry.__table__  # type: ignore[attr-defined]
     for start in range(0, len(checked), BATCH):
         batch = checked[start : start + BATCH]
-        by_id, candidates = _match_batch(cw, county, batch)
+        by_id, candidates, in_register = _match_batch(cw, county, batch)
         values: list[dict[str, Any]] = []
         for row in batch:
             entry = _entry(rnd, row, id_col, county)
@@ -387,7 +404,8 @@ def import_round(
                 result.duplicates += 1
             else:
                 first_of[key] = entry
-                _assign(entry, row, by_id.get(row.number), candidates.get(row.number), places, result)
+                _assign(entry, row, by_id.get(row.number), candidates.get(row.number),
+                        in_register.get(row.number), places, result)
             values.append(entry.model_dump(exclude={"id"}))
         # one multi-row INSERT per batch (the ORM would insert row by row: the table refers
         # to itself through duplicate_of)
@@ -422,7 +440,7 @@ def _entry(rnd: VerificationRound, row: Row, id_col: int | None, county: int) ->
 
 
 def _assign(entry: VerificationEntry, row: Row, by_id: _Found | None, candidate: _Found | None,
-            places: _Places, result: Imported) -> None:
+            register_village: int | None, places: _Places, result: Imported) -> None:
     units: dict[str, int | None] = {}
     if by_id is not None:
         entry.match, entry.student_id = "id", by_id.student_id
@@ -435,6 +453,8 @@ def _assign(entry: VerificationEntry, row: Row, by_id: _Found | None, candidate:
         result.candidates += 1
     else:
         result.unmatched += 1
+    if not units and register_village in places.village_township:
+        units = {"village_id": register_village, "township_id": places.village_township[register_village]}
     if not units:
         units = places.by_address(row.hukou)
     for key, value in units.items():
