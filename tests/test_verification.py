@@ -144,6 +144,23 @@ def test_disposition_review_case_and_export(cw, world) -> None:  # type: ignore[
     assert cw.session.exec(select(AuditEvent).where(AuditEvent.action == "verification.export")).one()
 
 
+def test_a_dropout_sent_back_and_verified_again_as_at_school_says_so(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """The case opened at once stays on the ladder and linked to the list; the second
+    disposition is answered as what it is, not as the first."""
+    headers, rows = suspect_list(ours(world, 16), [], [], size=1, today=cw.today(), bad_id_share=0)
+    importing.import_round(cw, world.users["county_officer"], name="复核", due_on=DUE, headers=headers, rows=rows)
+    entry = cw.session.exec(select(VerificationEntry)).one()
+    teacher, officer = world.users["teacher"], world.users["township_officer"]
+    first = work.propose(cw, teacher, entry.id, "dropout", reasons=("work",))
+    case_id = entry.case_id
+    assert first.render("en") == f"{entry.name}: confirmed out of school; case #{case_id} is open on the ladder. Sent for review."
+    work.decide(cw, officer, entry.id, False, note="孩子在校，请核实")
+    again = work.propose(cw, teacher, entry.id, "local_school",
+                         proof=[{**PHOTO, "evidence_kind": "enrolment_confirmation"}])
+    assert again.render("en") == f"{entry.name}: At school here (registered). Sent for review."
+    assert (entry.disposition, entry.case_id) == ("local_school", case_id)
+
+
 def test_quarterly_sample_is_a_round_of_our_cases(cw, world) -> None:  # type: ignore[no-untyped-def]
     from casework import ladder
 

@@ -262,7 +262,7 @@ def propose(
     cw.session.flush()
     _tell_reviewers_when_done(cw, actor, entry)
     said = _("{name}: {disposition}. Sent for review.", name=entry.name, disposition=label(disposition, detail))
-    if entry.case_id is not None:
+    if disposition == DROPOUT:  # (a case opened before the review sent it back stays linked)
         said = _("{name}: confirmed out of school; case #{id} is open on the ladder. Sent for review.",
                  name=entry.name, id=entry.case_id)
     return said
