@@ -128,9 +128,15 @@ def child_rows(cw: Casework, actor: User | None, job: Job) -> list[list[Value]]:
     from casework.register import OPEN
     from models.tables import Case
 
-    for s in cw.session.exec(query.order_by(col(Student.village_id), col(Student.name))).all():
-        case_id = cw.session.exec(select(Case.id).where(Case.student_id == s.id,
-                                                        col(Case.state).in_(OPEN))).first()
+    found = cw.session.exec(query.order_by(col(Student.village_id), col(Student.name))).all()
+    open_cases: dict[int, int] = {}  # the open case of each, in one query
+    if found:
+        for case_id, student_id in cw.session.exec(select(Case.id, Case.student_id).where(
+                col(Case.student_id).in_([s.id for s in found]), col(Case.state).in_(OPEN))
+                .order_by(col(Case.id))).all():
+            open_cases.setdefault(student_id, case_id or 0)
+    for s in found:
+        case_id = open_cases.get(s.id or 0)
         village, township = villages.get(s.village_id, ("", ""))
         rows.append([township, village, None, None, s.name, codes.label("gender", s.gender).render(lang),
                      s.birth_date, _age(s.birth_date, job.today), job.disclosure.id_number(s.id_number),
