@@ -20,7 +20,7 @@ from casework.verification import export, importing, sample, work
 from demo.county import World
 from demo.verification_list import Child, suspect_list
 from documents.verification_xlsx import write_xlsx
-from models.tables import AuditEvent, Case, Deadline, OutboxMessage, VerificationEntry
+from models.tables import AuditEvent, Case, Deadline, OutboxMessage, Student, VerificationEntry
 
 DUE = date(2026, 12, 18)
 PHOTO = {"kind": "photo", "file_id": "p1", "width": 1000, "height": 800}
@@ -255,6 +255,26 @@ def test_a_child_of_the_register_goes_to_the_village_its_household_register_name
     assert (known.match, known.township_id, known.village_id) == ("none", world.townships[0].id, world.villages[1].id)
     assert work.load_entry(cw, world.users["village_cadre2"], known.id).name == "江小河"
     assert (unknown.township_id, unknown.village_id) == (world.townships[0].id, None)  # by the address only
+
+
+def test_a_list_without_a_gender_column_takes_it_from_a_valid_id_number(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """A child confirmed out of school is registered with the gender its ID number gives,
+    not a guess; without a valid ID number the gender stays unknown on the list."""
+    from demo.county import invented_id_number
+
+    girl = invented_id_number(date(2015, 6, 1), 803, True)
+    importing.import_round(cw, world.users["county_officer"], name="x", due_on=DUE,
+                           headers=["姓名", "身份证号", "出生日期", "户籍地址"],
+                           rows=[(2, ["江小溪", girl, "", "青松县上坪村"]),
+                                 (3, ["江小河", invented_id_number(date(2014, 6, 1), 804, False), "",
+                                      "青松县上坪村"]),
+                                 (4, ["江小山", girl[:17] + ("0" if girl[17] != "0" else "1"), "2015-06-01",
+                                      "青松县上坪村"])])
+    first, second, third = cw.session.exec(select(VerificationEntry).order_by(VerificationEntry.row_number)).all()
+    assert (first.gender, second.gender, third.gender) == ("female", "male", None)
+    work.propose(cw, world.users["village_cadre"], first.id, "dropout", reasons=("work",))
+    case = cw.session.get(Case, first.case_id)
+    assert case is not None and cw.session.get(Student, case.student_id).gender == "female"  # type: ignore[union-attr]
 
 
 def test_the_profile_names_the_evidence_of_each_disposition() -> None:
