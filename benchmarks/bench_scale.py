@@ -317,7 +317,11 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
           f"{duplicated}, lost {lost} (of which still pending when the drain timed out: "
-          f"{pending}; dead or failed: {bad_rows}); 429s at the fake {tg.stats.too_many_requests}")
+          f"{pending}; dead or failed: {bad_rows})")
+    print(f"429s at the fake        {tg.stats.too_many_requests}: a second message to one chat "
+          f"within its second {tg.stats.chat_429s}, over 30 in a second in all "
+          f"{tg.stats.global_429s}; busiest second {tg.stats.max_sends_per_window} sends, "
+          f"busiest chat-second {tg.stats.max_chat_sends_per_window}")
     print(f"apologies               {apology_count}; replies sent through the outbox after "
           f"a refused direct send: {urgent_replies}")
     print(f"domain rows             visits {visits} for {len(teachers)} teachers; "
