@@ -155,33 +155,38 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"worker on port {port} never became healthy")
 
 
-async def button(user: ChatUser, needles: tuple[str, ...], wait: float = 30.0) -> str:
+async def button(user: ChatUser, needles: tuple[str, ...], think: float, wait: float = 30.0) -> str:
     """The first button holding one of ``needles``; waits for it a while, for a reply that
-    went through the outbox (its direct send was refused)."""
+    went through the outbox (its direct send was refused), and then reads it for ``think``
+    seconds as for any answer (not tapping it the moment it shows)."""
     deadline = time.monotonic() + wait
+    late = False
     while True:
         for label in user.buttons():
             if any(n in label for n in needles):
+                if late:
+                    await asyncio.sleep(think)
                 return label
         if time.monotonic() > deadline:
             raise AssertionError(f"none of {needles} in {user.buttons()}")
+        late = True
         await asyncio.sleep(0.2)
 
 
-async def visit(tg: FakeTelegram, deliver: Any, teacher: User) -> None:
+async def visit(tg: FakeTelegram, deliver: Any, teacher: User, think: float) -> None:
     """One teacher records a home visit on their case, defaults accepted: 10 steps."""
     user = ChatUser(tg, deliver=deliver, enqueue=False, user_id=teacher.telegram_id,
                     first_name=teacher.display_name, language_code="zh-hans")
     await user.send("/visit")
-    await user.tap(await button(user, ("#",)))
-    await user.tap(await button(user, ("Home visit", "家访")))
+    await user.tap(await button(user, ("#",), think))
+    await user.tap(await button(user, ("Home visit", "家访"), think))
     await user.send("父母在外务工，由祖母照看")
-    await user.tap(await button(user, ("Hesitant", "犹豫")))
-    await user.tap(await button(user, ("Unwilling", "不愿", "Opposed", "反对")))
+    await user.tap(await button(user, ("Hesitant", "犹豫"), think))
+    await user.tap(await button(user, ("Unwilling", "不愿", "Opposed", "反对"), think))
     await user.send("讲解义务教育法，联系资助")
-    await user.tap(await button(user, ("Refused", "拒绝")))
-    await user.tap(await button(user, ("Skip", "跳过")))
-    await user.tap(await button(user, ("Confirm", "确认")))
+    await user.tap(await button(user, ("Refused", "拒绝"), think))
+    await user.tap(await button(user, ("Skip", "跳过"), think))
+    await user.tap(await button(user, ("Confirm", "确认"), think))
 
 
 def sender_of(update: dict[str, Any]) -> int:
@@ -233,7 +238,7 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
 
         async def one(teacher: User) -> None:
             async with gate:
-                await visit(tg, deliver, teacher)
+                await visit(tg, deliver, teacher, think)
 
         await asyncio.gather(*(one(t) for t in teachers))
 
@@ -317,7 +322,11 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
           f"{duplicated}, lost {lost} (of which still pending when the drain timed out: "
-          f"{pending}; dead or failed: {bad_rows}); 429s at the fake {tg.stats.too_many_requests}")
+          f"{pending}; dead or failed: {bad_rows})")
+    print(f"429s at the fake        {tg.stats.too_many_requests}: a second message to one chat "
+          f"within its second {tg.stats.chat_429s}, over 30 in a second in all "
+          f"{tg.stats.global_429s}; busiest second {tg.stats.max_sends_per_window} sends, "
+          f"busiest chat-second {tg.stats.max_chat_sends_per_window}")
     print(f"apologies               {apology_count}; replies sent through the outbox after "
           f"a refused direct send: {urgent_replies}")
     print(f"domain rows             visits {visits} for {len(teachers)} teachers; "

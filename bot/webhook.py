@@ -10,7 +10,9 @@
 - Telegram redelivers an update it thinks failed, possibly to another worker. Which
   updates were handled is kept in the database (``handlers.updates``): a turn records its
   update id in its own transaction, so a redelivery is done and answered once across all
-  workers, a failed turn's retry is processed, and a restart forgets nothing.
+  workers, a failed turn's retry is processed, and a restart forgets nothing. A private
+  chat's update (always a turn's) costs no database work besides its turn's; any other is
+  looked up before its handlers and recorded after them.
 - ``/healthz`` answers for load balancers and the operator. ``/docs`` and
   ``/openapi.json`` exist only in development.
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from telegram import Update
+from telegram.constants import ChatType
 
 from handlers import updates
 
@@ -58,6 +61,16 @@ def _declared_too_large(request: Request, limit: int) -> bool | None:
         return int(declared) > limit
     except ValueError:
         return None
+
+
+def _handled_by_turns(update: Update) -> bool:
+    """In a private chat, from the chat's own user: every handler of such an update is a
+    turn (``handlers.turns.run_turn``), which claims the update in its own transaction, so a
+    redelivery is dropped there and needs no look-up first. Any other update (a group's, a
+    forged one, a kind without a user) is looked up before its handlers run."""
+    chat, user = update.effective_chat, update.effective_user
+    return (chat is not None and user is not None and chat.type == ChatType.PRIVATE
+            and chat.id == user.id)
 
 
 def create_webhook_app(
@@ -126,14 +139,19 @@ def create_webhook_app(
             # RecursionError (nesting), ValueError (JSON), TypeError/KeyError (shape), …
             log.warning("refused a malformed update (%s)", type(err).__name__)
             return Response(status_code=400)
-        if await asyncio.to_thread(updates.is_processed, services, update.update_id):
+        if not _handled_by_turns(update) and await asyncio.to_thread(
+            updates.is_processed, services, update.update_id
+        ):
             return Response(status_code=200)  # a redelivery of an update handled before
         # through the update processor, as polling does: one person's updates in order;
         # errors go to the error handlers
-        await application.update_processor.process_update(update, application.process_update(update))
+        with updates.watching_claims() as claimed:
+            await application.update_processor.process_update(
+                update, application.process_update(update))
         if update.update_id in failed:
             failed.discard(update.update_id)
-        else:  # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now
+        elif update.update_id not in claimed:
+            # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now
             await asyncio.to_thread(updates.record, services, update.update_id)
         return Response(status_code=200)
 

@@ -5,6 +5,10 @@ answers 5xx (or 429), the reply's messages not yet sent are queued here, already
 words and language the user was about to read (files and reply keyboards too), marked
 urgent so the sender takes them before other rows, in their order after anything older
 for the same person.
+
+A file made for the reply (a form, an export) is kept in its row, base64, until it is
+sent; one over :data:`MAX_QUEUED_DOCUMENT` is not stored: its row says in words that the
+file could not be sent and is to be asked for again.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from casework.clock import to_db
+from casework.i18n import _
 from models.tables import OutboxMessage, User
 
 KIND = "reply"
+# the largest file (bytes) a queued reply keeps in its row: forms are a few KB and exports
+# rarely pass a megabyte; Telegram's own sendDocument limit (50 MB) is no size for a queue row
+MAX_QUEUED_DOCUMENT = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,18 +62,29 @@ def _payload(part: ReplyPart) -> dict[str, Any]:
     return payload
 
 
+def _kept(part: ReplyPart, lang: str) -> ReplyPart:
+    """``part`` as it can be queued: a file over :data:`MAX_QUEUED_DOCUMENT` becomes a
+    message naming it, under its caption."""
+    if part.document is None or len(part.document[1]) <= MAX_QUEUED_DOCUMENT:
+        return part
+    note = _("The file {name} could not be sent just now, and it is too large to be sent "
+             "later. Please ask for it again.", name=part.document[0]).render(lang)
+    return ReplyPart(f"{part.text}\n\n{note}" if part.text else note)
+
+
 def queue_reply(session: Session, telegram_id: int, parts: list[ReplyPart], now: datetime) -> int:
     """Queue ``parts`` for the user with this Telegram id; how many rows (0 for someone
     the bot does not know: nobody to address a row to)."""
-    user_id = session.execute(
-        select(col(User.id)).where(col(User.telegram_id) == telegram_id)
-    ).scalar()
-    if user_id is None:
+    found = session.execute(
+        select(col(User.id), col(User.language)).where(col(User.telegram_id) == telegram_id)
+    ).first()
+    if found is None:
         return 0
+    user_id, lang = found
     for part in parts:
         session.add(OutboxMessage(
             recipient_id=user_id, kind=KIND, urgent=True,
-            payload=_payload(part),
+            payload=_payload(_kept(part, lang)),
             not_before=to_db(now), created_at=to_db(now),
         ))
     return len(parts)

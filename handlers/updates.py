@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +54,23 @@ PRUNE_EVERY = 256  # update ids are sequential: about one prune per 256 updates
 _TABLE = ProcessedUpdate.__table__  # type: ignore[attr-defined]
 
 
+# the update ids claimed by turns inside a :func:`watching_claims` block (the webhook's:
+# an update a turn claimed needs no second write after the handlers)
+_claims: ContextVar[set[int] | None] = ContextVar("claimed_updates", default=None)
+
+
+@contextmanager
+def watching_claims() -> Iterator[set[int]]:
+    """The update ids :func:`claim` is called for inside the block, in worker threads too
+    (a turn's thread runs in a copy of this context, which shares the set)."""
+    box: set[int] = set()
+    token = _claims.set(box)
+    try:
+        yield box
+    finally:
+        _claims.reset(token)
+
+
 def dedupes(context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether this application records processed updates (served by the webhook)."""
     return bool(context.application.bot_data.get(DEDUPE_KEY))
@@ -60,6 +80,9 @@ def claim(session: Session, update_id: int, now: datetime) -> bool:
     """Record ``update_id`` as processed in the session's transaction; False if it already
     was (by this worker or another). Waits for a concurrent claim of the same id to commit
     or roll back, so exactly one transaction holds the row."""
+    box = _claims.get()
+    if box is not None:
+        box.add(update_id)
     values = {"update_id": update_id, "processed_at": to_db(now)}
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):

@@ -129,6 +129,40 @@ async def test_a_form_whose_send_failed_with_a_502_arrives_once_through_the_outb
     assert f"#{made.meilin_township}" in captions[-2] and captions[-1] == ""
 
 
+async def test_a_form_too_large_to_queue_is_refused_in_words(
+    harness: Any, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file over the outbox's cap is not stored in a row: the officer reads, once, that it
+    could not be sent and is to be asked for again (the forms themselves are a few KB, so
+    the cap is lowered here to one under the Word file's size)."""
+    from sqlmodel import Session
+
+    from tests.ledgerkit import make_cases
+    from tests.test_bot_exports import documents
+
+    with Session(harness.engine, expire_on_commit=False) as s:
+        made = make_cases(s, harness.services.clock, harness.services.policy, world)
+    officer = speaking(harness, world.users["township_officer"], "zh-hans")
+    await officer.send(f"/forms {made.meilin_township}")
+    monkeypatch.setattr(urgent, "MAX_QUEUED_DOCUMENT", 1000)
+    harness.tg.inject("sendDocument", officer.chat_id, error_code=502)
+    await officer.tap("表5")
+    queued = rows(harness, OutboxMessage, OutboxMessage.kind == urgent.KIND)
+    assert len(queued) == 2 and all("literal_document" not in r.payload for r in queued)
+    assert all(len(str(r.payload)) < 2000 for r in queued)  # no file in the rows
+
+    await deliver_outbox(harness)
+    assert await deliver_outbox(harness) == 0  # once
+    # (a notice to the officer carries the form's PDF as an attachment: not this reply)
+    assert not any(name.endswith(".docx") for name, _data in documents(harness, officer))
+    last = harness.tg.bot_messages(officer.chat_id)[-2:]
+    assert [m.media.get("document") for m in last] == [None, None]
+    said = [m.content for m in last]
+    assert said[0].startswith("疑似辍学学生报告单（表5）——个案#") and f"#{made.meilin_township}" in said[0]
+    assert ".docx”暂时未能发送，且文件过大，无法稍后补发。请重新获取。" in said[0]
+    assert ".pdf”暂时未能发送，且文件过大，无法稍后补发。请重新获取。" in said[1]
+
+
 async def test_a_newcomers_phone_prompt_that_failed_with_a_502_arrives_once_with_its_keyboard(
     harness: Any, world: Any
 ) -> None:

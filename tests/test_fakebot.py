@@ -635,6 +635,7 @@ async def test_rate_limit_enforcement_counts_windows(
     assert tg.stats.max_sends_per_window == 30
     assert tg.stats.max_chat_sends_per_window == 1
     assert tg.stats.enforced_429s == 2 and tg.stats.too_many_requests == 2
+    assert (tg.stats.chat_429s, tg.stats.global_429s) == (1, 1)  # which limit each was
 
 
 async def test_media_shapes_parse_in_ptb(

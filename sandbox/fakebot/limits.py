@@ -20,6 +20,8 @@ class RateStats:
     sends: int = 0
     too_many_requests: int = 0  # every 429 answered (enforced or injected)
     enforced_429s: int = 0  # 429s caused by enforce_limits
+    chat_429s: int = 0  # of those, for a second message to one chat within its second
+    global_429s: int = 0  # of those, for a message past the global limit (any chat)
 
     @property
     def max_sends_per_window(self) -> int:
@@ -33,6 +35,7 @@ class RateStats:
         self.sends_per_window.clear()
         self.chat_sends_per_window.clear()
         self.sends = self.too_many_requests = self.enforced_429s = 0
+        self.chat_429s = self.global_429s = 0
 
 
 class Limits(TelegramState):
@@ -55,6 +58,10 @@ class Limits(TelegramState):
         )
         if over_global or over_chat:
             self.stats.enforced_429s += 1
+            if over_chat:
+                self.stats.chat_429s += 1
+            else:
+                self.stats.global_429s += 1
             raise TelegramApiError(
                 429,
                 f"Too Many Requests: retry after {retry_after}",
