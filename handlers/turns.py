@@ -163,6 +163,8 @@ def turn_work(
                 replies.actions = [a for a in replies.actions if a.kind == "answer"]
                 replies.send(err.text)
             lang = turn.lang
+    if update_id is not None:
+        updates.committed(services, update_id)  # every path above committed the claim
     return replies, lang
 
 

@@ -10,7 +10,9 @@ process. The ``processed_update`` table is the one memory all workers share:
   and answered once. A turn that fails rolls the claim back, so Telegram's retry is
   processed;
 - an update no turn handled (a group message, an update kind the bot ignores, a forged
-  one) is recorded by the webhook after the handlers ran;
+  one) is recorded by the webhook after the handlers ran; for one whose turn committed
+  its claim in this process (nearly every update) that record has nothing to add, and
+  costs no transaction (:func:`committed`);
 - rows older than a day are pruned every ``PRUNE_EVERY`` updates, by an indexed range.
 
 Polling mode does not need this (getUpdates hands each update out once) and the sandbox's
@@ -27,6 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import weakref
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +54,13 @@ KEEP = timedelta(days=1)
 PRUNE_EVERY = 256  # update ids are sequential: about one prune per 256 updates
 
 _TABLE = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+
+# Per database (its engine): the ids whose turn committed its claim in this process, so
+# that ``record`` skips their transaction. Only ids whose row is committed go in; a few
+# thousand are kept (an id the webhook never records, e.g. a failed reply, ages out).
+_COMMITTED: weakref.WeakKeyDictionary[Any, OrderedDict[int, None]] = weakref.WeakKeyDictionary()
+_COMMITTED_LOCK = threading.Lock()
+_COMMITTED_KEEP = 4096
 
 
 def dedupes(context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -84,9 +96,28 @@ def is_processed(services: Any, update_id: int) -> bool:
         return bool(cw.session.execute(select(exists().where(_TABLE.c.update_id == update_id))).scalar())
 
 
+def committed(services: Any, update_id: int) -> None:
+    """A turn's transaction holding the claim of ``update_id`` has committed (called by
+    ``handlers.turns`` after the commit, in the turn's worker thread)."""
+    with _COMMITTED_LOCK:
+        ids = _COMMITTED.setdefault(services.engine, OrderedDict())
+        ids[update_id] = None
+        while len(ids) > _COMMITTED_KEEP:
+            ids.popitem(last=False)
+
+
+def _was_committed(services: Any, update_id: int) -> bool:
+    with _COMMITTED_LOCK:
+        ids = _COMMITTED.get(services.engine)
+        return ids is not None and ids.pop(update_id, 0) is None
+
+
 def record(services: Any, update_id: int) -> None:
-    """After the handlers: record an update no turn claimed (a no-op for one a turn did),
-    and now and then prune the old rows."""
+    """After the handlers: record an update no turn claimed, and now and then prune the old
+    rows. An update whose turn committed its claim (in this process, on this database) is
+    recorded already: no transaction for it (unless it is the one that prunes)."""
+    if _was_committed(services, update_id) and update_id % PRUNE_EVERY != 0:
+        return
     with unit_of_work(services.engine, services.clock, services.policy) as cw:
         claim(cw.session, update_id, cw.now())
         if update_id % PRUNE_EVERY == 0:

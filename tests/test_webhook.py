@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 from telegram import Update
 from typer.testing import CliRunner
@@ -306,6 +307,38 @@ async def test_updates_no_turn_handles_are_deduped_and_old_rows_pruned(harness, 
     later["message"]["text"] = "hello"
     assert await post(client, later) == 200
     assert processed(harness) == [later["update_id"]]  # the day-old row is gone
+
+
+async def test_a_turns_update_is_recorded_by_its_turn_alone(harness, world, clock, client) -> None:  # type: ignore[no-untyped-def]
+    """The turn writes the row with its work: the webhook's record after the handlers costs
+    no transaction of its own for it (only the redelivery check and the turn run one),
+    and the update that prunes still prunes."""
+    teacher = world.users["teacher"]
+    user = chat_of(harness, teacher)
+    transactions: list[int] = []
+
+    def began(_conn: Any) -> None:
+        transactions.append(1)
+
+    event.listen(harness.engine, "begin", began)
+    try:
+        first = harness.tg.send_text(user, "/menu", enqueue=False)
+        assert await post(client, first) == 200
+        assert len(transactions) == 2  # updates.is_processed, and the turn with its claim
+        assert processed(harness) == [first["update_id"]]
+
+        clock.set(clock.now() + timedelta(days=1, minutes=1))
+        later = harness.tg.send_text(user, "/cancel", enqueue=False)
+        later["update_id"] = updates.PRUNE_EVERY * 4  # every PRUNE_EVERY-th update prunes
+        transactions.clear()
+        assert await post(client, later) == 200
+        assert len(transactions) == 3  # the check, the turn, and the prune
+    finally:
+        event.remove(harness.engine, "begin", began)
+    assert processed(harness) == [later["update_id"]]  # the day-old row is gone
+    replies = harness.tg.bot_messages(teacher.telegram_id)
+    assert "报告疑似辍学" in str(replies[0].buttons())  # each update answered once
+    assert [m.content for m in replies[1:]] == ["当前没有可取消的操作。", replies[0].content]
 
 
 # --- a forged private chat --------------------------------------------------------------------
