@@ -35,7 +35,7 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import bindparam, delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -91,9 +91,17 @@ def prune(session: Session, now: datetime) -> None:
     session.execute(delete(_TABLE).where(_TABLE.c.processed_at < to_db(now) - KEEP))
 
 
+_PROCESSED = select(exists().where(_TABLE.c.update_id == bindparam("update_id")))
+
+
 def is_processed(services: Any, update_id: int) -> bool:
-    with unit_of_work(services.engine, services.clock, services.policy) as cw:
-        return bool(cw.session.execute(select(exists().where(_TABLE.c.update_id == update_id))).scalar())
+    """Was ``update_id`` processed already? Asked by the webhook for every update before
+    the handlers, so it is one prebuilt statement on a bare connection (no session, no
+    domain context), and none for an update a turn here committed."""
+    if _was_committed(services, update_id):
+        return True
+    with services.engine.connect() as conn:
+        return bool(conn.execute(_PROCESSED, {"update_id": update_id}).scalar())
 
 
 def committed(services: Any, update_id: int) -> None:
@@ -109,7 +117,7 @@ def committed(services: Any, update_id: int) -> None:
 def _was_committed(services: Any, update_id: int) -> bool:
     with _COMMITTED_LOCK:
         ids = _COMMITTED.get(services.engine)
-        return ids is not None and ids.pop(update_id, 0) is None
+        return ids is not None and update_id in ids
 
 
 def record(services: Any, update_id: int) -> None:

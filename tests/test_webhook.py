@@ -31,14 +31,17 @@ from sqlmodel import Session, select
 from telegram import Update
 from typer.testing import CliRunner
 
+from bot.app import build_application
 from bot.runtime import StartupError, new_webhook_secret, webhook_secret
+from bot.services import Services
 from bot.settings import Settings, get_settings
 from bot.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
 from casework.personal import Cipher
 from cli.main import app as cli_app
 from handlers import background, menu, updates
+from models import db
 from models.tables import AuditEvent, ProcessedUpdate
-from sandbox.harness import ChatUser
+from sandbox.harness import FAKE_BASE_FILE_URL, FAKE_BASE_URL, ChatUser, fake_bot_request
 
 SECRET = "k3Jx9_vQ-2mWbT7rYp4sLz8nAe6uHc1dFg5oRiUt0yB"  # shaped as `key generate --webhook` makes
 
@@ -193,9 +196,17 @@ async def test_a_redelivery_after_a_restart_is_dropped(harness, world, client) -
     update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
     assert await post(client, update) == 200
 
-    restarted = harness.build()  # a new process: nothing in memory
+    # a new process: nothing in memory, its own engine (handlers.updates remembers, per
+    # engine, the updates its turns committed)
+    engine = db.make_engine(harness.engine.url.render_as_string(hide_password=False))
+    restarted = build_application(
+        harness.tg.token, Services(engine=engine, clock=harness.services.clock, policy=harness.services.policy),
+        base_url=FAKE_BASE_URL, base_file_url=FAKE_BASE_FILE_URL, request=fake_bot_request(harness.api),
+        get_updates_request=fake_bot_request(harness.api), updater=False,
+    )
     async with restarted, await client_for(webhook(restarted)) as after:
         assert await post(after, update) == 200
+    engine.dispose()
     assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
 
 
