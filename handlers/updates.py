@@ -68,17 +68,28 @@ def dedupes(context: ContextTypes.DEFAULT_TYPE) -> bool:
     return bool(context.application.bot_data.get(DEDUPE_KEY))
 
 
+def _claim_statement(module: Any) -> Any:
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT
+    return (
+        module.insert(_TABLE)
+        .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing()
+        .returning(_TABLE.c.update_id)
+    )
+
+
+# built once: every update in webhook mode runs one (building it cost as much as running it)
+_CLAIM = {"postgresql": _claim_statement(postgresql), "sqlite": _claim_statement(sqlite)}
+
+
 def claim(session: Session, update_id: int, now: datetime) -> bool:
     """Record ``update_id`` as processed in the session's transaction; False if it already
     was (by this worker or another). Waits for a concurrent claim of the same id to commit
     or roll back, so exactly one transaction holds the row."""
     values = {"update_id": update_id, "processed_at": to_db(now)}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(_TABLE).values(**values).on_conflict_do_nothing()
-        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT
-        return session.execute(stmt.returning(_TABLE.c.update_id)).first() is not None
+    stmt = _CLAIM.get(session.get_bind().dialect.name)
+    if stmt is not None:
+        return session.execute(stmt, values).first() is not None
     try:  # another backend: a savepoint keeps the transaction usable after the conflict
         with session.begin_nested():
             session.execute(insert(_TABLE).values(**values))
