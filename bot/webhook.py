@@ -150,9 +150,11 @@ def create_webhook_app(
                 update, application.process_update(update))
         if update.update_id in failed:
             failed.discard(update.update_id)
-        elif update.update_id not in claimed:
-            # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now
-            await asyncio.to_thread(updates.record, services, update.update_id)
+        elif updates.needs_record(update.update_id, update.update_id in claimed):
+            # an update no turn claimed (ignored kinds, groups, forged ones) is recorded now;
+            # every PRUNE_EVERY-th update prunes the old rows
+            await asyncio.to_thread(updates.record, services, update.update_id,
+                                    claimed=update.update_id in claimed)
         return Response(status_code=200)
 
     @app.get("/healthz")

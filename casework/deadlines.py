@@ -28,9 +28,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import insert as sa_insert
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from casework import bodies, notices, states
 from casework.clock import from_db, to_db
@@ -65,13 +66,17 @@ def _add(
 
 
 def cancel_open(cw: Casework, case: Case, kinds: Iterable[str] | None = None) -> None:
-    query = select(Deadline).where(Deadline.case_id == case.id, Deadline.status == "open")
+    """Cancel the case's open deadlines (of ``kinds``): one UPDATE, not a SELECT and then an
+    UPDATE of the rows it found. Rows already in the session are updated with it (the
+    ORM's synchronize_session), and rows still to be written are flushed first."""
+    stmt = (
+        update(Deadline)
+        .where(col(Deadline.case_id) == case.id, col(Deadline.status) == "open")
+        .values(status="cancelled", acted_at=cw.now_db())
+    )
     if kinds is not None:
-        query = query.where(col(Deadline.kind).in_(list(kinds)))
-    for deadline in cw.session.exec(query).all():
-        deadline.status = "cancelled"
-        deadline.acted_at = cw.now_db()
-        cw.session.add(deadline)
+        stmt = stmt.where(col(Deadline.kind).in_(list(kinds)))
+    cw.session.execute(stmt)
 
 
 def open_of_kind(cw: Casework, case: Case, kind: str) -> list[Deadline]:
@@ -85,14 +90,15 @@ def open_of_kind(cw: Casework, case: Case, kind: str) -> list[Deadline]:
 
 
 def next_due(cw: Casework, case: Case) -> datetime | None:
-    dues = [d.due_at for d in cw.session.exec(
-        select(Deadline).where(
+    """The case's nearest open working deadline (aware UTC), computed by the database."""
+    due = cw.session.exec(
+        select(func.min(Deadline.due_at)).where(
             Deadline.case_id == case.id,
             Deadline.status == "open",
             col(Deadline.kind).in_(WORK_KINDS),
         )
-    ).all()]
-    return min(dues) if dues else None
+    ).one()
+    return from_db(due) if due is not None else None
 
 
 def _reminders(cw: Casework, case: Case, target: Deadline, level: Level) -> list[Deadline]:

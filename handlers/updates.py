@@ -10,8 +10,10 @@ process. The ``processed_update`` table is the one memory all workers share:
   and answered once. A turn that fails rolls the claim back, so Telegram's retry is
   processed;
 - an update no turn handled (a group message, an update kind the bot ignores, a forged
-  one) is recorded by the webhook after the handlers ran;
-- rows older than a day are pruned every ``PRUNE_EVERY`` updates, by an indexed range.
+  one) is recorded by the webhook after the handlers ran; one a turn claimed
+  (:func:`watching_claims`) has nothing to add, and costs no transaction;
+- rows older than a day are pruned every ``PRUNE_EVERY`` updates, by an indexed range,
+  whoever handled the update.
 
 Polling mode does not need this (getUpdates hands each update out once) and the sandbox's
 fake Telegram numbers its updates from 1 on every start, so only an application served by
@@ -33,7 +35,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import bindparam, delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -52,7 +54,6 @@ KEEP = timedelta(days=1)
 PRUNE_EVERY = 256  # update ids are sequential: about one prune per 256 updates
 
 _TABLE = ProcessedUpdate.__table__  # type: ignore[attr-defined]
-
 
 # the update ids claimed by turns inside a :func:`watching_claims` block (the webhook's:
 # an update a turn claimed needs no second write after the handlers)
@@ -76,6 +77,20 @@ def dedupes(context: ContextTypes.DEFAULT_TYPE) -> bool:
     return bool(context.application.bot_data.get(DEDUPE_KEY))
 
 
+def _claim_statement(module: Any) -> Any:
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT
+    return (
+        module.insert(_TABLE)
+        .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing()
+        .returning(_TABLE.c.update_id)
+    )
+
+
+# built once: every update in webhook mode runs one (building it cost as much as running it)
+_CLAIM = {"postgresql": _claim_statement(postgresql), "sqlite": _claim_statement(sqlite)}
+
+
 def claim(session: Session, update_id: int, now: datetime) -> bool:
     """Record ``update_id`` as processed in the session's transaction; False if it already
     was (by this worker or another). Waits for a concurrent claim of the same id to commit
@@ -84,12 +99,9 @@ def claim(session: Session, update_id: int, now: datetime) -> bool:
     if box is not None:
         box.add(update_id)
     values = {"update_id": update_id, "processed_at": to_db(now)}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(_TABLE).values(**values).on_conflict_do_nothing()
-        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT
-        return session.execute(stmt.returning(_TABLE.c.update_id)).first() is not None
+    stmt = _CLAIM.get(session.get_bind().dialect.name)
+    if stmt is not None:
+        return session.execute(stmt, values).first() is not None
     try:  # another backend: a savepoint keeps the transaction usable after the conflict
         with session.begin_nested():
             session.execute(insert(_TABLE).values(**values))
@@ -102,16 +114,31 @@ def prune(session: Session, now: datetime) -> None:
     session.execute(delete(_TABLE).where(_TABLE.c.processed_at < to_db(now) - KEEP))
 
 
+_PROCESSED = select(exists().where(_TABLE.c.update_id == bindparam("update_id")))
+
+
 def is_processed(services: Any, update_id: int) -> bool:
-    with unit_of_work(services.engine, services.clock, services.policy) as cw:
-        return bool(cw.session.execute(select(exists().where(_TABLE.c.update_id == update_id))).scalar())
+    """Was ``update_id`` processed already? Asked by the webhook before the handlers of an
+    update no turn will claim, so it is one prebuilt statement on a bare connection (no
+    session, no domain context)."""
+    with services.engine.connect() as conn:
+        return bool(conn.execute(_PROCESSED, {"update_id": update_id}).scalar())
 
 
-def record(services: Any, update_id: int) -> None:
-    """After the handlers: record an update no turn claimed (a no-op for one a turn did),
-    and now and then prune the old rows."""
+def needs_record(update_id: int, claimed: bool) -> bool:
+    """Whether :func:`record` has anything to do after the handlers: write the row of an
+    update no turn claimed, or prune (every ``PRUNE_EVERY``-th update, whoever claimed it)."""
+    return not claimed or update_id % PRUNE_EVERY == 0
+
+
+def record(services: Any, update_id: int, *, claimed: bool = False) -> None:
+    """After the handlers: record an update no turn claimed (a turn's claim is committed
+    with its work already), and now and then prune the old rows."""
+    if not needs_record(update_id, claimed):
+        return
     with unit_of_work(services.engine, services.clock, services.policy) as cw:
-        claim(cw.session, update_id, cw.now())
+        if not claimed:
+            claim(cw.session, update_id, cw.now())
         if update_id % PRUNE_EVERY == 0:
             prune(cw.session, cw.now())
 

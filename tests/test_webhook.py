@@ -26,18 +26,22 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 from telegram import Update
 from typer.testing import CliRunner
 
+from bot.app import build_application
 from bot.runtime import StartupError, new_webhook_secret, webhook_secret
+from bot.services import Services
 from bot.settings import Settings, get_settings
 from bot.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
 from casework.personal import Cipher
 from cli.main import app as cli_app
 from handlers import background, menu, updates
+from models import db
 from models.tables import AuditEvent, ProcessedUpdate
-from sandbox.harness import ChatUser
+from sandbox.harness import FAKE_BASE_FILE_URL, FAKE_BASE_URL, ChatUser, fake_bot_request
 
 SECRET = "k3Jx9_vQ-2mWbT7rYp4sLz8nAe6uHc1dFg5oRiUt0yB"  # shaped as `key generate --webhook` makes
 
@@ -192,9 +196,16 @@ async def test_a_redelivery_after_a_restart_is_dropped(harness, world, client) -
     update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
     assert await post(client, update) == 200
 
-    restarted = harness.build()  # a new process: nothing in memory
+    # a new process: nothing in memory, its own engine
+    engine = db.make_engine(harness.engine.url.render_as_string(hide_password=False))
+    restarted = build_application(
+        harness.tg.token, Services(engine=engine, clock=harness.services.clock, policy=harness.services.policy),
+        base_url=FAKE_BASE_URL, base_file_url=FAKE_BASE_FILE_URL, request=fake_bot_request(harness.api),
+        get_updates_request=fake_bot_request(harness.api), updater=False,
+    )
     async with restarted, await client_for(webhook(restarted)) as after:
         assert await post(after, update) == 200
+    engine.dispose()
     assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
 
 
@@ -306,6 +317,38 @@ async def test_updates_no_turn_handles_are_deduped_and_old_rows_pruned(harness, 
     later["message"]["text"] = "hello"
     assert await post(client, later) == 200
     assert processed(harness) == [later["update_id"]]  # the day-old row is gone
+
+
+async def test_a_turns_update_is_recorded_by_its_turn_alone(harness, world, clock, client) -> None:  # type: ignore[no-untyped-def]
+    """A private chat's update is always a turn's, which writes the row with its work: no
+    look-up before the handlers and no record after them (the turn's is the only
+    transaction), and the update that prunes still prunes."""
+    teacher = world.users["teacher"]
+    user = chat_of(harness, teacher)
+    transactions: list[int] = []
+
+    def began(_conn: Any) -> None:
+        transactions.append(1)
+
+    event.listen(harness.engine, "begin", began)
+    try:
+        first = harness.tg.send_text(user, "/menu", enqueue=False)
+        assert await post(client, first) == 200
+        assert len(transactions) == 1  # the turn, with its claim
+        assert processed(harness) == [first["update_id"]]
+
+        clock.set(clock.now() + timedelta(days=1, minutes=1))
+        later = harness.tg.send_text(user, "/cancel", enqueue=False)
+        later["update_id"] = updates.PRUNE_EVERY * 4  # every PRUNE_EVERY-th update prunes
+        transactions.clear()
+        assert await post(client, later) == 200
+        assert len(transactions) == 2  # the turn, and the prune
+    finally:
+        event.remove(harness.engine, "begin", began)
+    assert processed(harness) == [later["update_id"]]  # the day-old row is gone
+    replies = harness.tg.bot_messages(teacher.telegram_id)
+    assert "报告疑似辍学" in str(replies[0].buttons())  # each update answered once
+    assert [m.content for m in replies[1:]] == ["当前没有可取消的操作。", replies[0].content]
 
 
 # --- a forged private chat --------------------------------------------------------------------
