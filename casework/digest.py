@@ -668,8 +668,10 @@ def handle_digest(cw: Casework, deadline: Deadline, case: Case | None) -> str:
     data = digest_data(cw, user, since, due)
     png = _chart_png(data, user.language)
     heading, lines = digest_text(cw, user, scope, data, with_chart=png is not None)
-    # the figures the bureau is judged by, over a window long enough to mean something
-    lines += figures.digest_lines(figures.compute(cw, user, due - figures.DIGEST_WINDOW, due))
+    # the figures the bureau is judged by, over a window long enough to mean something: every
+    # one in the weekly digest, their summary in the daily one
+    lines += figures.digest_lines(figures.compute(cw, user, due - figures.DIGEST_WINDOW, due),
+                                  full=scope == "county")
     # a button to open each overdue case named, five a row
     opens = [{"text": text_to_json(Text("#{id}", {"id": c.case_id})), "data": OpenCase(c.case_id).encode()}
              for c in data.overdue_cases]

@@ -579,12 +579,27 @@ def text_lines(fig: Figures, level_label: Callable[[str], Text]) -> list[Text]:
     return lines
 
 
-def digest_lines(fig: Figures) -> list[Text]:
-    """The figures block of the county and township digests: every figure, one line each
-    (the verification rounds are listed per unit above it, ``casework.verification.progress``)."""
+def digest_lines(fig: Figures, *, full: bool) -> list[Text]:
+    """The figures block of the digests (the verification rounds are listed per unit above
+    it, ``casework.verification.progress``). ``full``: every figure, one line each (the
+    weekly digest); otherwise the two-line summary, so that the daily digest stays one
+    message (its chart's caption holds 1024 characters) and an officer's day within the
+    agenda's few messages."""
     from casework.labels import CLAUSE_SEPARATOR, join, state_text
 
     d = fig.reporting_delay
+    caseload = _("Caseload: {mean} cases per person on average, at most {max}.",
+                 mean=_one_decimal(fig.caseload.mean), max=fig.caseload.max)
+    if not full:
+        total, six = fig.deadlines_total(), fig.redropout.again(6)
+        return [
+            _("Figures, last {days} days: reported within 3 days {quick} of {n}; median report → "
+              "return {median} days; deadlines met {share}; re-dropout within 6 months {again} of "
+              "{judged}.", days=(fig.end - fig.start).days, quick=d.count("0-3"), n=d.total,
+              median=days_text(fig.to_return.median), share=percent(total.share),
+              again=six[0], judged=six[1]),
+            caseload,
+        ]
     delays = [(bucket_label(c), n) for c, n in d.buckets]
     if d.unknown:
         delays.append((_("absence date unknown"), d.unknown))
@@ -602,8 +617,7 @@ def digest_lines(fig: Figures) -> list[Text]:
         _("Returned to school after each step (returned of the cases on it): {items}.", items=yields),
         _("Out of school again after a return: within 6 months {a6} of {j6}, within 12 months {a12} "
           "of {j12}.", a6=six[0], j6=six[1], a12=twelve[0], j12=twelve[1]),
-        _("Caseload: {mean} cases per person on average, at most {max}.",
-          mean=_one_decimal(fig.caseload.mean), max=fig.caseload.max),
+        caseload,
     ]
 
 

@@ -227,7 +227,12 @@ def test_the_digest_block_and_the_lines_read_in_both_languages(cw: Casework, wor
                                                                history: History) -> None:
     fig = figures.for_period(cw, world.users["county_officer"], NOVEMBER)
     # every figure of test_every_figure_of_the_county_for_november, one line each
-    block = [t.render("en") for t in figures.digest_lines(fig)]
+    assert [t.render("en") for t in figures.digest_lines(fig, full=False)] == [
+        "Figures, last 30 days: reported within 3 days 1 of 4; median report → return 20 days; "
+        "deadlines met 71%; re-dropout within 6 months 2 of 3.",
+        "Caseload: 1.2 cases per person on average, at most 2.",
+    ]
+    block = [t.render("en") for t in figures.digest_lines(fig, full=True)]
     assert block == [
         "Figures, last 30 days. Absence → report: within 3 days 1 of 4 (0–3 days 1; 4–5 days 1; "
         "6–14 days 0; 15–30 days 1; over 30 days 1; absence date unknown 1).",
@@ -238,7 +243,7 @@ def test_the_digest_block_and_the_lines_read_in_both_languages(cw: Casework, wor
         "Out of school again after a return: within 6 months 2 of 3, within 12 months 2 of 2.",
         "Caseload: 1.2 cases per person on average, at most 2.",
     ]
-    assert [t.render("zh_Hans") for t in figures.digest_lines(fig)] == [
+    assert [t.render("zh_Hans") for t in figures.digest_lines(fig, full=True)] == [
         "近 30 天指标。从开始旷课到上报：3 天内 1 / 4（0–3 天 1；4–5 天 1；6–14 天 0；15–30 天 1；"
         "30 天以上 1；未记录旷课日期 1）。",
         "从上报起的中位天数：至返校 20 天，至销号 38 天；按期完成率 71%（5 / 7）。",
@@ -297,16 +302,30 @@ def test_the_township_digest_ends_with_the_figures_block(engine: Any, clock: Fro
     # closed: E (reported 10-01, closed 11-28: 58 days); on each level in the window: A B D
     # reported, E at the township since October; back after the school A, the township E,
     # the notice B
-    assert lines[-5:-1] == [
-        "Figures, last 30 days. Absence → report: within 3 days 1 of 2 (0–3 days 1; 4–5 days 0; "
-        "6–14 days 0; 15–30 days 1; over 30 days 0; absence date unknown 1).",
-        "Median days from the report: to the return 20, to closing 58; deadlines met 67% (4 of 6).",
-        "Returned to school after each step (returned of the cases on it): suspected dropout 0 of 3; "
-        "school persuasion 1 of 3; township persuasion 1 of 2; return-to-school notice with a "
-        "deadline 1 of 1.",
-        "Out of school again after a return: within 6 months 0 of 0, within 12 months 0 of 0."]
+    # the daily digest: the figures' summary, so that it stays one message
+    assert lines[-2] == ("Figures, last 30 days: reported within 3 days 1 of 2; median report → "
+                         "return 20 days; deadlines met 67%; re-dropout within 6 months 0 of 0.")
     assert lines[-1].startswith("Caseload: ")
     assert "石桥" not in "\n".join(lines)
+
+
+def test_the_weekly_digest_carries_every_figure(engine: Any, clock: FrozenClock, policy: Any,
+                                               world: World, history: History) -> None:
+    from casework import digest, scheduler
+    from casework.outbox import text_from_json
+    from models.tables import OutboxMessage
+
+    clock.set(local(2026, 11, 30, 8, 35))  # Monday: the county officer's weekly digest of 08:30
+    scheduler.tick(engine, clock, policy, planners=[digest.plan_digests])
+    with Session(engine) as s:
+        (message,) = s.exec(select(OutboxMessage).where(
+            OutboxMessage.kind == "digest", OutboxMessage.recipient_id == world.users["county_officer"].id)).all()
+    lines = [text_from_json(t).render("en") for t in message.payload["lines"]]
+    assert [line.split(":")[0] for line in lines[-5:]] == [
+        "Figures, last 30 days. Absence → report", "Median days from the report",
+        "Returned to school after each step (returned of the cases on it)",
+        "Out of school again after a return", "Caseload"]
+    assert not any(line.startswith("Figures, last 30 days: reported") for line in lines)
 
 
 def test_baoxue_report_kpi(cli_env: Any, engine: Any, world: World, history: History,
