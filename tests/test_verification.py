@@ -277,6 +277,31 @@ def test_a_list_without_a_gender_column_takes_it_from_a_valid_id_number(cw, worl
     assert case is not None and cw.session.get(Student, case.student_id).gender == "female"  # type: ignore[union-attr]
 
 
+def test_a_child_of_unknown_gender_is_not_registered_without_one(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """No gender on the list and no valid ID number: confirming the child out of school is
+    refused until the verifier gives the gender (never a default: it goes on the forms); the
+    refusal leaves nothing behind. A gender the list gives is the one registered."""
+    importing.import_round(cw, world.users["county_officer"], name="x", due_on=DUE,
+                           headers=["姓名", "性别", "出生日期", "户籍地址"],
+                           rows=[(2, ["江小溪", "", "2015-06-01", "青松县上坪村"]),
+                                 (3, ["江小河", "女", "2014-06-01", "青松县上坪村"])])
+    unknown, given = cw.session.exec(select(VerificationEntry).order_by(VerificationEntry.row_number)).all()
+    cadre = world.users["village_cadre"]
+    assert (unknown.gender, work.needs_gender(unknown), work.needs_gender(given)) == (None, True, False)
+    before = len(cw.session.exec(select(Student)).all())
+    for gender in (None, "unknown"):
+        with pytest.raises(ValidationError) as refused:
+            work.propose(cw, cadre, unknown.id, "dropout", reasons=("work",), gender=gender)
+        assert refused.value.text.render("zh_Hans") == "名单没有江小溪的性别：请说明孩子是男是女。"
+    assert len(cw.session.exec(select(Student)).all()) == before
+    assert (unknown.status, unknown.case_id, unknown.student_id) == ("open", None, None)
+    work.propose(cw, cadre, unknown.id, "dropout", reasons=("work",), gender="female")
+    assert cw.session.get(Student, unknown.student_id).gender == "female"  # type: ignore[union-attr]
+    assert not work.needs_gender(unknown)  # sent back and given again, the child is ours now
+    work.propose(cw, cadre, given.id, "dropout", reasons=("work",), gender="male")  # the list's stands
+    assert cw.session.get(Student, given.student_id).gender == "female"  # type: ignore[union-attr]
+
+
 def test_the_profile_names_the_evidence_of_each_disposition() -> None:
     from pathlib import Path
 
