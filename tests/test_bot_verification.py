@@ -299,7 +299,7 @@ async def test_the_quarterly_re_check_and_a_child_passed_to_a_village(harness, w
             cw, cw.session.get(User, u["teacher"].id), ladder.ReportInput(student_id=p.id, reasons=("work",))))
     county = speaking(harness, u["county_officer"], "en")
     await county.send("/verify sample")
-    assert county.last.endswith("How many suspected and closed cases should be re-checked?")
+    assert county.last.endswith("How many suspected, confirmed and closed dropout cases should be re-checked?")
     await county.send("2")
     await county.send("2026年第四季度复核")
     await county.send("2026-12-31")

@@ -290,7 +290,8 @@ register(
         roles=IMPORT_ROLES,
         summary_title=lambda t: _("Quarterly re-check"),
         steps=(
-            Step("size", _("Size"), lambda t: _("How many suspected and closed cases should be re-checked?"),
+            Step("size", _("Size"),
+                 lambda t: _("How many suspected, confirmed and closed dropout cases should be re-checked?"),
                  "text", parse=_size, next="name"),
             Step("name", _("Name"), lambda t: _("Name the round (e.g. 2026年第四季度复核):"), "text",
                  parse=_round_name, next="due"),
