@@ -34,6 +34,13 @@ KINDS = ("children", "suspected", "dropout")
 SUSPECTED_LEVELS = ("suspected", "school_persuasion")
 DROPOUT_LEVELS = tuple(level for level in states.LADDER if level not in SUSPECTED_LEVELS)
 EXPORT_ROLES = ledger.EXPORT_ROLES
+CASE_LEVELS = {"suspected": SUSPECTED_LEVELS, "dropout": DROPOUT_LEVELS}
+
+
+def case_filter(kind: str) -> ledger.LedgerFilter:
+    """The cases of the 疑似辍学台账 (``suspected``) or the 辍学台账 (``dropout``): on the
+    ladder, or paused on it, at the ledger's levels (the export's, and the re-check's pool)."""
+    return ledger.LedgerFilter(state="active", levels=CASE_LEVELS[kind])
 
 TITLES: dict[str, ContextText] = {
     "children": p_("ledger", "Register of school-age children"),  # 适龄儿童台账
@@ -91,9 +98,7 @@ def prepare(cw: Casework, actor: User | None, kind: str, *, lang: str,
     job = Job(kind, normalize_language(lang), shown, cw.today(),
               cw.now().astimezone(cw.policy.tz), ledger.scope_name(cw, actor))
     if kind != "children":
-        levels = SUSPECTED_LEVELS if kind == "suspected" else DROPOUT_LEVELS
-        job.case_job = ledger.prepare(cw, actor, ledger.LedgerFilter(state="active", levels=levels),
-                                      lang=lang, disclosure=shown)
+        job.case_job = ledger.prepare(cw, actor, case_filter(kind), lang=lang, disclosure=shown)
     elif actor is not None and (not actor.active or actor.role not in EXPORT_ROLES):
         raise AccessDenied(_("Ledger exports are for school administrators and township and county officers."),
                            actor_id=actor.id, action="register.children.export",

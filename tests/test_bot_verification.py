@@ -299,7 +299,7 @@ async def test_the_quarterly_re_check_and_a_child_passed_to_a_village(harness, w
             cw, cw.session.get(User, u["teacher"].id), ladder.ReportInput(student_id=p.id, reasons=("work",))))
     county = speaking(harness, u["county_officer"], "en")
     await county.send("/verify sample")
-    assert county.last.endswith("How many suspected and closed cases should be re-checked?")
+    assert county.last.endswith("How many suspected, confirmed and closed dropout cases should be re-checked?")
     await county.send("2")
     await county.send("2026年第四季度复核")
     await county.send("2026-12-31")
@@ -331,3 +331,48 @@ async def test_the_quarterly_re_check_and_a_child_passed_to_a_village(harness, w
     assert cadre.last == "江小河 of “补充名单” was passed to you to verify, due 11/27."
     await cadre.tap("▶ Start verifying")
     assert cadre.last.startswith("江小河, —, born Jun 1, 2015")
+
+
+async def test_a_child_the_list_gives_no_gender_is_asked_for_before_the_case_opens(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """A child we have no record of, confirmed out of school, is registered with the gender
+    the verifier gives (they found the child) when the list gives none and has no valid ID
+    number to read it from: 性别 goes on the official forms, so it is asked, never guessed.
+    Where the ID number gives it, nobody is asked."""
+    from demo.county import invented_id_number
+    from tests.botkit import act
+
+    u = world.users
+    act(harness, lambda cw: importing.import_round(
+        cw, cw.session.get(User, u["county_officer"].id), name="补充名单", due_on=DUE,
+        headers=["姓名", "身份证号", "出生日期", "户籍地址"],
+        rows=[(2, ["江小溪", "", "2015-06-01", "青松县上坪村"]),
+              (3, ["江小河", invented_id_number(date(2014, 6, 1), 804, False), "", "青松县上坪村"])]))
+    cadre = speaking(harness, u["village_cadre"], "zh_Hans")
+    await deliver_outbox(harness)
+    await cadre.tap("▶")
+    assert cadre.last.startswith("江小溪，—，")
+    await cadre.tap("确属失学辍学")
+    await cadre.tap("家庭贫困")
+    assert cadre.last == "性别？" and cadre.buttons()[:2] == ["男", "女"]
+    assert rows(harness, Case) == [] and rows(harness, Student, Student.name == "江小溪") == []  # not yet
+    await cadre.tap("女")
+    await cadre.tap("跳过")
+    assert cadre.last.splitlines()[:5] == ["江小溪的核查", "• 核查结果：确属失学辍学", "• 理由：家庭贫困",
+                                           "• 性别：女", "• 备注：—"]
+    await cadre.tap("✅ 确认")
+    girl = next(e for e in entries(harness) if e.name == "江小溪")
+    assert cadre.reply_texts[-1] == f"江小溪：确属失学辍学，已立案 #{girl.case_id} 进入劝返流程。已提交审核。"
+    assert rows(harness, Student, Student.id == girl.student_id)[0].gender == "female"
+
+    # the ID number says 男: the verifier goes straight on to the note
+    await cadre.tap("▶")
+    assert cadre.last.startswith("江小河，男，")
+    await cadre.tap("确属失学辍学")
+    await cadre.tap("外出打工")
+    assert cadre.last == "有需要向审核人说明的情况吗？（没有请点“跳过”）"
+    await cadre.tap("跳过")
+    assert "性别" not in cadre.last
+    await cadre.tap("✅ 确认")
+    boy = next(e for e in entries(harness) if e.name == "江小河")
+    assert boy.case_id is not None
+    assert rows(harness, Student, Student.id == boy.student_id)[0].gender == "male"

@@ -38,14 +38,15 @@ def test_import_sample_list_and_export(env: pytest.MonkeyPatch, database_url: st
     assert done.output.startswith("#1 Round “第一批” imported: 3 children, due Dec 31, 2099.")
     assert "named twice 1;" in done.output and "to villages 1, to township officers to assign 1" in done.output
 
-    sample = invoke("verification", "sample", "--size", "5", "--name", "2026Q4复核", "--due", "2099-12-31")
+    sample = invoke("verification", "sample", "--size", "50", "--name", "2026Q4复核", "--due", "2099-12-31")
     assert sample.exit_code == 0, sample.output
-    # the demo's two cases on the school's step and its closed one
-    assert sample.output.strip() == "#2 2026Q4复核: 3 case(s) to re-check, due 2099-12-31"
+    # every case of the demo's but the child back at school: its two suspected dropouts (on the
+    # school's step), its eight confirmed ones (above it) and its closed one
+    assert sample.output.strip() == "#2 2026Q4复核: 11 case(s) to re-check, due 2099-12-31"
     listed = invoke("verification", "list")
     assert listed.output.splitlines() == [
         "#1\t第一批\tdue 2099-12-31\timport\t0/2 verified\t0 approved",
-        "#2\t2026Q4复核\tdue 2099-12-31\tsample\t0/3 verified\t0 approved"]
+        "#2\t2026Q4复核\tdue 2099-12-31\tsample\t0/11 verified\t0 approved"]
 
     out = tmp_path / "back.csv"
     exported = invoke("export", "verification", "1", "-o", str(out))
@@ -60,10 +61,11 @@ def test_import_sample_list_and_export(env: pytest.MonkeyPatch, database_url: st
     with Session(engine) as s:
         audit = s.exec(select(AuditEvent).where(AuditEvent.action == "verification.export")).one()
         assert audit.detail["operator"].startswith("os:") and audit.detail["rows"] == 3
-        assert len(s.exec(select(VerificationEntry)).all()) == 6
+        assert len(s.exec(select(VerificationEntry)).all()) == 14
         drawn = [int(e.batch.removeprefix("案件#")) for e in s.exec(
             select(VerificationEntry).where(VerificationEntry.round_id == 2)).all()]
         assert sorted((c.state, c.level) for c in s.exec(select(Case).where(col(Case.id).in_(drawn))).all()) == [
-            ("closed", "school_persuasion"), ("school_persuasion", "school_persuasion"),
-            ("school_persuasion", "school_persuasion")]
+            ("closed", "school_persuasion"), ("county_escalation", "county_escalation"), ("judicial", "judicial"),
+            *[("school_persuasion", "school_persuasion")] * 2, *[("township_persuasion", "township_persuasion")] * 6]
+        assert [c.state for c in s.exec(select(Case).where(col(Case.id).not_in(drawn))).all()] == ["returned"]
     engine.dispose()

@@ -174,32 +174,80 @@ def test_quarterly_sample_is_a_round_of_our_cases(cw, world) -> None:  # type: i
     assert all(e.match == "id" and e.batch.startswith("案件#") for e in entries)
 
 
-def test_the_re_check_draws_from_the_suspected_ledger_and_the_closed_cases(cw, world) -> None:  # type: ignore[no-untyped-def]
-    """The pool is the 疑似辍学台账 (a case on the school's steps, or paused on one) and the
-    closed cases; a case at the township or back at school is not drawn."""
+def test_the_re_check_draws_suspected_confirmed_and_closed_cases_of_the_county(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """The pool is the 疑似辍学台账 (a case on the school's steps, or paused on one), the 辍学台账
+    (a case above them, or paused there) and the closed cases, as the 2024 notice has the county
+    re-check suspected and confirmed dropouts; a child back at school is not drawn, nor a case of
+    another county. The ledgers' own definition decides (``register_ledgers.case_filter``)."""
     from datetime import timedelta
 
-    from casework import ladder
+    from casework import ladder, register_ledgers
+    from casework.ledger import conditions
+    from models.tables import County, Township, User, Village
 
-    teacher = world.users["teacher"]
+    admin = world.users["school_admin"]
+    kinds = ("new", "school", "paused", "township", "paused_township", "notice", "returned")
     made = {}
-    for key, s in zip(("new", "school", "paused", "township"), world.students_of_class(world.classes[4]), strict=True):
-        made[key] = ladder.report(cw, teacher, ladder.ReportInput(student_id=s.id, reasons=("work",))).case
+    pupils = [*world.students_of_class(world.classes[4]), *world.students_of_class(world.classes[5])]  # 梅林中学
+    for key, s in zip(kinds, pupils, strict=False):
+        made[key] = ladder.report(cw, admin, ladder.ReportInput(student_id=s.id, reasons=("work",))).case
+    assert set(made) == set(kinds)
     made["closed"] = ladder.report(cw, world.users["teacher1"], ladder.ReportInput(
         student_id=world.students_of_class(world.classes[0])[0].id, reasons=("work",))).case
-    for key in ("school", "paused", "township"):
-        ladder.escalate(cw, None, made[key].id)
-    ladder.escalate(cw, None, made["township"].id)
-    ladder.pause(cw, world.users["school_admin"], made["paused"].id, "住院治疗", cw.today() + timedelta(days=20))
+    for key, steps in (("school", 1), ("paused", 1), ("township", 2), ("paused_township", 2), ("notice", 3)):
+        for _step in range(steps):
+            ladder.escalate(cw, None, made[key].id)
+    for key in ("paused", "paused_township"):
+        ladder.pause(cw, admin, made[key].id, "住院治疗", cw.today() + timedelta(days=20))
+    ladder.mark_returned(cw, admin, made["returned"].id)
     made["closed"].state = "closed"  # a case closed (销号) after its review
     cw.session.add(made["closed"])
-    assert [(made[k].state, made[k].level) for k in made] == [
-        ("suspected", "suspected"), ("school_persuasion", "school_persuasion"),
-        ("paused", "school_persuasion"), ("township_persuasion", "township_persuasion"),
-        ("closed", "suspected")]
+    # a suspected dropout of another county (松溪县), reported by its own officer
+    other = County(name="松溪县", code="SX")
+    cw.session.add(other)
+    cw.session.flush()
+    township = Township(county_id=other.id or 0, name="岭下乡")
+    cw.session.add(township)
+    cw.session.flush()
+    village = Village(township_id=township.id or 0, name="东坑村")
+    cw.session.add(village)
+    cw.session.flush()
+    officer = User(telegram_id=920_000_001, display_name="周明（松溪县教育局）", role="county_officer",
+                   scope_kind="county", scope_id=other.id, created_at=cw.now_db(), onboarded_at=cw.now_db())
+    child = Student(name="吴小松", gender="female", birth_date=date(2013, 4, 2), village_id=village.id,
+                    enrolled=True, key_groups=[], created_at=cw.now_db(), updated_at=cw.now_db())
+    cw.session.add_all([officer, child])
+    cw.session.flush()
+    made["elsewhere"] = ladder.report(cw, officer, ladder.ReportInput(student_id=child.id, reasons=("work",))).case
+    assert {k: (made[k].state, made[k].level) for k in made} == {
+        "new": ("suspected", "suspected"), "school": ("school_persuasion", "school_persuasion"),
+        "paused": ("paused", "school_persuasion"), "township": ("township_persuasion", "township_persuasion"),
+        "paused_township": ("paused", "township_persuasion"),
+        "notice": ("deadline_notice", "deadline_notice"), "returned": ("returned", "suspected"),
+        "closed": ("closed", "suspected"), "elsewhere": ("suspected", "suspected")}
+    assert made["elsewhere"].county_id == other.id
+
+    def ledger_of(kind: str) -> set[int]:
+        return set(cw.session.exec(select(Case.id).where(
+            *conditions(cw, world.users["county_officer"], register_ledgers.case_filter(kind)))).all())
+
+    suspected, dropout = ledger_of("suspected"), ledger_of("dropout")
+    assert suspected == {made[k].id for k in ("new", "school", "paused")}
+    assert dropout == {made[k].id for k in ("township", "paused_township", "notice")}
     sample.draw_sample(cw, world.users["county_officer"], size=50, name="2026Q4复核", due_on=DUE)
-    drawn = {e.batch for e in cw.session.exec(select(VerificationEntry)).all()}
-    assert drawn == {f"案件#{made[k].id}" for k in ("new", "school", "paused", "closed")}
+    drawn = {int(e.batch.removeprefix("案件#")) for e in cw.session.exec(select(VerificationEntry)).all()}
+    assert drawn == suspected | dropout | {made["closed"].id}
+    # a smaller sample: random, but only from that pool
+    for seed in range(5):
+        out = sample.draw_sample(cw, world.users["county_officer"], size=3, name=f"抽样{seed}", due_on=DUE,
+                                 rng=random.Random(seed))
+        got = {int(e.batch.removeprefix("案件#")) for e in cw.session.exec(
+            select(VerificationEntry).where(VerificationEntry.round_id == out.round.id)).all()}
+        assert len(got) == 3 and got <= drawn
+    # the other county's officer draws theirs only
+    theirs = sample.draw_sample(cw, officer, size=50, name="松溪复核", due_on=DUE)
+    assert [e.batch for e in cw.session.exec(select(VerificationEntry).where(
+        VerificationEntry.round_id == theirs.round.id)).all()] == [f"案件#{made['elsewhere'].id}"]
 
 
 def test_a_denied_candidate_and_an_unplaced_child_go_where_the_address_says(cw, world) -> None:  # type: ignore[no-untyped-def]
@@ -275,6 +323,31 @@ def test_a_list_without_a_gender_column_takes_it_from_a_valid_id_number(cw, worl
     work.propose(cw, world.users["village_cadre"], first.id, "dropout", reasons=("work",))
     case = cw.session.get(Case, first.case_id)
     assert case is not None and cw.session.get(Student, case.student_id).gender == "female"  # type: ignore[union-attr]
+
+
+def test_a_child_of_unknown_gender_is_not_registered_without_one(cw, world) -> None:  # type: ignore[no-untyped-def]
+    """No gender on the list and no valid ID number: confirming the child out of school is
+    refused until the verifier gives the gender (never a default: it goes on the forms); the
+    refusal leaves nothing behind. A gender the list gives is the one registered."""
+    importing.import_round(cw, world.users["county_officer"], name="x", due_on=DUE,
+                           headers=["姓名", "性别", "出生日期", "户籍地址"],
+                           rows=[(2, ["江小溪", "", "2015-06-01", "青松县上坪村"]),
+                                 (3, ["江小河", "女", "2014-06-01", "青松县上坪村"])])
+    unknown, given = cw.session.exec(select(VerificationEntry).order_by(VerificationEntry.row_number)).all()
+    cadre = world.users["village_cadre"]
+    assert (unknown.gender, work.needs_gender(unknown), work.needs_gender(given)) == (None, True, False)
+    before = len(cw.session.exec(select(Student)).all())
+    for gender in (None, "unknown"):
+        with pytest.raises(ValidationError) as refused:
+            work.propose(cw, cadre, unknown.id, "dropout", reasons=("work",), gender=gender)
+        assert refused.value.text.render("zh_Hans") == "名单没有江小溪的性别：请说明孩子是男是女。"
+    assert len(cw.session.exec(select(Student)).all()) == before
+    assert (unknown.status, unknown.case_id, unknown.student_id) == ("open", None, None)
+    work.propose(cw, cadre, unknown.id, "dropout", reasons=("work",), gender="female")
+    assert cw.session.get(Student, unknown.student_id).gender == "female"  # type: ignore[union-attr]
+    assert not work.needs_gender(unknown)  # sent back and given again, the child is ours now
+    work.propose(cw, cadre, given.id, "dropout", reasons=("work",), gender="male")  # the list's stands
+    assert cw.session.get(Student, given.student_id).gender == "female"  # type: ignore[union-attr]
 
 
 def test_the_profile_names_the_evidence_of_each_disposition() -> None:

@@ -1,6 +1,6 @@
-"""The quarterly re-check (复核): the county officer draws a random sample of suspected and
-closed cases, of a size they choose, as a round of its own (``source`` sample) that runs
-through the same disposition flow as a province's list."""
+"""The quarterly re-check (复核): the county officer draws a random sample of suspected,
+confirmed and closed dropout cases, of a size they choose, as a round of its own (``source``
+sample) that runs through the same disposition flow as a province's list."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ from datetime import date
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
-from casework import states
+from casework import ledger, register_ledgers, states
 from casework.context import Casework
 from casework.errors import ValidationError
 from casework.i18n import _
-from casework.register_ledgers import SUSPECTED_LEVELS
-from casework.scope import student_units
+from casework.scope import student_units, visible_cases
 from casework.verification import importing
 from models.tables import Case, Student, User, VerificationEntry, VerificationRound
 from models.types import cipher
 
 HEADERS = ["姓名", "身份证号", "性别", "出生日期", "户籍地址", "来源/批次"]
 ID_COLUMN = 1
-# the suspected dropouts of the 疑似辍学台账 (a case on the school's steps, or paused on
-# one) and the closed ones: a closed case is re-checked to see the child really is where
-# the closing said
+# the cases of the 疑似辍学台账 and the 辍学台账 (the 2024 notice: suspected and confirmed
+# dropouts are re-checked every quarter; the ledgers' own definition) and the closed ones:
+# a closed case is re-checked to see the child really is where the closing said
+LEDGERS = ("suspected", "dropout")
 CLOSED_STATES = states.FINAL
 MAX_SAMPLE = 2000
 
@@ -36,13 +36,14 @@ def draw_sample(cw: Casework, actor: User | None, *, size: int, name: str, due_o
         raise ValidationError("size", _("The sample must have between 1 and {max} cases.", max=MAX_SAMPLE))
     if due_on <= cw.today():
         raise ValidationError("due_on", _("Give a date after today."))
-    suspected = and_(col(Case.state).in_([*SUSPECTED_LEVELS, states.PAUSED]),
-                     col(Case.level).in_(list(SUSPECTED_LEVELS)))
-    pool = list(cw.session.exec(select(Case.id, Case.student_id).where(
-        Case.county_id == county, or_(suspected, col(Case.state).in_(list(CLOSED_STATES))))
-        .order_by(col(Case.id))).all())
+    on_ledgers = [and_(*ledger.conditions(cw, None, register_ledgers.case_filter(kind))) for kind in LEDGERS]
+    query = select(Case.id, Case.student_id).where(
+        Case.county_id == county, or_(*on_ledgers, col(Case.state).in_(list(CLOSED_STATES))))
+    if actor is not None:
+        query = query.where(visible_cases(actor))
+    pool = list(cw.session.exec(query.order_by(col(Case.id))).all())
     if not pool:
-        raise ValidationError("size", _("There are no suspected or closed cases to re-check."))
+        raise ValidationError("size", _("There are no suspected, confirmed or closed cases to re-check."))
     picked = (rng or random.SystemRandom()).sample(pool, min(size, len(pool)))
     now = cw.now_db()
     rnd = VerificationRound(county_id=county, name=name, due_on=due_on, source="sample",

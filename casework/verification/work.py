@@ -233,9 +233,12 @@ def propose(
     note: str | None = None,
     proof: Sequence[dict[str, Any]] = (),
     reasons: Sequence[str] = (),
+    gender: str | None = None,
 ) -> Text:
     """Give a child's disposition with its evidence; it waits for the township's review.
-    确属失学辍学 opens (or links) the child's case on the ladder at once."""
+    确属失学辍学 opens (or links) the child's case on the ladder at once; a child we have no
+    record of is registered with the gender the verifier gives when the list gives none
+    (``needs_gender``)."""
     entry = load_entry(cw, actor, entry_id, "verification.dispose")
     if entry.status != "open":
         raise IllegalTransition(_("{name} was already verified.", name=entry.name))
@@ -251,7 +254,7 @@ def propose(
         note = evidence.meaningful(validation.free_text(note, field="note", max_len=500), field="note")
     evidence.check_proposal(evidence_kinds(cw, disposition), proof)
     if disposition == DROPOUT:
-        entry.case_id = _open_case(cw, actor, entry, reasons, note)
+        entry.case_id = _open_case(cw, actor, entry, reasons, note, gender)
     entry.status, entry.disposition, entry.detail = "proposed", disposition, detail
     entry.note, entry.evidence = note, list(proof)
     entry.proposed_by, entry.proposed_at = actor.id, cw.now_db()
@@ -268,10 +271,18 @@ def propose(
     return said
 
 
+def needs_gender(entry: VerificationEntry) -> bool:
+    """Whether confirming the child out of school registers a child we have no record of
+    whose gender the list does not give (nor a valid ID number): the verifier, who found
+    the child, is asked; a gender is never guessed (it goes on the official forms)."""
+    return entry.student_id is None and entry.gender is None
+
+
 def _open_case(cw: Casework, actor: User, entry: VerificationEntry, reasons: Sequence[str],
-               note: str | None) -> int:
+               note: str | None, gender: str | None) -> int:
     """The case of a child confirmed out of school: the pupil's open case if there is one,
-    else a new one (a child not in our records is registered first, in the village)."""
+    else a new one (a child not in our records is registered first, in the village, with
+    the list's gender or else the verifier's)."""
     if not reasons:
         raise ValidationError("reasons", _("Choose at least one reason."))
     student_id = entry.student_id
@@ -279,7 +290,11 @@ def _open_case(cw: Casework, actor: User, entry: VerificationEntry, reasons: Seq
         if entry.village_id is None or entry.birth_date is None:
             raise IllegalTransition(_("Assign {name} to a village first: a case needs the child's village.",
                                       name=entry.name))
-        student = Student(name=entry.name, gender=entry.gender or "male", birth_date=entry.birth_date,
+        gender = entry.gender or gender
+        if gender is None or gender not in codes.GENDERS:
+            raise ValidationError("gender", _("The list does not give the gender of {name}: say whether "
+                                              "the child is male or female.", name=entry.name))
+        student = Student(name=entry.name, gender=gender, birth_date=entry.birth_date,
                           hukou_address=entry.hukou_address, village_id=entry.village_id, enrolled=False,
                           key_groups=[], created_at=cw.now_db(), updated_at=cw.now_db())
         if entry.id_status == "valid" and entry.id_raw:
@@ -292,7 +307,8 @@ def _open_case(cw: Casework, actor: User, entry: VerificationEntry, reasons: Seq
                 student.id_number, student.id_number_hash = number, cipher().lookup_hash(number)
         cw.session.add(student)
         cw.session.flush()
-        cw.audit(actor, "student.register", "student", student.id, via="verification")
+        cw.audit(actor, "student.register", "student", student.id, via="verification",
+                 gender_from="list" if entry.gender else "verifier")
         entry.student_id = student_id = student.id
     existing = cw.session.exec(select(Case).where(
         Case.student_id == student_id, col(Case.closed_at).is_(None))).first()

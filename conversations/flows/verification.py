@@ -1,9 +1,10 @@
 """Verification rounds (核查): one child's disposition, a rejected one's reason, and the
 county officer's two ways to start a round (a list imported, a quarterly sample drawn).
 
-    vdisp:    disp ─┬─ (elsewhere, hukou, illness) det ─┐─ (dropout) rsn ─┐─ note ─ ev0 ─ (ev1 ─ ev2:
-                    └───────────────────────────────────┘                  └ one per evidence kind the
-              profile names) ─ [summary] → verification.work.propose
+    vdisp:    disp ─┬─ (elsewhere, hukou, illness) det ──────────────────────────────┐
+                    ├─ (dropout) rsn ─ [gen: a child new to us, no gender on the list] ┼─ note ─ ev0 ─
+                    └────────────────────────────────────────────────────────────────┘
+              (ev1 ─ ev2: one per evidence kind the profile names) ─ [summary] → verification.work.propose
     vreject:  why ─ [summary] → verification.work.decide(approve=False)
     vimport:  name ─ due ─ file ─ [summary] → the file read and imported by a job (handlers)
     vsample:  size ─ name ─ due ─ [summary] → verification.sample.draw_sample
@@ -24,7 +25,7 @@ from casework.verification import sample, work
 from casework.verification.categories import DETAILS, DISPOSITIONS, DROPOUT
 from casework.verification.importing import IMPORT_ROLES, due_text
 from conversations.engine import Flow, Option, Step, Turn, end, register
-from conversations.flows.fields import draft_date, show_code, show_date, store_date
+from conversations.flows.fields import code_options, draft_date, show_code, show_date, store_date
 from conversations.replies import Button
 from models.tables import VerificationEntry
 
@@ -82,6 +83,11 @@ def _after_disp(turn: Turn) -> str:
     return "det" if disp in DETAILS else "rsn" if disp == DROPOUT else "note"
 
 
+def _after_reason(turn: Turn) -> str:
+    # a child we have no record of, whom the list gives no gender: the verifier found the child
+    return "gen" if work.needs_gender(_entry(turn)) else "note"
+
+
 def _after_note(turn: Turn) -> str | None:
     return "ev0" if _kinds(turn) else None
 
@@ -134,7 +140,8 @@ def _finish_disp(turn: Turn) -> None:
     d = turn.draft
     proof = [item for i in range(len(_kinds(turn))) for item in d.get(f"ev{i}") or []]
     said = work.propose(turn.cw, turn.user, int(d["entry"]), d["disp"], detail=d.get("det"),
-                        note=d.get("note"), proof=proof, reasons=[d["rsn"]] if d.get("rsn") else [])
+                        note=d.get("note"), proof=proof, reasons=[d["rsn"]] if d.get("rsn") else [],
+                        gender=d.get("gen") if d["disp"] == DROPOUT else None)
     turn.replies.send(said, next_button(int(d["round"])))
 
 
@@ -154,7 +161,9 @@ register(
                  next="note", show=_show_det),
             Step("rsn", _("Reason"), lambda t: _("Why is the child out of school?"), "choice",
                  options=lambda t: [Option(c, codes.label("reason", c)) for c in codes.REASONS],
-                 next="note", show=show_code("reason", "rsn")),
+                 next=_after_reason, show=show_code("reason", "rsn")),
+            Step("gen", _("Gender"), lambda t: _("Gender?"), "choice", options=code_options("gender"),
+                 next="note", show=show_code("gender", "gen")),
             Step("note", _("Note"), lambda t: _("Anything the reviewer should know? (or Skip)"), "text",
                  parse=_note, next=_after_note, skippable=True),
             *(
@@ -281,7 +290,8 @@ register(
         roles=IMPORT_ROLES,
         summary_title=lambda t: _("Quarterly re-check"),
         steps=(
-            Step("size", _("Size"), lambda t: _("How many suspected and closed cases should be re-checked?"),
+            Step("size", _("Size"),
+                 lambda t: _("How many suspected, confirmed and closed dropout cases should be re-checked?"),
                  "text", parse=_size, next="name"),
             Step("name", _("Name"), lambda t: _("Name the round (e.g. 2026年第四季度复核):"), "text",
                  parse=_round_name, next="due"),
