@@ -279,7 +279,7 @@ def _plan_row(cw: Casework, county_id: int, villages: _Villages, columns: dict[s
     if gender_raw and gender is None:
         fail("gender", _("write 男 or 女 (male or female)"))
     if id_number is not None:
-        in_id = "male" if int(id_number[16]) % 2 else "female"
+        in_id = validation.gender_from_resident_id(id_number)
         if gender is not None and gender != in_id:
             fail("gender", _("the ID number says the other gender"))
         gender = gender or in_id

@@ -290,10 +290,6 @@ def parse_birth_date(value: Any, *, today: date) -> tuple[date, bool]:
     return validation.parse_date(text, today=today, field="birth_date"), True
 
 
-def _id_gender(id_number: str) -> str:
-    return "male" if int(id_number[16]) % 2 else "female"
-
-
 def _cell(row: Sequence[Any], columns: dict[str, int], name: str) -> Any:
     i = columns.get(name)
     return row[i] if i is not None and i < len(row) else None
@@ -445,7 +441,7 @@ def _plan_row(
     if birth is not None:
         check("birth_date", lambda: validation.birth_date(birth, today=today))
     values["birth_date"] = birth
-    if id_number is not None and gender is not None and _id_gender(id_number) != gender:
+    if id_number is not None and gender is not None and validation.gender_from_resident_id(id_number) != gender:
         errors.append(_("{field}: {reason}", field=_(FIELD_LABELS["gender"]),
                         reason=_("the ID number says the other gender")))
     sn_raw = _text(_cell(cells, columns, "student_number"))

@@ -190,8 +190,8 @@ def _check_row(number: int, cells: list[str], columns: dict[str, int], today: da
             wrong("birth_date", err.text)
     if row.birth_date is None and row.id_number:
         row.birth_date = validation.birth_date_from_resident_id(row.id_number)
-    if not gender and row.id_number:  # the 17th digit of a valid ID number: odd male, even female
-        row.gender = "male" if int(row.id_number[16]) % 2 else "female"
+    if not gender and row.id_number:
+        row.gender = validation.gender_from_resident_id(row.id_number)
     if row.birth_date is None and not row.id_number and not row.errors:
         wrong("birth_date", _("give the date of birth or a valid ID number"))
     for name, limit in (("hukou", 200), ("batch", 60)):
