@@ -17,10 +17,13 @@ For each configuration, on a freshly seeded database (one open case per teacher'
 - the load generator plays ``--users`` teachers, ``--concurrency`` at once, each recording a
   home visit (10 steps: taps and typed answers), every update POSTed with the secret header
   to a worker in turn; with ``--redeliver`` each update is POSTed to a second worker at the
-  same time, as Telegram does when it thinks a delivery failed.
+  same time, as Telegram does when it thinks a delivery failed. Between steps a teacher
+  reads for ``--think`` × (1 ± ``--jitter``) seconds, and the first ones open the bot within
+  one such pause: people do not act in step. ``--jitter 0`` puts all of them in step (each
+  step of 24 teachers lands in the same instant), the worst case for the latency's tail.
 
 Printed per configuration: steps/s, p50/p99 turn latency (the POST until its answer; the
-bot's replies are sent before it), worker CPU per step (from /proc), outbox messages
+bot's replies are sent before it), p99 per step of the visit, worker CPU per step (from /proc), outbox messages
 duplicated and lost (after the senders drained the outbox), apology messages, and the
 domain rows (one visit per teacher, no visit conversation left open).
 Targets: 0 duplicated, 0 lost, 0 apologies; ≤ 4 ms of worker CPU per step; p99 ≤ 250 ms.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -87,6 +91,7 @@ class Outcome:
     posts: int = 0
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[int, list[float]] = field(default_factory=dict)  # step number → latencies
     cpu: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
     retried: int = 0  # POSTs sent again after a transport error, as Telegram would
@@ -197,9 +202,12 @@ def sender_of(update: dict[str, Any]) -> int:
 
 
 async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concurrency: int,
-                redeliver: bool, outcome: Outcome, think: float) -> None:
+                redeliver: bool, outcome: Outcome, think: float, jitter: float) -> None:
+    # people do not act in step: each pause is drawn around ``think`` (seeded, so runs compare)
+    pauses = random.Random(13)
     turn = 0
     last: dict[int, float] = {}
+    steps_of: dict[int, int] = {}
     limits = httpx.Limits(max_connections=4 * concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
@@ -221,7 +229,8 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
             # a person reads the answer before the next tap: Telegram allows a bot one
             # message a second to a chat, and the fake enforces it
             who = sender_of(update)
-            await asyncio.sleep(max(0.0, last.get(who, 0.0) + think - time.monotonic()))
+            pause = think * pauses.uniform(1 - jitter, 1 + jitter)
+            await asyncio.sleep(max(0.0, last.get(who, 0.0) + pause - time.monotonic()))
             turn += 1
             first = ports[turn % len(ports)]
             began = time.perf_counter()
@@ -230,7 +239,10 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
                 await asyncio.gather(post(first, update), post(second, update))
             else:
                 await post(first, update)
-            outcome.latencies.append(time.perf_counter() - began)
+            took = time.perf_counter() - began
+            outcome.latencies.append(took)
+            steps_of[who] = steps_of.get(who, 0) + 1
+            outcome.by_step.setdefault(steps_of[who], []).append(took)
             outcome.steps += 1
             last[who] = time.monotonic()
 
@@ -238,6 +250,8 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
 
         async def one(teacher: User) -> None:
             async with gate:
+                if jitter:  # nor do they all open the bot in the same instant
+                    await asyncio.sleep(pauses.uniform(0, think))
                 await visit(tg, deliver, teacher, think)
 
         await asyncio.gather(*(one(t) for t in teachers))
@@ -276,7 +290,7 @@ def run(args: argparse.Namespace, workers: int, key: str) -> bool:
         cpu0 = sum(cpu_seconds(p.pid) for p in procs)
         began = time.perf_counter()
         asyncio.run(drive(tg, teachers, ports, args.concurrency, args.redeliver, outcome,
-                          args.think))
+                          args.think, args.jitter))
         outcome.elapsed = time.perf_counter() - began
         outcome.cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
         pending = wait_drained(engine, args.drain_seconds)
@@ -319,6 +333,9 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
           f"in {o.elapsed:.1f} s: {o.steps / o.elapsed:.1f} steps/s; re-sent after a "
           f"transport error {o.retried}")
     print(f"turn latency            p50 {q[49] * 1000:.0f} ms   p99 {q[98] * 1000:.0f} ms   (target p99 ≤ 250)")
+    print("p99 by step (ms)        " + "  ".join(
+        f"{n}: {statistics.quantiles(v, n=100)[98] * 1000:.0f}"
+        for n, v in sorted(o.by_step.items()) if len(v) > 1))
     print(f"worker CPU per step     {cpu_ms:.1f} ms   (target ≤ 4)")
     print(f"outbox                  {sum(expected.values())} sent to supervisors; duplicated "
           f"{duplicated}, lost {lost} (of which still pending when the drain timed out: "
@@ -346,6 +363,8 @@ def main() -> None:
     parser.add_argument("--redeliver", action="store_true", help="each update also to another worker")
     parser.add_argument("--think", type=float, default=1.2,
                         help="seconds a person takes between the bot's answer and their next step")
+    parser.add_argument("--jitter", type=float, default=0.5,
+                        help="each pause is drawn from think × (1 ± jitter); 0: everyone in step")
     parser.add_argument("--port", type=int, default=18400, help="the fake Bot API; workers above it")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="wait for the outbox")
     parser.add_argument("--force", action="store_true", help="wipe a database not named bench*")
