@@ -15,7 +15,7 @@ import conversations.flows  # noqa: F401  (registers the flows)
 import handlers
 from bot.ordering import PerPersonOrder
 from bot.services import Services
-from bot.telegram_request import AnswerAwareRequest
+from bot.telegram_request import BotApiRequest
 from casework import kinds as _kinds  # noqa: F401  (every deadline kind, in every bot process)
 from documents import digest_chart
 from handlers.ptb import BotApplication
@@ -41,9 +41,9 @@ def build_application(
     if base_file_url:
         builder = builder.base_file_url(base_file_url)
     # the outbox sender reads the HTTP status of each answer off this request (see
-    # bot.telegram_request). Not PTB's 256 connections: httpcore scans its pool on every
-    # request, and a process's sends are bounded by its turns in flight anyway
-    builder = builder.request(request or AnswerAwareRequest(connection_pool_size=BOT_HTTP_POOL))
+    # bot.telegram_request). Not PTB's 256 connections: a process's sends are bounded by
+    # its turns in flight anyway
+    builder = builder.request(request or BotApiRequest(connection_pool_size=BOT_HTTP_POOL))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if not updater:

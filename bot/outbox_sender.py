@@ -31,7 +31,7 @@ What it guarantees, and why:
   could not read the answer (not JSON, a ``result`` that is not a message): the row is
   sent, with a warning; a retry would deliver it twice. Only a request with no 2xx answer
   (a connection error, a 5xx, a 4xx) counts as not sent. The HTTP status is seen through
-  ``bot.telegram_request.AnswerAwareRequest``, the request ``bot.app`` builds the bot with.
+  an ``AnswerAware`` request (``bot.telegram_request``), which ``bot.app`` builds the bot with.
 - **Nothing lost, at most one repeated.** Each row is marked sent in its own short
   transaction right after Telegram accepts it (a photo with a long text is several
   Telegram messages; each part is recorded the same way). A crash between Telegram's answer
@@ -426,9 +426,9 @@ class OutboxSender:
     ) -> None:
         self.bot = bot
         self.services = services
-        if not isinstance(getattr(bot, "request", None), telegram_request.AnswerAwareRequest):
+        if not isinstance(getattr(bot, "request", None), telegram_request.AnswerAware):
             # then a message Telegram accepted but answered unreadably may be sent again
-            log.warning("outbox: the bot's request is not an AnswerAwareRequest; an accepted "
+            log.warning("outbox: the bot's request is not AnswerAware; an accepted "
                         "message whose answer cannot be read is treated as not sent")
         self.limits = limits or Limits()
         self.retry = retry or RetryPolicy()

@@ -26,7 +26,7 @@ from bot.outbox_sender import Limits, SenderTask
 from bot.runtime import Runtime, boot, webhook_secret
 from bot.scheduler import DeadlineScheduler
 from bot.services import Services
-from bot.telegram_request import AnswerAwareRequest
+from bot.telegram_request import BotApiRequest
 from casework.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def sender_bot(runtime: Runtime, **request_kwargs: Any) -> Bot:
     api = runtime.settings.bot_api_url.rstrip("/")
     request_kwargs.setdefault("connection_pool_size", SENDER_HTTP_POOL)
     return Bot(runtime.settings.bot_token, base_url=f"{api}/bot",
-               base_file_url=f"{api}/file/bot", request=AnswerAwareRequest(**request_kwargs))
+               base_file_url=f"{api}/file/bot", request=BotApiRequest(**request_kwargs))
 
 
 async def serve_sender(runtime: Runtime, stop: asyncio.Event, *, bot: Bot | None = None,

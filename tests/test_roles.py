@@ -21,6 +21,7 @@ from bot.runner import OUTBOX_KEY, SCHEDULER_KEY, make_application
 from bot.runtime import Runtime
 from bot.scheduler import DeadlineScheduler
 from bot.settings import Settings, get_settings
+from bot.telegram_request import BotApiRequest
 from casework.policy import Policy
 from tests.conftest import invoke
 
@@ -140,7 +141,8 @@ def test_the_sender_bot_talks_to_bot_api_url_through_a_small_pool(
 ) -> None:
     bot = roles.sender_bot(runtime(engine, policy, bot_api_url="http://127.0.0.1:9/"))
     assert bot.base_url == "http://127.0.0.1:9/bot123456:TEST"
-    assert bot.request._client_kwargs["limits"].max_connections == roles.SENDER_HTTP_POOL  # type: ignore[attr-defined]
+    assert isinstance(bot.request, BotApiRequest)
+    assert bot.request.pool_size == roles.SENDER_HTTP_POOL
 
 
 def test_baoxue_web_without_a_webhook_url_says_what_to_set(cli_env: pytest.MonkeyPatch) -> None:
