@@ -28,6 +28,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
+from starlette.requests import ClientDisconnect
 from telegram import Update
 from typer.testing import CliRunner
 
@@ -162,6 +163,94 @@ async def test_docs_exist_only_in_development(harness) -> None:  # type: ignore[
     async with await client_for(webhook(harness.build(), docs=True)) as development:
         assert (await development.get("/docs")).status_code == 200
         assert (await development.get("/openapi.json")).status_code == 200
+
+
+# --- the path served in front of FastAPI --------------------------------------------------
+
+
+async def test_the_webhook_is_answered_in_front_of_fastapi(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """A POST to the webhook never enters FastAPI's middleware and routing (built on the
+    first request they serve); the rest of the path is FastAPI's, answering as it did."""
+    app = webhook(harness.app)
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    async with await client_for(app) as client:
+        assert (await post(client, update), await post(client, update)) == (200, 200)
+        assert app.middleware_stack is None  # FastAPI was never asked
+        for method in ("GET", "HEAD", "PUT"):
+            other = await client.request(method, WEBHOOK_PATH, headers={SECRET_HEADER: SECRET})
+            assert (other.status_code, other.headers["allow"]) == (405, "POST"), method
+        slash = await client.post(WEBHOOK_PATH + "/", json=update, headers={SECRET_HEADER: SECRET})
+        assert (slash.status_code, slash.headers["location"]) == (307, "http://bot" + WEBHOOK_PATH)
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+    assert app.middleware_stack is not None
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+    assert processed(harness) == [update["update_id"]]
+
+
+async def test_behind_a_root_path_fastapi_routes_the_webhook_to_the_same_answer(harness, world) -> None:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=webhook(harness.app), root_path="/bot")
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+        wrong = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: "wrong"})
+        assert wrong.status_code == 401
+        assert (await post(client, update), await post(client, update)) == (200, 200)
+        garbage = await client.post(WEBHOOK_PATH, content=b"{", headers={SECRET_HEADER: SECRET})
+        assert garbage.status_code == 400
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+    assert processed(harness) == [update["update_id"]]
+
+
+async def test_an_unexpected_error_is_a_500_and_goes_on_to_the_server(harness, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As FastAPI's ServerErrorMiddleware did: a 500, and the exception raised on to the
+    server (uvicorn logs it); Telegram's retry, once the database is back, is processed."""
+    teacher = world.users["teacher"]
+    group = harness.tg.add_group("七年级1班家长群")
+    update = harness.tg.send_text_in_group(chat_of(harness, teacher), group.id, "/menu", enqueue=False)
+    is_processed = updates.is_processed
+
+    def down(*_args: Any) -> bool:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(updates, "is_processed", down)
+    transport = httpx.ASGITransport(app=webhook(harness.app), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+        failed = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: SECRET})
+        assert (failed.status_code, failed.text) == (500, "Internal Server Error")
+        assert failed.headers["content-type"] == "text/plain; charset=utf-8"
+    async with await client_for(webhook(harness.app)) as client:
+        with pytest.raises(RuntimeError, match="the database went away"):
+            await post(client, update)
+        assert harness.tg.bot_messages(group.id) == []
+        monkeypatch.setattr(updates, "is_processed", is_processed)
+        assert await post(client, update) == 200
+    assert len(harness.tg.bot_messages(group.id)) == 1
+
+
+async def test_a_sender_gone_mid_body_is_not_processed(harness, world) -> None:  # type: ignore[no-untyped-def]
+    app = webhook(harness.app)
+    teacher = world.users["teacher"]
+    body = json.dumps(harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)).encode()
+    messages = [{"type": "http.request", "body": body[:10], "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": WEBHOOK_PATH, "raw_path": WEBHOOK_PATH.encode(),
+             "root_path": "", "query_string": b"", "server": ("bot", 80), "client": ("127.0.0.1", 1),
+             "headers": [(b"host", b"bot"), (SECRET_HEADER.lower().encode(), SECRET.encode())]}
+    with pytest.raises(ClientDisconnect):
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 500  # to no one, as FastAPI did
+    assert harness.tg.bot_messages(teacher.telegram_id) == []
+    assert processed(harness) == []
 
 
 # --- redeliveries ------------------------------------------------------------------------
