@@ -13,6 +13,8 @@
   workers, a failed turn's retry is processed, and a restart forgets nothing. A private
   chat's update (always a turn's) costs no database work besides its turn's; any other is
   looked up before its handlers and recorded after them.
+- A tap's answer (``answerCallbackQuery``) is the response's body, a Bot API call Telegram
+  makes for us (``handlers.tap_answers``): one request to Telegram less per tap.
 - ``/healthz`` answers for load balancers and the operator. ``/docs`` and
   ``/openapi.json`` exist only in development.
 - ``POST /telegram/webhook`` is answered in front of FastAPI (``WebhookApp.__call__``): its
@@ -39,7 +41,7 @@ from starlette.types import Receive, Scope, Send
 from telegram import Update
 from telegram.constants import ChatType
 
-from handlers import updates
+from handlers import tap_answers, updates
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,10 @@ WEBHOOK_PATH = "/telegram/webhook"
 MAX_BODY = 1 << 20
 
 RawHeaders = Iterable[tuple[bytes, bytes]]  # an ASGI scope's "headers", names in lower case
-Answer = Callable[[RawHeaders, Receive], Awaitable[int]]  # the webhook's status for a request
+# the webhook's answer to a request: its status, and a body (a Bot API call Telegram makes
+# for us: the answer to a tap, ``handlers.tap_answers``) or b""
+Answer = Callable[[RawHeaders, Receive], Awaitable[tuple[int, bytes]]]
+JSON_TYPE = b"application/json"
 _SECRET_KEY = SECRET_HEADER.lower().encode("latin-1")
 _SERVER_ERROR = b"Internal Server Error"  # Starlette's ServerErrorMiddleware's words
 
@@ -117,9 +122,9 @@ class WebhookApp(FastAPI):
             return
         started = False
         try:
-            status = await self.answer_webhook(scope["headers"], receive)
+            status, body = await self.answer_webhook(scope["headers"], receive)
             started = True
-            await _respond(send, status)
+            await _respond(send, status, body, JSON_TYPE if body else None)
         except Exception:
             # as FastAPI's ServerErrorMiddleware: a 500 if nothing was sent yet, and the
             # exception on to the server, which logs it
@@ -178,16 +183,16 @@ def create_webhook_app(
                 await application.post_stop(application)
             await application.shutdown()
 
-    async def answer(headers: RawHeaders, receive: Receive) -> int:
+    async def answer(headers: RawHeaders, receive: Receive) -> tuple[int, bytes]:
         given = (_header(headers, _SECRET_KEY) or "").encode()
         if not hmac.compare_digest(given, expected):
-            return 401
+            return 401, b""
         too_large = _declared_too_large(headers, MAX_BODY)
         if too_large is None:
-            return 400
+            return 400, b""
         body = None if too_large else await _read_body(receive, MAX_BODY)
         if body is None:
-            return 413
+            return 413, b""
         try:
             data = json.loads(body)
             if not isinstance(data, dict) or type(data.get("update_id")) is not int:
@@ -196,16 +201,17 @@ def create_webhook_app(
         except Exception as err:  # noqa: BLE001 - whatever fails to parse is the sender's fault
             # RecursionError (nesting), ValueError (JSON), TypeError/KeyError (shape), …
             log.warning("refused a malformed update (%s)", type(err).__name__)
-            return 400
+            return 400, b""
         if not _handled_by_turns(update) and await asyncio.to_thread(
             updates.is_processed, services, update.update_id
         ):
-            return 200  # a redelivery of an update handled before
+            return 200, b""  # a redelivery of an update handled before
         # through the update processor, as polling does: one person's updates in order;
-        # errors go to the error handlers
-        with updates.watching_claims() as claimed:
+        # errors go to the error handlers. A tap's answer comes back in the response.
+        with updates.watching_claims() as claimed, tap_answers.collecting(update) as tap:
             await application.update_processor.process_update(
                 update, application.process_update(update))
+        reply = (tap.response() if tap is not None else None) or b""
         if update.update_id in failed:
             failed.discard(update.update_id)
         elif updates.needs_record(update.update_id, update.update_id in claimed):
@@ -213,7 +219,7 @@ def create_webhook_app(
             # every PRUNE_EVERY-th update prunes the old rows
             await asyncio.to_thread(updates.record, services, update.update_id,
                                     claimed=update.update_id in claimed)
-        return 200
+        return 200, reply
 
     app = WebhookApp(
         answer, title="baoxue webhook", lifespan=lifespan,
@@ -224,7 +230,8 @@ def create_webhook_app(
     @app.post(WEBHOOK_PATH)
     async def webhook(request: Request) -> Response:
         # reached only when WebhookApp.__call__ leaves a POST to FastAPI (a root path)
-        return Response(status_code=await answer(request.scope["headers"], request.receive))
+        status, body = await answer(request.scope["headers"], request.receive)
+        return Response(body, status_code=status, media_type="application/json" if body else None)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
