@@ -17,8 +17,8 @@
   makes for us (``handlers.tap_answers``): one request to Telegram less per tap.
 - ``/healthz`` answers for load balancers and the operator. ``/docs`` and
   ``/openapi.json`` exist only in development.
-- ``POST /telegram/webhook`` is answered in front of FastAPI (``WebhookApp.__call__``): its
-  middleware and routing cost more CPU than the rest of the request outside the turn.
+- ``POST /telegram/webhook`` is answered in front of FastAPI (``WebhookApp.__call__``),
+  which saves its middleware and routing (about 50 µs of CPU a POST, of a tap's ~10 ms).
   What FastAPI's stack gave the route is kept: a 500 (the exception goes on to the
   server, which logs it) when something unexpected raises. Anything else on the path is
   FastAPI's as before (405 for another method, 307 for a trailing slash); behind a root
