@@ -223,6 +223,9 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
                         raise
             outcome.statuses[answer.status_code] = outcome.statuses.get(answer.status_code, 0) + 1
             outcome.posts += 1
+            # as Telegram: the call named in the response (a tap's answer) is made
+            await tg.apply_webhook_response(answer.status_code, answer.content,
+                                            answer.headers.get("content-type"))
 
         async def deliver(update: dict[str, Any]) -> None:
             nonlocal turn
@@ -344,6 +347,9 @@ def report(engine: Any, tg: FakeTelegram, teachers: list[User], o: Outcome, pend
           f"within its second {tg.stats.chat_429s}, over 30 in a second in all "
           f"{tg.stats.global_429s}; busiest second {tg.stats.max_sends_per_window} sends, "
           f"busiest chat-second {tg.stats.max_chat_sends_per_window}")
+    print(f"taps answered           over HTTP {tg.call_count('answerCallbackQuery', via='http')}, "
+          f"in the webhook's response {tg.call_count('answerCallbackQuery', via='webhook response')}; "
+          f"unanswered {len(tg.unanswered_callbacks)}")
     print(f"apologies               {apology_count}; replies sent through the outbox after "
           f"a refused direct send: {urgent_replies}")
     print(f"domain rows             visits {visits} for {len(teachers)} teachers; "

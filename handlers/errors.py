@@ -19,7 +19,7 @@ from telegram.ext import ContextTypes
 
 from casework.i18n import _, normalize_language
 from casework.uow import unit_of_work
-from handlers import limits
+from handlers import limits, tap_answers
 from handlers.turns import load_user
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is not None:
         try:  # else the tapped button keeps spinning on the user's screen
-            await query.answer()
+            await tap_answers.answer(query)
         except Exception:  # noqa: BLE001 - reporting must not raise again
             log.warning("could not answer the tap after an error", exc_info=True)
     if update.effective_chat is not None:

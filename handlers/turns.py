@@ -42,7 +42,7 @@ from casework.i18n import Text, _, normalize_language
 from casework.uow import record_denial
 from conversations import engine
 from conversations.replies import Action, Button, Replies
-from handlers import background, limits, onboarding, updates
+from handlers import background, limits, onboarding, tap_answers, updates
 from models.tables import User
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,8 @@ async def deliver(
 ) -> None:
     """Send the turn's replies. Three independent chains run at once, so a tap costs the
     user one round trip to Telegram instead of three: the answer to the tapped button
-    (exactly once, with the turn's first answer), the edits of the tapped message in order,
+    (exactly once, with the turn's first answer; by webhook, in the webhook's response:
+    ``handlers.tap_answers``), the edits of the tapped message in order,
     and the new messages in order. Then the turn's jobs start (``handlers.background``).
 
     The turn is committed already: a cosmetic call that fails (the answer to a tap that
@@ -243,9 +244,9 @@ async def deliver(
         first = next((a for a in replies.actions if a.kind == "answer"), None)
         chains.append(_cosmetic(
             "answer the tap",
-            query.answer(limits.shorten(_text(first.text, lang), limits.MAX_ANSWER) or None,
-                         show_alert=first.alert)
-            if first is not None else query.answer(),
+            tap_answers.answer(query, limits.shorten(_text(first.text, lang), limits.MAX_ANSWER)
+                               or None, show_alert=first.alert)
+            if first is not None else tap_answers.answer(query),
         ))
         if query.message is not None:
             chains.append(_edit_tapped(query, [a for a in replies.actions if a.kind in _EDITS], lang))

@@ -78,6 +78,7 @@ __all__ = [
     "fake_bot_request",
     "polling_delivery",
     "process_update_delivery",
+    "webhook_client",
 ]
 
 FAKE_API_ORIGIN = "http://fake.telegram"
@@ -148,6 +149,21 @@ def process_update_delivery(application: AnyApplication) -> Deliver:
         await application.process_update(Update.de_json(update, application.bot))
 
     return deliver
+
+
+def webhook_client(app: Any, state: FakeTelegram, **transport: Any) -> httpx.AsyncClient:
+    """An httpx client POSTing to the webhook app ``app`` in-process, as Telegram does:
+    the Bot API call the app names in its response (the answer to a tap) is made on
+    ``state`` (:meth:`FakeTelegram.apply_webhook_response`). ``transport``: more arguments
+    of ``httpx.ASGITransport``."""
+
+    async def as_telegram(response: httpx.Response) -> None:
+        await response.aread()
+        await state.apply_webhook_response(response.status_code, response.content,
+                                           response.headers.get("content-type"))
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, **transport),
+                             base_url="http://bot", event_hooks={"response": [as_telegram]})
 
 
 def polling_delivery(state: FakeTelegram, *, quiet: float = 0.05, timeout: float = 5.0) -> Deliver:

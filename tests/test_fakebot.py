@@ -487,6 +487,38 @@ async def test_webhook_info_and_conflict(
     assert await bot.get_updates() == ()
 
 
+async def test_a_call_named_in_a_webhook_response_is_made_as_telegram_does(
+    tg: FakeTelegram, app: Application[Any, Any, Any, Any, Any, Any]
+) -> None:
+    """A bot may answer a webhook POST with one Bot API call (its ``method`` and fields, as
+    JSON): Telegram makes it, and tells no one how it went. Any other response is ignored."""
+    user = tg.add_user("Dana")
+    tg.private_chat(user)  # Dana opened the bot
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]])
+    sent = await app.bot.send_message(user.id, "pick", reply_markup=keyboard)
+    query_id = tg.tap(user, sent.message_id, "a", enqueue=False)["callback_query"]["id"]
+    call = (b'{"method": "answerCallbackQuery", "callback_query_id": "%s", "text": "ok", '
+            b'"show_alert": true}' % query_id.encode())
+    for status, body, content_type in (
+        (500, call, "application/json"), (200, call, "text/plain"), (200, call, None),
+        (200, b"", "application/json"), (200, b"[1]", "application/json"),
+        (200, b'{"callback_query_id": "1"}', "application/json"), (200, b"{", "application/json"),
+    ):
+        assert await tg.apply_webhook_response(status, body, content_type) is None
+    assert tg.unanswered_callbacks != [] and tg.call_count("answerCallbackQuery") == 0
+
+    made = await tg.apply_webhook_response(200, call, "application/json; charset=utf-8")
+    assert made == {"ok": True, "result": True}
+    answer = tg.callback_answer(query_id)
+    assert answer is not None and (answer.answered, answer.text, answer.show_alert) == (True, "ok", True)
+    assert tg.call_count("answerCallbackQuery", via="webhook response") == 1
+    assert tg.call_count("answerCallbackQuery", via="http") == 0
+    # a call Telegram refuses (a second answer): the error reaches no one but the record
+    again = await tg.apply_webhook_response(200, call, "application/json")
+    assert isinstance(again, dict) and again["ok"] is False
+    assert [c.status for c in tg.calls if c.method == "answerCallbackQuery"] == [200, 400]
+
+
 # ------------------------------------------------------------------------------ HTTP surface
 
 

@@ -28,7 +28,9 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
+from starlette.requests import ClientDisconnect
 from telegram import Update
+from telegram.error import BadRequest
 from typer.testing import CliRunner
 
 from bot.app import build_application
@@ -36,12 +38,19 @@ from bot.runtime import StartupError, new_webhook_secret, webhook_secret
 from bot.services import Services
 from bot.settings import Settings, get_settings
 from bot.webhook import MAX_BODY, SECRET_HEADER, WEBHOOK_PATH, create_webhook_app
+from casework import callbacks
 from casework.personal import Cipher
 from cli.main import app as cli_app
-from handlers import background, menu, updates
+from handlers import background, menu, tap_answers, updates
 from models import db
 from models.tables import AuditEvent, ProcessedUpdate
-from sandbox.harness import FAKE_BASE_FILE_URL, FAKE_BASE_URL, ChatUser, fake_bot_request
+from sandbox.harness import (
+    FAKE_BASE_FILE_URL,
+    FAKE_BASE_URL,
+    ChatUser,
+    fake_bot_request,
+    webhook_client,
+)
 
 SECRET = "k3Jx9_vQ-2mWbT7rYp4sLz8nAe6uHc1dFg5oRiUt0yB"  # shaped as `key generate --webhook` makes
 
@@ -51,13 +60,14 @@ def webhook(application: Any, **kwargs: Any) -> Any:
                               manage_lifecycle=False, **kwargs)
 
 
-async def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+async def client_for(app: Any, tg: Any, **transport: Any) -> httpx.AsyncClient:
+    """Telegram's side: the Bot API call named in a response (a tap's answer) is made."""
+    return webhook_client(app, tg, **transport)
 
 
 @pytest.fixture
 async def client(harness: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with await client_for(webhook(harness.app)) as c:
+    async with await client_for(webhook(harness.app), harness.tg) as c:
         yield c
 
 
@@ -156,12 +166,188 @@ async def test_what_is_not_an_update_is_a_400(harness, world, client) -> None:  
 
 
 async def test_docs_exist_only_in_development(harness) -> None:  # type: ignore[no-untyped-def]
-    async with await client_for(webhook(harness.app)) as production:
+    async with await client_for(webhook(harness.app), harness.tg) as production:
         assert (await production.get("/docs")).status_code == 404
         assert (await production.get("/openapi.json")).status_code == 404
-    async with await client_for(webhook(harness.build(), docs=True)) as development:
+    async with await client_for(webhook(harness.build(), docs=True), harness.tg) as development:
         assert (await development.get("/docs")).status_code == 200
         assert (await development.get("/openapi.json")).status_code == 200
+
+
+# --- the path served in front of FastAPI --------------------------------------------------
+
+
+async def test_the_webhook_is_answered_in_front_of_fastapi(harness, world) -> None:  # type: ignore[no-untyped-def]
+    """A POST to the webhook never enters FastAPI's middleware and routing (built on the
+    first request they serve); the rest of the path is FastAPI's, answering as it did."""
+    app = webhook(harness.app)
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    async with await client_for(app, harness.tg) as client:
+        assert (await post(client, update), await post(client, update)) == (200, 200)
+        assert app.middleware_stack is None  # FastAPI was never asked
+        for method in ("GET", "HEAD", "PUT"):
+            other = await client.request(method, WEBHOOK_PATH, headers={SECRET_HEADER: SECRET})
+            assert (other.status_code, other.headers["allow"]) == (405, "POST"), method
+        slash = await client.post(WEBHOOK_PATH + "/", json=update, headers={SECRET_HEADER: SECRET})
+        assert (slash.status_code, slash.headers["location"]) == (307, "http://bot" + WEBHOOK_PATH)
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+    assert app.middleware_stack is not None
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+    assert processed(harness) == [update["update_id"]]
+
+
+async def test_behind_a_root_path_fastapi_routes_the_webhook_to_the_same_answer(harness, world) -> None:  # type: ignore[no-untyped-def]
+    teacher = world.users["teacher"]
+    update = harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)
+    async with await client_for(webhook(harness.app), harness.tg, root_path="/bot") as client:
+        wrong = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: "wrong"})
+        assert wrong.status_code == 401
+        assert (await post(client, update), await post(client, update)) == (200, 200)
+        garbage = await client.post(WEBHOOK_PATH, content=b"{", headers={SECRET_HEADER: SECRET})
+        assert garbage.status_code == 400
+    assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
+    assert processed(harness) == [update["update_id"]]
+
+
+async def test_an_unexpected_error_is_a_500_and_goes_on_to_the_server(harness, world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As FastAPI's ServerErrorMiddleware did: a 500, and the exception raised on to the
+    server (uvicorn logs it); Telegram's retry, once the database is back, is processed."""
+    teacher = world.users["teacher"]
+    group = harness.tg.add_group("七年级1班家长群")
+    update = harness.tg.send_text_in_group(chat_of(harness, teacher), group.id, "/menu", enqueue=False)
+    is_processed = updates.is_processed
+
+    def down(*_args: Any) -> bool:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(updates, "is_processed", down)
+    async with await client_for(webhook(harness.app), harness.tg, raise_app_exceptions=False) as client:
+        failed = await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: SECRET})
+        assert (failed.status_code, failed.text) == (500, "Internal Server Error")
+        assert failed.headers["content-type"] == "text/plain; charset=utf-8"
+    async with await client_for(webhook(harness.app), harness.tg) as client:
+        with pytest.raises(RuntimeError, match="the database went away"):
+            await post(client, update)
+        assert harness.tg.bot_messages(group.id) == []
+        monkeypatch.setattr(updates, "is_processed", is_processed)
+        assert await post(client, update) == 200
+    assert len(harness.tg.bot_messages(group.id)) == 1
+
+
+async def test_a_sender_gone_mid_body_is_not_processed(harness, world) -> None:  # type: ignore[no-untyped-def]
+    app = webhook(harness.app)
+    teacher = world.users["teacher"]
+    body = json.dumps(harness.tg.send_text(chat_of(harness, teacher), "/menu", enqueue=False)).encode()
+    messages = [{"type": "http.request", "body": body[:10], "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": WEBHOOK_PATH, "raw_path": WEBHOOK_PATH.encode(),
+             "root_path": "", "query_string": b"", "server": ("bot", 80), "client": ("127.0.0.1", 1),
+             "headers": [(b"host", b"bot"), (SECRET_HEADER.lower().encode(), SECRET.encode())]}
+    with pytest.raises(ClientDisconnect):
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 500  # to no one, as FastAPI did
+    assert harness.tg.bot_messages(teacher.telegram_id) == []
+    assert processed(harness) == []
+
+
+# --- a tap's answer in the response -------------------------------------------------------
+
+
+def answers_in(harness: Any, chat_id: int, since: int = 0) -> list[tuple[str | None, bool]]:
+    return [(a.text, a.show_alert) for a in harness.tg.callback_answers if a.chat_id == chat_id][since:]
+
+
+async def test_a_taps_answer_comes_back_in_the_webhooks_response(harness, world, client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """By webhook, the answer to a tap is the webhook's response (Telegram makes the call):
+    the same answers as over HTTP, each tap answered once, a failed turn's tap too, and a
+    redelivered tap answered by its first delivery alone."""
+    teacher = world.users["teacher"]
+    tg_user = chat_of(harness, teacher)
+
+    async def taps(user: ChatUser) -> None:
+        await user.send("/menu")
+        await user.tap_data("nonsense")  # a button no longer in use: an answer with a text
+        await user.tap("报告疑似辍学")  # an answer without one
+        await user.send("/cancel")
+
+    # over HTTP (no webhook: the harness's process_update), as in polling mode
+    await taps(ChatUser(harness.tg, harness.app, user=tg_user, enqueue=False))
+    over_http = answers_in(harness, teacher.telegram_id)
+    assert len(over_http) == 2 and over_http[0][0], over_http
+    assert harness.tg.call_count("answerCallbackQuery", via="http") == 2
+
+    responses: list[httpx.Response] = []
+
+    async def deliver(update: dict[str, Any]) -> None:
+        responses.append(await client.post(WEBHOOK_PATH, json=update, headers={SECRET_HEADER: SECRET}))
+
+    user = ChatUser(harness.tg, user=tg_user, deliver=deliver, enqueue=False)
+    await taps(user)
+    assert answers_in(harness, teacher.telegram_id, since=2) == over_http
+    assert harness.tg.unanswered_callbacks == []
+    assert harness.tg.call_count("answerCallbackQuery", via="http") == 2  # none more
+    assert harness.tg.call_count("answerCallbackQuery", via="webhook response") == 2
+    tap_ids = [u["callback_query"]["id"] for u in user.updates if "callback_query" in u]
+    assert [r.json()["callback_query_id"] for r in responses if r.content] == tap_ids
+    assert responses[1].json() == {"method": "answerCallbackQuery", "callback_query_id": tap_ids[0],
+                                   "text": over_http[0][0], "show_alert": over_http[0][1]}
+    assert responses[1].headers["content-type"] == "application/json"
+    assert [r.content for r in (responses[0], responses[3])] == [b"", b""]  # messages: nothing
+
+    # Telegram redelivers the tap: done already, nothing answered again
+    redelivered = await client.post(WEBHOOK_PATH, json=user.updates[2], headers={SECRET_HEADER: SECRET})
+    assert (redelivered.status_code, redelivered.content) == (200, b"")
+
+    # a turn that fails: the error handler's answer (the tap stops spinning) is the response
+    def broken(_data: str) -> Any:
+        raise RuntimeError("the database went away mid-turn")
+
+    monkeypatch.setattr(callbacks, "decode", broken)
+    await user.tap_data("nonsense")
+    assert [str(e) for e in harness.errors] == ["the database went away mid-turn"]
+    harness.errors.clear()
+    assert responses[-1].json() == {"method": "answerCallbackQuery",
+                                    "callback_query_id": user.updates[-1]["callback_query"]["id"]}
+    assert harness.tg.unanswered_callbacks == []
+    assert harness.tg.call_count("answerCallbackQuery", via="http") == 2
+    assert "出了点问题" in harness.tg.bot_messages(teacher.telegram_id)[-1].content
+
+
+async def test_a_tap_is_answered_once_in_the_response_and_later_answers_go_over_http(harness) -> None:  # type: ignore[no-untyped-def]
+    """The first answer inside the webhook's block is the response; a second (the error
+    handler's after a turn that answered) is refused as Telegram refuses it; once the
+    response is written, an answer is an ordinary call again."""
+    user = harness.tg.add_user("某人", user_id=990_000_002)
+    harness.tg.private_chat(user)
+    message = (await harness.app.bot.send_message(user.id, "?")).message_id
+    tap = Update.de_json(harness.tg.tap(user, message, "x", enqueue=False, forged=True), harness.app.bot)
+    assert tap is not None and tap.callback_query is not None
+    with tap_answers.collecting(tap) as box:
+        assert box is not None
+        assert await tap_answers.answer(tap.callback_query, "好的", show_alert=True)
+        with pytest.raises(BadRequest, match="too old"):
+            await tap_answers.answer(tap.callback_query)
+    assert json.loads(box.response() or b"") == {
+        "method": "answerCallbackQuery", "callback_query_id": tap.callback_query.id,
+        "text": "好的", "show_alert": True}
+    assert harness.tg.call_count("answerCallbackQuery") == 0
+    made = await harness.tg.apply_webhook_response(200, box.response() or b"", "application/json")
+    assert isinstance(made, dict) and made["ok"]  # Telegram made the call
+    with pytest.raises(BadRequest, match="too old"):  # over HTTP now: answered already
+        await tap_answers.answer(tap.callback_query)
+    assert harness.tg.call_count("answerCallbackQuery", via="webhook response") == 1
+    assert harness.tg.call_count("answerCallbackQuery", via="http") == 1
+    assert harness.tg.callback_answer(tap.callback_query.id).text == "好的"
 
 
 # --- redeliveries ------------------------------------------------------------------------
@@ -203,7 +389,7 @@ async def test_a_redelivery_after_a_restart_is_dropped(harness, world, client) -
         base_url=FAKE_BASE_URL, base_file_url=FAKE_BASE_FILE_URL, request=fake_bot_request(harness.api),
         get_updates_request=fake_bot_request(harness.api), updater=False,
     )
-    async with restarted, await client_for(webhook(restarted)) as after:
+    async with restarted, await client_for(webhook(restarted), harness.tg) as after:
         assert await post(after, update) == 200
     engine.dispose()
     assert len(harness.tg.bot_messages(teacher.telegram_id)) == 1
@@ -214,8 +400,8 @@ async def test_two_workers_process_a_redelivery_once(harness, world) -> None:  #
     at the same time: each is processed once and answered once."""
     teacher = world.users["teacher"]
     worker2 = harness.build()
-    async with worker2, await client_for(webhook(harness.app)) as one, \
-            await client_for(webhook(worker2)) as two:
+    async with worker2, await client_for(webhook(harness.app), harness.tg) as one, \
+            await client_for(webhook(worker2), harness.tg) as two:
 
         async def both(update: dict[str, Any]) -> None:
             assert await asyncio.gather(post(one, update), post(two, update)) == [200, 200]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import json
 import re
 import time
 from collections import deque
@@ -133,9 +134,12 @@ class FakeTelegram(Clients, Faults, BotSettings):
         method: str,
         values: Mapping[str, Any] | None = None,
         files: Mapping[str, UploadedFile] | None = None,
+        *,
+        via: str = "http",
     ) -> tuple[int, JSON | bytes]:
         """Execute one Bot API call; returns ``(http_status, json_payload)`` (the raw body
-        instead when the answer was garbled: :meth:`garble_answer`)."""
+        instead when the answer was garbled: :meth:`garble_answer`). ``via`` is recorded
+        with the call (:meth:`apply_webhook_response` says "webhook response")."""
         params = Params(values or {}, files)
         entry = self._methods.get(method.lower())
         name = entry[0] if entry else method
@@ -166,12 +170,33 @@ class FakeTelegram(Clients, Faults, BotSettings):
                 status=status,
                 description=payload.get("description"),
                 at=self.now(),
+                via=via,
             )
         )
         if name != "getUpdates":
             self._last_activity = time.monotonic()
         garbled = self._garbled(name, params) if status == 200 else None
         return status, (payload if garbled is None else garbled)
+
+    async def apply_webhook_response(
+        self, status: int, body: bytes, content_type: str | None
+    ) -> JSON | bytes | None:
+        """What Telegram does with the bot's answer to a webhook POST ("making requests
+        when getting updates"): a 200 whose body is a JSON object naming a ``method`` is
+        that Bot API call, made with the object's other fields; its outcome reaches no one
+        (returned here for tests). Anything else in a response is ignored (None)."""
+        if status != 200 or not body:
+            return None
+        if not (content_type or "").lower().startswith("application/json"):
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("method"), str):
+            return None
+        params = {k: v for k, v in data.items() if k != "method"}
+        return (await self.handle(data["method"], params, via="webhook response"))[1]
 
     def _method_table(self) -> dict[str, Callable[[Params], Any]]:
         return {

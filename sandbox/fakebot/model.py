@@ -226,10 +226,12 @@ class CallbackAnswer:
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One request the bot made (files replaced by a short description)."""
+    """One request the bot made (files replaced by a short description): over HTTP, or
+    (``via="webhook response"``) named in its answer to a webhook's POST."""
 
     method: str
     params: JSON
     status: int
     description: str | None
     at: float
+    via: str = "http"

@@ -269,8 +269,10 @@ class TelegramState:
         """Taps the bot never answered (the client would show a spinner)."""
         return [q for q in self.callback_queries.values() if not q.answered]
 
-    def call_count(self, method: str) -> int:
-        return sum(1 for c in self.calls if c.method.lower() == method.lower())
+    def call_count(self, method: str, via: str | None = None) -> int:
+        """Calls of ``method``; only those made ``via`` "http" or "webhook response" if given."""
+        return sum(1 for c in self.calls if c.method.lower() == method.lower()
+                   and (via is None or c.via == via))
 
     # ---------------------------------------------------------------- messages
 
