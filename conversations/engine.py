@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col, select
 
@@ -200,6 +200,35 @@ def save(turn: Turn) -> None:
     # the draft is mutated in place; tell SQLAlchemy the JSON column changed
     flag_modified(conv, "draft")
     turn.cw.session.add(conv)
+
+
+_TABLE = ConversationState.__table__  # type: ignore[attr-defined]
+_UPDATES: dict[frozenset[str], Any] = {}  # the UPDATE of each set of changed columns, built once
+
+
+def write(turn: Turn) -> None:
+    """Write the turn's conversation row before its commit, if it changed since it was read
+    or last flushed: one prebuilt UPDATE of the changed columns, as the ORM's flush would
+    issue it, for a third of the CPU (every step of every flow runs one). The row then
+    leaves the session, which has nothing more to write for it. A new or deleted row, or
+    one already flushed, is the ORM's as before."""
+    conv = turn.conv
+    if conv is None:
+        return
+    state = inspect(conv)
+    session = turn.cw.session
+    if not (state.persistent and state.modified and state.session is session and state.committed_state):
+        return
+    changed = frozenset(state.committed_state)
+    stmt = _UPDATES.get(changed)
+    if stmt is None:
+        stmt = _UPDATES[changed] = (
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("conv_id"))
+            .values({_TABLE.c[name]: bindparam(name) for name in sorted(changed)})
+        )
+    session.connection().execute(stmt, {"conv_id": conv.id, **{name: getattr(conv, name) for name in changed}})
+    session.expunge(conv)
 
 
 def end(turn: Turn) -> None:
