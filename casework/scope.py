@@ -141,6 +141,25 @@ def visible_cases(user: User) -> ColumnElement[bool]:
     return visible(user, CASE_UNITS)
 
 
+# :func:`visible_cases` with the user's ids as parameters, one condition per scope kind: a
+# statement built around it once serves every user of that kind
+_VISIBLE_CASES = {
+    kind: _within(kind, bindparam("scope_id", type_=Integer), bindparam("user_id", type_=Integer), CASE_UNITS)
+    for kind in SCOPE_KINDS
+}
+
+
+def visible_cases_bound(user: User) -> tuple[str | bool, ColumnElement[bool], dict[str, Any]]:
+    """:func:`visible_cases` as a condition shared by every user of the same kind, with this
+    user's values for its parameters; the first value names the condition (a statement
+    built around it can be kept under that name)."""
+    rule = _rule(user)
+    if isinstance(rule, str) and rule in _VISIBLE_CASES:
+        return rule, _VISIBLE_CASES[rule], {"scope_id": user.scope_id, "user_id": user.id}
+    seen = rule is True
+    return seen, (true() if seen else false()), {}
+
+
 def visible_students(user: User) -> ColumnElement[bool]:
     """A SQL condition on ``Student`` for the students a user may see (rosters, search)."""
     return visible(user, STUDENT_UNITS)
