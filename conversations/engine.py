@@ -180,6 +180,15 @@ _ACTIVE = (
     .with_for_update()
 )
 _BY_ID = select(ConversationState).where(ConversationState.id == bindparam("conv_id")).with_for_update()
+# a user's conversations of one flow, about one case (False) or about none (True: IS NULL)
+_OF_FLOW = {
+    no_case: select(ConversationState).where(
+        ConversationState.user_id == bindparam("user_id"),
+        ConversationState.flow == bindparam("flow"),
+        col(ConversationState.case_id).is_(None) if no_case else ConversationState.case_id == bindparam("case_id"),
+    )
+    for no_case in (False, True)
+}
 
 
 def active_conversation(turn: Turn) -> ConversationState | None:
@@ -245,11 +254,7 @@ def start(turn: Turn, flow_name: str, case_id: int | None = None, **args: Any) -
         turn.replies.send(_("This is not among the things your role can do here."))
         return
     old = turn.cw.session.exec(
-        select(ConversationState).where(
-            ConversationState.user_id == turn.user.id,
-            ConversationState.flow == flow_name,
-            ConversationState.case_id == case_id,
-        )
+        _OF_FLOW[case_id is None], params={"user_id": turn.user.id, "flow": flow_name, "case_id": case_id}
     ).all()
     for row in old:
         turn.cw.session.delete(row)
