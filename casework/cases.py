@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, func, select
 
 from casework import actions, deadlines, notices, states
@@ -18,7 +20,7 @@ from casework.clock import from_db
 from casework.context import Casework
 from casework.i18n import Text
 from casework.ladder import load_case
-from casework.scope import visible_cases
+from casework.scope import visible_cases, visible_cases_bound
 from models.tables import Case, Deadline, Proposal, User
 
 
@@ -43,6 +45,21 @@ def cases_for(cw: Casework, actor: User, state: str | None = None) -> list[Case]
     return [item.case for item in list_cases(cw, actor, state=state, titled=False)]
 
 
+# the statements of :func:`list_cases`, built once (building one cost about as much as
+# running it): the cases' query for each kind of scope and set of filters, and the
+# nearest working deadline of each case listed
+_LISTS: dict[tuple[str | bool, bool, bool, bool], Any] = {}
+_NEXT_DUE = (
+    select(Deadline.case_id, func.min(Deadline.due_at))
+    .where(
+        col(Deadline.case_id).in_(bindparam("ids", expanding=True)),
+        Deadline.status == "open",
+        col(Deadline.kind).in_(deadlines.WORK_KINDS),
+    )
+    .group_by(col(Deadline.case_id))
+)
+
+
 def list_cases(
     cw: Casework,
     actor: User,
@@ -56,27 +73,25 @@ def list_cases(
     deadline first, in a fixed handful of queries however many cases there are (a
     teacher's "which case?" list is asked for on every /visit). Not audited: it is also
     a lookup; :func:`cases_page` is the audited list view."""
-    query = select(Case).where(visible_cases(actor))
-    if state is not None:
-        query = query.where(Case.state == state)
-    if states_in is not None:
-        query = query.where(col(Case.state).in_(sorted(states_in)))
-    if case_id is not None:  # one case, if the actor would see it in the list
-        query = query.where(Case.id == case_id)
-    cases = list(cw.session.exec(query.order_by(col(Case.id))).all())
+    rule, visible, params = visible_cases_bound(actor)
+    key = (rule, state is not None, states_in is not None, case_id is not None)
+    query = _LISTS.get(key)
+    if query is None:
+        query = select(Case).where(visible)
+        if state is not None:
+            query = query.where(Case.state == bindparam("state"))
+        if states_in is not None:
+            query = query.where(col(Case.state).in_(bindparam("states_in", expanding=True)))
+        if case_id is not None:  # one case, if the actor would see it in the list
+            query = query.where(Case.id == bindparam("case_id"))
+        query = _LISTS[key] = query.order_by(col(Case.id))
+    params |= {"state": state, "states_in": sorted(states_in or ()), "case_id": case_id}
+    cases = list(cw.session.exec(query, params=params).all())
     if not cases:
         return []
     due = {
         case_id: from_db(at)
-        for case_id, at in cw.session.exec(
-            select(Deadline.case_id, func.min(Deadline.due_at))
-            .where(
-                col(Deadline.case_id).in_([c.id for c in cases]),
-                Deadline.status == "open",
-                col(Deadline.kind).in_(deadlines.WORK_KINDS),
-            )
-            .group_by(col(Deadline.case_id))
-        ).all()
+        for case_id, at in cw.session.exec(_NEXT_DUE, params={"ids": [c.id for c in cases]}).all()
     }
     titles = notices.case_titles(cw, cases) if titled else {}
     far = datetime.max.replace(tzinfo=UTC)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
@@ -79,25 +79,24 @@ def cancel_open(cw: Casework, case: Case, kinds: Iterable[str] | None = None) ->
     cw.session.execute(stmt)
 
 
+# built once: a visit, an escalation and the scheduler run these for every case they touch
+_OPEN_OF_KIND = select(Deadline).where(
+    Deadline.case_id == bindparam("case_id"), Deadline.status == "open", Deadline.kind == bindparam("kind")
+)
+_NEXT_DUE = select(func.min(Deadline.due_at)).where(
+    Deadline.case_id == bindparam("case_id"),
+    Deadline.status == "open",
+    col(Deadline.kind).in_(WORK_KINDS),
+)
+
+
 def open_of_kind(cw: Casework, case: Case, kind: str) -> list[Deadline]:
-    return list(
-        cw.session.exec(
-            select(Deadline).where(
-                Deadline.case_id == case.id, Deadline.status == "open", Deadline.kind == kind
-            )
-        ).all()
-    )
+    return list(cw.session.exec(_OPEN_OF_KIND, params={"case_id": case.id, "kind": kind}).all())
 
 
 def next_due(cw: Casework, case: Case) -> datetime | None:
     """The case's nearest open working deadline (aware UTC), computed by the database."""
-    due = cw.session.exec(
-        select(func.min(Deadline.due_at)).where(
-            Deadline.case_id == case.id,
-            Deadline.status == "open",
-            col(Deadline.kind).in_(WORK_KINDS),
-        )
-    ).one()
+    due = cw.session.exec(_NEXT_DUE, params={"case_id": case.id}).one()
     return from_db(due) if due is not None else None
 
 

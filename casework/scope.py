@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Integer, and_, false, func, literal, or_, true
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, literal, or_, true
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -117,20 +117,47 @@ def _within(kind: str, scope_id: Any, user_id: Any, units: Units) -> ColumnEleme
     return cast("ColumnElement[bool]", found)
 
 
+def _rule(user: User) -> bool | str:
+    """What decides what ``user`` sees: all or nothing, or their unit of this kind."""
+    if not user.active:
+        return False
+    if user.role == "admin" and user.scope_kind == "all":
+        return True
+    if user.scope_id is None and user.scope_kind != "classes":
+        return False  # not ``IS NULL``, which a comparison with None would write
+    return user.scope_kind
+
+
 def visible(user: User, units: Units) -> ColumnElement[bool]:
     """A SQL condition, true exactly for what ``user`` may see of ``units``."""
-    if not user.active:
-        return false()
-    if user.role == "admin" and user.scope_kind == "all":
-        return true()
-    if user.scope_id is None and user.scope_kind != "classes":
-        return false()  # not ``IS NULL``, which a comparison with None would write
-    return _within(user.scope_kind, user.scope_id, user.id, units)
+    rule = _rule(user)
+    if isinstance(rule, bool):
+        return true() if rule else false()
+    return _within(rule, user.scope_id, user.id, units)
 
 
 def visible_cases(user: User) -> ColumnElement[bool]:
     """A SQL condition on ``Case`` that is true exactly for the cases the user may see."""
     return visible(user, CASE_UNITS)
+
+
+# :func:`visible_cases` with the user's ids as parameters, one condition per scope kind: a
+# statement built around it once serves every user of that kind
+_VISIBLE_CASES = {
+    kind: _within(kind, bindparam("scope_id", type_=Integer), bindparam("user_id", type_=Integer), CASE_UNITS)
+    for kind in SCOPE_KINDS
+}
+
+
+def visible_cases_bound(user: User) -> tuple[str | bool, ColumnElement[bool], dict[str, Any]]:
+    """:func:`visible_cases` as a condition shared by every user of the same kind, with this
+    user's values for its parameters; the first value names the condition (a statement
+    built around it can be kept under that name)."""
+    rule = _rule(user)
+    if isinstance(rule, str) and rule in _VISIBLE_CASES:
+        return rule, _VISIBLE_CASES[rule], {"scope_id": user.scope_id, "user_id": user.id}
+    seen = rule is True
+    return seen, (true() if seen else false()), {}
 
 
 def visible_students(user: User) -> ColumnElement[bool]:
@@ -194,9 +221,33 @@ def case_units(case: Case) -> Units:
                    (case.county_id, case.school_id, case.class_id, case.village_id)))
 
 
+# one case's units as named parameters (``_unit_values``): the statements below are built
+# once, as building them (and their cache keys) cost three times what running them does
+_UNIT_PARAMS = Units(*(bindparam(name, type_=Integer) for name in Units._fields))
+
+
+def _unit_values(case: Case) -> dict[str, int | None]:
+    return dict(zip(Units._fields, (case.county_id, case.school_id, case.class_id, case.village_id), strict=True))
+
+
+# :func:`visible` for one case, for a user of each scope kind
+_CAN_SEE = {
+    kind: select(_within(kind, bindparam("scope_id", type_=Integer), bindparam("user_id", type_=Integer),
+                         _UNIT_PARAMS))
+    for kind in SCOPE_KINDS
+}
+
+
 def can_see_case(session: Session, user: User, case: Case) -> bool:
     """The check every read and write of a case makes: :func:`visible` run for this case."""
-    return bool(session.exec(select(visible(user, case_units(case)))).one())
+    rule = _rule(user)
+    if isinstance(rule, bool):
+        return rule
+    stmt = _CAN_SEE.get(rule)
+    if stmt is None:
+        return False  # a scope kind :func:`_within` does not know
+    params = {"scope_id": user.scope_id, "user_id": user.id, **_unit_values(case)}
+    return bool(session.execute(stmt, params).scalar())
 
 
 def can_see_student(session: Session, user: User, student: Student) -> bool:
@@ -232,18 +283,21 @@ def student_units(session: Session, student: Student) -> dict[str, int | None]:
 
 
 
+_USERS_FOR_CASE = (
+    select(User)
+    .options(defer(User.phone))  # type: ignore[arg-type]
+    .where(col(User.role).in_(bindparam("roles", expanding=True)), seeing(_UNIT_PARAMS))
+    .order_by(col(User.id))
+)
+
+
 def users_for_case(session: Session, case: Case, roles: Sequence[str]) -> list[User]:
     """Active users holding one of ``roles`` who see the case (:func:`seeing`), by role order.
 
     One query, whatever the number of users (a county has thousands of teachers). Their
     phone numbers are not read (nor decrypted): messages go by Telegram id.
     """
-    found = session.exec(
-        select(User)
-        .options(defer(User.phone))  # type: ignore[arg-type]
-        .where(col(User.role).in_(list(roles)), seeing(case_units(case)))
-        .order_by(col(User.id))
-    ).all()
+    found = session.exec(_USERS_FOR_CASE, params={"roles": list(roles), **_unit_values(case)}).all()
     order = list(roles)
     return sorted(found, key=lambda u: order.index(u.role))
 

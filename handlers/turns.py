@@ -145,6 +145,7 @@ def turn_work(
                 fn = onboarding.resume
             try:
                 fn(turn)
+                engine.write(turn)
                 session.commit()
             except engine.FlowRefused as refused:
                 session.rollback()

@@ -239,8 +239,11 @@ def _promise_options(turn: Turn) -> list[Option]:
 
 def _awaiting_enrolment(turn: Turn) -> bool:
     def read() -> bool:
-        case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
-        return case is not None and case_views.awaiting_enrolment(turn.cw, case)
+        # no autoflush: until Confirm a visit's turn writes only its conversation row, which
+        # no case read depends on; it is written with the commit (engine.write), not first
+        with turn.cw.session.no_autoflush:
+            case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
+            return case is not None and case_views.awaiting_enrolment(turn.cw, case)
 
     return bool(turn.once("visit.awaiting_enrolment", read))
 
@@ -305,8 +308,9 @@ def _finish(turn: Turn) -> None:
 
 def _show_case(turn: Turn) -> Text | None:
     def title() -> Text | None:
-        case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
-        return case_title(turn.cw, case) if case is not None else None
+        with turn.cw.session.no_autoflush:  # as in _awaiting_enrolment
+            case = turn.cw.session.get(Case, int(turn.draft["case"])) if turn.draft.get("case") else None
+            return case_title(turn.cw, case) if case is not None else None
 
     return turn.once("visit.case_title", title)  # the summary shows it twice
 
