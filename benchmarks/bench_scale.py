@@ -18,8 +18,9 @@ For each configuration, on a freshly seeded database (one open case per teacher'
   home visit (10 steps: taps and typed answers), every update POSTed with the secret header
   to a worker in turn; with ``--redeliver`` each update is POSTed to a second worker at the
   same time, as Telegram does when it thinks a delivery failed. Between steps a teacher
-  reads for ``--think`` × (1 ± ``--jitter``) seconds, and the first ones open the bot within
-  one such pause: people do not act in step. ``--jitter 0`` puts all of them in step (each
+  reads for ``--think`` ± ``--jitter`` seconds (never under a second: Telegram allows a bot
+  one message a second to a chat, and the fake refuses a faster answer with a 429), and the
+  first ones open the bot within one such pause: people do not act in step. ``--jitter 0`` puts all of them in step (each
   step of 24 teachers lands in the same instant), the worst case for the latency's tail.
 
 Printed per configuration: steps/s, p50/p99 turn latency (the POST until its answer; the
@@ -232,7 +233,7 @@ async def drive(tg: FakeTelegram, teachers: list[User], ports: list[int], concur
             # a person reads the answer before the next tap: Telegram allows a bot one
             # message a second to a chat, and the fake enforces it
             who = sender_of(update)
-            pause = think * pauses.uniform(1 - jitter, 1 + jitter)
+            pause = pauses.uniform(think - jitter, think + jitter)
             await asyncio.sleep(max(0.0, last.get(who, 0.0) + pause - time.monotonic()))
             turn += 1
             first = ports[turn % len(ports)]
@@ -369,12 +370,15 @@ def main() -> None:
     parser.add_argument("--redeliver", action="store_true", help="each update also to another worker")
     parser.add_argument("--think", type=float, default=1.2,
                         help="seconds a person takes between the bot's answer and their next step")
-    parser.add_argument("--jitter", type=float, default=0.5,
-                        help="each pause is drawn from think × (1 ± jitter); 0: everyone in step")
+    parser.add_argument("--jitter", type=float, default=0.2,
+                        help="each pause is drawn from think ± jitter seconds; 0: everyone in step")
     parser.add_argument("--port", type=int, default=18400, help="the fake Bot API; workers above it")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="wait for the outbox")
     parser.add_argument("--force", action="store_true", help="wipe a database not named bench*")
     args = parser.parse_args()
+    if args.think - args.jitter < 1:
+        parser.error("--think minus --jitter under 1 s: the fake refuses a second message to a "
+                     "chat within its second")
     benchdb.refuse_unless_bench(args.db, args.force)
     key = Cipher.generate_key()
     configure_encryption(key)
