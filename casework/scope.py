@@ -215,10 +215,13 @@ def seeing(units: Units) -> ColumnElement[bool]:
     )
 
 
+def _unit_ids(case: Case) -> Units:
+    return Units(case.county_id, case.school_id, case.class_id, case.village_id)
+
+
 def case_units(case: Case) -> Units:
     """One case's units as bound values (the case need not be saved)."""
-    return Units(*(literal(unit, Integer) for unit in
-                   (case.county_id, case.school_id, case.class_id, case.village_id)))
+    return Units(*(literal(unit, Integer) for unit in _unit_ids(case)))
 
 
 # one case's units as named parameters (``_unit_values``): the statements below are built
@@ -226,8 +229,8 @@ def case_units(case: Case) -> Units:
 _UNIT_PARAMS = Units(*(bindparam(name, type_=Integer) for name in Units._fields))
 
 
-def _unit_values(case: Case) -> dict[str, int | None]:
-    return dict(zip(Units._fields, (case.county_id, case.school_id, case.class_id, case.village_id), strict=True))
+def _unit_values(case: Case) -> dict[str, Any]:
+    return _unit_ids(case)._asdict()
 
 
 # :func:`visible` for one case, for a user of each scope kind
