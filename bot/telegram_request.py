@@ -27,6 +27,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
@@ -58,7 +59,8 @@ class AnswerAwareRequest(AnswerAware, HTTPXRequest):
 
 def _given(value: Any, default: float | None) -> float | None:
     """A timeout passed to a bot method, or the request's own where none was."""
-    return default if value is BaseRequest.DEFAULT_NONE else value
+    # any DefaultValue, as HTTPXRequest reads it: PTB may pass one other than DEFAULT_NONE
+    return default if isinstance(value, DefaultValue) else value
 
 
 class BotApiRequest(AnswerAware, BaseRequest):
